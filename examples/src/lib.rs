@@ -1,0 +1,1 @@
+//! Runnable examples of the tacker VNF Manager; see `src/bin/`.

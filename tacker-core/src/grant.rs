@@ -1,0 +1,18 @@
+//! `GrantProvider`: asks the NFVO for permission before an operation changes resources.
+
+use async_trait::async_trait;
+
+use crate::Result;
+use crate::TenantId;
+use crate::model::{Grant, GrantRequest};
+
+/// Grants LCM operations.
+///
+/// A refusal is `Error::Forbidden` with the NFVO's reason; the engine then ends the
+/// operation ROLLED_BACK with that reason. Other errors end it FAILED_TEMP. The same
+/// request may be sent again after a crash; a provider should answer it the same way.
+#[async_trait]
+pub trait GrantProvider: Send + Sync + std::fmt::Debug {
+    /// Ask for a grant.
+    async fn grant(&self, tenant: &TenantId, request: &GrantRequest) -> Result<Grant>;
+}

@@ -1,0 +1,36 @@
+//! `NotificationSink`: delivers notifications to subscribers.
+
+use async_trait::async_trait;
+
+use crate::Result;
+use crate::model::SubscriptionAuthentication;
+
+/// Where and how to deliver a subscription's notifications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationTarget {
+    /// The subscription.
+    pub subscription_id: String,
+    /// The callback URI.
+    pub callback_uri: String,
+    /// How to authenticate to the callback.
+    pub authentication: Option<SubscriptionAuthentication>,
+}
+
+/// Delivers notifications (HTTP with SOL013 authentication, or in-process).
+///
+/// The outbox sender calls `deliver` at least once per notification, in order per
+/// subscription; a failed delivery is retried later with the same payload (same `id`),
+/// so a receiver can drop duplicates.
+#[async_trait]
+pub trait NotificationSink: Send + Sync + std::fmt::Debug {
+    /// Deliver one notification. `Ok` only when the receiver accepted it (HTTP 204).
+    async fn deliver(
+        &self,
+        target: &NotificationTarget,
+        notification: &serde_json::Value,
+    ) -> Result<()>;
+
+    /// Check that the callback answers (SOL003: `GET` on the callback URI returns 204)
+    /// before a subscription is created.
+    async fn check_callback(&self, target: &NotificationTarget) -> Result<()>;
+}

@@ -1,0 +1,82 @@
+//! Where VNF packages come from: the `PackageSource` seam and the files of a package.
+
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::model::VnfPkgInfo;
+use crate::vnfd::Vnfd;
+use crate::{Error, Result, TenantId};
+
+/// Read access to the files of one VNF package (templates, manifests, charts, scripts).
+#[async_trait]
+pub trait PackageFiles: Send + Sync + std::fmt::Debug {
+    /// Every file path in the package, `/`-separated, relative to the package root.
+    fn paths(&self) -> Vec<String>;
+
+    /// The content of a file. `NotFound` when the package has no such file.
+    async fn read(&self, path: &str) -> Result<Vec<u8>>;
+}
+
+/// A package held in memory: for tests, and for packages built by code.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryPackageFiles {
+    files: BTreeMap<String, Arc<[u8]>>,
+}
+
+impl InMemoryPackageFiles {
+    /// An empty package.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a file.
+    pub fn with_file(mut self, path: impl Into<String>, content: impl Into<Vec<u8>>) -> Self {
+        self.files.insert(path.into(), Arc::from(content.into()));
+        self
+    }
+}
+
+#[async_trait]
+impl PackageFiles for InMemoryPackageFiles {
+    fn paths(&self) -> Vec<String> {
+        self.files.keys().cloned().collect()
+    }
+
+    async fn read(&self, path: &str) -> Result<Vec<u8>> {
+        self.files
+            .get(path)
+            .map(|content| content.to_vec())
+            .ok_or_else(|| Error::not_found("package file", path))
+    }
+}
+
+/// An onboarded VNF package: its information, its VNFD and its files.
+#[derive(Debug, Clone)]
+pub struct VnfPackage {
+    /// The package information.
+    pub info: VnfPkgInfo,
+    /// The VNFD it carries.
+    pub vnfd: Arc<Vnfd>,
+    /// Its files.
+    pub files: Arc<dyn PackageFiles>,
+}
+
+/// Where the LCM engine finds the package of a VNFD: the local package manager, or an
+/// NFVO over the SOL003 VNF package management interface.
+#[async_trait]
+pub trait PackageSource: Send + Sync + std::fmt::Debug {
+    /// The onboarded package that carries `vnfd_id`. `NotFound` when there is none;
+    /// `Conflict` when the package exists but is disabled and `for_new_instance` is set
+    /// (SOL003: a disabled package cannot be instantiated).
+    async fn package_for_vnfd(
+        &self,
+        tenant: &TenantId,
+        vnfd_id: &str,
+        for_new_instance: bool,
+    ) -> Result<VnfPackage>;
+
+    /// Called when the number of VNF instances using `vnfd_id` changes between zero and
+    /// non-zero, so the source can keep `usageState` true. Idempotent.
+    async fn set_in_use(&self, tenant: &TenantId, vnfd_id: &str, in_use: bool) -> Result<()>;
+}

@@ -1,0 +1,302 @@
+//! The records a store keeps: the ETSI resource plus what the VNFM needs beside it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    DateTime, Grant, KeyValuePairs, LccnSubscription, PackageOnboardingStateType, PkgmSubscription,
+    VnfInstance, VnfLcmOpOcc, VnfPkgInfo,
+};
+use crate::{Error, Result};
+
+/// The kinds of record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum RecordKind {
+    /// [`VnfPackageRecord`].
+    VnfPackage,
+    /// [`VnfInstanceRecord`].
+    VnfInstance,
+    /// [`OpOccRecord`].
+    VnfLcmOpOcc,
+    /// [`VimRecord`].
+    Vim,
+    /// [`LccnSubscriptionRecord`].
+    LccnSubscription,
+    /// [`PkgmSubscriptionRecord`].
+    PkgmSubscription,
+}
+
+impl RecordKind {
+    /// Every kind.
+    pub const ALL: [Self; 6] = [
+        Self::VnfPackage,
+        Self::VnfInstance,
+        Self::VnfLcmOpOcc,
+        Self::Vim,
+        Self::LccnSubscription,
+        Self::PkgmSubscription,
+    ];
+
+    /// The ETSI resource name, used in errors (`VnfInstance x not found`).
+    pub fn resource_name(self) -> &'static str {
+        match self {
+            Self::VnfPackage => "VnfPkgInfo",
+            Self::VnfInstance => "VnfInstance",
+            Self::VnfLcmOpOcc => "VnfLcmOpOcc",
+            Self::Vim => "Vim",
+            Self::LccnSubscription => "LccnSubscription",
+            Self::PkgmSubscription => "PkgmSubscription",
+        }
+    }
+
+    /// Whether records of this kind are subscriptions (their outbox entries go with them).
+    pub fn is_subscription(self) -> bool {
+        matches!(self, Self::LccnSubscription | Self::PkgmSubscription)
+    }
+}
+
+/// A stored record of any kind.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "record")]
+pub enum Record {
+    /// A VNF package.
+    VnfPackage(VnfPackageRecord),
+    /// A VNF instance.
+    VnfInstance(VnfInstanceRecord),
+    /// An LCM operation occurrence.
+    VnfLcmOpOcc(OpOccRecord),
+    /// A registered VIM.
+    Vim(VimRecord),
+    /// A VNF LCM subscription.
+    LccnSubscription(LccnSubscriptionRecord),
+    /// A VNF package management subscription.
+    PkgmSubscription(PkgmSubscriptionRecord),
+}
+
+/// A unique key: no two records of a tenant may hold the same (name, value) pair.
+pub type UniqueKey = (&'static str, String);
+
+impl Record {
+    /// The kind.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Self::VnfPackage(_) => RecordKind::VnfPackage,
+            Self::VnfInstance(_) => RecordKind::VnfInstance,
+            Self::VnfLcmOpOcc(_) => RecordKind::VnfLcmOpOcc,
+            Self::Vim(_) => RecordKind::Vim,
+            Self::LccnSubscription(_) => RecordKind::LccnSubscription,
+            Self::PkgmSubscription(_) => RecordKind::PkgmSubscription,
+        }
+    }
+
+    /// The id.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::VnfPackage(r) => &r.info.id,
+            Self::VnfInstance(r) => &r.instance.id,
+            Self::VnfLcmOpOcc(r) => &r.op.id,
+            Self::Vim(r) => &r.id,
+            Self::LccnSubscription(r) => &r.subscription.id,
+            Self::PkgmSubscription(r) => &r.subscription.id,
+        }
+    }
+
+    /// The unique keys the record holds within its tenant:
+    /// - an op occurrence in progress holds `("inProgressOn", vnfInstanceId)`: at most
+    ///   one operation in progress per VNF instance;
+    /// - an onboarded package holds `("vnfdId", vnfdId)`;
+    /// - a VIM holds `("vimName", name)`, and the default VIM `("defaultVim", "")`.
+    pub fn unique_keys(&self) -> Vec<UniqueKey> {
+        match self {
+            Self::VnfLcmOpOcc(r) if r.op.operation_state.is_in_progress() => {
+                vec![("inProgressOn", r.op.vnf_instance_id.clone())]
+            }
+            Self::VnfPackage(r) => match (&r.info.vnfd_id, r.info.onboarding_state) {
+                (Some(vnfd_id), PackageOnboardingStateType::Onboarded) => {
+                    vec![("vnfdId", vnfd_id.clone())]
+                }
+                _ => Vec::new(),
+            },
+            Self::Vim(r) => {
+                let mut keys = vec![("vimName", r.name.clone())];
+                if r.is_default {
+                    keys.push(("defaultVim", String::new()));
+                }
+                keys
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The record as the ETSI APIs show it; filters are evaluated on this view.
+    pub fn etsi_view(&self) -> serde_json::Value {
+        let view = match self {
+            Self::VnfPackage(r) => serde_json::to_value(&r.info),
+            Self::VnfInstance(r) => serde_json::to_value(&r.instance),
+            Self::VnfLcmOpOcc(r) => serde_json::to_value(&r.op),
+            Self::Vim(r) => serde_json::to_value(r.public_view()),
+            Self::LccnSubscription(r) => serde_json::to_value(&r.subscription),
+            Self::PkgmSubscription(r) => serde_json::to_value(&r.subscription),
+        };
+        view.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A record type that a store keeps: the typed side of [`Record`].
+pub trait StoredRecord: Sized + Send + Sync + 'static {
+    /// Its kind.
+    const KIND: RecordKind;
+    /// Wrap into a [`Record`].
+    fn into_record(self) -> Record;
+    /// Unwrap from a [`Record`]; `Internal` if the kind differs.
+    fn from_record(record: Record) -> Result<Self>;
+}
+
+macro_rules! stored_record {
+    ($type:ty, $variant:ident) => {
+        impl StoredRecord for $type {
+            const KIND: RecordKind = RecordKind::$variant;
+
+            fn into_record(self) -> Record {
+                Record::$variant(self)
+            }
+
+            fn from_record(record: Record) -> Result<Self> {
+                match record {
+                    Record::$variant(inner) => Ok(inner),
+                    other => Err(Error::Internal(format!(
+                        "expected a {:?} record, found a {:?} record",
+                        RecordKind::$variant,
+                        other.kind()
+                    ))),
+                }
+            }
+        }
+
+        impl From<$type> for Record {
+            fn from(value: $type) -> Self {
+                Record::$variant(value)
+            }
+        }
+    };
+}
+
+stored_record!(VnfPackageRecord, VnfPackage);
+stored_record!(VnfInstanceRecord, VnfInstance);
+stored_record!(OpOccRecord, VnfLcmOpOcc);
+stored_record!(VimRecord, Vim);
+stored_record!(LccnSubscriptionRecord, LccnSubscription);
+stored_record!(PkgmSubscriptionRecord, PkgmSubscription);
+
+/// A VNF package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VnfPackageRecord {
+    /// The package information served by the API.
+    pub info: VnfPkgInfo,
+    /// Where the package content is kept in the object store, once uploaded.
+    pub content_location: Option<String>,
+    /// When the package resource was created.
+    pub created_at: DateTime,
+}
+
+/// A VNF instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VnfInstanceRecord {
+    /// The instance as served by the API.
+    pub instance: VnfInstance,
+    /// The package the instance's VNFD came from.
+    pub vnf_pkg_id: Option<String>,
+    /// When the VNF identifier was created.
+    pub created_at: DateTime,
+}
+
+/// An LCM operation occurrence and the engine's progress through it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpOccRecord {
+    /// The operation occurrence as served by the API.
+    pub op: VnfLcmOpOcc,
+    /// The steps finished so far, in order; retry resumes after the last, rollback
+    /// undoes them in reverse.
+    pub steps: Vec<OpStep>,
+    /// The grant obtained, if any.
+    pub grant: Option<Grant>,
+    /// The instance as it was when the operation was accepted (for rollback).
+    pub instance_before: Option<VnfInstance>,
+}
+
+/// A finished step of an operation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpStep {
+    /// The step, e.g. `grant`, `instantiate_start`, `infra`, `instantiate_end`.
+    pub name: String,
+    /// When it finished.
+    pub finished_at: DateTime,
+    /// What it returned, to be reused on retry.
+    pub output: serde_json::Value,
+}
+
+/// Credentials sealed at rest: an opaque, authenticated ciphertext that only the key
+/// holder (the VIM registry) can open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Sealed(pub String);
+
+/// A registered VIM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VimRecord {
+    /// The VIM's id.
+    pub id: String,
+    /// Its name, unique per tenant.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// `vimType`.
+    pub vim_type: String,
+    /// Endpoint information (no secrets).
+    pub interface_info: KeyValuePairs,
+    /// The `accessInfo` (credentials), sealed.
+    pub access_info: Sealed,
+    /// VIM-specific extras (no secrets).
+    pub extra: KeyValuePairs,
+    /// Whether this is the tenant's default VIM.
+    pub is_default: bool,
+    /// When it was registered.
+    pub created_at: DateTime,
+}
+
+impl VimRecord {
+    /// The VIM without its credentials, as reads show it.
+    pub fn public_view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "vimType": self.vim_type,
+            "interfaceInfo": self.interface_info,
+            "extra": self.extra,
+            "isDefault": self.is_default,
+            "createdAt": self.created_at,
+        })
+    }
+}
+
+/// A VNF LCM subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LccnSubscriptionRecord {
+    /// The subscription as served by the API.
+    pub subscription: LccnSubscription,
+    /// The callback's `SubscriptionAuthentication`, sealed.
+    pub authentication: Option<Sealed>,
+    /// When it was created.
+    pub created_at: DateTime,
+}
+
+/// A VNF package management subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PkgmSubscriptionRecord {
+    /// The subscription as served by the API.
+    pub subscription: PkgmSubscription,
+    /// The callback's `SubscriptionAuthentication`, sealed.
+    pub authentication: Option<Sealed>,
+    /// When it was created.
+    pub created_at: DateTime,
+}

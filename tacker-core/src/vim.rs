@@ -1,0 +1,30 @@
+//! `VimDriver`: checks a VIM's credentials and reads what it offers.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+use crate::model::{KeyValuePairs, VimConnectionInfo};
+
+/// What a VIM told the VNFM about itself.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct VimDescription {
+    /// Regions (OpenStack) or the single cluster name (Kubernetes).
+    pub regions: Vec<String>,
+    /// The VIM's version as it reports it.
+    pub version: Option<String>,
+    /// Anything else worth showing (API endpoints, node count).
+    pub extra: KeyValuePairs,
+}
+
+/// The driver that registers VIMs of one type.
+#[async_trait]
+pub trait VimDriver: Send + Sync + std::fmt::Debug {
+    /// The `vimType` served, e.g. `ETSINFV.KUBERNETES.V_1`.
+    fn vim_type(&self) -> &str;
+
+    /// Connect with the given credentials and describe the VIM. Fails with
+    /// `InvalidRequest` naming the missing or malformed field, or with a driver error
+    /// saying what the VIM answered. Has no side effect on the VIM.
+    async fn validate(&self, vim: &VimConnectionInfo) -> Result<VimDescription>;
+}
