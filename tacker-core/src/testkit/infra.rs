@@ -1,0 +1,1 @@
+//! The infra-driver conformance suite (being written).

@@ -1,0 +1,786 @@
+//! The store conformance suite: every [`Store`] implementation runs these checks.
+//!
+//! Each check uses fresh tenants and identifiers, so the checks can run one after the
+//! other against one database. Call [`run_all`], or the checks one by one.
+
+use chrono::Utc;
+use futures::future::join_all;
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::fixtures;
+use crate::filter::Filter;
+use crate::model::{InstantiationState, LcmOperationStateType as State, LcmOperationType as Op};
+use crate::store::{
+    ListQuery, NewNotification, OpOccRecord, Record, RecordKind, Store, StoreExt, VimRecord,
+    VnfInstanceRecord, Write,
+};
+use crate::{Error, TenantId, new_id};
+
+/// A tenant no other check uses.
+fn fresh_tenant() -> TenantId {
+    TenantId::new(format!("tenant-{}", new_id()))
+}
+
+fn assert_conflict<T: std::fmt::Debug>(result: crate::Result<T>, what: &str) {
+    match result {
+        Err(Error::Conflict(_)) => {}
+        other => panic!("{what}: expected Conflict, got {other:?}"),
+    }
+}
+
+fn assert_not_found<T: std::fmt::Debug>(result: crate::Result<T>, what: &str) {
+    match result {
+        Err(Error::NotFound { .. }) => {}
+        other => panic!("{what}: expected NotFound, got {other:?}"),
+    }
+}
+
+/// Runs every check, in order.
+pub async fn run_all(store: &dyn Store) {
+    crud_of_every_kind(store).await;
+    duplicate_ids_are_refused(store).await;
+    stale_versions_are_refused(store).await;
+    tenants_never_see_each_other(store).await;
+    one_operation_in_progress_per_instance(store).await;
+    concurrent_starts_on_one_instance_have_one_winner(store, 50).await;
+    unique_keys_of_packages_and_vims(store).await;
+    commit_is_all_or_nothing(store).await;
+    listing_filters_orders_and_pages(store).await;
+    notifications_commit_with_their_state_change(store).await;
+    outbox_delivers_in_order_per_subscription(store).await;
+    deleting_a_subscription_drops_its_notifications(store).await;
+    op_leases_are_exclusive_and_expire(store).await;
+    concurrent_claims_never_share_an_op(store).await;
+}
+
+/// Insert, get, update, list and delete work for every record kind, and versions count.
+pub async fn crud_of_every_kind(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let records: Vec<Record> = vec![
+        fixtures::package(&new_id(), None).into(),
+        fixtures::instance(&new_id(), "vnfd-a", "crud").into(),
+        fixtures::op_occ(&new_id(), &new_id(), Op::Instantiate, State::Starting).into(),
+        fixtures::vim(&new_id(), "crud-vim", false).into(),
+        fixtures::lccn_subscription(&new_id(), "http://127.0.0.1:9/lccn").into(),
+        fixtures::pkgm_subscription(&new_id(), "http://127.0.0.1:9/pkgm").into(),
+    ];
+    for record in records {
+        let kind = record.kind();
+        let id = record.id().to_owned();
+        let versions = store
+            .commit(&tenant, vec![Write::Insert(record.clone())])
+            .await
+            .unwrap_or_else(|e| panic!("insert {kind:?}: {e}"));
+        assert_eq!(versions, vec![1], "insert {kind:?} yields version 1");
+
+        let read = store.get(&tenant, kind, &id).await.expect("get after insert");
+        assert_eq!(read.version, 1);
+        assert_eq!(read.value, record, "{kind:?} reads back as written");
+
+        let updated = store
+            .commit(
+                &tenant,
+                vec![Write::Update {
+                    record: record.clone(),
+                    expected_version: 1,
+                }],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("update {kind:?}: {e}"));
+        assert_eq!(updated, vec![2], "update {kind:?} yields version 2");
+
+        let page = store
+            .list(&tenant, kind, &ListQuery::all())
+            .await
+            .expect("list");
+        assert_eq!(page.items.len(), 1, "{kind:?} listed once");
+        assert_eq!(page.items[0].version, 2);
+
+        store
+            .commit(
+                &tenant,
+                vec![Write::Delete {
+                    kind,
+                    id: id.clone(),
+                    expected_version: Some(2),
+                }],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("delete {kind:?}: {e}"));
+        assert_not_found(store.get(&tenant, kind, &id).await, "get after delete");
+        assert_not_found(
+            store
+                .commit(
+                    &tenant,
+                    vec![Write::Delete {
+                        kind,
+                        id: id.clone(),
+                        expected_version: None,
+                    }],
+                )
+                .await,
+            "delete twice",
+        );
+    }
+}
+
+/// Inserting an id that exists is a conflict.
+pub async fn duplicate_ids_are_refused(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let record = fixtures::instance(&new_id(), "vnfd-a", "dup");
+    store.insert(&tenant, record.clone()).await.expect("first insert");
+    assert_conflict(store.insert(&tenant, record).await, "second insert of one id");
+}
+
+/// An update or delete that names a stale version is refused and changes nothing.
+pub async fn stale_versions_are_refused(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let id = new_id();
+    let mut record = fixtures::instance(&id, "vnfd-a", "v1");
+    store.insert(&tenant, record.clone()).await.expect("insert");
+    record.instance.vnf_instance_name = Some("v2".into());
+    let v2 = store.update(&tenant, record.clone(), 1).await.expect("update at 1");
+    assert_eq!(v2, 2);
+
+    record.instance.vnf_instance_name = Some("lost update".into());
+    assert_conflict(store.update(&tenant, record.clone(), 1).await, "update at stale 1");
+    assert_conflict(
+        store.delete::<VnfInstanceRecord>(&tenant, &id, Some(1)).await,
+        "delete at stale 1",
+    );
+    let read = store
+        .get_typed::<VnfInstanceRecord>(&tenant, &id)
+        .await
+        .expect("get");
+    assert_eq!(read.version, 2);
+    assert_eq!(read.value.instance.vnf_instance_name.as_deref(), Some("v2"));
+    assert_not_found(
+        store
+            .update(&tenant, fixtures::instance(&new_id(), "vnfd-a", "ghost"), 1)
+            .await,
+        "update of a missing record",
+    );
+}
+
+/// A tenant cannot read, list, update or delete another tenant's records, and unique
+/// keys are per tenant.
+pub async fn tenants_never_see_each_other(store: &dyn Store) {
+    let alice = fresh_tenant();
+    let bob = fresh_tenant();
+    let id = new_id();
+    let record = fixtures::instance(&id, "vnfd-a", "alice's");
+    store.insert(&alice, record.clone()).await.expect("insert");
+
+    assert_not_found(
+        store.get_typed::<VnfInstanceRecord>(&bob, &id).await,
+        "bob reads alice's instance",
+    );
+    let bobs = store
+        .list_typed::<VnfInstanceRecord>(&bob, &ListQuery::all())
+        .await
+        .expect("list");
+    assert!(bobs.items.is_empty(), "bob lists nothing");
+    assert_not_found(store.update(&bob, record.clone(), 1).await, "bob updates");
+    assert_not_found(
+        store.delete::<VnfInstanceRecord>(&bob, &id, None).await,
+        "bob deletes",
+    );
+    // The same id is free in bob's tenant, and so are unique keys.
+    store.insert(&bob, record).await.expect("bob may use the same id");
+    store
+        .insert(&alice, fixtures::vim(&new_id(), "shared-name", true))
+        .await
+        .expect("alice's default VIM");
+    store
+        .insert(&bob, fixtures::vim(&new_id(), "shared-name", true))
+        .await
+        .expect("bob's default VIM with the same name");
+    let alice_still = store
+        .get_typed::<VnfInstanceRecord>(&alice, &id)
+        .await
+        .expect("alice reads hers");
+    assert_eq!(alice_still.version, 1);
+}
+
+/// While an operation is STARTING, PROCESSING, FAILED_TEMP or ROLLING_BACK on an
+/// instance, no other operation can be created on it; final states free it.
+pub async fn one_operation_in_progress_per_instance(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let instance = new_id();
+    let other_instance = new_id();
+    let first_id = new_id();
+    let mut first = fixtures::op_occ(&first_id, &instance, Op::Instantiate, State::Starting);
+    store.insert(&tenant, first.clone()).await.expect("first op");
+
+    let second = fixtures::op_occ(&new_id(), &instance, Op::Scale, State::Starting);
+    assert_conflict(store.insert(&tenant, second.clone()).await, "second op while STARTING");
+    store
+        .insert(
+            &tenant,
+            fixtures::op_occ(&new_id(), &other_instance, Op::Scale, State::Starting),
+        )
+        .await
+        .expect("an op on another instance is independent");
+
+    let mut version = 1;
+    for state in [State::Processing, State::FailedTemp, State::RollingBack] {
+        first.op.operation_state = state;
+        version = store
+            .update(&tenant, first.clone(), version)
+            .await
+            .expect("advance first op");
+        assert_conflict(
+            store.insert(&tenant, second.clone()).await,
+            &format!("second op while first is {state}"),
+        );
+    }
+    first.op.operation_state = State::RolledBack;
+    store
+        .update(&tenant, first.clone(), version)
+        .await
+        .expect("first op ends");
+    store
+        .insert(&tenant, second)
+        .await
+        .expect("a new op is accepted once the first is final");
+
+    // A final op may be re-read and re-written without holding the key.
+    let final_first = store
+        .get_typed::<OpOccRecord>(&tenant, &first_id)
+        .await
+        .expect("read final op");
+    assert_eq!(final_first.value.op.operation_state, State::RolledBack);
+}
+
+/// `contenders` concurrent attempts to start an operation on one instance: exactly one
+/// is accepted, every other gets `Conflict`.
+pub async fn concurrent_starts_on_one_instance_have_one_winner(store: &dyn Store, contenders: usize) {
+    let tenant = fresh_tenant();
+    let instance = new_id();
+    let attempts = (0..contenders).map(|_| {
+        let op = fixtures::op_occ(&new_id(), &instance, Op::Heal, State::Starting);
+        let tenant = tenant.clone();
+        async move { store.insert(&tenant, op).await }
+    });
+    let results = join_all(attempts).await;
+    let winners = results.iter().filter(|r| r.is_ok()).count();
+    let conflicts = results
+        .iter()
+        .filter(|r| matches!(r, Err(Error::Conflict(_))))
+        .count();
+    assert_eq!(winners, 1, "exactly one start wins: {results:?}");
+    assert_eq!(conflicts, contenders - 1, "every other start is a Conflict");
+    let listed = store
+        .list_typed::<OpOccRecord>(&tenant, &ListQuery::all())
+        .await
+        .expect("list ops");
+    assert_eq!(listed.items.len(), 1, "only the winner is stored");
+}
+
+/// One onboarded package per vnfdId, one VIM per name, one default VIM per tenant.
+pub async fn unique_keys_of_packages_and_vims(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let vnfd = format!("vnfd-{}", new_id());
+    store
+        .insert(&tenant, fixtures::package(&new_id(), Some(&vnfd)))
+        .await
+        .expect("first onboarded package");
+    assert_conflict(
+        store
+            .insert(&tenant, fixtures::package(&new_id(), Some(&vnfd)))
+            .await,
+        "a second onboarded package with the same vnfdId",
+    );
+    // Packages not yet onboarded hold no vnfdId key.
+    store
+        .insert(&tenant, fixtures::package(&new_id(), None))
+        .await
+        .expect("a CREATED package");
+
+    let default_id = new_id();
+    store
+        .insert(&tenant, fixtures::vim(&default_id, "vim-a", true))
+        .await
+        .expect("default VIM");
+    assert_conflict(
+        store.insert(&tenant, fixtures::vim(&new_id(), "vim-a", false)).await,
+        "a second VIM named vim-a",
+    );
+    assert_conflict(
+        store.insert(&tenant, fixtures::vim(&new_id(), "vim-b", true)).await,
+        "a second default VIM",
+    );
+    // Moving the default: clear the old one and set the new one in one commit.
+    let new_default_id = new_id();
+    store
+        .insert(&tenant, fixtures::vim(&new_default_id, "vim-b", false))
+        .await
+        .expect("second VIM");
+    let mut old = fixtures::vim(&default_id, "vim-a", false);
+    old.is_default = false;
+    let mut new = fixtures::vim(&new_default_id, "vim-b", true);
+    new.is_default = true;
+    store
+        .commit(
+            &tenant,
+            vec![
+                Write::Update {
+                    record: old.into(),
+                    expected_version: 1,
+                },
+                Write::Update {
+                    record: new.into(),
+                    expected_version: 1,
+                },
+            ],
+        )
+        .await
+        .expect("move the default VIM in one commit");
+    let defaults = store
+        .list_typed::<VimRecord>(&tenant, &ListQuery::filtered(Filter::eq("isDefault", "true")))
+        .await
+        .expect("list defaults");
+    assert_eq!(defaults.items.len(), 1);
+    assert_eq!(defaults.items[0].value.id, new_default_id);
+}
+
+/// A commit whose last write fails leaves no trace of the earlier ones.
+pub async fn commit_is_all_or_nothing(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let existing_id = new_id();
+    store
+        .insert(&tenant, fixtures::instance(&existing_id, "vnfd-a", "old"))
+        .await
+        .expect("insert");
+    let inserted_id = new_id();
+    let subscription = new_id();
+    store
+        .insert(&tenant, fixtures::lccn_subscription(&subscription, "http://127.0.0.1:9/cb"))
+        .await
+        .expect("subscription");
+    let result = store
+        .commit(
+            &tenant,
+            vec![
+                Write::Insert(fixtures::instance(&inserted_id, "vnfd-a", "new").into()),
+                Write::Notify(NewNotification {
+                    subscription_id: subscription.clone(),
+                    payload: serde_json::json!({"id": "lost"}),
+                }),
+                Write::Update {
+                    record: fixtures::instance(&existing_id, "vnfd-a", "renamed").into(),
+                    expected_version: 7,
+                },
+            ],
+        )
+        .await;
+    assert_conflict(result, "commit with a stale update");
+    assert_not_found(
+        store.get_typed::<VnfInstanceRecord>(&tenant, &inserted_id).await,
+        "the insert of a failed commit",
+    );
+    let old = store
+        .get_typed::<VnfInstanceRecord>(&tenant, &existing_id)
+        .await
+        .expect("get");
+    assert_eq!(old.value.instance.vnf_instance_name.as_deref(), Some("old"));
+    let queued = claim_for(store, &tenant, "all-or-nothing").await;
+    assert!(queued.is_empty(), "no notification of a failed commit: {queued:?}");
+}
+
+/// Filters select by the ETSI view, order is by id, and keyset paging visits every
+/// record exactly once even when records are added between pages.
+pub async fn listing_filters_orders_and_pages(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let mut ids = Vec::new();
+    for n in 0..25 {
+        let id = new_id();
+        let mut record = fixtures::instance(&id, "vnfd-list", &format!("vnf-{n:02}"));
+        if n % 5 == 0 {
+            record.instance.instantiation_state = InstantiationState::Instantiated;
+            record.instance.vnf_provider = "Other".into();
+        }
+        store.insert(&tenant, record).await.expect("insert");
+        ids.push(id);
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+
+    let instantiated = store
+        .list_typed::<VnfInstanceRecord>(
+            &tenant,
+            &ListQuery::filtered(
+                Filter::parse("(eq,instantiationState,INSTANTIATED);(in,vnfProvider,Other,None)")
+                    .expect("filter"),
+            ),
+        )
+        .await
+        .expect("filtered list");
+    assert_eq!(instantiated.items.len(), 5);
+    assert!(instantiated.next_marker.is_none());
+
+    let mut seen = Vec::new();
+    let mut marker = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .list_typed::<VnfInstanceRecord>(&tenant, &ListQuery::all().with_limit(10).after(marker))
+            .await
+            .expect("page");
+        pages += 1;
+        assert!(pages <= 4, "paging must end");
+        seen.extend(page.items.iter().map(|v| v.value.instance.id.clone()));
+        if pages == 1 {
+            // A record created while paging sorts after every existing one.
+            let late = new_id();
+            store
+                .insert(&tenant, fixtures::instance(&late, "vnfd-list", "late"))
+                .await
+                .expect("insert late");
+            sorted.push(late);
+        }
+        match page.next_marker {
+            Some(next) => marker = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, sorted, "pages visit every record once, in id order");
+
+    let filtered_pages = store
+        .list_typed::<VnfInstanceRecord>(
+            &tenant,
+            &ListQuery::filtered(Filter::eq("instantiationState", "NOT_INSTANTIATED")).with_limit(7),
+        )
+        .await
+        .expect("filtered page");
+    assert_eq!(filtered_pages.items.len(), 7);
+    assert!(filtered_pages.next_marker.is_some());
+    assert!(
+        store
+            .list(&tenant, RecordKind::VnfInstance, &ListQuery::all().after(Some("not a marker!".into())))
+            .await
+            .is_err(),
+        "a forged marker is refused"
+    );
+}
+
+async fn claim_for(store: &dyn Store, tenant: &TenantId, owner: &str) -> Vec<crate::store::OutboxEntry> {
+    let claimed = store
+        .claim_notifications(owner, Utc::now(), Duration::from_secs(30), 10_000)
+        .await
+        .expect("claim notifications");
+    let (mine, others): (Vec<_>, Vec<_>) = claimed.into_iter().partition(|e| &e.tenant == tenant);
+    for entry in others {
+        // Leave other checks' notifications claimable again.
+        store
+            .retry_notification(&entry, Utc::now(), "not this check's")
+            .await
+            .expect("give back");
+    }
+    mine
+}
+
+/// A state change and its notifications are committed together.
+pub async fn notifications_commit_with_their_state_change(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let subscription = new_id();
+    store
+        .insert(&tenant, fixtures::lccn_subscription(&subscription, "http://127.0.0.1:9/cb"))
+        .await
+        .expect("subscription");
+    let op_id = new_id();
+    let instance = new_id();
+    let mut op = fixtures::op_occ(&op_id, &instance, Op::Instantiate, State::Starting);
+    store
+        .commit(
+            &tenant,
+            vec![
+                Write::Insert(op.clone().into()),
+                Write::Notify(NewNotification {
+                    subscription_id: subscription.clone(),
+                    payload: serde_json::json!({"id": "n1", "operationState": "STARTING"}),
+                }),
+            ],
+        )
+        .await
+        .expect("start op with its notification");
+    op.op.operation_state = State::Processing;
+    store
+        .commit(
+            &tenant,
+            vec![
+                Write::Update {
+                    record: op.clone().into(),
+                    expected_version: 1,
+                },
+                Write::Notify(NewNotification {
+                    subscription_id: subscription.clone(),
+                    payload: serde_json::json!({"id": "n2", "operationState": "PROCESSING"}),
+                }),
+            ],
+        )
+        .await
+        .expect("advance op with its notification");
+    let notification_for_nobody = store
+        .commit(
+            &tenant,
+            vec![Write::Notify(NewNotification {
+                subscription_id: new_id(),
+                payload: serde_json::json!({"id": "void"}),
+            })],
+        )
+        .await;
+    assert!(
+        notification_for_nobody.is_ok(),
+        "a notification for a deleted subscription is dropped, not an error"
+    );
+
+    let first = claim_for(store, &tenant, "sender").await;
+    assert_eq!(first.len(), 1, "one subscription, one head entry");
+    assert_eq!(first[0].payload["id"], "n1");
+    assert_eq!(first[0].subscription_id, subscription);
+    store.ack_notification(&first[0]).await.expect("ack");
+    let second = claim_for(store, &tenant, "sender").await;
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].payload["id"], "n2");
+    store.ack_notification(&second[0]).await.expect("ack");
+    assert!(claim_for(store, &tenant, "sender").await.is_empty(), "outbox drained");
+}
+
+/// Only the oldest undelivered notification of a subscription is claimable; a failed
+/// one blocks its successors until it is retried and delivered; claims exclude each
+/// other until they expire.
+pub async fn outbox_delivers_in_order_per_subscription(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let a = new_id();
+    let b = new_id();
+    for sub in [&a, &b] {
+        store
+            .insert(&tenant, fixtures::lccn_subscription(sub, "http://127.0.0.1:9/cb"))
+            .await
+            .expect("subscription");
+    }
+    let mut writes = Vec::new();
+    for n in 0..3 {
+        for sub in [&a, &b] {
+            writes.push(Write::Notify(NewNotification {
+                subscription_id: sub.clone(),
+                payload: serde_json::json!({"id": format!("{sub}-{n}"), "n": n}),
+            }));
+        }
+    }
+    store.commit(&tenant, writes).await.expect("queue");
+
+    let heads = claim_for(store, &tenant, "sender-1").await;
+    assert_eq!(heads.len(), 2, "one head per subscription");
+    assert!(heads.iter().all(|e| e.payload["n"] == 0));
+    assert!(
+        claim_for(store, &tenant, "sender-2").await.is_empty(),
+        "claimed heads block their subscriptions for other senders"
+    );
+
+    let head_a = heads.iter().find(|e| e.subscription_id == a).expect("head of a");
+    let head_b = heads.iter().find(|e| e.subscription_id == b).expect("head of b");
+    store.ack_notification(head_b).await.expect("ack b0");
+    let later = Utc::now() + chrono::Duration::seconds(3600);
+    store
+        .retry_notification(head_a, later, "connection refused")
+        .await
+        .expect("retry a0 later");
+
+    let next = claim_for(store, &tenant, "sender-2").await;
+    assert_eq!(next.len(), 1, "a is blocked by its failed head; b moves on");
+    assert_eq!(next[0].subscription_id, b);
+    assert_eq!(next[0].payload["n"], 1);
+    store.ack_notification(&next[0]).await.expect("ack b1");
+
+    let due = store
+        .claim_notifications("sender-3", later + chrono::Duration::seconds(1), Duration::from_secs(30), 10_000)
+        .await
+        .expect("claim when due");
+    let retried = due
+        .iter()
+        .find(|e| e.tenant == tenant && e.subscription_id == a)
+        .expect("a0 is due again");
+    assert_eq!(retried.payload["n"], 0, "the failed head comes back first");
+    assert_eq!(retried.attempts, 1);
+    assert_eq!(retried.last_error.as_deref(), Some("connection refused"));
+    for entry in &due {
+        if entry.tenant != tenant {
+            store
+                .retry_notification(entry, Utc::now(), "not this check's")
+                .await
+                .expect("give back");
+        }
+    }
+
+    // An expired claim can be taken over.
+    let far = later + chrono::Duration::seconds(3600);
+    let taken_over = store
+        .claim_notifications("sender-4", far, Duration::from_secs(30), 10_000)
+        .await
+        .expect("claim after expiry");
+    let mine: Vec<_> = taken_over.iter().filter(|e| e.tenant == tenant).collect();
+    assert!(
+        mine.iter().any(|e| e.subscription_id == a && e.payload["n"] == 0),
+        "an expired claim is claimable again"
+    );
+    for entry in taken_over.iter().filter(|e| e.tenant != tenant) {
+        store
+            .retry_notification(entry, Utc::now(), "not this check's")
+            .await
+            .expect("give back");
+    }
+}
+
+/// Deleting a subscription removes its queued notifications.
+pub async fn deleting_a_subscription_drops_its_notifications(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let sub = new_id();
+    store
+        .insert(&tenant, fixtures::pkgm_subscription(&sub, "http://127.0.0.1:9/cb"))
+        .await
+        .expect("subscription");
+    store
+        .commit(
+            &tenant,
+            vec![Write::Notify(NewNotification {
+                subscription_id: sub.clone(),
+                payload: serde_json::json!({"id": "doomed"}),
+            })],
+        )
+        .await
+        .expect("queue");
+    store
+        .delete::<crate::store::PkgmSubscriptionRecord>(&tenant, &sub, None)
+        .await
+        .expect("delete subscription");
+    assert!(claim_for(store, &tenant, "sender").await.is_empty());
+}
+
+/// Runnable ops are claimed by one executor at a time; a lease can be renewed by its
+/// owner only; an expired lease is taken over and reports the previous owner; an op
+/// that reaches FAILED_TEMP or a final state is no longer claimable.
+pub async fn op_leases_are_exclusive_and_expire(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let ttl = Duration::from_secs(60);
+    let now = Utc::now();
+    let runnable_id = new_id();
+    let done_id = new_id();
+    store
+        .insert(
+            &tenant,
+            fixtures::op_occ(&runnable_id, &new_id(), Op::Instantiate, State::Starting),
+        )
+        .await
+        .expect("runnable op");
+    store
+        .insert(
+            &tenant,
+            fixtures::op_occ(&done_id, &new_id(), Op::Instantiate, State::Completed),
+        )
+        .await
+        .expect("completed op");
+
+    let mine = |claimed: Vec<crate::store::ClaimedOp>| -> Vec<crate::store::ClaimedOp> {
+        claimed.into_iter().filter(|c| c.tenant == tenant).collect()
+    };
+    let first = mine(store.claim_ops("exec-1", now, ttl, 10_000).await.expect("claim"));
+    assert_eq!(first.len(), 1, "only the runnable op is claimed");
+    let claim = &first[0];
+    assert_eq!(claim.op.value.op.id, runnable_id);
+    assert_eq!(claim.expired_owner, None);
+    assert_eq!(claim.lease.owner, "exec-1");
+
+    let second = mine(store.claim_ops("exec-2", now, ttl, 10_000).await.expect("claim"));
+    assert!(second.is_empty(), "a held lease excludes other executors");
+
+    let later = now + chrono::Duration::seconds(30);
+    let renewed = store
+        .renew_op_lease(&claim.lease, later, ttl)
+        .await
+        .expect("owner renews");
+    assert!(renewed.expires_at > claim.lease.expires_at);
+    let mut stolen = claim.lease.clone();
+    stolen.owner = "exec-2".into();
+    assert_conflict(
+        store.renew_op_lease(&stolen, later, ttl).await,
+        "renewal by a non-owner",
+    );
+
+    let after_expiry = renewed.expires_at + chrono::Duration::seconds(1);
+    let taken = mine(
+        store
+            .claim_ops("exec-2", after_expiry, ttl, 10_000)
+            .await
+            .expect("claim after expiry"),
+    );
+    assert_eq!(taken.len(), 1, "an expired lease is taken over");
+    assert_eq!(taken[0].expired_owner.as_deref(), Some("exec-1"));
+    assert_conflict(
+        store.renew_op_lease(&renewed, after_expiry, ttl).await,
+        "the old owner cannot renew a lease taken over",
+    );
+
+    store.release_op_lease(&taken[0].lease).await.expect("release");
+    store
+        .release_op_lease(&taken[0].lease)
+        .await
+        .expect("release is idempotent");
+    let again = mine(
+        store
+            .claim_ops("exec-3", after_expiry, ttl, 10_000)
+            .await
+            .expect("claim released"),
+    );
+    assert_eq!(again.len(), 1, "a released op is claimable");
+    assert_eq!(again[0].expired_owner, None, "a released lease is not an expired one");
+
+    let mut op = again[0].op.value.clone();
+    op.op.operation_state = State::FailedTemp;
+    store
+        .update(&tenant, op, again[0].op.version)
+        .await
+        .expect("op fails temporarily");
+    let far = after_expiry + chrono::Duration::seconds(3600);
+    let none = mine(store.claim_ops("exec-4", far, ttl, 10_000).await.expect("claim"));
+    assert!(none.is_empty(), "FAILED_TEMP ops wait for retry, rollback or fail");
+}
+
+/// Many executors claiming at once never receive the same op twice.
+pub async fn concurrent_claims_never_share_an_op(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let mut ids = HashSet::new();
+    for _ in 0..20 {
+        let id = new_id();
+        store
+            .insert(&tenant, fixtures::op_occ(&id, &new_id(), Op::Scale, State::Processing))
+            .await
+            .expect("op");
+        ids.insert(id);
+    }
+    let now = Utc::now();
+    let claims = (0..8).map(|n| async move {
+        store
+            .claim_ops(&format!("exec-{n}"), now, Duration::from_secs(60), 3)
+            .await
+            .expect("claim")
+    });
+    let mut claimed_ids = Vec::new();
+    let mut remaining = 0;
+    for batch in join_all(claims).await {
+        for claim in batch {
+            if claim.tenant == tenant {
+                claimed_ids.push(claim.op.value.op.id.clone());
+            } else {
+                store.release_op_lease(&claim.lease).await.expect("give back");
+                remaining += 1;
+            }
+        }
+    }
+    let unique: HashSet<_> = claimed_ids.iter().cloned().collect();
+    assert_eq!(unique.len(), claimed_ids.len(), "no op claimed twice: {claimed_ids:?}");
+    assert!(unique.is_subset(&ids));
+    let _ = remaining;
+}
