@@ -439,10 +439,9 @@ mod tests {
                 .matches(&doc)
         );
         assert!(
-            Filter::parse("(gte,metadata/count,10)")
+            !Filter::parse("(gte,metadata/count,10)")
                 .expect("parse")
                 .matches(&doc)
-                == false
         );
     }
 

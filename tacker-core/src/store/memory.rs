@@ -74,7 +74,7 @@ enum Undo {
         tenant: TenantId,
         kind: RecordKind,
         id: String,
-        prev: Option<Row>,
+        prev: Option<Box<Row>>,
     },
     OutboxAdded(u64),
     OutboxRemoved(u64, OutboxRow),
@@ -188,7 +188,7 @@ impl State {
                     tenant: tenant.clone(),
                     kind,
                     id,
-                    prev,
+                    prev: prev.map(Box::new),
                 });
                 Ok(1)
             }
@@ -222,7 +222,7 @@ impl State {
                     tenant: tenant.clone(),
                     kind,
                     id,
-                    prev,
+                    prev: prev.map(Box::new),
                 });
                 Ok(version)
             }
@@ -249,7 +249,7 @@ impl State {
                     tenant: tenant.clone(),
                     kind,
                     id: id.clone(),
-                    prev,
+                    prev: prev.map(Box::new),
                 });
                 if kind.is_subscription() {
                     let doomed: Vec<u64> = self
@@ -306,7 +306,7 @@ impl State {
                     id,
                     prev,
                 } => {
-                    self.set_row(&tenant, kind, &id, prev);
+                    self.set_row(&tenant, kind, &id, prev.map(|row| *row));
                 }
                 Undo::OutboxAdded(seq) => {
                     self.outbox.remove(&seq);
@@ -325,7 +325,7 @@ fn encode_marker(id: &str) -> String {
 
 fn decode_marker(marker: &str) -> Result<String> {
     let invalid = || Error::InvalidRequest(format!("invalid paging marker '{marker}'"));
-    if marker.len() % 2 != 0 {
+    if !marker.len().is_multiple_of(2) {
         return Err(invalid());
     }
     let bytes = (0..marker.len())
@@ -457,7 +457,7 @@ impl Store for MemoryStore {
                 tenant: tenant.clone(),
                 op: Versioned {
                     version: row.version,
-                    value: op.clone(),
+                    value: (**op).clone(),
                 },
                 lease: OpLease {
                     tenant,

@@ -54,22 +54,22 @@ impl RecordKind {
     }
 }
 
-/// A stored record of any kind.
+/// A stored record of any kind (boxed: the kinds differ much in size).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "record")]
 pub enum Record {
     /// A VNF package.
-    VnfPackage(VnfPackageRecord),
+    VnfPackage(Box<VnfPackageRecord>),
     /// A VNF instance.
-    VnfInstance(VnfInstanceRecord),
+    VnfInstance(Box<VnfInstanceRecord>),
     /// An LCM operation occurrence.
-    VnfLcmOpOcc(OpOccRecord),
+    VnfLcmOpOcc(Box<OpOccRecord>),
     /// A registered VIM.
-    Vim(VimRecord),
+    Vim(Box<VimRecord>),
     /// A VNF LCM subscription.
-    LccnSubscription(LccnSubscriptionRecord),
+    LccnSubscription(Box<LccnSubscriptionRecord>),
     /// A VNF package management subscription.
-    PkgmSubscription(PkgmSubscriptionRecord),
+    PkgmSubscription(Box<PkgmSubscriptionRecord>),
 }
 
 /// A unique key: no two records of a tenant may hold the same (name, value) pair.
@@ -157,12 +157,12 @@ macro_rules! stored_record {
             const KIND: RecordKind = RecordKind::$variant;
 
             fn into_record(self) -> Record {
-                Record::$variant(self)
+                Record::$variant(Box::new(self))
             }
 
             fn from_record(record: Record) -> Result<Self> {
                 match record {
-                    Record::$variant(inner) => Ok(inner),
+                    Record::$variant(inner) => Ok(*inner),
                     other => Err(Error::Internal(format!(
                         "expected a {:?} record, found a {:?} record",
                         RecordKind::$variant,
@@ -174,7 +174,7 @@ macro_rules! stored_record {
 
         impl From<$type> for Record {
             fn from(value: $type) -> Self {
-                Record::$variant(value)
+                Record::$variant(Box::new(value))
             }
         }
     };

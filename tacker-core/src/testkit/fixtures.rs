@@ -4,10 +4,10 @@ use chrono::Utc;
 use std::collections::BTreeMap;
 
 use crate::model::{
-    InstantiationState, LccnSubscription, LcmOpOccNotificationVerbosityType,
-    LcmOperationStateType, LcmOperationType, Link, PackageOnboardingStateType,
-    PackageOperationalStateType, PackageUsageStateType, PkgmSubscription, SelfLink, VnfInstance,
-    VnfInstanceLinks, VnfLcmOpOcc, VnfLcmOpOccLinks, VnfPkgInfo, VnfPkgInfoLinks,
+    InstantiationState, LccnSubscription, LcmOpOccNotificationVerbosityType, LcmOperationStateType,
+    LcmOperationType, Link, PackageOnboardingStateType, PackageOperationalStateType,
+    PackageUsageStateType, PkgmSubscription, SelfLink, VnfInstance, VnfInstanceLinks, VnfLcmOpOcc,
+    VnfLcmOpOccLinks, VnfPkgInfo, VnfPkgInfoLinks,
 };
 use crate::store::{
     LccnSubscriptionRecord, OpOccRecord, PkgmSubscriptionRecord, Sealed, VimRecord,
@@ -74,7 +74,9 @@ pub fn op_occ(
             warnings: Vec::new(),
             links: VnfLcmOpOccLinks {
                 self_: Link::new(format!("{BASE}/vnflcm/v2/vnf_lcm_op_occs/{id}")),
-                vnf_instance: Link::new(format!("{BASE}/vnflcm/v2/vnf_instances/{vnf_instance_id}")),
+                vnf_instance: Link::new(format!(
+                    "{BASE}/vnflcm/v2/vnf_instances/{vnf_instance_id}"
+                )),
                 ..VnfLcmOpOccLinks::default()
             },
         },

@@ -74,7 +74,10 @@ pub async fn crud_of_every_kind(store: &dyn Store) {
             .unwrap_or_else(|e| panic!("insert {kind:?}: {e}"));
         assert_eq!(versions, vec![1], "insert {kind:?} yields version 1");
 
-        let read = store.get(&tenant, kind, &id).await.expect("get after insert");
+        let read = store
+            .get(&tenant, kind, &id)
+            .await
+            .expect("get after insert");
         assert_eq!(read.version, 1);
         assert_eq!(read.value, record, "{kind:?} reads back as written");
 
@@ -129,8 +132,14 @@ pub async fn crud_of_every_kind(store: &dyn Store) {
 pub async fn duplicate_ids_are_refused(store: &dyn Store) {
     let tenant = fresh_tenant();
     let record = fixtures::instance(&new_id(), "vnfd-a", "dup");
-    store.insert(&tenant, record.clone()).await.expect("first insert");
-    assert_conflict(store.insert(&tenant, record).await, "second insert of one id");
+    store
+        .insert(&tenant, record.clone())
+        .await
+        .expect("first insert");
+    assert_conflict(
+        store.insert(&tenant, record).await,
+        "second insert of one id",
+    );
 }
 
 /// An update or delete that names a stale version is refused and changes nothing.
@@ -140,13 +149,21 @@ pub async fn stale_versions_are_refused(store: &dyn Store) {
     let mut record = fixtures::instance(&id, "vnfd-a", "v1");
     store.insert(&tenant, record.clone()).await.expect("insert");
     record.instance.vnf_instance_name = Some("v2".into());
-    let v2 = store.update(&tenant, record.clone(), 1).await.expect("update at 1");
+    let v2 = store
+        .update(&tenant, record.clone(), 1)
+        .await
+        .expect("update at 1");
     assert_eq!(v2, 2);
 
     record.instance.vnf_instance_name = Some("lost update".into());
-    assert_conflict(store.update(&tenant, record.clone(), 1).await, "update at stale 1");
     assert_conflict(
-        store.delete::<VnfInstanceRecord>(&tenant, &id, Some(1)).await,
+        store.update(&tenant, record.clone(), 1).await,
+        "update at stale 1",
+    );
+    assert_conflict(
+        store
+            .delete::<VnfInstanceRecord>(&tenant, &id, Some(1))
+            .await,
         "delete at stale 1",
     );
     let read = store
@@ -187,7 +204,10 @@ pub async fn tenants_never_see_each_other(store: &dyn Store) {
         "bob deletes",
     );
     // The same id is free in bob's tenant, and so are unique keys.
-    store.insert(&bob, record).await.expect("bob may use the same id");
+    store
+        .insert(&bob, record)
+        .await
+        .expect("bob may use the same id");
     store
         .insert(&alice, fixtures::vim(&new_id(), "shared-name", true))
         .await
@@ -211,10 +231,16 @@ pub async fn one_operation_in_progress_per_instance(store: &dyn Store) {
     let other_instance = new_id();
     let first_id = new_id();
     let mut first = fixtures::op_occ(&first_id, &instance, Op::Instantiate, State::Starting);
-    store.insert(&tenant, first.clone()).await.expect("first op");
+    store
+        .insert(&tenant, first.clone())
+        .await
+        .expect("first op");
 
     let second = fixtures::op_occ(&new_id(), &instance, Op::Scale, State::Starting);
-    assert_conflict(store.insert(&tenant, second.clone()).await, "second op while STARTING");
+    assert_conflict(
+        store.insert(&tenant, second.clone()).await,
+        "second op while STARTING",
+    );
     store
         .insert(
             &tenant,
@@ -255,7 +281,10 @@ pub async fn one_operation_in_progress_per_instance(store: &dyn Store) {
 
 /// `contenders` concurrent attempts to start an operation on one instance: exactly one
 /// is accepted, every other gets `Conflict`.
-pub async fn concurrent_starts_on_one_instance_have_one_winner(store: &dyn Store, contenders: usize) {
+pub async fn concurrent_starts_on_one_instance_have_one_winner(
+    store: &dyn Store,
+    contenders: usize,
+) {
     let tenant = fresh_tenant();
     let instance = new_id();
     let attempts = (0..contenders).map(|_| {
@@ -304,11 +333,15 @@ pub async fn unique_keys_of_packages_and_vims(store: &dyn Store) {
         .await
         .expect("default VIM");
     assert_conflict(
-        store.insert(&tenant, fixtures::vim(&new_id(), "vim-a", false)).await,
+        store
+            .insert(&tenant, fixtures::vim(&new_id(), "vim-a", false))
+            .await,
         "a second VIM named vim-a",
     );
     assert_conflict(
-        store.insert(&tenant, fixtures::vim(&new_id(), "vim-b", true)).await,
+        store
+            .insert(&tenant, fixtures::vim(&new_id(), "vim-b", true))
+            .await,
         "a second default VIM",
     );
     // Moving the default: clear the old one and set the new one in one commit.
@@ -338,7 +371,10 @@ pub async fn unique_keys_of_packages_and_vims(store: &dyn Store) {
         .await
         .expect("move the default VIM in one commit");
     let defaults = store
-        .list_typed::<VimRecord>(&tenant, &ListQuery::filtered(Filter::eq("isDefault", "true")))
+        .list_typed::<VimRecord>(
+            &tenant,
+            &ListQuery::filtered(Filter::eq("isDefault", "true")),
+        )
         .await
         .expect("list defaults");
     assert_eq!(defaults.items.len(), 1);
@@ -356,7 +392,10 @@ pub async fn commit_is_all_or_nothing(store: &dyn Store) {
     let inserted_id = new_id();
     let subscription = new_id();
     store
-        .insert(&tenant, fixtures::lccn_subscription(&subscription, "http://127.0.0.1:9/cb"))
+        .insert(
+            &tenant,
+            fixtures::lccn_subscription(&subscription, "http://127.0.0.1:9/cb"),
+        )
         .await
         .expect("subscription");
     let result = store
@@ -377,7 +416,9 @@ pub async fn commit_is_all_or_nothing(store: &dyn Store) {
         .await;
     assert_conflict(result, "commit with a stale update");
     assert_not_found(
-        store.get_typed::<VnfInstanceRecord>(&tenant, &inserted_id).await,
+        store
+            .get_typed::<VnfInstanceRecord>(&tenant, &inserted_id)
+            .await,
         "the insert of a failed commit",
     );
     let old = store
@@ -386,7 +427,10 @@ pub async fn commit_is_all_or_nothing(store: &dyn Store) {
         .expect("get");
     assert_eq!(old.value.instance.vnf_instance_name.as_deref(), Some("old"));
     let queued = claim_for(store, &tenant, "all-or-nothing").await;
-    assert!(queued.is_empty(), "no notification of a failed commit: {queued:?}");
+    assert!(
+        queued.is_empty(),
+        "no notification of a failed commit: {queued:?}"
+    );
 }
 
 /// Filters select by the ETSI view, order is by id, and keyset paging visits every
@@ -425,7 +469,10 @@ pub async fn listing_filters_orders_and_pages(store: &dyn Store) {
     let mut pages = 0;
     loop {
         let page = store
-            .list_typed::<VnfInstanceRecord>(&tenant, &ListQuery::all().with_limit(10).after(marker))
+            .list_typed::<VnfInstanceRecord>(
+                &tenant,
+                &ListQuery::all().with_limit(10).after(marker),
+            )
             .await
             .expect("page");
         pages += 1;
@@ -450,7 +497,8 @@ pub async fn listing_filters_orders_and_pages(store: &dyn Store) {
     let filtered_pages = store
         .list_typed::<VnfInstanceRecord>(
             &tenant,
-            &ListQuery::filtered(Filter::eq("instantiationState", "NOT_INSTANTIATED")).with_limit(7),
+            &ListQuery::filtered(Filter::eq("instantiationState", "NOT_INSTANTIATED"))
+                .with_limit(7),
         )
         .await
         .expect("filtered page");
@@ -458,14 +506,22 @@ pub async fn listing_filters_orders_and_pages(store: &dyn Store) {
     assert!(filtered_pages.next_marker.is_some());
     assert!(
         store
-            .list(&tenant, RecordKind::VnfInstance, &ListQuery::all().after(Some("not a marker!".into())))
+            .list(
+                &tenant,
+                RecordKind::VnfInstance,
+                &ListQuery::all().after(Some("not a marker!".into()))
+            )
             .await
             .is_err(),
         "a forged marker is refused"
     );
 }
 
-async fn claim_for(store: &dyn Store, tenant: &TenantId, owner: &str) -> Vec<crate::store::OutboxEntry> {
+async fn claim_for(
+    store: &dyn Store,
+    tenant: &TenantId,
+    owner: &str,
+) -> Vec<crate::store::OutboxEntry> {
     let claimed = store
         .claim_notifications(owner, Utc::now(), Duration::from_secs(30), 10_000)
         .await
@@ -486,7 +542,10 @@ pub async fn notifications_commit_with_their_state_change(store: &dyn Store) {
     let tenant = fresh_tenant();
     let subscription = new_id();
     store
-        .insert(&tenant, fixtures::lccn_subscription(&subscription, "http://127.0.0.1:9/cb"))
+        .insert(
+            &tenant,
+            fixtures::lccn_subscription(&subscription, "http://127.0.0.1:9/cb"),
+        )
         .await
         .expect("subscription");
     let op_id = new_id();
@@ -545,7 +604,10 @@ pub async fn notifications_commit_with_their_state_change(store: &dyn Store) {
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].payload["id"], "n2");
     store.ack_notification(&second[0]).await.expect("ack");
-    assert!(claim_for(store, &tenant, "sender").await.is_empty(), "outbox drained");
+    assert!(
+        claim_for(store, &tenant, "sender").await.is_empty(),
+        "outbox drained"
+    );
 }
 
 /// Only the oldest undelivered notification of a subscription is claimable; a failed
@@ -557,7 +619,10 @@ pub async fn outbox_delivers_in_order_per_subscription(store: &dyn Store) {
     let b = new_id();
     for sub in [&a, &b] {
         store
-            .insert(&tenant, fixtures::lccn_subscription(sub, "http://127.0.0.1:9/cb"))
+            .insert(
+                &tenant,
+                fixtures::lccn_subscription(sub, "http://127.0.0.1:9/cb"),
+            )
             .await
             .expect("subscription");
     }
@@ -580,8 +645,14 @@ pub async fn outbox_delivers_in_order_per_subscription(store: &dyn Store) {
         "claimed heads block their subscriptions for other senders"
     );
 
-    let head_a = heads.iter().find(|e| e.subscription_id == a).expect("head of a");
-    let head_b = heads.iter().find(|e| e.subscription_id == b).expect("head of b");
+    let head_a = heads
+        .iter()
+        .find(|e| e.subscription_id == a)
+        .expect("head of a");
+    let head_b = heads
+        .iter()
+        .find(|e| e.subscription_id == b)
+        .expect("head of b");
     store.ack_notification(head_b).await.expect("ack b0");
     let later = Utc::now() + chrono::Duration::seconds(3600);
     store
@@ -596,7 +667,12 @@ pub async fn outbox_delivers_in_order_per_subscription(store: &dyn Store) {
     store.ack_notification(&next[0]).await.expect("ack b1");
 
     let due = store
-        .claim_notifications("sender-3", later + chrono::Duration::seconds(1), Duration::from_secs(30), 10_000)
+        .claim_notifications(
+            "sender-3",
+            later + chrono::Duration::seconds(1),
+            Duration::from_secs(30),
+            10_000,
+        )
         .await
         .expect("claim when due");
     let retried = due
@@ -623,7 +699,8 @@ pub async fn outbox_delivers_in_order_per_subscription(store: &dyn Store) {
         .expect("claim after expiry");
     let mine: Vec<_> = taken_over.iter().filter(|e| e.tenant == tenant).collect();
     assert!(
-        mine.iter().any(|e| e.subscription_id == a && e.payload["n"] == 0),
+        mine.iter()
+            .any(|e| e.subscription_id == a && e.payload["n"] == 0),
         "an expired claim is claimable again"
     );
     for entry in taken_over.iter().filter(|e| e.tenant != tenant) {
@@ -639,7 +716,10 @@ pub async fn deleting_a_subscription_drops_its_notifications(store: &dyn Store) 
     let tenant = fresh_tenant();
     let sub = new_id();
     store
-        .insert(&tenant, fixtures::pkgm_subscription(&sub, "http://127.0.0.1:9/cb"))
+        .insert(
+            &tenant,
+            fixtures::pkgm_subscription(&sub, "http://127.0.0.1:9/cb"),
+        )
         .await
         .expect("subscription");
     store
@@ -686,14 +766,24 @@ pub async fn op_leases_are_exclusive_and_expire(store: &dyn Store) {
     let mine = |claimed: Vec<crate::store::ClaimedOp>| -> Vec<crate::store::ClaimedOp> {
         claimed.into_iter().filter(|c| c.tenant == tenant).collect()
     };
-    let first = mine(store.claim_ops("exec-1", now, ttl, 10_000).await.expect("claim"));
+    let first = mine(
+        store
+            .claim_ops("exec-1", now, ttl, 10_000)
+            .await
+            .expect("claim"),
+    );
     assert_eq!(first.len(), 1, "only the runnable op is claimed");
     let claim = &first[0];
     assert_eq!(claim.op.value.op.id, runnable_id);
     assert_eq!(claim.expired_owner, None);
     assert_eq!(claim.lease.owner, "exec-1");
 
-    let second = mine(store.claim_ops("exec-2", now, ttl, 10_000).await.expect("claim"));
+    let second = mine(
+        store
+            .claim_ops("exec-2", now, ttl, 10_000)
+            .await
+            .expect("claim"),
+    );
     assert!(second.is_empty(), "a held lease excludes other executors");
 
     let later = now + chrono::Duration::seconds(30);
@@ -723,7 +813,10 @@ pub async fn op_leases_are_exclusive_and_expire(store: &dyn Store) {
         "the old owner cannot renew a lease taken over",
     );
 
-    store.release_op_lease(&taken[0].lease).await.expect("release");
+    store
+        .release_op_lease(&taken[0].lease)
+        .await
+        .expect("release");
     store
         .release_op_lease(&taken[0].lease)
         .await
@@ -735,7 +828,10 @@ pub async fn op_leases_are_exclusive_and_expire(store: &dyn Store) {
             .expect("claim released"),
     );
     assert_eq!(again.len(), 1, "a released op is claimable");
-    assert_eq!(again[0].expired_owner, None, "a released lease is not an expired one");
+    assert_eq!(
+        again[0].expired_owner, None,
+        "a released lease is not an expired one"
+    );
 
     let mut op = again[0].op.value.clone();
     op.op.operation_state = State::FailedTemp;
@@ -744,8 +840,16 @@ pub async fn op_leases_are_exclusive_and_expire(store: &dyn Store) {
         .await
         .expect("op fails temporarily");
     let far = after_expiry + chrono::Duration::seconds(3600);
-    let none = mine(store.claim_ops("exec-4", far, ttl, 10_000).await.expect("claim"));
-    assert!(none.is_empty(), "FAILED_TEMP ops wait for retry, rollback or fail");
+    let none = mine(
+        store
+            .claim_ops("exec-4", far, ttl, 10_000)
+            .await
+            .expect("claim"),
+    );
+    assert!(
+        none.is_empty(),
+        "FAILED_TEMP ops wait for retry, rollback or fail"
+    );
 }
 
 /// Many executors claiming at once never receive the same op twice.
@@ -755,7 +859,10 @@ pub async fn concurrent_claims_never_share_an_op(store: &dyn Store) {
     for _ in 0..20 {
         let id = new_id();
         store
-            .insert(&tenant, fixtures::op_occ(&id, &new_id(), Op::Scale, State::Processing))
+            .insert(
+                &tenant,
+                fixtures::op_occ(&id, &new_id(), Op::Scale, State::Processing),
+            )
             .await
             .expect("op");
         ids.insert(id);
@@ -774,13 +881,20 @@ pub async fn concurrent_claims_never_share_an_op(store: &dyn Store) {
             if claim.tenant == tenant {
                 claimed_ids.push(claim.op.value.op.id.clone());
             } else {
-                store.release_op_lease(&claim.lease).await.expect("give back");
+                store
+                    .release_op_lease(&claim.lease)
+                    .await
+                    .expect("give back");
                 remaining += 1;
             }
         }
     }
     let unique: HashSet<_> = claimed_ids.iter().cloned().collect();
-    assert_eq!(unique.len(), claimed_ids.len(), "no op claimed twice: {claimed_ids:?}");
+    assert_eq!(
+        unique.len(),
+        claimed_ids.len(),
+        "no op claimed twice: {claimed_ids:?}"
+    );
     assert!(unique.is_subset(&ids));
     let _ = remaining;
 }
