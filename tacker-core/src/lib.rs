@@ -40,6 +40,7 @@
 //! # }
 //! ```
 
+pub mod csar;
 pub mod error;
 pub mod filter;
 pub mod grant;
