@@ -1,4 +1,4 @@
-//! The VNFD as the VNFM uses it: a resolved, typed view of an ETSI SOL001 TOSCA VNFD.
+//! The resolved VNFD model.
 //!
 //! The package reader turns a VNF package's TOSCA files into a [`Vnfd`]; the LCM engine
 //! and the infra drivers read only this model. Sizes are in bytes, counts are plain
