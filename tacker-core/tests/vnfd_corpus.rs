@@ -25,7 +25,11 @@ fn corpus_dir() -> Option<PathBuf> {
 fn validate(dir: &Path, expected: &serde_json::Value) -> tacker_core::Result<serde_json::Value> {
     let missing_ok: BTreeSet<String> = expected["omitted_files"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     let options = CsarOptions {
         missing_ok,
@@ -68,24 +72,49 @@ fn problem_kinds(expected: &serde_json::Value) -> (bool, bool, bool) {
     let occurrence = |p: &&str| p.contains("occurs 0 time(s)");
     let unseeable = |p: &&str| p.contains("omitted from corpus");
     let other = problems.iter().any(|p| !occurrence(p) && !unseeable(p));
-    (problems.iter().any(occurrence), problems.iter().any(unseeable), other)
+    (
+        problems.iter().any(occurrence),
+        problems.iter().any(unseeable),
+        other,
+    )
 }
 
 /// Why each invalid package is refused: Tacker's reason, in our words.
 const REFUSAL_REASONS: &[(&str, &str)] = &[
-    ("inv-csar-invalid-instantiation-level", "instantiation level(s) instantiation_level_3 not defined"),
-    ("inv-csar-multiple-sw-image-data", "more than one tosca.artifacts.nfv.SwImage artifact"),
+    (
+        "inv-csar-invalid-instantiation-level",
+        "instantiation level(s) instantiation_level_3 not defined",
+    ),
+    (
+        "inv-csar-multiple-sw-image-data",
+        "more than one tosca.artifacts.nfv.SwImage artifact",
+    ),
     ("inv-csar-without-flavour-info", "no deployment flavour"),
-    ("inv-csar-without-sw-image-data", "but no sw_image_data property"),
+    (
+        "inv-csar-without-sw-image-data",
+        "but no sw_image_data property",
+    ),
     ("inv-csar-without-vnfd-info", "has no properties"),
     ("inv-meta-false-algorithm", "algorithm 'SHA-255'"),
-    ("inv-meta-manifest-false-ext", "'manifest.mf1' is not a .mf file"),
+    (
+        "inv-meta-manifest-false-ext",
+        "'manifest.mf1' is not a .mf file",
+    ),
     ("inv-meta-manifest-false-hash", "has 63 digits"),
     ("inv-meta-missing-key", "lacks Algorithm"),
-    ("inv-short-notation-without-sw-image-data", "no node template derived from tosca.nodes.nfv.VNF"),
+    (
+        "inv-short-notation-without-sw-image-data",
+        "no node template derived from tosca.nodes.nfv.VNF",
+    ),
     ("mgmt-k8s-private-registry", "'<Calculated value here>'"),
-    ("v1-no-meta-single-vnfd-legacy", "is not defined in any template reached"),
-    ("v2-fixture-change-vnfpkg-cnf", "does not exist in the package"),
+    (
+        "v1-no-meta-single-vnfd-legacy",
+        "is not defined in any template reached",
+    ),
+    (
+        "v2-fixture-change-vnfpkg-cnf",
+        "does not exist in the package",
+    ),
     ("v2-fixture-sample2-cnf", "does not exist in the package"),
     ("v2-fixture-standard-sample", "is not in the package"),
 ];
@@ -97,7 +126,11 @@ fn corpus_verdicts_and_facts_match() {
     };
     let mut failures = Vec::new();
     let mut checked = 0;
-    let mut dirs: Vec<_> = std::fs::read_dir(&corpus).expect("corpus").flatten().map(|d| d.path()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(&corpus)
+        .expect("corpus")
+        .flatten()
+        .map(|d| d.path())
+        .collect();
     dirs.sort();
     for dir in dirs {
         let Ok(text) = std::fs::read_to_string(dir.join("expected.json")) else {
@@ -120,41 +153,71 @@ fn corpus_verdicts_and_facts_match() {
             (true, Ok(facts)) => {
                 for field in FACT_FIELDS {
                     if facts[field] != expected[field] {
-                        failures.push(format!("{name}: {field} is {} but expected {}", facts[field], expected[field]));
+                        failures.push(format!(
+                            "{name}: {field} is {} but expected {}",
+                            facts[field], expected[field]
+                        ));
                     }
                 }
                 let flavours = facts["flavours"].as_array().cloned().unwrap_or_default();
-                let expected_flavours = expected["flavours"].as_array().cloned().unwrap_or_default();
+                let expected_flavours =
+                    expected["flavours"].as_array().cloned().unwrap_or_default();
                 if flavours.len() != expected_flavours.len() {
-                    failures.push(format!("{name}: {} flavours, expected {}", flavours.len(), expected_flavours.len()));
+                    failures.push(format!(
+                        "{name}: {} flavours, expected {}",
+                        flavours.len(),
+                        expected_flavours.len()
+                    ));
                 }
                 for (got, want) in flavours.iter().zip(expected_flavours.iter()) {
                     for field in FLAVOUR_FIELDS {
                         if got[field] != want[field] {
-                            failures.push(format!("{name}: flavour {} {field} is {} but expected {}", want["id"], got[field], want[field]));
+                            failures.push(format!(
+                                "{name}: flavour {} {field} is {} but expected {}",
+                                want["id"], got[field], want[field]
+                            ));
                         }
                     }
                 }
                 if !valid && facts["warnings"].as_array().is_none_or(Vec::is_empty) {
-                    failures.push(format!("{name}: onboards over Tacker's occurrence check but reports no warning"));
+                    failures.push(format!(
+                        "{name}: onboards over Tacker's occurrence check but reports no warning"
+                    ));
                 }
             }
-            (true, Err(error)) => failures.push(format!("{name}: refused but should onboard: {error}")),
+            (true, Err(error)) => {
+                failures.push(format!("{name}: refused but should onboard: {error}"))
+            }
             (false, Ok(_)) if category == "fixture-partial" => {}
-            (false, Ok(_)) => failures.push(format!("{name}: onboarded but Tacker refuses it: {}", expected["expected_error"])),
+            (false, Ok(_)) => failures.push(format!(
+                "{name}: onboarded but Tacker refuses it: {}",
+                expected["expected_error"]
+            )),
             (false, Err(error)) => {
-                let reason = REFUSAL_REASONS.iter().find(|(n, _)| *n == name).map(|(_, r)| *r);
+                let reason = REFUSAL_REASONS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, r)| *r);
                 match reason {
                     Some(reason) if error.to_string().contains(reason) => {}
-                    Some(reason) => failures.push(format!("{name}: refused for '{error}', expected a refusal naming '{reason}'")),
+                    Some(reason) => failures.push(format!(
+                        "{name}: refused for '{error}', expected a refusal naming '{reason}'"
+                    )),
                     None if category == "fixture-partial" => {}
-                    None => failures.push(format!("{name}: no expected refusal reason recorded for: {error}")),
+                    None => failures.push(format!(
+                        "{name}: no expected refusal reason recorded for: {error}"
+                    )),
                 }
             }
         }
     }
     assert!(checked >= 60, "only {checked} corpus packages found");
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -163,7 +226,11 @@ fn print_verdicts() {
     let Some(corpus) = corpus_dir() else {
         return;
     };
-    let mut dirs: Vec<_> = std::fs::read_dir(&corpus).expect("corpus").flatten().map(|d| d.path()).collect();
+    let mut dirs: Vec<_> = std::fs::read_dir(&corpus)
+        .expect("corpus")
+        .flatten()
+        .map(|d| d.path())
+        .collect();
     dirs.sort();
     for dir in dirs {
         let Ok(text) = std::fs::read_to_string(dir.join("expected.json")) else {
@@ -171,9 +238,16 @@ fn print_verdicts() {
         };
         let expected: serde_json::Value = serde_json::from_str(&text).expect("expected.json");
         let result = validate(&dir, &expected);
-        println!("{}: {}", expected["name"], match result {
-            Ok(facts) => format!("OK warnings={}", facts["warnings"].as_array().map_or(0, Vec::len)),
-            Err(e) => format!("ERR {e}"),
-        });
+        println!(
+            "{}: {}",
+            expected["name"],
+            match result {
+                Ok(facts) => format!(
+                    "OK warnings={}",
+                    facts["warnings"].as_array().map_or(0, Vec::len)
+                ),
+                Err(e) => format!("ERR {e}"),
+            }
+        );
     }
 }
