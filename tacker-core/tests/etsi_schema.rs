@@ -58,10 +58,11 @@
 #[path = "etsi/harness.rs"]
 mod harness;
 
-use harness::{Fixture, etsi, first_difference, fixtures};
+use harness::{Fixture, differences, etsi, fixtures};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use std::fmt::Write as _;
 
 /// Deserializes a fixture into a model type and serializes it back.
 type RoundTrip = fn(&Value) -> Result<Value, String>;
@@ -177,10 +178,19 @@ fn check_round_trips(dir: &'static str, round_trip: RoundTrip) {
                 continue;
             }
         };
-        if let Some(diff) = first_difference(&fixture.value, &serialized) {
-            failures.push(format!(
-                "{label}: the round trip changed the document {diff}"
-            ));
+        let diffs = differences(&fixture.value, &serialized);
+        if let Some((first, others)) = diffs.split_first() {
+            let mut failure = format!("{label}: the round trip changed the document {first}");
+            if !others.is_empty() {
+                let paths: Vec<&str> = others.iter().map(|diff| diff.path.as_str()).collect();
+                let _ = write!(
+                    failure,
+                    "\n    and {} more at: {}",
+                    others.len(),
+                    paths.join(", ")
+                );
+            }
+            failures.push(failure);
         }
         if let Some(etsi) = etsi {
             for failure in schema_failures(etsi, &fixture, &serialized) {

@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::VnfdError;
 use super::model::{
     DeploymentFlavour, ExtCp, InstantiationLevel, LcmOperationBinding, PlacementRule,
     ScalingAspect, SwImage, Vdu, VduCp, VirtualCompute, VirtualLink, VirtualStorage, Vnfd,
 };
 use super::tosca::{ToscaModel, resolve_path};
 use super::yaml::{Node, Value};
-use super::VnfdError;
 use crate::csar::Csar;
 
 const VNF: &str = "tosca.nodes.nfv.VNF";
@@ -58,7 +58,9 @@ fn check_types_are_defined(model: &ToscaModel) -> Result<(), VnfdError> {
                 Some(name) if !model.is_known_type(name) => Err(VnfdError::at(
                     path,
                     node,
-                    format!("{what} '{name}' is not defined in any template reached from the Entry-Definitions"),
+                    format!(
+                        "{what} '{name}' is not defined in any template reached from the Entry-Definitions"
+                    ),
                 )),
                 _ => Ok(()),
             }
@@ -73,11 +75,24 @@ fn check_types_are_defined(model: &ToscaModel) -> Result<(), VnfdError> {
             let Some(type_name) = type_node.as_str() else {
                 return Ok(());
             };
-            for (property, _) in owner.get("properties").map(|p| p.entries().collect::<Vec<_>>()).unwrap_or_default() {
-                let Some(definition) = property.as_str().and_then(|p| model.property_definition(type_name, p)) else {
+            for (property, _) in owner
+                .get("properties")
+                .map(|p| p.entries().collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
+                let Some(definition) = property
+                    .as_str()
+                    .and_then(|p| model.property_definition(type_name, p))
+                else {
                     continue;
                 };
-                for data_type in [definition.get("type"), definition.get("entry_schema").and_then(|e| e.get("type"))].into_iter().flatten() {
+                for data_type in [
+                    definition.get("type"),
+                    definition.get("entry_schema").and_then(|e| e.get("type")),
+                ]
+                .into_iter()
+                .flatten()
+                {
                     if let Some(name) = data_type.as_str()
                         && !model.is_known_type(name)
                     {
@@ -95,14 +110,30 @@ fn check_types_are_defined(model: &ToscaModel) -> Result<(), VnfdError> {
             Ok(())
         };
         let topology = template.root.get("topology_template");
-        for (_, node) in topology.and_then(|t| t.get("node_templates")).map(|n| n.entries().collect::<Vec<_>>()).unwrap_or_default() {
+        for (_, node) in topology
+            .and_then(|t| t.get("node_templates"))
+            .map(|n| n.entries().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
             check_values(node)?;
         }
         for (_, policy) in policies(topology) {
             check_values(policy)?;
         }
-        for section in ["node_types", "data_types", "policy_types", "capability_types", "relationship_types", "group_types"] {
-            for (_, definition) in template.root.get(section).map(|s| s.entries().collect::<Vec<_>>()).unwrap_or_default() {
+        for section in [
+            "node_types",
+            "data_types",
+            "policy_types",
+            "capability_types",
+            "relationship_types",
+            "group_types",
+        ] {
+            for (_, definition) in template
+                .root
+                .get(section)
+                .map(|s| s.entries().collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
                 if let Some(parent) = definition.get("derived_from") {
                     check(parent, "parent type")?;
                 }
@@ -143,7 +174,7 @@ pub fn parse_size(text: &str) -> Option<u64> {
         _ => return None,
     };
     let bytes = number * factor;
-    (bytes.is_finite() && bytes >= 0.0 && bytes < 1.8e19).then(|| bytes.round() as u64)
+    (0.0..1.8e19).contains(&bytes).then(|| bytes.round() as u64)
 }
 
 struct Reader<'a> {
@@ -155,11 +186,14 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn read(&mut self) -> Result<VnfdReport, VnfdError> {
-        let entry = self
-            .model
-            .templates
-            .first()
-            .ok_or_else(|| VnfdError::new(&self.csar.entry_definitions, 0, 0, "the Entry-Definitions template is missing"))?;
+        let entry = self.model.templates.first().ok_or_else(|| {
+            VnfdError::new(
+                &self.csar.entry_definitions,
+                0,
+                0,
+                "the Entry-Definitions template is missing",
+            )
+        })?;
         let entry_path = entry.path.clone();
         let (vnf_name, vnf_node) = self.vnf_node(&entry.root).ok_or_else(|| {
             VnfdError::new(
@@ -169,18 +203,31 @@ impl<'a> Reader<'a> {
                 format!("no node template derived from {VNF} in the Entry-Definitions"),
             )
         })?;
-        let vnf_type = vnf_node.get("type").and_then(Node::as_str).unwrap_or_default().to_owned();
-        if vnf_node.get("properties").is_none_or(|p| p.entries().next().is_none()) {
+        let vnf_type = vnf_node
+            .get("type")
+            .and_then(Node::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        if vnf_node
+            .get("properties")
+            .is_none_or(|p| p.entries().next().is_none())
+        {
             return Err(VnfdError::at(
                 &entry_path,
                 vnf_node,
-                format!("VNF node '{vnf_name}' has no properties; descriptor_id, provider, product_name, software_version and descriptor_version are mandatory"),
+                format!(
+                    "VNF node '{vnf_name}' has no properties; descriptor_id, provider, product_name, software_version and descriptor_version are mandatory"
+                ),
             ));
         }
         let text = |property: &str| self.vnf_property(&entry_path, vnf_node, &vnf_type, property);
         let required = |property: &str| -> Result<String, VnfdError> {
             text(property)?.ok_or_else(|| {
-                VnfdError::at(&entry_path, vnf_node, format!("VNF node '{vnf_name}' lacks the mandatory property '{property}'"))
+                VnfdError::at(
+                    &entry_path,
+                    vnf_node,
+                    format!("VNF node '{vnf_name}' lacks the mandatory property '{property}'"),
+                )
             })
         };
         let mut vnfd = Vnfd {
@@ -203,15 +250,25 @@ impl<'a> Reader<'a> {
             let Some(mappings) = topology.get("substitution_mappings") else {
                 continue;
             };
-            let mapped_id = mappings.get("properties").and_then(|p| p.get("flavour_id")).and_then(Node::scalar_text);
-            let node_id = self
-                .vnf_node(&template.root)
-                .and_then(|(_, node)| node.get("properties")?.get("flavour_id")?.as_str().map(str::to_owned));
+            let mapped_id = mappings
+                .get("properties")
+                .and_then(|p| p.get("flavour_id"))
+                .and_then(Node::scalar_text);
+            let node_id = self.vnf_node(&template.root).and_then(|(_, node)| {
+                node.get("properties")?
+                    .get("flavour_id")?
+                    .as_str()
+                    .map(str::to_owned)
+            });
             let Some(id) = node_id.or(mapped_id) else {
                 continue;
             };
             if flavour_files.contains_key(&id) {
-                return Err(VnfdError::at(&template.path, mappings, format!("flavour '{id}' is defined twice")));
+                return Err(VnfdError::at(
+                    &template.path,
+                    mappings,
+                    format!("flavour '{id}' is defined twice"),
+                ));
             }
             let flavour = self.flavour(&template.path, topology, &template.root, id.clone())?;
             flavour_files.insert(id, template.path.clone());
@@ -221,7 +278,11 @@ impl<'a> Reader<'a> {
             && let Some(topology) = entry.root.get("topology_template")
             && let Some(id) = default_flavour_id
             && topology.get("node_templates").is_some_and(|n| {
-                n.entries().any(|(_, node)| node.get("type").and_then(Node::as_str).is_some_and(|t| self.model.is_a(t, VDU_COMPUTE)))
+                n.entries().any(|(_, node)| {
+                    node.get("type")
+                        .and_then(Node::as_str)
+                        .is_some_and(|t| self.model.is_a(t, VDU_COMPUTE))
+                })
             })
         {
             let flavour = self.flavour(&entry_path, topology, &entry.root, id.clone())?;
@@ -240,7 +301,12 @@ impl<'a> Reader<'a> {
             vnfd,
             warnings: std::mem::take(&mut self.warnings),
             flavour_files,
-            templates: self.model.templates.iter().map(|t| t.path.clone()).collect(),
+            templates: self
+                .model
+                .templates
+                .iter()
+                .map(|t| t.path.clone())
+                .collect(),
             vnf_node: (vnf_name, vnf_type),
         })
     }
@@ -249,15 +315,32 @@ impl<'a> Reader<'a> {
         root.get("topology_template")?
             .get("node_templates")?
             .entries()
-            .find(|(_, node)| node.get("type").and_then(Node::as_str).is_some_and(|t| self.model.is_a(t, VNF)))
+            .find(|(_, node)| {
+                node.get("type")
+                    .and_then(Node::as_str)
+                    .is_some_and(|t| self.model.is_a(t, VNF))
+            })
             .and_then(|(name, node)| Some((name.as_str()?.to_owned(), node)))
     }
 
     /// A VNF property: the literal on the node template, else the type's default.
     /// A literal must satisfy the type's `valid_values`.
-    fn vnf_property(&self, file: &str, node: &Node, type_name: &str, property: &str) -> Result<Option<String>, VnfdError> {
-        let literal = node.get("properties").and_then(|p| p.get(property)).filter(|v| !v.is_map());
-        let value = literal.or_else(|| self.model.property_default(type_name, property).filter(|v| !v.is_map()));
+    fn vnf_property(
+        &self,
+        file: &str,
+        node: &Node,
+        type_name: &str,
+        property: &str,
+    ) -> Result<Option<String>, VnfdError> {
+        let literal = node
+            .get("properties")
+            .and_then(|p| p.get(property))
+            .filter(|v| !v.is_map());
+        let value = literal.or_else(|| {
+            self.model
+                .property_default(type_name, property)
+                .filter(|v| !v.is_map())
+        });
         let Some(value) = value else {
             return Ok(None);
         };
@@ -271,7 +354,9 @@ impl<'a> Reader<'a> {
             return Err(VnfdError::at(
                 file,
                 literal,
-                format!("property '{property}' is '{text}', which is not one of its valid_values {valid:?}"),
+                format!(
+                    "property '{property}' is '{text}', which is not one of its valid_values {valid:?}"
+                ),
             ));
         }
         Ok(Some(text))
@@ -279,13 +364,27 @@ impl<'a> Reader<'a> {
 
     fn valid_values(&self, type_name: &str, property: &str) -> Option<Vec<String>> {
         let definition = self.model.property_definition(type_name, property)?;
-        definition.get("constraints")?.items().iter().find_map(|constraint| {
-            Some(constraint.get("valid_values")?.items().iter().filter_map(Node::scalar_text).collect())
-        })
+        definition
+            .get("constraints")?
+            .items()
+            .iter()
+            .find_map(|constraint| {
+                Some(
+                    constraint
+                        .get("valid_values")?
+                        .items()
+                        .iter()
+                        .filter_map(Node::scalar_text)
+                        .collect(),
+                )
+            })
     }
 
     fn vnfm_info(&self, node: &Node, type_name: &str) -> Vec<String> {
-        let literal = node.get("properties").and_then(|p| p.get("vnfm_info")).filter(|v| matches!(v.value, Value::Seq(_)));
+        let literal = node
+            .get("properties")
+            .and_then(|p| p.get("vnfm_info"))
+            .filter(|v| matches!(v.value, Value::Seq(_)));
         literal
             .or_else(|| self.model.property_default(type_name, "vnfm_info"))
             .map(|list| list.items().iter().filter_map(Node::scalar_text).collect())
@@ -295,20 +394,46 @@ impl<'a> Reader<'a> {
     /// SOL001 VNF requirements without `occurrences` default to [1, UNBOUNDED], which
     /// the abstract VNF node cannot meet (the NS descriptor binds them). Real packages
     /// rely on that; it is worth a warning, not a refusal.
-    fn check_requirement_occurrences(&mut self, file: &str, name: &str, node: &Node, type_name: &str) {
+    fn check_requirement_occurrences(
+        &mut self,
+        file: &str,
+        name: &str,
+        node: &Node,
+        type_name: &str,
+    ) {
         let present: BTreeSet<String> = node
             .get("requirements")
-            .map(|r| r.items().iter().flat_map(|i| i.entries()).filter_map(|(k, _)| k.as_str().map(str::to_owned)).collect())
+            .map(|r| {
+                r.items()
+                    .iter()
+                    .flat_map(|i| i.entries())
+                    .filter_map(|(k, _)| k.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         for ancestor in self.model.ancestry(type_name) {
             let Some(definition) = self.model.types.get(ancestor) else {
                 continue;
             };
-            for (requirement, spec) in definition.node.get("requirements").map(|r| r.items().iter().flat_map(|i| i.entries()).collect::<Vec<_>>()).unwrap_or_default() {
+            for (requirement, spec) in definition
+                .node
+                .get("requirements")
+                .map(|r| {
+                    r.items()
+                        .iter()
+                        .flat_map(|i| i.entries())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+            {
                 let Some(requirement) = requirement.as_str() else {
                     continue;
                 };
-                let lower = spec.get("occurrences").and_then(|o| o.items().first()).and_then(Node::as_u64).unwrap_or(1);
+                let lower = spec
+                    .get("occurrences")
+                    .and_then(|o| o.items().first())
+                    .and_then(Node::as_u64)
+                    .unwrap_or(1);
                 if lower > 0 && !present.contains(requirement) {
                     self.warnings.push(format!(
                         "{file}: requirement '{requirement}' of VNF node '{name}' ({type_name}) is not fulfilled here although its type asks for at least {lower}; it is left to the NS descriptor"
@@ -319,25 +444,41 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn flavour(&mut self, file: &str, topology: &Node, root: &Node, id: String) -> Result<DeploymentFlavour, VnfdError> {
+    fn flavour(
+        &mut self,
+        file: &str,
+        topology: &Node,
+        root: &Node,
+        id: String,
+    ) -> Result<DeploymentFlavour, VnfdError> {
         let empty = Node::synthetic(Value::Map(Vec::new()));
         let nodes = topology.get("node_templates").unwrap_or(&empty);
         let mut names: HashMap<String, String> = HashMap::new();
         for (name, node) in nodes.entries() {
             let Some(name_text) = name.as_str() else {
-                return Err(VnfdError::at(file, name, "a node template name must be a string"));
+                return Err(VnfdError::at(
+                    file,
+                    name,
+                    "a node template name must be a string",
+                ));
             };
             let type_name = node.get("type").and_then(Node::as_str).ok_or_else(|| {
-                VnfdError::at(file, node, format!("node template '{name_text}' has no type"))
+                VnfdError::at(
+                    file,
+                    node,
+                    format!("node template '{name_text}' has no type"),
+                )
             })?;
             names.insert(name_text.to_owned(), type_name.to_owned());
         }
         let kind_of = |name: &str| names.get(name).map(String::as_str);
         let mut flavour = DeploymentFlavour {
             id,
-            description: self
-                .vnf_node(root)
-                .and_then(|(_, n)| n.get("properties")?.get("flavour_description")?.scalar_text()),
+            description: self.vnf_node(root).and_then(|(_, n)| {
+                n.get("properties")?
+                    .get("flavour_description")?
+                    .scalar_text()
+            }),
             ..DeploymentFlavour::default()
         };
         for (name, node) in nodes.entries() {
@@ -351,23 +492,43 @@ impl<'a> Reader<'a> {
             } else if self.model.is_a(type_name, VIRTUAL_LINK) {
                 flavour.virtual_links.push(VirtualLink {
                     id: name.to_owned(),
-                    layer_protocols: strings(node.get("properties").and_then(|p| p.get("connectivity_type")).and_then(|c| c.get("layer_protocols"))),
-                    description: node.get("properties").and_then(|p| p.get("description")).and_then(Node::scalar_text),
+                    layer_protocols: strings(
+                        node.get("properties")
+                            .and_then(|p| p.get("connectivity_type"))
+                            .and_then(|c| c.get("layer_protocols")),
+                    ),
+                    description: node
+                        .get("properties")
+                        .and_then(|p| p.get("description"))
+                        .and_then(Node::scalar_text),
                     vl_profile: node
                         .get("properties")
                         .and_then(|p| p.get("vl_profile"))
                         .map(|v| v.to_json().as_object().cloned().unwrap_or_default())
                         .unwrap_or_default(),
                 });
-            } else if [BLOCK_STORAGE, OBJECT_STORAGE, FILE_STORAGE].iter().any(|b| self.model.is_a(type_name, b)) {
-                flavour.virtual_storages.push(self.storage(file, name, node, type_name)?);
+            } else if [BLOCK_STORAGE, OBJECT_STORAGE, FILE_STORAGE]
+                .iter()
+                .any(|b| self.model.is_a(type_name, b))
+            {
+                flavour
+                    .virtual_storages
+                    .push(self.storage(file, name, node, type_name)?);
             } else if self.model.is_a(type_name, VNF) {
                 flavour.lcm_operations = self.lcm_operations(file, node)?;
             }
         }
         if let Some(mappings) = topology.get("substitution_mappings") {
-            for (requirement, target) in mappings.get("requirements").map(|r| r.entries().collect::<Vec<_>>()).unwrap_or_default() {
-                let cp = target.items().first().or(Some(target)).and_then(Node::as_str);
+            for (requirement, target) in mappings
+                .get("requirements")
+                .map(|r| r.entries().collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
+                let cp = target
+                    .items()
+                    .first()
+                    .or(Some(target))
+                    .and_then(Node::as_str);
                 let Some(cp) = cp else {
                     continue;
                 };
@@ -389,9 +550,26 @@ impl<'a> Reader<'a> {
         Ok(flavour)
     }
 
-    fn check_requirements(&self, file: &str, name: &str, node: &Node, names: &HashMap<String, String>) -> Result<(), VnfdError> {
-        for (requirement, target) in node.get("requirements").map(|r| r.items().iter().flat_map(|i| i.entries()).collect::<Vec<_>>()).unwrap_or_default() {
-            let target_name = target.as_str().or_else(|| target.get("node").and_then(Node::as_str));
+    fn check_requirements(
+        &self,
+        file: &str,
+        name: &str,
+        node: &Node,
+        names: &HashMap<String, String>,
+    ) -> Result<(), VnfdError> {
+        for (requirement, target) in node
+            .get("requirements")
+            .map(|r| {
+                r.items()
+                    .iter()
+                    .flat_map(|i| i.entries())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+        {
+            let target_name = target
+                .as_str()
+                .or_else(|| target.get("node").and_then(Node::as_str));
             if let Some(target_name) = target_name
                 && !names.contains_key(target_name)
             {
@@ -414,9 +592,16 @@ impl<'a> Reader<'a> {
         let count = |key: &str| -> Result<u32, VnfdError> {
             match profile.and_then(|p| p.get(key)) {
                 None => Ok(1),
-                Some(value) => value.as_u64().and_then(|v| u32::try_from(v).ok()).ok_or_else(|| {
-                    VnfdError::at(file, value, format!("{key} of VDU '{name}' must be a non-negative integer"))
-                }),
+                Some(value) => value
+                    .as_u64()
+                    .and_then(|v| u32::try_from(v).ok())
+                    .ok_or_else(|| {
+                        VnfdError::at(
+                            file,
+                            value,
+                            format!("{key} of VDU '{name}' must be a non-negative integer"),
+                        )
+                    }),
             }
         };
         let min_instances = count("min_number_of_instances")?;
@@ -425,11 +610,16 @@ impl<'a> Reader<'a> {
             return Err(VnfdError::at(
                 file,
                 profile.unwrap_or(node),
-                format!("VDU '{name}' has min_number_of_instances {min_instances} > max_number_of_instances {max_instances}"),
+                format!(
+                    "VDU '{name}' has min_number_of_instances {min_instances} > max_number_of_instances {max_instances}"
+                ),
             ));
         }
         let sw_image = self.sw_image(file, name, node)?;
-        let compute = node.get("capabilities").and_then(|c| c.get("virtual_compute")).and_then(|v| v.get("properties"));
+        let compute = node
+            .get("capabilities")
+            .and_then(|c| c.get("virtual_compute"))
+            .and_then(|v| v.get("properties"));
         let virtual_compute = match compute {
             None => None,
             Some(compute) => Some(VirtualCompute {
@@ -439,10 +629,25 @@ impl<'a> Reader<'a> {
                     .and_then(Node::as_u64)
                     .and_then(|v| u32::try_from(v).ok())
                     .unwrap_or(0),
-                virtual_mem_size: self.size(file, compute.get("virtual_memory").and_then(|m| m.get("virtual_mem_size")))?.unwrap_or(0),
+                virtual_mem_size: self
+                    .size(
+                        file,
+                        compute
+                            .get("virtual_memory")
+                            .and_then(|m| m.get("virtual_mem_size")),
+                    )?
+                    .unwrap_or(0),
                 virtual_local_storage: compute
                     .get("virtual_local_storage")
-                    .map(|s| s.items().iter().map(|item| self.size(file, item.get("size_of_storage")).map(Option::unwrap_or_default)).collect::<Result<Vec<_>, _>>())
+                    .map(|s| {
+                        s.items()
+                            .iter()
+                            .map(|item| {
+                                self.size(file, item.get("size_of_storage"))
+                                    .map(Option::unwrap_or_default)
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
                     .transpose()?
                     .unwrap_or_default(),
             }),
@@ -454,14 +659,23 @@ impl<'a> Reader<'a> {
                     .iter()
                     .flat_map(|i| i.entries())
                     .filter(|(k, _)| k.as_str() == Some("virtual_storage"))
-                    .filter_map(|(_, v)| v.as_str().or_else(|| v.get("node").and_then(Node::as_str)).map(str::to_owned))
+                    .filter_map(|(_, v)| {
+                        v.as_str()
+                            .or_else(|| v.get("node").and_then(Node::as_str))
+                            .map(str::to_owned)
+                    })
                     .collect()
             })
             .unwrap_or_default();
         Ok(Vdu {
             id: name.to_owned(),
-            name: properties.and_then(|p| p.get("name")).and_then(Node::scalar_text).unwrap_or_else(|| name.to_owned()),
-            description: properties.and_then(|p| p.get("description")).and_then(Node::scalar_text),
+            name: properties
+                .and_then(|p| p.get("name"))
+                .and_then(Node::scalar_text)
+                .unwrap_or_else(|| name.to_owned()),
+            description: properties
+                .and_then(|p| p.get("description"))
+                .and_then(Node::scalar_text),
             min_instances,
             max_instances,
             initial_delta: min_instances,
@@ -479,30 +693,57 @@ impl<'a> Reader<'a> {
             return Ok(Some(bytes));
         }
         let text = node.scalar_text().unwrap_or_default();
-        parse_size(&text)
-            .map(Some)
-            .ok_or_else(|| VnfdError::at(file, node, format!("'{text}' is not a size such as '512 MB' or '1 GiB'")))
+        parse_size(&text).map(Some).ok_or_else(|| {
+            VnfdError::at(
+                file,
+                node,
+                format!("'{text}' is not a size such as '512 MB' or '1 GiB'"),
+            )
+        })
     }
 
     /// The node's `sw_image_data` and its SwImage artifact. A SwImage artifact needs
     /// `sw_image_data`, and a node may carry only one.
-    fn sw_image(&mut self, file: &str, name: &str, node: &Node) -> Result<Option<SwImage>, VnfdError> {
+    fn sw_image(
+        &mut self,
+        file: &str,
+        name: &str,
+        node: &Node,
+    ) -> Result<Option<SwImage>, VnfdError> {
         let mut images = Vec::new();
-        for (artifact_name, artifact) in node.get("artifacts").map(|a| a.entries().collect::<Vec<_>>()).unwrap_or_default() {
+        for (artifact_name, artifact) in node
+            .get("artifacts")
+            .map(|a| a.entries().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
             let (is_image, path) = match &artifact.value {
                 Value::Str(path) => (true, Some(path.clone())),
                 _ => (
-                    artifact.get("type").and_then(Node::as_str).is_some_and(|t| self.model.is_a(t, SW_IMAGE_ARTIFACT)),
+                    artifact
+                        .get("type")
+                        .and_then(Node::as_str)
+                        .is_some_and(|t| self.model.is_a(t, SW_IMAGE_ARTIFACT)),
                     artifact.get("file").and_then(Node::scalar_text),
                 ),
             };
             if is_image {
-                images.push((artifact_name.scalar_text().unwrap_or_default(), artifact, path));
+                images.push((
+                    artifact_name.scalar_text().unwrap_or_default(),
+                    artifact,
+                    path,
+                ));
             }
         }
         if images.len() > 1 {
             let names: Vec<&str> = images.iter().map(|(n, _, _)| n.as_str()).collect();
-            return Err(VnfdError::at(file, node, format!("node '{name}' has more than one {SW_IMAGE_ARTIFACT} artifact: {}", names.join(", "))));
+            return Err(VnfdError::at(
+                file,
+                node,
+                format!(
+                    "node '{name}' has more than one {SW_IMAGE_ARTIFACT} artifact: {}",
+                    names.join(", ")
+                ),
+            ));
         }
         let data = node.get("properties").and_then(|p| p.get("sw_image_data"));
         let image_file = match images.first() {
@@ -511,11 +752,15 @@ impl<'a> Reader<'a> {
                     return Err(VnfdError::at(
                         file,
                         artifact,
-                        format!("node '{name}' has the SwImage artifact '{artifact_name}' but no sw_image_data property"),
+                        format!(
+                            "node '{name}' has the SwImage artifact '{artifact_name}' but no sw_image_data property"
+                        ),
                     ));
                 }
                 match path {
-                    Some(path) => Some(self.artifact_file(file, name, artifact_name, artifact, path, true)?),
+                    Some(path) => {
+                        Some(self.artifact_file(file, name, artifact_name, artifact, path, true)?)
+                    }
                     None => None,
                 }
             }
@@ -526,12 +771,28 @@ impl<'a> Reader<'a> {
         };
         let checksum = data.get("checksum");
         Ok(Some(SwImage {
-            name: data.get("name").and_then(Node::scalar_text).unwrap_or_default(),
-            version: data.get("version").and_then(Node::scalar_text).unwrap_or_default(),
-            checksum_algorithm: checksum.and_then(|c| c.get("algorithm")).and_then(Node::scalar_text),
-            checksum_hash: checksum.and_then(|c| c.get("hash")).and_then(Node::scalar_text),
-            container_format: data.get("container_format").and_then(Node::scalar_text).unwrap_or_default(),
-            disk_format: data.get("disk_format").and_then(Node::scalar_text).unwrap_or_default(),
+            name: data
+                .get("name")
+                .and_then(Node::scalar_text)
+                .unwrap_or_default(),
+            version: data
+                .get("version")
+                .and_then(Node::scalar_text)
+                .unwrap_or_default(),
+            checksum_algorithm: checksum
+                .and_then(|c| c.get("algorithm"))
+                .and_then(Node::scalar_text),
+            checksum_hash: checksum
+                .and_then(|c| c.get("hash"))
+                .and_then(Node::scalar_text),
+            container_format: data
+                .get("container_format")
+                .and_then(Node::scalar_text)
+                .unwrap_or_default(),
+            disk_format: data
+                .get("disk_format")
+                .and_then(Node::scalar_text)
+                .unwrap_or_default(),
             min_disk: self.size(file, data.get("min_disk"))?.unwrap_or(0),
             min_ram: self.size(file, data.get("min_ram"))?.unwrap_or(0),
             size: self.size(file, data.get("size"))?.unwrap_or(0),
@@ -541,7 +802,15 @@ impl<'a> Reader<'a> {
 
     /// Resolves an artifact file: relative to the template, else (with a warning)
     /// relative to the package root. `required` makes a missing file an error.
-    fn artifact_file(&mut self, file: &str, node: &str, artifact: &str, at: &Node, path: &str, required: bool) -> Result<String, VnfdError> {
+    fn artifact_file(
+        &mut self,
+        file: &str,
+        node: &str,
+        artifact: &str,
+        at: &Node,
+        path: &str,
+        required: bool,
+    ) -> Result<String, VnfdError> {
         if path.starts_with('/') {
             self.warnings.push(format!("{file}: node '{node}' artifact '{artifact}' uses the absolute path '{path}', outside the package"));
             return Ok(path.to_owned());
@@ -560,42 +829,82 @@ impl<'a> Reader<'a> {
             return Ok(from_root);
         }
         if required {
-            return Err(VnfdError::at(file, at, format!("node '{node}' artifact '{artifact}' file '{path}' is not in the package")));
+            return Err(VnfdError::at(
+                file,
+                at,
+                format!("node '{node}' artifact '{artifact}' file '{path}' is not in the package"),
+            ));
         }
-        self.warnings.push(format!("{file}: node '{node}' artifact '{artifact}' file '{path}' is not in the package"));
+        self.warnings.push(format!(
+            "{file}: node '{node}' artifact '{artifact}' file '{path}' is not in the package"
+        ));
         Ok(path.to_owned())
     }
 
-    fn vdu_cp(&self, file: &str, name: &str, node: &Node, names: &HashMap<String, String>) -> Result<VduCp, VnfdError> {
+    fn vdu_cp(
+        &self,
+        file: &str,
+        name: &str,
+        node: &Node,
+        names: &HashMap<String, String>,
+    ) -> Result<VduCp, VnfdError> {
         let requirement = |key: &str| -> Option<String> {
             node.get("requirements")?
                 .items()
                 .iter()
                 .flat_map(|i| i.entries())
                 .find(|(k, _)| k.as_str() == Some(key))
-                .and_then(|(_, v)| v.as_str().or_else(|| v.get("node").and_then(Node::as_str)).map(str::to_owned))
+                .and_then(|(_, v)| {
+                    v.as_str()
+                        .or_else(|| v.get("node").and_then(Node::as_str))
+                        .map(str::to_owned)
+                })
         };
-        let vdu_id = requirement("virtual_binding")
-            .ok_or_else(|| VnfdError::at(file, node, format!("VduCp '{name}' has no virtual_binding requirement")))?;
-        if !names.get(&vdu_id).is_some_and(|t| self.model.is_a(t, VDU_COMPUTE)) {
-            return Err(VnfdError::at(file, node, format!("VduCp '{name}' binds to '{vdu_id}', which is not a VDU")));
+        let vdu_id = requirement("virtual_binding").ok_or_else(|| {
+            VnfdError::at(
+                file,
+                node,
+                format!("VduCp '{name}' has no virtual_binding requirement"),
+            )
+        })?;
+        if !names
+            .get(&vdu_id)
+            .is_some_and(|t| self.model.is_a(t, VDU_COMPUTE))
+        {
+            return Err(VnfdError::at(
+                file,
+                node,
+                format!("VduCp '{name}' binds to '{vdu_id}', which is not a VDU"),
+            ));
         }
         let properties = node.get("properties");
         Ok(VduCp {
             id: name.to_owned(),
             vdu_id,
             virtual_link: requirement("virtual_link"),
-            order: properties.and_then(|p| p.get("order")).and_then(Node::as_u64).and_then(|v| u32::try_from(v).ok()),
+            order: properties
+                .and_then(|p| p.get("order"))
+                .and_then(Node::as_u64)
+                .and_then(|v| u32::try_from(v).ok()),
             layer_protocols: strings(properties.and_then(|p| p.get("layer_protocols"))),
         })
     }
 
-    fn storage(&mut self, file: &str, name: &str, node: &Node, type_name: &str) -> Result<VirtualStorage, VnfdError> {
+    fn storage(
+        &mut self,
+        file: &str,
+        name: &str,
+        node: &Node,
+        type_name: &str,
+    ) -> Result<VirtualStorage, VnfdError> {
         let properties = node.get("properties");
         let size_node = properties.and_then(|p| {
             p.get("virtual_block_storage_data")
                 .and_then(|d| d.get("size_of_storage"))
-                .or_else(|| p.get("virtual_object_storage_data").and_then(|d| d.get("max_size_of_storage")))
+                .or_else(|| {
+                    p.get("virtual_object_storage_data")
+                        .and_then(|d| d.get("max_size_of_storage"))
+                })
                 .or_else(|| p.get("size_of_storage"))
         });
         Ok(VirtualStorage {
@@ -610,7 +919,11 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn lcm_operations(&mut self, file: &str, node: &Node) -> Result<Vec<LcmOperationBinding>, VnfdError> {
+    fn lcm_operations(
+        &mut self,
+        file: &str,
+        node: &Node,
+    ) -> Result<Vec<LcmOperationBinding>, VnfdError> {
         let Some(operations) = node.get("interfaces").and_then(|i| i.get("Vnflcm")) else {
             return Ok(Vec::new());
         };
@@ -625,15 +938,31 @@ impl<'a> Reader<'a> {
             }
             let implementation = match &definition.value {
                 Value::Str(artifact) => Some(artifact.clone()),
-                Value::Map(_) => definition.get("implementation").and_then(|i| i.as_str().map(str::to_owned).or_else(|| i.get("primary").and_then(Node::scalar_text))),
+                Value::Map(_) => definition.get("implementation").and_then(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .or_else(|| i.get("primary").and_then(Node::scalar_text))
+                }),
                 _ => None,
             };
-            let artifact = implementation.as_deref().and_then(|a| node.get("artifacts")?.get(a));
+            let artifact = implementation
+                .as_deref()
+                .and_then(|a| node.get("artifacts")?.get(a));
             let (artifact_file, artifact_type) = match (artifact, implementation.as_deref()) {
                 (Some(artifact), Some(artifact_name)) => {
-                    let path = artifact.as_str().map(str::to_owned).or_else(|| artifact.get("file").and_then(Node::scalar_text));
+                    let path = artifact
+                        .as_str()
+                        .map(str::to_owned)
+                        .or_else(|| artifact.get("file").and_then(Node::scalar_text));
                     let resolved = match path {
-                        Some(path) => Some(self.artifact_file(file, node_name, artifact_name, artifact, &path, false)?),
+                        Some(path) => Some(self.artifact_file(
+                            file,
+                            node_name,
+                            artifact_name,
+                            artifact,
+                            &path,
+                            false,
+                        )?),
                         None => None,
                     };
                     (resolved, artifact.get("type").and_then(Node::scalar_text))
@@ -645,16 +974,37 @@ impl<'a> Reader<'a> {
                 implementation,
                 artifact_file,
                 artifact_type,
-                inputs: definition.get("inputs").map(|i| i.to_json().as_object().cloned().unwrap_or_default()).unwrap_or_default(),
+                inputs: definition
+                    .get("inputs")
+                    .map(|i| i.to_json().as_object().cloned().unwrap_or_default())
+                    .unwrap_or_default(),
             });
         }
         Ok(bindings)
     }
 
-    fn policies(&self, file: &str, topology: &Node, names: &HashMap<String, String>, flavour: &mut DeploymentFlavour) -> Result<(), VnfdError> {
-        let groups: BTreeSet<String> = topology.get("groups").map(|g| g.entries().filter_map(|(k, _)| k.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+    fn policies(
+        &self,
+        file: &str,
+        topology: &Node,
+        names: &HashMap<String, String>,
+        flavour: &mut DeploymentFlavour,
+    ) -> Result<(), VnfdError> {
+        let groups: BTreeSet<String> = topology
+            .get("groups")
+            .map(|g| {
+                g.entries()
+                    .filter_map(|(k, _)| k.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
         let policy_list = policies(Some(topology));
-        let is = |policy: &Node, base: &str| policy.get("type").and_then(Node::as_str).is_some_and(|t| self.model.is_a(t, &format!("tosca.policies.nfv.{base}")));
+        let is = |policy: &Node, base: &str| {
+            policy
+                .get("type")
+                .and_then(Node::as_str)
+                .is_some_and(|t| self.model.is_a(t, &format!("tosca.policies.nfv.{base}")))
+        };
         // Targets must exist.
         for (policy_name, policy) in &policy_list {
             for target in policy.get("targets").map(Node::items).unwrap_or_default() {
@@ -665,7 +1015,10 @@ impl<'a> Reader<'a> {
                     return Err(VnfdError::at(
                         file,
                         target,
-                        format!("policy '{}' targets '{target_name}', which is not a node template or group of {file}", policy_name.scalar_text().unwrap_or_default()),
+                        format!(
+                            "policy '{}' targets '{target_name}', which is not a node template or group of {file}",
+                            policy_name.scalar_text().unwrap_or_default()
+                        ),
                     ));
                 }
             }
@@ -676,11 +1029,17 @@ impl<'a> Reader<'a> {
                 let Some(target_name) = target.as_str() else {
                     continue;
                 };
-                if !names.get(target_name).is_some_and(|t| self.model.is_a(t, VDU_COMPUTE)) {
+                if !names
+                    .get(target_name)
+                    .is_some_and(|t| self.model.is_a(t, VDU_COMPUTE))
+                {
                     return Err(VnfdError::at(
                         file,
                         target,
-                        format!("policy '{}' targets '{target_name}', which is not a VDU", policy_name.scalar_text().unwrap_or_default()),
+                        format!(
+                            "policy '{}' targets '{target_name}', which is not a VDU",
+                            policy_name.scalar_text().unwrap_or_default()
+                        ),
                     ));
                 }
                 out.push(target_name.to_owned());
@@ -691,14 +1050,21 @@ impl<'a> Reader<'a> {
         for (_, policy) in &policy_list {
             let properties = policy.get("properties");
             if is(policy, "ScalingAspects") {
-                for (aspect_id, aspect) in properties.and_then(|p| p.get("aspects")).map(|a| a.entries().collect::<Vec<_>>()).unwrap_or_default() {
+                for (aspect_id, aspect) in properties
+                    .and_then(|p| p.get("aspects"))
+                    .map(|a| a.entries().collect::<Vec<_>>())
+                    .unwrap_or_default()
+                {
                     let id = aspect_id.scalar_text().unwrap_or_default();
                     let max = aspect.get("max_scale_level").and_then(Node::as_u64).and_then(|v| u32::try_from(v).ok()).ok_or_else(|| {
                         VnfdError::at(file, aspect, format!("scaling aspect '{id}' needs a non-negative integer max_scale_level"))
                     })?;
                     flavour.scaling_aspects.push(ScalingAspect {
                         id: id.clone(),
-                        name: aspect.get("name").and_then(Node::scalar_text).unwrap_or_else(|| id.clone()),
+                        name: aspect
+                            .get("name")
+                            .and_then(Node::scalar_text)
+                            .unwrap_or_else(|| id.clone()),
                         description: aspect.get("description").and_then(Node::scalar_text),
                         max_scale_level: max,
                         step_deltas: strings(aspect.get("step_deltas")),
@@ -706,13 +1072,21 @@ impl<'a> Reader<'a> {
                     });
                 }
             } else if is(policy, "InstantiationLevels") {
-                for (level_id, level) in properties.and_then(|p| p.get("levels")).map(|l| l.entries().collect::<Vec<_>>()).unwrap_or_default() {
+                for (level_id, level) in properties
+                    .and_then(|p| p.get("levels"))
+                    .map(|l| l.entries().collect::<Vec<_>>())
+                    .unwrap_or_default()
+                {
                     let scale_info = level
                         .get("scale_info")
                         .map(|s| {
                             s.entries()
                                 .map(|(aspect, info)| {
-                                    let value = info.get("scale_level").and_then(Node::as_u64).and_then(|v| u32::try_from(v).ok()).unwrap_or(0);
+                                    let value = info
+                                        .get("scale_level")
+                                        .and_then(Node::as_u64)
+                                        .and_then(|v| u32::try_from(v).ok())
+                                        .unwrap_or(0);
                                     (aspect.scalar_text().unwrap_or_default(), value)
                                 })
                                 .collect()
@@ -727,18 +1101,40 @@ impl<'a> Reader<'a> {
                 }
                 if let Some(default) = properties.and_then(|p| p.get("default_level")) {
                     let default_id = default.scalar_text().unwrap_or_default();
-                    if !flavour.instantiation_levels.iter().any(|l| l.id == default_id) {
-                        return Err(VnfdError::at(file, default, format!("default_level '{default_id}' is not one of the defined instantiation levels")));
+                    if !flavour
+                        .instantiation_levels
+                        .iter()
+                        .any(|l| l.id == default_id)
+                    {
+                        return Err(VnfdError::at(
+                            file,
+                            default,
+                            format!(
+                                "default_level '{default_id}' is not one of the defined instantiation levels"
+                            ),
+                        ));
                     }
                     flavour.default_instantiation_level = Some(default_id);
                 }
             }
         }
-        let level_ids: Vec<String> = flavour.instantiation_levels.iter().map(|l| l.id.clone()).collect();
+        let level_ids: Vec<String> = flavour
+            .instantiation_levels
+            .iter()
+            .map(|l| l.id.clone())
+            .collect();
         for level in &flavour.instantiation_levels {
             for aspect in level.scale_info.keys() {
                 if !flavour.scaling_aspects.iter().any(|a| &a.id == aspect) {
-                    return Err(VnfdError::new(file, topology.line, topology.column, format!("instantiation level '{}' names scaling aspect '{aspect}', which is not defined", level.id)));
+                    return Err(VnfdError::new(
+                        file,
+                        topology.line,
+                        topology.column,
+                        format!(
+                            "instantiation level '{}' names scaling aspect '{aspect}', which is not defined",
+                            level.id
+                        ),
+                    ));
                 }
             }
         }
@@ -748,14 +1144,32 @@ impl<'a> Reader<'a> {
             if is(policy, "VduScalingAspectDeltas") {
                 let aspect_node = properties.and_then(|p| p.get("aspect"));
                 let aspect_id = aspect_node.and_then(Node::scalar_text).unwrap_or_default();
-                let Some(aspect) = flavour.scaling_aspects.iter_mut().find(|a| a.id == aspect_id) else {
-                    return Err(VnfdError::at(file, aspect_node.unwrap_or(policy), format!("policy '{policy_label}' names scaling aspect '{aspect_id}', which is not defined")));
+                let Some(aspect) = flavour
+                    .scaling_aspects
+                    .iter_mut()
+                    .find(|a| a.id == aspect_id)
+                else {
+                    return Err(VnfdError::at(
+                        file,
+                        aspect_node.unwrap_or(policy),
+                        format!(
+                            "policy '{policy_label}' names scaling aspect '{aspect_id}', which is not defined"
+                        ),
+                    ));
                 };
                 let deltas: BTreeMap<String, u32> = properties
                     .and_then(|p| p.get("deltas"))
                     .map(|d| {
                         d.entries()
-                            .map(|(k, v)| (k.scalar_text().unwrap_or_default(), v.get("number_of_instances").and_then(Node::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(0)))
+                            .map(|(k, v)| {
+                                (
+                                    k.scalar_text().unwrap_or_default(),
+                                    v.get("number_of_instances")
+                                        .and_then(Node::as_u64)
+                                        .and_then(|n| u32::try_from(n).ok())
+                                        .unwrap_or(0),
+                                )
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
@@ -769,14 +1183,21 @@ impl<'a> Reader<'a> {
                     .and_then(Node::as_u64)
                     .and_then(|n| u32::try_from(n).ok());
                 for vdu_id in vdu_targets(policy_name, policy)? {
-                    if let (Some(vdu), Some(count)) = (flavour.vdus.iter_mut().find(|v| v.id == vdu_id), count) {
+                    if let (Some(vdu), Some(count)) =
+                        (flavour.vdus.iter_mut().find(|v| v.id == vdu_id), count)
+                    {
                         vdu.initial_delta = count;
                     }
                 }
-            } else if is(policy, "VduInstantiationLevels") || is(policy, "VirtualLinkInstantiationLevels") {
+            } else if is(policy, "VduInstantiationLevels")
+                || is(policy, "VirtualLinkInstantiationLevels")
+            {
                 let levels = properties.and_then(|p| p.get("levels"));
                 let mut undefined = Vec::new();
-                for (level, _) in levels.map(|l| l.entries().collect::<Vec<_>>()).unwrap_or_default() {
+                for (level, _) in levels
+                    .map(|l| l.entries().collect::<Vec<_>>())
+                    .unwrap_or_default()
+                {
                     let level = level.scalar_text().unwrap_or_default();
                     if !level_ids.contains(&level) {
                         undefined.push(level);
@@ -786,15 +1207,34 @@ impl<'a> Reader<'a> {
                     return Err(VnfdError::at(
                         file,
                         levels.unwrap_or(policy),
-                        format!("policy '{policy_label}' uses instantiation level(s) {} not defined by an InstantiationLevels policy (defined: {})", undefined.join(", "), if level_ids.is_empty() { "none".to_owned() } else { level_ids.join(", ") }),
+                        format!(
+                            "policy '{policy_label}' uses instantiation level(s) {} not defined by an InstantiationLevels policy (defined: {})",
+                            undefined.join(", "),
+                            if level_ids.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                level_ids.join(", ")
+                            }
+                        ),
                     ));
                 }
                 if is(policy, "VduInstantiationLevels") {
                     let targets = vdu_targets(policy_name, policy)?;
-                    for (level_id, level) in levels.map(|l| l.entries().collect::<Vec<_>>()).unwrap_or_default() {
+                    for (level_id, level) in levels
+                        .map(|l| l.entries().collect::<Vec<_>>())
+                        .unwrap_or_default()
+                    {
                         let level_id = level_id.scalar_text().unwrap_or_default();
-                        let count = level.get("number_of_instances").and_then(Node::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
-                        if let Some(level) = flavour.instantiation_levels.iter_mut().find(|l| l.id == level_id) {
+                        let count = level
+                            .get("number_of_instances")
+                            .and_then(Node::as_u64)
+                            .and_then(|n| u32::try_from(n).ok())
+                            .unwrap_or(0);
+                        if let Some(level) = flavour
+                            .instantiation_levels
+                            .iter_mut()
+                            .find(|l| l.id == level_id)
+                        {
                             for vdu in &targets {
                                 level.vdu_instances.insert(vdu.clone(), count);
                             }
@@ -805,7 +1245,10 @@ impl<'a> Reader<'a> {
                 flavour.placement_rules.push(PlacementRule {
                     id: policy_label,
                     anti_affinity: is(policy, "AntiAffinityRule"),
-                    scope: properties.and_then(|p| p.get("scope")).and_then(Node::scalar_text).unwrap_or_default(),
+                    scope: properties
+                        .and_then(|p| p.get("scope"))
+                        .and_then(Node::scalar_text)
+                        .unwrap_or_default(),
                     targets: strings(policy.get("targets")),
                 });
             }
@@ -815,7 +1258,8 @@ impl<'a> Reader<'a> {
 }
 
 fn strings(node: Option<&Node>) -> Vec<String> {
-    node.map(|n| n.items().iter().filter_map(Node::scalar_text).collect()).unwrap_or_default()
+    node.map(|n| n.items().iter().filter_map(Node::scalar_text).collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

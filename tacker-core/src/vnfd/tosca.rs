@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::yaml::{self, Node};
 use super::VnfdError;
+use super::yaml::{self, Node};
 use crate::csar::Csar;
 
 /// One loaded service template.
@@ -58,7 +58,8 @@ pub fn resolve_path(from: &str, relative: &str) -> Option<String> {
     let mut parts: Vec<&str> = if relative.starts_with('/') {
         Vec::new()
     } else {
-        from.rsplit_once('/').map_or(Vec::new(), |(dir, _)| dir.split('/').collect())
+        from.rsplit_once('/')
+            .map_or(Vec::new(), |(dir, _)| dir.split('/').collect())
     };
     for part in relative.split('/') {
         match part {
@@ -113,10 +114,20 @@ impl ToscaModel {
             let text = csar
                 .read_text(&path)
                 .map_err(|e| VnfdError::new(&path, 0, 0, e.to_string()))?;
-            let root = yaml::parse(&text)
-                .map_err(|e| VnfdError::new(&path, e.line, e.column, format!("invalid YAML: {}", e.message)))?;
+            let root = yaml::parse(&text).map_err(|e| {
+                VnfdError::new(
+                    &path,
+                    e.line,
+                    e.column,
+                    format!("invalid YAML: {}", e.message),
+                )
+            })?;
             if !root.is_map() {
-                return Err(VnfdError::at(&path, &root, "a service template must be a YAML mapping"));
+                return Err(VnfdError::at(
+                    &path,
+                    &root,
+                    "a service template must be a YAML mapping",
+                ));
             }
             let mut next = Vec::new();
             for import in imports_of(&root) {
@@ -128,7 +139,11 @@ impl ToscaModel {
                     continue;
                 }
                 let Some(resolved) = resolve_path(&path, target) else {
-                    return Err(VnfdError::at(&path, import, format!("import '{target}' leaves the package")));
+                    return Err(VnfdError::at(
+                        &path,
+                        import,
+                        format!("import '{target}' leaves the package"),
+                    ));
                 };
                 if !csar.contains(&resolved) && !missing_ok.contains(&resolved) {
                     return Err(VnfdError::at(
@@ -160,10 +175,12 @@ impl ToscaModel {
                 };
                 // The ETSI type files are imported by several templates; the first
                 // definition of a name wins, as in the TOSCA namespace.
-                self.types.entry(name.to_owned()).or_insert_with(|| TypeDef {
-                    file: path.to_owned(),
-                    node: definition.clone(),
-                });
+                self.types
+                    .entry(name.to_owned())
+                    .or_insert_with(|| TypeDef {
+                        file: path.to_owned(),
+                        node: definition.clone(),
+                    });
             }
         }
         Ok(())
@@ -218,8 +235,20 @@ impl ToscaModel {
     /// files by URL (which are not fetched, so their names are trusted).
     pub fn is_known_type(&self, name: &str) -> bool {
         const PRIMITIVES: &[&str] = &[
-            "string", "integer", "float", "boolean", "timestamp", "null", "list", "map", "range",
-            "version", "any", "scalar-unit.size", "scalar-unit.time", "scalar-unit.frequency",
+            "string",
+            "integer",
+            "float",
+            "boolean",
+            "timestamp",
+            "null",
+            "list",
+            "map",
+            "range",
+            "version",
+            "any",
+            "scalar-unit.size",
+            "scalar-unit.time",
+            "scalar-unit.frequency",
             "scalar-unit.bitrate",
         ];
         if PRIMITIVES.contains(&name) || self.types.contains_key(name) {
@@ -238,12 +267,18 @@ mod tests {
 
     #[test]
     fn paths_resolve_against_the_importing_template() {
-        assert_eq!(resolve_path("Definitions/top.yaml", "types.yaml").as_deref(), Some("Definitions/types.yaml"));
+        assert_eq!(
+            resolve_path("Definitions/top.yaml", "types.yaml").as_deref(),
+            Some("Definitions/types.yaml")
+        );
         assert_eq!(
             resolve_path("Definitions/top.yaml", "../Files/images/a.img").as_deref(),
             Some("Files/images/a.img")
         );
-        assert_eq!(resolve_path("top.yaml", "./x/y.yaml").as_deref(), Some("x/y.yaml"));
+        assert_eq!(
+            resolve_path("top.yaml", "./x/y.yaml").as_deref(),
+            Some("x/y.yaml")
+        );
         assert_eq!(resolve_path("top.yaml", "../../etc/passwd"), None);
     }
 }

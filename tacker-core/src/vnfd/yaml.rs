@@ -114,7 +114,9 @@ impl Node {
             Value::Float(f) => serde_json::Number::from_f64(*f)
                 .map_or(serde_json::Value::Null, serde_json::Value::Number),
             Value::Str(s) => serde_json::Value::String(s.clone()),
-            Value::Seq(items) => serde_json::Value::Array(items.iter().map(Node::to_json).collect()),
+            Value::Seq(items) => {
+                serde_json::Value::Array(items.iter().map(Node::to_json).collect())
+            }
             Value::Map(entries) => serde_json::Value::Object(
                 entries
                     .iter()
@@ -248,7 +250,11 @@ mod tests {
         assert_eq!(c.line, 3);
         assert_eq!(c.items()[1].as_str(), Some("y"));
         let d = value.get("d").expect("d");
-        assert_eq!(d.as_str(), Some("yes"), "strict booleans keep 'yes' a string");
+        assert_eq!(
+            d.as_str(),
+            Some("yes"),
+            "strict booleans keep 'yes' a string"
+        );
         assert_eq!((d.line, d.column), (4, 6));
         assert_eq!(doc.get("a").and_then(Node::as_u64), Some(1));
     }
@@ -263,6 +269,9 @@ mod tests {
             let name = (b'a' + level) as char;
             bomb.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
         }
-        assert!(parse(&bomb).is_err(), "a billion-laughs document is refused");
+        assert!(
+            parse(&bomb).is_err(),
+            "a billion-laughs document is refused"
+        );
     }
 }

@@ -10,7 +10,7 @@
 //! It also loads the hand-built fixtures under `tests/etsi/fixtures/<TypeName>/*.json` and
 //! knows which ETSI definition(s) each fixture directory is checked against ([`TARGETS`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -909,65 +909,80 @@ pub fn existing_fixture_dirs() -> Vec<String> {
 // Comparing JSON values.
 // ---------------------------------------------------------------------------------------------
 
-/// The first difference between `expected` and `actual`, as a readable message with its JSON
-/// pointer, or `None` if they are equal.
-pub fn first_difference(expected: &Value, actual: &Value) -> Option<String> {
-    diff_at(String::new(), expected, actual)
+/// One difference between an expected and an actual JSON value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// JSON pointer of the differing value (`/` for the root).
+    pub path: String,
+    /// What differs there.
+    pub message: String,
 }
 
-fn diff_at(path: String, expected: &Value, actual: &Value) -> Option<String> {
-    let shown = |path: &str| {
-        if path.is_empty() {
-            "/".to_owned()
-        } else {
-            path.to_owned()
-        }
-    };
+impl std::fmt::Display for Difference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "at {}: {}", self.path, self.message)
+    }
+}
+
+/// Every difference between `expected` and `actual`, in document order (object keys sorted);
+/// empty if they are equal. Differences inside a differing subtree are reported once, at the
+/// deepest path where both sides still have a value.
+pub fn differences(expected: &Value, actual: &Value) -> Vec<Difference> {
+    let mut found = Vec::new();
+    diff_at("", expected, actual, &mut found);
+    found
+}
+
+fn diff_at(path: &str, expected: &Value, actual: &Value, found: &mut Vec<Difference>) {
     match (expected, actual) {
-        (Value::Object(expected), Value::Object(actual)) => {
-            // Sorted, so the report is deterministic.
-            let keys: BTreeMap<&String, ()> = expected
-                .keys()
-                .chain(actual.keys())
-                .map(|key| (key, ()))
-                .collect();
-            for key in keys.keys() {
+        (Value::Object(expected_map), Value::Object(actual_map)) => {
+            let keys: BTreeSet<&String> = expected_map.keys().chain(actual_map.keys()).collect();
+            for key in keys {
                 let child = format!("{path}/{}", key.replace('~', "~0").replace('/', "~1"));
-                match (expected.get(*key), actual.get(*key)) {
-                    (Some(e), Some(a)) => {
-                        if let Some(diff) = diff_at(child, e, a) {
-                            return Some(diff);
-                        }
-                    }
-                    (Some(e), None) => {
-                        return Some(format!(
-                            "at {child}: missing after the round trip (expected {e})"
-                        ));
-                    }
-                    (None, Some(a)) => {
-                        return Some(format!("at {child}: added by the round trip (got {a})"));
-                    }
+                match (expected_map.get(key), actual_map.get(key)) {
+                    (Some(e), Some(a)) => diff_at(&child, e, a, found),
+                    (Some(e), None) => found.push(Difference {
+                        path: child,
+                        message: format!("missing after the round trip (expected {e})"),
+                    }),
+                    (None, Some(a)) => found.push(Difference {
+                        path: child,
+                        message: format!("added by the round trip (got {a})"),
+                    }),
                     (None, None) => {}
                 }
             }
-            None
         }
-        (Value::Array(expected), Value::Array(actual)) => {
-            for (i, (e, a)) in expected.iter().zip(actual).enumerate() {
-                if let Some(diff) = diff_at(format!("{path}/{i}"), e, a) {
-                    return Some(diff);
-                }
+        (Value::Array(expected_list), Value::Array(actual_list)) => {
+            for (i, (e, a)) in expected_list.iter().zip(actual_list).enumerate() {
+                diff_at(&format!("{path}/{i}"), e, a, found);
             }
-            (expected.len() != actual.len()).then(|| {
-                format!(
-                    "at {}: expected {} entries, got {}",
-                    shown(&path),
-                    expected.len(),
-                    actual.len()
-                )
-            })
+            if expected_list.len() != actual_list.len() {
+                found.push(Difference {
+                    path: root_or(path),
+                    message: format!(
+                        "expected {} entries, got {}",
+                        expected_list.len(),
+                        actual_list.len()
+                    ),
+                });
+            }
         }
-        _ => (expected != actual)
-            .then(|| format!("at {}: expected {expected}, got {actual}", shown(&path))),
+        _ if expected != actual => {
+            found.push(Difference {
+                path: root_or(path),
+                message: format!("expected {expected}, got {actual}"),
+            });
+        }
+        _ => {}
+    }
+}
+
+/// `path`, or `/` for the root.
+fn root_or(path: &str) -> String {
+    if path.is_empty() {
+        "/".to_owned()
+    } else {
+        path.to_owned()
     }
 }
