@@ -38,6 +38,10 @@ pub enum Error {
     /// VNFM never offers; the engine refuses up front, before accepting the request.
     #[error("not supported: {0}")]
     NotSupported(String),
+    /// The resource cannot be given in the representation asked for (a multi-file
+    /// VNFD as plain YAML). 406.
+    #[error("not acceptable: {0}")]
+    NotAcceptable(String),
     /// A precondition of the request (such as `If-Match`) failed. 412.
     #[error("precondition failed: {0}")]
     PreconditionFailed(String),
@@ -114,6 +118,7 @@ impl Error {
             Self::InvalidRequest(_) => 400,
             Self::Unprocessable(_) => 422,
             Self::NotSupported(_) => 501,
+            Self::NotAcceptable(_) => 406,
             Self::PreconditionFailed(_) => 412,
             Self::Forbidden(_) => 403,
             Self::Driver { .. } => 500,
@@ -133,6 +138,7 @@ impl Error {
             Self::InvalidRequest(_) => "Bad Request",
             Self::Unprocessable(_) => "Unprocessable Entity",
             Self::NotSupported(_) => "Not Implemented",
+            Self::NotAcceptable(_) => "Not Acceptable",
             Self::PreconditionFailed(_) => "Precondition Failed",
             Self::Forbidden(_) => "Forbidden",
             Self::Driver { .. } => "Driver Error",
@@ -180,6 +186,7 @@ mod tests {
             (Error::InvalidRequest("bad".into()), 400),
             (Error::Unprocessable("no flavour".into()), 422),
             (Error::NotSupported("heal".into()), 501),
+            (Error::NotAcceptable("multi-file VNFD".into()), 406),
             (Error::PreconditionFailed("etag".into()), 412),
             (Error::Forbidden("scope".into()), 403),
             (Error::driver("sim", true, "timeout"), 500),

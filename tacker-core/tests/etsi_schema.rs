@@ -45,15 +45,26 @@
 //!
 //! 7. `pkgm_subscription_id_identifier` — SOL005 PkgmSubscription: `id` is declared a Uri
 //!    (`format: uri`) instead of an Identifier, which rejects a UUID; made a plain string.
-//! 8. `vnf_instance_extensions_key_value_pairs` — SOL003 VnfInstance: `extensions` has no type
-//!    at all; tightened to an object (KeyValuePairs).
-//! 9. `lccn_links_vnf_lcm_op_occ_link` — SOL003 LccnLinks: `vnfLcmOpOcc` has no type at all;
-//!    tightened to NotificationLink.
-//! 10. `vip_cp_info_metadata_key_value_pairs` — SOL003 VipCpInfo: `metadata` carries a broken
-//!     `type: array` with empty `items` beside its `$ref`; reduced to the `$ref`
-//!     (KeyValuePairs).
-//! 11. `vnfc_info_state_enum` — SOL002 VnfcInfo: `vnfcState` has a stray `$ref` that hides its
-//!     STARTED/STOPPED enum under draft 4; the `$ref` is dropped.
+//! 8. `vnfc_resource_info_parent_cp_id_per_cp` — SOL003 VnfcResourceInfo: `parentCpId`, an
+//!    attribute of each `vnfcCpInfo` entry (as in the SOL002 and SOL005 copies), is declared
+//!    on VnfcResourceInfo itself; moved into the `vnfcCpInfo` items.
+//! 9. `vnf_info_modification_request_vnfd_id` — SOL003 VnfInfoModificationRequest: still
+//!    declares the v2 attribute `vnfPkgId` instead of `vnfdId`; renamed.
+//! 10. `vnf_link_ports_conditional` — SOL002 VnfVirtualLinkResourceInfo: `vnfLinkPorts` is
+//!     listed as required although it is conditional ("May be present otherwise"); dropped
+//!     from `required`.
+//!
+//! And tightenings, where the document accepts anything for an attribute or forgets a
+//! mandatory one:
+//!
+//! 11. `vnf_instance_extensions_key_value_pairs` — SOL003 VnfInstance: `extensions` has no
+//!     type at all; made an object (KeyValuePairs).
+//! 12. `vip_cp_info_metadata_key_value_pairs` — SOL003 VipCpInfo: `metadata` carries a broken
+//!     `type: array` with empty `items` beside its `$ref`; reduced to the `$ref`.
+//! 13. `vnfc_info_state_enum` — SOL002 VnfcInfo: `vnfcState` has a stray `$ref` that hides
+//!     its STARTED/STOPPED enum under draft 4; the `$ref` is dropped.
+//! 14. `vnf_lcm_op_occ_links_required` — VnfLcmOpOcc (SOL003, SOL002): `_links` (cardinality
+//!     1) is missing from `required`; added.
 
 #[path = "etsi/harness.rs"]
 mod harness;
@@ -315,6 +326,18 @@ fn schema_check_rejects_invalid_documents() {
         lcm,
         "VnfLcmOpOcc",
         &both_changes,
+    );
+
+    let mut no_links = fixture("VnfLcmOpOcc", "completed_instantiate.json").value;
+    no_links
+        .as_object_mut()
+        .expect("a VnfLcmOpOcc object")
+        .remove("_links");
+    must_fail(
+        "a VnfLcmOpOcc without _links",
+        lcm,
+        "VnfLcmOpOcc",
+        &no_links,
     );
 
     let both_filters = serde_json::json!({

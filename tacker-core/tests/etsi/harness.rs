@@ -496,16 +496,11 @@ pub const PATCHES: &[Patch] = &[
         "VnfPkgInfo",
         vnf_pkg_info_compatible_versions_array
     ),
-    // Further defects found while writing the fixtures.
+    // 7-10. Further defects found while writing the fixtures.
     patch!(
         SOL005_PKGM,
         "PkgmSubscription",
         pkgm_subscription_id_identifier
-    ),
-    patch!(
-        SOL003_LCM,
-        "VnfInstance",
-        vnf_instance_extensions_key_value_pairs
     ),
     patch!(
         SOL003_LCM,
@@ -518,11 +513,24 @@ pub const PATCHES: &[Patch] = &[
         vnf_info_modification_request_vnfd_id
     ),
     patch!(
+        SOL002_LCM,
+        "VnfVirtualLinkResourceInfo",
+        vnf_link_ports_conditional
+    ),
+    // 11-14. Tightenings: attributes the documents leave untyped or forget to require.
+    patch!(
+        SOL003_LCM,
+        "VnfInstance",
+        vnf_instance_extensions_key_value_pairs
+    ),
+    patch!(
         SOL003_LCM,
         "VipCpInfo",
         vip_cp_info_metadata_key_value_pairs
     ),
     patch!(SOL002_LCM, "VnfcInfo", vnfc_info_state_enum),
+    patch!(SOL003_LCM, "VnfLcmOpOcc", vnf_lcm_op_occ_links_required),
+    patch!(SOL002_LCM, "VnfLcmOpOcc", vnf_lcm_op_occ_links_required),
 ];
 
 // -- helpers for the patches ------------------------------------------------------------------
@@ -832,6 +840,42 @@ fn vnfc_info_state_enum(def: &mut Value) -> Result<(), String> {
     property
         .remove("$ref")
         .ok_or("`vnfcState` has no stray $ref")?;
+    Ok(())
+}
+
+/// SOL003 / SOL002 clause 5.5.2.13 (VnfLcmOpOcc): `_links` ("Links to resources related to this
+/// resource") has cardinality 1, like the `_links` of every other resource representation,
+/// and the document itself declares `self` and `vnfInstance` inside it as required; but it
+/// omits `_links` from the definition's `required` list. Tightened: `_links` is required.
+fn vnf_lcm_op_occ_links_required(def: &mut Value) -> Result<(), String> {
+    if def.pointer("/properties/_links").is_none() {
+        return Err("no `_links` property".into());
+    }
+    let required = def
+        .get_mut("required")
+        .and_then(Value::as_array_mut)
+        .ok_or("no `required` list")?;
+    if required.contains(&json!("_links")) {
+        return Err("`_links` is already required".into());
+    }
+    required.push(json!("_links"));
+    Ok(())
+}
+
+/// SOL002 VnfVirtualLinkResourceInfo: `vnfLinkPorts` "Shall be present when the linkPort is used
+/// for external connectivity by the VNF […]. May be present otherwise" — conditional, 0..N, as
+/// in the SOL003 copy of the type; the SOL002 document lists it as required, which rejects an
+/// internal VL without link ports. Dropped from `required`.
+fn vnf_link_ports_conditional(def: &mut Value) -> Result<(), String> {
+    let required = def
+        .get_mut("required")
+        .and_then(Value::as_array_mut)
+        .ok_or("no `required` list")?;
+    let before = required.len();
+    required.retain(|name| name != "vnfLinkPorts");
+    if required.len() == before {
+        return Err("`vnfLinkPorts` is not required".into());
+    }
     Ok(())
 }
 

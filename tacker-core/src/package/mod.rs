@@ -80,3 +80,9 @@ pub trait PackageSource: Send + Sync + std::fmt::Debug {
     /// non-zero, so the source can keep `usageState` true. Idempotent.
     async fn set_in_use(&self, tenant: &TenantId, vnfd_id: &str, in_use: bool) -> Result<()>;
 }
+
+mod manager;
+mod notifications;
+
+pub use manager::{PackageFetcher, PackageManagerConfig, VnfPackageManager};
+pub use notifications::pkgm_filter_matches;

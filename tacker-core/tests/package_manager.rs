@@ -1,0 +1,545 @@
+//! `VnfPackageManager`: onboarding, reads, state changes, subscriptions.
+
+use bytes::Bytes;
+use std::io::{Cursor, Write};
+use std::sync::Arc;
+
+use futures::StreamExt;
+use object_store::ObjectStore;
+use object_store::memory::InMemory;
+use tacker_core::model::{
+    CreateVnfPkgInfoRequest, PackageOnboardingStateType as Onboarding,
+    PackageOperationalStateType as Operational, PackageUsageStateType as Usage,
+    PkgmNotificationType, PkgmNotificationsFilter, PkgmSubscriptionRequest,
+    UploadVnfPackageFromUriRequest, VnfPkgInfoModifications,
+};
+use tacker_core::package::{
+    PackageFetcher, PackageManagerConfig, PackageSource, VnfPackageManager,
+};
+use tacker_core::store::{MemoryStore, Store};
+use tacker_core::{Error, TenantId};
+use zip::ZipWriter;
+use zip::write::SimpleFileOptions;
+
+const TOP: &str = include_str!("vnfd/top.yaml");
+const TYPES: &str = include_str!("vnfd/types.yaml");
+const FLAVOUR: &str = include_str!("vnfd/df_simple.yaml");
+const SCRIPT: &str = "print('hook')\n";
+
+fn sha256(data: &[u8]) -> String {
+    let mut reader = data;
+    tacker_core::csar::digest_hex(tacker_core::csar::HashAlgorithm::Sha256, &mut reader)
+        .expect("digest")
+}
+
+fn package_zip(top: &str) -> Bytes {
+    let meta = "TOSCA-Meta-File-Version: 1.0\nCSAR-Version: 1.1\nCreated-by: test\nEntry-Definitions: Definitions/top.yaml\nETSI-Entry-Manifest: manifest.mf\n";
+    let manifest = format!(
+        "metadata:\n  vnf_provider_id: Example\n  vnf_product_name: Reader Test VNF\n  vnf_release_date_time: 2026-01-01T00:00:00+00:00\n  vnf_package_version: 1.0\n  compatible_specification_versions: 2.6.1, 3.3.1\n\nSource: Scripts/mgmt.py\nAlgorithm: SHA-256\nHash: {}\n",
+        sha256(SCRIPT.as_bytes())
+    );
+    let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, content) in [
+        ("TOSCA-Metadata/TOSCA.meta", meta),
+        ("manifest.mf", manifest.as_str()),
+        ("Definitions/top.yaml", top),
+        ("Definitions/types.yaml", TYPES),
+        ("Definitions/df_simple.yaml", FLAVOUR),
+        ("Scripts/mgmt.py", SCRIPT),
+    ] {
+        writer
+            .start_file(name, SimpleFileOptions::default())
+            .expect("start");
+        writer.write_all(content.as_bytes()).expect("write");
+    }
+    Bytes::from(writer.finish().expect("finish").into_inner())
+}
+
+struct Fixture {
+    store: Arc<MemoryStore>,
+    objects: Arc<InMemory>,
+    manager: VnfPackageManager,
+    tenant: TenantId,
+}
+
+fn fixture() -> Fixture {
+    let store = Arc::new(MemoryStore::new());
+    let objects = Arc::new(InMemory::new());
+    let manager = VnfPackageManager::new(
+        store.clone(),
+        objects.clone(),
+        PackageManagerConfig::default(),
+    );
+    Fixture {
+        store,
+        objects,
+        manager,
+        tenant: TenantId::default(),
+    }
+}
+
+#[tokio::test]
+async fn a_package_is_created_uploaded_and_onboarded() {
+    let f = fixture();
+    let created = f
+        .manager
+        .create(&f.tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    assert_eq!(created.onboarding_state, Onboarding::Created);
+    assert_eq!(created.operational_state, Operational::Disabled);
+    assert!(created.links.self_.href.ends_with(&created.id));
+
+    let zip = package_zip(TOP);
+    let info = f
+        .manager
+        .upload_content(&f.tenant, &created.id, zip.clone())
+        .await
+        .expect("onboard");
+    assert_eq!(info.onboarding_state, Onboarding::Onboarded);
+    assert_eq!(info.operational_state, Operational::Enabled);
+    assert_eq!(info.usage_state, Usage::NotInUse);
+    assert_eq!(
+        info.vnfd_id.as_deref(),
+        Some("0b6b8a2e-0000-4000-8000-000000000001")
+    );
+    assert_eq!(info.vnf_provider.as_deref(), Some("Example"));
+    assert_eq!(
+        info.compatible_specification_versions,
+        vec!["2.6.1".to_string(), "3.3.1".to_string()]
+    );
+    assert_eq!(
+        info.checksum.as_ref().map(|c| c.hash.clone()),
+        Some(sha256(&zip))
+    );
+    assert_eq!(info.software_images.len(), 1, "VDU1's image");
+    assert_eq!(info.software_images[0].id, "VDU1");
+    assert_eq!(
+        info.additional_artifacts[0].artifact_path.as_deref(),
+        Some("Scripts/mgmt.py")
+    );
+    assert_eq!(
+        f.manager.get(&f.tenant, &created.id).await.expect("get"),
+        info
+    );
+
+    let vnfd = f.manager.vnfd(&f.tenant, &created.id).await.expect("vnfd");
+    assert!(vnfd.flavour("simple").is_some());
+    assert!(matches!(
+        f.manager.vnfd_yaml(&f.tenant, &created.id).await,
+        Err(Error::NotAcceptable(_))
+    ));
+    let vnfd_zip = f
+        .manager
+        .vnfd_zip(&f.tenant, &created.id)
+        .await
+        .expect("vnfd zip");
+    let archive = zip::ZipArchive::new(Cursor::new(vnfd_zip)).expect("zip");
+    let names: Vec<String> = archive
+        .file_names()
+        .filter_map(Result::ok)
+        .map(|n| n.into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "Definitions/df_simple.yaml")
+            && names.iter().any(|n| n == "TOSCA-Metadata/TOSCA.meta"),
+        "{names:?}"
+    );
+    let manifest = f
+        .manager
+        .manifest(&f.tenant, &created.id)
+        .await
+        .expect("manifest");
+    assert!(String::from_utf8_lossy(&manifest).contains("Scripts/mgmt.py"));
+    let artifact = f
+        .manager
+        .artifact(&f.tenant, &created.id, "Scripts/mgmt.py", None)
+        .await
+        .expect("artifact");
+    assert_eq!(artifact, SCRIPT.as_bytes());
+    let part = f
+        .manager
+        .artifact(&f.tenant, &created.id, "Scripts/mgmt.py", Some(0..5))
+        .await
+        .expect("range");
+    assert_eq!(part, b"print");
+    assert!(matches!(
+        f.manager
+            .artifact(&f.tenant, &created.id, "Definitions/top.yaml", None)
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+    let (whole, size) = f
+        .manager
+        .package_content(&f.tenant, &created.id, None)
+        .await
+        .expect("content");
+    assert_eq!((whole.clone(), size), (zip.clone(), zip.len() as u64));
+    let (head, _) = f
+        .manager
+        .package_content(&f.tenant, &created.id, Some(0..4))
+        .await
+        .expect("range");
+    assert_eq!(&head[..], &zip[..4]);
+    assert!(
+        f.manager
+            .package_content(&f.tenant, &created.id, Some(10_000..10_004))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_bad_package_goes_back_to_created_with_the_reason_and_nothing_stored() {
+    let f = fixture();
+    let created = f
+        .manager
+        .create(&f.tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    let bad = package_zip(&TOP.replace("provider: Example", "provider: Nobody"));
+    let error = f
+        .manager
+        .upload_content(&f.tenant, &created.id, bad)
+        .await
+        .expect_err("invalid");
+    assert!(error.to_string().contains("valid_values"), "{error}");
+    let info = f.manager.get(&f.tenant, &created.id).await.expect("get");
+    assert_eq!(info.onboarding_state, Onboarding::Created);
+    let details = info.onboarding_failure_details.expect("failure details");
+    assert_eq!(details.status, 422);
+    assert!(
+        details.detail.contains("Definitions/top.yaml"),
+        "{}",
+        details.detail
+    );
+    let stored = f.objects.list(None).collect::<Vec<_>>().await;
+    assert!(stored.is_empty(), "no content kept for a refused package");
+
+    let info = f
+        .manager
+        .upload_content(&f.tenant, &created.id, package_zip(TOP))
+        .await
+        .expect("retry onboards");
+    assert_eq!(info.onboarding_state, Onboarding::Onboarded);
+    assert!(info.onboarding_failure_details.is_none());
+    assert!(matches!(
+        f.manager
+            .upload_content(&f.tenant, &created.id, package_zip(TOP))
+            .await,
+        Err(Error::Conflict(_))
+    ));
+    let not_a_zip = f
+        .manager
+        .create(&f.tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    let error = f
+        .manager
+        .upload_content(&f.tenant, &not_a_zip.id, Bytes::from_static(b"hello"))
+        .await
+        .expect_err("not zip");
+    assert!(error.to_string().contains("not a readable zip"), "{error}");
+}
+
+#[tokio::test]
+async fn one_vnfd_id_is_onboarded_once_per_tenant() {
+    let f = fixture();
+    let first = f
+        .manager
+        .create(&f.tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    f.manager
+        .upload_content(&f.tenant, &first.id, package_zip(TOP))
+        .await
+        .expect("first");
+    let second = f
+        .manager
+        .create(&f.tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    let error = f
+        .manager
+        .upload_content(&f.tenant, &second.id, package_zip(TOP))
+        .await
+        .expect_err("duplicate vnfdId");
+    assert!(matches!(error, Error::Conflict(_)), "{error}");
+    let second = f.manager.get(&f.tenant, &second.id).await.expect("get");
+    assert_eq!(second.onboarding_state, Onboarding::Created);
+    assert!(second.onboarding_failure_details.is_some());
+    let other_tenant = TenantId::new("other");
+    let theirs = f
+        .manager
+        .create(&other_tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    f.manager
+        .upload_content(&other_tenant, &theirs.id, package_zip(TOP))
+        .await
+        .expect("another tenant may");
+}
+
+#[tokio::test]
+async fn enable_disable_delete_and_usage_follow_sol005() {
+    let f = fixture();
+    let pkg = f
+        .manager
+        .create(&f.tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    let info = f
+        .manager
+        .upload_content(&f.tenant, &pkg.id, package_zip(TOP))
+        .await
+        .expect("onboard");
+    let vnfd_id = info.vnfd_id.clone().expect("vnfd id");
+    assert!(
+        matches!(
+            f.manager.delete(&f.tenant, &pkg.id).await,
+            Err(Error::Conflict(_))
+        ),
+        "ENABLED"
+    );
+
+    f.manager
+        .set_in_use(&f.tenant, &vnfd_id, true)
+        .await
+        .expect("in use");
+    let source = f
+        .manager
+        .package_for_vnfd(&f.tenant, &vnfd_id, true)
+        .await
+        .expect("package for new instance");
+    assert_eq!(source.vnfd.descriptor_id, vnfd_id);
+    assert_eq!(
+        source.files.read("Scripts/mgmt.py").await.expect("file"),
+        SCRIPT.as_bytes()
+    );
+
+    let disable = VnfPkgInfoModifications {
+        operational_state: Some(Operational::Disabled),
+        user_defined_data: Some(
+            serde_json::json!({"owner": "ops"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        ),
+    };
+    f.manager
+        .modify(&f.tenant, &pkg.id, disable.clone())
+        .await
+        .expect("disable");
+    assert!(
+        matches!(
+            f.manager.modify(&f.tenant, &pkg.id, disable).await,
+            Err(Error::Conflict(_))
+        ),
+        "already disabled"
+    );
+    let info = f.manager.get(&f.tenant, &pkg.id).await.expect("get");
+    assert_eq!(info.user_defined_data["owner"], "ops");
+    assert!(matches!(
+        f.manager.package_for_vnfd(&f.tenant, &vnfd_id, true).await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(
+        f.manager
+            .package_for_vnfd(&f.tenant, &vnfd_id, false)
+            .await
+            .is_ok(),
+        "existing instances still read it"
+    );
+    assert!(
+        matches!(
+            f.manager.delete(&f.tenant, &pkg.id).await,
+            Err(Error::Conflict(_))
+        ),
+        "IN_USE"
+    );
+
+    f.manager
+        .set_in_use(&f.tenant, &vnfd_id, false)
+        .await
+        .expect("not in use");
+    f.manager.delete(&f.tenant, &pkg.id).await.expect("delete");
+    assert!(matches!(
+        f.manager.get(&f.tenant, &pkg.id).await,
+        Err(Error::NotFound { .. })
+    ));
+    let left: Vec<_> = f.objects.list(None).collect::<Vec<_>>().await;
+    assert!(left.is_empty(), "content removed with the package");
+}
+
+#[tokio::test]
+async fn subscribers_get_onboarding_and_change_notifications() {
+    let f = fixture();
+    let all = f
+        .manager
+        .subscribe(
+            &f.tenant,
+            PkgmSubscriptionRequest {
+                filter: None,
+                callback_uri: "http://127.0.0.1:9/all".into(),
+                authentication: None,
+            },
+        )
+        .await
+        .expect("subscribe");
+    let changes_only = f
+        .manager
+        .subscribe(
+            &f.tenant,
+            PkgmSubscriptionRequest {
+                filter: Some(PkgmNotificationsFilter {
+                    notification_types: vec![PkgmNotificationType::VnfPackageChangeNotification],
+                    ..Default::default()
+                }),
+                callback_uri: "http://127.0.0.1:9/changes".into(),
+                authentication: None,
+            },
+        )
+        .await
+        .expect("subscribe");
+    let pkg = f
+        .manager
+        .create(&f.tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    f.manager
+        .upload_content(&f.tenant, &pkg.id, package_zip(TOP))
+        .await
+        .expect("onboard");
+    f.manager
+        .modify(
+            &f.tenant,
+            &pkg.id,
+            VnfPkgInfoModifications {
+                operational_state: Some(Operational::Disabled),
+                user_defined_data: None,
+            },
+        )
+        .await
+        .expect("disable");
+
+    let mut delivered: Vec<(String, String, String)> = Vec::new();
+    for _ in 0..4 {
+        let batch = f
+            .store
+            .claim_notifications(
+                "test",
+                chrono::Utc::now(),
+                std::time::Duration::from_secs(30),
+                100,
+            )
+            .await
+            .expect("claim");
+        for entry in batch {
+            delivered.push((
+                entry.subscription_id.clone(),
+                entry.payload["notificationType"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                entry.payload["changeType"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ));
+            f.store.ack_notification(&entry).await.expect("ack");
+        }
+    }
+    assert_eq!(
+        delivered
+            .iter()
+            .filter(|d| d.0 == all.id)
+            .map(|d| d.1.as_str())
+            .collect::<Vec<_>>(),
+        [
+            "VnfPackageOnboardingNotification",
+            "VnfPackageChangeNotification"
+        ]
+    );
+    let changes: Vec<_> = delivered
+        .iter()
+        .filter(|d| d.0 == changes_only.id)
+        .collect();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].2, "OP_STATE_CHANGE");
+    assert_eq!(
+        f.manager
+            .subscriptions(&f.tenant, &Default::default())
+            .await
+            .expect("list")
+            .items
+            .len(),
+        2
+    );
+    f.manager
+        .unsubscribe(&f.tenant, &all.id)
+        .await
+        .expect("unsubscribe");
+    assert!(f.manager.subscription(&f.tenant, &all.id).await.is_err());
+}
+
+#[derive(Debug)]
+struct FixedFetcher(Bytes);
+
+#[async_trait::async_trait]
+impl PackageFetcher for FixedFetcher {
+    async fn fetch(
+        &self,
+        uri: &str,
+        basic_auth: Option<(&str, &str)>,
+        limit: u64,
+    ) -> tacker_core::Result<Bytes> {
+        assert_eq!(uri, "https://packages.example/vnf.zip");
+        assert_eq!(basic_auth, Some(("user", "secret")));
+        assert!(limit > 0);
+        Ok(self.0.clone())
+    }
+}
+
+#[tokio::test]
+async fn upload_from_uri_accepts_http_and_https_only() {
+    let f = fixture();
+    let manager = f
+        .manager
+        .clone()
+        .with_fetcher(Arc::new(FixedFetcher(package_zip(TOP))));
+    let pkg = manager
+        .create(&f.tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    for bad in [
+        "ftp://packages.example/vnf.zip",
+        "file:///etc/passwd",
+        "packages.example/vnf.zip",
+    ] {
+        let request = UploadVnfPackageFromUriRequest {
+            address_information: bad.into(),
+            auth_type: None,
+            params_oauth2_client_credentials: None,
+        };
+        assert!(
+            matches!(
+                manager
+                    .upload_from_uri(&f.tenant, &pkg.id, &request, None)
+                    .await,
+                Err(Error::InvalidRequest(_))
+            ),
+            "{bad}"
+        );
+    }
+    let request = UploadVnfPackageFromUriRequest {
+        address_information: "https://packages.example/vnf.zip".into(),
+        auth_type: None,
+        params_oauth2_client_credentials: None,
+    };
+    let info = manager
+        .upload_from_uri(&f.tenant, &pkg.id, &request, Some(("user", "secret")))
+        .await
+        .expect("onboard");
+    assert_eq!(info.onboarding_state, Onboarding::Onboarded);
+    let _: &dyn ObjectStore = f.objects.as_ref();
+}
