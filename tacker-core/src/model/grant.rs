@@ -151,6 +151,26 @@ pub struct ResourceDefinition {
     /// The existing resource (for remove and update).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<ResourceHandle>,
+    /// The snapshot the resource is created from (REVERT_TO_SNAPSHOT).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_res_def: Option<SnapshotResourceDefinition>,
+}
+
+/// `SnapshotResourceDefinition`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotResourceDefinition {
+    /// The VNF snapshot.
+    pub vnf_snapshot_id: String,
+    /// The VNFC snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vnfc_snapshot_id: Option<String>,
+    /// The storage snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_snapshot_id: Option<String>,
+    /// The snapshot in the VIM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_resource: Option<ResourceHandle>,
 }
 
 /// `PlacementConstraint`.
@@ -347,6 +367,30 @@ pub struct VimAssets {
     /// Images per software image descriptor.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub software_images: Vec<VimSoftwareImage>,
+    /// Snapshots to use (REVERT_TO_SNAPSHOT).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshot_resources: Vec<VimSnapshotResource>,
+}
+
+/// `VimSnapshotResource`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VimSnapshotResource {
+    /// The VIM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vim_connection_id: Option<String>,
+    /// The resource provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_provider_id: Option<String>,
+    /// The VNF snapshot.
+    pub vnf_snapshot_id: String,
+    /// The VNFC snapshot.
+    pub vnfc_snapshot_id: String,
+    /// The storage snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_snapshot_id: Option<String>,
+    /// The snapshot in the VIM.
+    pub vim_snapshot_resource_id: String,
 }
 
 /// `VimComputeResourceFlavour`.

@@ -181,9 +181,6 @@ pub struct VnfcResourceInfo {
     /// The VNFC's connection points.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub vnfc_cp_info: Vec<VnfcCpInfo>,
-    /// A parent connection point (container-based VNFCs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent_cp_id: Option<String>,
     /// Free-form metadata.
     #[serde(default, skip_serializing_if = "KeyValuePairs::is_empty")]
     pub metadata: KeyValuePairs,
@@ -206,6 +203,9 @@ pub struct VnfcCpInfo {
     /// The internal link port the CP is bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vnf_link_port_id: Option<String>,
+    /// The VNFC CP of the parent port when this CP is a trunk sub-port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_cp_id: Option<String>,
     /// Free-form metadata.
     #[serde(default, skip_serializing_if = "KeyValuePairs::is_empty")]
     pub metadata: KeyValuePairs,

@@ -57,12 +57,80 @@ pub struct VnfLcmOpOcc {
     /// Changes made by CHANGE_VNFPKG.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub modifications_triggered_by_vnf_pkg_change: Option<ModificationsTriggeredByVnfPkgChange>,
+    /// The VNF snapshot of CREATE_SNAPSHOT and REVERT_TO_SNAPSHOT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vnf_snapshot_info_id: Option<String>,
+    /// LCM coordinations run during the operation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lcm_coordinations: Vec<LcmCoordination>,
+    /// LCM coordinations the OSS/EM rejected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected_lcm_coordinations: Vec<RejectedLcmCoordination>,
     /// Warnings raised while processing the operation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// Links to this resource and its tasks.
     #[serde(rename = "_links")]
     pub links: VnfLcmOpOccLinks,
+}
+
+/// Where an LCM coordination went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CoordinationEndpointType {
+    /// The management (EM/OSS) side.
+    Mgmt,
+    /// The VNF itself.
+    Vnf,
+}
+
+/// `LcmCoordResultType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LcmCoordResultType {
+    /// Go on with the operation.
+    Continue,
+    /// Abort the operation.
+    Abort,
+    /// The coordination was cancelled.
+    Cancelled,
+}
+
+/// One entry of `lcmCoordinations`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LcmCoordination {
+    /// The coordination's identifier.
+    pub id: String,
+    /// The coordination action.
+    pub coordination_action_name: String,
+    /// Its result, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coordination_result: Option<LcmCoordResultType>,
+    /// When it started.
+    pub start_time: DateTime,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<DateTime>,
+    /// When the delay asked for by the endpoint ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<DateTime>,
+    /// Who was asked.
+    pub endpoint_type: CoordinationEndpointType,
+}
+
+/// One entry of `rejectedLcmCoordinations`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedLcmCoordination {
+    /// The coordination action.
+    pub coordination_action_name: String,
+    /// When it was rejected.
+    pub rejection_time: DateTime,
+    /// Who rejected it.
+    pub endpoint_type: CoordinationEndpointType,
+    /// When to try again.
+    pub delay: DateTime,
 }
 
 /// `_links` of a `VnfLcmOpOcc`.

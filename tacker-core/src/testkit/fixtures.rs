@@ -71,6 +71,9 @@ pub fn op_occ(
             affected_vip_cps: Vec::new(),
             changed_ext_connectivity: Vec::new(),
             modifications_triggered_by_vnf_pkg_change: None,
+            vnf_snapshot_info_id: None,
+            lcm_coordinations: Vec::new(),
+            rejected_lcm_coordinations: Vec::new(),
             warnings: Vec::new(),
             links: VnfLcmOpOccLinks {
                 self_: Link::new(format!("{BASE}/vnflcm/v2/vnf_lcm_op_occs/{id}")),

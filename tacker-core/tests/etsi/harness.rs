@@ -688,7 +688,7 @@ fn scale_info_scale_level(def: &mut Value) -> Result<(), String> {
 
 /// SOL005 PkgmNotificationsFilter: `notificationTypes` is 0..N of an enumeration
 /// ("Match particular notification types"), but the document declares a single string.
-/// Replaced by an array of that enumeration.
+/// Replaced by an array of that enumeration, as in the SOL003 copy of the type.
 fn pkgm_filter_notification_types_array(def: &mut Value) -> Result<(), String> {
     let property = property_mut(def, "notificationTypes")?;
     if property.get("type") != Some(&json!("string")) {
@@ -750,7 +750,8 @@ fn vnf_pkg_info_compatible_versions_array(def: &mut Value) -> Result<(), String>
 
 /// SOL005 PkgmSubscription: `id` is an Identifier ("Identifier of this "Individual
 /// subscription" resource"), but the document declares it a Uri, which in SOL005 carries
-/// `format: uri`, so a UUID identifier is rejected. Replaced by an unformatted string.
+/// `format: uri`, so a UUID identifier is rejected (the SOL003 copy of the type declares an
+/// Identifier). Replaced by an unformatted string.
 fn pkgm_subscription_id_identifier(def: &mut Value) -> Result<(), String> {
     let property = property_mut(def, "id")?;
     let reference = property.get("$ref").and_then(Value::as_str).unwrap_or("");
@@ -1012,6 +1013,7 @@ fn diff_at(path: &str, expected: &Value, actual: &Value, found: &mut Vec<Differe
                 });
             }
         }
+        (Value::String(e), Value::String(a)) if same_instant(e, a) => {}
         _ if expected != actual => {
             found.push(Difference {
                 path: root_or(path),
@@ -1019,6 +1021,19 @@ fn diff_at(path: &str, expected: &Value, actual: &Value, found: &mut Vec<Differe
             });
         }
         _ => {}
+    }
+}
+
+/// Whether two strings are RFC 3339 timestamps of the same instant. The model keeps
+/// timestamps in UTC, so `…T11:19:58+02:00` comes back as `…T09:19:58Z`: the same
+/// ETSI `DateTime`, written another way.
+fn same_instant(expected: &str, actual: &str) -> bool {
+    match (
+        chrono::DateTime::parse_from_rfc3339(expected),
+        chrono::DateTime::parse_from_rfc3339(actual),
+    ) {
+        (Ok(e), Ok(a)) => e == a,
+        _ => false,
     }
 }
 
