@@ -252,3 +252,44 @@ fn an_unknown_nfv_type_is_refused() {
         "type 'tosca.nodes.nfv.VnfVirtualLnk' is not defined",
     );
 }
+
+#[test]
+fn an_alias_bomb_vnfd_is_refused_quickly() {
+    let mut bomb = String::from(
+        "tosca_definitions_version: tosca_simple_yaml_1_3\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n",
+    );
+    for level in 1..9 {
+        let prev = format!("*a{}", level - 1);
+        let items = vec![prev.as_str(); 10].join(", ");
+        bomb.push_str(&format!("a{level}: &a{level} [{items}]\n"));
+    }
+    let started = std::time::Instant::now();
+    let error = read(&bomb, FLAVOUR).expect_err("alias bomb");
+    assert_eq!(error.file, "Definitions/top.yaml");
+    assert!(error.message.contains("invalid YAML"), "{error}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "refused without expanding the aliases"
+    );
+}
+
+#[test]
+fn a_non_utf8_vnfd_is_refused_with_its_file() {
+    let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
+    let options = SimpleFileOptions::default();
+    for (name, content) in [
+        ("TOSCA-Metadata/TOSCA.meta", META.as_bytes()),
+        ("Definitions/top.yaml", b"description: caf\xe9\n".as_slice()),
+    ] {
+        writer.start_file(name, options).expect("start");
+        writer.write_all(content).expect("write");
+    }
+    let csar = Csar::from_zip_bytes(
+        writer.finish().expect("finish").into_inner(),
+        &CsarOptions::default(),
+    )
+    .expect("open");
+    let error = read_vnfd(&csar, &BTreeSet::new()).expect_err("not UTF-8");
+    assert_eq!(error.file, "Definitions/top.yaml");
+    assert!(error.message.contains("not UTF-8"), "{error}");
+}
