@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,30 +14,13 @@ use tacker_core::csar::CsarOptions;
 use tacker_core::model::{CreateVnfPkgInfoRequest, PackageOnboardingStateType};
 use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
 use tacker_core::store::MemoryStore;
+use tacker_core::testkit::corpus;
 
 fn zip_dir(root: &Path) -> Bytes {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let mut stack = vec![root.to_path_buf()];
-    let mut files: Vec<PathBuf> = Vec::new();
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated);
-    for path in files {
-        let name = path
-            .strip_prefix(root)
-            .expect("relative")
-            .to_string_lossy()
-            .replace('\\', "/");
+    for (name, path) in corpus::files_below(root) {
         writer.start_file(name, options).expect("start file");
         writer
             .write_all(&std::fs::read(&path).expect("read file"))
@@ -52,34 +35,19 @@ struct Sample {
     missing_ok: BTreeSet<String>,
 }
 
-fn corpus() -> Vec<Sample> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    let mut samples = Vec::new();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!("../shared/corpus not found: nothing to benchmark");
-        return samples;
+fn corpus_samples() -> Vec<Sample> {
+    let Some(dir) = corpus::corpus_dir(env!("CARGO_MANIFEST_DIR")) else {
+        return Vec::new();
     };
-    for entry in entries.flatten() {
-        let Ok(text) = std::fs::read_to_string(entry.path().join("expected.json")) else {
-            continue;
-        };
-        let expected: serde_json::Value = serde_json::from_str(&text).expect("expected.json");
-        if expected["valid"] != true {
-            continue;
-        }
-        samples.push(Sample {
-            name: expected["name"].as_str().unwrap_or_default().to_owned(),
-            zip: zip_dir(&entry.path().join("package")),
-            missing_ok: expected["omitted_files"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        });
-    }
+    let mut samples: Vec<Sample> = corpus::packages(&dir)
+        .into_iter()
+        .filter(|p| p.valid())
+        .map(|p| Sample {
+            zip: zip_dir(&p.dir),
+            name: p.name,
+            missing_ok: p.missing_ok,
+        })
+        .collect();
     samples.sort_by(|a, b| b.zip.len().cmp(&a.zip.len()).then(a.name.cmp(&b.name)));
     samples
 }
@@ -89,7 +57,7 @@ fn onboarding(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let tenant = TenantId::default();
-    let samples = corpus();
+    let samples = corpus_samples();
     if let Some(largest) = samples.first() {
         println!(
             "largest valid package: {} ({} bytes zipped)",

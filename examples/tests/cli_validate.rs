@@ -2,22 +2,10 @@
 //! prints exactly the facts of its `expected.json`; an invalid package exits non-zero
 //! with the file, line and rule.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but the package corpus {} is missing",
-        dir.display()
-    );
-    eprintln!("skipped: ../shared/corpus not found");
-    None
-}
+use tacker_core::testkit::corpus;
 
 const FIELDS: &[&str] = &[
     "entry_definitions",
@@ -40,7 +28,10 @@ const FLAVOUR_FIELDS: &[&str] = &[
     "lcm_interfaces",
 ];
 
-fn run(package: &Path, missing_ok: &[String]) -> std::process::Output {
+fn run<'a>(
+    package: &Path,
+    missing_ok: impl IntoIterator<Item = &'a String>,
+) -> std::process::Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tacker"));
     command
         .args(["package", "validate"])
@@ -54,34 +45,13 @@ fn run(package: &Path, missing_ok: &[String]) -> std::process::Output {
 
 #[test]
 fn validate_json_reproduces_every_valid_package_s_facts() {
-    let Some(corpus) = corpus_dir() else {
+    let Some(dir) = corpus::corpus_dir(env!("CARGO_MANIFEST_DIR")) else {
         return;
     };
     let mut checked = 0;
-    let mut dirs: Vec<_> = std::fs::read_dir(&corpus)
-        .expect("corpus")
-        .flatten()
-        .map(|d| d.path())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        let Ok(text) = std::fs::read_to_string(dir.join("expected.json")) else {
-            continue;
-        };
-        let expected: serde_json::Value = serde_json::from_str(&text).expect("expected.json");
-        if expected["valid"] != true {
-            continue;
-        }
-        let missing_ok: Vec<String> = expected["omitted_files"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let output = run(&dir.join("package"), &missing_ok);
-        let name = &expected["name"];
+    for package in corpus::packages(&dir).into_iter().filter(|p| p.valid()) {
+        let output = run(&package.dir, &package.missing_ok);
+        let (name, expected) = (&package.name, &package.expected);
         assert!(
             output.status.success(),
             "{name}: {}",
@@ -122,11 +92,11 @@ fn validate_json_reproduces_every_valid_package_s_facts() {
 
 #[test]
 fn validate_names_file_line_and_rule_of_an_invalid_package() {
-    let Some(corpus) = corpus_dir() else {
+    let Some(dir) = corpus::corpus_dir(env!("CARGO_MANIFEST_DIR")) else {
         return;
     };
     let output = run(
-        &corpus.join("inv-csar-invalid-instantiation-level/package"),
+        &dir.join("inv-csar-invalid-instantiation-level/package"),
         &[],
     );
     assert!(!output.status.success());
@@ -141,47 +111,26 @@ fn validate_names_file_line_and_rule_of_an_invalid_package() {
 
 #[test]
 fn validate_reads_zip_files_too() {
-    let Some(corpus) = corpus_dir() else {
+    let Some(dir) = corpus::corpus_dir(env!("CARGO_MANIFEST_DIR")) else {
         return;
     };
-    let package = corpus.join("v1-meta-only/package");
+    let Some(package) = corpus::packages(&dir)
+        .into_iter()
+        .find(|p| p.name == "v1-meta-only")
+    else {
+        panic!("v1-meta-only is missing from the corpus");
+    };
     let zip_path = std::env::temp_dir().join(format!("tacker-cli-{}.zip", std::process::id()));
     let file = std::fs::File::create(&zip_path).expect("create zip");
     let mut writer = zip::ZipWriter::new(file);
-    let mut stack = vec![package.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let name = path
-                .strip_prefix(&package)
-                .expect("relative")
-                .to_string_lossy()
-                .replace('\\', "/");
-            writer
-                .start_file(name, zip::write::SimpleFileOptions::default())
-                .expect("start");
-            std::io::copy(&mut std::fs::File::open(&path).expect("open"), &mut writer)
-                .expect("copy");
-        }
+    for (name, path) in corpus::files_below(&package.dir) {
+        writer
+            .start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("start");
+        std::io::copy(&mut std::fs::File::open(&path).expect("open"), &mut writer).expect("copy");
     }
     writer.finish().expect("finish");
-    let expected: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(corpus.join("v1-meta-only/expected.json")).expect("read"),
-    )
-    .expect("json");
-    let missing_ok: Vec<String> = expected["omitted_files"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let output = run(&zip_path, &missing_ok);
+    let output = run(&zip_path, &package.missing_ok);
     let _ = std::fs::remove_file(&zip_path);
     assert!(
         output.status.success(),
@@ -189,5 +138,5 @@ fn validate_reads_zip_files_too() {
         String::from_utf8_lossy(&output.stderr)
     );
     let facts: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    assert_eq!(facts["vnfd_id"], expected["vnfd_id"]);
+    assert_eq!(facts["vnfd_id"], package.expected["vnfd_id"]);
 }

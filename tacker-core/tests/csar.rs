@@ -2,9 +2,7 @@
 //! and the real packages of `../shared/corpus` open with the entry points and digests
 //! their `expected.json` records.
 
-use std::collections::BTreeSet;
 use std::io::{Cursor, Write};
-use std::path::{Path, PathBuf};
 
 use tacker_core::csar::{Csar, CsarError, CsarLimits, CsarOptions, HashOutcome};
 use zip::write::SimpleFileOptions;
@@ -287,20 +285,6 @@ fn a_stream_is_spooled_and_read_like_bytes() {
     std::fs::remove_file(path).expect("remove spool file");
 }
 
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but the package corpus {} is missing",
-        dir.display()
-    );
-    eprintln!("skipped: ../shared/corpus not found");
-    None
-}
-
 /// Packages Tacker refuses for a reason that lives in the CSAR layer (TOSCA.meta,
 /// manifest, digests, entry definitions) rather than in the VNFD.
 const CSAR_LAYER_REFUSALS: &[&str] = &[
@@ -315,32 +299,18 @@ const CSAR_LAYER_REFUSALS: &[&str] = &[
 
 #[test]
 fn corpus_packages_open_with_their_recorded_entry_points_and_digests() {
-    let Some(corpus) = corpus_dir() else {
+    let Some(corpus) = tacker_core::testkit::corpus::corpus_dir(env!("CARGO_MANIFEST_DIR")) else {
         return;
     };
     let mut checked = 0;
-    for dir in std::fs::read_dir(&corpus).expect("corpus").flatten() {
-        let expected_path = dir.path().join("expected.json");
-        let Ok(text) = std::fs::read_to_string(&expected_path) else {
-            continue;
-        };
-        let expected: serde_json::Value = serde_json::from_str(&text).expect("expected.json");
-        let name = expected["name"].as_str().expect("name").to_owned();
-        let missing_ok: BTreeSet<String> = expected["omitted_files"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+    for package in tacker_core::testkit::corpus::packages(&corpus) {
+        let (name, expected) = (&package.name, &package.expected);
         let options = CsarOptions {
-            missing_ok,
+            missing_ok: package.missing_ok.clone(),
             ..CsarOptions::default()
         };
-        let result = Csar::from_dir(&dir.path().join("package"), &options)
+        let result = Csar::from_dir(&package.dir, &options)
             .and_then(|csar| csar.verify_hashes(&options).map(|_| csar));
-        let valid = expected["valid"].as_bool().expect("valid");
         if CSAR_LAYER_REFUSALS.contains(&name.as_str()) {
             assert!(
                 result.is_err(),
@@ -348,7 +318,8 @@ fn corpus_packages_open_with_their_recorded_entry_points_and_digests() {
                 expected["expected_error"]
             );
         } else {
-            let csar = result.unwrap_or_else(|e| panic!("{name} (valid: {valid}): {e}"));
+            let csar =
+                result.unwrap_or_else(|e| panic!("{name} (valid: {}): {e}", package.valid()));
             assert_eq!(
                 csar.entry_definitions,
                 expected["entry_definitions"].as_str().expect("entry"),

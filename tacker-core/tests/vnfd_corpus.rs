@@ -3,39 +3,15 @@
 //! except where Tacker's TOSCA parser demands that the abstract VNF node fulfil its own
 //! virtual_link requirements (those onboard with a warning).
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-
 use tacker_core::csar::{Csar, CsarOptions};
+use tacker_core::testkit::corpus::{self, CorpusPackage};
 
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but the package corpus {} is missing",
-        dir.display()
-    );
-    eprintln!("skipped: ../shared/corpus not found");
-    None
-}
-
-fn validate(dir: &Path, expected: &serde_json::Value) -> tacker_core::Result<serde_json::Value> {
-    let missing_ok: BTreeSet<String> = expected["omitted_files"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+fn validate(package: &CorpusPackage) -> tacker_core::Result<serde_json::Value> {
     let options = CsarOptions {
-        missing_ok,
+        missing_ok: package.missing_ok.clone(),
         ..CsarOptions::default()
     };
-    let csar = Csar::from_dir(&dir.join("package"), &options)?;
+    let csar = Csar::from_dir(&package.dir, &options)?;
     let report = tacker_core::vnfd::validate(&csar, &options)?;
     Ok(serde_json::to_value(report.facts(&csar.entry_definitions)).expect("facts serialize"))
 }
@@ -121,28 +97,18 @@ const REFUSAL_REASONS: &[(&str, &str)] = &[
 
 #[test]
 fn corpus_verdicts_and_facts_match() {
-    let Some(corpus) = corpus_dir() else {
+    let Some(dir) = corpus::corpus_dir(env!("CARGO_MANIFEST_DIR")) else {
         return;
     };
     let mut failures = Vec::new();
     let mut checked = 0;
-    let mut dirs: Vec<_> = std::fs::read_dir(&corpus)
-        .expect("corpus")
-        .flatten()
-        .map(|d| d.path())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        let Ok(text) = std::fs::read_to_string(dir.join("expected.json")) else {
-            continue;
-        };
-        let expected: serde_json::Value = serde_json::from_str(&text).expect("expected.json");
-        let name = expected["name"].as_str().unwrap_or_default().to_owned();
-        let category = expected["category"].as_str().unwrap_or_default();
-        let valid = expected["valid"].as_bool().unwrap_or(false);
+    for package in corpus::packages(&dir) {
+        let (name, expected) = (package.name.clone(), &package.expected);
+        let category = package.category();
+        let valid = package.valid();
         checked += 1;
-        let result = validate(&dir, &expected);
-        let (occurrence, unseeable, other) = problem_kinds(&expected);
+        let result = validate(&package);
+        let (occurrence, unseeable, other) = problem_kinds(expected);
         if unseeable && !other {
             // Refused by Tacker for the digest of a file the corpus omits: either
             // verdict is all a reader of the corpus can give; it must not crash.
@@ -223,24 +189,14 @@ fn corpus_verdicts_and_facts_match() {
 #[test]
 #[ignore = "prints every verdict; run by hand"]
 fn print_verdicts() {
-    let Some(corpus) = corpus_dir() else {
+    let Some(dir) = corpus::corpus_dir(env!("CARGO_MANIFEST_DIR")) else {
         return;
     };
-    let mut dirs: Vec<_> = std::fs::read_dir(&corpus)
-        .expect("corpus")
-        .flatten()
-        .map(|d| d.path())
-        .collect();
-    dirs.sort();
-    for dir in dirs {
-        let Ok(text) = std::fs::read_to_string(dir.join("expected.json")) else {
-            continue;
-        };
-        let expected: serde_json::Value = serde_json::from_str(&text).expect("expected.json");
-        let result = validate(&dir, &expected);
+    for package in corpus::packages(&dir) {
+        let result = validate(&package);
         println!(
             "{}: {}",
-            expected["name"],
+            package.name,
             match result {
                 Ok(facts) => format!(
                     "OK warnings={}",

@@ -5,6 +5,7 @@
 //! [`infra`] checks an [`crate::infra::InfraDriver`]; [`fixtures`] builds the records
 //! the checks (and other tests) use.
 
+pub mod corpus;
 pub mod fixtures;
 pub mod infra;
 pub mod store;

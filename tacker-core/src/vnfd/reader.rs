@@ -515,7 +515,7 @@ impl<'a> Reader<'a> {
                     .virtual_storages
                     .push(self.storage(file, name, node, type_name)?);
             } else if self.model.is_a(type_name, VNF) {
-                flavour.lcm_operations = self.lcm_operations(file, node)?;
+                flavour.lcm_operations = self.lcm_operations(file, name, node)?;
             }
         }
         if let Some(mappings) = topology.get("substitution_mappings") {
@@ -922,12 +922,12 @@ impl<'a> Reader<'a> {
     fn lcm_operations(
         &mut self,
         file: &str,
+        node_name: &str,
         node: &Node,
     ) -> Result<Vec<LcmOperationBinding>, VnfdError> {
         let Some(operations) = node.get("interfaces").and_then(|i| i.get("Vnflcm")) else {
             return Ok(Vec::new());
         };
-        let node_name = "VNF";
         let mut bindings = Vec::new();
         for (operation, definition) in operations.entries() {
             let Some(name) = operation.as_str() else {
