@@ -45,6 +45,7 @@ pub mod error;
 pub mod filter;
 pub mod grant;
 pub mod infra;
+pub mod lcm;
 pub mod mgmt;
 pub mod model;
 pub mod monitor;
