@@ -13,7 +13,7 @@ use super::CsarError;
 use super::meta::{ArtifactEntry, HashAlgorithm, Manifest, ToscaMeta};
 
 const TOSCA_META: &str = "TOSCA-Metadata/TOSCA.meta";
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 64 * 1024;
 
 /// Limits that keep a hostile package from exhausting memory or disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,8 +332,17 @@ impl Hasher {
 
 /// The digest of everything `reader` yields, read in chunks.
 pub fn digest_hex(algorithm: HashAlgorithm, reader: &mut dyn Read) -> std::io::Result<String> {
+    digest_hex_sized(algorithm, reader, CHUNK)
+}
+
+/// [`digest_hex`] with a read buffer no larger than the expected size needs.
+fn digest_hex_sized(
+    algorithm: HashAlgorithm,
+    reader: &mut dyn Read,
+    size_hint: usize,
+) -> std::io::Result<String> {
     let mut hasher = Hasher::new(algorithm);
-    let mut buffer = vec![0u8; CHUNK];
+    let mut buffer = vec![0u8; size_hint.clamp(512, CHUNK)];
     loop {
         let read = reader.read(&mut buffer)?;
         if read == 0 {
@@ -620,7 +629,14 @@ impl Csar {
                     referenced_by: declared_in,
                 });
             } else {
-                let actual = self.with_reader(&path, |r| digest_hex(artifact.algorithm, r))?;
+                let size_hint = self
+                    .size(&path)
+                    .and_then(|s| usize::try_from(s).ok())
+                    .unwrap_or(CHUNK)
+                    .saturating_add(1);
+                let actual = self.with_reader(&path, |r| {
+                    digest_hex_sized(artifact.algorithm, r, size_hint)
+                })?;
                 if !actual.eq_ignore_ascii_case(&artifact.hash) {
                     return Err(CsarError::HashMismatch {
                         path: artifact.path.clone(),

@@ -416,7 +416,7 @@ impl<'a> Reader<'a> {
                 continue;
             };
             for (requirement, spec) in definition
-                .node
+                .node()
                 .get("requirements")
                 .map(|r| {
                     r.items()

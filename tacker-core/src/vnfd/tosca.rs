@@ -1,6 +1,7 @@
 //! TOSCA service templates of a package: imports, the type namespace, `derived_from`.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use super::VnfdError;
 use super::yaml::{self, Node};
@@ -11,23 +12,37 @@ use crate::csar::Csar;
 pub struct Template {
     /// Its path in the package.
     pub path: String,
-    /// Its content.
-    pub root: Node,
+    /// Its content (shared with the parse cache).
+    pub root: Arc<Node>,
 }
 
-/// A type definition (node, data, policy, capability, … type).
+/// A type definition (node, data, policy, capability, … type): a place in a template.
 #[derive(Debug, Clone)]
 pub struct TypeDef {
     /// The template that defines it.
     pub file: String,
-    /// The definition.
-    pub node: Node,
+    root: Arc<Node>,
+    section: &'static str,
+    index: usize,
 }
 
 impl TypeDef {
+    /// The definition.
+    pub fn node(&self) -> &Node {
+        static EMPTY: Node = Node {
+            value: super::yaml::Value::Null,
+            line: 0,
+            column: 0,
+        };
+        self.root
+            .get(self.section)
+            .and_then(|types| types.entry_at(self.index))
+            .map_or(&EMPTY, |(_, definition)| definition)
+    }
+
     /// `derived_from`.
     pub fn derived_from(&self) -> Option<&str> {
-        self.node.get("derived_from").and_then(Node::as_str)
+        self.node().get("derived_from").and_then(Node::as_str)
     }
 }
 
@@ -114,7 +129,7 @@ impl ToscaModel {
             let text = csar
                 .read_text(&path)
                 .map_err(|e| VnfdError::new(&path, 0, 0, e.to_string()))?;
-            let root = yaml::parse(&text).map_err(|e| {
+            let root = yaml::parse_shared(&text).map_err(|e| {
                 VnfdError::new(
                     &path,
                     e.line,
@@ -164,12 +179,12 @@ impl ToscaModel {
         Ok(model)
     }
 
-    fn add_types(&mut self, path: &str, root: &Node) -> Result<(), VnfdError> {
+    fn add_types(&mut self, path: &str, root: &Arc<Node>) -> Result<(), VnfdError> {
         for section in TYPE_SECTIONS {
             let Some(types) = root.get(section) else {
                 continue;
             };
-            for (name, definition) in types.entries() {
+            for (index, (name, _)) in types.entries().enumerate() {
                 let Some(name) = name.as_str() else {
                     return Err(VnfdError::at(path, name, "a type name must be a string"));
                 };
@@ -179,7 +194,9 @@ impl ToscaModel {
                     .entry(name.to_owned())
                     .or_insert_with(|| TypeDef {
                         file: path.to_owned(),
-                        node: definition.clone(),
+                        root: root.clone(),
+                        section,
+                        index,
                     });
             }
         }
@@ -215,7 +232,7 @@ impl ToscaModel {
         self.ancestry(type_name).into_iter().find_map(|t| {
             self.types
                 .get(t)?
-                .node
+                .node()
                 .get("properties")?
                 .get(property)?
                 .get("default")
@@ -226,7 +243,7 @@ impl ToscaModel {
     pub fn property_definition(&self, type_name: &str, property: &str) -> Option<&Node> {
         self.ancestry(type_name)
             .into_iter()
-            .find_map(|t| self.types.get(t)?.node.get("properties")?.get(property))
+            .find_map(|t| self.types.get(t)?.node().get("properties")?.get(property))
     }
 
     /// Whether a type name is known: TOSCA's own (normative and primitive) types are

@@ -60,6 +60,14 @@ impl Node {
         entries.iter().map(|(k, v)| (k, v))
     }
 
+    /// The `index`-th entry when this is a mapping.
+    pub fn entry_at(&self, index: usize) -> Option<(&Node, &Node)> {
+        match &self.value {
+            Value::Map(entries) => entries.get(index).map(|(k, v)| (k, v)),
+            _ => None,
+        }
+    }
+
     /// The items when this is a sequence (empty otherwise).
     pub fn items(&self) -> &[Node] {
         match &self.value {
@@ -235,6 +243,36 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             message: error.to_string(),
         }
     })
+}
+
+/// Parses like [`parse`], sharing the result of identical texts: packages carry the
+/// same ETSI SOL001 type files again and again, and parsing them dominates reading a
+/// VNFD. The cache holds a bounded number of large documents, keyed by their SHA-256.
+pub fn parse_shared(text: &str) -> Result<std::sync::Arc<Node>, YamlError> {
+    use sha2::Digest;
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    const MIN_CACHED_LEN: usize = 8 * 1024;
+    const MAX_ENTRIES: usize = 32;
+    static CACHE: OnceLock<Mutex<HashMap<[u8; 32], Arc<Node>>>> = OnceLock::new();
+
+    if text.len() < MIN_CACHED_LEN {
+        return parse(text).map(Arc::new);
+    }
+    let key: [u8; 32] = sha2::Sha256::digest(text.as_bytes()).into();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(node) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(node);
+    }
+    let node = Arc::new(parse(text)?);
+    if let Ok(mut cache) = cache.lock() {
+        if cache.len() >= MAX_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, node.clone());
+    }
+    Ok(node)
 }
 
 #[cfg(test)]
