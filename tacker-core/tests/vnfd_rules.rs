@@ -260,7 +260,7 @@ fn an_alias_bomb_vnfd_is_refused_quickly() {
     );
     for level in 1..9 {
         let prev = format!("*a{}", level - 1);
-        let items = vec![prev.as_str(); 10].join(", ");
+        let items = [prev.as_str(); 10].join(", ");
         bomb.push_str(&format!("a{level}: &a{level} [{items}]\n"));
     }
     let started = std::time::Instant::now();

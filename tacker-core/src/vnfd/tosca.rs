@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use super::VnfdError;
-use super::yaml::{self, Node};
+use super::yaml::{self, Node, Value};
 use crate::csar::Csar;
 
 /// One loaded service template.
@@ -30,7 +30,7 @@ impl TypeDef {
     /// The definition.
     pub fn node(&self) -> &Node {
         static EMPTY: Node = Node {
-            value: super::yaml::Value::Null,
+            value: Value::Null,
             line: 0,
             column: 0,
         };
