@@ -8,6 +8,18 @@
 //! the same result. Resource changes are always computed against the instance *as
 //! recorded before the operation* (`InfraContext::vnf_instance`), so a retried call
 //! reports the same `resourceChanges` as a first call would have.
+//!
+//! Further rules every driver follows:
+//! - `InfraContext::flavour` is the flavour the instance uses before the operation (for
+//!   instantiate, the requested one); change flavour reads the new one from its request.
+//! - Rollbacks converge back to `InfraContext::vnf_instance` and ignore the grant's
+//!   `vimAssets`; their `resourceChanges` are relative to that recorded instance, so a
+//!   complete rollback reports none.
+//! - `vnfcInstanceId` in a heal request holds `VnfcInfo` ids, which this VNFM keeps equal
+//!   to the `VnfcResourceInfo` ids; an unknown id is `Unprocessable`, naming it.
+//! - A driver reports a VNFC's power state in its metadata under [`VNFC_POWER_STATE`]
+//!   (`STARTED` or `STOPPED`), from which the engine fills `vnfcInfo`.
+//! - A context whose VIM has another `vimType` than the driver's is `InvalidRequest`.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -318,7 +330,11 @@ pub trait InfraDriver: Send + Sync + std::fmt::Debug {
     }
 }
 
-fn not_supported(vim_type: &str, what: &str) -> Error {
+/// The metadata key of a VNFC's power state in `VnfcResourceInfo.metadata`.
+pub const VNFC_POWER_STATE: &str = "powerState";
+
+/// The `NotSupported` error of a driver that lacks an operation.
+pub fn not_supported(vim_type: &str, what: &str) -> Error {
     Error::NotSupported(format!(
         "the {vim_type} infra driver does not support {what}"
     ))

@@ -662,7 +662,7 @@ impl Deployment {
             };
             let power = record
                 .metadata
-                .get("powerState")
+                .get(crate::infra::VNFC_POWER_STATE)
                 .and_then(|v| serde_json::from_value(v.clone()).ok())
                 .unwrap_or(recorded.vnf_state);
             match self.server_index(&record.id) {

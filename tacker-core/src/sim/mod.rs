@@ -648,10 +648,7 @@ impl SimInfraDriver {
         if supported {
             Ok(())
         } else {
-            Err(Error::NotSupported(format!(
-                "the {} infra driver does not support {what}",
-                self.shared.vim_type
-            )))
+            Err(crate::infra::not_supported(&self.shared.vim_type, what))
         }
     }
 

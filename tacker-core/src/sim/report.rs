@@ -22,7 +22,7 @@ use crate::model::{
 
 /// The VNFC metadata key of the power state; a change of it alone is not a resource
 /// change.
-pub(super) const POWER_STATE: &str = "powerState";
+pub(super) const POWER_STATE: &str = crate::infra::VNFC_POWER_STATE;
 
 fn handle(vim_connection_id: &str, resource_id: &str, kind: &str) -> ResourceHandle {
     ResourceHandle {
