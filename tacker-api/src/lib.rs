@@ -1,5 +1,27 @@
-//! The ETSI NFV REST APIs of the tacker VNF Manager: VNF LCM (`/vnflcm/v2`), VNF
-//! package management (`/vnfpkgm/v2`, `/vnfpkgm/v1`) and the VIM registry, as an axum
-//! `Router` an embedder can mount.
+//! The HTTP side of the tacker VNF Manager.
 //!
-//! It holds no functionality yet.
+//! It holds the HTTP clients the VNFM core needs from an embedder:
+//!
+//! - [`HttpNotificationSink`] ([`notify`]): a
+//!   [`NotificationSink`](tacker_core::notify::NotificationSink) that posts SOL003/SOL005
+//!   notifications to subscribers' callbacks with the SOL013 `Version` header and
+//!   BASIC or OAuth 2.0 client-credentials authentication, and tests callbacks with
+//!   `GET` before a subscription is created;
+//! - [`HttpPackageFetcher`] ([`fetch`]): a
+//!   [`PackageFetcher`](tacker_core::package::PackageFetcher) that downloads VNF packages
+//!   for "upload from URI" with a size limit, bounded redirects and optional basic
+//!   credentials.
+//!
+//! Both use rustls with the ring provider, which their constructors install as the
+//! process default when no provider is installed yet.
+//!
+//! The ETSI NFV REST APIs themselves — VNF LCM (`/vnflcm/v2`), VNF package management
+//! (`/vnfpkgm/v2`, `/vnfpkgm/v1`) and the VIM registry, as an axum `Router` an embedder
+//! can mount — come later.
+
+pub mod fetch;
+mod http;
+pub mod notify;
+
+pub use fetch::HttpPackageFetcher;
+pub use notify::HttpNotificationSink;

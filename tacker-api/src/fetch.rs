@@ -1,0 +1,171 @@
+//! [`HttpPackageFetcher`]: downloads VNF packages for SOL005 "upload from URI".
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use reqwest::{Client, Method, redirect};
+use tacker_core::package::PackageFetcher;
+use tacker_core::{Error, Result};
+
+use crate::http::{self, ClientSettings, DRIVER, ReadError};
+
+/// The most redirects one download follows.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Builds an [`HttpPackageFetcher`].
+#[derive(Debug, Clone)]
+pub struct HttpPackageFetcherBuilder {
+    settings: ClientSettings,
+}
+
+impl Default for HttpPackageFetcherBuilder {
+    fn default() -> Self {
+        Self {
+            settings: ClientSettings {
+                timeout: Duration::from_secs(30 * 60),
+                connect_timeout: Duration::from_secs(10),
+                read_timeout: Some(Duration::from_secs(60)),
+                extra_ca_pem: None,
+                verify_tls: true,
+            },
+        }
+    }
+}
+
+impl HttpPackageFetcherBuilder {
+    /// The longest a whole download may take (default 30 min).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.settings.timeout = timeout;
+        self
+    }
+
+    /// The longest connecting may take, TLS included (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.connect_timeout = timeout;
+        self
+    }
+
+    /// The longest the server may stay silent during a download (default 60 s).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.read_timeout = Some(timeout);
+        self
+    }
+
+    /// Trusts the certificate authorities of this PEM bundle besides the system's.
+    pub fn extra_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.settings.extra_ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Whether server certificates are verified (default `true`). Turn it off only for
+    /// tests.
+    pub fn verify_tls(mut self, verify: bool) -> Self {
+        self.settings.verify_tls = verify;
+        self
+    }
+
+    /// The fetcher. Fails with `InvalidRequest` for a CA bundle that is not PEM.
+    pub fn build(self) -> Result<HttpPackageFetcher> {
+        let policy = redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() > MAX_REDIRECTS {
+                let error = format!("more than {MAX_REDIRECTS} redirects");
+                attempt.error(error)
+            } else if !http::is_http(attempt.url()) {
+                let error = format!(
+                    "refused the redirect to {}: only http and https are followed",
+                    http::redact(attempt.url())
+                );
+                attempt.error(error)
+            } else {
+                attempt.follow()
+            }
+        });
+        Ok(HttpPackageFetcher {
+            client: http::build_client(&self.settings, policy)?,
+            timeout: self.settings.timeout,
+        })
+    }
+}
+
+/// Downloads packages with `GET` from `http` and `https` URIs.
+///
+/// It follows at most [`MAX_REDIRECTS`] redirects, only to `http`/`https` (basic
+/// credentials go along to the same host only), refuses a `Content-Length` above the
+/// limit before reading the body, and stops reading as soon as more than the limit has
+/// arrived, so it never holds more than the limit. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HttpPackageFetcher {
+    client: Client,
+    timeout: Duration,
+}
+
+impl HttpPackageFetcher {
+    /// A builder with the defaults: 30 min per download, 60 s of silence at most, TLS
+    /// verified against the system's roots.
+    pub fn builder() -> HttpPackageFetcherBuilder {
+        HttpPackageFetcherBuilder::default()
+    }
+
+    /// A fetcher with the defaults of [`HttpPackageFetcher::builder`].
+    pub fn new() -> Result<Self> {
+        Self::builder().build()
+    }
+}
+
+#[async_trait]
+impl PackageFetcher for HttpPackageFetcher {
+    /// The body of `GET uri`. A URI other than `http`/`https` fails with
+    /// `InvalidRequest`, a body above `limit` with `Unprocessable`, any answer but 2xx
+    /// and any transport failure with a driver error (retryable for connection
+    /// failures, timeouts, 5xx, 408 and 429) naming the URL and the answer.
+    async fn fetch(
+        &self,
+        uri: &str,
+        basic_auth: Option<(&str, &str)>,
+        limit: u64,
+    ) -> Result<Bytes> {
+        let url = http::parse_http_url("the package URI", uri)?;
+        let method = Method::GET;
+        let mut request = self.client.get(url.clone());
+        if let Some((user, password)) = basic_auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| http::transport_error(&method, &url, &e, self.timeout))?;
+        let status = response.status();
+        if !status.is_success() {
+            let message = http::status_message(&method, &url, response).await;
+            return Err(Error::driver(
+                DRIVER,
+                http::status_retryable(status),
+                message,
+            ));
+        }
+        let announced = response.content_length();
+        match http::read_limited(&mut response, limit).await {
+            Ok(content) => {
+                tracing::debug!(url = %http::redact(&url), bytes = content.len(), "package fetched");
+                Ok(content)
+            }
+            Err(ReadError::TooLarge) => {
+                let shown = http::redact(&url);
+                Err(Error::Unprocessable(match announced {
+                    Some(length) if length > limit => format!(
+                        "GET {shown} announces {length} bytes (Content-Length), more than \
+                         the limit of {limit} bytes for a package"
+                    ),
+                    _ => format!(
+                        "GET {shown} sent more than the limit of {limit} bytes for a \
+                         package; the download was stopped"
+                    ),
+                }))
+            }
+            Err(ReadError::Transport(e)) => {
+                Err(http::transport_error(&method, &url, &e, self.timeout))
+            }
+        }
+    }
+}
