@@ -1,7 +1,7 @@
 //! `VnfPackageManager`: onboarding, reads, state changes, subscriptions.
 
 use bytes::Bytes;
-use std::io::{Cursor, Write};
+use std::io::Cursor;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -18,42 +18,9 @@ use tacker_core::package::{
 };
 use tacker_core::store::{MemoryStore, Store};
 use tacker_core::{Error, TenantId};
-use zip::ZipWriter;
-use zip::write::SimpleFileOptions;
 
-const TOP: &str = include_str!("vnfd/top.yaml");
-const TYPES: &str = include_str!("vnfd/types.yaml");
-const FLAVOUR: &str = include_str!("vnfd/df_simple.yaml");
-const SCRIPT: &str = "print('hook')\n";
-
-fn sha256(data: &[u8]) -> String {
-    let mut reader = data;
-    tacker_core::csar::digest_hex(tacker_core::csar::HashAlgorithm::Sha256, &mut reader)
-        .expect("digest")
-}
-
-fn package_zip(top: &str) -> Bytes {
-    let meta = "TOSCA-Meta-File-Version: 1.0\nCSAR-Version: 1.1\nCreated-by: test\nEntry-Definitions: Definitions/top.yaml\nETSI-Entry-Manifest: manifest.mf\n";
-    let manifest = format!(
-        "metadata:\n  vnf_provider_id: Example\n  vnf_product_name: Reader Test VNF\n  vnf_release_date_time: 2026-01-01T00:00:00+00:00\n  vnf_package_version: 1.0\n  compatible_specification_versions: 2.6.1, 3.3.1\n\nSource: Scripts/mgmt.py\nAlgorithm: SHA-256\nHash: {}\n",
-        sha256(SCRIPT.as_bytes())
-    );
-    let mut writer = ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, content) in [
-        ("TOSCA-Metadata/TOSCA.meta", meta),
-        ("manifest.mf", manifest.as_str()),
-        ("Definitions/top.yaml", top),
-        ("Definitions/types.yaml", TYPES),
-        ("Definitions/df_simple.yaml", FLAVOUR),
-        ("Scripts/mgmt.py", SCRIPT),
-    ] {
-        writer
-            .start_file(name, SimpleFileOptions::default())
-            .expect("start");
-        writer.write_all(content.as_bytes()).expect("write");
-    }
-    Bytes::from(writer.finish().expect("finish").into_inner())
-}
+mod support;
+use support::{SCRIPT, TOP, package_zip, sha256};
 
 struct Fixture {
     store: Arc<MemoryStore>,
