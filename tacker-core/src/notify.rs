@@ -34,3 +34,37 @@ pub trait NotificationSink: Send + Sync + std::fmt::Debug {
     /// before a subscription is created.
     async fn check_callback(&self, target: &NotificationTarget) -> Result<()>;
 }
+
+/// An in-process sink: every notification goes to a channel the embedder reads.
+#[derive(Debug, Clone)]
+pub struct ChannelNotificationSink {
+    sender: tokio::sync::mpsc::UnboundedSender<(NotificationTarget, serde_json::Value)>,
+}
+
+impl ChannelNotificationSink {
+    /// A sink and the receiving end of its channel.
+    pub fn new() -> (
+        Self,
+        tokio::sync::mpsc::UnboundedReceiver<(NotificationTarget, serde_json::Value)>,
+    ) {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        (Self { sender }, receiver)
+    }
+}
+
+#[async_trait]
+impl NotificationSink for ChannelNotificationSink {
+    async fn deliver(
+        &self,
+        target: &NotificationTarget,
+        notification: &serde_json::Value,
+    ) -> Result<()> {
+        self.sender
+            .send((target.clone(), notification.clone()))
+            .map_err(|_| crate::Error::driver("channel", true, "the notification receiver is gone"))
+    }
+
+    async fn check_callback(&self, _target: &NotificationTarget) -> Result<()> {
+        Ok(())
+    }
+}

@@ -4,7 +4,7 @@
 //! package (SOL004 CSAR with a SOL001 VNFD) the way onboarding does and prints its facts.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -46,7 +46,7 @@ enum PackageCommand {
     },
 }
 
-fn validate(path: &PathBuf, json: bool, missing_ok: Vec<String>) -> Result<String, String> {
+fn validate(path: &Path, json: bool, missing_ok: Vec<String>) -> Result<String, String> {
     let options = CsarOptions {
         missing_ok: missing_ok.into_iter().collect::<BTreeSet<_>>(),
         ..CsarOptions::default()
