@@ -276,7 +276,19 @@ impl VnfLcm {
         }
     }
 
-    fn op_links(&self, op: &VnfLcmOpOcc) -> VnfLcmOpOccLinks {
+    /// The links of an op occurrence in its current state. SOL003: a task link is
+    /// present only when the task is currently allowed, so `cancel` goes while a cancel
+    /// is pending and `rollback` when the driver cannot roll the operation back.
+    fn record_links(&self, record: &OpOccRecord) -> VnfLcmOpOccLinks {
+        let rollback_allowed = record.op.operation_state == State::FailedTemp
+            && record
+                .instance_before
+                .as_ref()
+                .is_none_or(|instance| self.check_rollback(record, instance).is_ok());
+        self.op_links(&record.op, rollback_allowed)
+    }
+
+    fn op_links(&self, op: &VnfLcmOpOcc, rollback_allowed: bool) -> VnfLcmOpOccLinks {
         let base = format!(
             "{}/vnflcm/v2/vnf_lcm_op_occs/{}",
             self.inner.config.api_root, op.id
@@ -285,7 +297,7 @@ impl VnfLcm {
         let cancellable = matches!(
             op.operation_state,
             State::Starting | State::Processing | State::RollingBack
-        );
+        ) && !op.is_cancel_pending;
         let failed_temp = op.operation_state == State::FailedTemp;
         VnfLcmOpOccLinks {
             self_: Link::new(base.clone()),
@@ -301,7 +313,11 @@ impl VnfLcm {
             }),
             cancel: if cancellable { link("cancel") } else { None },
             retry: if failed_temp { link("retry") } else { None },
-            rollback: if failed_temp { link("rollback") } else { None },
+            rollback: if failed_temp && rollback_allowed {
+                link("rollback")
+            } else {
+                None
+            },
             fail: if failed_temp { link("fail") } else { None },
             vnf_snapshot: None,
         }
@@ -644,7 +660,7 @@ impl VnfLcm {
             warnings: Vec::new(),
             links: VnfLcmOpOccLinks::default(),
         };
-        op.links = self.op_links(&op);
+        op.links = self.op_links(&op, false);
         let record = OpOccRecord {
             op: op.clone(),
             steps: Vec::new(),
@@ -724,10 +740,21 @@ impl VnfLcm {
             _ => {}
         }
         if operation == Op::ModifyInfo {
-            return self
-                .validate_modify(tenant, instance, request)
-                .await
-                .map(|_| None);
+            self.validate_modify(tenant, instance, request).await?;
+            // Its hooks run in the flavour in use (the first one while NOT_INSTANTIATED).
+            let package = self
+                .inner
+                .packages
+                .package_for_vnfd(tenant, &instance.vnfd_id, false)
+                .await?;
+            let flavour = match instance.instantiated_vnf_info.as_ref() {
+                Some(info) => package.vnfd.flavour(&info.flavour_id),
+                None => package.vnfd.flavours.first(),
+            };
+            if let Some(flavour) = flavour {
+                self.check_hooks(flavour, Op::ModifyInfo)?;
+            }
+            return Ok(None);
         }
         let package = self
             .inner
@@ -947,7 +974,13 @@ impl VnfLcm {
                 .inner
                 .packages
                 .package_for_vnfd(tenant, vnfd_id, true)
-                .await?;
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound { .. } => Error::Unprocessable(format!(
+                        "no onboarded VNF package has vnfdId {vnfd_id}"
+                    )),
+                    other => other,
+                })?;
             if target.vnfd.provider != instance.vnf_provider
                 || target.vnfd.product_name != instance.vnf_product_name
             {
@@ -1005,9 +1038,15 @@ impl VnfLcm {
     ) -> Result<VnfLcmOpOcc> {
         for _ in 0..10 {
             let mut record = self.store().get_typed::<OpOccRecord>(tenant, op_id).await?;
+            let state_before = record.value.op.operation_state;
             change(&mut record.value)?;
-            record.value.op.links = self.op_links(&record.value.op);
-            let instance = self.instance_or_before(tenant, &record.value).await;
+            record.value.op.links = self.record_links(&record.value);
+            // SOL003 notifies changes of state; a cancel request is not one.
+            let instance = if record.value.op.operation_state == state_before {
+                None
+            } else {
+                self.instance_or_before(tenant, &record.value).await
+            };
             let mut writes = vec![Write::Update {
                 record: record.value.clone().into(),
                 expected_version: record.version,
@@ -1077,39 +1116,48 @@ impl VnfLcm {
     /// Roll a FAILED_TEMP operation back. Refused for operations its driver cannot undo.
     pub async fn rollback(&self, tenant: &TenantId, op_id: &str) -> Result<VnfLcmOpOcc> {
         let record = self.store().get_typed::<OpOccRecord>(tenant, op_id).await?;
-        let operation = record.value.op.operation;
-        if operation != Op::ModifyInfo {
-            let instance = match record.value.instance_before.clone() {
-                Some(instance) => instance,
-                None => {
-                    self.instance(tenant, &record.value.op.vnf_instance_id)
-                        .await?
-                }
-            };
-            let request = OpRequest::from_params(
-                operation,
-                record
-                    .value
-                    .op
-                    .operation_params
-                    .as_ref()
-                    .unwrap_or(&serde_json::Value::Null),
-            )?;
-            let (_, vim) = self.vim_of(&instance, &request)?;
-            let driver = self.driver_for(&vim)?;
-            if !driver.capabilities().supports_rollback(operation) {
-                return Err(Error::Conflict(format!(
-                    "the {} infra driver cannot roll back {operation}; retry it or declare it failed",
-                    driver.vim_type()
-                )));
+        let instance = match record.value.instance_before.clone() {
+            Some(instance) => instance,
+            None => {
+                self.instance(tenant, &record.value.op.vnf_instance_id)
+                    .await?
             }
-        }
+        };
+        self.check_rollback(&record.value, &instance)?;
         self.change_op(tenant, op_id, |record| {
             Self::event(record, OpEvent::Rollback)?;
             record.op.is_cancel_pending = false;
+            // What the rollback undoes must be done again if the operation is retried
+            // after a failed or cancelled rollback: only the grant stays.
+            record.steps.retain(|step| step.name == "grant");
             Ok(())
         })
         .await
+    }
+
+    /// Whether the driver of the instance's VIM can roll the operation back.
+    fn check_rollback(&self, record: &OpOccRecord, instance: &VnfInstance) -> Result<()> {
+        let operation = record.op.operation;
+        if operation == Op::ModifyInfo {
+            return Ok(());
+        }
+        let request = OpRequest::from_params(
+            operation,
+            record
+                .op
+                .operation_params
+                .as_ref()
+                .unwrap_or(&serde_json::Value::Null),
+        )?;
+        let (_, vim) = self.vim_of(instance, &request)?;
+        let driver = self.driver_for(&vim)?;
+        if !driver.capabilities().supports_rollback(operation) {
+            return Err(Error::Conflict(format!(
+                "the {} infra driver cannot roll back {operation}; retry it or declare it failed",
+                driver.vim_type()
+            )));
+        }
+        Ok(())
     }
 
     /// Declare a FAILED_TEMP operation failed for good.
@@ -1737,17 +1785,12 @@ impl VnfLcm {
             };
             match output {
                 Ok(Some(output)) => {
-                    job.op.value.steps.push(OpStep {
+                    let step = OpStep {
                         name: name.clone(),
                         finished_at: Utc::now(),
                         output,
-                    });
-                    job.op.value.op.links = self.op_links(&job.op.value.op);
-                    let version = self
-                        .store()
-                        .update(&job.tenant, job.op.value.clone(), job.op.version)
-                        .await?;
-                    job.op.version = version;
+                    };
+                    self.record_step(job, step).await?;
                 }
                 Ok(None) => {}
                 Err(error) => {
@@ -1762,6 +1805,20 @@ impl VnfLcm {
                         .await;
                 }
             }
+        }
+        // GRACEFUL: the running step was let finish; the operation still ends FAILED_TEMP.
+        self.refresh(job).await?;
+        if job.op.value.op.is_cancel_pending {
+            let error = Error::Cancelled("cancelled after its last step finished".to_owned());
+            return self
+                .finish(
+                    &job.tenant,
+                    &mut job.op,
+                    OpEvent::Cancel,
+                    Some(&error),
+                    None,
+                )
+                .await;
         }
         let instance = self.completed_instance(job, &vnfd).await;
         match instance {
@@ -1786,6 +1843,32 @@ impl VnfLcm {
                 .await
             }
         }
+    }
+
+    /// Records a finished step on the op as stored now (a cancel request may have
+    /// changed it while the step ran).
+    async fn record_step(&self, job: &mut Job, step: OpStep) -> Result<()> {
+        for _ in 0..10 {
+            self.refresh(job).await?;
+            job.op.value.steps.push(step.clone());
+            job.op.value.op.links = self.record_links(&job.op.value);
+            match self
+                .store()
+                .update(&job.tenant, job.op.value.clone(), job.op.version)
+                .await
+            {
+                Ok(version) => {
+                    job.op.version = version;
+                    return Ok(());
+                }
+                Err(Error::Conflict(message)) if message.contains("changed concurrently") => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Err(Error::Conflict(format!(
+            "operation {} keeps changing; step {} not recorded",
+            job.op.value.op.id, step.name
+        )))
     }
 
     async fn run_hook(
@@ -1948,7 +2031,7 @@ impl VnfLcm {
                 LcmHook::new(operation, HookPhase::RollbackStart),
             )
             .await?;
-            self.run_rollback_work(job, &vnfd, &flavour).await?;
+            let outcome = self.run_rollback_work(job, &vnfd, &flavour).await?;
             self.run_hook(
                 job,
                 &vnfd,
@@ -1956,19 +2039,45 @@ impl VnfLcm {
                 LcmHook::new(operation, HookPhase::RollbackEnd),
             )
             .await?;
-            Ok::<(), Error>(())
+            Ok::<Option<InfraOutcome>, Error>(outcome)
         }
         .await;
         self.refresh(job).await?;
         match result {
-            Ok(()) => {
+            // GRACEFUL: the running step was let finish; the rollback still stops in
+            // FAILED_TEMP (SOL003), from where it can be rolled back again.
+            Ok(_) if job.op.value.op.is_cancel_pending => {
+                let error =
+                    Error::Cancelled("the rollback was cancelled after its last step".to_owned());
+                self.finish(
+                    &job.tenant,
+                    &mut job.op,
+                    OpEvent::Cancel,
+                    Some(&error),
+                    None,
+                )
+                .await
+            }
+            Ok(outcome) => {
                 job.op.value.op.resource_changes = None;
+                // The VIM's resources after the rollback (a VNFC it recreated has a new
+                // compute resource), on the instance as it was before the operation.
+                let restored = outcome.and_then(|outcome| {
+                    let instance = restored_instance(&job.instance.value.instance, &outcome)?;
+                    Some(Completion {
+                        instance,
+                        changed_info: None,
+                        pkg_change: None,
+                        resource_changes: Default::default(),
+                        changed_ext_connectivity: Vec::new(),
+                    })
+                });
                 self.finish(
                     &job.tenant,
                     &mut job.op,
                     OpEvent::RollbackSucceeded,
                     None,
-                    None,
+                    restored,
                 )
                 .await
             }
@@ -1989,9 +2098,9 @@ impl VnfLcm {
         job: &Job,
         vnfd: &Vnfd,
         flavour: &DeploymentFlavour,
-    ) -> Result<()> {
+    ) -> Result<Option<InfraOutcome>> {
         if let OpRequest::ModifyInfo(_) = &job.request {
-            return Ok(());
+            return Ok(None);
         }
         let instance = &job.instance.value.instance;
         let (vim_id, vim) = self.vim_of(instance, &job.request)?;
@@ -2008,24 +2117,25 @@ impl VnfLcm {
             package: job.package.files.as_ref(),
             cancel: &job.cancel,
         };
-        match &job.request {
-            OpRequest::Instantiate(r) => driver.rollback_instantiate(&ctx, r).await.map(drop),
+        let outcome = match &job.request {
+            OpRequest::Instantiate(r) => driver.rollback_instantiate(&ctx, r).await,
             OpRequest::Scale(_) | OpRequest::ScaleToLevel(_) => {
                 let target = scale_target(
                     flavour,
                     instance.instantiated_vnf_info.as_ref(),
                     &job.request,
                 )?;
-                driver.rollback_scale(&ctx, &target).await.map(drop)
+                driver.rollback_scale(&ctx, &target).await
             }
-            OpRequest::ChangeFlavour(r) => driver.rollback_change_flavour(&ctx, r).await.map(drop),
-            OpRequest::ChangeExtConn(r) => driver.rollback_change_ext_conn(&ctx, r).await.map(drop),
-            OpRequest::ChangeVnfpkg(r) => driver.rollback_change_vnfpkg(&ctx, r).await.map(drop),
+            OpRequest::ChangeFlavour(r) => driver.rollback_change_flavour(&ctx, r).await,
+            OpRequest::ChangeExtConn(r) => driver.rollback_change_ext_conn(&ctx, r).await,
+            OpRequest::ChangeVnfpkg(r) => driver.rollback_change_vnfpkg(&ctx, r).await,
             other => Err(Error::Conflict(format!(
                 "{} cannot be rolled back",
                 other.operation()
             ))),
-        }
+        };
+        outcome.map(Some)
     }
 
     async fn completed_instance(&self, job: &Job, vnfd: &Vnfd) -> Result<Completion> {
@@ -2221,21 +2331,7 @@ impl VnfLcm {
             _ => VnfOperationalStateType::Started,
         };
         let resources = &outcome.resources;
-        let vnfc_info = resources
-            .vnfc_resource_info
-            .iter()
-            .map(|v| VnfcInfo {
-                id: v.id.clone(),
-                vdu_id: v.vdu_id.clone(),
-                vnfc_resource_info_id: Some(v.id.clone()),
-                vnfc_state: match v.metadata.get(VNFC_POWER_STATE).and_then(|s| s.as_str()) {
-                    Some("STOPPED") => VnfOperationalStateType::Stopped,
-                    Some("STARTED") => VnfOperationalStateType::Started,
-                    _ => vnf_state,
-                },
-                vnfc_configurable_properties: KeyValuePairs::new(),
-            })
-            .collect();
+        let vnfc_info = vnfc_info_of(&resources.vnfc_resource_info, vnf_state);
         instance.instantiation_state = InstantiationState::Instantiated;
         instance.instantiated_vnf_info = Some(InstantiatedVnfInfo {
             flavour_id,
@@ -2329,7 +2425,7 @@ impl VnfLcm {
             });
             instance_now = Some(instance);
         }
-        op.value.op.links = self.op_links(&op.value.op);
+        op.value.op.links = self.record_links(&op.value);
         let instance_for_notification = match instance_now.clone() {
             Some(instance) => Some(instance),
             None => self.instance_or_before(tenant, &op.value).await,
@@ -2348,35 +2444,28 @@ impl VnfLcm {
                 &op.value.op,
             ));
         }
-        let versions = self.store().commit(tenant, writes).await?;
-        op.version = versions.first().copied().unwrap_or(op.version + 1);
-        if op.value.op.operation_state == State::Completed
-            && let Some(instance) = &instance_now
-        {
-            self.after_completion(tenant, &op.value, instance).await;
-        }
-        Ok(())
-    }
-
-    async fn after_completion(
-        &self,
-        tenant: &TenantId,
-        record: &OpOccRecord,
-        instance: &VnfInstance,
-    ) {
-        if record.op.operation == Op::ChangeVnfpkg
-            && let Some(before) = &record.instance_before
-            && before.vnfd_id != instance.vnfd_id
-        {
+        // CHANGE_VNFPKG, or MODIFY_INFO of vnfdId: the instance uses another package.
+        // It is IN_USE before the instance refers to it; the old one is released after.
+        let moved_from = instance_now
+            .as_ref()
+            .zip(op.value.instance_before.as_ref())
+            .filter(|(now, before)| {
+                op.value.op.operation_state == State::Completed && now.vnfd_id != before.vnfd_id
+            })
+            .map(|(now, before)| (now.vnfd_id.clone(), before.vnfd_id.clone()));
+        if let Some((new_vnfd_id, _)) = &moved_from {
             let _ = self
                 .inner
                 .packages
-                .set_in_use(tenant, &instance.vnfd_id, true)
-                .await;
-            let _ = self
-                .release_package_if_unused(tenant, &before.vnfd_id)
+                .set_in_use(tenant, new_vnfd_id, true)
                 .await;
         }
+        let versions = self.store().commit(tenant, writes).await?;
+        op.version = versions.first().copied().unwrap_or(op.version + 1);
+        if let Some((_, old_vnfd_id)) = &moved_from {
+            let _ = self.release_package_if_unused(tenant, old_vnfd_id).await;
+        }
+        Ok(())
     }
 
     // ----- Notification sender -----------------------------------------------------------
@@ -2509,6 +2598,47 @@ impl Step {
             Self::Work => "work".to_owned(),
         }
     }
+}
+
+/// `vnfcInfo` for the VNFCs a driver reported: one per VNFC, with its power state.
+fn vnfc_info_of(
+    vnfcs: &[crate::model::VnfcResourceInfo],
+    vnf_state: VnfOperationalStateType,
+) -> Vec<VnfcInfo> {
+    vnfcs
+        .iter()
+        .map(|v| VnfcInfo {
+            id: v.id.clone(),
+            vdu_id: v.vdu_id.clone(),
+            vnfc_resource_info_id: Some(v.id.clone()),
+            vnfc_state: match v.metadata.get(VNFC_POWER_STATE).and_then(|s| s.as_str()) {
+                Some("STOPPED") => VnfOperationalStateType::Stopped,
+                Some("STARTED") => VnfOperationalStateType::Started,
+                _ => vnf_state,
+            },
+            vnfc_configurable_properties: KeyValuePairs::new(),
+        })
+        .collect()
+}
+
+/// The instance after a rollback: as recorded before the operation, with the resources
+/// the VIM holds now. `None` for an instance that was not instantiated (a rolled back
+/// instantiation leaves nothing to record).
+fn restored_instance(before: &VnfInstance, outcome: &InfraOutcome) -> Option<VnfInstance> {
+    let mut instance = before.clone();
+    let info = instance.instantiated_vnf_info.as_mut()?;
+    let resources = &outcome.resources;
+    info.vnfc_resource_info = resources.vnfc_resource_info.clone();
+    info.vnf_virtual_link_resource_info = resources.vnf_virtual_link_resource_info.clone();
+    info.virtual_storage_resource_info = resources.virtual_storage_resource_info.clone();
+    info.ext_cp_info = resources.ext_cp_info.clone();
+    info.ext_virtual_link_info = resources.ext_virtual_link_info.clone();
+    info.ext_managed_virtual_link_info = resources.ext_managed_virtual_link_info.clone();
+    info.vnfc_info = vnfc_info_of(&resources.vnfc_resource_info, info.vnf_state);
+    for (key, value) in &outcome.metadata {
+        instance.metadata.insert(key.clone(), value.clone());
+    }
+    Some(instance)
 }
 
 fn merge_patch(target: &mut KeyValuePairs, patch: &KeyValuePairs) {
