@@ -80,10 +80,18 @@ pub struct VnfLcmBuilder {
     grants: Option<Arc<dyn GrantProvider>>,
     sink: Option<Arc<dyn NotificationSink>>,
     default_vims: BTreeMap<String, VimConnectionInfo>,
+    vims: Option<crate::vim::VimRegistry>,
     config: LcmConfig,
 }
 
 impl VnfLcmBuilder {
+    /// The VIM registry: an instantiation without `vimConnectionInfo` uses the tenant's
+    /// default VIM, and drivers get the registered credentials of an instance's VIM.
+    pub fn vim_registry(mut self, vims: crate::vim::VimRegistry) -> Self {
+        self.vims = Some(vims);
+        self
+    }
+
     /// The store (required).
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
@@ -156,6 +164,7 @@ impl VnfLcmBuilder {
                 grants,
                 sink: self.sink,
                 default_vims: self.default_vims,
+                vims: self.vims,
                 config: self.config,
                 wake: Notify::new(),
                 running: Mutex::new(HashMap::new()),
@@ -172,6 +181,7 @@ struct Inner {
     grants: Arc<dyn GrantProvider>,
     sink: Option<Arc<dyn NotificationSink>>,
     default_vims: BTreeMap<String, VimConnectionInfo>,
+    vims: Option<crate::vim::VimRegistry>,
     config: LcmConfig,
     wake: Notify,
     running: Mutex<HashMap<String, CancellationToken>>,
@@ -624,13 +634,22 @@ impl VnfLcm {
         &self,
         tenant: &TenantId,
         id: &str,
-        request: OpRequest,
+        mut request: OpRequest,
         automatic: bool,
     ) -> Result<VnfLcmOpOcc> {
         let instance = self
             .store()
             .get_typed::<VnfInstanceRecord>(tenant, id)
             .await?;
+        // An instantiation that names no VIM goes to the tenant's default VIM; the
+        // request records which one (by reference, without credentials).
+        if let OpRequest::Instantiate(r) = &mut request
+            && r.vim_connection_info.is_empty()
+            && let Some(vims) = &self.inner.vims
+            && let Some((vim_id, vim)) = vims.default_vim(tenant).await?
+        {
+            r.vim_connection_info.insert(vim_id, vim);
+        }
         let package = self
             .validate(tenant, &instance.value.instance, &request)
             .await?;
@@ -712,6 +731,31 @@ impl VnfLcm {
                     "no VIM: the request names none and no default VIM is configured".to_owned(),
                 )
             })
+    }
+
+    /// `vim` with its credentials: a registered VIM named by `vimId` (or by its key)
+    /// without `accessInfo` gets the registry's opened credentials.
+    async fn credentials(
+        &self,
+        tenant: &TenantId,
+        vim_connection_id: &str,
+        vim: VimConnectionInfo,
+    ) -> Result<VimConnectionInfo> {
+        let Some(vims) = &self.inner.vims else {
+            return Ok(vim);
+        };
+        if !vim.access_info.is_empty() {
+            return Ok(vim);
+        }
+        let id = vim
+            .vim_id
+            .clone()
+            .unwrap_or_else(|| vim_connection_id.to_owned());
+        match vims.connection_info(tenant, &id).await {
+            Ok(registered) => Ok(registered),
+            Err(Error::NotFound { .. }) => Ok(vim),
+            Err(other) => Err(other),
+        }
     }
 
     /// Checks a request against the instance and its VNFD before anything is stored.
@@ -1889,12 +1933,10 @@ impl VnfLcm {
             Error::Unprocessable(format!("no MgmtDriver is registered for {name}"))
         })?;
         let instance = self.instance_for_hook(job, hook).await?;
-        let vim = instance
-            .vim_connection_info
-            .values()
-            .next()
-            .cloned()
-            .or_else(|| self.vim_of(&instance, &job.request).ok().map(|v| v.1));
+        let vim = match self.vim_of(&instance, &job.request) {
+            Ok((vim_id, vim)) => Some(self.credentials(&job.tenant, &vim_id, vim).await?),
+            Err(_) => None,
+        };
         let ctx = MgmtContext {
             tenant: &job.tenant,
             hook,
@@ -1963,6 +2005,7 @@ impl VnfLcm {
             .as_ref()
             .and_then(|g| g.vim_connection_info.get(&vim_id).cloned())
             .unwrap_or(vim);
+        let vim = self.credentials(&job.tenant, &vim_id, vim).await?;
         let driver = self.driver_for(&vim)?;
         let ctx = InfraContext {
             tenant: &job.tenant,
@@ -2104,6 +2147,7 @@ impl VnfLcm {
         }
         let instance = &job.instance.value.instance;
         let (vim_id, vim) = self.vim_of(instance, &job.request)?;
+        let vim = self.credentials(&job.tenant, &vim_id, vim).await?;
         let driver = self.driver_for(&vim)?;
         let ctx = InfraContext {
             tenant: &job.tenant,

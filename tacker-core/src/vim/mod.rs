@@ -28,3 +28,9 @@ pub trait VimDriver: Send + Sync + std::fmt::Debug {
     /// saying what the VIM answered. Has no side effect on the VIM.
     async fn validate(&self, vim: &VimConnectionInfo) -> Result<VimDescription>;
 }
+
+mod registry;
+mod seal;
+
+pub use registry::{VimInfo, VimRegistration, VimRegistry, VimUpdate};
+pub use seal::{Sealer, SealingKey};
