@@ -874,3 +874,160 @@ async fn a_hundred_instances_with_one_second_of_vim_latency_instantiate_together
     executor.shutdown().await;
     let _: &dyn Store = f.store.as_ref();
 }
+
+/// A store whose first read of an LCM subscription fails as a dropped connection would.
+#[derive(Debug, Default)]
+struct StoreWithOneBlip {
+    inner: MemoryStore,
+    blipped: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl Store for StoreWithOneBlip {
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        kind: tacker_core::store::RecordKind,
+        id: &str,
+    ) -> tacker_core::Result<tacker_core::store::Versioned<tacker_core::store::Record>> {
+        if kind == tacker_core::store::RecordKind::LccnSubscription
+            && !self.blipped.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(Error::store("connection reset by peer", true));
+        }
+        self.inner.get(tenant, kind, id).await
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        kind: tacker_core::store::RecordKind,
+        query: &tacker_core::store::ListQuery,
+    ) -> tacker_core::Result<
+        tacker_core::store::Page<tacker_core::store::Versioned<tacker_core::store::Record>>,
+    > {
+        self.inner.list(tenant, kind, query).await
+    }
+
+    async fn commit(
+        &self,
+        tenant: &TenantId,
+        writes: Vec<tacker_core::store::Write>,
+    ) -> tacker_core::Result<Vec<u64>> {
+        self.inner.commit(tenant, writes).await
+    }
+
+    async fn claim_ops(
+        &self,
+        owner: &str,
+        now: tacker_core::model::DateTime,
+        ttl: Duration,
+        max: usize,
+    ) -> tacker_core::Result<Vec<tacker_core::store::ClaimedOp>> {
+        self.inner.claim_ops(owner, now, ttl, max).await
+    }
+
+    async fn renew_op_lease(
+        &self,
+        lease: &tacker_core::store::OpLease,
+        now: tacker_core::model::DateTime,
+        ttl: Duration,
+    ) -> tacker_core::Result<tacker_core::store::OpLease> {
+        self.inner.renew_op_lease(lease, now, ttl).await
+    }
+
+    async fn release_op_lease(
+        &self,
+        lease: &tacker_core::store::OpLease,
+    ) -> tacker_core::Result<()> {
+        self.inner.release_op_lease(lease).await
+    }
+
+    async fn claim_notifications(
+        &self,
+        owner: &str,
+        now: tacker_core::model::DateTime,
+        ttl: Duration,
+        max: usize,
+    ) -> tacker_core::Result<Vec<tacker_core::store::OutboxEntry>> {
+        self.inner.claim_notifications(owner, now, ttl, max).await
+    }
+
+    async fn ack_notification(
+        &self,
+        entry: &tacker_core::store::OutboxEntry,
+    ) -> tacker_core::Result<()> {
+        self.inner.ack_notification(entry).await
+    }
+
+    async fn retry_notification(
+        &self,
+        entry: &tacker_core::store::OutboxEntry,
+        not_before: tacker_core::model::DateTime,
+        error: &str,
+    ) -> tacker_core::Result<()> {
+        self.inner
+            .retry_notification(entry, not_before, error)
+            .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_error_while_delivering_delays_a_notification_but_never_drops_it() {
+    let store = Arc::new(StoreWithOneBlip::default());
+    let packages = VnfPackageManager::new(
+        store.clone(),
+        Arc::new(InMemory::new()),
+        PackageManagerConfig::default(),
+    );
+    let tenant = TenantId::default();
+    let pkg = packages
+        .create(&tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("package");
+    packages
+        .upload_content(&tenant, &pkg.id, support::package_zip(support::TOP))
+        .await
+        .expect("onboard");
+    let (sink, mut received) = tacker_core::notify::ChannelNotificationSink::new();
+    let lcm = VnfLcm::builder()
+        .store(store.clone())
+        .packages(Arc::new(packages))
+        .infra_driver(Arc::new(SimInfraDriver::default()))
+        .mgmt_driver(Arc::new(RecordingMgmt::default()))
+        .default_vim("vim1", sample_vim())
+        .notification_sink(Arc::new(sink))
+        .config(LcmConfig {
+            notification_backoff: Duration::from_millis(10),
+            ..config()
+        })
+        .build()
+        .expect("engine");
+    let executor = lcm.start();
+    lcm.subscribe(
+        &tenant,
+        tacker_core::model::LccnSubscriptionRequest {
+            filter: None,
+            callback_uri: "in-process://test".into(),
+            authentication: None,
+            verbosity: None,
+        },
+    )
+    .await
+    .expect("subscribe");
+    let request = CreateVnfRequest {
+        vnfd_id: support::VNFD_ID.into(),
+        ..CreateVnfRequest::default()
+    };
+    let instance = lcm.create_vnf(&tenant, request).await.expect("create");
+    let (_, first) = tokio::time::timeout(WAIT, received.recv())
+        .await
+        .expect("in time")
+        .expect("delivered");
+    assert_eq!(
+        first["notificationType"],
+        "VnfIdentifierCreationNotification"
+    );
+    assert_eq!(first["vnfInstanceId"], serde_json::json!(instance.id));
+    executor.shutdown().await;
+}

@@ -29,7 +29,7 @@ use crate::notify::{NotificationSink, NotificationTarget};
 use crate::package::{PackageSource, VnfPackage};
 use crate::store::{
     ClaimedOp, LccnSubscriptionRecord, ListQuery, OpLease, OpOccRecord, OpStep, Page, Record,
-    RecordKind, Sealed, Store, StoreExt, Versioned, VnfInstanceRecord, Write,
+    RecordKind, Store, StoreExt, Versioned, VnfInstanceRecord, Write,
 };
 use crate::vnfd::{DeploymentFlavour, HookPhase, LcmHook, Vnfd};
 use crate::{Error, Result, TenantId, new_id};
@@ -81,10 +81,19 @@ pub struct VnfLcmBuilder {
     sink: Option<Arc<dyn NotificationSink>>,
     default_vims: BTreeMap<String, VimConnectionInfo>,
     vims: Option<crate::vim::VimRegistry>,
+    sealer: Option<crate::vim::Sealer>,
     config: LcmConfig,
 }
 
 impl VnfLcmBuilder {
+    /// Seals the credentials of subscriptions (default: [`crate::vim::Sealer::process_default`]).
+    /// The package manager must seal with the same key, since this engine delivers its
+    /// notifications too.
+    pub fn sealer(mut self, sealer: crate::vim::Sealer) -> Self {
+        self.sealer = Some(sealer);
+        self
+    }
+
     /// The VIM registry: an instantiation without `vimConnectionInfo` uses the tenant's
     /// default VIM, and drivers get the registered credentials of an instance's VIM.
     pub fn vim_registry(mut self, vims: crate::vim::VimRegistry) -> Self {
@@ -165,8 +174,13 @@ impl VnfLcmBuilder {
                 sink: self.sink,
                 default_vims: self.default_vims,
                 vims: self.vims,
+                sealer: self
+                    .sealer
+                    .unwrap_or_else(crate::vim::Sealer::process_default),
                 config: self.config,
                 wake: Notify::new(),
+                op_changed: Notify::new(),
+                outbox: Notify::new(),
                 running: Mutex::new(HashMap::new()),
             }),
         })
@@ -182,8 +196,13 @@ struct Inner {
     sink: Option<Arc<dyn NotificationSink>>,
     default_vims: BTreeMap<String, VimConnectionInfo>,
     vims: Option<crate::vim::VimRegistry>,
+    sealer: crate::vim::Sealer,
     config: LcmConfig,
     wake: Notify,
+    /// Signalled after every committed change of an op, for `wait_for`.
+    op_changed: Notify,
+    /// Signalled when notifications may be waiting, for the sender.
+    outbox: Notify,
     running: Mutex<HashMap<String, CancellationToken>>,
 }
 
@@ -396,6 +415,7 @@ impl VnfLcm {
             true,
         ));
         self.store().commit(tenant, writes).await?;
+        self.inner.outbox.notify_one();
         self.inner
             .packages
             .set_in_use(tenant, &instance.vnfd_id, true)
@@ -431,6 +451,7 @@ impl VnfLcm {
             false,
         ));
         self.store().commit(tenant, writes).await?;
+        self.inner.outbox.notify_one();
         self.release_package_if_unused(tenant, &record.value.instance.vnfd_id)
             .await
     }
@@ -693,7 +714,7 @@ impl VnfLcm {
             &op,
         ));
         self.store().commit(tenant, writes).await?;
-        self.inner.wake.notify_one();
+        self.committed();
         Ok(op)
     }
 
@@ -1104,7 +1125,7 @@ impl VnfLcm {
             }
             match self.store().commit(tenant, writes).await {
                 Ok(_) => {
-                    self.inner.wake.notify_one();
+                    self.committed();
                     return Ok(record.value.op);
                 }
                 Err(Error::Conflict(message)) if message.contains("changed concurrently") => {
@@ -1250,8 +1271,16 @@ impl VnfLcm {
         Ok(op)
     }
 
+    /// Wakes whoever waits for a change: the executor, `wait_for`, the sender.
+    fn committed(&self) {
+        self.inner.wake.notify_one();
+        self.inner.op_changed.notify_waiters();
+        self.inner.outbox.notify_one();
+    }
+
     /// Waits until an operation reaches one of `states` (COMPLETED, FAILED_TEMP, FAILED,
-    /// ROLLED_BACK when empty), polling the store; `Conflict` after `timeout`.
+    /// ROLLED_BACK when empty): woken by this engine's commits, polling the store for
+    /// other processes' changes; `Conflict` after `timeout`.
     pub async fn wait_for(
         &self,
         tenant: &TenantId,
@@ -1261,6 +1290,10 @@ impl VnfLcm {
     ) -> Result<VnfLcmOpOcc> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
+            // Listen before reading, so a change between the read and the wait is seen.
+            let changed = self.inner.op_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
             let op = self.op_occ(tenant, op_id).await?;
             let done = if states.is_empty() {
                 op.operation_state.is_final() || op.operation_state == State::FailedTemp
@@ -1276,7 +1309,12 @@ impl VnfLcm {
                     state_name(op.operation_state)
                 )));
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            // Another VNFM process sharing the store does not signal this one: poll too.
+            let poll = tokio::time::Instant::now() + Duration::from_millis(50);
+            tokio::select! {
+                () = &mut changed => {}
+                () = tokio::time::sleep_until(poll.min(deadline)) => {}
+            }
         }
     }
 
@@ -1313,9 +1351,14 @@ impl VnfLcm {
         };
         let authentication = request
             .authentication
-            .map(|a| serde_json::to_string(&a).map(Sealed))
-            .transpose()
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map(|a| {
+                let plain = serde_json::to_vec(&a).map_err(|e| Error::Internal(e.to_string()))?;
+                self.inner.sealer.seal(
+                    &crate::vim::Sealer::subscription_context(tenant, &id),
+                    &plain,
+                )
+            })
+            .transpose()?;
         self.store()
             .insert(
                 tenant,
@@ -2505,6 +2548,7 @@ impl VnfLcm {
                 .await;
         }
         let versions = self.store().commit(tenant, writes).await?;
+        self.committed();
         op.version = versions.first().copied().unwrap_or(op.version + 1);
         if let Some((_, old_vnfd_id)) = &moved_from {
             let _ = self.release_package_if_unused(tenant, old_vnfd_id).await;
@@ -2519,40 +2563,62 @@ impl VnfLcm {
             return;
         };
         let owner = format!("{}-sender", self.inner.config.executor_id);
+        // Deliveries run side by side; a subscription's next notification is not
+        // claimable while its head is in flight, so each subscription stays in order and
+        // a slow callback holds up only its own subscription.
+        let mut in_flight = tokio::task::JoinSet::new();
+        const MAX_IN_FLIGHT: usize = 64;
         while !stop.is_cancelled() {
-            let claimed = self
-                .store()
-                .claim_notifications(&owner, Utc::now(), Duration::from_secs(60), 64)
-                .await;
-            let entries = match claimed {
-                Ok(entries) => entries,
-                Err(error) => {
-                    tracing::warn!(%error, "claiming notifications failed");
-                    Vec::new()
+            while in_flight.try_join_next().is_some() {}
+            let room = MAX_IN_FLIGHT.saturating_sub(in_flight.len());
+            let mut claimed_any = false;
+            if room > 0 {
+                match self
+                    .store()
+                    .claim_notifications(&owner, Utc::now(), Duration::from_secs(60), room)
+                    .await
+                {
+                    Ok(entries) => {
+                        claimed_any = !entries.is_empty();
+                        for entry in entries {
+                            let sink = sink.clone();
+                            let engine = self.clone();
+                            in_flight.spawn(async move {
+                                engine.deliver(sink.as_ref(), entry).await;
+                                engine.inner.outbox.notify_one();
+                            });
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "claiming notifications failed"),
                 }
-            };
-            let busy = !entries.is_empty();
-            let deliveries = entries.into_iter().map(|entry| {
-                let sink = sink.clone();
-                let engine = self.clone();
-                async move { engine.deliver(sink.as_ref(), entry).await }
-            });
-            futures::future::join_all(deliveries).await;
-            if busy {
+            }
+            if claimed_any {
                 continue;
             }
+            let idle = self
+                .inner
+                .config
+                .notification_backoff
+                .min(Duration::from_millis(50));
             tokio::select! {
                 () = stop.cancelled() => break,
-                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+                () = self.inner.outbox.notified() => {}
+                () = tokio::time::sleep(idle) => {}
             }
         }
+        while in_flight.join_next().await.is_some() {}
     }
 
     async fn deliver(&self, sink: &dyn NotificationSink, entry: crate::store::OutboxEntry) {
         let target = match self.target(&entry).await {
             Ok(target) => target,
-            Err(_) => {
+            Err(Error::NotFound { .. }) => {
+                // The subscription is gone: nobody is left to notify.
                 let _ = self.store().ack_notification(&entry).await;
+                return;
+            }
+            Err(error) => {
+                self.deliver_later(&entry, &error).await;
                 return;
             }
         };
@@ -2560,39 +2626,60 @@ impl VnfLcm {
             Ok(()) => {
                 let _ = self.store().ack_notification(&entry).await;
             }
-            Err(error) if entry.attempts + 1 >= self.inner.config.notification_max_attempts => {
-                tracing::warn!(subscription = entry.subscription_id, %error, "notification dropped after {} attempts", entry.attempts + 1);
-                let _ = self.store().ack_notification(&entry).await;
-            }
             Err(error) => {
-                let factor = 2u32.saturating_pow(entry.attempts.min(16));
-                let delay = self
-                    .inner
-                    .config
-                    .notification_backoff
-                    .saturating_mul(factor)
-                    .min(self.inner.config.notification_max_backoff);
-                let not_before = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-                let _ = self
-                    .store()
-                    .retry_notification(&entry, not_before, &error.to_string())
-                    .await;
+                // A refusal that will not change by itself (a 4xx, bad authentication
+                // parameters) is given fewer attempts, so it does not hold the
+                // subscription's later notifications back for long.
+                let limit = if error.is_retryable() {
+                    self.inner.config.notification_max_attempts
+                } else {
+                    self.inner.config.notification_max_attempts.min(3)
+                };
+                if entry.attempts + 1 >= limit {
+                    tracing::warn!(
+                        subscription = entry.subscription_id,
+                        %error,
+                        "notification dropped after {} attempts",
+                        entry.attempts + 1
+                    );
+                    let _ = self.store().ack_notification(&entry).await;
+                } else {
+                    self.deliver_later(&entry, &error).await;
+                }
             }
         }
     }
 
+    async fn deliver_later(&self, entry: &crate::store::OutboxEntry, error: &Error) {
+        let factor = 2u32.saturating_pow(entry.attempts.min(16));
+        let delay = self
+            .inner
+            .config
+            .notification_backoff
+            .saturating_mul(factor)
+            .min(self.inner.config.notification_max_backoff);
+        let not_before = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        if let Err(store_error) = self
+            .store()
+            .retry_notification(entry, not_before, &error.to_string())
+            .await
+        {
+            tracing::warn!(%store_error, "a failed notification could not be rescheduled; its claim expires instead");
+        }
+    }
+
     async fn target(&self, entry: &crate::store::OutboxEntry) -> Result<NotificationTarget> {
-        let found = self
+        let found = match self
             .store()
             .get(
                 &entry.tenant,
                 RecordKind::LccnSubscription,
                 &entry.subscription_id,
             )
-            .await;
-        let found = match found {
+            .await
+        {
             Ok(found) => found,
-            Err(_) => {
+            Err(Error::NotFound { .. }) => {
                 self.store()
                     .get(
                         &entry.tenant,
@@ -2601,6 +2688,7 @@ impl VnfLcm {
                     )
                     .await?
             }
+            Err(other) => return Err(other),
         };
         let (callback_uri, authentication) = match found.value {
             Record::LccnSubscription(r) => (
@@ -2613,10 +2701,21 @@ impl VnfLcm {
             ),
             _ => return Err(Error::Internal("not a subscription".to_owned())),
         };
+        let authentication = match authentication {
+            None => None,
+            Some(sealed) => {
+                let context =
+                    crate::vim::Sealer::subscription_context(&entry.tenant, &entry.subscription_id);
+                let plain = self.inner.sealer.open(&context, &sealed)?;
+                Some(serde_json::from_slice(&plain).map_err(|e| {
+                    Error::Internal(format!("subscription authentication is unreadable: {e}"))
+                })?)
+            }
+        };
         Ok(NotificationTarget {
             subscription_id: entry.subscription_id.clone(),
             callback_uri,
-            authentication: authentication.and_then(|sealed| serde_json::from_str(&sealed.0).ok()),
+            authentication,
         })
     }
 }

@@ -26,8 +26,8 @@ use crate::model::{
 };
 use crate::notify::{NotificationSink, NotificationTarget};
 use crate::store::{
-    ListQuery, NewNotification, Page, PkgmSubscriptionRecord, Record, Sealed, Store, StoreExt,
-    Versioned, VnfPackageRecord, Write,
+    ListQuery, NewNotification, Page, PkgmSubscriptionRecord, Record, Store, StoreExt, Versioned,
+    VnfPackageRecord, Write,
 };
 use crate::vnfd::{Vnfd, VnfdReport};
 use crate::{Error, Result, TenantId, new_id};
@@ -92,6 +92,7 @@ struct Inner {
     config: PackageManagerConfig,
     fetcher: Option<Arc<dyn PackageFetcher>>,
     sink: Option<Arc<dyn NotificationSink>>,
+    sealer: crate::vim::Sealer,
     opened: Mutex<HashMap<String, Arc<Opened>>>,
 }
 
@@ -167,6 +168,7 @@ impl VnfPackageManager {
                 config,
                 fetcher: None,
                 sink: None,
+                sealer: crate::vim::Sealer::process_default(),
                 opened: Mutex::new(HashMap::new()),
             }),
         }
@@ -175,6 +177,13 @@ impl VnfPackageManager {
     /// Uses `fetcher` for uploads from a URI.
     pub fn with_fetcher(self, fetcher: Arc<dyn PackageFetcher>) -> Self {
         self.rebuild(|inner| inner.fetcher = Some(fetcher))
+    }
+
+    /// Seals subscription credentials with `sealer` (default:
+    /// [`crate::vim::Sealer::process_default`]); use the same as the LCM engine's, which
+    /// delivers package notifications too.
+    pub fn with_sealer(self, sealer: crate::vim::Sealer) -> Self {
+        self.rebuild(|inner| inner.sealer = sealer)
     }
 
     /// Checks subscription callbacks with `sink` before accepting a subscription.
@@ -190,6 +199,7 @@ impl VnfPackageManager {
             config: inner.config.clone(),
             fetcher: inner.fetcher.clone(),
             sink: inner.sink.clone(),
+            sealer: inner.sealer.clone(),
             opened: Mutex::new(HashMap::new()),
         };
         change(&mut copy);
@@ -964,9 +974,14 @@ impl VnfPackageManager {
         };
         let authentication = request
             .authentication
-            .map(|a| serde_json::to_string(&a).map(Sealed))
-            .transpose()
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map(|a| {
+                let plain = serde_json::to_vec(&a).map_err(|e| Error::Internal(e.to_string()))?;
+                self.inner.sealer.seal(
+                    &crate::vim::Sealer::subscription_context(tenant, &id),
+                    &plain,
+                )
+            })
+            .transpose()?;
         self.inner
             .store
             .insert(

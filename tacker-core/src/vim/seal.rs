@@ -71,6 +71,30 @@ impl Sealer {
         }
     }
 
+    /// A sealer with a random key made once per process: what components use when the
+    /// embedder configures none. Secrets it seals cannot be opened after a restart, so a
+    /// VNFM with a persistent store configures a key of its own.
+    pub fn process_default() -> Self {
+        static DEFAULT: std::sync::OnceLock<Sealer> = std::sync::OnceLock::new();
+        DEFAULT
+            .get_or_init(|| {
+                let key = SealingKey::generate().unwrap_or_else(|_| {
+                    // Without OS randomness, derive a key from the clock and the process
+                    // id: weak, but only ever used for in-memory state of this process.
+                    let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+                    use sha2::Digest;
+                    SealingKey::from_bytes(sha2::Sha256::digest(seed.as_bytes()).into())
+                });
+                Sealer::new(&key)
+            })
+            .clone()
+    }
+
+    /// The sealing context of a subscription's authentication.
+    pub fn subscription_context(tenant: &crate::TenantId, subscription_id: &str) -> String {
+        format!("{tenant}/subscription/{subscription_id}")
+    }
+
     /// Seals `secret` for the record `context` names (e.g. `tenant/vim/<id>`): the sealed
     /// value opens only with the same key and the same context.
     pub fn seal(&self, context: &str, secret: &[u8]) -> Result<Sealed> {
