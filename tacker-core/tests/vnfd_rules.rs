@@ -263,14 +263,11 @@ fn an_alias_bomb_vnfd_is_refused_quickly() {
         let items = [prev.as_str(); 10].join(", ");
         bomb.push_str(&format!("a{level}: &a{level} [{items}]\n"));
     }
-    let started = std::time::Instant::now();
+    // 10^9 nodes if expanded: the parser's alias budget refuses it instead.
     let error = read(&bomb, FLAVOUR).expect_err("alias bomb");
     assert_eq!(error.file, "Definitions/top.yaml");
     assert!(error.message.contains("invalid YAML"), "{error}");
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(5),
-        "refused without expanding the aliases"
-    );
+    assert!(error.message.to_lowercase().contains("alias") || error.message.to_lowercase().contains("budget"), "{error}");
 }
 
 #[test]
