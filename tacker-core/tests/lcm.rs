@@ -436,6 +436,24 @@ async fn requests_are_validated_before_anything_is_stored() {
         lcm.instance(&f.tenant, "nope").await,
         Err(Error::NotFound { .. })
     ));
+    let internal_cp = InstantiateVnfRequest {
+        ext_virtual_links: vec![tacker_core::model::ExtVirtualLinkData {
+            id: "ext-net".into(),
+            vim_connection_id: None,
+            resource_provider_id: None,
+            resource_id: "net-1".into(),
+            ext_cps: vec![tacker_core::model::VnfExtCpData {
+                cpd_id: "CP2".into(),
+                cp_config: Default::default(),
+            }],
+            ext_link_ports: Vec::new(),
+        }],
+        ..instantiate_request()
+    };
+    assert!(
+        matches!(lcm.instantiate(&f.tenant, &id, internal_cp).await, Err(Error::Unprocessable(m)) if m.contains("CP2")),
+        "CP2 is on an internal virtual link, not an external CP"
+    );
     assert!(
         lcm.op_occs(&f.tenant, &Default::default())
             .await

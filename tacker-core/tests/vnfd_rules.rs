@@ -267,7 +267,11 @@ fn an_alias_bomb_vnfd_is_refused_quickly() {
     let error = read(&bomb, FLAVOUR).expect_err("alias bomb");
     assert_eq!(error.file, "Definitions/top.yaml");
     assert!(error.message.contains("invalid YAML"), "{error}");
-    assert!(error.message.to_lowercase().contains("alias") || error.message.to_lowercase().contains("budget"), "{error}");
+    assert!(
+        error.message.to_lowercase().contains("alias")
+            || error.message.to_lowercase().contains("budget"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -414,12 +414,19 @@ impl VnfLcm {
             &instance,
             true,
         ));
-        self.store().commit(tenant, writes).await?;
-        self.inner.outbox.notify_one();
+        // The package is IN_USE before the instance exists, so nobody sees an instance
+        // of a NOT_IN_USE package; a failed commit gives the mark back.
         self.inner
             .packages
             .set_in_use(tenant, &instance.vnfd_id, true)
             .await?;
+        if let Err(error) = self.store().commit(tenant, writes).await {
+            let _ = self
+                .release_package_if_unused(tenant, &instance.vnfd_id)
+                .await;
+            return Err(error);
+        }
+        self.inner.outbox.notify_one();
         Ok(instance)
     }
 
@@ -2830,11 +2837,15 @@ fn check_ext_cps<'a>(
     cpd_ids: impl Iterator<Item = &'a str>,
 ) -> Result<()> {
     for cpd in cpd_ids {
+        // An external CP: a substitution-mapped one, or a VduCp with no internal link.
         let known = flavour
             .ext_cps
             .iter()
             .any(|e| e.id == cpd || e.vdu_cp == cpd)
-            || flavour.vdu_cps.iter().any(|c| c.id == cpd);
+            || flavour
+                .vdu_cps
+                .iter()
+                .any(|c| c.id == cpd && c.virtual_link.is_none());
         if !known {
             return Err(Error::Unprocessable(format!(
                 "extVirtualLinks: cpdId '{cpd}' is not an external CP of flavour {}",
