@@ -7,27 +7,6 @@ use std::process::Command;
 
 use tacker_core::testkit::corpus;
 
-const FIELDS: &[&str] = &[
-    "entry_definitions",
-    "vnfd_id",
-    "provider",
-    "product_name",
-    "software_version",
-    "descriptor_version",
-    "vnfm_info",
-];
-const FLAVOUR_FIELDS: &[&str] = &[
-    "id",
-    "vdus",
-    "vdu_cps",
-    "virtual_links",
-    "virtual_storages",
-    "scaling_aspects",
-    "instantiation_levels",
-    "default_instantiation_level",
-    "lcm_interfaces",
-];
-
 fn run<'a>(
     package: &Path,
     missing_ok: impl IntoIterator<Item = &'a String>,
@@ -61,10 +40,10 @@ fn validate_json_reproduces_every_valid_package_s_facts() {
         let keys: Vec<&String> = facts.as_object().expect("object").keys().collect();
         assert_eq!(
             keys.len(),
-            FIELDS.len() + 2,
+            corpus::FACT_FIELDS.len() + 2,
             "{name}: exactly the documented fields: {keys:?}"
         );
-        for field in FIELDS {
+        for field in corpus::FACT_FIELDS {
             assert_eq!(facts[field], expected[field], "{name}: {field}");
         }
         let flavours = facts["flavours"].as_array().expect("flavours");
@@ -73,10 +52,10 @@ fn validate_json_reproduces_every_valid_package_s_facts() {
         for (got, want) in flavours.iter().zip(wanted) {
             assert_eq!(
                 got.as_object().map(|o| o.len()),
-                Some(FLAVOUR_FIELDS.len()),
+                Some(corpus::FLAVOUR_FIELDS.len()),
                 "{name}: flavour fields"
             );
-            for field in FLAVOUR_FIELDS {
+            for field in corpus::FLAVOUR_FIELDS {
                 assert_eq!(
                     got[field], want[field],
                     "{name}: flavour {} {field}",

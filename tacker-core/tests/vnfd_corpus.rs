@@ -16,27 +16,6 @@ fn validate(package: &CorpusPackage) -> tacker_core::Result<serde_json::Value> {
     Ok(serde_json::to_value(report.facts(&csar.entry_definitions)).expect("facts serialize"))
 }
 
-const FACT_FIELDS: &[&str] = &[
-    "entry_definitions",
-    "vnfd_id",
-    "provider",
-    "product_name",
-    "software_version",
-    "descriptor_version",
-    "vnfm_info",
-];
-const FLAVOUR_FIELDS: &[&str] = &[
-    "id",
-    "vdus",
-    "vdu_cps",
-    "virtual_links",
-    "virtual_storages",
-    "scaling_aspects",
-    "instantiation_levels",
-    "default_instantiation_level",
-    "lcm_interfaces",
-];
-
 /// Tacker's problems with a package, split into those it refuses for only because of
 /// its TOSCA parser's occurrence check, and those about files the corpus leaves out
 /// (which no reader of the corpus can see).
@@ -117,7 +96,7 @@ fn corpus_verdicts_and_facts_match() {
         let should_onboard = valid || (occurrence && !other);
         match (should_onboard, &result) {
             (true, Ok(facts)) => {
-                for field in FACT_FIELDS {
+                for field in corpus::FACT_FIELDS {
                     if facts[field] != expected[field] {
                         failures.push(format!(
                             "{name}: {field} is {} but expected {}",
@@ -136,7 +115,7 @@ fn corpus_verdicts_and_facts_match() {
                     ));
                 }
                 for (got, want) in flavours.iter().zip(expected_flavours.iter()) {
-                    for field in FLAVOUR_FIELDS {
+                    for field in corpus::FLAVOUR_FIELDS {
                         if got[field] != want[field] {
                             failures.push(format!(
                                 "{name}: flavour {} {field} is {} but expected {}",

@@ -517,10 +517,7 @@ impl VnfLcm {
             .store()
             .list_typed::<VnfInstanceRecord>(tenant, query)
             .await?;
-        Ok(Page {
-            items: page.items.into_iter().map(|v| v.value.instance).collect(),
-            next_marker: page.next_marker,
-        })
+        Ok(page.map(|v| v.value.instance))
     }
 
     /// One operation occurrence.
@@ -539,10 +536,7 @@ impl VnfLcm {
             .store()
             .list_typed::<OpOccRecord>(tenant, query)
             .await?;
-        Ok(Page {
-            items: page.items.into_iter().map(|v| v.value.op).collect(),
-            next_marker: page.next_marker,
-        })
+        Ok(page.map(|v| v.value.op))
     }
 
     // ----- Operations ------------------------------------------------------------------
@@ -1359,11 +1353,9 @@ impl VnfLcm {
         let authentication = request
             .authentication
             .map(|a| {
-                let plain = serde_json::to_vec(&a).map_err(|e| Error::Internal(e.to_string()))?;
-                self.inner.sealer.seal(
-                    &crate::vim::Sealer::subscription_context(tenant, &id),
-                    &plain,
-                )
+                self.inner
+                    .sealer
+                    .seal_json(&crate::vim::Sealer::subscription_context(tenant, &id), &a)
             })
             .transpose()?;
         self.store()
@@ -1399,14 +1391,7 @@ impl VnfLcm {
             .store()
             .list_typed::<LccnSubscriptionRecord>(tenant, query)
             .await?;
-        Ok(Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|v| v.value.subscription)
-                .collect(),
-            next_marker: page.next_marker,
-        })
+        Ok(page.map(|v| v.value.subscription))
     }
 
     /// Removes a subscription and its undelivered notifications.
@@ -2304,15 +2289,15 @@ impl VnfLcm {
             changes.vnf_instance_description = Some(description.clone());
         }
         if let Some(patch) = &r.metadata {
-            merge_patch(&mut instance.metadata, patch);
+            crate::model::merge_patch(&mut instance.metadata, patch);
             changes.metadata = Some(patch.clone());
         }
         if let Some(patch) = &r.extensions {
-            merge_patch(&mut instance.extensions, patch);
+            crate::model::merge_patch(&mut instance.extensions, patch);
             changes.extensions = Some(patch.clone());
         }
         if let Some(patch) = &r.vnf_configurable_properties {
-            merge_patch(&mut instance.vnf_configurable_properties, patch);
+            crate::model::merge_patch(&mut instance.vnf_configurable_properties, patch);
             changes.vnf_configurable_properties = Some(patch.clone());
         }
         if let Some(patch) = &r.vim_connection_info {
@@ -2320,7 +2305,7 @@ impl VnfLcm {
                 .ok()
                 .and_then(|v| v.as_object().cloned())
                 .unwrap_or_default();
-            merge_patch(&mut current, patch);
+            crate::model::merge_patch(&mut current, patch);
             instance.vim_connection_info =
                 serde_json::from_value(serde_json::Value::Object(current)).map_err(|e| {
                     Error::Unprocessable(format!(
@@ -2713,10 +2698,7 @@ impl VnfLcm {
             Some(sealed) => {
                 let context =
                     crate::vim::Sealer::subscription_context(&entry.tenant, &entry.subscription_id);
-                let plain = self.inner.sealer.open(&context, &sealed)?;
-                Some(serde_json::from_slice(&plain).map_err(|e| {
-                    Error::Internal(format!("subscription authentication is unreadable: {e}"))
-                })?)
+                Some(self.inner.sealer.open_json(&context, &sealed)?)
             }
         };
         Ok(NotificationTarget {
@@ -2789,29 +2771,6 @@ fn restored_instance(before: &VnfInstance, outcome: &InfraOutcome) -> Option<Vnf
         instance.metadata.insert(key.clone(), value.clone());
     }
     Some(instance)
-}
-
-fn merge_patch(target: &mut KeyValuePairs, patch: &KeyValuePairs) {
-    for (key, value) in patch {
-        match value {
-            serde_json::Value::Null => {
-                target.remove(key);
-            }
-            serde_json::Value::Object(inner) => {
-                let entry = target
-                    .entry(key.clone())
-                    .or_insert_with(|| serde_json::Value::Object(KeyValuePairs::new()));
-                if let serde_json::Value::Object(existing) = entry {
-                    merge_patch(existing, inner);
-                } else {
-                    *entry = value.clone();
-                }
-            }
-            other => {
-                target.insert(key.clone(), other.clone());
-            }
-        }
-    }
 }
 
 fn check_level(flavour: &DeploymentFlavour, level: Option<&str>) -> Result<()> {

@@ -366,3 +366,54 @@ pub struct ApiVersion {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retirement_date: Option<DateTime>,
 }
+
+/// Applies an RFC 7396 JSON merge patch: `null` removes a key, objects merge
+/// recursively, anything else replaces.
+pub fn merge_patch(target: &mut KeyValuePairs, patch: &KeyValuePairs) {
+    for (key, value) in patch {
+        match value {
+            serde_json::Value::Null => {
+                target.remove(key);
+            }
+            serde_json::Value::Object(inner) => {
+                let entry = target
+                    .entry(key.clone())
+                    .or_insert_with(|| serde_json::Value::Object(KeyValuePairs::new()));
+                match entry {
+                    serde_json::Value::Object(existing) => merge_patch(existing, inner),
+                    other => {
+                        let mut fresh = KeyValuePairs::new();
+                        merge_patch(&mut fresh, inner);
+                        *other = serde_json::Value::Object(fresh);
+                    }
+                }
+            }
+            other => {
+                target.insert(key.clone(), other.clone());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut target = serde_json::json!({"a": "b", "c": {"d": "e", "f": "g"}, "h": 1})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let patch =
+            serde_json::json!({"a": "z", "c": {"f": null}, "h": {"i": null, "j": 2}, "k": [1]})
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+        merge_patch(&mut target, &patch);
+        assert_eq!(
+            serde_json::Value::Object(target),
+            serde_json::json!({"a": "z", "c": {"d": "e"}, "h": {"j": 2}, "k": [1]})
+        );
+    }
+}

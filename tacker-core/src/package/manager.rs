@@ -123,29 +123,6 @@ fn object_error(error: object_store::Error) -> Error {
     }
 }
 
-fn merge_patch(target: &mut KeyValuePairs, patch: &KeyValuePairs) {
-    for (key, value) in patch {
-        match value {
-            serde_json::Value::Null => {
-                target.remove(key);
-            }
-            serde_json::Value::Object(inner) => {
-                let entry = target
-                    .entry(key.clone())
-                    .or_insert_with(|| serde_json::Value::Object(KeyValuePairs::new()));
-                if let serde_json::Value::Object(existing) = entry {
-                    merge_patch(existing, inner);
-                } else {
-                    *entry = value.clone();
-                }
-            }
-            other => {
-                target.insert(key.clone(), other.clone());
-            }
-        }
-    }
-}
-
 fn container_format(text: &str) -> Option<ContainerFormat> {
     serde_json::from_value(serde_json::Value::String(text.to_ascii_uppercase())).ok()
 }
@@ -276,10 +253,7 @@ impl VnfPackageManager {
             .store
             .list_typed::<VnfPackageRecord>(tenant, query)
             .await?;
-        Ok(Page {
-            items: page.items.into_iter().map(|v| v.value.info).collect(),
-            next_marker: page.next_marker,
-        })
+        Ok(page.map(|v| v.value.info))
     }
 
     /// Uploads the package zip and onboards it synchronously. On success the package
@@ -660,7 +634,7 @@ impl VnfPackageManager {
             info.operational_state = state;
         }
         if let Some(patch) = &modifications.user_defined_data {
-            merge_patch(&mut info.user_defined_data, patch);
+            crate::model::merge_patch(&mut info.user_defined_data, patch);
         }
         if modifications.operational_state.is_some() {
             writes.extend(
@@ -975,11 +949,9 @@ impl VnfPackageManager {
         let authentication = request
             .authentication
             .map(|a| {
-                let plain = serde_json::to_vec(&a).map_err(|e| Error::Internal(e.to_string()))?;
-                self.inner.sealer.seal(
-                    &crate::vim::Sealer::subscription_context(tenant, &id),
-                    &plain,
-                )
+                self.inner
+                    .sealer
+                    .seal_json(&crate::vim::Sealer::subscription_context(tenant, &id), &a)
             })
             .transpose()?;
         self.inner
@@ -1018,14 +990,7 @@ impl VnfPackageManager {
             .store
             .list_typed::<PkgmSubscriptionRecord>(tenant, query)
             .await?;
-        Ok(Page {
-            items: page
-                .items
-                .into_iter()
-                .map(|v| v.value.subscription)
-                .collect(),
-            next_marker: page.next_marker,
-        })
+        Ok(page.map(|v| v.value.subscription))
     }
 
     /// Removes a subscription and its undelivered notifications.

@@ -141,6 +141,16 @@ pub struct Page<T> {
     pub next_marker: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// The same page with every item converted.
+    pub fn map<U>(self, convert: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(convert).collect(),
+            next_marker: self.next_marker,
+        }
+    }
+}
+
 /// An operation occurrence claimed by an executor.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClaimedOp {

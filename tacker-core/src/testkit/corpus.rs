@@ -4,6 +4,31 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+/// The package-level facts `tacker package validate --json` prints, named as in
+/// `expected.json`.
+pub const FACT_FIELDS: &[&str] = &[
+    "entry_definitions",
+    "vnfd_id",
+    "provider",
+    "product_name",
+    "software_version",
+    "descriptor_version",
+    "vnfm_info",
+];
+
+/// The facts of each flavour, named as in `expected.json`.
+pub const FLAVOUR_FIELDS: &[&str] = &[
+    "id",
+    "vdus",
+    "vdu_cps",
+    "virtual_links",
+    "virtual_storages",
+    "scaling_aspects",
+    "instantiation_levels",
+    "default_instantiation_level",
+    "lcm_interfaces",
+];
+
 /// One corpus package.
 #[derive(Debug, Clone)]
 pub struct CorpusPackage {

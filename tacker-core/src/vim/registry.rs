@@ -152,20 +152,12 @@ impl VimRegistry {
         id: &str,
         access_info: &KeyValuePairs,
     ) -> Result<crate::store::Sealed> {
-        let plain = serde_json::to_vec(access_info).map_err(|e| Error::Internal(e.to_string()))?;
-        self.sealer.seal(&context(tenant, id), &plain)
+        self.sealer.seal_json(&context(tenant, id), access_info)
     }
 
     fn open(&self, tenant: &TenantId, record: &VimRecord) -> Result<KeyValuePairs> {
-        let plain = self
-            .sealer
-            .open(&context(tenant, &record.id), &record.access_info)?;
-        serde_json::from_slice(&plain).map_err(|e| {
-            Error::Internal(format!(
-                "sealed accessInfo of VIM {} is unreadable: {e}",
-                record.id
-            ))
-        })
+        self.sealer
+            .open_json(&context(tenant, &record.id), &record.access_info)
     }
 
     async fn current_default(

@@ -116,6 +116,25 @@ impl Sealer {
         Ok(Sealed(format!("{PREFIX}{}", encode_hex(&sealed))))
     }
 
+    /// Seals a value as JSON.
+    pub fn seal_json<T: serde::Serialize>(&self, context: &str, value: &T) -> Result<Sealed> {
+        let plain = serde_json::to_vec(value)
+            .map_err(|e| Error::Internal(format!("cannot seal {context}: {e}")))?;
+        self.seal(context, &plain)
+    }
+
+    /// Opens a value sealed with [`Sealer::seal_json`].
+    pub fn open_json<T: serde::de::DeserializeOwned>(
+        &self,
+        context: &str,
+        sealed: &Sealed,
+    ) -> Result<T> {
+        let plain = self.open(context, sealed)?;
+        serde_json::from_slice(&plain).map_err(|e| {
+            Error::Internal(format!("the sealed value of {context} is unreadable: {e}"))
+        })
+    }
+
     /// Opens a sealed value for `context`. Fails when the key or the context differ or
     /// the value was altered.
     pub fn open(&self, context: &str, sealed: &Sealed) -> Result<Vec<u8>> {
