@@ -1,0 +1,1174 @@
+//! The executor: claims operation occurrences with leases and runs them step by step.
+
+use super::*;
+
+/// The executor-side view of one operation: everything a step needs.
+struct Job {
+    tenant: TenantId,
+    op: Versioned<OpOccRecord>,
+    request: OpRequest,
+    instance: Versioned<VnfInstanceRecord>,
+    package: VnfPackage,
+    cancel: CancellationToken,
+}
+
+impl VnfLcm {
+    pub(super) async fn executor_loop(self, stop: CancellationToken) {
+        let slots = Arc::new(Semaphore::new(self.inner.config.max_concurrent_ops.max(1)));
+        // Owned here: when this task is aborted (a simulated crash), dropping the set
+        // aborts every operation it runs.
+        let mut running = tokio::task::JoinSet::new();
+        while !stop.is_cancelled() {
+            while running.try_join_next().is_some() {}
+            let free = slots.available_permits();
+            if free > 0 {
+                let claimed = self
+                    .store()
+                    .claim_ops(
+                        &self.inner.config.executor_id,
+                        Utc::now(),
+                        self.inner.config.lease_ttl,
+                        free,
+                    )
+                    .await;
+                match claimed {
+                    Ok(claimed) => {
+                        for op in claimed {
+                            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                                let _ = self.store().release_op_lease(&op.lease).await;
+                                continue;
+                            };
+                            let engine = self.clone();
+                            running.spawn(async move {
+                                engine.run_claimed(op).await;
+                                drop(permit);
+                                engine.inner.wake.notify_one();
+                            });
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "claiming operations failed"),
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = self.inner.wake.notified() => {}
+                () = tokio::time::sleep(self.inner.config.poll_interval) => {}
+            }
+        }
+        while running.join_next().await.is_some() {}
+    }
+
+    async fn run_claimed(&self, claimed: ClaimedOp) {
+        let op_id = claimed.op.value.op.id.clone();
+        let token = CancellationToken::new();
+        if let Ok(mut running) = self.inner.running.lock() {
+            running.insert(op_id.clone(), token.clone());
+        }
+        let lease_lost = CancellationToken::new();
+        let tenant = claimed.tenant.clone();
+        let lease = claimed.lease.clone();
+        let renewer = self
+            .clone()
+            .renew_lease(lease.clone(), token.clone(), lease_lost.clone());
+        // The renewer only returns when the lease is lost: then the work is abandoned
+        // to whoever holds the lease now.
+        let result = tokio::select! {
+            result = self.drive(claimed, token.clone(), lease_lost.clone()) => result,
+            () = renewer => Err(Error::Conflict(format!("the lease of operation {op_id} was lost"))),
+        };
+        if let Ok(mut running) = self.inner.running.lock() {
+            running.remove(&op_id);
+        }
+        if let Err(error) = result {
+            tracing::warn!(op = op_id, tenant = %tenant, %error, "operation step could not be recorded");
+        }
+        let _ = self.store().release_op_lease(&lease).await;
+    }
+
+    async fn renew_lease(
+        self,
+        mut lease: OpLease,
+        token: CancellationToken,
+        lost: CancellationToken,
+    ) {
+        let period = self.inner.config.lease_ttl / 3;
+        loop {
+            tokio::time::sleep(period).await;
+            match self
+                .store()
+                .renew_op_lease(&lease, Utc::now(), self.inner.config.lease_ttl)
+                .await
+            {
+                Ok(renewed) => lease = renewed,
+                Err(_) => {
+                    lost.cancel();
+                    token.cancel();
+                    return;
+                }
+            }
+            if let Ok(op) = self
+                .store()
+                .get_typed::<OpOccRecord>(&lease.tenant, &lease.op_occ_id)
+                .await
+                && op.value.op.is_cancel_pending
+                && op.value.op.cancel_mode == Some(CancelModeType::Forceful)
+            {
+                token.cancel();
+            }
+        }
+    }
+
+    /// Runs a claimed operation from its current state to FAILED_TEMP or a final state.
+    async fn drive(
+        &self,
+        claimed: ClaimedOp,
+        token: CancellationToken,
+        lease_lost: CancellationToken,
+    ) -> Result<()> {
+        let tenant = claimed.tenant.clone();
+        let mut op = claimed.op;
+        if let Some(previous) = &claimed.expired_owner
+            && matches!(
+                op.value.op.operation_state,
+                State::Processing | State::RollingBack
+            )
+        {
+            let step = op.value.steps.len() + 1;
+            let error = Error::Internal(format!(
+                "the VNFM executor {previous} stopped during step {step} of the operation; retry or roll it back"
+            ));
+            let event = if op.value.op.operation_state == State::Processing {
+                OpEvent::StepFailed
+            } else {
+                OpEvent::RollbackFailed
+            };
+            self.finish(&tenant, &mut op, event, Some(&error), None)
+                .await?;
+            return Ok(());
+        }
+        let request = OpRequest::from_params(
+            op.value.op.operation,
+            op.value
+                .op
+                .operation_params
+                .as_ref()
+                .unwrap_or(&serde_json::Value::Null),
+        );
+        let request = match request {
+            Ok(request) => request,
+            Err(error) => return self.fail_now(&tenant, &mut op, &error).await,
+        };
+        let instance = match self
+            .store()
+            .get_typed::<VnfInstanceRecord>(&tenant, &op.value.op.vnf_instance_id)
+            .await
+        {
+            Ok(instance) => instance,
+            Err(error) => return self.fail_now(&tenant, &mut op, &error).await,
+        };
+        let package = match self
+            .inner
+            .packages
+            .package_for_vnfd(&tenant, &instance.value.instance.vnfd_id, false)
+            .await
+        {
+            Ok(package) => package,
+            Err(error) => return self.fail_now(&tenant, &mut op, &error).await,
+        };
+        let mut job = Job {
+            tenant,
+            op,
+            request,
+            instance,
+            package,
+            cancel: token,
+        };
+        loop {
+            if lease_lost.is_cancelled() {
+                return Ok(());
+            }
+            match job.op.value.op.operation_state {
+                State::Starting => self.run_starting(&mut job).await?,
+                State::Processing => self.run_processing(&mut job).await?,
+                State::RollingBack => self.run_rolling_back(&mut job).await?,
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    async fn fail_now(
+        &self,
+        tenant: &TenantId,
+        op: &mut Versioned<OpOccRecord>,
+        error: &Error,
+    ) -> Result<()> {
+        let event = match op.value.op.operation_state {
+            State::Starting => OpEvent::GrantRefused,
+            State::RollingBack => OpEvent::RollbackFailed,
+            _ => OpEvent::StepFailed,
+        };
+        self.finish(tenant, op, event, Some(error), None).await
+    }
+
+    /// Re-reads the op to see a cancel request made since it was claimed.
+    async fn refresh(&self, job: &mut Job) -> Result<()> {
+        job.op = self
+            .store()
+            .get_typed::<OpOccRecord>(&job.tenant, &job.op.value.op.id)
+            .await?;
+        Ok(())
+    }
+
+    async fn run_starting(&self, job: &mut Job) -> Result<()> {
+        self.refresh(job).await?;
+        if job.op.value.op.is_cancel_pending {
+            let error = Error::Cancelled("cancelled before it started".to_owned());
+            return self
+                .finish(
+                    &job.tenant,
+                    &mut job.op,
+                    OpEvent::Cancel,
+                    Some(&error),
+                    None,
+                )
+                .await;
+        }
+        let operation = job.op.value.op.operation;
+        let Some(granted_operation) = GrantedLcmOperationType::from_operation(operation) else {
+            return self
+                .finish(&job.tenant, &mut job.op, OpEvent::Granted, None, None)
+                .await;
+        };
+        let request = self.grant_request_for(job, granted_operation)?;
+        match self.inner.grants.grant(&job.tenant, &request).await {
+            Ok(grant) => {
+                job.op.value.op.grant_id = Some(grant.id.clone());
+                job.op.value.grant = Some(grant.clone());
+                job.op.value.steps.push(OpStep {
+                    name: "grant".to_owned(),
+                    finished_at: Utc::now(),
+                    output: serde_json::to_value(&grant).unwrap_or_default(),
+                });
+                self.finish(&job.tenant, &mut job.op, OpEvent::Granted, None, None)
+                    .await
+            }
+            Err(error) => {
+                let error = match error {
+                    Error::Forbidden(reason) => {
+                        Error::Forbidden(format!("the grant was refused: {reason}"))
+                    }
+                    other => Error::Forbidden(format!("the grant could not be obtained: {other}")),
+                };
+                self.finish(
+                    &job.tenant,
+                    &mut job.op,
+                    OpEvent::GrantRefused,
+                    Some(&error),
+                    None,
+                )
+                .await
+            }
+        }
+    }
+
+    fn grant_request_for(
+        &self,
+        job: &Job,
+        operation: GrantedLcmOperationType,
+    ) -> Result<crate::model::GrantRequest> {
+        let instance = &job.instance.value.instance;
+        let vnfd = &job.package.vnfd;
+        let info = instance.instantiated_vnf_info.as_ref();
+        let mut resources = GrantResources::default();
+        let (mut flavour_id, mut level_id) = (info.map(|i| i.flavour_id.clone()), None);
+        match &job.request {
+            OpRequest::Instantiate(r) => {
+                flavour_id = Some(r.flavour_id.clone());
+                level_id = r.instantiation_level_id.clone();
+                if let Some(flavour) = vnfd.flavour(&r.flavour_id) {
+                    for vdu in &flavour.vdus {
+                        resources.add_vnfcs(
+                            flavour,
+                            &vdu.id,
+                            flavour
+                                .vdu_instances_at_level(vdu, r.instantiation_level_id.as_deref()),
+                        );
+                    }
+                    resources.add_virtual_links(flavour);
+                }
+            }
+            OpRequest::Terminate(_) => {
+                if let Some(info) = info {
+                    resources.remove_all(info);
+                }
+            }
+            OpRequest::Scale(_) | OpRequest::ScaleToLevel(_) => {
+                if let (Some(info), Some(flavour)) =
+                    (info, info.and_then(|i| vnfd.flavour(&i.flavour_id)))
+                {
+                    let target = scale_target(flavour, Some(info), &job.request)?;
+                    let before = current_levels(info);
+                    let mut after = before.clone();
+                    for level in &target.scale_levels {
+                        after.insert(level.aspect_id.clone(), level.scale_level);
+                    }
+                    for vdu in &flavour.vdus {
+                        let (old, new) = (
+                            flavour.vdu_instances(vdu, &before),
+                            flavour.vdu_instances(vdu, &after),
+                        );
+                        if new > old {
+                            resources.add_vnfcs(flavour, &vdu.id, new - old);
+                        } else if old > new {
+                            let mut victims: Vec<&str> = info
+                                .vnfc_resource_info
+                                .iter()
+                                .filter(|v| v.vdu_id == vdu.id)
+                                .map(|v| v.id.as_str())
+                                .collect();
+                            let keep = usize::try_from(new)
+                                .unwrap_or(usize::MAX)
+                                .min(victims.len());
+                            let victims = victims.split_off(keep);
+                            resources.remove_vnfcs(info, victims);
+                        }
+                    }
+                }
+            }
+            OpRequest::Heal(r) => {
+                if let Some(info) = info {
+                    if r.vnfc_instance_id.is_empty() {
+                        resources.update_vnfcs(
+                            info,
+                            info.vnfc_resource_info.iter().map(|v| v.id.as_str()),
+                        );
+                    } else {
+                        resources.update_vnfcs(info, r.vnfc_instance_id.iter().map(String::as_str));
+                    }
+                }
+            }
+            OpRequest::ChangeFlavour(r) => {
+                level_id = r.instantiation_level_id.clone();
+                flavour_id = Some(r.new_flavour_id.clone());
+                if let Some(info) = info {
+                    resources.remove_all(info);
+                }
+                if let Some(flavour) = vnfd.flavour(&r.new_flavour_id) {
+                    for vdu in &flavour.vdus {
+                        resources.add_vnfcs(
+                            flavour,
+                            &vdu.id,
+                            flavour
+                                .vdu_instances_at_level(vdu, r.instantiation_level_id.as_deref()),
+                        );
+                    }
+                    resources.add_virtual_links(flavour);
+                }
+            }
+            OpRequest::ChangeVnfpkg(_) => {
+                if let Some(info) = info {
+                    resources
+                        .update_vnfcs(info, info.vnfc_resource_info.iter().map(|v| v.id.as_str()));
+                }
+            }
+            _ => {}
+        }
+        let op = &job.op.value.op;
+        let mut request = grant_request(
+            operation,
+            &instance.id,
+            &op.id,
+            &instance.vnfd_id,
+            flavour_id.as_deref(),
+            level_id.as_deref(),
+            op.is_automatic_invocation,
+            resources,
+            (op.links.self_.clone(), op.links.vnf_instance.clone()),
+        );
+        if let OpRequest::ChangeVnfpkg(r) = &job.request {
+            request.dst_vnfd_id = Some(r.vnfd_id.clone());
+        }
+        Ok(request)
+    }
+
+    /// The flavour the operation runs against, and the hooks it calls.
+    fn flavour_of<'v>(&self, job: &Job, vnfd: &'v Vnfd) -> Result<&'v DeploymentFlavour> {
+        let id = match (
+            &job.request,
+            job.instance.value.instance.instantiated_vnf_info.as_ref(),
+        ) {
+            (OpRequest::Instantiate(r), _) => r.flavour_id.clone(),
+            (_, Some(info)) => info.flavour_id.clone(),
+            (_, None) => vnfd
+                .flavours
+                .first()
+                .map(|f| f.id.clone())
+                .unwrap_or_default(),
+        };
+        vnfd.flavour(&id)
+            .ok_or_else(|| Error::Unprocessable(format!("the VNFD has no flavour {id}")))
+    }
+
+    async fn run_processing(&self, job: &mut Job) -> Result<()> {
+        let operation = job.op.value.op.operation;
+        let vnfd = job.package.vnfd.clone();
+        let flavour = match self.flavour_of(job, &vnfd) {
+            Ok(flavour) => flavour.clone(),
+            Err(error) => {
+                return self
+                    .finish(
+                        &job.tenant,
+                        &mut job.op,
+                        OpEvent::StepFailed,
+                        Some(&error),
+                        None,
+                    )
+                    .await;
+            }
+        };
+        let bound = |phase: HookPhase| {
+            flavour
+                .lcm_operation(&LcmHook::new(operation, phase).sol001_name())
+                .is_some_and(|b| b.implementation.is_some())
+        };
+        let mut steps = Vec::new();
+        if bound(HookPhase::Start) {
+            steps.push(Step::Hook(LcmHook::new(operation, HookPhase::Start)));
+        }
+        steps.push(Step::Work);
+        if bound(HookPhase::End) {
+            steps.push(Step::Hook(LcmHook::new(operation, HookPhase::End)));
+        }
+        for step in steps {
+            let name = step.name();
+            if job.op.value.steps.iter().any(|s| s.name == name) {
+                continue;
+            }
+            self.refresh(job).await?;
+            if job.op.value.op.is_cancel_pending {
+                let error = Error::Cancelled(format!("cancelled before step {name}"));
+                return self
+                    .finish(
+                        &job.tenant,
+                        &mut job.op,
+                        OpEvent::Cancel,
+                        Some(&error),
+                        None,
+                    )
+                    .await;
+            }
+            let output = match &step {
+                Step::Hook(hook) => self.run_hook(job, &vnfd, &flavour, *hook).await,
+                Step::Work => self.run_work(job, &vnfd, &flavour).await,
+            };
+            match output {
+                Ok(Some(output)) => {
+                    let step = OpStep {
+                        name: name.clone(),
+                        finished_at: Utc::now(),
+                        output,
+                    };
+                    self.record_step(job, step).await?;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    self.refresh(job).await?;
+                    let event = if job.cancel.is_cancelled() || job.op.value.op.is_cancel_pending {
+                        OpEvent::Cancel
+                    } else {
+                        OpEvent::StepFailed
+                    };
+                    return self
+                        .finish(&job.tenant, &mut job.op, event, Some(&error), None)
+                        .await;
+                }
+            }
+        }
+        // GRACEFUL: the running step was let finish; the operation still ends FAILED_TEMP.
+        self.refresh(job).await?;
+        if job.op.value.op.is_cancel_pending {
+            let error = Error::Cancelled("cancelled after its last step finished".to_owned());
+            return self
+                .finish(
+                    &job.tenant,
+                    &mut job.op,
+                    OpEvent::Cancel,
+                    Some(&error),
+                    None,
+                )
+                .await;
+        }
+        let instance = self.completed_instance(job, &vnfd).await;
+        match instance {
+            Ok(instance) => {
+                self.finish(
+                    &job.tenant,
+                    &mut job.op,
+                    OpEvent::Succeeded,
+                    None,
+                    Some(instance),
+                )
+                .await
+            }
+            Err(error) => {
+                self.finish(
+                    &job.tenant,
+                    &mut job.op,
+                    OpEvent::StepFailed,
+                    Some(&error),
+                    None,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Records a finished step on the op as stored now (a cancel request may have
+    /// changed it while the step ran).
+    async fn record_step(&self, job: &mut Job, step: OpStep) -> Result<()> {
+        for _ in 0..10 {
+            self.refresh(job).await?;
+            job.op.value.steps.push(step.clone());
+            job.op.value.op.links = self.record_links(&job.op.value);
+            match self
+                .store()
+                .update(&job.tenant, job.op.value.clone(), job.op.version)
+                .await
+            {
+                Ok(version) => {
+                    job.op.version = version;
+                    return Ok(());
+                }
+                Err(Error::Conflict(message)) if message.contains("changed concurrently") => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Err(Error::Conflict(format!(
+            "operation {} keeps changing; step {} not recorded",
+            job.op.value.op.id, step.name
+        )))
+    }
+
+    async fn run_hook(
+        &self,
+        job: &Job,
+        vnfd: &Vnfd,
+        flavour: &DeploymentFlavour,
+        hook: LcmHook,
+    ) -> Result<Option<serde_json::Value>> {
+        let name = hook.sol001_name();
+        let Some(binding) = flavour.lcm_operation(&name) else {
+            return Ok(None);
+        };
+        if binding.implementation.is_none() {
+            return Ok(None);
+        }
+        let driver = self.mgmt_driver(binding).ok_or_else(|| {
+            Error::Unprocessable(format!("no MgmtDriver is registered for {name}"))
+        })?;
+        let instance = self.instance_for_hook(job, hook).await?;
+        let vim = match self.vim_of(&instance, &job.request) {
+            Ok((vim_id, vim)) => Some(self.credentials(&job.tenant, &vim_id, vim).await?),
+            Err(_) => None,
+        };
+        let ctx = MgmtContext {
+            tenant: &job.tenant,
+            hook,
+            binding,
+            op_occ: &job.op.value.op,
+            vnf_instance: &instance,
+            vnfd,
+            flavour,
+            vim: vim.as_ref(),
+            grant: job.op.value.grant.as_ref(),
+            package: job.package.files.as_ref(),
+            cancel: &job.cancel,
+        };
+        let outcome = driver.run_hook(&ctx).await.map_err(|e| match e {
+            Error::Driver { .. } | Error::Cancelled(_) => e,
+            other => Error::driver(driver.name(), false, format!("{name} failed: {other}")),
+        })?;
+        Ok(Some(serde_json::to_value(outcome).unwrap_or_default()))
+    }
+
+    /// The instance a hook sees: before the work for `*_start`, after it for `*_end`.
+    async fn instance_for_hook(&self, job: &Job, hook: LcmHook) -> Result<VnfInstance> {
+        let before = job.instance.value.instance.clone();
+        if hook.phase != HookPhase::End {
+            return Ok(before);
+        }
+        let outcome = job
+            .op
+            .value
+            .steps
+            .iter()
+            .find(|s| s.name == "work")
+            .map(|s| s.output.clone());
+        match outcome.and_then(|o| serde_json::from_value::<InfraOutcome>(o).ok()) {
+            Some(outcome) => {
+                let new_vnfd = self.target_vnfd(job).await?;
+                Ok(self
+                    .apply(
+                        &before,
+                        &job.request,
+                        &job.package.vnfd,
+                        new_vnfd.as_deref(),
+                        &outcome,
+                    )
+                    .0)
+            }
+            None => Ok(before),
+        }
+    }
+
+    async fn run_work(
+        &self,
+        job: &Job,
+        vnfd: &Vnfd,
+        flavour: &DeploymentFlavour,
+    ) -> Result<Option<serde_json::Value>> {
+        if let OpRequest::ModifyInfo(_) = &job.request {
+            return Ok(Some(serde_json::Value::Null));
+        }
+        let instance = &job.instance.value.instance;
+        let (vim_id, vim) = self.vim_of(instance, &job.request)?;
+        let vim = job
+            .op
+            .value
+            .grant
+            .as_ref()
+            .and_then(|g| g.vim_connection_info.get(&vim_id).cloned())
+            .unwrap_or(vim);
+        let vim = self.credentials(&job.tenant, &vim_id, vim).await?;
+        let driver = self.driver_for(&vim)?;
+        let ctx = InfraContext {
+            tenant: &job.tenant,
+            vnf_lcm_op_occ_id: &job.op.value.op.id,
+            vnf_instance: instance,
+            vnfd,
+            flavour,
+            vim_connection_id: &vim_id,
+            vim: &vim,
+            grant: job.op.value.grant.as_ref(),
+            package: job.package.files.as_ref(),
+            cancel: &job.cancel,
+        };
+        let outcome = match &job.request {
+            OpRequest::Instantiate(r) => driver.instantiate(&ctx, r).await?,
+            OpRequest::Terminate(r) => driver.terminate(&ctx, r).await?,
+            OpRequest::Scale(_) | OpRequest::ScaleToLevel(_) => {
+                let target = scale_target(
+                    flavour,
+                    instance.instantiated_vnf_info.as_ref(),
+                    &job.request,
+                )?;
+                driver.scale(&ctx, &target).await?
+            }
+            OpRequest::Heal(r) => driver.heal(&ctx, r).await?,
+            OpRequest::ChangeFlavour(r) => driver.change_flavour(&ctx, r).await?,
+            OpRequest::Operate(r) => driver.operate(&ctx, r).await?,
+            OpRequest::ChangeExtConn(r) => driver.change_ext_conn(&ctx, r).await?,
+            OpRequest::ChangeVnfpkg(r) => {
+                let target = self
+                    .inner
+                    .packages
+                    .package_for_vnfd(&job.tenant, &r.vnfd_id, false)
+                    .await?;
+                driver
+                    .change_vnfpkg(&ctx, r, &target.vnfd, target.files.as_ref())
+                    .await?
+            }
+            OpRequest::ModifyInfo(_) => InfraOutcome::default(),
+        };
+        Ok(Some(serde_json::to_value(outcome).unwrap_or_default()))
+    }
+
+    async fn run_rolling_back(&self, job: &mut Job) -> Result<()> {
+        let operation = job.op.value.op.operation;
+        let vnfd = job.package.vnfd.clone();
+        let flavour = match self.flavour_of(job, &vnfd) {
+            Ok(flavour) => flavour.clone(),
+            Err(error) => {
+                return self
+                    .finish(
+                        &job.tenant,
+                        &mut job.op,
+                        OpEvent::RollbackFailed,
+                        Some(&error),
+                        None,
+                    )
+                    .await;
+            }
+        };
+        let result = async {
+            self.run_hook(
+                job,
+                &vnfd,
+                &flavour,
+                LcmHook::new(operation, HookPhase::RollbackStart),
+            )
+            .await?;
+            let outcome = self.run_rollback_work(job, &vnfd, &flavour).await?;
+            self.run_hook(
+                job,
+                &vnfd,
+                &flavour,
+                LcmHook::new(operation, HookPhase::RollbackEnd),
+            )
+            .await?;
+            Ok::<Option<InfraOutcome>, Error>(outcome)
+        }
+        .await;
+        self.refresh(job).await?;
+        match result {
+            // GRACEFUL: the running step was let finish; the rollback still stops in
+            // FAILED_TEMP (SOL003), from where it can be rolled back again.
+            Ok(_) if job.op.value.op.is_cancel_pending => {
+                let error =
+                    Error::Cancelled("the rollback was cancelled after its last step".to_owned());
+                self.finish(
+                    &job.tenant,
+                    &mut job.op,
+                    OpEvent::Cancel,
+                    Some(&error),
+                    None,
+                )
+                .await
+            }
+            Ok(outcome) => {
+                job.op.value.op.resource_changes = None;
+                // The VIM's resources after the rollback (a VNFC it recreated has a new
+                // compute resource), on the instance as it was before the operation.
+                let restored = outcome.and_then(|outcome| {
+                    let instance = restored_instance(&job.instance.value.instance, &outcome)?;
+                    Some(Completion {
+                        instance,
+                        changed_info: None,
+                        pkg_change: None,
+                        resource_changes: Default::default(),
+                        changed_ext_connectivity: Vec::new(),
+                    })
+                });
+                self.finish(
+                    &job.tenant,
+                    &mut job.op,
+                    OpEvent::RollbackSucceeded,
+                    None,
+                    restored,
+                )
+                .await
+            }
+            Err(error) => {
+                let event = if job.op.value.op.is_cancel_pending {
+                    OpEvent::Cancel
+                } else {
+                    OpEvent::RollbackFailed
+                };
+                self.finish(&job.tenant, &mut job.op, event, Some(&error), None)
+                    .await
+            }
+        }
+    }
+
+    async fn run_rollback_work(
+        &self,
+        job: &Job,
+        vnfd: &Vnfd,
+        flavour: &DeploymentFlavour,
+    ) -> Result<Option<InfraOutcome>> {
+        if let OpRequest::ModifyInfo(_) = &job.request {
+            return Ok(None);
+        }
+        let instance = &job.instance.value.instance;
+        let (vim_id, vim) = self.vim_of(instance, &job.request)?;
+        let vim = self.credentials(&job.tenant, &vim_id, vim).await?;
+        let driver = self.driver_for(&vim)?;
+        let ctx = InfraContext {
+            tenant: &job.tenant,
+            vnf_lcm_op_occ_id: &job.op.value.op.id,
+            vnf_instance: instance,
+            vnfd,
+            flavour,
+            vim_connection_id: &vim_id,
+            vim: &vim,
+            grant: job.op.value.grant.as_ref(),
+            package: job.package.files.as_ref(),
+            cancel: &job.cancel,
+        };
+        let outcome = match &job.request {
+            OpRequest::Instantiate(r) => driver.rollback_instantiate(&ctx, r).await,
+            OpRequest::Scale(_) | OpRequest::ScaleToLevel(_) => {
+                let target = scale_target(
+                    flavour,
+                    instance.instantiated_vnf_info.as_ref(),
+                    &job.request,
+                )?;
+                driver.rollback_scale(&ctx, &target).await
+            }
+            OpRequest::ChangeFlavour(r) => driver.rollback_change_flavour(&ctx, r).await,
+            OpRequest::ChangeExtConn(r) => driver.rollback_change_ext_conn(&ctx, r).await,
+            OpRequest::ChangeVnfpkg(r) => driver.rollback_change_vnfpkg(&ctx, r).await,
+            other => Err(Error::Conflict(format!(
+                "{} cannot be rolled back",
+                other.operation()
+            ))),
+        };
+        outcome.map(Some)
+    }
+
+    async fn completed_instance(&self, job: &Job, vnfd: &Vnfd) -> Result<Completion> {
+        let before = &job.instance.value.instance;
+        if let OpRequest::ModifyInfo(r) = &job.request {
+            let (instance, changes) = self.modified(job, before, r).await?;
+            return Ok(Completion {
+                instance,
+                changed_info: Some(changes),
+                pkg_change: None,
+                resource_changes: Default::default(),
+                changed_ext_connectivity: Vec::new(),
+            });
+        }
+        let outcome = job
+            .op
+            .value
+            .steps
+            .iter()
+            .find(|s| s.name == "work")
+            .and_then(|s| serde_json::from_value::<InfraOutcome>(s.output.clone()).ok())
+            .ok_or_else(|| Error::Internal("the infra step left no outcome".to_owned()))?;
+        let new_vnfd = self.target_vnfd(job).await?;
+        let (mut instance, pkg_change) =
+            self.apply(before, &job.request, vnfd, new_vnfd.as_deref(), &outcome);
+        for step in &job.op.value.steps {
+            if step.name.ends_with("_end")
+                && let Ok(mgmt) = serde_json::from_value::<MgmtOutcome>(step.output.clone())
+            {
+                for (key, value) in mgmt.metadata {
+                    instance.metadata.insert(key, value);
+                }
+            }
+        }
+        Ok(Completion {
+            instance,
+            changed_info: None,
+            pkg_change,
+            resource_changes: outcome.resource_changes,
+            changed_ext_connectivity: outcome.changed_ext_connectivity,
+        })
+    }
+
+    /// The VNFD a CHANGE_VNFPKG moves to.
+    async fn target_vnfd(&self, job: &Job) -> Result<Option<Arc<Vnfd>>> {
+        match &job.request {
+            OpRequest::ChangeVnfpkg(r) => Ok(Some(
+                self.inner
+                    .packages
+                    .package_for_vnfd(&job.tenant, &r.vnfd_id, false)
+                    .await?
+                    .vnfd,
+            )),
+            _ => Ok(None),
+        }
+    }
+
+    async fn modified(
+        &self,
+        job: &Job,
+        before: &VnfInstance,
+        r: &crate::model::VnfInfoModificationRequest,
+    ) -> Result<(VnfInstance, VnfInfoModifications)> {
+        let mut instance = before.clone();
+        let mut changes = VnfInfoModifications::default();
+        if let Some(name) = &r.vnf_instance_name {
+            instance.vnf_instance_name = Some(name.clone());
+            changes.vnf_instance_name = Some(name.clone());
+        }
+        if let Some(description) = &r.vnf_instance_description {
+            instance.vnf_instance_description = Some(description.clone());
+            changes.vnf_instance_description = Some(description.clone());
+        }
+        if let Some(patch) = &r.metadata {
+            crate::model::merge_patch(&mut instance.metadata, patch);
+            changes.metadata = Some(patch.clone());
+        }
+        if let Some(patch) = &r.extensions {
+            crate::model::merge_patch(&mut instance.extensions, patch);
+            changes.extensions = Some(patch.clone());
+        }
+        if let Some(patch) = &r.vnf_configurable_properties {
+            crate::model::merge_patch(&mut instance.vnf_configurable_properties, patch);
+            changes.vnf_configurable_properties = Some(patch.clone());
+        }
+        if let Some(patch) = &r.vim_connection_info {
+            let mut current = serde_json::to_value(&instance.vim_connection_info)
+                .ok()
+                .and_then(|v| v.as_object().cloned())
+                .unwrap_or_default();
+            crate::model::merge_patch(&mut current, patch);
+            instance.vim_connection_info =
+                serde_json::from_value(serde_json::Value::Object(current)).map_err(|e| {
+                    Error::Unprocessable(format!(
+                        "vimConnectionInfo after the merge patch is invalid: {e}"
+                    ))
+                })?;
+            changes.vim_connection_info = Some(instance.vim_connection_info.clone());
+        }
+        if let Some(vnfd_id) = &r.vnfd_id {
+            let target = self
+                .inner
+                .packages
+                .package_for_vnfd(&job.tenant, vnfd_id, false)
+                .await?;
+            instance.vnfd_id = target.vnfd.descriptor_id.clone();
+            instance.vnf_software_version = target.vnfd.software_version.clone();
+            instance.vnfd_version = target.vnfd.descriptor_version.clone();
+            changes.vnfd_id = Some(instance.vnfd_id.clone());
+            changes.vnf_software_version = Some(instance.vnf_software_version.clone());
+            changes.vnfd_version = Some(instance.vnfd_version.clone());
+        }
+        Ok((instance, changes))
+    }
+
+    /// The instance after an operation's infra outcome.
+    fn apply(
+        &self,
+        before: &VnfInstance,
+        request: &OpRequest,
+        vnfd: &Vnfd,
+        new_vnfd: Option<&Vnfd>,
+        outcome: &InfraOutcome,
+    ) -> (VnfInstance, Option<ModificationsTriggeredByVnfPkgChange>) {
+        let mut instance = before.clone();
+        let mut pkg_change = None;
+        let previous = before.instantiated_vnf_info.clone();
+        match request {
+            OpRequest::Terminate(_) => {
+                instance.instantiation_state = InstantiationState::NotInstantiated;
+                instance.instantiated_vnf_info = None;
+                instance.links =
+                    self.instance_links(&instance.id, InstantiationState::NotInstantiated);
+                return (instance, None);
+            }
+            OpRequest::Instantiate(r) => {
+                if r.vim_connection_info.is_empty() {
+                    if let Ok((id, vim)) = self.vim_of(before, request) {
+                        instance.vim_connection_info.insert(id, vim);
+                    }
+                } else {
+                    instance.vim_connection_info = r.vim_connection_info.clone();
+                }
+                instance
+                    .vnf_configurable_properties
+                    .extend(r.vnf_configurable_properties.clone());
+                instance.extensions.extend(r.extensions.clone());
+            }
+            _ => {}
+        }
+        let vnfd = new_vnfd.unwrap_or(vnfd);
+        let flavour_id = match (request, &previous) {
+            (OpRequest::Instantiate(r), _) => r.flavour_id.clone(),
+            (OpRequest::ChangeFlavour(r), _) => r.new_flavour_id.clone(),
+            (_, Some(info)) => info.flavour_id.clone(),
+            (_, None) => String::new(),
+        };
+        let flavour = vnfd.flavour(&flavour_id);
+        let scale_status: Vec<ScaleInfo> = match (request, &previous, flavour) {
+            (OpRequest::Instantiate(r), _, Some(flavour)) => {
+                levels_vec(flavour.scale_levels_at(r.instantiation_level_id.as_deref()))
+            }
+            (OpRequest::ChangeFlavour(r), _, Some(flavour)) => {
+                levels_vec(flavour.scale_levels_at(r.instantiation_level_id.as_deref()))
+            }
+            (OpRequest::Scale(_) | OpRequest::ScaleToLevel(_), Some(info), Some(flavour)) => {
+                let mut levels = current_levels(info);
+                if let Ok(target) = scale_target(flavour, Some(info), request) {
+                    for level in target.scale_levels {
+                        levels.insert(level.aspect_id, level.scale_level);
+                    }
+                }
+                levels_vec(levels)
+            }
+            (_, Some(info), _) => info.scale_status.clone(),
+            _ => Vec::new(),
+        };
+        let max_scale_levels = flavour
+            .map(|f| {
+                f.scaling_aspects
+                    .iter()
+                    .map(|a| ScaleInfo {
+                        aspect_id: a.id.clone(),
+                        vnfd_id: None,
+                        scale_level: a.max_scale_level,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let vnf_state = match (request, &previous) {
+            (OpRequest::Operate(r), _) => r.change_state_to,
+            (_, Some(info)) => info.vnf_state,
+            _ => VnfOperationalStateType::Started,
+        };
+        let resources = &outcome.resources;
+        let vnfc_info = vnfc_info_of(&resources.vnfc_resource_info, vnf_state);
+        instance.instantiation_state = InstantiationState::Instantiated;
+        instance.instantiated_vnf_info = Some(InstantiatedVnfInfo {
+            flavour_id,
+            vnf_state,
+            scale_status,
+            max_scale_levels,
+            ext_cp_info: resources.ext_cp_info.clone(),
+            vip_cp_info: Vec::new(),
+            ext_virtual_link_info: resources.ext_virtual_link_info.clone(),
+            ext_managed_virtual_link_info: resources.ext_managed_virtual_link_info.clone(),
+            monitoring_parameters: previous
+                .as_ref()
+                .map(|i| i.monitoring_parameters.clone())
+                .unwrap_or_default(),
+            localization_language: match request {
+                OpRequest::Instantiate(r) => r.localization_language.clone(),
+                _ => previous
+                    .as_ref()
+                    .and_then(|i| i.localization_language.clone()),
+            },
+            vnfc_resource_info: resources.vnfc_resource_info.clone(),
+            vnf_virtual_link_resource_info: resources.vnf_virtual_link_resource_info.clone(),
+            virtual_storage_resource_info: resources.virtual_storage_resource_info.clone(),
+            vnfc_info,
+        });
+        for (key, value) in &outcome.metadata {
+            instance.metadata.insert(key.clone(), value.clone());
+        }
+        if let Some(target) = new_vnfd {
+            instance.vnfd_id = target.descriptor_id.clone();
+            instance.vnf_software_version = target.software_version.clone();
+            instance.vnfd_version = target.descriptor_version.clone();
+            pkg_change = Some(ModificationsTriggeredByVnfPkgChange {
+                vnfd_id: Some(target.descriptor_id.clone()),
+                vnf_provider: Some(target.provider.clone()),
+                vnf_product_name: Some(target.product_name.clone()),
+                vnf_software_version: Some(target.software_version.clone()),
+                vnfd_version: Some(target.descriptor_version.clone()),
+                ..ModificationsTriggeredByVnfPkgChange::default()
+            });
+        }
+        instance.links = self.instance_links(&instance.id, InstantiationState::Instantiated);
+        (instance, pkg_change)
+    }
+
+    /// Moves the op to its next state, with the instance's new state when it completes,
+    /// and queues the notifications, in one commit.
+    async fn finish(
+        &self,
+        tenant: &TenantId,
+        op: &mut Versioned<OpOccRecord>,
+        event: OpEvent,
+        error: Option<&Error>,
+        completed: Option<Completion>,
+    ) -> Result<()> {
+        Self::event(&mut op.value, event)?;
+        op.value.op.error = error.map(op_failure);
+        if matches!(event, OpEvent::Cancel) {
+            op.value.op.is_cancel_pending = false;
+        }
+        if matches!(
+            event,
+            OpEvent::StepFailed | OpEvent::RollbackFailed | OpEvent::Cancel
+        ) {
+            // A failed step is done again on retry: keep the steps before it.
+        }
+        let mut writes = Vec::new();
+        let mut instance_now = None;
+        if let Some(Completion {
+            instance,
+            changed_info,
+            pkg_change,
+            resource_changes,
+            changed_ext_connectivity,
+        }) = completed
+        {
+            op.value.op.changed_info = changed_info;
+            op.value.op.modifications_triggered_by_vnf_pkg_change = pkg_change;
+            op.value.op.resource_changes =
+                (!resource_changes.is_empty()).then_some(resource_changes);
+            op.value.op.changed_ext_connectivity = changed_ext_connectivity;
+            let current = self
+                .store()
+                .get_typed::<VnfInstanceRecord>(tenant, &instance.id)
+                .await?;
+            let mut record = current.value.clone();
+            record.instance = instance.clone();
+            writes.push(Write::Update {
+                record: record.into(),
+                expected_version: current.version,
+            });
+            instance_now = Some(instance);
+        }
+        op.value.op.links = self.record_links(&op.value);
+        let instance_for_notification = match instance_now.clone() {
+            Some(instance) => Some(instance),
+            None => self.instance_or_before(tenant, &op.value).await,
+        };
+        writes.insert(
+            0,
+            Write::Update {
+                record: Record::from(op.value.clone()),
+                expected_version: op.version,
+            },
+        );
+        if let Some(instance) = &instance_for_notification {
+            writes.extend(op_occ_writes(
+                &self.subscriptions(tenant).await?,
+                instance,
+                &op.value.op,
+            ));
+        }
+        // CHANGE_VNFPKG, or MODIFY_INFO of vnfdId: the instance uses another package.
+        // It is IN_USE before the instance refers to it; the old one is released after.
+        let moved_from = instance_now
+            .as_ref()
+            .zip(op.value.instance_before.as_ref())
+            .filter(|(now, before)| {
+                op.value.op.operation_state == State::Completed && now.vnfd_id != before.vnfd_id
+            })
+            .map(|(now, before)| (now.vnfd_id.clone(), before.vnfd_id.clone()));
+        if let Some((new_vnfd_id, _)) = &moved_from {
+            let _ = self
+                .inner
+                .packages
+                .set_in_use(tenant, new_vnfd_id, true)
+                .await;
+        }
+        let versions = self.store().commit(tenant, writes).await?;
+        self.committed();
+        op.version = versions.first().copied().unwrap_or(op.version + 1);
+        if let Some((_, old_vnfd_id)) = &moved_from {
+            let _ = self.release_package_if_unused(tenant, old_vnfd_id).await;
+        }
+        Ok(())
+    }
+
+    // ----- Notification sender -----------------------------------------------------------
+}
+
+/// What a completed operation changed: the instance's new state and the op's report.
+struct Completion {
+    instance: VnfInstance,
+    changed_info: Option<VnfInfoModifications>,
+    pkg_change: Option<ModificationsTriggeredByVnfPkgChange>,
+    resource_changes: crate::model::ResourceChanges,
+    changed_ext_connectivity: Vec<crate::model::ExtVirtualLinkInfo>,
+}
+
+enum Step {
+    Hook(LcmHook),
+    Work,
+}
+
+impl Step {
+    fn name(&self) -> String {
+        match self {
+            Self::Hook(hook) => hook.sol001_name(),
+            Self::Work => "work".to_owned(),
+        }
+    }
+}
