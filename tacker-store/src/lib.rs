@@ -1,6 +1,22 @@
-//! SQL persistence for the tacker VNF Manager.
+//! SQL persistence for the tacker VNF Manager: [`SqlStore`] implements
+//! [`tacker_core::store::Store`] on SQLite (the embedded default) and PostgreSQL
+//! (several VNFM processes sharing one database), with sea-orm.
 //!
-//! This crate will implement [`tacker_core::store::Store`] on SQLite (the embedded
-//! default) and PostgreSQL (several VNFM processes sharing one database), with the
-//! same conformance suite that `tacker_core::testkit` runs against the in-memory store.
-//! It holds no functionality yet; use `tacker_core::store::MemoryStore` meanwhile.
+//! One schema serves both databases (see [`migration`]): a `records` table with the
+//! record as JSON beside typed, indexed columns for what the APIs filter and sort on;
+//! `unique_keys` for the keys a record declares; and the notification `outbox`. The
+//! invariant "one operation in progress per VNF instance" is also a partial unique
+//! index. Every row carries its tenant and every query is scoped by it.
+//!
+//! ```no_run
+//! # async fn demo() -> tacker_core::Result<()> {
+//! let store = tacker_store::SqlStore::connect("sqlite://vnfm.db?mode=rwc").await?;
+//! # let _ = store;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod migration;
+mod sql;
+
+pub use sql::{SqlStore, SqlStoreOptions};

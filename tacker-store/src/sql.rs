@@ -1,0 +1,1077 @@
+//! `SqlStore`: the `Store` trait over sea-orm connections.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, QueryResult,
+    Statement, TransactionTrait, Value,
+};
+use sea_orm_migration::MigratorTrait;
+use std::time::Duration;
+
+use tacker_core::filter::{Filter, FilterOp};
+use tacker_core::model::{DateTime, LcmOperationStateType};
+use tacker_core::store::{
+    ClaimedOp, ListQuery, NewNotification, OpLease, OpOccRecord, OutboxEntry, Page, Record,
+    RecordKind, Store, StoredRecord, Versioned, Write, lease_deadline,
+};
+use tacker_core::{Error, Result, TenantId};
+
+use crate::migration::Migrator;
+
+/// How to connect.
+#[derive(Debug, Clone)]
+pub struct SqlStoreOptions {
+    /// Connections in the pool (SQLite in memory always uses one).
+    pub max_connections: u32,
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+}
+
+impl Default for SqlStoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A [`Store`] on SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    db: DatabaseConnection,
+    backend: DbBackend,
+    /// SQLite allows one writer: commits of this process take turns here instead of
+    /// failing when a read transaction cannot be upgraded to a write.
+    sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+fn store_error(error: DbErr) -> Error {
+    let text = error.to_string();
+    if is_unique_violation(&text) {
+        return Error::Conflict(format!(
+            "a uniqueness rule of the store refused the write: {text}"
+        ));
+    }
+    Error::store(text, true)
+}
+
+fn is_unique_violation(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("unique constraint")
+        || lower.contains("duplicate key")
+        || lower.contains("unique_violation")
+}
+
+fn millis(time: DateTime) -> i64 {
+    time.timestamp_millis()
+}
+
+fn kind_name(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::VnfPackage => "VnfPackage",
+        RecordKind::VnfInstance => "VnfInstance",
+        RecordKind::VnfLcmOpOcc => "VnfLcmOpOcc",
+        RecordKind::Vim => "Vim",
+        RecordKind::LccnSubscription => "LccnSubscription",
+        RecordKind::PkgmSubscription => "PkgmSubscription",
+    }
+}
+
+fn is_runnable(record: &Record) -> bool {
+    match record {
+        Record::VnfLcmOpOcc(op) => matches!(
+            op.op.operation_state,
+            LcmOperationStateType::Starting
+                | LcmOperationStateType::Processing
+                | LcmOperationStateType::RollingBack
+        ),
+        _ => false,
+    }
+}
+
+fn enum_text<T: serde::Serialize>(value: &T) -> Option<String> {
+    serde_json::to_value(value)
+        .ok()?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// The typed columns of a record.
+#[derive(Default)]
+struct Columns {
+    vnfd_id: Option<String>,
+    vnf_provider: Option<String>,
+    vnf_product_name: Option<String>,
+    vnf_instance_name: Option<String>,
+    instantiation_state: Option<String>,
+    vnf_instance_id: Option<String>,
+    operation: Option<String>,
+    operation_state: Option<String>,
+    onboarding_state: Option<String>,
+    operational_state: Option<String>,
+    usage_state: Option<String>,
+    name: Option<String>,
+    is_default: bool,
+    state_entered_at: Option<i64>,
+}
+
+fn columns(record: &Record) -> Columns {
+    match record {
+        Record::VnfPackage(r) => Columns {
+            vnfd_id: r.info.vnfd_id.clone(),
+            vnf_provider: r.info.vnf_provider.clone(),
+            vnf_product_name: r.info.vnf_product_name.clone(),
+            onboarding_state: enum_text(&r.info.onboarding_state),
+            operational_state: enum_text(&r.info.operational_state),
+            usage_state: enum_text(&r.info.usage_state),
+            ..Columns::default()
+        },
+        Record::VnfInstance(r) => Columns {
+            vnfd_id: Some(r.instance.vnfd_id.clone()),
+            vnf_provider: Some(r.instance.vnf_provider.clone()),
+            vnf_product_name: Some(r.instance.vnf_product_name.clone()),
+            vnf_instance_name: r.instance.vnf_instance_name.clone(),
+            instantiation_state: enum_text(&r.instance.instantiation_state),
+            ..Columns::default()
+        },
+        Record::VnfLcmOpOcc(r) => Columns {
+            vnf_instance_id: Some(r.op.vnf_instance_id.clone()),
+            operation: enum_text(&r.op.operation),
+            operation_state: enum_text(&r.op.operation_state),
+            state_entered_at: Some(millis(r.op.state_entered_time)),
+            ..Columns::default()
+        },
+        Record::Vim(r) => Columns {
+            name: Some(r.name.clone()),
+            is_default: r.is_default,
+            ..Columns::default()
+        },
+        Record::LccnSubscription(_) | Record::PkgmSubscription(_) => Columns::default(),
+    }
+}
+
+/// The column an ETSI attribute is stored in, for each kind (single-name paths only).
+fn column_of(kind: RecordKind, attribute: &str) -> Option<&'static str> {
+    Some(match (kind, attribute) {
+        (_, "id") => "id",
+        (RecordKind::VnfPackage | RecordKind::VnfInstance, "vnfdId") => "vnfd_id",
+        (RecordKind::VnfPackage | RecordKind::VnfInstance, "vnfProvider") => "vnf_provider",
+        (RecordKind::VnfPackage | RecordKind::VnfInstance, "vnfProductName") => "vnf_product_name",
+        (RecordKind::VnfInstance, "vnfInstanceName") => "vnf_instance_name",
+        (RecordKind::VnfInstance, "instantiationState") => "instantiation_state",
+        (RecordKind::VnfLcmOpOcc, "vnfInstanceId") => "vnf_instance_id",
+        (RecordKind::VnfLcmOpOcc, "operation") => "operation",
+        (RecordKind::VnfLcmOpOcc, "operationState") => "operation_state",
+        (RecordKind::VnfPackage, "onboardingState") => "onboarding_state",
+        (RecordKind::VnfPackage, "operationalState") => "operational_state",
+        (RecordKind::VnfPackage, "usageState") => "usage_state",
+        (RecordKind::Vim, "name") => "name",
+        _ => return None,
+    })
+}
+
+/// A statement with `?` placeholders, numbered for PostgreSQL.
+struct Sql {
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            values: Vec::new(),
+        }
+    }
+
+    fn bind(mut self, value: impl Into<Value>) -> Self {
+        self.values.push(value.into());
+        self
+    }
+
+    fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
+    fn add(&mut self, value: impl Into<Value>) {
+        self.values.push(value.into());
+    }
+
+    fn build(self, backend: DbBackend) -> Statement {
+        let text = match backend {
+            DbBackend::Postgres => {
+                let mut numbered = String::with_capacity(self.text.len() + 16);
+                let mut n = 0;
+                for c in self.text.chars() {
+                    if c == '?' {
+                        n += 1;
+                        numbered.push('$');
+                        numbered.push_str(&n.to_string());
+                    } else {
+                        numbered.push(c);
+                    }
+                }
+                numbered
+            }
+            _ => self.text,
+        };
+        Statement::from_sql_and_values(backend, text, self.values)
+    }
+}
+
+fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &str) -> Result<T> {
+    row.try_get::<T>("", column)
+        .map_err(|e| Error::store(format!("reading column {column}: {e}"), false))
+}
+
+fn decode_record(row: &QueryResult) -> Result<Versioned<Record>> {
+    let body: String = get(row, "body")?;
+    let version: i64 = get(row, "version")?;
+    let record: Record = serde_json::from_str(&body)
+        .map_err(|e| Error::store(format!("a stored record is unreadable: {e}"), false))?;
+    Ok(Versioned {
+        version: u64::try_from(version).unwrap_or_default(),
+        value: record,
+    })
+}
+
+fn encode_marker(id: &str) -> String {
+    id.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn decode_marker(marker: &str) -> Result<String> {
+    let invalid = || Error::InvalidRequest(format!("invalid paging marker '{marker}'"));
+    if !marker.len().is_multiple_of(2) {
+        return Err(invalid());
+    }
+    let bytes = (0..marker.len())
+        .step_by(2)
+        .map(|i| {
+            marker
+                .get(i..i + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                .ok_or_else(invalid)
+        })
+        .collect::<Result<Vec<u8>>>()?;
+    String::from_utf8(bytes).map_err(|_| invalid())
+}
+
+fn conflict_message(name: &str, value: &str, holder: &str) -> String {
+    match name {
+        "inProgressOn" => {
+            format!("another LCM operation ({holder}) is in progress on VNF instance {value}")
+        }
+        "vnfdId" => format!("VNF package {holder} already provides vnfdId {value}"),
+        "vimName" => format!("VIM {holder} already has the name '{value}'"),
+        "defaultVim" => format!("VIM {holder} is already the default VIM"),
+        other => format!("{other} '{value}' is already held by {holder}"),
+    }
+}
+
+impl SqlStore {
+    /// Connects (`sqlite://path?mode=rwc`, `sqlite::memory:`, `postgres://…`) and applies
+    /// the migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, SqlStoreOptions::default()).await
+    }
+
+    /// Connects with options and applies the migrations.
+    pub async fn connect_with(url: &str, options: SqlStoreOptions) -> Result<Self> {
+        let memory = url.contains(":memory:");
+        let mut connect = ConnectOptions::new(url.to_owned());
+        connect
+            .max_connections(if memory { 1 } else { options.max_connections })
+            .min_connections(1)
+            .connect_timeout(options.connect_timeout)
+            .sqlx_logging(false);
+        let db = Database::connect(connect)
+            .await
+            .map_err(|e| Error::store(format!("cannot connect to {}: {e}", redact(url)), true))?;
+        let backend = db.get_database_backend();
+        if backend == DbBackend::Sqlite {
+            for pragma in [
+                "PRAGMA journal_mode = WAL",
+                "PRAGMA busy_timeout = 10000",
+                "PRAGMA foreign_keys = ON",
+            ] {
+                db.execute_unprepared(pragma).await.map_err(store_error)?;
+            }
+        }
+        Migrator::up(&db, None)
+            .await
+            .map_err(|e| Error::store(format!("migrating the schema: {e}"), false))?;
+        Ok(Self {
+            db,
+            backend,
+            sqlite_writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    /// The database kind.
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    /// Applies the migrations again (they are idempotent).
+    pub async fn migrate(&self) -> Result<()> {
+        Migrator::up(&self.db, None)
+            .await
+            .map_err(|e| Error::store(format!("migrating the schema: {e}"), false))
+    }
+
+    async fn key_holder<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        tenant: &TenantId,
+        name: &str,
+        value: &str,
+    ) -> Result<Option<(String, String)>> {
+        let row = db
+            .query_one_raw(
+                Sql::new(
+                    "SELECT kind, id FROM unique_keys WHERE tenant = ? AND name = ? AND value = ?",
+                )
+                .bind(tenant.as_str())
+                .bind(name)
+                .bind(value)
+                .build(self.backend),
+            )
+            .await
+            .map_err(store_error)?;
+        match row {
+            Some(row) => Ok(Some((get(&row, "kind")?, get(&row, "id")?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn claim_keys<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        tenant: &TenantId,
+        record: &Record,
+    ) -> Result<()> {
+        let kind = kind_name(record.kind());
+        for (name, value) in record.unique_keys() {
+            if let Some((holder_kind, holder)) = self.key_holder(db, tenant, name, &value).await? {
+                if holder_kind == kind && holder == record.id() {
+                    continue;
+                }
+                return Err(Error::Conflict(conflict_message(name, &value, &holder)));
+            }
+            db.execute_raw(
+                Sql::new("INSERT INTO unique_keys (tenant, name, value, kind, id) VALUES (?, ?, ?, ?, ?)")
+                    .bind(tenant.as_str())
+                    .bind(name)
+                    .bind(value.clone())
+                    .bind(kind)
+                    .bind(record.id())
+                    .build(self.backend),
+            )
+            .await
+            .map_err(store_error)?;
+        }
+        Ok(())
+    }
+
+    async fn drop_keys<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+    ) -> Result<()> {
+        db.execute_raw(
+            Sql::new("DELETE FROM unique_keys WHERE tenant = ? AND kind = ? AND id = ?")
+                .bind(tenant.as_str())
+                .bind(kind_name(kind))
+                .bind(id)
+                .build(self.backend),
+        )
+        .await
+        .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn current_version<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+    ) -> Result<Option<u64>> {
+        let row = db
+            .query_one_raw(
+                Sql::new("SELECT version FROM records WHERE tenant = ? AND kind = ? AND id = ?")
+                    .bind(tenant.as_str())
+                    .bind(kind_name(kind))
+                    .bind(id)
+                    .build(self.backend),
+            )
+            .await
+            .map_err(store_error)?;
+        match row {
+            Some(row) => Ok(Some(
+                u64::try_from(get::<i64>(&row, "version")?).unwrap_or_default(),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    async fn apply<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        tenant: &TenantId,
+        write: Write,
+    ) -> Result<u64> {
+        let now = Utc::now().timestamp_millis();
+        match write {
+            Write::Insert(record) => {
+                let kind = record.kind();
+                let id = record.id().to_owned();
+                if self.current_version(db, tenant, kind, &id).await?.is_some() {
+                    return Err(Error::Conflict(format!(
+                        "{} {id} already exists",
+                        kind.resource_name()
+                    )));
+                }
+                self.claim_keys(db, tenant, &record).await?;
+                let c = columns(&record);
+                let body =
+                    serde_json::to_string(&record).map_err(|e| Error::Internal(e.to_string()))?;
+                let sql = Sql::new(
+                    "INSERT INTO records (tenant, kind, id, version, body, vnfd_id, vnf_provider, vnf_product_name, \
+                     vnf_instance_name, instantiation_state, vnf_instance_id, operation, operation_state, onboarding_state, \
+                     operational_state, usage_state, name, is_default, runnable, state_entered_at, created_at, updated_at) \
+                     VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(tenant.as_str())
+                .bind(kind_name(kind))
+                .bind(id.as_str())
+                .bind(body)
+                .bind(c.vnfd_id)
+                .bind(c.vnf_provider)
+                .bind(c.vnf_product_name)
+                .bind(c.vnf_instance_name)
+                .bind(c.instantiation_state)
+                .bind(c.vnf_instance_id)
+                .bind(c.operation)
+                .bind(c.operation_state)
+                .bind(c.onboarding_state)
+                .bind(c.operational_state)
+                .bind(c.usage_state)
+                .bind(c.name)
+                .bind(i32::from(c.is_default))
+                .bind(i32::from(is_runnable(&record)))
+                .bind(c.state_entered_at)
+                .bind(now)
+                .bind(now);
+                db.execute_raw(sql.build(self.backend))
+                    .await
+                    .map_err(store_error)?;
+                Ok(1)
+            }
+            Write::Update {
+                record,
+                expected_version,
+            } => {
+                let kind = record.kind();
+                let id = record.id().to_owned();
+                let c = columns(&record);
+                let runnable = is_runnable(&record);
+                let body =
+                    serde_json::to_string(&record).map_err(|e| Error::Internal(e.to_string()))?;
+                let expected = i64::try_from(expected_version).unwrap_or(i64::MAX);
+                // An op that is no longer runnable gives its lease up.
+                let lease = if runnable {
+                    ""
+                } else {
+                    ", lease_owner = NULL, lease_expires_at = NULL"
+                };
+                let sql = Sql::new(format!(
+                    "UPDATE records SET version = version + 1, body = ?, vnfd_id = ?, vnf_provider = ?, vnf_product_name = ?, \
+                     vnf_instance_name = ?, instantiation_state = ?, vnf_instance_id = ?, operation = ?, operation_state = ?, \
+                     onboarding_state = ?, operational_state = ?, usage_state = ?, name = ?, is_default = ?, runnable = ?, \
+                     state_entered_at = ?, updated_at = ?{lease} \
+                     WHERE tenant = ? AND kind = ? AND id = ? AND version = ?"
+                ))
+                .bind(body)
+                .bind(c.vnfd_id)
+                .bind(c.vnf_provider)
+                .bind(c.vnf_product_name)
+                .bind(c.vnf_instance_name)
+                .bind(c.instantiation_state)
+                .bind(c.vnf_instance_id)
+                .bind(c.operation)
+                .bind(c.operation_state)
+                .bind(c.onboarding_state)
+                .bind(c.operational_state)
+                .bind(c.usage_state)
+                .bind(c.name)
+                .bind(i32::from(c.is_default))
+                .bind(i32::from(runnable))
+                .bind(c.state_entered_at)
+                .bind(now)
+                .bind(tenant.as_str())
+                .bind(kind_name(kind))
+                .bind(id.as_str())
+                .bind(expected);
+                // Keys first: the new ones must be free before the row takes them.
+                self.drop_keys(db, tenant, kind, &id).await?;
+                self.claim_keys(db, tenant, &record).await?;
+                let result = db
+                    .execute_raw(sql.build(self.backend))
+                    .await
+                    .map_err(store_error)?;
+                if result.rows_affected() == 0 {
+                    return Err(match self.current_version(db, tenant, kind, &id).await? {
+                        None => Error::not_found(kind.resource_name(), id),
+                        Some(current) => Error::Conflict(format!(
+                            "{} {id} was changed concurrently (version {expected_version} read, {current} current)",
+                            kind.resource_name()
+                        )),
+                    });
+                }
+                Ok(expected_version + 1)
+            }
+            Write::Delete {
+                kind,
+                id,
+                expected_version,
+            } => {
+                let mut sql =
+                    Sql::new("DELETE FROM records WHERE tenant = ? AND kind = ? AND id = ?")
+                        .bind(tenant.as_str())
+                        .bind(kind_name(kind))
+                        .bind(id.as_str());
+                if let Some(expected) = expected_version {
+                    sql.push(" AND version = ?");
+                    sql.add(i64::try_from(expected).unwrap_or(i64::MAX));
+                }
+                let result = db
+                    .execute_raw(sql.build(self.backend))
+                    .await
+                    .map_err(store_error)?;
+                if result.rows_affected() == 0 {
+                    return Err(match self.current_version(db, tenant, kind, &id).await? {
+                        None => Error::not_found(kind.resource_name(), id),
+                        Some(current) => Error::Conflict(format!(
+                            "{} {id} was changed concurrently (version {} read, {current} current)",
+                            kind.resource_name(),
+                            expected_version.unwrap_or_default()
+                        )),
+                    });
+                }
+                self.drop_keys(db, tenant, kind, &id).await?;
+                if kind.is_subscription() {
+                    db.execute_raw(
+                        Sql::new("DELETE FROM outbox WHERE tenant = ? AND subscription_id = ?")
+                            .bind(tenant.as_str())
+                            .bind(id.as_str())
+                            .build(self.backend),
+                    )
+                    .await
+                    .map_err(store_error)?;
+                }
+                Ok(0)
+            }
+            Write::Notify(NewNotification {
+                subscription_id,
+                payload,
+            }) => {
+                let exists = db
+                    .query_one_raw(
+                        Sql::new("SELECT 1 AS found FROM records WHERE tenant = ? AND kind IN (?, ?) AND id = ?")
+                            .bind(tenant.as_str())
+                            .bind(kind_name(RecordKind::LccnSubscription))
+                            .bind(kind_name(RecordKind::PkgmSubscription))
+                            .bind(subscription_id.as_str())
+                            .build(self.backend),
+                    )
+                    .await
+                    .map_err(store_error)?
+                    .is_some();
+                if !exists {
+                    return Ok(0);
+                }
+                db.execute_raw(
+                    Sql::new("INSERT INTO outbox (tenant, subscription_id, payload, attempts) VALUES (?, ?, ?, 0)")
+                        .bind(tenant.as_str())
+                        .bind(subscription_id)
+                        .bind(payload.to_string())
+                        .build(self.backend),
+                )
+                .await
+                .map_err(store_error)?;
+                Ok(0)
+            }
+        }
+    }
+
+    async fn claim_one_op(
+        &self,
+        owner: &str,
+        now: i64,
+        expires: i64,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<(Option<String>, QueryResult)>> {
+        let before = self
+            .db
+            .query_one_raw(
+                Sql::new("SELECT lease_owner, lease_expires_at FROM records WHERE tenant = ? AND kind = ? AND id = ?")
+                    .bind(tenant)
+                    .bind(kind_name(RecordKind::VnfLcmOpOcc))
+                    .bind(id)
+                    .build(self.backend),
+            )
+            .await
+            .map_err(store_error)?;
+        let Some(before) = before else {
+            return Ok(None);
+        };
+        let previous: Option<String> = get(&before, "lease_owner")?;
+        let previous_expiry: Option<i64> = get(&before, "lease_expires_at")?;
+        // A guarded update: it claims only if nobody claimed in between.
+        let mut sql = Sql::new("UPDATE records SET lease_owner = ?, lease_expires_at = ? WHERE tenant = ? AND kind = ? AND id = ? AND runnable = 1")
+            .bind(owner)
+            .bind(expires)
+            .bind(tenant)
+            .bind(kind_name(RecordKind::VnfLcmOpOcc))
+            .bind(id);
+        match previous_expiry {
+            Some(expiry) => {
+                if expiry > now {
+                    return Ok(None);
+                }
+                sql.push(" AND lease_expires_at = ?");
+                sql.add(expiry);
+            }
+            None => sql.push(" AND lease_expires_at IS NULL"),
+        }
+        let result = self
+            .db
+            .execute_raw(sql.build(self.backend))
+            .await
+            .map_err(store_error)?;
+        if result.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let row = self
+            .db
+            .query_one_raw(
+                Sql::new(
+                    "SELECT version, body FROM records WHERE tenant = ? AND kind = ? AND id = ?",
+                )
+                .bind(tenant)
+                .bind(kind_name(RecordKind::VnfLcmOpOcc))
+                .bind(id)
+                .build(self.backend),
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(row.map(|row| (previous, row)))
+    }
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+    ) -> Result<Versioned<Record>> {
+        let row = self
+            .db
+            .query_one_raw(
+                Sql::new(
+                    "SELECT version, body FROM records WHERE tenant = ? AND kind = ? AND id = ?",
+                )
+                .bind(tenant.as_str())
+                .bind(kind_name(kind))
+                .bind(id)
+                .build(self.backend),
+            )
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| Error::not_found(kind.resource_name(), id))?;
+        decode_record(&row)
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        query: &ListQuery,
+    ) -> Result<Page<Versioned<Record>>> {
+        let mut after = query.after.as_deref().map(decode_marker).transpose()?;
+        let limit = query.limit.unwrap_or(usize::MAX);
+        // Terms on a column become SQL; every term is also checked on the record.
+        let mut pushed = Sql::new("");
+        if let Some(filter) = &query.filter {
+            for term in &filter.terms {
+                let [attribute] = term.path.as_slice() else {
+                    continue;
+                };
+                let Some(column) = column_of(kind, attribute) else {
+                    continue;
+                };
+                if matches!(term.op, FilterOp::Eq | FilterOp::In) && !term.values.is_empty() {
+                    let marks = vec!["?"; term.values.len()].join(", ");
+                    pushed.push(&format!(" AND {column} IN ({marks})"));
+                    for value in &term.values {
+                        pushed.add(value.clone());
+                    }
+                }
+            }
+        }
+        let batch = limit.saturating_add(1).clamp(1, 500);
+        let mut items = Vec::new();
+        loop {
+            let mut sql =
+                Sql::new("SELECT id, version, body FROM records WHERE tenant = ? AND kind = ?")
+                    .bind(tenant.as_str())
+                    .bind(kind_name(kind));
+            if let Some(after) = &after {
+                sql.push(" AND id > ?");
+                sql.add(after.clone());
+            }
+            sql.push(&pushed.text);
+            for value in &pushed.values {
+                sql.add(value.clone());
+            }
+            sql.push(" ORDER BY id LIMIT ?");
+            sql.add(i64::try_from(batch).unwrap_or(i64::MAX));
+            let rows = self
+                .db
+                .query_all_raw(sql.build(self.backend))
+                .await
+                .map_err(store_error)?;
+            let exhausted = rows.len() < batch;
+            for row in &rows {
+                let id: String = get(row, "id")?;
+                after = Some(id);
+                let record = decode_record(row)?;
+                if query
+                    .filter
+                    .as_ref()
+                    .is_some_and(|f: &Filter| !f.matches(&record.value.etsi_view()))
+                {
+                    continue;
+                }
+                if items.len() == limit {
+                    let marker = items
+                        .last()
+                        .map(|last: &Versioned<Record>| encode_marker(last.value.id()));
+                    return Ok(Page {
+                        items,
+                        next_marker: marker,
+                    });
+                }
+                items.push(record);
+            }
+            if exhausted {
+                return Ok(Page {
+                    items,
+                    next_marker: None,
+                });
+            }
+        }
+    }
+
+    async fn commit(&self, tenant: &TenantId, writes: Vec<Write>) -> Result<Vec<u64>> {
+        let _turn = match self.backend {
+            DbBackend::Sqlite => Some(self.sqlite_writer.lock().await),
+            _ => None,
+        };
+        for attempt in 0..5u32 {
+            match self.try_commit(tenant, writes.clone()).await {
+                Err(Error::Store { message, .. }) if is_busy(&message) && attempt < 4 => {
+                    // Another process holds the SQLite write lock: wait and try again.
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
+        Err(Error::store("the database stayed locked", true))
+    }
+
+    async fn claim_ops(
+        &self,
+        owner: &str,
+        now: DateTime,
+        ttl: Duration,
+        max: usize,
+    ) -> Result<Vec<ClaimedOp>> {
+        let now_ms = millis(now);
+        let expires = lease_deadline(now, ttl);
+        let limit = i64::try_from(max.min(10_000)).unwrap_or(10_000);
+        let mut claimed = Vec::new();
+        if self.backend == DbBackend::Postgres {
+            // Several VNFM processes: lock the candidates, skip what others hold.
+            let rows = self
+                .db
+                .query_all_raw(
+                    Sql::new(
+                        "WITH picked AS (SELECT tenant, kind, id, lease_owner AS previous_owner FROM records \
+                         WHERE runnable = 1 AND (lease_expires_at IS NULL OR lease_expires_at < ?) \
+                         ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED) \
+                         UPDATE records r SET lease_owner = ?, lease_expires_at = ? FROM picked p \
+                         WHERE r.tenant = p.tenant AND r.kind = p.kind AND r.id = p.id \
+                         RETURNING r.tenant, r.version, r.body, p.previous_owner",
+                    )
+                    .bind(now_ms)
+                    .bind(limit)
+                    .bind(owner)
+                    .bind(millis(expires))
+                    .build(self.backend),
+                )
+                .await
+                .map_err(store_error)?;
+            for row in rows {
+                let tenant: String = get(&row, "tenant")?;
+                let previous: Option<String> = get(&row, "previous_owner")?;
+                claimed.push(self.claimed(tenant, &row, previous, owner, expires)?);
+            }
+        } else {
+            let candidates = self
+                .db
+                .query_all_raw(
+                    Sql::new("SELECT tenant, id FROM records WHERE runnable = 1 AND (lease_expires_at IS NULL OR lease_expires_at < ?) ORDER BY id LIMIT ?")
+                        .bind(now_ms)
+                        .bind(limit)
+                        .build(self.backend),
+                )
+                .await
+                .map_err(store_error)?;
+            for candidate in candidates {
+                let tenant: String = get(&candidate, "tenant")?;
+                let id: String = get(&candidate, "id")?;
+                if let Some((previous, row)) = self
+                    .claim_one_op(owner, now_ms, millis(expires), &tenant, &id)
+                    .await?
+                {
+                    claimed.push(self.claimed(tenant, &row, previous, owner, expires)?);
+                }
+            }
+        }
+        claimed.sort_by(|a, b| a.op.value.op.id.cmp(&b.op.value.op.id));
+        Ok(claimed)
+    }
+
+    async fn renew_op_lease(
+        &self,
+        lease: &OpLease,
+        now: DateTime,
+        ttl: Duration,
+    ) -> Result<OpLease> {
+        let expires = lease_deadline(now, ttl);
+        let result = self
+            .db
+            .execute_raw(
+                Sql::new("UPDATE records SET lease_expires_at = ? WHERE tenant = ? AND kind = ? AND id = ? AND lease_owner = ?")
+                    .bind(millis(expires))
+                    .bind(lease.tenant.as_str())
+                    .bind(kind_name(RecordKind::VnfLcmOpOcc))
+                    .bind(lease.op_occ_id.as_str())
+                    .bind(lease.owner.as_str())
+                    .build(self.backend),
+            )
+            .await
+            .map_err(store_error)?;
+        if result.rows_affected() == 0 {
+            return Err(Error::Conflict(format!(
+                "the lease of {} is no longer held by {}",
+                lease.op_occ_id, lease.owner
+            )));
+        }
+        Ok(OpLease {
+            expires_at: expires,
+            ..lease.clone()
+        })
+    }
+
+    async fn release_op_lease(&self, lease: &OpLease) -> Result<()> {
+        self.db
+            .execute_raw(
+                Sql::new("UPDATE records SET lease_owner = NULL, lease_expires_at = NULL WHERE tenant = ? AND kind = ? AND id = ? AND lease_owner = ?")
+                    .bind(lease.tenant.as_str())
+                    .bind(kind_name(RecordKind::VnfLcmOpOcc))
+                    .bind(lease.op_occ_id.as_str())
+                    .bind(lease.owner.as_str())
+                    .build(self.backend),
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn claim_notifications(
+        &self,
+        owner: &str,
+        now: DateTime,
+        ttl: Duration,
+        max: usize,
+    ) -> Result<Vec<OutboxEntry>> {
+        let now_ms = millis(now);
+        let expires = lease_deadline(now, ttl);
+        let heads = self
+            .db
+            .query_all_raw(
+                Sql::new(
+                    "SELECT seq, tenant, subscription_id, payload, attempts, last_error, lease_expires_at FROM outbox o \
+                     WHERE seq IN (SELECT MIN(seq) FROM outbox GROUP BY tenant, subscription_id) \
+                     AND (lease_expires_at IS NULL OR lease_expires_at <= ?) AND (not_before IS NULL OR not_before <= ?) \
+                     ORDER BY seq LIMIT ?",
+                )
+                .bind(now_ms)
+                .bind(now_ms)
+                .bind(i64::try_from(max.min(10_000)).unwrap_or(10_000))
+                .build(self.backend),
+            )
+            .await
+            .map_err(store_error)?;
+        let mut claimed = Vec::new();
+        for head in heads {
+            let seq: i64 = get(&head, "seq")?;
+            let previous: Option<i64> = get(&head, "lease_expires_at")?;
+            let mut sql =
+                Sql::new("UPDATE outbox SET lease_owner = ?, lease_expires_at = ? WHERE seq = ?")
+                    .bind(owner)
+                    .bind(millis(expires))
+                    .bind(seq);
+            match previous {
+                Some(expiry) => {
+                    sql.push(" AND lease_expires_at = ?");
+                    sql.add(expiry);
+                }
+                None => sql.push(" AND lease_expires_at IS NULL"),
+            }
+            let result = self
+                .db
+                .execute_raw(sql.build(self.backend))
+                .await
+                .map_err(store_error)?;
+            if result.rows_affected() != 1 {
+                continue;
+            }
+            let payload: String = get(&head, "payload")?;
+            let attempts: i32 = get(&head, "attempts")?;
+            claimed.push(OutboxEntry {
+                seq: u64::try_from(seq).unwrap_or_default(),
+                tenant: TenantId::new(get::<String>(&head, "tenant")?),
+                subscription_id: get(&head, "subscription_id")?,
+                payload: serde_json::from_str(&payload).map_err(|e| {
+                    Error::store(format!("an outbox entry is unreadable: {e}"), false)
+                })?,
+                attempts: u32::try_from(attempts).unwrap_or_default(),
+                last_error: get(&head, "last_error")?,
+                lease_owner: owner.to_owned(),
+                lease_expires_at: expires,
+            });
+        }
+        Ok(claimed)
+    }
+
+    async fn ack_notification(&self, entry: &OutboxEntry) -> Result<()> {
+        self.db
+            .execute_raw(
+                Sql::new("DELETE FROM outbox WHERE seq = ?")
+                    .bind(i64::try_from(entry.seq).unwrap_or(i64::MAX))
+                    .build(self.backend),
+            )
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn retry_notification(
+        &self,
+        entry: &OutboxEntry,
+        not_before: DateTime,
+        error: &str,
+    ) -> Result<()> {
+        let result = self
+            .db
+            .execute_raw(
+                Sql::new(
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, not_before = ?, lease_owner = NULL, \
+                     lease_expires_at = NULL WHERE seq = ?",
+                )
+                .bind(error)
+                .bind(millis(not_before))
+                .bind(i64::try_from(entry.seq).unwrap_or(i64::MAX))
+                .build(self.backend),
+            )
+            .await
+            .map_err(store_error)?;
+        if result.rows_affected() == 0 {
+            return Err(Error::not_found("notification", entry.seq.to_string()));
+        }
+        Ok(())
+    }
+}
+
+fn is_busy(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("database is locked")
+        || lower.contains("database is busy")
+        || lower.contains("sqlite_busy")
+}
+
+impl SqlStore {
+    /// One attempt at a commit: every write in one transaction, all or nothing.
+    async fn try_commit(&self, tenant: &TenantId, writes: Vec<Write>) -> Result<Vec<u64>> {
+        let txn = self.db.begin().await.map_err(store_error)?;
+        let mut versions = Vec::with_capacity(writes.len());
+        for write in writes {
+            match self.apply(&txn, tenant, write).await {
+                Ok(version) => versions.push(version),
+                Err(error) => {
+                    let _ = txn.rollback().await;
+                    return Err(error);
+                }
+            }
+        }
+        txn.commit().await.map_err(store_error)?;
+        Ok(versions)
+    }
+
+    fn claimed(
+        &self,
+        tenant: String,
+        row: &QueryResult,
+        previous: Option<String>,
+        owner: &str,
+        expires: DateTime,
+    ) -> Result<ClaimedOp> {
+        let record = decode_record(row)?;
+        let op = OpOccRecord::from_record(record.value)?;
+        let tenant = TenantId::new(tenant);
+        Ok(ClaimedOp {
+            lease: OpLease {
+                tenant: tenant.clone(),
+                op_occ_id: op.op.id.clone(),
+                owner: owner.to_owned(),
+                expires_at: expires,
+            },
+            tenant,
+            op: Versioned {
+                version: record.version,
+                value: op,
+            },
+            expired_owner: previous,
+        })
+    }
+}
