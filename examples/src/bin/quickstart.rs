@@ -1,5 +1,5 @@
-//! The whole life of a VNF on the embedded defaults: the sample package onboarded into
-//! local files, the simulated VIM, the in-memory store.
+//! The whole life of a VNF on the embedded defaults: an SQLite store, the sample package
+//! onboarded into local files, the simulated VIM.
 //!
 //! `cargo run -p tacker-examples --bin quickstart`
 
@@ -16,7 +16,6 @@ use tacker_core::model::{
 use tacker_core::notify::ChannelNotificationSink;
 use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
 use tacker_core::sim::{SimInfraDriver, SimOperation, sample_vim};
-use tacker_core::store::MemoryStore;
 use tacker_core::{Result, TenantId};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -78,11 +77,16 @@ fn describe(instance: &tacker_core::model::VnfInstance) -> String {
 
 async fn quickstart() -> Result<()> {
     let tenant = TenantId::default();
-    let store = Arc::new(MemoryStore::new());
     let content_dir =
         std::env::temp_dir().join(format!("tacker-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&content_dir)
         .map_err(|e| tacker_core::Error::Internal(e.to_string()))?;
+    let database = content_dir.join("vnfm.db");
+    let store = Arc::new(
+        tacker_store::SqlStore::connect(&format!("sqlite://{}?mode=rwc", database.display()))
+            .await?,
+    );
+    println!("store: SQLite at {}", database.display());
     let objects = object_store::local::LocalFileSystem::new_with_prefix(&content_dir)
         .map_err(|e| tacker_core::Error::Internal(e.to_string()))?;
     let packages = VnfPackageManager::new(
