@@ -198,7 +198,6 @@ fn sim_kind(kind: LcmOperationType) -> SimOperation {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open bug: an executor whose lease lapsed under load can still run a step another executor runs too (3 extra VIM scale calls in 500 ops); see the session note"]
 async fn two_engines_share_one_postgresql_and_survive_one_aborting() {
     let Some(database) = common::TestDatabase::create().await else {
         return;

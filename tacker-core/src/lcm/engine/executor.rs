@@ -5,6 +5,9 @@ use super::*;
 /// The executor-side view of one operation: everything a step needs.
 struct Job {
     tenant: TenantId,
+    /// The lease this run holds; checked (and renewed) before each step and each record,
+    /// so a run that lost its lease stops instead of working beside the new holder.
+    lease: OpLease,
     op: Versioned<OpOccRecord>,
     request: OpRequest,
     instance: Versioned<VnfInstanceRecord>,
@@ -34,6 +37,16 @@ impl VnfLcm {
                 match claimed {
                     Ok(claimed) => {
                         for op in claimed {
+                            // An op this executor still runs (its renewals came late):
+                            // the running task keeps it; a second task would repeat steps.
+                            let already_running = self
+                                .inner
+                                .running
+                                .lock()
+                                .is_ok_and(|running| running.contains_key(&op.op.value.op.id));
+                            if already_running {
+                                continue;
+                            }
                             let Ok(permit) = slots.clone().try_acquire_owned() else {
                                 let _ = self.store().release_op_lease(&op.lease).await;
                                 continue;
@@ -177,6 +190,7 @@ impl VnfLcm {
         };
         let mut job = Job {
             tenant,
+            lease: claimed.lease.clone(),
             op,
             request,
             instance,
@@ -240,6 +254,7 @@ impl VnfLcm {
                 .await;
         };
         let request = self.grant_request_for(job, granted_operation)?;
+        self.fence(job).await?;
         match self.inner.grants.grant(&job.tenant, &request).await {
             Ok(grant) => {
                 job.op.value.op.grant_id = Some(grant.id.clone());
@@ -457,6 +472,10 @@ impl VnfLcm {
                     )
                     .await;
             }
+            if job.op.value.op.operation_state != State::Processing {
+                return Ok(());
+            }
+            self.fence(job).await?;
             let output = match &step {
                 Step::Hook(hook) => self.run_hook(job, &vnfd, &flavour, *hook).await,
                 Step::Work => self.run_work(job, &vnfd, &flavour).await,
@@ -525,9 +544,27 @@ impl VnfLcm {
 
     /// Records a finished step on the op as stored now (a cancel request may have
     /// changed it while the step ran).
+    /// Proves this run still holds the op's lease (renewing it); fails when another
+    /// executor took the op over.
+    async fn fence(&self, job: &mut Job) -> Result<()> {
+        job.lease = self
+            .store()
+            .renew_op_lease(&job.lease, Utc::now(), self.inner.config.lease_ttl)
+            .await?;
+        Ok(())
+    }
+
     async fn record_step(&self, job: &mut Job, step: OpStep) -> Result<()> {
         for _ in 0..10 {
+            let state = job.op.value.op.operation_state;
             self.refresh(job).await?;
+            if job.op.value.op.operation_state != state {
+                return Err(Error::Conflict(format!(
+                    "operation {} moved to {} while step {} ran; the step is not recorded",
+                    job.op.value.op.id, job.op.value.op.operation_state, step.name
+                )));
+            }
+            self.fence(job).await?;
             job.op.value.steps.push(step.clone());
             job.op.value.op.links = self.record_links(&job.op.value);
             match self
@@ -700,6 +737,7 @@ impl VnfLcm {
                     .await;
             }
         };
+        self.fence(job).await?;
         let result = async {
             self.run_hook(
                 job,
