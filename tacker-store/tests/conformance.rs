@@ -5,6 +5,11 @@
 //! `postgres://postgres@127.0.0.1:5432`); each run creates its own database and drops it.
 //! Without the variable the PostgreSQL run says "skipped", except under `CI=true`.
 
+mod common;
+#[path = "../../tacker-core/tests/support/mod.rs"]
+mod support;
+
+use common::TestDatabase;
 use tacker_core::testkit::store as suite;
 use tacker_store::SqlStore;
 
@@ -29,56 +34,6 @@ async fn sqlite_in_a_file_passes_the_conformance_suite_and_migrates_twice() {
     drop(reopened);
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-}
-
-/// A fresh PostgreSQL database for one test, dropped afterwards.
-pub struct TestDatabase {
-    admin: String,
-    name: String,
-    /// Its URL.
-    pub url: String,
-}
-
-impl TestDatabase {
-    /// `None` when PostgreSQL is not selected (a failure under `CI=true`).
-    pub async fn create() -> Option<Self> {
-        let Ok(server) = std::env::var("TACKER_TEST_POSTGRES") else {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but TACKER_TEST_POSTGRES is not set"
-            );
-            eprintln!("skipped: TACKER_TEST_POSTGRES not set");
-            return None;
-        };
-        let server = server.trim_end_matches('/').to_owned();
-        let admin = format!("{server}/postgres");
-        let name = format!("tacker_test_{}", tacker_core::new_id().replace('-', ""));
-        let db = sea_orm::Database::connect(admin.as_str())
-            .await
-            .expect("connect to PostgreSQL");
-        use sea_orm::ConnectionTrait;
-        db.execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .expect("create the test database");
-        Some(Self {
-            url: format!("{server}/{name}"),
-            admin,
-            name,
-        })
-    }
-
-    /// Drops the database.
-    pub async fn drop_database(self) {
-        use sea_orm::ConnectionTrait;
-        if let Ok(db) = sea_orm::Database::connect(self.admin.as_str()).await {
-            let _ = db
-                .execute_unprepared(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.name
-                ))
-                .await;
-        }
     }
 }
 
