@@ -668,16 +668,7 @@ impl VnfLcm {
             return Ok(Some(serde_json::Value::Null));
         }
         let instance = &job.instance.value.instance;
-        let (vim_id, vim) = self.vim_of(instance, &job.request)?;
-        let vim = job
-            .op
-            .value
-            .grant
-            .as_ref()
-            .and_then(|g| g.vim_connection_info.get(&vim_id).cloned())
-            .unwrap_or(vim);
-        let vim = self.credentials(&job.tenant, &vim_id, vim).await?;
-        let driver = self.driver_for(&vim)?;
+        let (vim_id, vim, driver) = self.job_vim(job).await?;
         let ctx = InfraContext {
             tenant: &job.tenant,
             vnf_lcm_op_occ_id: &job.op.value.op.id,
@@ -808,6 +799,25 @@ impl VnfLcm {
         }
     }
 
+    /// The VIM an operation's infra calls (and their rollback) act on: the instance's or
+    /// request's VIM, as the grant placed it, with its credentials; and its driver.
+    async fn job_vim(
+        &self,
+        job: &Job,
+    ) -> Result<(String, VimConnectionInfo, Arc<dyn InfraDriver>)> {
+        let (vim_id, vim) = self.vim_of(&job.instance.value.instance, &job.request)?;
+        let vim = job
+            .op
+            .value
+            .grant
+            .as_ref()
+            .and_then(|g| g.vim_connection_info.get(&vim_id).cloned())
+            .unwrap_or(vim);
+        let vim = self.credentials(&job.tenant, &vim_id, vim).await?;
+        let driver = self.driver_for(&vim)?;
+        Ok((vim_id, vim, driver))
+    }
+
     async fn run_rollback_work(
         &self,
         job: &Job,
@@ -818,9 +828,7 @@ impl VnfLcm {
             return Ok(None);
         }
         let instance = &job.instance.value.instance;
-        let (vim_id, vim) = self.vim_of(instance, &job.request)?;
-        let vim = self.credentials(&job.tenant, &vim_id, vim).await?;
-        let driver = self.driver_for(&vim)?;
+        let (vim_id, vim, driver) = self.job_vim(job).await?;
         let ctx = InfraContext {
             tenant: &job.tenant,
             vnf_lcm_op_occ_id: &job.op.value.op.id,
