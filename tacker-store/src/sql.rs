@@ -152,6 +152,50 @@ fn columns(record: &Record) -> Columns {
     }
 }
 
+/// The columns written from a record's content, in the order of [`content_values`].
+const CONTENT_COLUMNS: &[&str] = &[
+    "body",
+    "vnfd_id",
+    "vnf_provider",
+    "vnf_product_name",
+    "vnf_instance_name",
+    "instantiation_state",
+    "vnf_instance_id",
+    "operation",
+    "operation_state",
+    "onboarding_state",
+    "operational_state",
+    "usage_state",
+    "name",
+    "is_default",
+    "runnable",
+    "state_entered_at",
+];
+
+/// The values of [`CONTENT_COLUMNS`] for a record.
+fn content_values(record: &Record) -> Result<Vec<Value>> {
+    let c = columns(record);
+    let body = serde_json::to_string(record).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(vec![
+        body.into(),
+        c.vnfd_id.into(),
+        c.vnf_provider.into(),
+        c.vnf_product_name.into(),
+        c.vnf_instance_name.into(),
+        c.instantiation_state.into(),
+        c.vnf_instance_id.into(),
+        c.operation.into(),
+        c.operation_state.into(),
+        c.onboarding_state.into(),
+        c.operational_state.into(),
+        c.usage_state.into(),
+        c.name.into(),
+        i32::from(c.is_default).into(),
+        i32::from(is_runnable(record)).into(),
+        c.state_entered_at.into(),
+    ])
+}
+
 /// The column an ETSI attribute is stored in, for each kind (single-name paths only).
 fn column_of(kind: RecordKind, attribute: &str) -> Option<&'static str> {
     Some(match (kind, attribute) {
@@ -437,36 +481,20 @@ impl SqlStore {
                     )));
                 }
                 self.claim_keys(db, tenant, &record).await?;
-                let c = columns(&record);
-                let body =
-                    serde_json::to_string(&record).map_err(|e| Error::Internal(e.to_string()))?;
-                let sql = Sql::new(
-                    "INSERT INTO records (tenant, kind, id, version, body, vnfd_id, vnf_provider, vnf_product_name, \
-                     vnf_instance_name, instantiation_state, vnf_instance_id, operation, operation_state, onboarding_state, \
-                     operational_state, usage_state, name, is_default, runnable, state_entered_at, created_at, updated_at) \
-                     VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
+                let mut sql = Sql::new(format!(
+                    "INSERT INTO records (tenant, kind, id, version, created_at, updated_at, {}) \
+                     VALUES (?, ?, ?, 1, ?, ?, {})",
+                    CONTENT_COLUMNS.join(", "),
+                    vec!["?"; CONTENT_COLUMNS.len()].join(", ")
+                ))
                 .bind(tenant.as_str())
                 .bind(kind_name(kind))
                 .bind(id.as_str())
-                .bind(body)
-                .bind(c.vnfd_id)
-                .bind(c.vnf_provider)
-                .bind(c.vnf_product_name)
-                .bind(c.vnf_instance_name)
-                .bind(c.instantiation_state)
-                .bind(c.vnf_instance_id)
-                .bind(c.operation)
-                .bind(c.operation_state)
-                .bind(c.onboarding_state)
-                .bind(c.operational_state)
-                .bind(c.usage_state)
-                .bind(c.name)
-                .bind(i32::from(c.is_default))
-                .bind(i32::from(is_runnable(&record)))
-                .bind(c.state_entered_at)
                 .bind(now)
                 .bind(now);
+                for value in content_values(&record)? {
+                    sql.add(value);
+                }
                 db.execute_raw(sql.build(self.backend))
                     .await
                     .map_err(store_error)?;
@@ -478,10 +506,7 @@ impl SqlStore {
             } => {
                 let kind = record.kind();
                 let id = record.id().to_owned();
-                let c = columns(&record);
                 let runnable = is_runnable(&record);
-                let body =
-                    serde_json::to_string(&record).map_err(|e| Error::Internal(e.to_string()))?;
                 let expected = i64::try_from(expected_version).unwrap_or(i64::MAX);
                 // An op that is no longer runnable gives its lease up.
                 let lease = if runnable {
@@ -489,34 +514,22 @@ impl SqlStore {
                 } else {
                     ", lease_owner = NULL, lease_expires_at = NULL"
                 };
-                let sql = Sql::new(format!(
-                    "UPDATE records SET version = version + 1, body = ?, vnfd_id = ?, vnf_provider = ?, vnf_product_name = ?, \
-                     vnf_instance_name = ?, instantiation_state = ?, vnf_instance_id = ?, operation = ?, operation_state = ?, \
-                     onboarding_state = ?, operational_state = ?, usage_state = ?, name = ?, is_default = ?, runnable = ?, \
-                     state_entered_at = ?, updated_at = ?{lease} \
-                     WHERE tenant = ? AND kind = ? AND id = ? AND version = ?"
+                let assignments: Vec<String> =
+                    CONTENT_COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
+                let mut sql = Sql::new(format!(
+                    "UPDATE records SET version = version + 1, updated_at = ?, {}{lease} \
+                     WHERE tenant = ? AND kind = ? AND id = ? AND version = ?",
+                    assignments.join(", ")
                 ))
-                .bind(body)
-                .bind(c.vnfd_id)
-                .bind(c.vnf_provider)
-                .bind(c.vnf_product_name)
-                .bind(c.vnf_instance_name)
-                .bind(c.instantiation_state)
-                .bind(c.vnf_instance_id)
-                .bind(c.operation)
-                .bind(c.operation_state)
-                .bind(c.onboarding_state)
-                .bind(c.operational_state)
-                .bind(c.usage_state)
-                .bind(c.name)
-                .bind(i32::from(c.is_default))
-                .bind(i32::from(runnable))
-                .bind(c.state_entered_at)
-                .bind(now)
-                .bind(tenant.as_str())
-                .bind(kind_name(kind))
-                .bind(id.as_str())
-                .bind(expected);
+                .bind(now);
+                for value in content_values(&record)? {
+                    sql.add(value);
+                }
+                let sql = sql
+                    .bind(tenant.as_str())
+                    .bind(kind_name(kind))
+                    .bind(id.as_str())
+                    .bind(expected);
                 // Keys first: the new ones must be free before the row takes them.
                 self.drop_keys(db, tenant, kind, &id).await?;
                 self.claim_keys(db, tenant, &record).await?;
