@@ -149,6 +149,10 @@ impl Store for SignallingStore {
             .retry_notification(entry, not_before, error)
             .await
     }
+
+    async fn outbox_depth(&self) -> Result<u64> {
+        self.inner.outbox_depth().await
+    }
 }
 
 fn package_zip() -> Bytes {

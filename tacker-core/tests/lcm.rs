@@ -998,6 +998,10 @@ impl Store for StoreWithOneBlip {
             .retry_notification(entry, not_before, error)
             .await
     }
+
+    async fn outbox_depth(&self) -> tacker_core::Result<u64> {
+        self.inner.outbox_depth().await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1058,4 +1062,69 @@ async fn a_store_error_while_delivering_delays_a_notification_but_never_drops_it
     );
     assert_eq!(first["vnfInstanceId"], serde_json::json!(instance.id));
     executor.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_shutdown_hands_the_operation_back_between_steps_and_it_resumes() {
+    let f = fixture().await;
+    let a = f.engine_with(
+        LcmConfig {
+            executor_id: "engine-a".into(),
+            ..config()
+        },
+        None,
+    );
+    let executor_a = a.start();
+    let id = f.new_instance(&a).await;
+    f.sim
+        .set_latency(SimOperation::Instantiate, Duration::from_millis(500));
+    let op = a
+        .instantiate(&f.tenant, &id, instantiate_request())
+        .await
+        .expect("accepted");
+    let deadline = Instant::now() + WAIT;
+    while f.sim.calls(SimOperation::Instantiate) == 0 {
+        assert!(Instant::now() < deadline, "engine A never called the VIM");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // The VIM call under way finishes; the instantiate_end hook that follows does not start.
+    executor_a.shutdown().await;
+    let handed_back = a.op_occ(&f.tenant, &op.id).await.expect("op");
+    assert_eq!(handed_back.operation_state, State::Processing);
+    assert!(
+        f.mgmt.calls.lock().expect("calls").is_empty(),
+        "no step starts after shutdown"
+    );
+
+    let b = f.engine_with(
+        LcmConfig {
+            executor_id: "engine-b".into(),
+            ..config()
+        },
+        None,
+    );
+    let mut events = b.op_events();
+    let executor_b = b.start();
+    let op = b
+        .wait_for(&f.tenant, &op.id, &[], WAIT)
+        .await
+        .expect("resumed");
+    assert_eq!(op.operation_state, State::Completed, "{:?}", op.error);
+    assert_eq!(
+        f.sim.calls(SimOperation::Instantiate),
+        1,
+        "the VIM step is not repeated"
+    );
+    assert_eq!(
+        f.mgmt.calls.lock().expect("calls").as_slice(),
+        ["instantiate_end"]
+    );
+    let finished = tokio::time::timeout(WAIT, events.recv())
+        .await
+        .expect("an event")
+        .expect("open channel");
+    assert_eq!(finished.op_id, op.id);
+    assert_eq!(finished.state, State::Completed);
+    assert_eq!(finished.operation, LcmOperationType::Instantiate);
+    executor_b.shutdown().await;
 }

@@ -353,6 +353,27 @@ impl SqlStore {
         })
     }
 
+    /// Whether this store's connection to the database is encrypted: always `false` for
+    /// SQLite; on PostgreSQL what the server reports for the session (TLS is chosen by
+    /// the URL's `sslmode`, e.g. `?sslmode=verify-full&sslrootcert=ca.pem`).
+    pub async fn uses_tls(&self) -> Result<bool> {
+        if self.backend != DbBackend::Postgres {
+            return Ok(false);
+        }
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                self.backend,
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            ))
+            .await
+            .map_err(store_error)?;
+        match row {
+            Some(row) => get::<bool>(&row, "ssl"),
+            None => Ok(false),
+        }
+    }
+
     /// The database kind.
     pub fn backend(&self) -> DbBackend {
         self.backend
@@ -474,16 +495,13 @@ impl SqlStore {
             Write::Insert(record) => {
                 let kind = record.kind();
                 let id = record.id().to_owned();
-                if self.current_version(db, tenant, kind, &id).await?.is_some() {
-                    return Err(Error::Conflict(format!(
-                        "{} {id} already exists",
-                        kind.resource_name()
-                    )));
-                }
+                // Keys first, so a taken key is reported by name; then one statement
+                // both checks and inserts the row (an existing one is left alone and
+                // reported; the commit's transaction undoes the keys).
                 self.claim_keys(db, tenant, &record).await?;
                 let mut sql = Sql::new(format!(
                     "INSERT INTO records (tenant, kind, id, version, created_at, updated_at, {}) \
-                     VALUES (?, ?, ?, 1, ?, ?, {})",
+                     VALUES (?, ?, ?, 1, ?, ?, {}) ON CONFLICT (tenant, kind, id) DO NOTHING",
                     CONTENT_COLUMNS.join(", "),
                     vec!["?"; CONTENT_COLUMNS.len()].join(", ")
                 ))
@@ -495,9 +513,16 @@ impl SqlStore {
                 for value in content_values(&record)? {
                     sql.add(value);
                 }
-                db.execute_raw(sql.build(self.backend))
+                let inserted = db
+                    .execute_raw(sql.build(self.backend))
                     .await
                     .map_err(store_error)?;
+                if inserted.rows_affected() == 0 {
+                    return Err(Error::Conflict(format!(
+                        "{} {id} already exists",
+                        kind.resource_name()
+                    )));
+                }
                 Ok(1)
             }
             Write::Update {
@@ -1033,6 +1058,21 @@ impl Store for SqlStore {
             return Err(Error::not_found("notification", entry.seq.to_string()));
         }
         Ok(())
+    }
+
+    async fn outbox_depth(&self) -> Result<u64> {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                self.backend,
+                "SELECT COUNT(*) AS depth FROM outbox",
+            ))
+            .await
+            .map_err(store_error)?;
+        match row {
+            Some(row) => Ok(u64::try_from(get::<i64>(&row, "depth")?).unwrap_or_default()),
+            None => Ok(0),
+        }
     }
 }
 

@@ -48,3 +48,37 @@ async fn postgresql_passes_the_conformance_suite() {
     drop(store);
     database.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_over_tls_when_the_url_asks_for_it() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let plain = SqlStore::connect(&format!("{}?sslmode=disable", database.url))
+        .await
+        .expect("connect without TLS");
+    assert!(!plain.uses_tls().await.expect("ask the server"));
+    drop(plain);
+
+    let encrypted = SqlStore::connect(&format!("{}?sslmode=require", database.url))
+        .await
+        .expect("connect with TLS");
+    assert!(encrypted.uses_tls().await.expect("ask the server"));
+    suite::crud_of_every_kind(&encrypted).await;
+    drop(encrypted);
+
+    // Verification is real: the server's certificate is not signed by a CA we trust.
+    let missing_ca = std::env::temp_dir().join(format!("no-ca-{}.pem", tacker_core::new_id()));
+    let error = SqlStore::connect(&format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        database.url,
+        missing_ca.display()
+    ))
+    .await
+    .expect_err("an unverifiable server is refused");
+    assert!(
+        error.to_string().contains("cannot connect to postgres://"),
+        "{error}"
+    );
+    database.drop_database().await;
+}

@@ -575,6 +575,10 @@ impl Store for MemoryStore {
         row.lease = None;
         Ok(())
     }
+
+    async fn outbox_depth(&self) -> Result<u64> {
+        Ok(self.lock()?.outbox.len() as u64)
+    }
 }
 
 #[cfg(test)]

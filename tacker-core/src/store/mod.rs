@@ -242,6 +242,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         not_before: DateTime,
         error: &str,
     ) -> Result<()>;
+
+    /// How many notifications of every tenant wait for delivery (for monitoring).
+    async fn outbox_depth(&self) -> Result<u64>;
 }
 
 /// Typed conveniences over any [`Store`].
@@ -392,6 +395,10 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         error: &str,
     ) -> Result<()> {
         (**self).retry_notification(entry, not_before, error).await
+    }
+
+    async fn outbox_depth(&self) -> Result<u64> {
+        (**self).outbox_depth().await
     }
 }
 

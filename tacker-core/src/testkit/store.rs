@@ -722,6 +722,7 @@ pub async fn deleting_a_subscription_drops_its_notifications(store: &dyn Store) 
         )
         .await
         .expect("subscription");
+    let depth = store.outbox_depth().await.expect("outbox depth");
     store
         .commit(
             &tenant,
@@ -732,11 +733,17 @@ pub async fn deleting_a_subscription_drops_its_notifications(store: &dyn Store) 
         )
         .await
         .expect("queue");
+    assert_eq!(
+        store.outbox_depth().await.expect("outbox depth"),
+        depth + 1,
+        "the outbox depth counts the queued notification"
+    );
     store
         .delete::<crate::store::PkgmSubscriptionRecord>(&tenant, &sub, None)
         .await
         .expect("delete subscription");
     assert!(claim_for(store, &tenant, "sender").await.is_empty());
+    assert_eq!(store.outbox_depth().await.expect("outbox depth"), depth);
 }
 
 /// Runnable ops are claimed by one executor at a time; a lease can be renewed by its

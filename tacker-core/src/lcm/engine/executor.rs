@@ -13,6 +13,9 @@ struct Job {
     instance: Versioned<VnfInstanceRecord>,
     package: VnfPackage,
     cancel: CancellationToken,
+    /// Cancelled when the executor shuts down: no further step starts, and the op is
+    /// handed back to the store as it is.
+    handoff: CancellationToken,
 }
 
 impl VnfLcm {
@@ -52,8 +55,9 @@ impl VnfLcm {
                                 continue;
                             };
                             let engine = self.clone();
+                            let handoff = stop.clone();
                             running.spawn(async move {
-                                engine.run_claimed(op).await;
+                                engine.run_claimed(op, handoff).await;
                                 drop(permit);
                                 engine.inner.wake.notify_one();
                             });
@@ -71,7 +75,7 @@ impl VnfLcm {
         while running.join_next().await.is_some() {}
     }
 
-    async fn run_claimed(&self, claimed: ClaimedOp) {
+    async fn run_claimed(&self, claimed: ClaimedOp, handoff: CancellationToken) {
         let op_id = claimed.op.value.op.id.clone();
         let token = CancellationToken::new();
         if let Ok(mut running) = self.inner.running.lock() {
@@ -86,7 +90,7 @@ impl VnfLcm {
         // The renewer only returns when the lease is lost: then the work is abandoned
         // to whoever holds the lease now.
         let result = tokio::select! {
-            result = self.drive(claimed, token.clone(), lease_lost.clone()) => result,
+            result = self.drive(claimed, token.clone(), lease_lost.clone(), handoff) => result,
             () = renewer => Err(Error::Conflict(format!("the lease of operation {op_id} was lost"))),
         };
         if let Ok(mut running) = self.inner.running.lock() {
@@ -137,6 +141,7 @@ impl VnfLcm {
         claimed: ClaimedOp,
         token: CancellationToken,
         lease_lost: CancellationToken,
+        handoff: CancellationToken,
     ) -> Result<()> {
         let tenant = claimed.tenant.clone();
         let mut op = claimed.op;
@@ -196,9 +201,14 @@ impl VnfLcm {
             instance,
             package,
             cancel: token,
+            handoff,
         };
         loop {
             if lease_lost.is_cancelled() {
+                return Ok(());
+            }
+            if job.handoff.is_cancelled() {
+                tracing::info!(op = job.op.value.op.id, state = %job.op.value.op.operation_state, "executor stopping: the operation is handed back before its next step");
                 return Ok(());
             }
             match job.op.value.op.operation_state {
@@ -458,6 +468,9 @@ impl VnfLcm {
             let name = step.name();
             if job.op.value.steps.iter().any(|s| s.name == name) {
                 continue;
+            }
+            if job.handoff.is_cancelled() {
+                return Ok(());
             }
             self.refresh(job).await?;
             if job.op.value.op.is_cancel_pending {
@@ -1187,6 +1200,22 @@ impl VnfLcm {
         let versions = self.store().commit(tenant, writes).await?;
         self.committed();
         op.version = versions.first().copied().unwrap_or(op.version + 1);
+        let finished = &op.value.op;
+        if matches!(
+            finished.operation_state,
+            State::Completed | State::FailedTemp | State::Failed | State::RolledBack
+        ) {
+            let _ = self.inner.events.send(OpFinished {
+                tenant: tenant.clone(),
+                op_id: finished.id.clone(),
+                vnf_instance_id: finished.vnf_instance_id.clone(),
+                operation: finished.operation,
+                state: finished.operation_state,
+                duration: (finished.state_entered_time - finished.start_time)
+                    .to_std()
+                    .unwrap_or_default(),
+            });
+        }
         if let Some((_, old_vnfd_id)) = &moved_from {
             let _ = self.release_package_if_unused(tenant, old_vnfd_id).await;
         }

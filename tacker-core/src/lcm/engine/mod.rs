@@ -5,7 +5,7 @@ use chrono::Utc;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, broadcast};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -71,6 +71,24 @@ impl Default for LcmConfig {
             notification_max_attempts: 20,
         }
     }
+}
+
+/// An operation this engine's executor brought to FAILED_TEMP or a final state (see
+/// [`VnfLcm::op_events`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpFinished {
+    /// The tenant of the operation.
+    pub tenant: TenantId,
+    /// The op occurrence.
+    pub op_id: String,
+    /// The VNF instance.
+    pub vnf_instance_id: String,
+    /// What it did.
+    pub operation: Op,
+    /// Where it ended.
+    pub state: State,
+    /// From its start time to this state.
+    pub duration: Duration,
 }
 
 /// Builds a [`VnfLcm`].
@@ -185,6 +203,7 @@ impl VnfLcmBuilder {
                 op_changed: Notify::new(),
                 outbox: Notify::new(),
                 running: Mutex::new(HashMap::new()),
+                events: broadcast::channel(1024).0,
             }),
         })
     }
@@ -207,6 +226,8 @@ struct Inner {
     /// Signalled when notifications may be waiting, for the sender.
     outbox: Notify,
     running: Mutex<HashMap<String, CancellationToken>>,
+    /// Operations this executor finished, for observers such as metrics.
+    events: broadcast::Sender<OpFinished>,
 }
 
 /// SOL003 VNF lifecycle management. Cheap to clone.
@@ -235,8 +256,10 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// Stops claiming new work and waits for the operations in flight to reach
-    /// FAILED_TEMP or a final state.
+    /// Stops claiming new work, lets every running operation finish the step it is in,
+    /// and hands the operations back to the store as they are (lease released, state
+    /// and recorded steps kept), so this or another executor resumes each one with its
+    /// next step. Returns when every operation has been handed back or has ended.
     pub async fn shutdown(self) {
         self.stop.cancel();
         for task in self.tasks {
@@ -1266,6 +1289,12 @@ impl VnfLcm {
     }
 
     /// Wakes whoever waits for a change: the executor, `wait_for`, the sender.
+    /// Operations this engine's executor brings to FAILED_TEMP or a final state, as they
+    /// happen (a slow receiver misses the oldest events, see `broadcast`).
+    pub fn op_events(&self) -> broadcast::Receiver<OpFinished> {
+        self.inner.events.subscribe()
+    }
+
     fn committed(&self) {
         self.inner.wake.notify_one();
         self.inner.op_changed.notify_waiters();
