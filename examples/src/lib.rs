@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
+pub mod cli;
+
 /// Zips an unpacked package directory in memory, entries in path order.
 pub fn zip_package_dir(root: &Path) -> std::io::Result<Vec<u8>> {
     let mut files = Vec::new();

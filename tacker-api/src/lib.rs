@@ -15,13 +15,17 @@
 //! Both use rustls with the ring provider, which their constructors install as the
 //! process default when no provider is installed yet.
 //!
-//! The ETSI NFV REST APIs themselves — VNF LCM (`/vnflcm/v2`), VNF package management
-//! (`/vnfpkgm/v2`, `/vnfpkgm/v1`) and the VIM registry, as an axum `Router` an embedder
-//! can mount — come later.
+//! And it serves the ETSI NFV REST APIs ([`rest`]): VNF LCM (`/vnflcm/v2`), VNF package
+//! management (`/vnfpkgm/v2`, `/vnfpkgm/v1`) and the VIM registry (`/vims`), as an axum
+//! `Router` an embedder can mount ([`rest::Api`]).
 
 pub mod fetch;
 mod http;
+pub mod metrics;
 pub mod notify;
+pub mod rest;
+pub mod serve;
 
 pub use fetch::HttpPackageFetcher;
 pub use notify::HttpNotificationSink;
+pub use rest::{Api, ApiConfig, Principal};

@@ -225,17 +225,28 @@ pub struct YamlError {
     pub message: String,
 }
 
-/// Parses one YAML document with the VNFM's safety settings: strict YAML 1.2
-/// booleans (`yes`/`no`/`on`/`off` stay strings), duplicate keys refused, and budgets on
-/// events, depth, aliases and alias expansion so an alias bomb fails fast.
-pub fn parse(text: &str) -> Result<Node, YamlError> {
+/// The VNFM's YAML settings: strict YAML 1.2 booleans, and budgets on alias expansion.
+pub fn safe_options() -> serde_saphyr::Options {
     let mut options = serde_saphyr::Options::default();
     options.strict_booleans = true;
     options.alias_limits.max_total_replayed_events = 200_000;
     options.alias_limits.max_alias_expansions_per_anchor = 1_000;
     options.alias_limits.max_replay_stack_depth = 32;
     options.with_snippet = false;
-    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|error| {
+    options
+}
+
+/// Deserializes any YAML document (a configuration file, a request body) with
+/// [`safe_options`]; errors carry the line and column.
+pub fn from_str<T: de::DeserializeOwned>(text: &str) -> Result<T, serde_saphyr::Error> {
+    serde_saphyr::from_str_with_options(text, safe_options())
+}
+
+/// Parses one YAML document with the VNFM's safety settings: strict YAML 1.2
+/// booleans (`yes`/`no`/`on`/`off` stay strings), duplicate keys refused, and budgets on
+/// events, depth, aliases and alias expansion so an alias bomb fails fast.
+pub fn parse(text: &str) -> Result<Node, YamlError> {
+    serde_saphyr::from_str_with_options::<Node>(text, safe_options()).map_err(|error| {
         let location = error.location();
         YamlError {
             line: location.map_or(0, |l| l.line()),

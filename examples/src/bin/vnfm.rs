@@ -1,0 +1,363 @@
+//! `vnfm`: the tacker VNF Manager as a standalone server speaking the ETSI NFV REST APIs.
+//!
+//! `cargo run --release --bin vnfm` starts on `127.0.0.1:9890` with an SQLite store and
+//! package files under `./tacker-data/`, and the simulated VIM registered as the default
+//! VIM, so packages can be onboarded and VNFs instantiated at once. Every flag can also
+//! be set by its environment variable (`--help` lists them).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use tacker_api::metrics::Metrics;
+use tacker_api::rest::auth::{AuthConfig, Authenticator};
+use tacker_api::{Api, ApiConfig, HttpNotificationSink, HttpPackageFetcher};
+use tacker_core::lcm::{LcmConfig, VnfLcm};
+use tacker_core::model::KeyValuePairs;
+use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
+use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver, SimOperation};
+use tacker_core::store::Store;
+use tacker_core::vim::{Sealer, SealingKey, VimRegistration, VimRegistry};
+use tacker_core::{Error, Result, TenantId};
+use tacker_store::{SqlStore, SqlStoreOptions};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AuthMode {
+    /// No authentication: every request acts for the default tenant (loopback only).
+    None,
+    /// HTTP basic, users from `--auth-config`.
+    Basic,
+    /// OAuth 2.0 bearer tokens (JWT), keys from `--auth-config`.
+    Oauth2,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vnfm",
+    about = "The tacker VNF Manager: ETSI SOL002/SOL003/SOL005 REST APIs over the embedded VNFM",
+    version
+)]
+struct Args {
+    /// Address and port to listen on.
+    #[arg(long, env = "TACKER_LISTEN", default_value = "127.0.0.1:9890")]
+    listen: SocketAddr,
+    /// Directory of the SQLite database, the package files and the sealing key.
+    #[arg(long, env = "TACKER_DATA_DIR", default_value = "./tacker-data")]
+    data_dir: PathBuf,
+    /// Database: `postgres://…` for several VNFM processes on one database (TLS with
+    /// `?sslmode=verify-full&sslrootcert=ca.pem`); default: SQLite in the data directory.
+    #[arg(long, env = "TACKER_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Connections in the database pool.
+    #[arg(long, env = "TACKER_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    db_max_connections: u32,
+    /// The URL clients reach this server at, for `_links` and `Location`
+    /// (default: from `--listen`).
+    #[arg(long, env = "TACKER_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// TLS certificate chain (PEM); with `--tls-key`, the server speaks HTTPS only.
+    #[arg(long, env = "TACKER_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "TACKER_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// How clients authenticate.
+    #[arg(long, env = "TACKER_AUTH", value_enum, default_value = "none")]
+    auth: AuthMode,
+    /// Users and token keys (YAML or JSON), for `--auth basic|oauth2`.
+    #[arg(long, env = "TACKER_AUTH_CONFIG")]
+    auth_config: Option<PathBuf>,
+    /// Log filter (`info`, `debug`, `tacker_core=debug,info`, …).
+    #[arg(long, env = "TACKER_LOG", default_value = "info")]
+    log: String,
+    /// The key sealing VIM and subscription credentials at rest (hex, 32 bytes);
+    /// default: `<data-dir>/sealing.key`, created at first start.
+    #[arg(long, env = "TACKER_SEALING_KEY_FILE")]
+    sealing_key_file: Option<PathBuf>,
+    /// Seconds open requests get to finish at shutdown.
+    #[arg(long, env = "TACKER_SHUTDOWN_GRACE", default_value_t = 30)]
+    shutdown_grace: u64,
+    /// Do not register the simulated VIM as the default VIM at first start.
+    #[arg(long, env = "TACKER_NO_SIM_VIM")]
+    no_sim_vim: bool,
+    /// Seconds an operation's lease lasts without renewal: how soon another executor
+    /// takes over the operations of a process that died.
+    #[arg(long, env = "TACKER_OP_LEASE_TTL", default_value_t = 30)]
+    op_lease_ttl: u64,
+    /// Latency of every simulated VIM call, in milliseconds (for demonstrations).
+    #[arg(long, env = "TACKER_SIM_LATENCY_MS", default_value_t = 0)]
+    sim_latency_ms: u64,
+}
+
+fn io_error(what: &str, path: &Path, error: std::io::Error) -> Error {
+    Error::InvalidRequest(format!("{what} {}: {error}", path.display()))
+}
+
+/// Reads the sealing key, or creates it (readable by this user only) at first start.
+fn sealing_key(path: &Path) -> Result<SealingKey> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => SealingKey::from_hex(text.trim())
+            .map_err(|e| Error::InvalidRequest(format!("sealing key {}: {e}", path.display()))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let key = SealingKey::generate()?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| io_error("creating the sealing key", path, e))?;
+            file.write_all(key.to_hex().as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| io_error("writing the sealing key", path, e))?;
+            tracing::info!(path = %path.display(), "created a new sealing key; back it up with the database");
+            Ok(key)
+        }
+        Err(error) => Err(io_error("reading the sealing key", path, error)),
+    }
+}
+
+fn auth_config(args: &Args) -> Result<Option<AuthConfig>> {
+    if args.auth == AuthMode::None {
+        if !args.listen.ip().is_loopback() {
+            return Err(Error::InvalidRequest(format!(
+                "--auth none is only allowed on a loopback address, not {}; use --auth basic or --auth oauth2",
+                args.listen
+            )));
+        }
+        return Ok(None);
+    }
+    let path = args.auth_config.as_ref().ok_or_else(|| {
+        Error::InvalidRequest(format!(
+            "--auth {:?} needs --auth-config FILE with its users or keys",
+            args.auth
+        ))
+    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| io_error("reading the auth config", path, e))?;
+    let config: AuthConfig = tacker_core::vnfd::yaml::from_str(&text)
+        .map_err(|e| Error::InvalidRequest(format!("auth config {}: {e}", path.display())))?;
+    let wanted = match args.auth {
+        AuthMode::Basic => config.basic.is_some(),
+        AuthMode::Oauth2 => config.oauth2.is_some(),
+        AuthMode::None => true,
+    };
+    if !wanted || config.none.is_some() {
+        return Err(Error::InvalidRequest(format!(
+            "auth config {}: --auth {:?} needs a `{}` section and no `none`",
+            path.display(),
+            args.auth,
+            if args.auth == AuthMode::Basic {
+                "basic"
+            } else {
+                "oauth2"
+            }
+        )));
+    }
+    Ok(Some(config))
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+async fn run(args: Args) -> Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let auth = auth_config(&args)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tacker_api::serve::tls_config(cert, key)?),
+        _ => None,
+    };
+    std::fs::create_dir_all(&args.data_dir)
+        .map_err(|e| io_error("creating the data directory", &args.data_dir, e))?;
+    let data_dir = args
+        .data_dir
+        .canonicalize()
+        .map_err(|e| io_error("the data directory", &args.data_dir, e))?;
+
+    let database_url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("tacker.db").display()));
+    let sql = SqlStore::connect_with(
+        &database_url,
+        SqlStoreOptions {
+            max_connections: args.db_max_connections,
+            ..SqlStoreOptions::default()
+        },
+    )
+    .await?;
+    tracing::info!(backend = ?sql.backend(), tls = sql.uses_tls().await.unwrap_or(false), "store ready");
+    let store: Arc<dyn Store> = Arc::new(sql);
+
+    let key_path = args
+        .sealing_key_file
+        .clone()
+        .unwrap_or_else(|| data_dir.join("sealing.key"));
+    let sealer = Sealer::new(&sealing_key(&key_path)?);
+
+    let packages_dir = data_dir.join("packages");
+    std::fs::create_dir_all(&packages_dir)
+        .map_err(|e| io_error("creating the package directory", &packages_dir, e))?;
+    let objects = object_store::local::LocalFileSystem::new_with_prefix(&packages_dir)
+        .map_err(|e| Error::Internal(format!("package files: {e}")))?;
+
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Error::InvalidRequest(format!("listening on {}: {e}", args.listen)))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    let api_root = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("{scheme}://{local}"))
+        .trim_end_matches('/')
+        .to_owned();
+
+    let sim = SimInfraDriver::default();
+    if args.sim_latency_ms > 0 {
+        sim.set_default_latency(Duration::from_millis(args.sim_latency_ms));
+        sim.set_latency(SimOperation::Validate, Duration::ZERO);
+    }
+    let vims = VimRegistry::new(
+        store.clone(),
+        sealer.clone(),
+        vec![Arc::new(sim.vim_driver())],
+    );
+    let tenant = TenantId::new(TenantId::DEFAULT);
+    if !args.no_sim_vim && vims.default_vim(&tenant).await?.is_none() {
+        let vim = vims
+            .register(
+                &tenant,
+                VimRegistration {
+                    name: "sim".to_owned(),
+                    description: Some("the simulated VIM of this VNFM".to_owned()),
+                    vim_type: SIM_VIM_TYPE.to_owned(),
+                    interface_info: KeyValuePairs::new(),
+                    access_info: KeyValuePairs::new(),
+                    extra: KeyValuePairs::new(),
+                    is_default: true,
+                },
+            )
+            .await?;
+        tracing::info!(
+            vim = vim.id,
+            "registered the simulated VIM as the default VIM"
+        );
+    }
+
+    let sink = Arc::new(HttpNotificationSink::new()?);
+    let packages = VnfPackageManager::new(
+        store.clone(),
+        Arc::new(objects),
+        PackageManagerConfig {
+            api_root: api_root.clone(),
+            ..PackageManagerConfig::default()
+        },
+    )
+    .with_fetcher(Arc::new(HttpPackageFetcher::new()?))
+    .with_sealer(sealer.clone())
+    .with_notification_sink(sink.clone());
+    let lcm = VnfLcm::builder()
+        .store(store.clone())
+        .packages(Arc::new(packages.clone()))
+        .infra_driver(Arc::new(sim.clone()))
+        .vim_registry(vims.clone())
+        .notification_sink(sink)
+        .sealer(sealer)
+        .config(LcmConfig {
+            api_root: api_root.clone(),
+            executor_id: format!("vnfm-{}-{}", local, std::process::id()),
+            lease_ttl: Duration::from_secs(args.op_lease_ttl.max(1)),
+            ..LcmConfig::default()
+        })
+        .build()?;
+    let executor = lcm.start();
+    let metrics = Metrics::new(Some(store.clone()));
+    let watcher = metrics.watch_operations(&lcm);
+
+    let mut api = Api::new(
+        lcm,
+        packages,
+        vims,
+        ApiConfig {
+            api_root: api_root.clone(),
+            ..ApiConfig::default()
+        },
+    )
+    .with_metrics(metrics);
+    if let Some(auth) = auth {
+        let authenticator = Authenticator::new(auth)
+            .map_err(|e| Error::InvalidRequest(format!("auth config: {e}")))?;
+        api = api.with_authenticator(authenticator);
+    }
+    let router = api.router();
+
+    // The first line on stdout says where the server is, for scripts and tests.
+    println!("vnfm listening on {scheme}://{local} (API root {api_root})");
+    tracing::info!(%local, %api_root, data_dir = %data_dir.display(), "serving");
+    tacker_api::serve::serve(
+        listener,
+        router,
+        tls,
+        shutdown_signal(),
+        Duration::from_secs(args.shutdown_grace),
+    )
+    .await?;
+    tracing::info!("stopped accepting requests; handing running operations back to the store");
+    executor.shutdown().await;
+    watcher.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("vnfm: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("vnfm: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! `/vnflcm/v2`: SOL003/SOL002 VNF lifecycle management.
+
+use axum::Router;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::Value;
+use tacker_core::model::{
+    CancelMode, ChangeCurrentVnfPkgRequest, ChangeExtVnfConnectivityRequest,
+    ChangeVnfFlavourRequest, CreateVnfRequest, HealVnfRequest, InstantiateVnfRequest,
+    LccnSubscriptionRequest, OperateVnfRequest, ScaleVnfRequest, ScaleVnfToLevelRequest,
+    TerminateVnfRequest, VnfInfoModificationRequest, VnfLcmOpOcc,
+};
+
+use super::sol013::{
+    ApiResult, EtsiJson, FilterOnly, Listing, accepted, api_versions, json_response, located,
+    page_response,
+};
+use super::{AppState, Caller, VNFLCM_VERSION};
+
+/// The complex attributes of `VnfInstance` left out of lists by default.
+pub(crate) const INSTANCE_COMPLEX: &[&str] = &[
+    "vnfConfigurableProperties",
+    "vimConnectionInfo",
+    "instantiatedVnfInfo",
+    "metadata",
+    "extensions",
+];
+
+/// The complex attributes of `VnfLcmOpOcc` left out of lists by default.
+pub(crate) const OP_COMPLEX: &[&str] = &[
+    "operationParams",
+    "error",
+    "resourceChanges",
+    "changedInfo",
+    "changedExtConnectivity",
+    "lcmCoordinations",
+    "modificationsTriggeredByVnfPkgChange",
+    "warnings",
+];
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api_versions", get(versions))
+        .route("/vnf_instances", get(list_instances).post(create_instance))
+        .route(
+            "/vnf_instances/{id}",
+            get(show_instance).patch(modify).delete(delete_instance),
+        )
+        .route("/vnf_instances/{id}/instantiate", post(instantiate))
+        .route("/vnf_instances/{id}/terminate", post(terminate))
+        .route("/vnf_instances/{id}/scale", post(scale))
+        .route("/vnf_instances/{id}/scale_to_level", post(scale_to_level))
+        .route("/vnf_instances/{id}/heal", post(heal))
+        .route("/vnf_instances/{id}/change_flavour", post(change_flavour))
+        .route("/vnf_instances/{id}/operate", post(operate))
+        .route("/vnf_instances/{id}/change_ext_conn", post(change_ext_conn))
+        .route("/vnf_instances/{id}/change_vnfpkg", post(change_vnfpkg))
+        .route("/vnf_lcm_op_occs", get(list_ops))
+        .route("/vnf_lcm_op_occs/{id}", get(show_op))
+        .route("/vnf_lcm_op_occs/{id}/retry", post(retry))
+        .route("/vnf_lcm_op_occs/{id}/rollback", post(rollback))
+        .route("/vnf_lcm_op_occs/{id}/fail", post(fail))
+        .route("/vnf_lcm_op_occs/{id}/cancel", post(cancel))
+        .route(
+            "/subscriptions",
+            get(list_subscriptions).post(create_subscription),
+        )
+        .route(
+            "/subscriptions/{id}",
+            get(show_subscription).delete(delete_subscription),
+        )
+}
+
+async fn versions(State(state): State<AppState>) -> ApiResult<Response> {
+    json_response(
+        StatusCode::OK,
+        &api_versions(&state.uri("/vnflcm"), VNFLCM_VERSION),
+    )
+}
+
+/// Credentials never leave the server: `accessInfo` is dropped from every
+/// `vimConnectionInfo` entry of a resource, wherever the entries sit.
+pub(crate) fn redact_access_info(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(entries)) = map.get_mut("vimConnectionInfo") {
+                for entry in entries.values_mut() {
+                    if let Value::Object(entry) = entry {
+                        entry.remove("accessInfo");
+                    }
+                }
+            }
+            for (key, inner) in map.iter_mut() {
+                if key != "vimConnectionInfo" {
+                    redact_access_info(inner);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_access_info),
+        _ => {}
+    }
+}
+
+fn redacted<T: serde::Serialize>(value: &T) -> ApiResult<Value> {
+    let mut value = serde_json::to_value(value).map_err(|e| {
+        super::sol013::ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    })?;
+    redact_access_info(&mut value);
+    Ok(value)
+}
+
+fn instance_path(id: &str) -> String {
+    format!("/vnflcm/v2/vnf_instances/{id}")
+}
+
+fn op_path(id: &str) -> String {
+    format!("/vnflcm/v2/vnf_lcm_op_occs/{id}")
+}
+
+// ----- VNF instances -------------------------------------------------------------------
+
+async fn create_instance(
+    State(state): State<AppState>,
+    caller: Caller,
+    EtsiJson(request): EtsiJson<CreateVnfRequest>,
+) -> ApiResult<Response> {
+    let instance = state.lcm().create_vnf(caller.tenant(), request).await?;
+    located(
+        StatusCode::CREATED,
+        &state.uri(&instance_path(&instance.id)),
+        &redacted(&instance)?,
+    )
+}
+
+async fn list_instances(
+    State(state): State<AppState>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    Listing(params): Listing,
+) -> ApiResult<Response> {
+    let page = state
+        .lcm()
+        .instances(caller.tenant(), &params.query())
+        .await?;
+    page_response(page, &state.config().api_root, &uri, |mut value| {
+        params.selector.apply(&mut value, INSTANCE_COMPLEX);
+        redact_access_info(&mut value);
+        value
+    })
+}
+
+async fn show_instance(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let instance = state.lcm().instance(caller.tenant(), &id).await?;
+    json_response(StatusCode::OK, &redacted(&instance)?)
+}
+
+async fn delete_instance(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state.lcm().delete_vnf(caller.tenant(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn modify(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    EtsiJson(request): EtsiJson<VnfInfoModificationRequest>,
+) -> ApiResult<Response> {
+    let op = state
+        .lcm()
+        .modify_info(caller.tenant(), &id, request)
+        .await?;
+    task_accepted(&state, &op)
+}
+
+fn task_accepted(state: &AppState, op: &VnfLcmOpOcc) -> ApiResult<Response> {
+    accepted(&state.uri(&op_path(&op.id)))
+}
+
+macro_rules! task {
+    ($name:ident, $request:ty, $method:ident) => {
+        async fn $name(
+            State(state): State<AppState>,
+            caller: Caller,
+            Path(id): Path<String>,
+            EtsiJson(request): EtsiJson<$request>,
+        ) -> ApiResult<Response> {
+            let op = state.lcm().$method(caller.tenant(), &id, request).await?;
+            task_accepted(&state, &op)
+        }
+    };
+}
+
+task!(instantiate, InstantiateVnfRequest, instantiate);
+task!(terminate, TerminateVnfRequest, terminate);
+task!(scale, ScaleVnfRequest, scale);
+task!(scale_to_level, ScaleVnfToLevelRequest, scale_to_level);
+task!(heal, HealVnfRequest, heal);
+task!(change_flavour, ChangeVnfFlavourRequest, change_flavour);
+task!(operate, OperateVnfRequest, operate);
+task!(
+    change_ext_conn,
+    ChangeExtVnfConnectivityRequest,
+    change_ext_conn
+);
+task!(change_vnfpkg, ChangeCurrentVnfPkgRequest, change_vnfpkg);
+
+// ----- Operation occurrences -----------------------------------------------------------
+
+async fn list_ops(
+    State(state): State<AppState>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    Listing(params): Listing,
+) -> ApiResult<Response> {
+    let page = state
+        .lcm()
+        .op_occs(caller.tenant(), &params.query())
+        .await?;
+    page_response(page, &state.config().api_root, &uri, |mut value| {
+        params.selector.apply(&mut value, OP_COMPLEX);
+        redact_access_info(&mut value);
+        value
+    })
+}
+
+async fn show_op(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let op = state.lcm().op_occ(caller.tenant(), &id).await?;
+    json_response(StatusCode::OK, &redacted(&op)?)
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let op = state.lcm().retry(caller.tenant(), &id).await?;
+    task_accepted(&state, &op)
+}
+
+async fn rollback(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let op = state.lcm().rollback(caller.tenant(), &id).await?;
+    task_accepted(&state, &op)
+}
+
+async fn fail(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let op = state.lcm().fail(caller.tenant(), &id).await?;
+    json_response(StatusCode::OK, &redacted(&op)?)
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    EtsiJson(request): EtsiJson<CancelMode>,
+) -> ApiResult<Response> {
+    let op = state
+        .lcm()
+        .cancel(caller.tenant(), &id, request.cancel_mode)
+        .await?;
+    task_accepted(&state, &op)
+}
+
+// ----- Subscriptions -------------------------------------------------------------------
+
+async fn create_subscription(
+    State(state): State<AppState>,
+    caller: Caller,
+    EtsiJson(request): EtsiJson<LccnSubscriptionRequest>,
+) -> ApiResult<Response> {
+    let subscription = state.lcm().subscribe(caller.tenant(), request).await?;
+    located(
+        StatusCode::CREATED,
+        &state.uri(&format!("/vnflcm/v2/subscriptions/{}", subscription.id)),
+        &subscription,
+    )
+}
+
+async fn list_subscriptions(
+    State(state): State<AppState>,
+    caller: Caller,
+    OriginalUri(uri): OriginalUri,
+    FilterOnly(params): FilterOnly,
+) -> ApiResult<Response> {
+    let page = state
+        .lcm()
+        .subscriptions_page(caller.tenant(), &params.query())
+        .await?;
+    page_response(page, &state.config().api_root, &uri, |value| value)
+}
+
+async fn show_subscription(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let subscription = state.lcm().subscription(caller.tenant(), &id).await?;
+    json_response(StatusCode::OK, &subscription)
+}
+
+async fn delete_subscription(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    state.lcm().unsubscribe(caller.tenant(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn access_info_is_removed_wherever_vim_connection_info_sits() {
+        let mut op = json!({
+            "operationParams": {"vimConnectionInfo": {"vim1": {"vimType": "x", "accessInfo": {"password": "p"}}}},
+            "changedInfo": {"vimConnectionInfo": {"vim1": {"vimId": "v", "accessInfo": {"token": "t"}}}},
+            "vimConnectionInfo": {"a": {"accessInfo": {}, "vimId": "v"}},
+        });
+        redact_access_info(&mut op);
+        assert!(!op.to_string().contains("accessInfo"), "{op}");
+        assert_eq!(op["changedInfo"]["vimConnectionInfo"]["vim1"]["vimId"], "v");
+    }
+}

@@ -1,0 +1,261 @@
+//! The ETSI NFV REST APIs as an axum [`Router`] an embedder can mount.
+//!
+//! | Prefix | API | Version |
+//! |---|---|---|
+//! | `/vnflcm/v2` | SOL003/SOL002 VNF lifecycle management | 2.3.0 |
+//! | `/vnfpkgm/v2` | SOL005 VNF package management | 2.4.0 |
+//! | `/vnfpkgm/v1` | the same, in the SOL005 v2.6.1 shape | 1.3.0 |
+//! | `/vims` | the VIM registry (this VNFM's own API) | 1.0.0 |
+//!
+//! Every API follows SOL013: the `Version` header is required (400 when missing, 406
+//! when unsupported; the v1 package API and `api_versions` let it pass), every error is
+//! `application/problem+json`, lists take `filter`, the attribute selectors and
+//! `nextpage_opaque_marker` and answer with `Link: <…>; rel="next"` when more follow.
+//!
+//! Who calls is a [`Principal`] the [`auth`] middleware puts into the request; without
+//! authentication every request acts for the configured default tenant.
+
+pub mod auth;
+mod lcm;
+mod pkgm;
+pub mod sol013;
+mod vims;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::middleware::from_fn_with_state;
+use axum::response::IntoResponse;
+use tacker_core::TenantId;
+use tacker_core::lcm::VnfLcm;
+use tacker_core::package::VnfPackageManager;
+use tacker_core::vim::VimRegistry;
+
+use sol013::{ApiError, ApiVersion};
+
+/// The version of `/vnflcm/v2`.
+pub const VNFLCM_VERSION: &str = "2.3.0";
+/// The version of `/vnfpkgm/v2`.
+pub const VNFPKGM_VERSION: &str = "2.4.0";
+/// The version of `/vnfpkgm/v1`.
+pub const VNFPKGM_V1_VERSION: &str = "1.3.0";
+/// The version of `/vims`.
+pub const VIMS_VERSION: &str = "1.0.0";
+
+/// Who makes a request: set by the authentication middleware.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    /// The user name or the token's subject.
+    pub subject: String,
+    /// The tenant every resource of the request belongs to.
+    pub tenant: TenantId,
+    /// What the caller may do, e.g. `vnflcm`, `vnfpkgm:readonly`.
+    pub scopes: Vec<String>,
+}
+
+/// How the API behaves.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// The absolute URI prefix clients reach the server at (for `Link` headers and
+    /// `Location`); the facades use the same prefix for `_links`.
+    pub api_root: String,
+    /// The tenant of requests no authentication assigned one.
+    pub default_tenant: TenantId,
+    /// The largest package body `PUT package_content` accepts, in bytes.
+    pub max_package_size: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            api_root: "http://127.0.0.1:9890".to_owned(),
+            default_tenant: TenantId::new(TenantId::DEFAULT),
+            max_package_size: 8 << 30,
+        }
+    }
+}
+
+struct Inner {
+    lcm: VnfLcm,
+    packages: VnfPackageManager,
+    vims: VimRegistry,
+    config: ApiConfig,
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState(Arc<Inner>);
+
+impl AppState {
+    pub(crate) fn lcm(&self) -> &VnfLcm {
+        &self.0.lcm
+    }
+
+    pub(crate) fn packages(&self) -> &VnfPackageManager {
+        &self.0.packages
+    }
+
+    pub(crate) fn vims(&self) -> &VimRegistry {
+        &self.0.vims
+    }
+
+    pub(crate) fn config(&self) -> &ApiConfig {
+        &self.0.config
+    }
+
+    /// An absolute URI of a path of this server.
+    pub(crate) fn uri(&self, path: &str) -> String {
+        format!("{}{path}", self.0.config.api_root)
+    }
+}
+
+/// The caller of a request (the default tenant's anonymous principal when no
+/// authentication middleware ran).
+#[derive(Debug, Clone)]
+pub(crate) struct Caller(pub Principal);
+
+impl Caller {
+    pub(crate) fn tenant(&self) -> &TenantId {
+        &self.0.tenant
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<Principal>()
+                .cloned()
+                .unwrap_or_else(|| Principal {
+                    subject: "anonymous".to_owned(),
+                    tenant: state.config().default_tenant.clone(),
+                    scopes: Vec::new(),
+                }),
+        ))
+    }
+}
+
+/// The REST APIs over the VNFM facades.
+pub struct Api {
+    state: AppState,
+    authenticator: Option<Arc<auth::Authenticator>>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("config", self.state.config())
+            .field("authenticated", &self.authenticator.is_some())
+            .field("metrics", &self.metrics.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Api {
+    /// The APIs over the LCM engine, the package manager and the VIM registry.
+    pub fn new(
+        lcm: VnfLcm,
+        packages: VnfPackageManager,
+        vims: VimRegistry,
+        config: ApiConfig,
+    ) -> Self {
+        Self {
+            state: AppState(Arc::new(Inner {
+                lcm,
+                packages,
+                vims,
+                config,
+            })),
+            authenticator: None,
+            metrics: None,
+        }
+    }
+
+    /// Counts requests into `metrics` and serves them at `GET /metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Requires authentication on every request (see [`auth`]).
+    pub fn with_authenticator(mut self, authenticator: auth::Authenticator) -> Self {
+        self.authenticator = Some(Arc::new(authenticator));
+        self
+    }
+
+    /// The router serving every API.
+    pub fn router(&self) -> Router {
+        let versioned = |routes: Router<AppState>, full: &'static str, required: bool| {
+            let routes = match &self.metrics {
+                Some(metrics) => {
+                    routes.route_layer(from_fn_with_state(metrics.clone(), crate::metrics::track))
+                }
+                None => routes,
+            };
+            routes
+                .method_not_allowed_fallback(method_not_allowed)
+                .layer(from_fn_with_state(
+                    ApiVersion { full, required },
+                    sol013::negotiate_version,
+                ))
+                .with_state(self.state.clone())
+        };
+        let mut router = Router::new();
+        if let Some(metrics) = &self.metrics {
+            let metrics = metrics.clone();
+            router = router.route(
+                "/metrics",
+                axum::routing::get(move || {
+                    let metrics = metrics.clone();
+                    async move {
+                        (
+                            [(
+                                axum::http::header::CONTENT_TYPE,
+                                "text/plain; version=0.0.4; charset=utf-8",
+                            )],
+                            metrics.render().await,
+                        )
+                    }
+                }),
+            );
+        }
+        let router = router
+            .nest("/vnflcm/v2", versioned(lcm::routes(), VNFLCM_VERSION, true))
+            .nest(
+                "/vnfpkgm/v2",
+                versioned(pkgm::routes_v2(), VNFPKGM_VERSION, true),
+            )
+            .nest(
+                "/vnfpkgm/v1",
+                versioned(pkgm::routes_v1(), VNFPKGM_V1_VERSION, false),
+            )
+            .nest("/vims", versioned(vims::routes(), VIMS_VERSION, true))
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed);
+        match &self.authenticator {
+            Some(authenticator) => router.layer(from_fn_with_state(
+                authenticator.clone(),
+                auth::authenticate,
+            )),
+            None => router,
+        }
+    }
+}
+
+async fn not_found() -> axum::response::Response {
+    ApiError::not_found("no resource of this server has this path").into_response()
+}
+
+async fn method_not_allowed() -> axum::response::Response {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "this resource does not support the method",
+    )
+    .into_response()
+}
