@@ -22,6 +22,9 @@ fn count(notifications: &[Value], kind: &str, operation: &str, state: &str) -> u
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vnf_lives_its_whole_life_over_http() {
+    let Some(package_dir) = corpus_package("v1-cnf-scale") else {
+        return;
+    };
     let data = temp_dir("e2e-http");
     let server = Server::start(&data, &[]);
     let api = Client::new(&server.url);
@@ -60,7 +63,7 @@ async fn a_vnf_lives_its_whole_life_over_http() {
     );
 
     // A corpus package (a CNF whose Deployment VDU scales by vdu1_aspect).
-    let package = api.onboard(&corpus_package("v1-cnf-scale")).await;
+    let package = api.onboard(&package_dir).await;
     assert_eq!(package["operationalState"], "ENABLED");
     let vnfd_id = package["vnfdId"].as_str().expect("vnfdId").to_owned();
 

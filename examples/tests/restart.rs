@@ -14,6 +14,9 @@ const INSTANCES: usize = 8;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_restarts_without_losing_operations_or_notifications() {
+    let Some(package_dir) = corpus_package("v1-cnf-scale") else {
+        return;
+    };
     let data = temp_dir("restart");
     let args = ["--sim-latency-ms", "1500", "--op-lease-ttl", "2"];
     let receiver = Receiver::start().await;
@@ -31,7 +34,7 @@ async fn a_killed_server_restarts_without_losing_operations_or_notifications() {
         "{:?}",
         subscribed.body
     );
-    let package = api.onboard(&corpus_package("v1-cnf-scale")).await;
+    let package = api.onboard(&package_dir).await;
     let vnfd_id = package["vnfdId"].as_str().expect("vnfdId").to_owned();
 
     let mut ops = Vec::new();

@@ -363,18 +363,23 @@ pub fn assert_problem(answer: &Answer, what: &str) {
     );
 }
 
-/// The corpus directory beside the repository, when present.
-pub fn corpus_package(name: &str) -> PathBuf {
+/// A package of the corpus in `../shared` beside the repository. `None` (the test then
+/// skips) when the corpus is absent, except under `CI=true`, where that is a failure.
+pub fn corpus_package(name: &str) -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/corpus")
         .join(name)
         .join("package");
+    if dir.is_dir() {
+        return Some(dir);
+    }
     assert!(
-        dir.is_dir(),
-        "the corpus package {} is missing (../shared must be beside the repository)",
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true but the corpus package {} is missing (../shared must be beside the repository)",
         dir.display()
     );
-    dir
+    eprintln!("skipped: {} is absent", dir.display());
+    None
 }
 
 /// A fresh temporary directory.

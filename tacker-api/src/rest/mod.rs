@@ -17,6 +17,7 @@
 
 pub mod auth;
 mod lcm;
+mod openapi;
 mod pkgm;
 pub mod sol013;
 mod vims;
@@ -226,6 +227,12 @@ impl Api {
             );
         }
         let router = router
+            .route(
+                "/openapi.json",
+                axum::routing::get(|| async {
+                    sol013::json_response(axum::http::StatusCode::OK, &openapi::document())
+                }),
+            )
             .nest("/vnflcm/v2", versioned(lcm::routes(), VNFLCM_VERSION, true))
             .nest(
                 "/vnfpkgm/v2",

@@ -1,0 +1,320 @@
+//! The router as a whole: the OpenAPI document matches what is routed, the VIM
+//! registry never returns credentials, and the SOL013 rules hold on the LCM API.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use object_store::memory::InMemory;
+use serde_json::{Value, json};
+use tacker_api::{Api, ApiConfig};
+use tacker_core::lcm::VnfLcm;
+use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
+use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver};
+use tacker_core::store::MemoryStore;
+use tacker_core::vim::{Sealer, SealingKey, VimRegistry};
+use tower::ServiceExt;
+
+fn router() -> Router {
+    let store = Arc::new(MemoryStore::new());
+    let packages = VnfPackageManager::new(
+        store.clone(),
+        Arc::new(InMemory::new()),
+        PackageManagerConfig::default(),
+    );
+    let sim = SimInfraDriver::default();
+    let vims = VimRegistry::new(
+        store.clone(),
+        Sealer::new(&SealingKey::generate().expect("a sealing key")),
+        vec![Arc::new(sim.vim_driver())],
+    );
+    let lcm = VnfLcm::builder()
+        .store(store)
+        .packages(Arc::new(packages.clone()))
+        .infra_driver(Arc::new(sim))
+        .vim_registry(vims.clone())
+        .build()
+        .expect("the LCM engine");
+    Api::new(lcm, packages, vims, ApiConfig::default()).router()
+}
+
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    location: Option<String>,
+    body: Value,
+}
+
+async fn call(router: &Router, method: Method, uri: &str, body: Option<Value>) -> Answer {
+    let version = if uri.starts_with("/vnflcm") {
+        "2.3.0"
+    } else if uri.starts_with("/vnfpkgm/v2") {
+        "2.4.0"
+    } else if uri.starts_with("/vnfpkgm/v1") {
+        "1.3.0"
+    } else {
+        "1.0.0"
+    };
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("Version", version);
+    let body = match body {
+        Some(body) => {
+            request = request.header("Content-Type", "application/json");
+            Body::from(body.to_string())
+        }
+        None => Body::empty(),
+    };
+    let response = router
+        .clone()
+        .oneshot(request.body(body).expect("request"))
+        .await
+        .expect("an answer");
+    let status = response.status();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let content_type = header("content-type").unwrap_or_default();
+    let location = header("location");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    Answer {
+        status,
+        content_type,
+        location,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+fn is_problem(answer: &Answer, status: StatusCode, needle: &str) {
+    assert_eq!(answer.status, status, "{:?}", answer.body);
+    assert_eq!(answer.content_type, "application/problem+json");
+    assert_eq!(answer.body["status"], status.as_u16());
+    let detail = answer.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(needle),
+        "'{detail}' should mention '{needle}'"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_exactly_what_is_routed() {
+    let router = router();
+    let document = call(&router, Method::GET, "/openapi.json", None).await;
+    assert_eq!(document.status, StatusCode::OK);
+    assert_eq!(document.body["openapi"], "3.0.3");
+    let paths = document.body["paths"].as_object().expect("paths");
+    assert!(paths.len() > 40, "{}", paths.len());
+    for (path, item) in paths {
+        for method in item.as_object().expect("operations").keys() {
+            let uri = path
+                .split('/')
+                .map(|segment| {
+                    if segment.starts_with('{') {
+                        "00000000-0000-0000-0000-000000000000"
+                    } else {
+                        segment
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            let method =
+                Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("method");
+            let answer = call(&router, method.clone(), &uri, None).await;
+            // Routed: whatever the answer, it is not the fallback of unknown paths or
+            // methods.
+            let detail = answer.body["detail"].as_str().unwrap_or_default();
+            assert!(
+                !detail.contains("no resource of this server has this path")
+                    && answer.status != StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {uri} is documented but not routed: {} {detail}",
+                answer.status
+            );
+        }
+    }
+    // And the reverse for a few routes an operator relies on.
+    for path in [
+        "/vnflcm/v2/vnf_instances/{vnfInstanceId}/scale_to_level",
+        "/vnfpkgm/v1/vnf_packages/{vnfPkgId}/package_content",
+        "/vims/default",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "{path} is missing from the document"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_vim_registry_takes_credentials_and_never_returns_them() {
+    let router = router();
+    let registered = call(
+        &router,
+        Method::POST,
+        "/vims",
+        Some(json!({
+            "name": "edge-1",
+            "vimType": SIM_VIM_TYPE,
+            "interfaceInfo": {"endpoint": "https://edge-1.example:5000/v3"},
+            "accessInfo": {"region": "edge", "password": "s3cret"},
+            "isDefault": true,
+        })),
+    )
+    .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{:?}",
+        registered.body
+    );
+    let id = registered.body["id"].as_str().expect("id").to_owned();
+    assert!(
+        registered
+            .location
+            .as_deref()
+            .is_some_and(|l| l.ends_with(&format!("/vims/{id}")))
+    );
+    for answer in [
+        registered,
+        call(&router, Method::GET, &format!("/vims/{id}"), None).await,
+        call(&router, Method::GET, "/vims", None).await,
+        call(&router, Method::GET, "/vims/default", None).await,
+    ] {
+        assert!(answer.status.is_success(), "{:?}", answer.body);
+        let text = answer.body.to_string();
+        assert!(
+            !text.contains("s3cret") && !text.contains("accessInfo"),
+            "{text}"
+        );
+    }
+
+    let duplicate = call(
+        &router,
+        Method::POST,
+        "/vims",
+        Some(json!({"name": "edge-1", "vimType": SIM_VIM_TYPE})),
+    )
+    .await;
+    is_problem(&duplicate, StatusCode::CONFLICT, "edge-1");
+    let no_type = call(&router, Method::POST, "/vims", Some(json!({"name": "x"}))).await;
+    is_problem(&no_type, StatusCode::BAD_REQUEST, "vimType");
+
+    let renamed = call(
+        &router,
+        Method::PATCH,
+        &format!("/vims/{id}"),
+        Some(json!({"name": "edge-one"})),
+    )
+    .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{:?}", renamed.body);
+    assert_eq!(renamed.body["name"], "edge-one");
+    let filtered = call(
+        &router,
+        Method::GET,
+        "/vims?filter=(eq,name,edge-one)",
+        None,
+    )
+    .await;
+    assert_eq!(filtered.body.as_array().map(Vec::len), Some(1));
+
+    let deleted = call(&router, Method::DELETE, &format!("/vims/{id}"), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let gone = call(&router, Method::GET, &format!("/vims/{id}"), None).await;
+    is_problem(&gone, StatusCode::NOT_FOUND, &id);
+    let no_default = call(&router, Method::GET, "/vims/default", None).await;
+    is_problem(&no_default, StatusCode::NOT_FOUND, "default VIM");
+}
+
+#[tokio::test]
+async fn the_lcm_api_follows_sol013_on_errors() {
+    let router = router();
+    let unknown = call(
+        &router,
+        Method::POST,
+        "/vnflcm/v2/vnf_instances/nope/instantiate",
+        Some(json!({"flavourId": "simple"})),
+    )
+    .await;
+    is_problem(&unknown, StatusCode::NOT_FOUND, "nope");
+
+    let no_package = call(
+        &router,
+        Method::POST,
+        "/vnflcm/v2/vnf_instances",
+        Some(json!({"vnfdId": "not-onboarded"})),
+    )
+    .await;
+    assert!(no_package.status.is_client_error(), "{:?}", no_package.body);
+    assert_eq!(no_package.content_type, "application/problem+json");
+
+    let missing_field = call(
+        &router,
+        Method::POST,
+        "/vnflcm/v2/vnf_instances/x/scale",
+        Some(json!({"type": "SCALE_OUT"})),
+    )
+    .await;
+    is_problem(&missing_field, StatusCode::BAD_REQUEST, "aspectId");
+    let wrong_enum = call(
+        &router,
+        Method::POST,
+        "/vnflcm/v2/vnf_instances/x/terminate",
+        Some(json!({"terminationType": "SOON"})),
+    )
+    .await;
+    is_problem(&wrong_enum, StatusCode::BAD_REQUEST, "terminationType");
+
+    let typo = call(
+        &router,
+        Method::GET,
+        "/vnflcm/v2/vnf_instances?exclude_defaults",
+        None,
+    )
+    .await;
+    is_problem(&typo, StatusCode::BAD_REQUEST, "exclude_defaults");
+    let subscriptions = call(
+        &router,
+        Method::GET,
+        "/vnflcm/v2/subscriptions?all_fields",
+        None,
+    )
+    .await;
+    is_problem(&subscriptions, StatusCode::BAD_REQUEST, "all_fields");
+
+    let not_allowed = call(&router, Method::PUT, "/vnflcm/v2/vnf_instances", None).await;
+    is_problem(&not_allowed, StatusCode::METHOD_NOT_ALLOWED, "method");
+    let nowhere = call(&router, Method::GET, "/vnflcm/v2/nowhere", None).await;
+    is_problem(&nowhere, StatusCode::NOT_FOUND, "path");
+
+    let future = Request::builder()
+        .uri("/vnflcm/v2/vnf_instances")
+        .header("Version", "2.9.0")
+        .body(Body::empty())
+        .expect("request");
+    let answer = router.clone().oneshot(future).await.expect("answer");
+    assert_eq!(answer.status(), StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(
+        answer
+            .headers()
+            .get("version")
+            .and_then(|v| v.to_str().ok()),
+        Some("2.3.0")
+    );
+
+    let text_body = Request::builder()
+        .method(Method::POST)
+        .uri("/vnflcm/v2/vnf_instances")
+        .header("Version", "2.3.0")
+        .header("Content-Type", "text/plain")
+        .body(Body::from("vnfdId=x"))
+        .expect("request");
+    let answer = router.clone().oneshot(text_body).await.expect("answer");
+    assert_eq!(answer.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
