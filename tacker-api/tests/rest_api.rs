@@ -308,6 +308,27 @@ async fn the_lcm_api_follows_sol013_on_errors() {
         Some("2.3.0")
     );
 
+    let no_version = Request::builder()
+        .uri("/vnflcm/v2/api_versions")
+        .body(Body::empty())
+        .expect("request");
+    let answer = router.clone().oneshot(no_version).await.expect("answer");
+    assert_eq!(
+        answer.status(),
+        StatusCode::OK,
+        "api_versions needs no Version"
+    );
+    let lookalike = Request::builder()
+        .uri("/vnflcm/v2/vnf_instances/api_versions")
+        .body(Body::empty())
+        .expect("request");
+    let answer = router.clone().oneshot(lookalike).await.expect("answer");
+    assert_eq!(
+        answer.status(),
+        StatusCode::BAD_REQUEST,
+        "only api_versions itself is exempt"
+    );
+
     let text_body = Request::builder()
         .method(Method::POST)
         .uri("/vnflcm/v2/vnf_instances")

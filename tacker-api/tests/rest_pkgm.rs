@@ -826,7 +826,7 @@ async fn requests_are_checked_and_errors_are_problem_details() {
                "paramsOauth2ClientCredentials": {"clientId": "a", "clientPassword": "b", "tokenEndpoint": "http://t"}}),
     )
     .await
-    .problem(StatusCode::UNPROCESSABLE_ENTITY, "OAUTH2_CLIENT_CREDENTIALS");
+    .problem(StatusCode::BAD_REQUEST, "OAUTH2_CLIENT_CREDENTIALS");
     h.json(Method::POST, &from_uri, json!({}))
         .await
         .problem(StatusCode::BAD_REQUEST, "addressInformation");

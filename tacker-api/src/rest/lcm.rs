@@ -15,7 +15,7 @@ use tacker_core::model::{
 
 use super::sol013::{
     ApiResult, EtsiJson, FilterOnly, Listing, accepted, api_versions, json_response, located,
-    page_response,
+    page_response, unsupported_content,
 };
 use super::{AppState, Caller, VNFLCM_VERSION};
 
@@ -289,7 +289,11 @@ async fn create_subscription(
     caller: Caller,
     EtsiJson(request): EtsiJson<LccnSubscriptionRequest>,
 ) -> ApiResult<Response> {
-    let subscription = state.lcm().subscribe(caller.tenant(), request).await?;
+    let subscription = state
+        .lcm()
+        .subscribe(caller.tenant(), request)
+        .await
+        .map_err(unsupported_content)?;
     located(
         StatusCode::CREATED,
         &state.uri(&format!("/vnflcm/v2/subscriptions/{}", subscription.id)),

@@ -115,6 +115,19 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// An error of a request whose content asks for something this VNFM does not offer
+/// (such as an authentication type of a subscription's callback): 422, the content
+/// being well-formed but not processable (SOL013 6.4), instead of 501, which would say
+/// that the operation itself is not implemented. Other errors keep their status.
+pub fn unsupported_content(error: tacker_core::Error) -> ApiError {
+    match error {
+        tacker_core::Error::NotSupported(detail) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+        }
+        other => other.into(),
+    }
+}
+
 /// What handlers return.
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -158,7 +171,8 @@ pub async fn negotiate_version(
     request: Request,
     next: Next,
 ) -> Response {
-    let exempt = request.uri().path().ends_with("/api_versions");
+    // Inside the API's router the path no longer holds the API's prefix.
+    let exempt = request.uri().path() == "/api_versions";
     let outcome = match request.headers().get(&VERSION) {
         _ if exempt => Ok(()),
         None if version.required => Err(ApiError::bad_request(format!(
@@ -190,8 +204,9 @@ pub async fn negotiate_version(
     response
 }
 
-/// A JSON request body. Refuses other media types (415) and names the field of any
-/// error (400), e.g. `request body: flavourId: invalid type: integer, expected a string`.
+/// A JSON request body. Refuses a missing body or `Content-Type` (400) and other media
+/// types (415), and names the field of any error (400), e.g.
+/// `request body: flavourId: invalid type: integer, expected a string`.
 #[derive(Debug)]
 pub struct EtsiJson<T>(pub T);
 
@@ -203,17 +218,16 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> ApiResult<Self> {
-        let is_json = request
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|v| {
-                let v = v.trim().to_ascii_lowercase();
-                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        if !is_json {
+        let media = request_media_type(request.headers());
+        let Some(media) = media else {
+            // SOL013 4.2.2 makes Content-Type mandatory on a request with a body.
+            return Err(ApiError::bad_request(
+                "the Content-Type header is missing; send the body as application/json",
+            ));
+        };
+        if media != "application/json"
+            && !(media.starts_with("application/") && media.ends_with("+json"))
+        {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "the request body must be application/json",
@@ -222,8 +236,24 @@ where
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|e| ApiError::new(e.status(), format!("reading the request body: {e}")))?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad_request(
+                "the request body is missing; this operation takes an application/json body",
+            ));
+        }
         parse_json(&bytes).map(Self)
     }
+}
+
+/// The media type of a request's body, lower-case and without parameters; `None` when
+/// the `Content-Type` header is missing, empty or not readable text.
+pub fn request_media_type(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| !v.is_empty())
 }
 
 /// Deserializes a JSON body, naming the field an error is about.
@@ -647,6 +677,51 @@ mod tests {
             link,
             "http://127.0.0.1:9890/vnflcm/v2/vnf_instances?filter=%28eq%2CvnfdId%2Cx%29&nextpage_opaque_marker=m1"
         );
+    }
+
+    #[tokio::test]
+    async fn json_bodies_need_a_content_type_and_content() {
+        let request = |content_type: Option<&str>, body: &'static str| {
+            let mut builder = Request::builder().method("POST").uri("/x");
+            if let Some(content_type) = content_type {
+                builder = builder.header(CONTENT_TYPE, content_type);
+            }
+            builder.body(axum::body::Body::from(body)).expect("request")
+        };
+        let status = |request| async move {
+            match EtsiJson::<Value>::from_request(request, &()).await {
+                Ok(_) => StatusCode::OK,
+                Err(error) => error.status(),
+            }
+        };
+        for (content_type, body, expected) in [
+            (Some("application/json"), "{}", StatusCode::OK),
+            (
+                Some("application/merge-patch+json; charset=utf-8"),
+                "{}",
+                StatusCode::OK,
+            ),
+            (None, "{}", StatusCode::BAD_REQUEST),
+            (Some(""), "{}", StatusCode::BAD_REQUEST),
+            (Some("application/json"), "", StatusCode::BAD_REQUEST),
+            (Some("application/json"), "{", StatusCode::BAD_REQUEST),
+            (Some("text/plain"), "{}", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        ] {
+            assert_eq!(
+                status(request(content_type, body)).await,
+                expected,
+                "{content_type:?} {body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_content_is_unprocessable() {
+        let error = unsupported_content(tacker_core::Error::NotSupported("TLS_CERT".into()));
+        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error.detail(), "TLS_CERT");
+        let error = unsupported_content(tacker_core::Error::InvalidRequest("x".into()));
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]

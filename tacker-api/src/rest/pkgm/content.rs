@@ -115,12 +115,7 @@ pub(super) async fn spool(headers: &HeaderMap, mut body: Body, limit: u64) -> Ap
 /// The media types `PUT package_content` takes: the zip itself, as SOL005 asks
 /// (`application/zip`), or as opaque bytes.
 pub(super) fn check_package_media_type(headers: &HeaderMap) -> ApiResult<()> {
-    let media = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase());
-    match media.as_deref() {
+    match crate::rest::sol013::request_media_type(headers).as_deref() {
         Some(
             "application/zip"
             | "application/x-zip-compressed"
@@ -137,8 +132,8 @@ pub(super) fn check_package_media_type(headers: &HeaderMap) -> ApiResult<()> {
                 "Content-Type '{other}' is not a package; send the zip with Content-Type: application/zip"
             ),
         )),
-        None => Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        // SOL013 4.2.2 makes Content-Type mandatory on a request with a body.
+        None => Err(ApiError::bad_request(
             "the Content-Type header is missing; send the package zip with Content-Type: application/zip",
         )),
     }

@@ -10,7 +10,7 @@
 //! | `/vnf_packages` | GET, POST | SOL013 filter, selectors and paging; 201 + `Location` |
 //! | `/vnf_packages/{id}` | GET, PATCH, DELETE | PATCH takes `application/merge-patch+json` (or JSON) and answers 200 with the modifications; DELETE answers 409 while the package is ENABLED, IN_USE or being onboarded |
 //! | `…/package_content` | PUT, GET | see below |
-//! | `…/package_content/upload_from_uri` | POST | 202 once fetched and onboarded |
+//! | `…/package_content/upload_from_uri` | POST | 202 once fetched and onboarded; 400 when the address cannot be fetched |
 //! | `…/vnfd` | GET | `Accept` negotiation between `text/plain` and `application/zip` |
 //! | `…/manifest` | GET | `text/plain` |
 //! | `…/artifacts` | GET | v2 only: a zip of the package's artifacts, `Range` supported |
@@ -19,9 +19,10 @@
 //!
 //! Package content uploads (`PUT …/package_content`) take the zip as the body
 //! (`application/zip`, also `application/octet-stream`/`application/binary`;
-//! multipart is refused with 415). The body is streamed to a temporary file and never
-//! held in memory here; a declared or actual size above `ApiConfig::max_package_size`
-//! is refused with 413 as soon as it shows, and the file is removed on every path.
+//! multipart is refused with 415, a missing `Content-Type` with 400). The body is
+//! streamed to a temporary file and never held in memory here; a declared or actual
+//! size above `ApiConfig::max_package_size` is refused with 413 as soon as it shows,
+//! and the file is removed on every path.
 //! A package that is not CREATED is refused with 409 before the body is read.
 //! Onboarding runs in a task of its own, so a client hanging up cannot leave the
 //! package half-onboarded; the answer (202, no body) comes once the package is
@@ -52,7 +53,7 @@ use tacker_core::model::{
 
 use super::sol013::{
     ApiError, ApiResult, EtsiJson, FilterOnly, Listing, api_versions, json_response, located,
-    page_response,
+    page_response, unsupported_content,
 };
 use super::{AppState, Caller, VNFPKGM_V1_VERSION, VNFPKGM_VERSION};
 use content::{has_flag, query_flags};
@@ -326,6 +327,15 @@ async fn start_upload_from_uri(
         packages
             .upload_from_uri(&tenant, &id, &request, credentials)
             .await
+            .map_err(|error| match error {
+                // The address the client gave cannot be fetched: an error in the request
+                // (SOL013 6.4: 400), not in this server.
+                tacker_core::Error::Driver { .. } => tacker_core::Error::InvalidRequest(format!(
+                    "the package cannot be fetched from {}: {error}",
+                    request.address_information
+                )),
+                other => other,
+            })
     })
     .await?;
     Ok(StatusCode::ACCEPTED)
@@ -340,8 +350,9 @@ async fn upload_from_uri(
     if request.auth_type == Some(UploadAuthType::Oauth2ClientCredentials)
         || request.params_oauth2_client_credentials.is_some()
     {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        // 400, not 422: SOL005 documents no 422 for this operation (SOL013 6.4 makes 400
+        // the answer to client input no other code fits).
+        return Err(ApiError::bad_request(
             "authType OAUTH2_CLIENT_CREDENTIALS is not supported for uploads from a URI; give a URI that needs no credentials",
         ));
     }
@@ -585,7 +596,11 @@ async fn create_subscription(
     caller: Caller,
     EtsiJson(request): EtsiJson<PkgmSubscriptionRequest>,
 ) -> ApiResult<Response> {
-    let subscription = state.packages().subscribe(caller.tenant(), request).await?;
+    let subscription = state
+        .packages()
+        .subscribe(caller.tenant(), request)
+        .await
+        .map_err(unsupported_content)?;
     located(
         StatusCode::CREATED,
         &shape.subscription_uri(&state, &subscription.id),

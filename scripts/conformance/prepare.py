@@ -1,0 +1,179 @@
+"""Copies the ETSI OpenAPI documents and corrects their known defects in the copy.
+
+    python3 prepare.py ETSI_OPENAPI_DIR OUT_DIR
+
+ETSI_OPENAPI_DIR holds SOL002-SOL003-v3.7.1/ and SOL005-v3.7.1/ (../shared/etsi/openapi);
+both trees are copied to OUT_DIR with their relative `$ref`s intact, and only the
+corrections below are made. Each correction says what it expects to find and stops the
+run when the document no longer has that shape, so a fixed ETSI document never goes on
+being patched silently. scripts/conformance.sh describes why each one is needed.
+
+  problem+json  every response content that is a ProblemDetails as `application/json`
+                also declares it as `application/problem+json` (same schema), the media
+                type SOL013 gives error responses; the bodies are still validated.
+  array-lists   SOL003 VNF LCM: the 200 responses of GET /subscriptions and
+                GET /vnf_lcm_op_occs become arrays of the object they declare.
+  header-params the header parameters named Accept, Content-Type and Authorization
+                are removed: OpenAPI 3.0 (4.7.12.1, Parameter Object) says such
+                definitions "SHALL be ignored", as media types are given by `content`
+                and authentication by security schemes.
+
+Files are read with schemathesis' own YAML loader (so they mean the same to it as the
+originals) and the changed ones written back as JSON, which is YAML too.
+"""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from schemathesis.core.deserialization import deserialize_yaml
+
+LCM = Path("SOL002-SOL003-v3.7.1/SOL003/VNFLifecycleManagement/VNFLifecycleManagement.yaml")
+LCM_DEFINITIONS = "./definitions/SOL003VNFLifecycleManagement_def.yaml#/definitions/"
+# Response component of SOL003 VNF LCM -> the one object its 200 declares instead of a list.
+ARRAY_LISTS = {
+    "VnfLcmOpOccs.Get.200": "VnfLcmOpOcc",
+    "Subscriptions.Get.200": "LccnSubscription",
+}
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+
+
+def fail(message):
+    sys.exit(f"prepare.py: {message}")
+
+
+def is_problem_details(media):
+    schema = media.get("schema") if isinstance(media, dict) else None
+    ref = schema.get("$ref") if isinstance(schema, dict) else None
+    return isinstance(ref, str) and ref.strip().endswith("#/definitions/ProblemDetails")
+
+
+def add_problem_json(node):
+    """Adds `application/problem+json` beside each ProblemDetails `application/json`."""
+    added = 0
+    if isinstance(node, dict):
+        content = node.get("content")
+        if isinstance(content, dict) and is_problem_details(content.get(JSON)):
+            if PROBLEM_JSON not in content:
+                content[PROBLEM_JSON] = content[JSON]
+                added += 1
+        for value in node.values():
+            added += add_problem_json(value)
+    elif isinstance(node, list):
+        for value in node:
+            added += add_problem_json(value)
+    return added
+
+
+IGNORED_HEADERS = {"accept", "content-type", "authorization"}
+
+
+class Resolver:
+    """Follows `$ref`s between the copied files, loading each file once."""
+
+    def __init__(self):
+        self.files = {}
+
+    def load(self, path):
+        path = path.resolve()
+        if path not in self.files:
+            with path.open("rb") as stream:
+                self.files[path] = deserialize_yaml(stream)
+        return self.files[path]
+
+    def target(self, base, ref):
+        location, _, pointer = ref.partition("#")
+        node = self.load(base.parent / location) if location else self.load(base)
+        for part in pointer.strip("/").split("/") if pointer.strip("/") else []:
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return node
+
+
+def is_ignored_header(parameter, path, resolver):
+    if isinstance(parameter, dict) and isinstance(parameter.get("$ref"), str):
+        parameter = resolver.target(path, parameter["$ref"].strip())
+    return (
+        isinstance(parameter, dict)
+        and parameter.get("in") == "header"
+        and str(parameter.get("name", "")).lower() in IGNORED_HEADERS
+    )
+
+
+def drop_ignored_headers(node, path, resolver):
+    """Removes Accept, Content-Type and Authorization header parameters."""
+    dropped = 0
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "parameters" and isinstance(value, list):
+                kept = [p for p in value if not is_ignored_header(p, path, resolver)]
+                dropped += len(value) - len(kept)
+                value[:] = kept
+            else:
+                dropped += drop_ignored_headers(value, path, resolver)
+    elif isinstance(node, list):
+        for value in node:
+            dropped += drop_ignored_headers(value, path, resolver)
+    return dropped
+
+
+def make_lists_arrays(document):
+    responses = document.get("components", {}).get("responses", {})
+    for name, definition in ARRAY_LISTS.items():
+        try:
+            media = responses[name]["content"][JSON]
+        except (KeyError, TypeError):
+            fail(f"{LCM}: components/responses/{name} has no {JSON} content any more")
+        expected = LCM_DEFINITIONS + definition
+        if media.get("schema") != {"$ref": expected}:
+            fail(
+                f"{LCM}: components/responses/{name} no longer declares one {definition} "
+                f"(found {json.dumps(media.get('schema'))}); drop the correction"
+            )
+        media["schema"] = {"type": "array", "items": {"$ref": expected}}
+
+
+def main():
+    if len(sys.argv) != 3:
+        fail("usage: prepare.py ETSI_OPENAPI_DIR OUT_DIR")
+    source, target = Path(sys.argv[1]), Path(sys.argv[2])
+    problem_json = headers = 0
+    resolver = Resolver()
+    for tree in ("SOL002-SOL003-v3.7.1", "SOL005-v3.7.1"):
+        if not (source / tree).is_dir():
+            fail(f"{source / tree} is missing")
+        shutil.copytree(source / tree, target / tree, dirs_exist_ok=True)
+    # Decide on every file first (the parameter definitions are read through the
+    # resolver, unchanged), then write the changed ones.
+    changed = []
+    for tree in ("SOL002-SOL003-v3.7.1", "SOL005-v3.7.1"):
+        for path in sorted((target / tree).rglob("*.yaml")):
+            document = resolver.load(path)
+            dropped = drop_ignored_headers(document, path, resolver)
+            added = add_problem_json(document)
+            lists = path.relative_to(target) == LCM
+            if lists:
+                make_lists_arrays(document)
+            headers += dropped
+            problem_json += added
+            if dropped or added or lists:
+                changed.append(path)
+    for path in changed:
+        path.write_text(json.dumps(resolver.load(path), indent=1), encoding="utf-8")
+    if problem_json < 100 or headers < 50:
+        fail(
+            f"only {problem_json} ProblemDetails responses and {headers} header parameters "
+            "found; the documents changed shape"
+        )
+    print(
+        f"prepared the ETSI documents in {target}: {problem_json} ProblemDetails contents, "
+        f"{headers} Accept/Content-Type/Authorization parameters dropped"
+    )
+
+
+if __name__ == "__main__":
+    main()
