@@ -40,6 +40,30 @@ pub struct MgmtContext<'a> {
 }
 
 /// What a hook returns to be recorded.
+///
+/// # VIMs a hook produces
+///
+/// A hook that builds a VIM on the VNF's resources (a Kubernetes cluster installed on
+/// its VMs) returns it in `registered_vims`; the engine, not the driver, keeps the VIM
+/// registry in step with the instance:
+/// - right after the hook, before the step is recorded, each VIM is registered in the
+///   engine's [`VimRegistry`](crate::vim::VimRegistry) under its name, its
+///   `accessInfo` sealed there, and marked as produced by the instance
+///   (`extra.`[`PRODUCED_BY_VNF_INSTANCE`]). A VIM of that name that the same instance
+///   registered before (the hook ran again after a crash or a retry, or a heal
+///   re-installed the cluster) is updated instead; a VIM of that name registered by
+///   anyone else fails the step;
+/// - the recorded step keeps the VIM without its credentials;
+/// - when the operation completes, the instance's `vimConnectionInfo` gets an entry
+///   keyed by the name: `vimId`, `vimType`, `interfaceInfo`, the marker in `extra`,
+///   no `accessInfo` (drivers get it from the registry). The instance's own operations
+///   never run on a VIM it produced;
+/// - names in `deregistered_vims` are removed from `vimConnectionInfo` and the registry;
+/// - terminating the instance, or rolling back its instantiation, deregisters every VIM
+///   it produced. A terminate request is refused (409, naming them) while other VNF
+///   instances use one of them, unless its `additionalParams` hold
+///   [`FORCE_TERMINATE`]` = true`; a forced terminate leaves a VIM that others still use
+///   registered, since the registry never drops a VIM an instance refers to.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct MgmtOutcome {
@@ -48,6 +72,52 @@ pub struct MgmtOutcome {
     /// VIMs the hook created and the VNFM should register (for example a Kubernetes
     /// cluster installed on the VNF's VMs), with the name to register each under.
     pub registered_vims: Vec<(String, VimConnectionInfo)>,
+    /// Names of VIMs this instance produced that the hook tore down: the VNFM removes
+    /// them from the registry and from the instance's `vimConnectionInfo`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deregistered_vims: Vec<String>,
+}
+
+/// The key in a VIM's `extra` (in the registry and in `vimConnectionInfo`) naming the
+/// VNF instance whose management hook produced the VIM.
+pub const PRODUCED_BY_VNF_INSTANCE: &str = "producedByVnfInstanceId";
+
+/// The `additionalParams` key of a terminate request that lets a VNF instance be
+/// terminated while other instances still use a VIM it produced.
+pub const FORCE_TERMINATE: &str = "force_terminate";
+
+/// Whether `vim` was produced by the VNF instance `vnf_instance_id`.
+pub fn produced_by(vim: &VimConnectionInfo, vnf_instance_id: &str) -> bool {
+    vim.extra
+        .get(PRODUCED_BY_VNF_INSTANCE)
+        .and_then(|v| v.as_str())
+        == Some(vnf_instance_id)
+}
+
+/// What a request-time check sees: the request before it is accepted.
+#[derive(Debug, Clone, Copy)]
+pub struct MgmtRequestContext<'a> {
+    /// The tenant of the instance.
+    pub tenant: &'a TenantId,
+    /// The hook the VNFD binds to this driver for the requested operation.
+    pub hook: LcmHook,
+    /// The VNFD's binding of the hook.
+    pub binding: &'a LcmOperationBinding,
+    /// The request as the operation's `operationParams` will hold it.
+    pub request: &'a serde_json::Value,
+    /// The request's `additionalParams` (empty when it has none).
+    pub additional_params: &'a KeyValuePairs,
+    /// The instance as recorded now.
+    pub vnf_instance: &'a VnfInstance,
+    /// The VNFD.
+    pub vnfd: &'a Vnfd,
+    /// The flavour the operation runs in (the requested one for an instantiation).
+    pub flavour: &'a DeploymentFlavour,
+    /// The package files.
+    pub package: &'a dyn PackageFiles,
+    /// The engine's VIM registry, if it has one (to check, say, that a VIM name the
+    /// hook will register is free).
+    pub vims: Option<&'a crate::vim::VimRegistry>,
 }
 
 /// A management driver, selected by the artifact a VNFD binds to a `Vnflcm` operation.
@@ -62,4 +132,13 @@ pub trait MgmtDriver: Send + Sync + std::fmt::Debug {
 
     /// Run one hook.
     async fn run_hook(&self, ctx: &MgmtContext<'_>) -> Result<MgmtOutcome>;
+
+    /// Check a request before it is accepted, once for each hook of the operation
+    /// bound to this driver: what the hook will need must be there and well-formed
+    /// (`Unprocessable` naming the field), so the operation is refused up front rather
+    /// than failed half way. The default accepts everything.
+    async fn validate_request(&self, ctx: &MgmtRequestContext<'_>) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
 }

@@ -80,11 +80,37 @@ async fn versions(State(state): State<AppState>) -> ApiResult<Response> {
     )
 }
 
+/// Names of request parameters that hold secrets (for example the SSH credentials of
+/// `k8s_cluster_installation_param`): dropped from `operationParams` in answers.
+const SECRET_PARAMETERS: &[&str] = &[
+    "password",
+    "private_key",
+    "privateKey",
+    "bearer_token",
+    "client_secret",
+    "clientSecret",
+];
+
+fn drop_secrets(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|key, _| !SECRET_PARAMETERS.contains(&key.as_str()));
+            map.values_mut().for_each(drop_secrets);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_secrets),
+        _ => {}
+    }
+}
+
 /// Credentials never leave the server: `accessInfo` is dropped from every
-/// `vimConnectionInfo` entry of a resource, wherever the entries sit.
+/// `vimConnectionInfo` entry of a resource, wherever the entries sit, and secret
+/// parameters from the `operationParams` of op occurrences.
 pub(crate) fn redact_access_info(value: &mut Value) {
     match value {
         Value::Object(map) => {
+            if let Some(params) = map.get_mut("operationParams") {
+                drop_secrets(params);
+            }
             if let Some(Value::Object(entries)) = map.get_mut("vimConnectionInfo") {
                 for entry in entries.values_mut() {
                     if let Value::Object(entry) = entry {
@@ -347,5 +373,12 @@ mod tests {
         redact_access_info(&mut op);
         assert!(!op.to_string().contains("accessInfo"), "{op}");
         assert_eq!(op["changedInfo"]["vimConnectionInfo"]["vim1"]["vimId"], "v");
+        let mut op = json!({"operationParams": {"additionalParams": {"k8s_cluster_installation_param": {
+            "master_node": {"username": "ubuntu", "password": "p", "private_key": "k"}}}}});
+        redact_access_info(&mut op);
+        assert_eq!(
+            op["operationParams"]["additionalParams"]["k8s_cluster_installation_param"]["master_node"],
+            json!({"username": "ubuntu"})
+        );
     }
 }

@@ -530,6 +530,22 @@ impl VnfLcm {
                 )
                 .await;
         }
+        // A terminated instance's VIMs (those its hooks produced) go with it.
+        if operation == Op::Terminate
+            && let Err(error) = self
+                .release_produced_vims(&job.tenant, &job.instance.value.instance.id, None)
+                .await
+        {
+            return self
+                .finish(
+                    &job.tenant,
+                    &mut job.op,
+                    OpEvent::StepFailed,
+                    Some(&error),
+                    None,
+                )
+                .await;
+        }
         let instance = self.completed_instance(job, &vnfd).await;
         match instance {
             Ok(instance) => {
@@ -638,6 +654,18 @@ impl VnfLcm {
             Error::Driver { .. } | Error::Cancelled(_) => e,
             other => Error::driver(driver.name(), false, format!("{name} failed: {other}")),
         })?;
+        // The VIMs the hook produced or tore down go to the registry before the step
+        // is recorded; the record keeps them without credentials.
+        let outcome = self
+            .apply_hook_vims(&job.tenant, &instance.id, outcome)
+            .await
+            .map_err(|e| {
+                Error::driver(
+                    driver.name(),
+                    e.is_retryable(),
+                    format!("{name}: the VIM registry refused the hook's VIMs: {e}"),
+                )
+            })?;
         Ok(Some(serde_json::to_value(outcome).unwrap_or_default()))
     }
 
@@ -758,6 +786,11 @@ impl VnfLcm {
                 LcmHook::new(operation, HookPhase::RollbackEnd),
             )
             .await?;
+            // A rolled back instantiation leaves no VIM its hooks produced.
+            if operation == Op::Instantiate {
+                self.release_produced_vims(&job.tenant, &job.instance.value.instance.id, None)
+                    .await?;
+            }
             Ok::<Option<InfraOutcome>, Error>(outcome)
         }
         .await;
@@ -907,6 +940,14 @@ impl VnfLcm {
                 }
             }
         }
+        // The VIMs hooks produced or tore down, in the order the hooks ran.
+        for step in &job.op.value.steps {
+            if (step.name.ends_with("_start") || step.name.ends_with("_end"))
+                && let Ok(mgmt) = serde_json::from_value::<MgmtOutcome>(step.output.clone())
+            {
+                vims::merge_hook_vims(&mut instance, &mgmt);
+            }
+        }
         Ok(Completion {
             instance,
             changed_info: None,
@@ -1004,6 +1045,9 @@ impl VnfLcm {
             OpRequest::Terminate(_) => {
                 instance.instantiation_state = InstantiationState::NotInstantiated;
                 instance.instantiated_vnf_info = None;
+                instance
+                    .vim_connection_info
+                    .retain(|_, vim| !crate::mgmt::produced_by(vim, &before.id));
                 instance.links =
                     self.instance_links(&instance.id, InstantiationState::NotInstantiated);
                 return (instance, None);

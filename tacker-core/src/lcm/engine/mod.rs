@@ -36,6 +36,7 @@ use crate::{Error, Result, TenantId, new_id};
 
 mod executor;
 mod sender;
+mod vims;
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -750,7 +751,8 @@ impl VnfLcm {
         })
     }
 
-    /// The VIM an instance's operations run on.
+    /// The VIM an instance's operations run on. A VIM the instance's own management
+    /// hooks produced (see [`MgmtOutcome`]) is never one.
     fn vim_of(
         &self,
         instance: &VnfInstance,
@@ -761,7 +763,12 @@ impl VnfLcm {
             _ => None,
         };
         from_request
-            .or_else(|| instance.vim_connection_info.iter().next())
+            .or_else(|| {
+                instance
+                    .vim_connection_info
+                    .iter()
+                    .find(|(_, vim)| !crate::mgmt::produced_by(vim, &instance.id))
+            })
             .or_else(|| self.inner.default_vims.iter().next())
             .map(|(k, v)| (k.clone(), v.clone()))
             .ok_or_else(|| {
@@ -835,6 +842,8 @@ impl VnfLcm {
             };
             if let Some(flavour) = flavour {
                 self.check_hooks(flavour, Op::ModifyInfo)?;
+                self.validate_hook_requests(tenant, instance, request, &package, flavour)
+                    .await?;
             }
             return Ok(None);
         }
@@ -898,6 +907,7 @@ impl VnfLcm {
                     ));
                 }
                 self.check_hooks(current_flavour()?, Op::Terminate)?;
+                self.check_produced_vims_unused(tenant, instance, r).await?;
             }
             OpRequest::Scale(r) => {
                 let flavour = current_flavour()?;
@@ -1032,6 +1042,15 @@ impl VnfLcm {
                 self.check_hooks(current, Op::ChangeVnfpkg)?;
             }
             OpRequest::ModifyInfo(_) => {}
+        }
+        // The management drivers of the operation's hooks check what they will need.
+        let hook_flavour = match request {
+            OpRequest::Instantiate(r) => vnfd.flavour(&r.flavour_id),
+            _ => info.and_then(|i| vnfd.flavour(&i.flavour_id)),
+        };
+        if let Some(flavour) = hook_flavour {
+            self.validate_hook_requests(tenant, instance, request, &package, flavour)
+                .await?;
         }
         Ok(Some(package))
     }
