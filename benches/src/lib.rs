@@ -4,3 +4,7 @@
 //!   package of `../shared/corpus` (zip in memory → ONBOARDED).
 //! - `benches/hash_vs_sha256sum.sh`: digest verification of a 1 GiB package file
 //!   against `sha256sum` on the same file (uses the `hash-verify` binary of this crate).
+//! - `benches/http-list.sh`: the REST list path of the `vnfm` server under load
+//!   (`GET /vnflcm/v2/vnf_instances` with 10,000 instances from 1 and 8 clients, the
+//!   package lists, and the server's memory with 100,000 instances), using the
+//!   `seed-instances` and `http-load` binaries of this crate.
