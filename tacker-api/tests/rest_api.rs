@@ -1,42 +1,18 @@
 //! The router as a whole: the OpenAPI document matches what is routed, the VIM
 //! registry never returns credentials, and the SOL013 rules hold on the LCM API.
 
-use std::sync::Arc;
+mod support;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use object_store::memory::InMemory;
 use serde_json::{Value, json};
-use tacker_api::{Api, ApiConfig};
-use tacker_core::lcm::VnfLcm;
-use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
-use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver};
-use tacker_core::store::MemoryStore;
-use tacker_core::vim::{Sealer, SealingKey, VimRegistry};
+use tacker_api::ApiConfig;
+use tacker_core::sim::SIM_VIM_TYPE;
 use tower::ServiceExt;
 
 fn router() -> Router {
-    let store = Arc::new(MemoryStore::new());
-    let packages = VnfPackageManager::new(
-        store.clone(),
-        Arc::new(InMemory::new()),
-        PackageManagerConfig::default(),
-    );
-    let sim = SimInfraDriver::default();
-    let vims = VimRegistry::new(
-        store.clone(),
-        Sealer::new(&SealingKey::generate().expect("a sealing key")),
-        vec![Arc::new(sim.vim_driver())],
-    );
-    let lcm = VnfLcm::builder()
-        .store(store)
-        .packages(Arc::new(packages.clone()))
-        .infra_driver(Arc::new(sim))
-        .vim_registry(vims.clone())
-        .build()
-        .expect("the LCM engine");
-    Api::new(lcm, packages, vims, ApiConfig::default()).router()
+    support::api(ApiConfig::default()).0
 }
 
 struct Answer {

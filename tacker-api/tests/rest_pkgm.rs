@@ -1,24 +1,20 @@
 //! The SOL005 package management API (`/vnfpkgm/v2` and `/vnfpkgm/v1`) over the
 //! in-memory store: the whole life of a package, the errors, paging and the v1 shape.
 
+mod support;
+
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use bytes::Bytes;
-use object_store::memory::InMemory;
 use serde_json::{Value, json};
-use tacker_api::{Api, ApiConfig};
+use tacker_api::ApiConfig;
 use tacker_core::TenantId;
-use tacker_core::lcm::VnfLcm;
 use tacker_core::model::CreateVnfPkgInfoRequest;
-use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
-use tacker_core::sim::SimInfraDriver;
-use tacker_core::store::MemoryStore;
-use tacker_core::vim::{Sealer, SealingKey, VimRegistry};
+use tacker_core::package::VnfPackageManager;
 use tower::ServiceExt;
 use zip::ZipWriter;
 use zip::write::SimpleFileOptions;
@@ -36,38 +32,11 @@ struct Harness {
 }
 
 fn harness_with(max_package_size: u64) -> Harness {
-    let store = Arc::new(MemoryStore::new());
-    let packages = VnfPackageManager::new(
-        store.clone(),
-        Arc::new(InMemory::new()),
-        PackageManagerConfig::default(),
-    );
-    let sim = SimInfraDriver::default();
-    let vims = VimRegistry::new(
-        store.clone(),
-        Sealer::new(&SealingKey::generate().expect("a sealing key")),
-        vec![Arc::new(sim.vim_driver())],
-    );
-    let lcm = VnfLcm::builder()
-        .store(store)
-        .packages(Arc::new(packages.clone()))
-        .infra_driver(Arc::new(sim))
-        .vim_registry(vims.clone())
-        .build()
-        .expect("the LCM engine");
-    let api = Api::new(
-        lcm,
-        packages.clone(),
-        vims,
-        ApiConfig {
-            max_package_size,
-            ..ApiConfig::default()
-        },
-    );
-    Harness {
-        router: api.router(),
-        packages,
-    }
+    let (router, packages) = support::api(ApiConfig {
+        max_package_size,
+        ..ApiConfig::default()
+    });
+    Harness { router, packages }
 }
 
 fn harness() -> Harness {

@@ -1,0 +1,38 @@
+//! What the router tests share: the whole API over the in-memory store, the in-memory
+//! object store and the simulated VIM.
+
+use std::sync::Arc;
+
+use axum::Router;
+use object_store::memory::InMemory;
+use tacker_api::{Api, ApiConfig};
+use tacker_core::lcm::VnfLcm;
+use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
+use tacker_core::sim::SimInfraDriver;
+use tacker_core::store::MemoryStore;
+use tacker_core::vim::{Sealer, SealingKey, VimRegistry};
+
+/// The router of an API with `config`, and its package manager.
+pub fn api(config: ApiConfig) -> (Router, VnfPackageManager) {
+    let store = Arc::new(MemoryStore::new());
+    let packages = VnfPackageManager::new(
+        store.clone(),
+        Arc::new(InMemory::new()),
+        PackageManagerConfig::default(),
+    );
+    let sim = SimInfraDriver::default();
+    let vims = VimRegistry::new(
+        store.clone(),
+        Sealer::new(&SealingKey::generate().expect("a sealing key")),
+        vec![Arc::new(sim.vim_driver())],
+    );
+    let lcm = VnfLcm::builder()
+        .store(store)
+        .packages(Arc::new(packages.clone()))
+        .infra_driver(Arc::new(sim))
+        .vim_registry(vims.clone())
+        .build()
+        .expect("the LCM engine");
+    let router = Api::new(lcm, packages.clone(), vims, config).router();
+    (router, packages)
+}
