@@ -68,7 +68,7 @@
 //!   (recreating removed VNFCs under their recorded ids).
 
 mod deployment;
-mod report;
+pub(crate) mod report;
 mod sample;
 mod vim;
 

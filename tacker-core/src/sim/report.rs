@@ -572,7 +572,7 @@ fn ext_port_changes(
 }
 
 /// The changes from the instance as recorded (`None`: not instantiated) to `after`.
-pub(super) fn changes(
+pub(crate) fn changes(
     before: Option<&InstantiatedVnfInfo>,
     after: &VnfResources,
 ) -> ResourceChanges {

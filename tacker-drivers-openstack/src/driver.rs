@@ -1,0 +1,986 @@
+//! `OpenStackInfraDriver`: deploys a VNF as one Heat stack built from the package's
+//! `BaseHOT/<flavourId>/` templates.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use tacker_core::infra::{
+    InfraCapabilities, InfraContext, InfraDriver, InfraOutcome, ScaleTarget, VNFC_POWER_STATE,
+    resource_changes,
+};
+use tacker_core::model::{
+    ChangeCurrentVnfPkgRequest, ChangeExtVnfConnectivityRequest, ChangeVnfFlavourRequest,
+    ExtManagedVirtualLinkData, ExtVirtualLinkData, HealVnfRequest, InstantiateVnfRequest,
+    KeyValuePairs, OperateVnfRequest, TerminateVnfRequest, TerminationType, VimConnectionInfo,
+    VnfOperationalStateType,
+};
+use tacker_core::package::PackageFiles;
+use tacker_core::vnfd::{DeploymentFlavour, Vnfd};
+use tacker_core::{Error, Result};
+
+use crate::heat::{HeatClient, Settled, Stack, StackTemplate};
+use crate::keystone::{KeystoneConfig, KeystoneSession, SessionStats};
+use crate::layout::{Layout, LayoutInputs, META_FLAVOUR, META_IMAGE, leaf_ids, read_layout};
+use crate::nfv::{NfvInputs, nfv_parameter};
+use crate::nova::NovaClient;
+use crate::{DRIVER, VIM_TYPE};
+
+/// `VimConnectionInfo.extra` key: a Heat environment (`resource_registry`,
+/// `parameter_defaults`, …) merged into every stack of the VIM.
+pub const EXTRA_HEAT_ENVIRONMENT: &str = "heatEnvironment";
+/// `VimConnectionInfo.extra` key: files (name → text) sent with every stack of the VIM,
+/// e.g. the provider templates its `heatEnvironment` maps types to.
+pub const EXTRA_HEAT_FILES: &str = "heatFiles";
+
+/// Settings of the driver.
+#[derive(Debug, Clone)]
+pub struct OpenStackOptions {
+    /// How long one operation may wait for Heat before it fails (retryable).
+    pub operation_timeout: Duration,
+    /// How deep nested stacks are read (2 covers a scaling group's members).
+    pub nested_depth: u32,
+    /// Whether Heat rolls a failed create or update back itself. Off by default: the
+    /// VNFM's own retry and rollback then see what failed.
+    pub heat_rollback: bool,
+}
+
+impl Default for OpenStackOptions {
+    fn default() -> Self {
+        Self {
+            operation_timeout: Duration::from_secs(30 * 60),
+            nested_depth: 2,
+            heat_rollback: false,
+        }
+    }
+}
+
+/// The infra driver of `ETSINFV.OPENSTACK_KEYSTONE.V_3` VIMs: one Heat stack per VNF
+/// instance, named `vnf-<vnfInstanceId>`.
+///
+/// Cheap to clone; clones share the Keystone sessions (one per VIM and credentials),
+/// so a token is requested once per session, not once per call.
+#[derive(Debug, Clone)]
+pub struct OpenStackInfraDriver {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    options: OpenStackOptions,
+    sessions: Mutex<HashMap<String, Arc<KeystoneSession>>>,
+    stats: Arc<SessionStats>,
+}
+
+/// The name of the stack of a VNF instance.
+pub fn stack_name(vnf_instance_id: &str) -> String {
+    format!("vnf-{vnf_instance_id}")
+}
+
+fn session_key(vim: &VimConnectionInfo) -> String {
+    json!([vim.interface_info, vim.access_info]).to_string()
+}
+
+/// What an operation deploys: the counts per VDU and the connectivity.
+struct Deploy<'a> {
+    flavour: &'a DeploymentFlavour,
+    vnfd: &'a Vnfd,
+    package: &'a dyn PackageFiles,
+    counts: BTreeMap<String, u32>,
+    ext_virtual_links: Vec<ExtVirtualLinkData>,
+    ext_managed_virtual_links: Vec<ExtManagedVirtualLinkData>,
+    /// Use the grant's VIM assets (not for rollbacks).
+    use_grant: bool,
+}
+
+impl Default for OpenStackInfraDriver {
+    fn default() -> Self {
+        Self::new(OpenStackOptions::default())
+    }
+}
+
+impl OpenStackInfraDriver {
+    /// A driver with `options`.
+    pub fn new(options: OpenStackOptions) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                options,
+                sessions: Mutex::new(HashMap::new()),
+                stats: Arc::new(SessionStats::default()),
+            }),
+        }
+    }
+
+    /// The settings.
+    pub fn options(&self) -> &OpenStackOptions {
+        &self.shared.options
+    }
+
+    /// Token and call counters of every session of this driver.
+    pub fn stats(&self) -> &SessionStats {
+        &self.shared.stats
+    }
+
+    /// The Keystone session of `vim`, opened on first use.
+    pub fn session(&self, vim: &VimConnectionInfo) -> Result<Arc<KeystoneSession>> {
+        let key = session_key(vim);
+        let mut sessions = self
+            .shared
+            .sessions
+            .lock()
+            .map_err(|_| Error::Internal("the session table lock is poisoned".into()))?;
+        if let Some(session) = sessions.get(&key) {
+            return Ok(session.clone());
+        }
+        let config = KeystoneConfig::from_vim(vim)?;
+        let session = Arc::new(KeystoneSession::new(config, self.shared.stats.clone())?);
+        sessions.insert(key, session.clone());
+        Ok(session)
+    }
+
+    fn heat(&self, ctx: &InfraContext<'_>) -> Result<HeatClient> {
+        if ctx.vim.vim_type != VIM_TYPE {
+            return Err(Error::InvalidRequest(format!(
+                "VIM {} is of type {}, which the OpenStack infra driver does not serve (it \
+                 serves {VIM_TYPE})",
+                ctx.vim_connection_id, ctx.vim.vim_type
+            )));
+        }
+        Ok(HeatClient::new(self.session(ctx.vim)?))
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.shared.options.operation_timeout
+    }
+
+    fn timeout_mins(&self) -> u64 {
+        self.shared.options.operation_timeout.as_secs().div_ceil(60).max(1)
+    }
+
+    /// The stack's tags: the instance and the operation that last converged it.
+    fn tags(ctx: &InfraContext<'_>) -> String {
+        format!("vnf-{},op-{}", ctx.vnf_instance.id, ctx.vnf_lcm_op_occ_id)
+    }
+
+    fn op_tag(ctx: &InfraContext<'_>) -> String {
+        format!("op-{}", ctx.vnf_lcm_op_occ_id)
+    }
+
+    /// The top template, nested templates and the VIM's extra files and environment.
+    async fn stack_template(
+        &self,
+        ctx: &InfraContext<'_>,
+        deploy: &Deploy<'_>,
+    ) -> Result<StackTemplate> {
+        let flavour_id = &deploy.flavour.id;
+        let dir = format!("BaseHOT/{flavour_id}/");
+        let nested_dir = format!("{dir}nested/");
+        let paths = deploy.package.paths();
+        let is_yaml = |p: &str| p.ends_with(".yaml") || p.ends_with(".yml");
+        let tops: Vec<&String> = paths
+            .iter()
+            .filter(|p| p.starts_with(&dir) && !p[dir.len()..].contains('/') && is_yaml(p))
+            .collect();
+        let top = match tops.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(Error::Unprocessable(format!(
+                    "VNF package of VNFD {} has no Heat template for flavour {flavour_id}: \
+                     expected one YAML file in {dir}",
+                    deploy.vnfd.descriptor_id
+                )));
+            }
+            many => {
+                return Err(Error::Unprocessable(format!(
+                    "VNF package of VNFD {} has {} top templates in {dir} ({}); expected one",
+                    deploy.vnfd.descriptor_id,
+                    many.len(),
+                    many.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                )));
+            }
+        };
+        let text = |path: &str, bytes: Vec<u8>| {
+            String::from_utf8(bytes).map_err(|_| {
+                Error::Unprocessable(format!("{path} in the VNF package is not UTF-8 text"))
+            })
+        };
+        let template = text(top, deploy.package.read(top).await?)?;
+        let mut files = KeyValuePairs::new();
+        for path in paths.iter().filter(|p| p.starts_with(&nested_dir)) {
+            let name = &path[nested_dir.len()..];
+            files.insert(name.to_owned(), json!(text(path, deploy.package.read(path).await?)?));
+        }
+        let mut environment = KeyValuePairs::new();
+        match ctx.vim.extra.get(EXTRA_HEAT_ENVIRONMENT) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(env)) => {
+                environment.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            Some(_) => {
+                return Err(Error::InvalidRequest(format!(
+                    "vimConnectionInfo.extra.{EXTRA_HEAT_ENVIRONMENT} of VIM {} must be an \
+                     object (a Heat environment)",
+                    ctx.vim_connection_id
+                )));
+            }
+        }
+        match ctx.vim.extra.get(EXTRA_HEAT_FILES) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(extra)) => {
+                for (name, content) in extra {
+                    let Some(content) = content.as_str() else {
+                        return Err(Error::InvalidRequest(format!(
+                            "vimConnectionInfo.extra.{EXTRA_HEAT_FILES}.{name} of VIM {} must \
+                             be the file's text",
+                            ctx.vim_connection_id
+                        )));
+                    };
+                    files.insert(name.clone(), json!(content));
+                }
+            }
+            Some(_) => {
+                return Err(Error::InvalidRequest(format!(
+                    "vimConnectionInfo.extra.{EXTRA_HEAT_FILES} of VIM {} must be an object of \
+                     file names to texts",
+                    ctx.vim_connection_id
+                )));
+            }
+        }
+        let mut nfv = nfv_parameter(&NfvInputs {
+            flavour: deploy.flavour,
+            counts: &deploy.counts,
+            grant: if deploy.use_grant { ctx.grant } else { None },
+            ext_virtual_links: &deploy.ext_virtual_links,
+            ext_managed_virtual_links: &deploy.ext_managed_virtual_links,
+        });
+        if !deploy.use_grant {
+            // A rollback returns to the flavours and images the VNFCs had.
+            for vnfc in recorded_vnfcs(ctx) {
+                for key in [META_FLAVOUR, META_IMAGE] {
+                    if let Some(value) = vnfc.metadata.get(key)
+                        && let Some(entry) = nfv
+                            .get_mut("VDU")
+                            .and_then(|v| v.get_mut(&vnfc.vdu_id))
+                            .and_then(Value::as_object_mut)
+                    {
+                        entry.insert(key.to_owned(), value.clone());
+                    }
+                }
+            }
+        }
+        let mut parameters = KeyValuePairs::new();
+        parameters.insert("nfv".into(), nfv);
+        Ok(StackTemplate {
+            template,
+            files,
+            environment,
+            parameters,
+            tags: Self::tags(ctx),
+            timeout_mins: self.timeout_mins(),
+            disable_rollback: !self.shared.options.heat_rollback,
+        })
+    }
+
+    /// Waits until no action runs on the stack; returns it as it then is (`None`:
+    /// gone). The outcome of the action that ran is not judged here.
+    async fn settle(
+        &self,
+        heat: &HeatClient,
+        stack: Stack,
+        deadline: Instant,
+        ctx: &InfraContext<'_>,
+    ) -> Result<Option<Stack>> {
+        if !stack.in_progress() {
+            return Ok(Some(stack));
+        }
+        let reference = stack.reference();
+        let action = stack.action().to_owned();
+        match heat.wait(&reference, &action, deadline, ctx.cancel).await {
+            Ok(_) | Err(Error::Driver { .. }) => {}
+            Err(other) => return Err(other),
+        }
+        heat.get_stack(&reference).await
+    }
+
+    /// Creates the stack, or brings an existing one to `template` (a retry, or an
+    /// operation that changes templates); a stack this operation already converged is
+    /// left as it is.
+    async fn converge(
+        &self,
+        heat: &HeatClient,
+        ctx: &InfraContext<'_>,
+        template: &StackTemplate,
+        recreate: bool,
+    ) -> Result<Stack> {
+        let name = stack_name(&ctx.vnf_instance.id);
+        let deadline = self.deadline();
+        let mut existing = match heat.find_stack(&name).await? {
+            Some(stack) => self.settle(heat, stack, deadline, ctx).await?,
+            None => None,
+        };
+        if let Some(stack) = &existing {
+            let done = stack.has_tag(&Self::op_tag(ctx))
+                && matches!(stack.stack_status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE");
+            if done {
+                return Ok(stack.clone());
+            }
+            let unusable = stack.stack_status.starts_with("DELETE")
+                || (stack.stack_status.starts_with("ROLLBACK") && stack.action() != "UPDATE")
+                || recreate;
+            if unusable {
+                if stack.stack_status != "DELETE_COMPLETE" {
+                    heat.delete_stack(&stack.reference()).await?;
+                    heat.wait(&stack.reference(), "DELETE", deadline, ctx.cancel)
+                        .await?;
+                }
+                existing = None;
+            }
+        }
+        let (reference, action) = match existing {
+            Some(stack) => {
+                let reference = stack.reference();
+                heat.replace_stack(&reference, template).await?;
+                (reference, "UPDATE")
+            }
+            None => (heat.create_stack(&name, template).await?, "CREATE"),
+        };
+        match heat.wait(&reference, action, deadline, ctx.cancel).await? {
+            Settled::Complete(stack) => Ok(stack),
+            Settled::Gone => Err(Error::driver(
+                DRIVER,
+                true,
+                format!("Heat stack {name} disappeared during {action}"),
+            )),
+        }
+    }
+
+    /// The instance's stack, settled; `NotFound`-like error when there is none.
+    async fn existing(&self, heat: &HeatClient, ctx: &InfraContext<'_>) -> Result<Stack> {
+        let name = stack_name(&ctx.vnf_instance.id);
+        let deadline = self.deadline();
+        let stack = match heat.find_stack(&name).await? {
+            Some(stack) => self.settle(heat, stack, deadline, ctx).await?,
+            None => None,
+        };
+        match stack {
+            Some(stack) if stack.stack_status != "DELETE_COMPLETE" => Ok(stack),
+            _ => Err(Error::driver(
+                DRIVER,
+                false,
+                format!(
+                    "VNF instance {} has no Heat stack {name} in VIM {}",
+                    ctx.vnf_instance.id, ctx.vim_connection_id
+                ),
+            )),
+        }
+    }
+
+    /// Updates the stack with new parameters (or none: re-converge after marking
+    /// resources unhealthy) and waits for it.
+    async fn patch(
+        &self,
+        heat: &HeatClient,
+        ctx: &InfraContext<'_>,
+        stack: &Stack,
+        parameters: &KeyValuePairs,
+    ) -> Result<Stack> {
+        let reference = stack.reference();
+        heat.patch_stack(&reference, parameters, &Self::tags(ctx), self.timeout_mins())
+            .await?;
+        match heat
+            .wait(&reference, "UPDATE", self.deadline(), ctx.cancel)
+            .await?
+        {
+            Settled::Complete(stack) => Ok(stack),
+            Settled::Gone => Err(Error::driver(
+                DRIVER,
+                true,
+                format!("Heat stack {} disappeared during an update", reference.name),
+            )),
+        }
+    }
+
+    async fn layout(
+        &self,
+        heat: &HeatClient,
+        ctx: &InfraContext<'_>,
+        stack: &Stack,
+        deploy: &Deploy<'_>,
+        power_states: &BTreeMap<String, String>,
+    ) -> Result<Layout> {
+        let reference = stack.reference();
+        let resources = heat
+            .resources(&reference, self.shared.options.nested_depth)
+            .await?;
+        let nfv = stack_nfv(stack);
+        let vnfd_id = (deploy.vnfd.descriptor_id != ctx.vnf_instance.vnfd_id)
+            .then_some(deploy.vnfd.descriptor_id.as_str());
+        Ok(read_layout(
+            &resources,
+            &LayoutInputs {
+                stack: &reference,
+                flavour: deploy.flavour,
+                vim_connection_id: ctx.vim_connection_id,
+                vnfd_id,
+                recorded: ctx.vnf_instance.instantiated_vnf_info.as_ref(),
+                ext_virtual_links: &deploy.ext_virtual_links,
+                ext_managed_virtual_links: &deploy.ext_managed_virtual_links,
+                nfv: nfv.as_ref(),
+                power_states,
+            },
+        ))
+    }
+
+    fn outcome(ctx: &InfraContext<'_>, stack: &Stack, layout: Layout, ext_changed: bool) -> InfraOutcome {
+        let resource_changes =
+            resource_changes(ctx.vnf_instance.instantiated_vnf_info.as_ref(), &layout.resources);
+        let changed_ext_connectivity = if ext_changed {
+            layout.resources.ext_virtual_link_info.clone()
+        } else {
+            Vec::new()
+        };
+        let mut metadata = KeyValuePairs::new();
+        metadata.insert("stackId".into(), json!(stack.id));
+        metadata.insert("stackName".into(), json!(stack.stack_name));
+        InfraOutcome {
+            resources: layout.resources,
+            resource_changes,
+            changed_ext_connectivity,
+            metadata,
+        }
+    }
+
+    /// Converges the stack to `deploy` with a full template update and reports it.
+    async fn deploy(
+        &self,
+        ctx: &InfraContext<'_>,
+        deploy: &Deploy<'_>,
+        recreate: bool,
+        ext_changed: bool,
+    ) -> Result<InfraOutcome> {
+        let heat = self.heat(ctx)?;
+        let template = self.stack_template(ctx, deploy).await?;
+        let stack = self.converge(&heat, ctx, &template, recreate).await?;
+        let layout = self
+            .layout(&heat, ctx, &stack, deploy, &recorded_power_states(ctx))
+            .await?;
+        Ok(Self::outcome(ctx, &stack, layout, ext_changed))
+    }
+
+    /// The deployment of the instance as recorded.
+    fn recorded_deploy<'a>(&self, ctx: &'a InfraContext<'a>) -> Deploy<'a> {
+        Deploy {
+            flavour: ctx.flavour,
+            vnfd: ctx.vnfd,
+            package: ctx.package,
+            counts: counts_at_levels(ctx.flavour, &recorded_levels(ctx)),
+            ext_virtual_links: recorded_ext_links(ctx),
+            ext_managed_virtual_links: recorded_ext_managed(ctx),
+            use_grant: false,
+        }
+    }
+
+    /// Brings the scale levels of `target` about: scale-in first marks the VNFCs to
+    /// remove (those not recorded, then the newest) so that Heat removes them.
+    async fn scale_to(
+        &self,
+        ctx: &InfraContext<'_>,
+        levels: &BTreeMap<String, u32>,
+        use_grant: bool,
+    ) -> Result<InfraOutcome> {
+        let heat = self.heat(ctx)?;
+        let mut deploy = self.recorded_deploy(ctx);
+        deploy.use_grant = use_grant;
+        deploy.counts = counts_at_levels(ctx.flavour, levels);
+        let stack = self.existing(&heat, ctx).await?;
+        let power = recorded_power_states(ctx);
+        let before = self.layout(&heat, ctx, &stack, &deploy, &power).await?;
+        let recorded: Vec<&str> = recorded_vnfcs(ctx).iter().map(|v| v.id.as_str()).collect();
+        for (vdu, wanted) in &deploy.counts {
+            let mut of_vdu: Vec<_> = before
+                .vnfcs
+                .values()
+                .filter(|v| &v.info.vdu_id == vdu)
+                .collect();
+            let excess = of_vdu.len().saturating_sub(*wanted as usize);
+            if excess == 0 {
+                continue;
+            }
+            // Unrecorded first, then the newest.
+            of_vdu.sort_by(|a, b| {
+                let a_key = (recorded.contains(&a.info.id.as_str()), creation(&a.info.metadata));
+                let b_key = (recorded.contains(&b.info.id.as_str()), creation(&b.info.metadata));
+                a_key.0.cmp(&b_key.0).then(b_key.1.cmp(&a_key.1)).then(b.info.id.cmp(&a.info.id))
+            });
+            for victim in of_vdu.into_iter().take(excess) {
+                heat.mark_unhealthy(
+                    &victim.heal_target.stack,
+                    &victim.heal_target.resource,
+                    &format!("scale in by VNF LCM operation {}", ctx.vnf_lcm_op_occ_id),
+                )
+                .await?;
+            }
+        }
+        let current_counts: BTreeMap<String, u32> =
+            before.vnfcs.values().fold(BTreeMap::new(), |mut m, v| {
+                *m.entry(v.info.vdu_id.clone()).or_insert(0) += 1;
+                m
+            });
+        let mut wanted = deploy.counts.clone();
+        wanted.retain(|_, n| *n > 0);
+        let stack = if current_counts == wanted && !stack.stack_status.ends_with("FAILED") {
+            stack
+        } else {
+            let template = self.stack_template(ctx, &deploy).await?;
+            let mut parameters = KeyValuePairs::new();
+            if let Some(nfv) = template.parameters.get("nfv") {
+                parameters.insert("nfv".into(), nfv.clone());
+            }
+            self.patch(&heat, ctx, &stack, &parameters).await?
+        };
+        let layout = self.layout(&heat, ctx, &stack, &deploy, &power).await?;
+        Ok(Self::outcome(ctx, &stack, layout, false))
+    }
+}
+
+fn creation(metadata: &KeyValuePairs) -> String {
+    metadata
+        .get(crate::layout::META_CREATION_TIME)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The `nfv` parameter as the stack holds it (Heat returns JSON parameters as text).
+fn stack_nfv(stack: &Stack) -> Option<Value> {
+    match stack.parameters.get("nfv")? {
+        Value::String(text) => serde_json::from_str(text).ok(),
+        other => Some(other.clone()),
+    }
+}
+
+fn recorded_vnfcs<'a>(ctx: &'a InfraContext<'a>) -> &'a [tacker_core::model::VnfcResourceInfo] {
+    ctx.vnf_instance
+        .instantiated_vnf_info
+        .as_ref()
+        .map(|i| i.vnfc_resource_info.as_slice())
+        .unwrap_or_default()
+}
+
+fn recorded_power_states(ctx: &InfraContext<'_>) -> BTreeMap<String, String> {
+    recorded_vnfcs(ctx)
+        .iter()
+        .filter_map(|v| {
+            v.metadata
+                .get(VNFC_POWER_STATE)
+                .and_then(Value::as_str)
+                .map(|s| (v.id.clone(), s.to_owned()))
+        })
+        .collect()
+}
+
+fn recorded_levels(ctx: &InfraContext<'_>) -> BTreeMap<String, u32> {
+    let mut levels = ctx.flavour.scale_levels_at(None);
+    for level in levels.values_mut() {
+        *level = 0;
+    }
+    if let Some(info) = &ctx.vnf_instance.instantiated_vnf_info {
+        for status in &info.scale_status {
+            levels.insert(status.aspect_id.clone(), status.scale_level);
+        }
+    }
+    levels
+}
+
+fn counts_at_levels(flavour: &DeploymentFlavour, levels: &BTreeMap<String, u32>) -> BTreeMap<String, u32> {
+    flavour
+        .vdus
+        .iter()
+        .map(|vdu| (vdu.id.clone(), flavour.vdu_instances(vdu, levels)))
+        .collect()
+}
+
+fn counts_at_level(flavour: &DeploymentFlavour, level: Option<&str>) -> BTreeMap<String, u32> {
+    flavour
+        .vdus
+        .iter()
+        .map(|vdu| (vdu.id.clone(), flavour.vdu_instances_at_level(vdu, level)))
+        .collect()
+}
+
+fn recorded_ext_links(ctx: &InfraContext<'_>) -> Vec<ExtVirtualLinkData> {
+    ctx.vnf_instance
+        .instantiated_vnf_info
+        .as_ref()
+        .map(|info| {
+            info.ext_virtual_link_info
+                .iter()
+                .map(|link| ExtVirtualLinkData {
+                    id: link.id.clone(),
+                    vim_connection_id: link.resource_handle.vim_connection_id.clone(),
+                    resource_provider_id: link.resource_handle.resource_provider_id.clone(),
+                    resource_id: link.resource_handle.resource_id.clone(),
+                    ext_cps: link.current_vnf_ext_cp_data.clone(),
+                    ext_link_ports: Vec::new(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn recorded_ext_managed(ctx: &InfraContext<'_>) -> Vec<ExtManagedVirtualLinkData> {
+    ctx.vnf_instance
+        .instantiated_vnf_info
+        .as_ref()
+        .map(|info| {
+            info.ext_managed_virtual_link_info
+                .iter()
+                .map(|link| ExtManagedVirtualLinkData {
+                    id: link.id.clone(),
+                    vnf_virtual_link_desc_id: link.vnf_virtual_link_desc_id.clone(),
+                    vim_connection_id: link.network_resource.vim_connection_id.clone(),
+                    resource_provider_id: link.network_resource.resource_provider_id.clone(),
+                    resource_id: link.network_resource.resource_id.clone(),
+                    vnf_link_port: Vec::new(),
+                    ext_managed_multisite_virtual_link_id: link
+                        .ext_managed_multisite_virtual_link_id
+                        .clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// External links after a change: the recorded ones with those of `changes` replacing
+/// the links of the same id.
+fn merged_ext_links(
+    recorded: Vec<ExtVirtualLinkData>,
+    changes: &[ExtVirtualLinkData],
+) -> Vec<ExtVirtualLinkData> {
+    let mut links = recorded;
+    for change in changes {
+        match links.iter_mut().find(|l| l.id == change.id) {
+            Some(link) => *link = change.clone(),
+            None => links.push(change.clone()),
+        }
+    }
+    links
+}
+
+#[async_trait]
+impl InfraDriver for OpenStackInfraDriver {
+    fn vim_type(&self) -> &str {
+        VIM_TYPE
+    }
+
+    fn capabilities(&self) -> InfraCapabilities {
+        InfraCapabilities::ALL
+    }
+
+    async fn instantiate(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &InstantiateVnfRequest,
+    ) -> Result<InfraOutcome> {
+        let deploy = Deploy {
+            flavour: ctx.flavour,
+            vnfd: ctx.vnfd,
+            package: ctx.package,
+            counts: counts_at_level(ctx.flavour, request.instantiation_level_id.as_deref()),
+            ext_virtual_links: request.ext_virtual_links.clone(),
+            ext_managed_virtual_links: request.ext_managed_virtual_links.clone(),
+            use_grant: true,
+        };
+        self.deploy(ctx, &deploy, false, false).await
+    }
+
+    async fn rollback_instantiate(
+        &self,
+        ctx: &InfraContext<'_>,
+        _request: &InstantiateVnfRequest,
+    ) -> Result<InfraOutcome> {
+        self.remove_stack(ctx).await
+    }
+
+    async fn terminate(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &TerminateVnfRequest,
+    ) -> Result<InfraOutcome> {
+        if request.termination_type == TerminationType::Graceful
+            && let Some(seconds) = request.graceful_termination_timeout
+            && seconds > 0
+        {
+            let heat = self.heat(ctx)?;
+            // Wait only when there is something to stop gracefully.
+            if heat
+                .find_stack(&stack_name(&ctx.vnf_instance.id))
+                .await?
+                .is_some_and(|s| s.stack_status != "DELETE_COMPLETE")
+            {
+                tokio::select! {
+                    () = ctx.cancel.cancelled() => {
+                        return Err(Error::Cancelled("cancelled during the graceful termination wait".into()));
+                    }
+                    () = tokio::time::sleep(Duration::from_secs(seconds)) => {}
+                }
+            }
+        }
+        self.remove_stack(ctx).await
+    }
+
+    async fn scale(&self, ctx: &InfraContext<'_>, target: &ScaleTarget) -> Result<InfraOutcome> {
+        let mut levels = recorded_levels(ctx);
+        for info in &target.scale_levels {
+            levels.insert(info.aspect_id.clone(), info.scale_level);
+        }
+        self.scale_to(ctx, &levels, true).await
+    }
+
+    async fn rollback_scale(
+        &self,
+        ctx: &InfraContext<'_>,
+        _target: &ScaleTarget,
+    ) -> Result<InfraOutcome> {
+        self.scale_to(ctx, &recorded_levels(ctx), false).await
+    }
+
+    async fn heal(&self, ctx: &InfraContext<'_>, request: &HealVnfRequest) -> Result<InfraOutcome> {
+        let heat = self.heat(ctx)?;
+        let recorded = recorded_vnfcs(ctx);
+        for id in &request.vnfc_instance_id {
+            if !recorded.iter().any(|v| &v.id == id) {
+                return Err(Error::Unprocessable(format!(
+                    "VNF instance {} has no VNFC {id}",
+                    ctx.vnf_instance.id
+                )));
+            }
+        }
+        let deploy = self.recorded_deploy(ctx);
+        if request.vnfc_instance_id.is_empty() {
+            // The whole VNF: a new stack, unless this operation made it already.
+            return self.deploy(ctx, &deploy, true, false).await;
+        }
+        let with_storage = request
+            .additional_params
+            .get("all")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let stack = self.existing(&heat, ctx).await?;
+        let power = recorded_power_states(ctx);
+        let before = self.layout(&heat, ctx, &stack, &deploy, &power).await?;
+        let mut marked = false;
+        for id in &request.vnfc_instance_id {
+            let Some(recorded) = recorded.iter().find(|v| &v.id == id) else {
+                continue;
+            };
+            let Some(found) = before.vnfcs.get(id) else {
+                // Gone from the stack: the update below re-creates it.
+                marked = true;
+                continue;
+            };
+            if found.info.compute_resource.resource_id != recorded.compute_resource.resource_id {
+                continue; // replaced by an earlier attempt of this operation
+            }
+            let reason = format!(
+                "heal of VNFC {id} by VNF LCM operation {}{}",
+                ctx.vnf_lcm_op_occ_id,
+                request
+                    .cause
+                    .as_deref()
+                    .map(|c| format!(": {c}"))
+                    .unwrap_or_default()
+            );
+            heat.mark_unhealthy(&found.heal_target.stack, &found.heal_target.resource, &reason)
+                .await?;
+            if with_storage {
+                for volume in &found.volumes {
+                    heat.mark_unhealthy(&volume.stack, &volume.resource, &reason)
+                        .await?;
+                }
+            }
+            marked = true;
+        }
+        let stack = if marked || stack.stack_status.ends_with("FAILED") {
+            self.patch(&heat, ctx, &stack, &KeyValuePairs::new()).await?
+        } else {
+            stack
+        };
+        let layout = self.layout(&heat, ctx, &stack, &deploy, &power).await?;
+        Ok(Self::outcome(ctx, &stack, layout, false))
+    }
+
+    async fn change_flavour(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &ChangeVnfFlavourRequest,
+    ) -> Result<InfraOutcome> {
+        let flavour = ctx.vnfd.flavour(&request.new_flavour_id).ok_or_else(|| {
+            Error::Unprocessable(format!(
+                "VNFD {} has no flavour {}",
+                ctx.vnfd.descriptor_id, request.new_flavour_id
+            ))
+        })?;
+        let deploy = Deploy {
+            flavour,
+            vnfd: ctx.vnfd,
+            package: ctx.package,
+            counts: counts_at_level(flavour, request.instantiation_level_id.as_deref()),
+            ext_virtual_links: merged_ext_links(recorded_ext_links(ctx), &request.ext_virtual_links),
+            ext_managed_virtual_links: if request.ext_managed_virtual_links.is_empty() {
+                recorded_ext_managed(ctx)
+            } else {
+                request.ext_managed_virtual_links.clone()
+            },
+            use_grant: true,
+        };
+        self.deploy(ctx, &deploy, false, !request.ext_virtual_links.is_empty())
+            .await
+    }
+
+    async fn rollback_change_flavour(
+        &self,
+        ctx: &InfraContext<'_>,
+        _request: &ChangeVnfFlavourRequest,
+    ) -> Result<InfraOutcome> {
+        let deploy = self.recorded_deploy(ctx);
+        self.deploy(ctx, &deploy, false, false).await
+    }
+
+    async fn change_ext_conn(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &ChangeExtVnfConnectivityRequest,
+    ) -> Result<InfraOutcome> {
+        let mut deploy = self.recorded_deploy(ctx);
+        deploy.ext_virtual_links =
+            merged_ext_links(recorded_ext_links(ctx), &request.ext_virtual_links);
+        deploy.use_grant = true;
+        self.deploy(ctx, &deploy, false, true).await
+    }
+
+    async fn rollback_change_ext_conn(
+        &self,
+        ctx: &InfraContext<'_>,
+        _request: &ChangeExtVnfConnectivityRequest,
+    ) -> Result<InfraOutcome> {
+        let deploy = self.recorded_deploy(ctx);
+        self.deploy(ctx, &deploy, false, true).await
+    }
+
+    async fn change_vnfpkg(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &ChangeCurrentVnfPkgRequest,
+        new_vnfd: &Vnfd,
+        new_package: &dyn PackageFiles,
+    ) -> Result<InfraOutcome> {
+        let flavour = new_vnfd.flavour(&ctx.flavour.id).ok_or_else(|| {
+            Error::Unprocessable(format!(
+                "the new VNFD {} has no flavour {}, which the instance uses",
+                new_vnfd.descriptor_id, ctx.flavour.id
+            ))
+        })?;
+        let deploy = Deploy {
+            flavour,
+            vnfd: new_vnfd,
+            package: new_package,
+            counts: counts_at_levels(flavour, &recorded_levels(ctx)),
+            ext_virtual_links: merged_ext_links(recorded_ext_links(ctx), &request.ext_virtual_links),
+            ext_managed_virtual_links: if request.ext_managed_virtual_links.is_empty() {
+                recorded_ext_managed(ctx)
+            } else {
+                request.ext_managed_virtual_links.clone()
+            },
+            use_grant: true,
+        };
+        self.deploy(ctx, &deploy, false, !request.ext_virtual_links.is_empty())
+            .await
+    }
+
+    async fn rollback_change_vnfpkg(
+        &self,
+        ctx: &InfraContext<'_>,
+        _request: &ChangeCurrentVnfPkgRequest,
+    ) -> Result<InfraOutcome> {
+        let deploy = self.recorded_deploy(ctx);
+        self.deploy(ctx, &deploy, false, false).await
+    }
+
+    async fn operate(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &OperateVnfRequest,
+    ) -> Result<InfraOutcome> {
+        let heat = self.heat(ctx)?;
+        let deploy = self.recorded_deploy(ctx);
+        let stack = self.existing(&heat, ctx).await?;
+        let power = recorded_power_states(ctx);
+        let layout = self.layout(&heat, ctx, &stack, &deploy, &power).await?;
+        let nova = NovaClient::new(heat.session().clone());
+        let start = request.change_state_to == VnfOperationalStateType::Started;
+        let deadline = self.deadline();
+        let mut states = power;
+        for vnfc in layout.vnfcs.values() {
+            let server = &vnfc.info.compute_resource.resource_id;
+            nova.set_power(server, start, deadline, ctx.cancel).await?;
+            states.insert(
+                vnfc.info.id.clone(),
+                if start { "STARTED" } else { "STOPPED" }.to_owned(),
+            );
+        }
+        let layout = self.layout(&heat, ctx, &stack, &deploy, &states).await?;
+        Ok(Self::outcome(ctx, &stack, layout, false))
+    }
+}
+
+impl OpenStackInfraDriver {
+    /// The physical ids of every server, port, volume, network and subnet the stack of
+    /// VNF instance `vnf_instance_id` holds in `vim` (empty without a stack).
+    pub async fn resource_ids(
+        &self,
+        vim: &VimConnectionInfo,
+        vnf_instance_id: &str,
+    ) -> Result<Vec<String>> {
+        let heat = HeatClient::new(self.session(vim)?);
+        let Some(stack) = heat.find_stack(&stack_name(vnf_instance_id)).await? else {
+            return Ok(Vec::new());
+        };
+        if stack.stack_status == "DELETE_COMPLETE" {
+            return Ok(Vec::new());
+        }
+        let reference = stack.reference();
+        let resources = heat
+            .resources(&reference, self.shared.options.nested_depth)
+            .await?;
+        Ok(leaf_ids(&resources, &reference))
+    }
+
+    /// Deletes the instance's stack and waits until it is gone.
+    async fn remove_stack(&self, ctx: &InfraContext<'_>) -> Result<InfraOutcome> {
+        let heat = self.heat(ctx)?;
+        let name = stack_name(&ctx.vnf_instance.id);
+        let deadline = self.deadline();
+        if let Some(stack) = heat.find_stack(&name).await?
+            && stack.stack_status != "DELETE_COMPLETE"
+            && let Some(stack) = self.settle(&heat, stack, deadline, ctx).await?
+            && stack.stack_status != "DELETE_COMPLETE"
+        {
+            heat.delete_stack(&stack.reference()).await?;
+            heat.wait(&stack.reference(), "DELETE", deadline, ctx.cancel)
+                .await?;
+        }
+        let resources = Default::default();
+        Ok(InfraOutcome {
+            resource_changes: resource_changes(
+                ctx.vnf_instance.instantiated_vnf_info.as_ref(),
+                &resources,
+            ),
+            resources,
+            changed_ext_connectivity: Vec::new(),
+            metadata: KeyValuePairs::new(),
+        })
+    }
+}

@@ -1,0 +1,758 @@
+//! Keystone v3: what a VIM's `VimConnectionInfo` says about authentication, and a
+//! session that holds one token per VIM, renews it before it expires (and once on a
+//! 401), and finds service endpoints in the token's catalog.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tacker_core::model::{KeyValuePairs, VimConnectionInfo};
+use tacker_core::{Error, Result};
+use tokio::sync::Mutex;
+use url::Url;
+
+use crate::DRIVER;
+
+/// How much of an unwelcome answer's body an error message quotes.
+const SNIPPET_CHARS: usize = 400;
+
+/// Who authenticates.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A user and password (`accessInfo.username`, `password`, `userDomain` or
+    /// `userDomainId`).
+    Password {
+        /// The user name.
+        username: String,
+        /// The user's domain.
+        user_domain: DomainRef,
+        /// The password.
+        password: String,
+    },
+    /// An application credential (`accessInfo.applicationCredentialId` and
+    /// `applicationCredentialSecret`).
+    ApplicationCredential {
+        /// The credential's id.
+        id: String,
+        /// Its secret.
+        secret: String,
+    },
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Password {
+                username,
+                user_domain,
+                ..
+            } => f
+                .debug_struct("Password")
+                .field("username", username)
+                .field("user_domain", user_domain)
+                .finish_non_exhaustive(),
+            Self::ApplicationCredential { id, .. } => f
+                .debug_struct("ApplicationCredential")
+                .field("id", id)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// A domain named by id or by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainRef {
+    /// By id (`default` when nothing is given).
+    Id(String),
+    /// By name.
+    Name(String),
+}
+
+impl DomainRef {
+    fn to_json(&self) -> Value {
+        match self {
+            Self::Id(id) => json!({ "id": id }),
+            Self::Name(name) => json!({ "name": name }),
+        }
+    }
+}
+
+/// The project a token is scoped to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProjectScope {
+    /// By id (`accessInfo.projectId`).
+    Id(String),
+    /// By name and domain (`accessInfo.project` with `projectDomain` or
+    /// `projectDomainId`).
+    Name {
+        /// The project name.
+        name: String,
+        /// Its domain.
+        domain: DomainRef,
+    },
+}
+
+/// Everything needed to authenticate against one VIM, read from its
+/// `VimConnectionInfo`:
+///
+/// | field | meaning |
+/// |---|---|
+/// | `interfaceInfo.endpoint` | Keystone's v3 URL, e.g. `https://keystone.example:5000/v3` |
+/// | `interfaceInfo.ssl_ca_cert` | PEM certificates trusted besides the system's |
+/// | `interfaceInfo.skipCertificateVerification` | `true` turns TLS verification off (default `false`) |
+/// | `interfaceInfo.interface` | endpoint interface to use: `public` (default), `internal`, `admin` |
+/// | `accessInfo.username`, `password` | password authentication |
+/// | `accessInfo.userDomain` / `userDomainId` | the user's domain (default id `default`) |
+/// | `accessInfo.applicationCredentialId`, `applicationCredentialSecret` | application-credential authentication instead of a password |
+/// | `accessInfo.project` / `projectId` | the project scope |
+/// | `accessInfo.projectDomain` / `projectDomainId` | the project's domain (default id `default`) |
+/// | `accessInfo.region` | the region whose endpoints are used (default: any) |
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeystoneConfig {
+    /// Keystone's v3 URL.
+    pub auth_url: Url,
+    /// Who authenticates.
+    pub credential: Credential,
+    /// The project scope; application credentials carry their own.
+    pub project: Option<ProjectScope>,
+    /// The region of the endpoints to use.
+    pub region: Option<String>,
+    /// The endpoint interface.
+    pub interface: String,
+    /// Extra trusted CA certificates (PEM).
+    pub ca_pem: Option<String>,
+    /// Whether TLS certificates are verified.
+    pub verify_tls: bool,
+}
+
+fn text_field(map: &KeyValuePairs, section: &str, key: &str) -> Result<Option<String>> {
+    match map.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(Error::InvalidRequest(format!(
+            "vimConnectionInfo.{section}.{key} is empty"
+        ))),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(Error::InvalidRequest(format!(
+            "vimConnectionInfo.{section}.{key} must be a string, not {other}"
+        ))),
+    }
+}
+
+fn domain(access: &KeyValuePairs, name_key: &str, id_key: &str) -> Result<DomainRef> {
+    if let Some(id) = text_field(access, "accessInfo", id_key)? {
+        return Ok(DomainRef::Id(id));
+    }
+    Ok(match text_field(access, "accessInfo", name_key)? {
+        Some(name) => DomainRef::Name(name),
+        None => DomainRef::Id("default".to_owned()),
+    })
+}
+
+impl KeystoneConfig {
+    /// Reads the configuration of `vim`; an error names the missing or malformed field.
+    pub fn from_vim(vim: &VimConnectionInfo) -> Result<Self> {
+        let interface = &vim.interface_info;
+        let access = &vim.access_info;
+        let endpoint = text_field(interface, "interfaceInfo", "endpoint")?.ok_or_else(|| {
+            Error::InvalidRequest(
+                "vimConnectionInfo.interfaceInfo.endpoint (the Keystone v3 URL) is missing"
+                    .to_owned(),
+            )
+        })?;
+        let mut auth_url = Url::parse(endpoint.trim()).map_err(|e| {
+            Error::InvalidRequest(format!(
+                "vimConnectionInfo.interfaceInfo.endpoint '{endpoint}' is not a URL: {e}"
+            ))
+        })?;
+        if !matches!(auth_url.scheme(), "http" | "https") || auth_url.host_str().is_none() {
+            return Err(Error::InvalidRequest(format!(
+                "vimConnectionInfo.interfaceInfo.endpoint '{endpoint}' must be an http or https URL"
+            )));
+        }
+        if !auth_url.path().ends_with('/') {
+            let path = format!("{}/", auth_url.path());
+            auth_url.set_path(&path);
+        }
+        let credential = match (
+            text_field(access, "accessInfo", "applicationCredentialId")?,
+            text_field(access, "accessInfo", "applicationCredentialSecret")?,
+        ) {
+            (Some(id), Some(secret)) => Credential::ApplicationCredential { id, secret },
+            (Some(_), None) => {
+                return Err(Error::InvalidRequest(
+                    "vimConnectionInfo.accessInfo.applicationCredentialSecret is missing".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(Error::InvalidRequest(
+                    "vimConnectionInfo.accessInfo.applicationCredentialId is missing".into(),
+                ));
+            }
+            (None, None) => Credential::Password {
+                username: text_field(access, "accessInfo", "username")?.ok_or_else(|| {
+                    Error::InvalidRequest(
+                        "vimConnectionInfo.accessInfo.username is missing (or give \
+                         applicationCredentialId and applicationCredentialSecret)"
+                            .into(),
+                    )
+                })?,
+                user_domain: domain(access, "userDomain", "userDomainId")?,
+                password: text_field(access, "accessInfo", "password")?.ok_or_else(|| {
+                    Error::InvalidRequest("vimConnectionInfo.accessInfo.password is missing".into())
+                })?,
+            },
+        };
+        let project = match (
+            text_field(access, "accessInfo", "projectId")?,
+            text_field(access, "accessInfo", "project")?,
+        ) {
+            (Some(id), _) => Some(ProjectScope::Id(id)),
+            (None, Some(name)) => Some(ProjectScope::Name {
+                name,
+                domain: domain(access, "projectDomain", "projectDomainId")?,
+            }),
+            (None, None) => None,
+        };
+        if project.is_none() && matches!(credential, Credential::Password { .. }) {
+            return Err(Error::InvalidRequest(
+                "vimConnectionInfo.accessInfo.project (or projectId) is missing: Heat needs a \
+                 project-scoped token"
+                    .into(),
+            ));
+        }
+        let verify_tls = match interface.get("skipCertificateVerification") {
+            None | Some(Value::Null) => true,
+            Some(Value::Bool(skip)) => !skip,
+            Some(other) => {
+                return Err(Error::InvalidRequest(format!(
+                    "vimConnectionInfo.interfaceInfo.skipCertificateVerification must be a \
+                     boolean, not {other}"
+                )));
+            }
+        };
+        let interface_name = text_field(interface, "interfaceInfo", "interface")?
+            .unwrap_or_else(|| "public".to_owned());
+        if !matches!(interface_name.as_str(), "public" | "internal" | "admin") {
+            return Err(Error::InvalidRequest(format!(
+                "vimConnectionInfo.interfaceInfo.interface must be public, internal or admin, \
+                 not '{interface_name}'"
+            )));
+        }
+        Ok(Self {
+            auth_url,
+            credential,
+            project,
+            region: text_field(access, "accessInfo", "region")?,
+            interface: interface_name,
+            ca_pem: text_field(interface, "interfaceInfo", "ssl_ca_cert")?,
+            verify_tls,
+        })
+    }
+
+    /// The body of `POST /v3/auth/tokens`.
+    fn auth_body(&self) -> Value {
+        let identity = match &self.credential {
+            Credential::Password {
+                username,
+                user_domain,
+                password,
+            } => json!({
+                "methods": ["password"],
+                "password": {"user": {
+                    "name": username,
+                    "domain": user_domain.to_json(),
+                    "password": password,
+                }},
+            }),
+            Credential::ApplicationCredential { id, secret } => json!({
+                "methods": ["application_credential"],
+                "application_credential": {"id": id, "secret": secret},
+            }),
+        };
+        let mut auth = json!({ "identity": identity });
+        if matches!(self.credential, Credential::Password { .. })
+            && let Some(project) = &self.project
+        {
+            auth["scope"] = match project {
+                ProjectScope::Id(id) => json!({"project": {"id": id}}),
+                ProjectScope::Name { name, domain } => {
+                    json!({"project": {"name": name, "domain": domain.to_json()}})
+                }
+            };
+        }
+        json!({ "auth": auth })
+    }
+
+    /// Who this configuration authenticates as, for messages.
+    pub fn principal(&self) -> String {
+        match &self.credential {
+            Credential::Password { username, .. } => format!("user '{username}'"),
+            Credential::ApplicationCredential { id, .. } => {
+                format!("application credential '{id}'")
+            }
+        }
+    }
+}
+
+/// Counts shared by the sessions of one driver: how often Keystone was asked for a
+/// token, against how many sessions and service calls.
+#[derive(Debug, Default)]
+pub struct SessionStats {
+    sessions: AtomicU64,
+    token_requests: AtomicU64,
+    service_calls: AtomicU64,
+}
+
+impl SessionStats {
+    /// Sessions opened.
+    pub fn sessions(&self) -> u64 {
+        self.sessions.load(Ordering::Relaxed)
+    }
+
+    /// `POST /v3/auth/tokens` requests sent.
+    pub fn token_requests(&self) -> u64 {
+        self.token_requests.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent to services (Heat, Nova) with a token.
+    pub fn service_calls(&self) -> u64 {
+        self.service_calls.load(Ordering::Relaxed)
+    }
+}
+
+/// One endpoint of the catalog.
+#[derive(Debug, Clone, Deserialize)]
+struct CatalogEndpoint {
+    interface: String,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    region_id: Option<String>,
+    url: String,
+}
+
+/// One service of the catalog.
+#[derive(Debug, Clone, Deserialize)]
+struct CatalogService {
+    #[serde(rename = "type")]
+    service_type: String,
+    #[serde(default)]
+    endpoints: Vec<CatalogEndpoint>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenProject {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenBody {
+    expires_at: DateTime<Utc>,
+    #[serde(default)]
+    issued_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    catalog: Vec<CatalogService>,
+    #[serde(default)]
+    project: Option<TokenProject>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenResponse {
+    token: TokenBody,
+}
+
+/// A token and what came with it.
+struct Token {
+    value: String,
+    expires_at: DateTime<Utc>,
+    renew_after: DateTime<Utc>,
+    catalog: Vec<CatalogService>,
+    project_id: Option<String>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("expires_at", &self.expires_at)
+            .field("renew_after", &self.renew_after)
+            .field("project_id", &self.project_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Keystone session for one VIM: one token at a time, shared by every request.
+///
+/// The token is fetched on first use and renewed when half its lifetime (at most five
+/// minutes before expiry) has passed, or when a service answers 401 — then the
+/// request is sent once more with the new token. Concurrent callers wait for one
+/// renewal instead of each authenticating.
+#[derive(Debug)]
+pub struct KeystoneSession {
+    config: KeystoneConfig,
+    http: Client,
+    token: Mutex<Option<Arc<Token>>>,
+    stats: Arc<SessionStats>,
+}
+
+/// The longest a token is used before its expiry.
+const RENEW_MARGIN: Duration = Duration::from_secs(300);
+
+fn snippet(body: &str) -> String {
+    let trimmed = body.trim();
+    if trimmed.chars().count() <= SNIPPET_CHARS {
+        return trimmed.to_owned();
+    }
+    let cut: String = trimmed.chars().take(SNIPPET_CHARS).collect();
+    format!("{cut}…")
+}
+
+/// The message of an OpenStack error body (`{"error": {"message": …}}` from Keystone
+/// and Heat, `{"<kind>": {"message": …}}` from Nova), or the body itself.
+pub(crate) fn error_message(body: &str) -> String {
+    if let Ok(value) = serde_json::from_str::<Value>(body)
+        && let Some(object) = value.as_object()
+    {
+        for (_, inner) in object {
+            if let Some(message) = inner.get("message").and_then(Value::as_str) {
+                let kind = inner
+                    .get("type")
+                    .or_else(|| inner.get("title"))
+                    .and_then(Value::as_str);
+                return match kind {
+                    Some(kind) => format!("{kind}: {}", message.trim()),
+                    None => message.trim().to_owned(),
+                };
+            }
+        }
+    }
+    snippet(body)
+}
+
+/// Whether an HTTP status means "try again later".
+pub(crate) fn retryable_status(status: StatusCode) -> bool {
+    status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS
+}
+
+pub(crate) fn transport_error(what: &str, url: &str, error: &reqwest::Error) -> Error {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    Error::driver(DRIVER, true, format!("{what} {url} failed: {text}"))
+}
+
+/// Installs rustls's ring provider as the process default once; a provider installed
+/// before (by the embedder) is kept.
+fn install_crypto_provider() {
+    let _already_installed = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// An HTTP client with the TLS settings of `config`.
+pub(crate) fn http_client(config: &KeystoneConfig) -> Result<Client> {
+    install_crypto_provider();
+    let mut builder = Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(120))
+        .redirect(reqwest::redirect::Policy::limited(5));
+    if let Some(pem) = &config.ca_pem {
+        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+            Error::InvalidRequest(format!(
+                "vimConnectionInfo.interfaceInfo.ssl_ca_cert is not valid PEM: {e}"
+            ))
+        })?;
+        if certs.is_empty() {
+            return Err(Error::InvalidRequest(
+                "vimConnectionInfo.interfaceInfo.ssl_ca_cert holds no certificate".into(),
+            ));
+        }
+        builder = builder.tls_certs_merge(certs);
+    }
+    if !config.verify_tls {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))
+}
+
+impl KeystoneSession {
+    /// A session for `config`; nothing is sent until the first request.
+    pub fn new(config: KeystoneConfig, stats: Arc<SessionStats>) -> Result<Self> {
+        let http = http_client(&config)?;
+        stats.sessions.fetch_add(1, Ordering::Relaxed);
+        Ok(Self {
+            config,
+            http,
+            token: Mutex::new(None),
+            stats,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &KeystoneConfig {
+        &self.config
+    }
+
+    /// The counters this session adds to.
+    pub fn stats(&self) -> &SessionStats {
+        &self.stats
+    }
+
+    async fn authenticate(&self) -> Result<Token> {
+        let url = self
+            .config
+            .auth_url
+            .join("auth/tokens")
+            .map_err(|e| Error::Internal(format!("cannot build the token URL: {e}")))?;
+        self.stats.token_requests.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(keystone = %url, principal = %self.config.principal(), "requesting a token");
+        let response = self
+            .http
+            .post(url.clone())
+            .json(&self.config.auth_body())
+            .send()
+            .await
+            .map_err(|e| transport_error("Keystone authentication at", url.as_str(), &e))?;
+        let status = response.status();
+        let subject = response
+            .headers()
+            .get("X-Subject-Token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .text()
+            .await
+            .map_err(|e| transport_error("reading Keystone's answer from", url.as_str(), &e))?;
+        if !status.is_success() {
+            let retryable = retryable_status(status);
+            let hint = match status {
+                StatusCode::UNAUTHORIZED => " (wrong credentials?)",
+                StatusCode::NOT_FOUND => " (is the endpoint Keystone's v3 URL?)",
+                _ => "",
+            };
+            return Err(Error::driver(
+                DRIVER,
+                retryable,
+                format!(
+                    "Keystone at {url} refused to authenticate {} scoped to {}: {status}{hint}: {}",
+                    self.config.principal(),
+                    self.scope_text(),
+                    error_message(&body)
+                ),
+            ));
+        }
+        let value = subject.ok_or_else(|| {
+            Error::driver(
+                DRIVER,
+                false,
+                format!("Keystone at {url} answered {status} without an X-Subject-Token header"),
+            )
+        })?;
+        let parsed: TokenResponse = serde_json::from_str(&body).map_err(|e| {
+            Error::driver(
+                DRIVER,
+                false,
+                format!("Keystone at {url} answered a token body that does not parse: {e}"),
+            )
+        })?;
+        let issued = parsed.token.issued_at.unwrap_or_else(Utc::now);
+        let lifetime = parsed.token.expires_at - issued;
+        let margin = (lifetime / 2).min(chrono::Duration::from_std(RENEW_MARGIN).unwrap_or_default());
+        Ok(Token {
+            value,
+            expires_at: parsed.token.expires_at,
+            renew_after: parsed.token.expires_at - margin,
+            catalog: parsed.token.catalog,
+            project_id: parsed.token.project.map(|p| p.id),
+        })
+    }
+
+    fn scope_text(&self) -> String {
+        match &self.config.project {
+            Some(ProjectScope::Id(id)) => format!("project id '{id}'"),
+            Some(ProjectScope::Name { name, .. }) => format!("project '{name}'"),
+            None => "its own project".to_owned(),
+        }
+    }
+
+    /// The current token, authenticating when there is none or it is due for renewal.
+    async fn current(&self) -> Result<Arc<Token>> {
+        let mut slot = self.token.lock().await;
+        if let Some(token) = slot.as_ref()
+            && Utc::now() < token.renew_after
+        {
+            return Ok(token.clone());
+        }
+        let token = Arc::new(self.authenticate().await?);
+        *slot = Some(token.clone());
+        Ok(token)
+    }
+
+    /// Forgets `stale` (a token a service refused), unless it was replaced already.
+    async fn forget(&self, stale: &Arc<Token>) {
+        let mut slot = self.token.lock().await;
+        if slot.as_ref().is_some_and(|t| Arc::ptr_eq(t, stale)) {
+            *slot = None;
+        }
+    }
+
+    /// Checks the credentials now: authenticates unless a valid token is held.
+    pub async fn check(&self) -> Result<()> {
+        self.current().await.map(|_| ())
+    }
+
+    /// Makes the session use `token` (valid until `expires_at`) with the catalog of its
+    /// current token — for an embedder that already holds a token, and for tests that
+    /// hand it a token Keystone has revoked.
+    pub async fn adopt_token(&self, token: String, expires_at: DateTime<Utc>) -> Result<()> {
+        let current = self.current().await?;
+        let adopted = Token {
+            value: token,
+            expires_at,
+            renew_after: expires_at,
+            catalog: current.catalog.clone(),
+            project_id: current.project_id.clone(),
+        };
+        *self.token.lock().await = Some(Arc::new(adopted));
+        Ok(())
+    }
+
+    /// The project the token is scoped to.
+    pub async fn project_id(&self) -> Result<Option<String>> {
+        Ok(self.current().await?.project_id.clone())
+    }
+
+    /// The regions the catalog has endpoints in.
+    pub async fn regions(&self) -> Result<Vec<String>> {
+        let token = self.current().await?;
+        let mut regions: Vec<String> = token
+            .catalog
+            .iter()
+            .flat_map(|s| s.endpoints.iter())
+            .filter_map(|e| e.region_id.clone().or_else(|| e.region.clone()))
+            .collect();
+        regions.sort();
+        regions.dedup();
+        Ok(regions)
+    }
+
+    /// The URL of `service_type` (`orchestration`, `compute`, …) in the catalog, for the
+    /// configured region and interface. The error lists what the catalog offers.
+    pub async fn endpoint(&self, service_type: &str) -> Result<Url> {
+        let token = self.current().await?;
+        self.endpoint_in(&token, service_type)
+    }
+
+    fn endpoint_in(&self, token: &Token, service_type: &str) -> Result<Url> {
+        let region_matches = |e: &CatalogEndpoint| match &self.config.region {
+            None => true,
+            Some(region) => {
+                e.region_id.as_deref() == Some(region) || e.region.as_deref() == Some(region)
+            }
+        };
+        let found = token
+            .catalog
+            .iter()
+            .filter(|s| s.service_type == service_type)
+            .flat_map(|s| s.endpoints.iter())
+            .find(|e| e.interface == self.config.interface && region_matches(e));
+        let Some(endpoint) = found else {
+            let offered: Vec<String> = token
+                .catalog
+                .iter()
+                .flat_map(|s| {
+                    s.endpoints.iter().map(move |e| {
+                        format!(
+                            "{} {} in {}",
+                            s.service_type,
+                            e.interface,
+                            e.region_id.as_deref().or(e.region.as_deref()).unwrap_or("no region")
+                        )
+                    })
+                })
+                .collect();
+            return Err(Error::driver(
+                DRIVER,
+                false,
+                format!(
+                    "the service catalog of {} has no {} endpoint of '{service_type}'{}; it offers: {}",
+                    self.config.auth_url,
+                    self.config.interface,
+                    self.config
+                        .region
+                        .as_ref()
+                        .map(|r| format!(" in region {r}"))
+                        .unwrap_or_default(),
+                    if offered.is_empty() {
+                        "nothing".to_owned()
+                    } else {
+                        offered.join(", ")
+                    }
+                ),
+            ));
+        };
+        let mut url = Url::parse(&endpoint.url).map_err(|e| {
+            Error::driver(
+                DRIVER,
+                false,
+                format!(
+                    "the catalog's {service_type} endpoint '{}' is not a URL: {e}",
+                    endpoint.url
+                ),
+            )
+        })?;
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        Ok(url)
+    }
+
+    /// Sends a request to `service_type` at `path` (relative to its endpoint) with the
+    /// token; on 401 the token is renewed and the request sent once more. `build`
+    /// adds the method-specific parts (body, query) and may be called twice.
+    pub(crate) async fn send(
+        &self,
+        service_type: &str,
+        method: Method,
+        path: &str,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<(Url, Response)> {
+        for attempt in 0..2 {
+            let token = self.current().await?;
+            let base = self.endpoint_in(&token, service_type)?;
+            let url = base.join(path.trim_start_matches('/')).map_err(|e| {
+                Error::Internal(format!("cannot join '{path}' to {base}: {e}"))
+            })?;
+            self.stats.service_calls.fetch_add(1, Ordering::Relaxed);
+            let request = self
+                .http
+                .request(method.clone(), url.clone())
+                .header("X-Auth-Token", &token.value)
+                .header("Accept", "application/json");
+            let response = build(request)
+                .send()
+                .await
+                .map_err(|e| transport_error(&format!("{method}"), url.as_str(), &e))?;
+            if response.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+                tracing::info!(%url, "the service refused the token; renewing it");
+                self.forget(&token).await;
+                continue;
+            }
+            return Ok((url, response));
+        }
+        Err(Error::Internal(
+            "the retry loop of a service request ended without an answer".into(),
+        ))
+    }
+}

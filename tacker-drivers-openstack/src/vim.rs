@@ -1,0 +1,74 @@
+//! `OpenStackVimDriver`: registering an OpenStack VIM checks its credentials against
+//! Keystone and records what its catalog offers.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::json;
+use tacker_core::model::{KeyValuePairs, VimConnectionInfo};
+use tacker_core::vim::{VimDescription, VimDriver};
+use tacker_core::{Error, Result};
+
+use crate::VIM_TYPE;
+use crate::heat::ORCHESTRATION;
+use crate::keystone::{KeystoneConfig, KeystoneSession, SessionStats};
+
+/// Checks OpenStack VIMs: authenticates (a wrong password or an unreachable Keystone is
+/// a registration error) and reads the regions and whether Heat is offered.
+#[derive(Debug, Clone, Default)]
+pub struct OpenStackVimDriver {
+    stats: Arc<SessionStats>,
+}
+
+impl OpenStackVimDriver {
+    /// A VIM driver.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Token requests sent while checking VIMs.
+    pub fn stats(&self) -> &SessionStats {
+        &self.stats
+    }
+}
+
+#[async_trait]
+impl VimDriver for OpenStackVimDriver {
+    fn vim_type(&self) -> &str {
+        VIM_TYPE
+    }
+
+    async fn validate(&self, vim: &VimConnectionInfo) -> Result<VimDescription> {
+        if vim.vim_type != VIM_TYPE {
+            return Err(Error::InvalidRequest(format!(
+                "vimType {} is not {VIM_TYPE}",
+                vim.vim_type
+            )));
+        }
+        let config = KeystoneConfig::from_vim(vim)?;
+        let session = KeystoneSession::new(config, self.stats.clone())?;
+        session.check().await.map_err(|error| match error {
+            Error::Driver { .. } => Error::InvalidRequest(format!(
+                "the VIM's credentials were refused or Keystone could not be reached: {}",
+                error.to_problem_details().detail
+            )),
+            other => other,
+        })?;
+        let regions = session.regions().await?;
+        let orchestration = session.endpoint(ORCHESTRATION).await.ok();
+        let mut extra = KeyValuePairs::new();
+        extra.insert("orchestration".into(), json!(orchestration.is_some()));
+        if let Some(url) = orchestration {
+            extra.insert("orchestrationEndpoint".into(), json!(url.as_str()));
+        }
+        if let Some(project) = session.project_id().await? {
+            extra.insert("projectId".into(), json!(project));
+        }
+        extra.insert("keystone".into(), json!(session.config().auth_url.as_str()));
+        Ok(VimDescription {
+            regions,
+            version: Some("identity v3".to_owned()),
+            extra,
+        })
+    }
+}

@@ -1,0 +1,797 @@
+//! The OpenStack drivers against real Keystone and Heat.
+//!
+//! `.ci/run` starts them with `../shared/tools/openstack/run-openstack.sh` and exports
+//! the `OS_*` variables of its `env demo`. Nova, Neutron and Cinder are not there, so the
+//! test VIM carries a `heatEnvironment` (the documented per-VIM extra environment) that
+//! maps their resource types to stand-ins: provider templates in `tests/fixtures/` that
+//! accept the real properties, expose the attributes the driver reads, and are replaced
+//! on heal like the real resources. Faults are injected the same way.
+//!
+//! Every scenario runs as a task of one test so that the Keystone token requests of the
+//! whole run can be counted: they must be bounded by the sessions (plus the one renewal
+//! after a token the test revoked), not by the number of Heat calls.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use tacker_core::csar::{Csar, CsarOptions};
+use tacker_core::infra::{InfraContext, InfraDriver, InfraOutcome};
+use tacker_core::model::{
+    ChangeType, HealVnfRequest, InstantiateVnfRequest, KeyValuePairs, TerminateVnfRequest,
+    TerminationType, VimConnectionInfo, VnfInstance,
+};
+use tacker_core::package::InMemoryPackageFiles;
+use tacker_core::sim;
+use tacker_core::testkit::corpus;
+use tacker_core::testkit::infra::{self as suite, InfraFixture, InfraInspector};
+use tacker_core::vim::VimDriver;
+use tacker_core::vnfd::Vnfd;
+use tacker_core::{Error, TenantId, new_id};
+use tacker_drivers_openstack::{
+    OpenStackInfraDriver, OpenStackOptions, OpenStackVimDriver, VIM_TYPE, stack_name,
+};
+use tokio_util::sync::CancellationToken;
+
+const VIM_ID: &str = "openstack";
+
+/// The cloud the `OS_*` variables describe.
+#[derive(Debug, Clone)]
+struct Cloud {
+    auth_url: String,
+    username: String,
+    password: String,
+    project: String,
+    user_domain_id: String,
+    project_domain_id: String,
+    region: Option<String>,
+}
+
+fn cloud() -> Option<Cloud> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let Some(auth_url) = var("OS_AUTH_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but OS_AUTH_URL is unset: .ci/run must start Keystone and Heat and export \
+             the variables of `run-openstack.sh env demo`"
+        );
+        eprintln!(
+            "skipped: OS_AUTH_URL is unset (start ../shared/tools/openstack/run-openstack.sh up \
+             and eval \"$(run-openstack.sh env demo)\")"
+        );
+        return None;
+    };
+    Some(Cloud {
+        auth_url,
+        username: var("OS_USERNAME").unwrap_or_else(|| "demo".into()),
+        password: var("OS_PASSWORD").unwrap_or_default(),
+        project: var("OS_PROJECT_NAME").unwrap_or_else(|| "demo".into()),
+        user_domain_id: var("OS_USER_DOMAIN_ID").unwrap_or_else(|| "default".into()),
+        project_domain_id: var("OS_PROJECT_DOMAIN_ID").unwrap_or_else(|| "default".into()),
+        region: var("OS_REGION_NAME"),
+    })
+}
+
+/// The cloud's administrator (`OS_ADMIN_USERNAME`, `OS_ADMIN_PASSWORD`,
+/// `OS_ADMIN_PROJECT_NAME`): Heat's policy lets only administrators use some resource
+/// types (`OS::Cinder::VolumeType`), even when the environment maps them to stand-ins.
+fn admin(cloud: &Cloud) -> Cloud {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    Cloud {
+        username: var("OS_ADMIN_USERNAME").unwrap_or_else(|| "admin".into()),
+        password: var("OS_ADMIN_PASSWORD").unwrap_or_else(|| "admin-secret".into()),
+        project: var("OS_ADMIN_PROJECT_NAME").unwrap_or_else(|| "admin".into()),
+        ..cloud.clone()
+    }
+}
+
+fn fixture_text(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// How the VIM's `OS::Nova::ServerGroup` behaves.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fault {
+    None,
+    FailOnCreate,
+    Slow,
+}
+
+fn vim(cloud: &Cloud, fault: Fault) -> VimConnectionInfo {
+    let mut registry = json!({
+        "OS::Nova::Server": "server-standin.yaml",
+        "OS::Neutron::Port": "port-standin.yaml",
+        "OS::Neutron::Net": "OS::Heat::None",
+        "OS::Neutron::Subnet": "OS::Heat::None",
+        "OS::Cinder::Volume": "OS::Heat::None",
+        "OS::Cinder::VolumeType": "OS::Heat::None",
+        "OS::Nova::ServerGroup": "OS::Heat::None",
+    });
+    let mut files = json!({
+        "server-standin.yaml": fixture_text("server-standin.yaml"),
+        "port-standin.yaml": fixture_text("port-standin.yaml"),
+    });
+    let standin = match fault {
+        Fault::None => None,
+        Fault::FailOnCreate => Some("failing-standin.yaml"),
+        Fault::Slow => Some("slow-standin.yaml"),
+    };
+    if let Some(name) = standin {
+        registry["OS::Nova::ServerGroup"] = json!(name);
+        files[name] = json!(fixture_text(name));
+    }
+    let mut access = KeyValuePairs::new();
+    access.insert("username".into(), json!(cloud.username));
+    access.insert("password".into(), json!(cloud.password));
+    access.insert("project".into(), json!(cloud.project));
+    access.insert("userDomainId".into(), json!(cloud.user_domain_id));
+    access.insert("projectDomainId".into(), json!(cloud.project_domain_id));
+    if let Some(region) = &cloud.region {
+        access.insert("region".into(), json!(region));
+    }
+    let mut interface = KeyValuePairs::new();
+    interface.insert("endpoint".into(), json!(cloud.auth_url));
+    let mut extra = KeyValuePairs::new();
+    extra.insert(
+        "heatEnvironment".into(),
+        json!({ "resource_registry": registry }),
+    );
+    extra.insert("heatFiles".into(), files);
+    VimConnectionInfo {
+        vim_id: Some("test-openstack".into()),
+        vim_type: VIM_TYPE.into(),
+        interface_info: interface,
+        access_info: access,
+        extra,
+    }
+}
+
+/// A corpus package: its VNFD and its files.
+struct Package {
+    vnfd: Vnfd,
+    files: Arc<InMemoryPackageFiles>,
+}
+
+fn corpus_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    assert!(
+        dir.is_dir(),
+        "the corpus {} is missing (../shared must be beside the repository)",
+        dir.display()
+    );
+    dir
+}
+
+fn package(name: &str) -> Package {
+    let corpus = corpus_dir();
+    let found = corpus::packages(&corpus)
+        .into_iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("corpus package {name} is missing"));
+    let options = CsarOptions {
+        missing_ok: found.missing_ok.clone(),
+        ..CsarOptions::default()
+    };
+    let csar = Csar::from_dir(&found.dir, &options).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let report = tacker_core::vnfd::validate(&csar, &options)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.to_problem_details().detail));
+    let mut files = InMemoryPackageFiles::new();
+    for path in csar.paths().map(str::to_owned).collect::<Vec<_>>() {
+        if found.missing_ok.contains(&path) {
+            continue;
+        }
+        let bytes = csar
+            .read(&path)
+            .unwrap_or_else(|e| panic!("{name}/{path}: {e}"));
+        files = files.with_file(path, bytes);
+    }
+    Package {
+        vnfd: report.vnfd,
+        files: Arc::new(files),
+    }
+}
+
+/// Looks into Heat for the conformance suite.
+#[derive(Debug)]
+struct StackInspector {
+    driver: OpenStackInfraDriver,
+    vim: VimConnectionInfo,
+}
+
+#[async_trait]
+impl InfraInspector for StackInspector {
+    async fn resource_ids(&self, _tenant: &TenantId, vnf_instance_id: &str) -> Vec<String> {
+        self.driver
+            .resource_ids(&self.vim, vnf_instance_id)
+            .await
+            .unwrap_or_else(|e| panic!("listing the stack of {vnf_instance_id}: {e}"))
+    }
+}
+
+/// One instance driven by hand (outside the conformance suite).
+struct Instance {
+    record: VnfInstance,
+    package: Package,
+    flavour_id: String,
+    vim: VimConnectionInfo,
+    tenant: TenantId,
+    cancel: CancellationToken,
+}
+
+impl Instance {
+    fn new(package: Package, flavour_id: &str, vim: VimConnectionInfo) -> Self {
+        let id = new_id();
+        let mut record = sim::sample_instance(&id, &package.vnfd.descriptor_id);
+        record.vim_connection_info.insert(VIM_ID.into(), vim.clone());
+        Self {
+            record,
+            package,
+            flavour_id: flavour_id.into(),
+            vim,
+            tenant: TenantId::new("openstack-tests"),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    fn ctx<'a>(&'a self, op: &'a str) -> InfraContext<'a> {
+        let flavour = self
+            .package
+            .vnfd
+            .flavour(&self.flavour_id)
+            .expect("the flavour exists");
+        InfraContext {
+            tenant: &self.tenant,
+            vnf_lcm_op_occ_id: op,
+            vnf_instance: &self.record,
+            vnfd: &self.package.vnfd,
+            flavour,
+            vim_connection_id: VIM_ID,
+            vim: &self.vim,
+            grant: None,
+            package: self.package.files.as_ref(),
+            cancel: &self.cancel,
+        }
+    }
+
+    fn instantiate_request(&self) -> InstantiateVnfRequest {
+        InstantiateVnfRequest {
+            flavour_id: self.flavour_id.clone(),
+            ..InstantiateVnfRequest::default()
+        }
+    }
+
+    fn record(&mut self, op: sim::AppliedOperation<'_>, outcome: &InfraOutcome) {
+        self.record = sim::apply_outcome(&self.record, &self.package.vnfd, op, outcome)
+            .expect("the outcome applies");
+    }
+}
+
+fn forceful() -> TerminateVnfRequest {
+    TerminateVnfRequest {
+        termination_type: TerminationType::Forceful,
+        graceful_termination_timeout: None,
+        additional_params: KeyValuePairs::new(),
+    }
+}
+
+fn detail(error: &Error) -> String {
+    error.to_problem_details().detail
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenarios
+// ---------------------------------------------------------------------------------------
+
+/// The infra-driver conformance suite on `v2-os-basic-lcms-min` (a scaling group of
+/// VDU1, a single VDU2, an internal network), with the package's next version (new
+/// images) for change_vnfpkg. Operate is left out: its check needs Nova, which this
+/// VIM does not offer (operate is covered by the Nova double in `nova.rs`).
+async fn conformance(driver: OpenStackInfraDriver, cloud: Cloud) {
+    let vim = vim(&cloud, Fault::None);
+    let package = package("v2-os-basic-lcms-min");
+    let mut fixture = InfraFixture::new(VIM_ID, vim.clone());
+    fixture.vnfd = package.vnfd.clone();
+    fixture.flavour_id = "simple".into();
+    fixture.scale_aspect_id = "VDU1_scale".into();
+    fixture.ext_virtual_links = Vec::new();
+    fixture.package = package.files.clone();
+    fixture.new_package = Some((suite::upgraded(&package.vnfd), package.files.clone()));
+    fixture.inspector = Some(Arc::new(StackInspector {
+        driver: driver.clone(),
+        vim,
+    }));
+    let fixture = Arc::new(fixture);
+    let mut checks = Vec::new();
+    macro_rules! check {
+        ($name:literal, $check:path) => {{
+            let (driver, fixture) = (driver.clone(), fixture.clone());
+            checks.push((
+                $name,
+                tokio::spawn(async move { $check(&driver, &fixture).await }),
+            ));
+        }};
+    }
+    // Each check works on an instance of its own, so they run side by side.
+    check!("lifecycle", suite::lifecycle);
+    check!("heal of the whole VNF", suite::heal_of_the_whole_vnf);
+    check!("heal of an unknown VNFC", suite::heal_of_an_unknown_vnfc_is_refused);
+    check!("rollback of instantiate", suite::rollback_of_instantiate_removes_everything);
+    check!("rollback of scale out", suite::rollback_of_scale_out_restores_the_vnfcs);
+    check!("retry after partial failure", suite::retry_after_partial_failure_converges);
+    check!("change ext conn", suite::change_ext_conn_and_its_rollback);
+    check!("change vnfpkg", suite::change_vnfpkg_and_its_rollback);
+    check!("unsupported operations", suite::unsupported_operations_answer_not_supported);
+    let mut failed = Vec::new();
+    for (name, task) in checks {
+        if let Err(error) = task.await {
+            eprintln!("conformance check '{name}' failed: {error}");
+            failed.push(name);
+        }
+    }
+    assert!(failed.is_empty(), "conformance checks failed: {failed:?}");
+}
+
+/// `v2-os-basic-lcms-max` (volumes, external links with fixed addresses, several
+/// CPs): instantiate, heal one VNFC, terminate; the VNFCs, their storage and their
+/// addresses come from the stack.
+async fn corpus_max(driver: OpenStackInfraDriver, cloud: Cloud) {
+    let package = package("v2-os-basic-lcms-max");
+    let mut instance = Instance::new(package, "simple", vim(&admin(&cloud), Fault::None));
+    let mut request = instance.instantiate_request();
+    request.ext_virtual_links = serde_json::from_value(json!([
+        {
+            "id": "ext-net-1", "resourceId": "net-ext-1",
+            "extCps": [
+                {"cpdId": "VDU1_CP1", "cpConfig": {"VDU1_CP1_1": {"cpProtocolData": [
+                    {"layerProtocol": "IP_OVER_ETHERNET", "ipOverEthernet": {"ipAddresses": [
+                        {"type": "IPV4", "numDynamicAddresses": 1, "subnetId": "subnet-ext-1"}]}}]}}},
+                {"cpdId": "VDU2_CP2", "cpConfig": {"VDU2_CP2_1": {"cpProtocolData": [
+                    {"layerProtocol": "IP_OVER_ETHERNET", "ipOverEthernet": {"ipAddresses": [
+                        {"type": "IPV4", "fixedAddresses": ["10.10.0.102"], "subnetId": "subnet-ext-1"}]}}]}}}
+            ]
+        },
+        {
+            "id": "ext-net-2", "resourceId": "net-ext-2",
+            "extCps": [
+                {"cpdId": "VDU1_CP2", "cpConfig": {"VDU1_CP2_1": {"cpProtocolData": [
+                    {"layerProtocol": "IP_OVER_ETHERNET", "ipOverEthernet": {"ipAddresses": [
+                        {"type": "IPV4", "numDynamicAddresses": 1, "subnetId": "subnet-ext-2"}]}}]}}}
+            ]
+        }
+    ]))
+    .expect("ext links parse");
+    let op = new_id();
+    let outcome = driver
+        .instantiate(&instance.ctx(&op), &request)
+        .await
+        .unwrap_or_else(|e| panic!("instantiate v2-os-basic-lcms-max: {}", detail(&e)));
+    let vnfcs = &outcome.resources.vnfc_resource_info;
+    let vdus: Vec<&str> = vnfcs.iter().map(|v| v.vdu_id.as_str()).collect();
+    assert_eq!(
+        vdus.iter().filter(|v| **v == "VDU1").count(),
+        1,
+        "VDU1 at the default level: {vdus:?}"
+    );
+    assert_eq!(vdus.iter().filter(|v| **v == "VDU2").count(), 1, "{vdus:?}");
+    for vnfc in vnfcs {
+        assert_eq!(
+            vnfc.compute_resource.vim_level_resource_type.as_deref(),
+            Some("OS::Nova::Server")
+        );
+        assert_eq!(
+            vnfc.storage_resource_ids.len(),
+            1,
+            "VNFC {} has its volume",
+            vnfc.id
+        );
+        assert!(!vnfc.vnfc_cp_info.is_empty(), "VNFC {} has CPs", vnfc.id);
+    }
+    let vdu2 = vnfcs.iter().find(|v| v.vdu_id == "VDU2").expect("VDU2");
+    let cp2 = vdu2
+        .vnfc_cp_info
+        .iter()
+        .find(|c| c.cpd_id == "VDU2_CP2")
+        .expect("VDU2_CP2");
+    assert!(cp2.vnf_ext_cp_id.is_some(), "VDU2_CP2 is an external CP");
+    let address = cp2.cp_protocol_info[0]
+        .ip_over_ethernet
+        .as_ref()
+        .expect("IP over Ethernet");
+    assert_eq!(address.mac_address.as_deref(), Some("fa:16:3e:00:00:20"));
+    assert_eq!(address.ip_addresses[0].addresses, vec!["192.0.2.20"]);
+    assert_eq!(outcome.resources.ext_virtual_link_info.len(), 2);
+    assert_eq!(
+        outcome.resources.virtual_storage_resource_info.len(),
+        2,
+        "one volume per VNFC"
+    );
+    assert_eq!(
+        outcome
+            .resources
+            .vnf_virtual_link_resource_info
+            .iter()
+            .map(|l| l.id.as_str())
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from(["internalVL1", "internalVL2", "internalVL3"])
+    );
+    let added: BTreeSet<&str> = outcome
+        .resource_changes
+        .affected_vnfcs
+        .iter()
+        .filter(|c| c.change_type == ChangeType::Added)
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(added.len(), 2, "both VNFCs ADDED");
+    instance.record(sim::AppliedOperation::Instantiate(&request), &outcome);
+
+    // Heal VDU2 (a server at the top of the stack) with its volume.
+    let heal = HealVnfRequest {
+        vnfc_instance_id: vec![vdu2.id.clone()],
+        additional_params: serde_json::from_value(json!({"all": true})).expect("params"),
+        ..HealVnfRequest::default()
+    };
+    let op = new_id();
+    let healed = driver
+        .heal(&instance.ctx(&op), &heal)
+        .await
+        .unwrap_or_else(|e| panic!("heal VDU2: {}", detail(&e)));
+    let new_vdu2 = healed
+        .resources
+        .vnfc_resource_info
+        .iter()
+        .find(|v| v.id == vdu2.id)
+        .expect("VDU2 keeps its id");
+    assert_ne!(
+        new_vdu2.compute_resource.resource_id, vdu2.compute_resource.resource_id,
+        "the server of VDU2 is replaced"
+    );
+    let modified: Vec<&str> = healed
+        .resource_changes
+        .affected_vnfcs
+        .iter()
+        .filter(|c| c.change_type == ChangeType::Modified)
+        .map(|c| c.id.as_str())
+        .collect();
+    assert_eq!(modified, vec![vdu2.id.as_str()], "only VDU2 is MODIFIED");
+    instance.record(sim::AppliedOperation::Heal, &healed);
+
+    let op = new_id();
+    let terminated = driver
+        .terminate(&instance.ctx(&op), &forceful())
+        .await
+        .unwrap_or_else(|e| panic!("terminate: {}", detail(&e)));
+    assert_eq!(terminated.resource_changes.affected_vnfcs.len(), 2);
+    assert!(
+        driver
+            .resource_ids(&instance.vim, &instance.record.id)
+            .await
+            .expect("listing")
+            .is_empty(),
+        "the stack is gone"
+    );
+}
+
+/// A resource that fails on create: the error is retryable and quotes Heat's reason;
+/// a retry after the fault is cleared completes the same stack; rollback removes it.
+async fn failure_retry_rollback(driver: OpenStackInfraDriver, cloud: Cloud) {
+    let package = package("v2-os-basic-lcms-min");
+    let mut instance = Instance::new(package, "simple", vim(&cloud, Fault::FailOnCreate));
+    let request = instance.instantiate_request();
+    let op = new_id();
+    let error = driver
+        .instantiate(&instance.ctx(&op), &request)
+        .await
+        .expect_err("the injected fault fails the create");
+    let text = detail(&error);
+    assert!(error.is_retryable(), "a failed stack is retryable: {text}");
+    assert!(
+        text.contains("CREATE_FAILED") && text.contains("Test Resource failed"),
+        "the error quotes Heat: {text}"
+    );
+    assert!(
+        text.contains(&stack_name(&instance.record.id)),
+        "the error names the stack: {text}"
+    );
+    // The fault is cleared (the VIM no longer maps the server group to it); the
+    // retry of the same operation updates the failed stack instead of failing.
+    instance.vim = vim(&cloud, Fault::None);
+    let retried = driver
+        .instantiate(&instance.ctx(&op), &request)
+        .await
+        .unwrap_or_else(|e| panic!("retry after the fault is cleared: {}", detail(&e)));
+    assert_eq!(retried.resources.vnfc_resource_info.len(), 2);
+    let held = driver
+        .resource_ids(&instance.vim, &instance.record.id)
+        .await
+        .expect("listing");
+    assert!(!held.is_empty());
+    let rolled_back = driver
+        .rollback_instantiate(&instance.ctx(&op), &request)
+        .await
+        .unwrap_or_else(|e| panic!("rollback: {}", detail(&e)));
+    assert!(rolled_back.resources.vnfc_resource_info.is_empty());
+    assert!(
+        driver
+            .resource_ids(&instance.vim, &instance.record.id)
+            .await
+            .expect("listing")
+            .is_empty(),
+        "rollback leaves nothing"
+    );
+    // Rollback again is safe.
+    driver
+        .rollback_instantiate(&instance.ctx(&op), &request)
+        .await
+        .unwrap_or_else(|e| panic!("second rollback: {}", detail(&e)));
+    instance.record(sim::AppliedOperation::Terminate, &rolled_back);
+}
+
+/// A create slower than the operation's deadline fails (retryable) naming the state
+/// it was left in; the retry waits for the running create and completes.
+async fn deadline(cloud: Cloud) {
+    let driver = OpenStackInfraDriver::new(OpenStackOptions {
+        operation_timeout: Duration::from_secs(8),
+        ..OpenStackOptions::default()
+    });
+    let package = package("v2-os-basic-lcms-min");
+    let instance = Instance::new(package, "simple", vim(&cloud, Fault::Slow));
+    let request = instance.instantiate_request();
+    let op = new_id();
+    let error = driver
+        .instantiate(&instance.ctx(&op), &request)
+        .await
+        .expect_err("the create outlasts the deadline");
+    let text = detail(&error);
+    assert!(error.is_retryable(), "{text}");
+    assert!(
+        text.contains("did not finish CREATE in time") && text.contains("CREATE_IN_PROGRESS"),
+        "{text}"
+    );
+    let patient = OpenStackInfraDriver::new(OpenStackOptions {
+        operation_timeout: Duration::from_secs(120),
+        ..OpenStackOptions::default()
+    });
+    let done = patient
+        .instantiate(&instance.ctx(&op), &request)
+        .await
+        .unwrap_or_else(|e| panic!("retry with time to finish: {}", detail(&e)));
+    assert_eq!(done.resources.vnfc_resource_info.len(), 2);
+    patient
+        .terminate(&instance.ctx(&new_id()), &forceful())
+        .await
+        .unwrap_or_else(|e| panic!("terminate: {}", detail(&e)));
+}
+
+/// With Heat's own rollback on, the transient CREATE_FAILED is not taken as the end:
+/// the driver waits for Heat's rollback and reports it.
+async fn heat_rollback(cloud: Cloud) {
+    let driver = OpenStackInfraDriver::new(OpenStackOptions {
+        operation_timeout: Duration::from_secs(120),
+        heat_rollback: true,
+        ..OpenStackOptions::default()
+    });
+    let package = package("v2-os-basic-lcms-min");
+    let instance = Instance::new(package, "simple", vim(&cloud, Fault::FailOnCreate));
+    let request = instance.instantiate_request();
+    let op = new_id();
+    let error = driver
+        .instantiate(&instance.ctx(&op), &request)
+        .await
+        .expect_err("the injected fault fails the create");
+    let text = detail(&error);
+    assert!(text.contains("ROLLBACK_COMPLETE"), "{text}");
+    assert!(
+        driver
+            .resource_ids(&instance.vim, &instance.record.id)
+            .await
+            .expect("listing")
+            .is_empty(),
+        "Heat rolled the resources back"
+    );
+    driver
+        .rollback_instantiate(&instance.ctx(&op), &request)
+        .await
+        .unwrap_or_else(|e| panic!("rollback: {}", detail(&e)));
+}
+
+/// A token Keystone revoked while the driver holds it: Heat answers 401, the session
+/// authenticates once more and the operation completes.
+async fn revoked_token(driver: OpenStackInfraDriver, cloud: Cloud) {
+    let package = package("v2-os-basic-lcms-min");
+    let mut instance = Instance::new(package, "simple", vim(&cloud, Fault::None));
+    let request = instance.instantiate_request();
+    let session = driver.session(&instance.vim).expect("session");
+    let (token, expires_at) = revoked(&cloud).await;
+    session
+        .adopt_token(token, expires_at)
+        .await
+        .expect("adopt the token");
+    let op = new_id();
+    let outcome = driver
+        .instantiate(&instance.ctx(&op), &request)
+        .await
+        .unwrap_or_else(|e| panic!("instantiate with a revoked token: {}", detail(&e)));
+    instance.record(sim::AppliedOperation::Instantiate(&request), &outcome);
+    driver
+        .terminate(&instance.ctx(&new_id()), &forceful())
+        .await
+        .unwrap_or_else(|e| panic!("terminate: {}", detail(&e)));
+}
+
+/// A token of the cloud's user that Keystone has revoked, and its expiry.
+async fn revoked(cloud: &Cloud) -> (String, chrono::DateTime<chrono::Utc>) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let url = format!("{}/auth/tokens", cloud.auth_url.trim_end_matches('/'));
+    let body = json!({"auth": {
+        "identity": {"methods": ["password"], "password": {"user": {
+            "name": cloud.username, "domain": {"id": cloud.user_domain_id},
+            "password": cloud.password}}},
+        "scope": {"project": {"name": cloud.project, "domain": {"id": cloud.project_domain_id}}}
+    }});
+    let response = http
+        .post(&url)
+        .json(&body)
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(response.status().as_u16(), 201, "a token for the test");
+    let token = response
+        .headers()
+        .get("X-Subject-Token")
+        .and_then(|v| v.to_str().ok())
+        .expect("X-Subject-Token")
+        .to_owned();
+    let value: Value = response.json().await.expect("token body");
+    let expires_at = value["token"]["expires_at"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .expect("expires_at")
+        .with_timezone(&chrono::Utc);
+    let revoke = http
+        .delete(&url)
+        .header("X-Auth-Token", &token)
+        .header("X-Subject-Token", &token)
+        .send()
+        .await
+        .expect("revocation");
+    assert_eq!(revoke.status().as_u16(), 204, "Keystone revokes the token");
+    (token, expires_at)
+}
+
+/// Registering a VIM checks its credentials: a wrong password and an unreachable
+/// Keystone are registration errors that say what Keystone (or the network) answered;
+/// good credentials give the regions and Heat's endpoint.
+async fn vim_registration(cloud: Cloud) -> u64 {
+    let driver = OpenStackVimDriver::new();
+    let good = vim(&cloud, Fault::None);
+    let description = driver
+        .validate(&good)
+        .await
+        .unwrap_or_else(|e| panic!("good credentials: {}", detail(&e)));
+    assert!(
+        !description.regions.is_empty(),
+        "regions: {:?}",
+        description.regions
+    );
+    assert_eq!(description.extra.get("orchestration"), Some(&json!(true)));
+
+    let mut wrong = good.clone();
+    wrong
+        .access_info
+        .insert("password".into(), json!("not-the-password"));
+    let error = driver
+        .validate(&wrong)
+        .await
+        .expect_err("a wrong password is refused");
+    let text = detail(&error);
+    assert!(matches!(error, Error::InvalidRequest(_)), "{error:?}");
+    assert!(text.contains("401"), "says what Keystone answered: {text}");
+    assert!(text.contains(&cloud.username), "names the user: {text}");
+
+    let mut unreachable = good.clone();
+    unreachable
+        .interface_info
+        .insert("endpoint".into(), json!("http://127.0.0.1:9/v3"));
+    let error = driver
+        .validate(&unreachable)
+        .await
+        .expect_err("an unreachable Keystone is refused");
+    assert!(detail(&error).contains("127.0.0.1:9"), "{}", detail(&error));
+
+    let mut missing = good;
+    missing.access_info.remove("password");
+    let error = driver
+        .validate(&missing)
+        .await
+        .expect_err("a missing password is refused");
+    assert!(
+        detail(&error).contains("accessInfo.password"),
+        "{}",
+        detail(&error)
+    );
+    driver.stats().token_requests()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn openstack_drivers_against_real_keystone_and_heat() {
+    let Some(cloud) = cloud() else {
+        return;
+    };
+    let started = Instant::now();
+    let driver = OpenStackInfraDriver::new(OpenStackOptions {
+        operation_timeout: Duration::from_secs(180),
+        ..OpenStackOptions::default()
+    });
+    let mut tasks = Vec::new();
+    macro_rules! scenario {
+        ($name:expr, $future:expr) => {
+            let future = $future;
+            tasks.push((
+                $name,
+                tokio::spawn(async move {
+                    let begun = Instant::now();
+                    future.await;
+                    begun.elapsed()
+                }),
+            ));
+        };
+    }
+    scenario!("conformance suite", conformance(driver.clone(), cloud.clone()));
+    scenario!("v2-os-basic-lcms-max", corpus_max(driver.clone(), cloud.clone()));
+    scenario!(
+        "failure, retry, rollback",
+        failure_retry_rollback(driver.clone(), cloud.clone())
+    );
+    scenario!("revoked token", revoked_token(driver.clone(), cloud.clone()));
+    scenario!("deadline", deadline(cloud.clone()));
+    scenario!("heat rollback", heat_rollback(cloud.clone()));
+    let registration = tokio::spawn(vim_registration(cloud.clone()));
+
+    let mut failures = Vec::new();
+    for (name, task) in tasks {
+        match task.await {
+            Ok(elapsed) => eprintln!("openstack scenario '{name}' passed in {elapsed:.1?}"),
+            Err(error) => {
+                eprintln!("openstack scenario '{name}' FAILED: {error}");
+                failures.push(name);
+            }
+        }
+    }
+    let registration_tokens = match registration.await {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            eprintln!("openstack scenario 'VIM registration' FAILED: {error}");
+            failures.push("VIM registration");
+            0
+        }
+    };
+    let stats = driver.stats();
+    eprintln!(
+        "Keystone token requests of the shared driver: {} for {} session(s) and {} service calls \
+         (one renewal expected, after the revoked token); VIM registration: {registration_tokens} \
+         token requests for 4 checks; whole run {:.1?}",
+        stats.token_requests(),
+        stats.sessions(),
+        stats.service_calls(),
+        started.elapsed()
+    );
+    assert!(failures.is_empty(), "failed scenarios: {failures:?}");
+    assert_eq!(stats.sessions(), 2, "one session per user");
+    assert!(
+        stats.token_requests() <= stats.sessions() + 1,
+        "token requests ({}) must be bounded by the sessions ({}) plus the one renewal",
+        stats.token_requests(),
+        stats.sessions()
+    );
+    assert!(
+        stats.service_calls() > 10 * stats.token_requests(),
+        "the token is reused across calls"
+    );
+}
