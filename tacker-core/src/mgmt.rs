@@ -142,3 +142,37 @@ pub trait MgmtDriver: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 }
+
+/// A management driver that runs nothing: it accepts every hook bound to its name and
+/// logs that the hook was skipped. For packages whose hooks
+/// name a script this VNFM does not run (e.g. a Python `sample-script` written for
+/// another VNFM), when the operator decides the VNF needs none of it.
+#[derive(Debug, Clone)]
+pub struct NoopMgmtDriver {
+    name: String,
+}
+
+impl NoopMgmtDriver {
+    /// A driver answering to `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into() }
+    }
+}
+
+#[async_trait]
+impl MgmtDriver for NoopMgmtDriver {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn run_hook(&self, ctx: &MgmtContext<'_>) -> Result<MgmtOutcome> {
+        let hook = ctx.hook.sol001_name();
+        tracing::info!(
+            driver = %self.name,
+            %hook,
+            vnf_instance = %ctx.vnf_instance.id,
+            "management hook skipped (no-op driver)"
+        );
+        Ok(MgmtOutcome::default())
+    }
+}

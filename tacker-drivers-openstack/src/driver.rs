@@ -156,7 +156,12 @@ impl OpenStackInfraDriver {
     }
 
     fn timeout_mins(&self) -> u64 {
-        self.shared.options.operation_timeout.as_secs().div_ceil(60).max(1)
+        self.shared
+            .options
+            .operation_timeout
+            .as_secs()
+            .div_ceil(60)
+            .max(1)
     }
 
     /// The stack's tags: the instance and the operation that last converged it.
@@ -197,7 +202,10 @@ impl OpenStackInfraDriver {
                     "VNF package of VNFD {} has {} top templates in {dir} ({}); expected one",
                     deploy.vnfd.descriptor_id,
                     many.len(),
-                    many.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(|p| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
         };
@@ -210,7 +218,10 @@ impl OpenStackInfraDriver {
         let mut files = KeyValuePairs::new();
         for path in paths.iter().filter(|p| p.starts_with(&nested_dir)) {
             let name = &path[nested_dir.len()..];
-            files.insert(name.to_owned(), json!(text(path, deploy.package.read(path).await?)?));
+            files.insert(
+                name.to_owned(),
+                json!(text(path, deploy.package.read(path).await?)?),
+            );
         }
         let mut environment = KeyValuePairs::new();
         match ctx.vim.extra.get(EXTRA_HEAT_ENVIRONMENT) {
@@ -322,7 +333,10 @@ impl OpenStackInfraDriver {
         };
         if let Some(stack) = &existing {
             let done = stack.has_tag(&Self::op_tag(ctx))
-                && matches!(stack.stack_status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE");
+                && matches!(
+                    stack.stack_status.as_str(),
+                    "CREATE_COMPLETE" | "UPDATE_COMPLETE"
+                );
             if done {
                 return Ok(stack.clone());
             }
@@ -387,8 +401,13 @@ impl OpenStackInfraDriver {
         parameters: &KeyValuePairs,
     ) -> Result<Stack> {
         let reference = stack.reference();
-        heat.patch_stack(&reference, parameters, &Self::tags(ctx), self.timeout_mins())
-            .await?;
+        heat.patch_stack(
+            &reference,
+            parameters,
+            &Self::tags(ctx),
+            self.timeout_mins(),
+        )
+        .await?;
         match heat
             .wait(&reference, "UPDATE", self.deadline(), ctx.cancel)
             .await?
@@ -433,9 +452,16 @@ impl OpenStackInfraDriver {
         ))
     }
 
-    fn outcome(ctx: &InfraContext<'_>, stack: &Stack, layout: Layout, ext_changed: bool) -> InfraOutcome {
-        let resource_changes =
-            resource_changes(ctx.vnf_instance.instantiated_vnf_info.as_ref(), &layout.resources);
+    fn outcome(
+        ctx: &InfraContext<'_>,
+        stack: &Stack,
+        layout: Layout,
+        ext_changed: bool,
+    ) -> InfraOutcome {
+        let resource_changes = resource_changes(
+            ctx.vnf_instance.instantiated_vnf_info.as_ref(),
+            &layout.resources,
+        );
         let changed_ext_connectivity = if ext_changed {
             layout.resources.ext_virtual_link_info.clone()
         } else {
@@ -510,9 +536,19 @@ impl OpenStackInfraDriver {
             }
             // Unrecorded first, then the newest.
             of_vdu.sort_by(|a, b| {
-                let a_key = (recorded.contains(&a.info.id.as_str()), creation(&a.info.metadata));
-                let b_key = (recorded.contains(&b.info.id.as_str()), creation(&b.info.metadata));
-                a_key.0.cmp(&b_key.0).then(b_key.1.cmp(&a_key.1)).then(b.info.id.cmp(&a.info.id))
+                let a_key = (
+                    recorded.contains(&a.info.id.as_str()),
+                    creation(&a.info.metadata),
+                );
+                let b_key = (
+                    recorded.contains(&b.info.id.as_str()),
+                    creation(&b.info.metadata),
+                );
+                a_key
+                    .0
+                    .cmp(&b_key.0)
+                    .then(b_key.1.cmp(&a_key.1))
+                    .then(b.info.id.cmp(&a.info.id))
             });
             for victim in of_vdu.into_iter().take(excess) {
                 heat.mark_unhealthy(
@@ -594,7 +630,10 @@ fn recorded_levels(ctx: &InfraContext<'_>) -> BTreeMap<String, u32> {
     levels
 }
 
-fn counts_at_levels(flavour: &DeploymentFlavour, levels: &BTreeMap<String, u32>) -> BTreeMap<String, u32> {
+fn counts_at_levels(
+    flavour: &DeploymentFlavour,
+    levels: &BTreeMap<String, u32>,
+) -> BTreeMap<String, u32> {
     flavour
         .vdus
         .iter()
@@ -793,8 +832,12 @@ impl InfraDriver for OpenStackInfraDriver {
                     .map(|c| format!(": {c}"))
                     .unwrap_or_default()
             );
-            heat.mark_unhealthy(&found.heal_target.stack, &found.heal_target.resource, &reason)
-                .await?;
+            heat.mark_unhealthy(
+                &found.heal_target.stack,
+                &found.heal_target.resource,
+                &reason,
+            )
+            .await?;
             if with_storage {
                 for volume in &found.volumes {
                     heat.mark_unhealthy(&volume.stack, &volume.resource, &reason)
@@ -804,7 +847,8 @@ impl InfraDriver for OpenStackInfraDriver {
             marked = true;
         }
         let stack = if marked || stack.stack_status.ends_with("FAILED") {
-            self.patch(&heat, ctx, &stack, &KeyValuePairs::new()).await?
+            self.patch(&heat, ctx, &stack, &KeyValuePairs::new())
+                .await?
         } else {
             stack
         };
@@ -828,7 +872,10 @@ impl InfraDriver for OpenStackInfraDriver {
             vnfd: ctx.vnfd,
             package: ctx.package,
             counts: counts_at_level(flavour, request.instantiation_level_id.as_deref()),
-            ext_virtual_links: merged_ext_links(recorded_ext_links(ctx), &request.ext_virtual_links),
+            ext_virtual_links: merged_ext_links(
+                recorded_ext_links(ctx),
+                &request.ext_virtual_links,
+            ),
             ext_managed_virtual_links: if request.ext_managed_virtual_links.is_empty() {
                 recorded_ext_managed(ctx)
             } else {
@@ -888,7 +935,10 @@ impl InfraDriver for OpenStackInfraDriver {
             vnfd: new_vnfd,
             package: new_package,
             counts: counts_at_levels(flavour, &recorded_levels(ctx)),
-            ext_virtual_links: merged_ext_links(recorded_ext_links(ctx), &request.ext_virtual_links),
+            ext_virtual_links: merged_ext_links(
+                recorded_ext_links(ctx),
+                &request.ext_virtual_links,
+            ),
             ext_managed_virtual_links: if request.ext_managed_virtual_links.is_empty() {
                 recorded_ext_managed(ctx)
             } else {

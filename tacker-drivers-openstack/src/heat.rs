@@ -203,10 +203,9 @@ async fn expect(
     ok: &[StatusCode],
 ) -> Result<String> {
     let status = response.status();
-    let body = response
-        .text()
-        .await
-        .map_err(|e| crate::keystone::transport_error("reading Heat's answer to", url.as_str(), &e))?;
+    let body = response.text().await.map_err(|e| {
+        crate::keystone::transport_error("reading Heat's answer to", url.as_str(), &e)
+    })?;
     if ok.contains(&status) {
         return Ok(body);
     }
@@ -214,7 +213,10 @@ async fn expect(
     Err(Error::driver(
         DRIVER,
         retryable,
-        format!("Heat refused to {what} ({url}): {status}: {}", error_message(&body)),
+        format!(
+            "Heat refused to {what} ({url}): {status}: {}",
+            error_message(&body)
+        ),
     ))
 }
 
@@ -258,7 +260,13 @@ impl HeatClient {
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
-        let body = expect(&format!("show stack {name}"), &url, response, &[StatusCode::OK]).await?;
+        let body = expect(
+            &format!("show stack {name}"),
+            &url,
+            response,
+            &[StatusCode::OK],
+        )
+        .await?;
         let wrapper: StackWrapper = parse(&format!("show stack {name}"), &body)?;
         Ok(Some(wrapper.stack))
     }
@@ -339,7 +347,9 @@ impl HeatClient {
         });
         let (url, response) = self
             .session
-            .send(ORCHESTRATION, Method::PATCH, &stack.path(), |r| r.json(&body))
+            .send(ORCHESTRATION, Method::PATCH, &stack.path(), |r| {
+                r.json(&body)
+            })
             .await?;
         expect(
             &format!("update stack {}", stack.name),
@@ -372,7 +382,11 @@ impl HeatClient {
 
     /// Every resource of `stack` down to `nested_depth` levels of nested stacks, with
     /// attributes.
-    pub async fn resources(&self, stack: &StackRef, nested_depth: u32) -> Result<Vec<HeatResource>> {
+    pub async fn resources(
+        &self,
+        stack: &StackRef,
+        nested_depth: u32,
+    ) -> Result<Vec<HeatResource>> {
         let path = format!(
             "{}/resources?nested_depth={nested_depth}&with_detail=true",
             stack.path()
@@ -393,7 +407,12 @@ impl HeatClient {
     }
 
     /// Marks `resource` of `stack` unhealthy, so that the next update replaces it.
-    pub async fn mark_unhealthy(&self, stack: &StackRef, resource: &str, reason: &str) -> Result<()> {
+    pub async fn mark_unhealthy(
+        &self,
+        stack: &StackRef,
+        resource: &str,
+        reason: &str,
+    ) -> Result<()> {
         let path = format!("{}/resources/{resource}", stack.path());
         let body = serde_json::json!({"mark_unhealthy": true, "resource_status_reason": reason});
         let (url, response) = self
@@ -465,7 +484,8 @@ impl HeatClient {
             }
             let rolls_back = current.disable_rollback == Some(false);
             let failed_here = status == format!("{action}_FAILED");
-            let final_failure = (failed_here && !(rolls_back && matches!(action, "CREATE" | "UPDATE")))
+            let final_failure = (failed_here
+                && !(rolls_back && matches!(action, "CREATE" | "UPDATE")))
                 || status == "ROLLBACK_COMPLETE"
                 || status == "ROLLBACK_FAILED";
             if final_failure {

@@ -567,7 +567,8 @@ impl KeystoneSession {
         })?;
         let issued = parsed.token.issued_at.unwrap_or_else(Utc::now);
         let lifetime = parsed.token.expires_at - issued;
-        let margin = (lifetime / 2).min(chrono::Duration::from_std(RENEW_MARGIN).unwrap_or_default());
+        let margin =
+            (lifetime / 2).min(chrono::Duration::from_std(RENEW_MARGIN).unwrap_or_default());
         Ok(Token {
             value,
             expires_at: parsed.token.expires_at,
@@ -676,7 +677,10 @@ impl KeystoneSession {
                             "{} {} in {}",
                             s.service_type,
                             e.interface,
-                            e.region_id.as_deref().or(e.region.as_deref()).unwrap_or("no region")
+                            e.region_id
+                                .as_deref()
+                                .or(e.region.as_deref())
+                                .unwrap_or("no region")
                         )
                     })
                 })
@@ -731,9 +735,9 @@ impl KeystoneSession {
         for attempt in 0..2 {
             let token = self.current().await?;
             let base = self.endpoint_in(&token, service_type)?;
-            let url = base.join(path.trim_start_matches('/')).map_err(|e| {
-                Error::Internal(format!("cannot join '{path}' to {base}: {e}"))
-            })?;
+            let url = base
+                .join(path.trim_start_matches('/'))
+                .map_err(|e| Error::Internal(format!("cannot join '{path}' to {base}: {e}")))?;
             self.stats.service_calls.fetch_add(1, Ordering::Relaxed);
             let request = self
                 .http

@@ -271,7 +271,12 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
         .copied()
         .filter(|i| resources[*i].resource_type == SERVER)
         .filter(|i| flavour.vdu(&resources[*i].resource_name).is_some())
-        .filter(|i| resources[*i].physical_resource_id.as_deref().is_some_and(|p| !p.is_empty()))
+        .filter(|i| {
+            resources[*i]
+                .physical_resource_id
+                .as_deref()
+                .is_some_and(|p| !p.is_empty())
+        })
         .map(|index| {
             let member = tree.member(index);
             let created = member
@@ -314,9 +319,7 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
     let mut orphans: Vec<&VnfcResourceInfo> = recorded
         .iter()
         .copied()
-        .filter(|v| {
-            recorded_path(v).is_none_or(|p| !current_paths.contains(&p.as_str()))
-        })
+        .filter(|v| recorded_path(v).is_none_or(|p| !current_paths.contains(&p.as_str())))
         .collect();
     for (server, id) in servers.iter().zip(ids.iter_mut()) {
         if id.is_some() {
@@ -369,13 +372,16 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
             if let Some((link, ext_cp)) = ext {
                 let ext_cp_id = format!("{cp_id}-ext");
                 let ext_port_id = format!("{cp_id}-extport");
-                ext_ports.entry(link.id.clone()).or_default().push(ExtLinkPortInfo {
-                    id: ext_port_id.clone(),
-                    resource_handle: handle(vim, &port_id, PORT),
-                    cp_instance_id: Some(ext_cp_id.clone()),
-                    secondary_cp_instance_id: None,
-                    trunk_resource_id: None,
-                });
+                ext_ports
+                    .entry(link.id.clone())
+                    .or_default()
+                    .push(ExtLinkPortInfo {
+                        id: ext_port_id.clone(),
+                        resource_handle: handle(vim, &port_id, PORT),
+                        cp_instance_id: Some(ext_cp_id.clone()),
+                        secondary_cp_instance_id: None,
+                        trunk_resource_id: None,
+                    });
                 ext_cps.push(VnfExtCpInfo {
                     id: ext_cp_id.clone(),
                     cpd_id: ext_cp.cpd_id.clone(),
@@ -391,14 +397,17 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
                 cp.vnf_ext_cp_id = Some(ext_cp_id);
             } else if let Some(vl) = &cpd.virtual_link {
                 let link_port_id = format!("{cp_id}-port");
-                link_ports.entry(vl.clone()).or_default().push(VnfLinkPortInfo {
-                    id: link_port_id.clone(),
-                    resource_handle: handle(vim, &port_id, PORT),
-                    cp_instance_id: Some(cp_id.clone()),
-                    cp_instance_type: Some(CpInstanceType::VnfcCp),
-                    vip_cp_instance_id: None,
-                    trunk_resource_id: None,
-                });
+                link_ports
+                    .entry(vl.clone())
+                    .or_default()
+                    .push(VnfLinkPortInfo {
+                        id: link_port_id.clone(),
+                        resource_handle: handle(vim, &port_id, PORT),
+                        cp_instance_id: Some(cp_id.clone()),
+                        cp_instance_type: Some(CpInstanceType::VnfcCp),
+                        vip_cp_instance_id: None,
+                        trunk_resource_id: None,
+                    });
                 cp.vnf_link_port_id = Some(link_port_id);
             }
             cps.push(cp);
@@ -452,7 +461,9 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
 
         let heal_target = match server.member {
             Some(member) => HealTarget {
-                stack: resources[member].stack().unwrap_or_else(|| inputs.stack.clone()),
+                stack: resources[member]
+                    .stack()
+                    .unwrap_or_else(|| inputs.stack.clone()),
                 resource: resources[member].resource_name.clone(),
             },
             None => HealTarget {
@@ -500,7 +511,12 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
         .iter()
         .map(|i| &resources[*i])
         .filter(|r| r.resource_type == NET)
-        .filter(|r| flavour.virtual_links.iter().any(|vl| vl.id == r.resource_name))
+        .filter(|r| {
+            flavour
+                .virtual_links
+                .iter()
+                .any(|vl| vl.id == r.resource_name)
+        })
         .filter(|r| !managed_descs.contains(&r.resource_name.as_str()))
         .map(|net| {
             let mut ports = link_ports.remove(&net.resource_name).unwrap_or_default();
@@ -537,7 +553,9 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
                 vnfd_id: inputs.vnfd_id.map(str::to_owned),
                 network_resource: ResourceHandle {
                     vim_connection_id: Some(
-                        link.vim_connection_id.clone().unwrap_or_else(|| vim.to_owned()),
+                        link.vim_connection_id
+                            .clone()
+                            .unwrap_or_else(|| vim.to_owned()),
                     ),
                     resource_provider_id: link.resource_provider_id.clone(),
                     resource_id: link.resource_id.clone(),
@@ -578,7 +596,9 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
                 id: link.id.clone(),
                 resource_handle: ResourceHandle {
                     vim_connection_id: Some(
-                        link.vim_connection_id.clone().unwrap_or_else(|| vim.to_owned()),
+                        link.vim_connection_id
+                            .clone()
+                            .unwrap_or_else(|| vim.to_owned()),
                     ),
                     resource_provider_id: link.resource_provider_id.clone(),
                     resource_id: link.resource_id.clone(),

@@ -34,26 +34,36 @@ impl NovaClient {
             .send(COMPUTE, Method::GET, &format!("servers/{id}"), |r| r)
             .await?;
         let status = response.status();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| crate::keystone::transport_error("reading Nova's answer to", url.as_str(), &e))?;
+        let body = response.text().await.map_err(|e| {
+            crate::keystone::transport_error("reading Nova's answer to", url.as_str(), &e)
+        })?;
         if !status.is_success() {
             return Err(Error::driver(
                 DRIVER,
                 retryable_status(status),
-                format!("Nova refused to show server {id} ({url}): {status}: {}", error_message(&body)),
+                format!(
+                    "Nova refused to show server {id} ({url}): {status}: {}",
+                    error_message(&body)
+                ),
             ));
         }
         let value: Value = serde_json::from_str(&body).map_err(|e| {
-            Error::driver(DRIVER, false, format!("Nova's answer for server {id} does not parse: {e}"))
+            Error::driver(
+                DRIVER,
+                false,
+                format!("Nova's answer for server {id} does not parse: {e}"),
+            )
         })?;
         value
             .pointer("/server/status")
             .and_then(Value::as_str)
             .map(str::to_owned)
             .ok_or_else(|| {
-                Error::driver(DRIVER, false, format!("Nova's answer for server {id} has no status"))
+                Error::driver(
+                    DRIVER,
+                    false,
+                    format!("Nova's answer for server {id} has no status"),
+                )
             })
     }
 
@@ -74,7 +84,12 @@ impl NovaClient {
         let body = json!({ action: null });
         let (url, response) = self
             .session
-            .send(COMPUTE, Method::POST, &format!("servers/{id}/action"), |r| r.json(&body))
+            .send(
+                COMPUTE,
+                Method::POST,
+                &format!("servers/{id}/action"),
+                |r| r.json(&body),
+            )
             .await?;
         let status = response.status();
         if !(status.is_success() || status == StatusCode::CONFLICT) {
@@ -82,7 +97,10 @@ impl NovaClient {
             return Err(Error::driver(
                 DRIVER,
                 retryable_status(status),
-                format!("Nova refused {action} of server {id} ({url}): {status}: {}", error_message(&text)),
+                format!(
+                    "Nova refused {action} of server {id} ({url}): {status}: {}",
+                    error_message(&text)
+                ),
             ));
         }
         let mut pause = Duration::from_millis(200);

@@ -228,7 +228,9 @@ impl Instance {
     fn new(package: Package, flavour_id: &str, vim: VimConnectionInfo) -> Self {
         let id = new_id();
         let mut record = sim::sample_instance(&id, &package.vnfd.descriptor_id);
-        record.vim_connection_info.insert(VIM_ID.into(), vim.clone());
+        record
+            .vim_connection_info
+            .insert(VIM_ID.into(), vim.clone());
         Self {
             record,
             package,
@@ -320,13 +322,28 @@ async fn conformance(driver: OpenStackInfraDriver, cloud: Cloud) {
     // Each check works on an instance of its own, so they run side by side.
     check!("lifecycle", suite::lifecycle);
     check!("heal of the whole VNF", suite::heal_of_the_whole_vnf);
-    check!("heal of an unknown VNFC", suite::heal_of_an_unknown_vnfc_is_refused);
-    check!("rollback of instantiate", suite::rollback_of_instantiate_removes_everything);
-    check!("rollback of scale out", suite::rollback_of_scale_out_restores_the_vnfcs);
-    check!("retry after partial failure", suite::retry_after_partial_failure_converges);
+    check!(
+        "heal of an unknown VNFC",
+        suite::heal_of_an_unknown_vnfc_is_refused
+    );
+    check!(
+        "rollback of instantiate",
+        suite::rollback_of_instantiate_removes_everything
+    );
+    check!(
+        "rollback of scale out",
+        suite::rollback_of_scale_out_restores_the_vnfcs
+    );
+    check!(
+        "retry after partial failure",
+        suite::retry_after_partial_failure_converges
+    );
     check!("change ext conn", suite::change_ext_conn_and_its_rollback);
     check!("change vnfpkg", suite::change_vnfpkg_and_its_rollback);
-    check!("unsupported operations", suite::unsupported_operations_answer_not_supported);
+    check!(
+        "unsupported operations",
+        suite::unsupported_operations_answer_not_supported
+    );
     let mut failed = Vec::new();
     for (name, task) in checks {
         if let Err(error) = task.await {
@@ -743,13 +760,22 @@ async fn openstack_drivers_against_real_keystone_and_heat() {
             ));
         };
     }
-    scenario!("conformance suite", conformance(driver.clone(), cloud.clone()));
-    scenario!("v2-os-basic-lcms-max", corpus_max(driver.clone(), cloud.clone()));
+    scenario!(
+        "conformance suite",
+        conformance(driver.clone(), cloud.clone())
+    );
+    scenario!(
+        "v2-os-basic-lcms-max",
+        corpus_max(driver.clone(), cloud.clone())
+    );
     scenario!(
         "failure, retry, rollback",
         failure_retry_rollback(driver.clone(), cloud.clone())
     );
-    scenario!("revoked token", revoked_token(driver.clone(), cloud.clone()));
+    scenario!(
+        "revoked token",
+        revoked_token(driver.clone(), cloud.clone())
+    );
     scenario!("deadline", deadline(cloud.clone()));
     scenario!("heat rollback", heat_rollback(cloud.clone()));
     let registration = tokio::spawn(vim_registration(cloud.clone()));

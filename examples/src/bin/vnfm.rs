@@ -16,12 +16,14 @@ use tacker_api::metrics::Metrics;
 use tacker_api::rest::auth::{AuthConfig, Authenticator};
 use tacker_api::{Api, ApiConfig, HttpNotificationSink, HttpPackageFetcher};
 use tacker_core::lcm::{LcmConfig, VnfLcm};
+use tacker_core::mgmt::NoopMgmtDriver;
 use tacker_core::model::KeyValuePairs;
 use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
 use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver, SimOperation};
 use tacker_core::store::Store;
 use tacker_core::vim::{Sealer, SealingKey, VimRegistration, VimRegistry};
 use tacker_core::{Error, Result, TenantId};
+use tacker_drivers_openstack::{OpenStackInfraDriver, OpenStackOptions, OpenStackVimDriver};
 use tacker_store::{SqlStore, SqlStoreOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -90,6 +92,11 @@ struct Args {
     /// Latency of every simulated VIM call, in milliseconds (for demonstrations).
     #[arg(long, env = "TACKER_SIM_LATENCY_MS", default_value_t = 0)]
     sim_latency_ms: u64,
+    /// A management driver name whose hooks are skipped (repeatable): for packages
+    /// that bind LCM hooks to scripts this VNFM does not run, such as Tacker's Python
+    /// `sample-script`. Without it such packages are refused at instantiate (422).
+    #[arg(long = "noop-mgmt-driver", value_name = "NAME")]
+    noop_mgmt_drivers: Vec<String>,
 }
 
 fn io_error(what: &str, path: &Path, error: std::io::Error) -> Error {
@@ -246,7 +253,10 @@ async fn run(args: Args) -> Result<()> {
     let vims = VimRegistry::new(
         store.clone(),
         sealer.clone(),
-        vec![Arc::new(sim.vim_driver())],
+        vec![
+            Arc::new(sim.vim_driver()),
+            Arc::new(OpenStackVimDriver::new()),
+        ],
     );
     let tenant = TenantId::new(TenantId::DEFAULT);
     if !args.no_sim_vim && vims.default_vim(&tenant).await?.is_none() {
@@ -282,10 +292,17 @@ async fn run(args: Args) -> Result<()> {
     .with_fetcher(Arc::new(HttpPackageFetcher::new()?))
     .with_sealer(sealer.clone())
     .with_notification_sink(sink.clone());
-    let lcm = VnfLcm::builder()
+    let mut lcm = VnfLcm::builder();
+    for name in &args.noop_mgmt_drivers {
+        lcm = lcm.mgmt_driver(Arc::new(NoopMgmtDriver::new(name)));
+    }
+    let lcm = lcm
         .store(store.clone())
         .packages(Arc::new(packages.clone()))
         .infra_driver(Arc::new(sim.clone()))
+        .infra_driver(Arc::new(OpenStackInfraDriver::new(
+            OpenStackOptions::default(),
+        )))
         .vim_registry(vims.clone())
         .notification_sink(sink)
         .sealer(sealer)

@@ -1,0 +1,219 @@
+//! The `vnfm` server drives a VNF on real Keystone and Heat: the OpenStack VIM is
+//! registered over the REST API (a wrong password is refused there), a corpus package
+//! is instantiated, scaled and terminated on it, and the op occurrences'
+//! `resourceChanges` list the stack's servers.
+//!
+//! Needs the `OS_*` variables of `../shared/tools/openstack/run-openstack.sh env demo`
+//! (set by `.ci/run`); skipped with a message without them, except under `CI=true`.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tacker_core::model::VimConnectionInfo;
+use tacker_drivers_openstack::{OpenStackInfraDriver, OpenStackOptions};
+
+use common::{Client, Server, corpus_package, temp_dir};
+
+fn standin(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tacker-drivers-openstack/tests/fixtures")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The VIM registration body for the cloud of the `OS_*` variables, or `None`.
+fn registration() -> Option<Value> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let Some(auth_url) = var("OS_AUTH_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but OS_AUTH_URL is unset: .ci/run must start Keystone and Heat"
+        );
+        eprintln!("skipped: OS_AUTH_URL is unset (see ../shared/tools/openstack)");
+        return None;
+    };
+    Some(json!({
+        "name": "openstack-e2e",
+        "vimType": "ETSINFV.OPENSTACK_KEYSTONE.V_3",
+        "interfaceInfo": {"endpoint": auth_url},
+        "accessInfo": {
+            "username": var("OS_USERNAME").unwrap_or_else(|| "demo".into()),
+            "password": var("OS_PASSWORD").unwrap_or_default(),
+            "project": var("OS_PROJECT_NAME").unwrap_or_else(|| "demo".into()),
+            "userDomainId": var("OS_USER_DOMAIN_ID").unwrap_or_else(|| "default".into()),
+            "projectDomainId": var("OS_PROJECT_DOMAIN_ID").unwrap_or_else(|| "default".into()),
+            "region": var("OS_REGION_NAME").unwrap_or_else(|| "RegionOne".into()),
+        },
+        "extra": {
+            "heatEnvironment": {"resource_registry": {
+                "OS::Nova::Server": "server-standin.yaml",
+                "OS::Neutron::Port": "port-standin.yaml",
+                "OS::Neutron::Net": "OS::Heat::None",
+                "OS::Neutron::Subnet": "OS::Heat::None",
+                "OS::Nova::ServerGroup": "OS::Heat::None",
+            }},
+            "heatFiles": {
+                "server-standin.yaml": standin("server-standin.yaml"),
+                "port-standin.yaml": standin("port-standin.yaml"),
+            },
+        },
+    }))
+}
+
+fn compute_ids(op: &Value, change_type: &str) -> BTreeSet<String> {
+    op["resourceChanges"]["affectedVnfcs"]
+        .as_array()
+        .map(|changes| {
+            changes
+                .iter()
+                .filter(|c| c["changeType"] == change_type)
+                .map(|c| {
+                    assert_eq!(
+                        c["computeResource"]["vimLevelResourceType"], "OS::Nova::Server",
+                        "{c:#}"
+                    );
+                    c["computeResource"]["resourceId"]
+                        .as_str()
+                        .expect("resourceId")
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vnf_lives_on_openstack_through_the_rest_api() {
+    let Some(registration) = registration() else {
+        return;
+    };
+    let Some(package_dir) = corpus_package("v2-os-basic-lcms-min") else {
+        return;
+    };
+    let data = temp_dir("openstack-e2e");
+    // The corpus package binds its LCM hooks to Tacker's Python `sample-script`,
+    // which this VNFM does not run: the operator declares it a no-op.
+    let server = Server::start(&data, &["--noop-mgmt-driver", "sample-script"]);
+    let api = Client::new(&server.url);
+
+    // Registration checks the credentials against Keystone.
+    let mut wrong = registration.clone();
+    wrong["accessInfo"]["password"] = json!("not-the-password");
+    let refused = api.post("/vims", wrong).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::BAD_REQUEST,
+        "{:?}",
+        refused.body
+    );
+    let detail = refused.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("Keystone") && detail.contains("401"),
+        "{detail}"
+    );
+    let vim = api.post("/vims", registration.clone()).await;
+    assert_eq!(vim.status, StatusCode::CREATED, "{:?}", vim.body);
+    let vim_id = vim.body["id"].as_str().expect("vim id").to_owned();
+    assert!(
+        vim.body
+            .get("accessInfo")
+            .is_none_or(|a| a.get("password").is_none()),
+        "credentials are never returned: {:?}",
+        vim.body
+    );
+
+    let package = api.onboard(&package_dir).await;
+    let vnfd_id = package["vnfdId"].as_str().expect("vnfdId").to_owned();
+    let created = api
+        .post(
+            "/vnflcm/v2/vnf_instances",
+            json!({"vnfdId": vnfd_id, "vnfInstanceName": "on-openstack"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let instance_path = format!("/vnflcm/v2/vnf_instances/{id}");
+
+    let accepted = api
+        .post(
+            &format!("{instance_path}/instantiate"),
+            json!({
+                "flavourId": "simple",
+                "vimConnectionInfo": {"openstack": {
+                    "vimId": vim_id,
+                    "vimType": "ETSINFV.OPENSTACK_KEYSTONE.V_3"
+                }}
+            }),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
+    let op = api.wait_for_op(&accepted.location()).await;
+    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    let added = compute_ids(&op, "ADDED");
+    assert_eq!(added.len(), 2, "VDU1 and VDU2: {op:#}");
+
+    // The servers reported are those of the Heat stack.
+    let mut vim_info: VimConnectionInfo =
+        serde_json::from_value(registration.clone()).expect("vim info");
+    vim_info.vim_id = Some(vim_id.clone());
+    let driver = OpenStackInfraDriver::new(OpenStackOptions::default());
+    let in_heat: BTreeSet<String> = driver
+        .resource_ids(&vim_info, &id)
+        .await
+        .expect("the stack's resources")
+        .into_iter()
+        .collect();
+    assert!(
+        added.is_subset(&in_heat),
+        "{added:?} are servers of the stack {in_heat:?}"
+    );
+
+    let instance = api.get(&instance_path).await;
+    assert_eq!(instance.body["instantiationState"], "INSTANTIATED");
+    assert!(
+        instance.body["vimConnectionInfo"]["openstack"]
+            .get("accessInfo")
+            .is_none(),
+        "no credentials in the instance: {:#}",
+        instance.body["vimConnectionInfo"]
+    );
+
+    // Scale out by one step of VDU1_scale.
+    let accepted = api
+        .post(
+            &format!("{instance_path}/scale"),
+            json!({"type": "SCALE_OUT", "aspectId": "VDU1_scale", "numberOfSteps": 1}),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
+    let op = api.wait_for_op(&accepted.location()).await;
+    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    assert_eq!(compute_ids(&op, "ADDED").len(), 1, "{op:#}");
+
+    // Terminate: every server REMOVED, the stack gone.
+    let accepted = api
+        .post(
+            &format!("{instance_path}/terminate"),
+            json!({"terminationType": "FORCEFUL"}),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
+    let op = api.wait_for_op(&accepted.location()).await;
+    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    assert_eq!(compute_ids(&op, "REMOVED").len(), 3, "{op:#}");
+    assert!(
+        driver
+            .resource_ids(&vim_info, &id)
+            .await
+            .expect("listing")
+            .is_empty(),
+        "the stack is gone"
+    );
+    let deleted = api.delete(&instance_path).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert!(server.terminate(), "vnfm exits cleanly");
+}
