@@ -501,7 +501,7 @@ impl OpenStackInfraDriver {
             flavour: ctx.flavour,
             vnfd: ctx.vnfd,
             package: ctx.package,
-            counts: counts_at_levels(ctx.flavour, &recorded_levels(ctx)),
+            counts: recorded_counts(ctx, ctx.flavour),
             ext_virtual_links: recorded_ext_links(ctx),
             ext_managed_virtual_links: recorded_ext_managed(ctx),
             use_grant: false,
@@ -519,7 +519,7 @@ impl OpenStackInfraDriver {
         let heat = self.heat(ctx)?;
         let mut deploy = self.recorded_deploy(ctx);
         deploy.use_grant = use_grant;
-        deploy.counts = counts_at_levels(ctx.flavour, levels);
+        deploy.counts = scaled_counts(ctx, levels);
         let stack = self.existing(&heat, ctx).await?;
         let power = recorded_power_states(ctx);
         let before = self.layout(&heat, ctx, &stack, &deploy, &power).await?;
@@ -628,6 +628,54 @@ fn recorded_levels(ctx: &InfraContext<'_>) -> BTreeMap<String, u32> {
         }
     }
     levels
+}
+
+/// VNFCs per VDU of `flavour` as recorded; VDUs without a recorded VNFC (a flavour or
+/// package the instance is not on yet) get what the recorded scale levels give.
+fn recorded_counts(ctx: &InfraContext<'_>, flavour: &DeploymentFlavour) -> BTreeMap<String, u32> {
+    let Some(info) = &ctx.vnf_instance.instantiated_vnf_info else {
+        return counts_at_levels(flavour, &recorded_levels(ctx));
+    };
+    let levels = recorded_levels(ctx);
+    flavour
+        .vdus
+        .iter()
+        .map(|vdu| {
+            let recorded = info
+                .vnfc_resource_info
+                .iter()
+                .filter(|v| v.vdu_id == vdu.id)
+                .count();
+            let count = match u32::try_from(recorded) {
+                Ok(0) | Err(_) => flavour.vdu_instances(vdu, &levels),
+                Ok(n) => n,
+            };
+            (vdu.id.clone(), count)
+        })
+        .collect()
+}
+
+/// VNFCs per VDU after moving the aspects from the recorded levels to `target`: the
+/// recorded counts plus (or minus) the aspects' deltas, within the VDUs' bounds.
+fn scaled_counts(ctx: &InfraContext<'_>, target: &BTreeMap<String, u32>) -> BTreeMap<String, u32> {
+    let flavour = ctx.flavour;
+    let current = recorded_levels(ctx);
+    let mut counts = recorded_counts(ctx, flavour);
+    for vdu in &flavour.vdus {
+        let mut count = i64::from(counts.get(&vdu.id).copied().unwrap_or(0));
+        for aspect in &flavour.scaling_aspects {
+            let from = current.get(&aspect.id).copied().unwrap_or(0);
+            let to = target.get(&aspect.id).copied().unwrap_or(from);
+            count += i64::from(aspect.instances_added(&vdu.id, to))
+                - i64::from(aspect.instances_added(&vdu.id, from));
+        }
+        let bounded = count.clamp(
+            i64::from(vdu.min_instances),
+            i64::from(vdu.max_instances.max(vdu.min_instances)),
+        );
+        counts.insert(vdu.id.clone(), u32::try_from(bounded).unwrap_or(0));
+    }
+    counts
 }
 
 fn counts_at_levels(
@@ -934,7 +982,7 @@ impl InfraDriver for OpenStackInfraDriver {
             flavour,
             vnfd: new_vnfd,
             package: new_package,
-            counts: counts_at_levels(flavour, &recorded_levels(ctx)),
+            counts: recorded_counts(ctx, flavour),
             ext_virtual_links: merged_ext_links(
                 recorded_ext_links(ctx),
                 &request.ext_virtual_links,

@@ -555,6 +555,26 @@ async fn conformance(driver: OpenStackInfraDriver, cloud: Cloud, nova: Nova) {
     );
 }
 
+/// Change flavour and its rollback on `v2-os-instantiate-old-image-or-volume`, whose
+/// flavours `simple` (servers booted from images) and `volume` (servers booted from
+/// volumes) have BaseHOTs of their own.
+async fn change_flavour(driver: OpenStackInfraDriver, cloud: Cloud) {
+    let vim = vim(&admin(&cloud), Fault::None);
+    let package = package("v2-os-instantiate-old-image-or-volume");
+    let mut fixture = InfraFixture::new(VIM_ID, vim.clone());
+    fixture.vnfd = package.vnfd.clone();
+    fixture.flavour_id = "simple".into();
+    fixture.scale_aspect_id = "VDU1_scale".into();
+    fixture.ext_virtual_links = Vec::new();
+    fixture.package = package.files.clone();
+    fixture.change_flavour_to = Some(("volume".into(), None));
+    fixture.inspector = Some(Arc::new(StackInspector {
+        driver: driver.clone(),
+        vim,
+    }));
+    suite::change_flavour_and_its_rollback(&driver, &fixture).await;
+}
+
 /// `v2-os-basic-lcms-max` (volumes, external links with fixed addresses, several
 /// CPs): instantiate, heal one VNFC, terminate; the VNFCs, their storage and their
 /// addresses come from the stack.
@@ -980,6 +1000,10 @@ async fn openstack_drivers_against_real_keystone_and_heat() {
     scenario!(
         "revoked token",
         revoked_token(driver.clone(), cloud.clone())
+    );
+    scenario!(
+        "change flavour",
+        change_flavour(driver.clone(), cloud.clone())
     );
     scenario!("deadline", deadline(cloud.clone()));
     scenario!("heat rollback", heat_rollback(cloud.clone()));
