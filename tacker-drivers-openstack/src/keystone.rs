@@ -760,3 +760,139 @@ impl KeystoneSession {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vim(interface: Value, access: Value) -> VimConnectionInfo {
+        VimConnectionInfo {
+            vim_id: None,
+            vim_type: crate::VIM_TYPE.into(),
+            interface_info: serde_json::from_value(interface).expect("interface"),
+            access_info: serde_json::from_value(access).expect("access"),
+            extra: KeyValuePairs::new(),
+        }
+    }
+
+    fn refusal(interface: Value, access: Value) -> String {
+        match KeystoneConfig::from_vim(&vim(interface, access)) {
+            Err(Error::InvalidRequest(message)) => message,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn password_credentials_with_names_and_defaults() {
+        let config = KeystoneConfig::from_vim(&vim(
+            json!({"endpoint": "https://keystone.example:5000/v3"}),
+            json!({"username": "nfv", "password": "s3cret", "project": "vnfs",
+                   "userDomain": "Users", "region": "RegionTwo"}),
+        ))
+        .expect("valid");
+        assert_eq!(
+            config.auth_url.as_str(),
+            "https://keystone.example:5000/v3/"
+        );
+        assert_eq!(config.interface, "public");
+        assert!(config.verify_tls, "TLS verification is on by default");
+        assert_eq!(config.region.as_deref(), Some("RegionTwo"));
+        let body = config.auth_body();
+        assert_eq!(
+            body["auth"]["identity"]["password"]["user"]["domain"],
+            json!({"name": "Users"})
+        );
+        assert_eq!(
+            body["auth"]["scope"]["project"],
+            json!({"name": "vnfs", "domain": {"id": "default"}})
+        );
+        assert!(
+            !format!("{config:?}").contains("s3cret"),
+            "Debug never shows the password"
+        );
+    }
+
+    #[test]
+    fn application_credentials_need_no_project() {
+        let config = KeystoneConfig::from_vim(&vim(
+            json!({"endpoint": "http://127.0.0.1:5000/v3", "skipCertificateVerification": true,
+                   "interface": "internal"}),
+            json!({"applicationCredentialId": "ac-1", "applicationCredentialSecret": "x"}),
+        ))
+        .expect("valid");
+        assert!(!config.verify_tls);
+        assert_eq!(config.interface, "internal");
+        let body = config.auth_body();
+        assert_eq!(
+            body["auth"]["identity"]["methods"],
+            json!(["application_credential"])
+        );
+        assert!(body["auth"].get("scope").is_none());
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let endpoint = json!({"endpoint": "http://127.0.0.1:5000/v3"});
+        assert!(refusal(json!({}), json!({})).contains("interfaceInfo.endpoint"));
+        assert!(refusal(json!({"endpoint": "ftp://x/v3"}), json!({})).contains("http or https"));
+        assert!(refusal(endpoint.clone(), json!({"password": "p"})).contains("username"));
+        assert!(
+            refusal(endpoint.clone(), json!({"username": "u", "project": "p"}))
+                .contains("accessInfo.password")
+        );
+        assert!(
+            refusal(endpoint.clone(), json!({"username": "u", "password": "p"}))
+                .contains("accessInfo.project")
+        );
+        assert!(
+            refusal(endpoint.clone(), json!({"applicationCredentialId": "a"}))
+                .contains("applicationCredentialSecret")
+        );
+        assert!(
+            refusal(
+                endpoint.clone(),
+                json!({"username": 7, "password": "p", "project": "x"})
+            )
+            .contains("accessInfo.username must be a string")
+        );
+        let mut with_flag = endpoint.clone();
+        with_flag["skipCertificateVerification"] = json!("yes");
+        assert!(
+            refusal(
+                with_flag,
+                json!({"username": "u", "password": "p", "project": "x"})
+            )
+            .contains("skipCertificateVerification must be a boolean")
+        );
+        let mut with_ca = endpoint;
+        with_ca["ssl_ca_cert"] = json!("not a certificate");
+        let config = KeystoneConfig::from_vim(&vim(
+            with_ca,
+            json!({"username": "u", "password": "p", "project": "x"}),
+        ))
+        .expect("parsed");
+        match http_client(&config) {
+            Err(Error::InvalidRequest(message)) => {
+                assert!(message.contains("ssl_ca_cert"), "{message}");
+            }
+            other => panic!("a bad CA bundle is refused, not {other:?}"),
+        }
+    }
+
+    #[test]
+    fn error_bodies_are_quoted_by_their_message() {
+        assert_eq!(
+            error_message(
+                r#"{"error": {"code": 401, "title": "Unauthorized", "message": "The request you have made requires authentication."}}"#
+            ),
+            "Unauthorized: The request you have made requires authentication."
+        );
+        assert_eq!(
+            error_message(
+                r#"{"explanation": "x", "error": {"type": "StackValidationFailed", "message": "Property error"}}"#
+            ),
+            "StackValidationFailed: Property error"
+        );
+        assert_eq!(error_message("plain text"), "plain text");
+    }
+}

@@ -196,3 +196,78 @@ pub fn nfv_parameter(inputs: &NfvInputs<'_>) -> Value {
 
     json!({ "VDU": vdus, "CP": cps, "VL": vls })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tacker_core::model::VnfExtCpData;
+
+    #[test]
+    fn the_grant_decides_flavours_images_and_zones_and_the_request_the_networks() {
+        let vnfd = tacker_core::sim::sample_vnfd();
+        let flavour = &vnfd.flavours[0];
+        let vdu = &flavour.vdus[0];
+        let grant: Grant = serde_json::from_value(json!({
+            "id": "g", "vnfInstanceId": "i", "vnfLcmOpOccId": "o",
+            "zones": [{"id": "z1", "zoneId": "nova-az-1"}],
+            "addResources": [{"resourceDefinitionId": "r1", "zoneId": "z1"}],
+            "vimAssets": {
+                "computeResourceFlavours": [{"vnfdVirtualComputeDescId": vdu.id, "vimFlavourId": "m1.large"}],
+                "softwareImages": [{"vnfdSoftwareImageId": vdu.id, "vimSoftwareImageId": "glance-img-7"}]
+            },
+            "_links": {"self": {"href": "x"}, "vnfLcmOpOcc": {"href": "x"}, "vnfInstance": {"href": "x"}}
+        }))
+        .expect("grant");
+        let cp = &flavour.cps_of(&vdu.id)[0];
+        let link = ExtVirtualLinkData {
+            id: "ext-1".into(),
+            vim_connection_id: None,
+            resource_provider_id: None,
+            resource_id: "net-public".into(),
+            ext_cps: vec![VnfExtCpData {
+                cpd_id: cp.id.clone(),
+                cp_config: serde_json::from_value(json!({"c1": {"cpProtocolData": [{
+                    "layerProtocol": "IP_OVER_ETHERNET",
+                    "ipOverEthernet": {"ipAddresses": [
+                        {"type": "IPV4", "fixedAddresses": ["10.0.0.5"], "subnetId": "sub-1"}]}}]}}))
+                .expect("cp config"),
+            }],
+            ext_link_ports: Vec::new(),
+        };
+        let counts = BTreeMap::from([(vdu.id.clone(), 3)]);
+        let nfv = nfv_parameter(&NfvInputs {
+            flavour,
+            counts: &counts,
+            grant: Some(&grant),
+            ext_virtual_links: std::slice::from_ref(&link),
+            ext_managed_virtual_links: &[],
+        });
+        let entry = &nfv["VDU"][&vdu.id];
+        assert_eq!(entry["computeFlavourId"], "m1.large");
+        assert_eq!(entry["vcImageId"], "glance-img-7");
+        assert_eq!(entry["locationConstraints"], "nova-az-1");
+        assert_eq!(entry["desired_capacity"], 3);
+        assert_eq!(nfv["CP"][&cp.id]["network"], "net-public");
+        assert_eq!(
+            nfv["CP"][&cp.id]["fixed_ips"],
+            json!([{"ip_address": "10.0.0.5", "subnet": "sub-1"}])
+        );
+        assert_eq!(nfv["CP"][format!("{}-1", cp.id)], nfv["CP"][&cp.id]);
+
+        // Without a grant: the VDU id as flavour, the VNFD's image name, no zone.
+        let bare = nfv_parameter(&NfvInputs {
+            flavour,
+            counts: &counts,
+            grant: None,
+            ext_virtual_links: &[],
+            ext_managed_virtual_links: &[],
+        });
+        let entry = &bare["VDU"][&vdu.id];
+        assert_eq!(entry["computeFlavourId"], json!(vdu.id));
+        assert_eq!(
+            entry["vcImageId"],
+            json!(vdu.sw_image.as_ref().map(|i| i.name.clone()))
+        );
+        assert!(entry.get("locationConstraints").is_none());
+    }
+}

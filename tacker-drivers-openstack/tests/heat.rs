@@ -8,8 +8,9 @@
 //! on heal like the real resources. Faults are injected the same way.
 //!
 //! Every scenario runs as a task of one test so that the Keystone token requests of the
-//! whole run can be counted: they must be bounded by the sessions (plus the one renewal
-//! after a token the test revoked), not by the number of Heat calls.
+//! whole run can be counted: they must be bounded by the sessions (plus the renewals
+//! the test provokes: a token it revoked, a token about to expire), not by the number
+//! of Heat calls.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -845,7 +846,7 @@ async fn revoked_token(driver: OpenStackInfraDriver, cloud: Cloud) {
     let mut instance = Instance::new(package, "simple", vim(&cloud, Fault::None));
     let request = instance.instantiate_request();
     let session = driver.session(&instance.vim).expect("session");
-    let (token, expires_at) = revoked(&cloud).await;
+    let (token, expires_at) = user_token(&cloud, true).await;
     session
         .adopt_token(token, expires_at)
         .await
@@ -856,14 +857,22 @@ async fn revoked_token(driver: OpenStackInfraDriver, cloud: Cloud) {
         .await
         .unwrap_or_else(|e| panic!("instantiate with a revoked token: {}", detail(&e)));
     instance.record(sim::AppliedOperation::Instantiate(&request), &outcome);
+    // A valid token about to expire is renewed before use, not after a 401.
+    let (token, _) = user_token(&cloud, false).await;
+    let expiring = chrono::Utc::now() + chrono::Duration::milliseconds(500);
+    session
+        .adopt_token(token, expiring)
+        .await
+        .expect("adopt the token");
+    tokio::time::sleep(Duration::from_millis(600)).await;
     driver
         .terminate(&instance.ctx(&new_id()), &forceful())
         .await
         .unwrap_or_else(|e| panic!("terminate: {}", detail(&e)));
 }
 
-/// A token of the cloud's user that Keystone has revoked, and its expiry.
-async fn revoked(cloud: &Cloud) -> (String, chrono::DateTime<chrono::Utc>) {
+/// A token of the cloud's user (revoked by Keystone when `revoke`), and its expiry.
+async fn user_token(cloud: &Cloud, revoke: bool) -> (String, chrono::DateTime<chrono::Utc>) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::new();
     let url = format!("{}/auth/tokens", cloud.auth_url.trim_end_matches('/'));
@@ -892,6 +901,9 @@ async fn revoked(cloud: &Cloud) -> (String, chrono::DateTime<chrono::Utc>) {
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .expect("expires_at")
         .with_timezone(&chrono::Utc);
+    if !revoke {
+        return (token, expires_at);
+    }
     let revoke = http
         .delete(&url)
         .header("X-Auth-Token", &token)
@@ -1030,7 +1042,7 @@ async fn openstack_drivers_against_real_keystone_and_heat() {
     let stats = driver.stats();
     eprintln!(
         "Keystone token requests of the shared driver: {} for {} session(s) and {} service calls \
-         (one renewal expected, after the revoked token); VIM registration: {registration_tokens} \
+         (two renewals expected: after the revoked token and before the expiring one); VIM registration: {registration_tokens} \
          token requests for 4 checks; whole run {:.1?}",
         stats.token_requests(),
         stats.sessions(),
@@ -1040,8 +1052,8 @@ async fn openstack_drivers_against_real_keystone_and_heat() {
     assert!(failures.is_empty(), "failed scenarios: {failures:?}");
     assert_eq!(stats.sessions(), 2, "one session per user");
     assert!(
-        stats.token_requests() <= stats.sessions() + 1,
-        "token requests ({}) must be bounded by the sessions ({}) plus the one renewal",
+        stats.token_requests() <= stats.sessions() + 2,
+        "token requests ({}) must be bounded by the sessions ({}) plus the two renewals",
         stats.token_requests(),
         stats.sessions()
     );
