@@ -21,7 +21,7 @@ use tacker_core::package::PackageFiles;
 use tacker_core::vnfd::{DeploymentFlavour, Vnfd};
 use tacker_core::{Error, Result};
 
-use crate::heat::{HeatClient, Settled, Stack, StackTemplate};
+use crate::heat::{HeatClient, Settled, Stack, StackRef, StackTemplate};
 use crate::keystone::{KeystoneConfig, KeystoneSession, SessionStats};
 use crate::layout::{Layout, LayoutInputs, META_FLAVOUR, META_IMAGE, leaf_ids, read_layout};
 use crate::nfv::{NfvInputs, nfv_parameter};
@@ -358,7 +358,10 @@ impl OpenStackInfraDriver {
                 heat.replace_stack(&reference, template).await?;
                 (reference, "UPDATE")
             }
-            None => (heat.create_stack(&name, template).await?, "CREATE"),
+            None => (
+                self.create(heat, ctx, &name, template, deadline).await?,
+                "CREATE",
+            ),
         };
         match heat.wait(&reference, action, deadline, ctx.cancel).await? {
             Settled::Complete(stack) => Ok(stack),
@@ -367,6 +370,43 @@ impl OpenStackInfraDriver {
                 true,
                 format!("Heat stack {name} disappeared during {action}"),
             )),
+        }
+    }
+
+    /// Creates stack `name`. Heat keeps the name of a stack it has just deleted for a
+    /// moment (`409 StackExists`); the create is then tried again until the deadline.
+    async fn create(
+        &self,
+        heat: &HeatClient,
+        ctx: &InfraContext<'_>,
+        name: &str,
+        template: &StackTemplate,
+        deadline: Instant,
+    ) -> Result<StackRef> {
+        let mut pause = Duration::from_millis(250);
+        loop {
+            match heat.create_stack(name, template).await {
+                Err(error)
+                    if error.to_string().contains("StackExists") && Instant::now() < deadline =>
+                {
+                    if let Some(stack) = heat.find_stack(name).await?
+                        && stack.stack_status != "DELETE_COMPLETE"
+                    {
+                        // Someone else's create: not ours to take over.
+                        return Err(error);
+                    }
+                    tokio::select! {
+                        () = ctx.cancel.cancelled() => {
+                            return Err(Error::Cancelled(format!(
+                                "cancelled while waiting to create Heat stack {name}"
+                            )));
+                        }
+                        () = tokio::time::sleep(pause) => {}
+                    }
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                other => return other,
+            }
         }
     }
 
@@ -434,15 +474,12 @@ impl OpenStackInfraDriver {
             .resources(&reference, self.shared.options.nested_depth)
             .await?;
         let nfv = stack_nfv(stack);
-        let vnfd_id = (deploy.vnfd.descriptor_id != ctx.vnf_instance.vnfd_id)
-            .then_some(deploy.vnfd.descriptor_id.as_str());
         Ok(read_layout(
             &resources,
             &LayoutInputs {
                 stack: &reference,
                 flavour: deploy.flavour,
                 vim_connection_id: ctx.vim_connection_id,
-                vnfd_id,
                 recorded: ctx.vnf_instance.instantiated_vnf_info.as_ref(),
                 ext_virtual_links: &deploy.ext_virtual_links,
                 ext_managed_virtual_links: &deploy.ext_managed_virtual_links,

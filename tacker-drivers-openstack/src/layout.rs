@@ -102,8 +102,6 @@ pub struct LayoutInputs<'a> {
     pub flavour: &'a DeploymentFlavour,
     /// The key of the VIM in `vimConnectionInfo`.
     pub vim_connection_id: &'a str,
-    /// The VNFD id to report on resources, when it differs from the instance's.
-    pub vnfd_id: Option<&'a str>,
     /// The instance as recorded before the operation.
     pub recorded: Option<&'a InstantiatedVnfInfo>,
     /// The external virtual links in effect.
@@ -386,7 +384,7 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
                     id: ext_cp_id.clone(),
                     cpd_id: ext_cp.cpd_id.clone(),
                     cp_config_id: ext_cp.cp_config.keys().next().cloned().unwrap_or_default(),
-                    vnfd_id: inputs.vnfd_id.map(str::to_owned),
+                    vnfd_id: None,
                     cp_protocol_info: cp.cp_protocol_info.clone(),
                     ext_link_port_id: Some(ext_port_id),
                     metadata: KeyValuePairs::new(),
@@ -425,7 +423,7 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
             storages.push(VirtualStorageResourceInfo {
                 id: storage_id.clone(),
                 virtual_storage_desc_id: desc.clone(),
-                vnfd_id: inputs.vnfd_id.map(str::to_owned),
+                vnfd_id: None,
                 storage_resource: handle(
                     vim,
                     volume.physical_resource_id.as_deref().unwrap_or_default(),
@@ -474,7 +472,7 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
         let info = VnfcResourceInfo {
             id: vnfc_id.clone(),
             vdu_id: vdu.id.clone(),
-            vnfd_id: inputs.vnfd_id.map(str::to_owned),
+            vnfd_id: None,
             compute_resource: handle(
                 vim,
                 resource.physical_resource_id.as_deref().unwrap_or_default(),
@@ -524,7 +522,7 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
             VnfVirtualLinkResourceInfo {
                 id: net.resource_name.clone(),
                 vnf_virtual_link_desc_id: net.resource_name.clone(),
-                vnfd_id: inputs.vnfd_id.map(str::to_owned),
+                vnfd_id: None,
                 network_resource: handle(
                     vim,
                     net.physical_resource_id.as_deref().unwrap_or_default(),
@@ -550,7 +548,7 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
             ExtManagedVirtualLinkInfo {
                 id: link.id.clone(),
                 vnf_virtual_link_desc_id: link.vnf_virtual_link_desc_id.clone(),
-                vnfd_id: inputs.vnfd_id.map(str::to_owned),
+                vnfd_id: None,
                 network_resource: ResourceHandle {
                     vim_connection_id: Some(
                         link.vim_connection_id

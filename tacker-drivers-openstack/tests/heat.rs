@@ -27,8 +27,8 @@ use serde_json::{Value, json};
 use tacker_core::csar::{Csar, CsarOptions};
 use tacker_core::infra::{InfraContext, InfraDriver, InfraOutcome};
 use tacker_core::model::{
-    ChangeType, HealVnfRequest, InstantiateVnfRequest, KeyValuePairs, TerminateVnfRequest,
-    TerminationType, VimConnectionInfo, VnfInstance,
+    ChangeExtVnfConnectivityRequest, ChangeType, HealVnfRequest, InstantiateVnfRequest,
+    KeyValuePairs, TerminateVnfRequest, TerminationType, VimConnectionInfo, VnfInstance,
 };
 use tacker_core::package::InMemoryPackageFiles;
 use tacker_core::sim;
@@ -699,6 +699,58 @@ async fn corpus_max(driver: OpenStackInfraDriver, cloud: Cloud) {
         .collect();
     assert_eq!(modified, vec![vdu2.id.as_str()], "only VDU2 is MODIFIED");
     instance.record(sim::AppliedOperation::Heal, &healed);
+
+    // Change external connectivity: ext-net-1 moves to another network; the rollback
+    // returns to the recorded one.
+    let change: ChangeExtVnfConnectivityRequest = serde_json::from_value(json!({
+        "extVirtualLinks": [{
+            "id": "ext-net-1", "resourceId": "net-ext-3",
+            "extCps": [
+                {"cpdId": "VDU1_CP1", "cpConfig": {"VDU1_CP1_1": {"cpProtocolData": [
+                    {"layerProtocol": "IP_OVER_ETHERNET", "ipOverEthernet": {"ipAddresses": [
+                        {"type": "IPV4", "numDynamicAddresses": 1, "subnetId": "subnet-ext-3"}]}}]}}},
+                {"cpdId": "VDU2_CP2", "cpConfig": {"VDU2_CP2_1": {"cpProtocolData": [
+                    {"layerProtocol": "IP_OVER_ETHERNET", "ipOverEthernet": {"ipAddresses": [
+                        {"type": "IPV4", "fixedAddresses": ["10.30.0.102"], "subnetId": "subnet-ext-3"}]}}]}}}
+            ]
+        }]
+    }))
+    .expect("change request");
+    let op = new_id();
+    let changed = driver
+        .change_ext_conn(&instance.ctx(&op), &change)
+        .await
+        .unwrap_or_else(|e| panic!("change ext conn: {}", detail(&e)));
+    let moved = changed
+        .changed_ext_connectivity
+        .iter()
+        .find(|l| l.id == "ext-net-1")
+        .expect("ext-net-1 is reported changed");
+    assert_eq!(moved.resource_handle.resource_id, "net-ext-3");
+    assert_eq!(moved.ext_link_ports.len(), 2, "both CPs are on it");
+    assert_eq!(
+        changed
+            .resources
+            .ext_virtual_link_info
+            .iter()
+            .find(|l| l.id == "ext-net-2")
+            .map(|l| l.resource_handle.resource_id.as_str()),
+        Some("net-ext-2"),
+        "the other link stays"
+    );
+    let rolled_back = driver
+        .rollback_change_ext_conn(&instance.ctx(&op), &change)
+        .await
+        .unwrap_or_else(|e| panic!("rollback of change ext conn: {}", detail(&e)));
+    assert_eq!(
+        rolled_back
+            .resources
+            .ext_virtual_link_info
+            .iter()
+            .find(|l| l.id == "ext-net-1")
+            .map(|l| l.resource_handle.resource_id.as_str()),
+        Some("net-ext-1")
+    );
 
     let op = new_id();
     let terminated = driver
