@@ -16,6 +16,7 @@
 //! authentication every request acts for the configured default tenant.
 
 pub mod auth;
+mod fm;
 mod lcm;
 mod openapi;
 mod pkgm;
@@ -44,6 +45,8 @@ pub const VNFPKGM_VERSION: &str = "2.4.0";
 pub const VNFPKGM_V1_VERSION: &str = "1.3.0";
 /// The version of `/vims`.
 pub const VIMS_VERSION: &str = "1.0.0";
+/// The version of the VNF fault management API (SOL003 v3.7.1 `/vnffm/v1`).
+pub const VNFFM_VERSION: &str = "1.5.0";
 
 /// Who makes a request: set by the authentication middleware.
 #[derive(Debug, Clone, PartialEq)]
@@ -243,6 +246,7 @@ impl Api {
                 versioned(pkgm::routes_v1(), VNFPKGM_V1_VERSION, false),
             )
             .nest("/vims", versioned(vims::routes(), VIMS_VERSION, true))
+            .nest("/vnffm/v1", versioned(fm::routes(), VNFFM_VERSION, true))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed);
         match &self.authenticator {

@@ -14,6 +14,7 @@ use super::lccn::{identifier_writes, op_occ_writes};
 use super::request::OpRequest;
 use super::state::{OpEvent, transition};
 use crate::filter::{Filter, FilterOp};
+pub use fm::{Fault, fault_key};
 use crate::grant::GrantProvider;
 use crate::infra::{InfraContext, InfraDriver, InfraOutcome, ScaleTarget, VNFC_POWER_STATE};
 use crate::mgmt::{MgmtContext, MgmtDriver, MgmtOutcome};
@@ -35,6 +36,7 @@ use crate::vnfd::{DeploymentFlavour, HookPhase, LcmHook, Vnfd};
 use crate::{Error, Result, TenantId, new_id};
 
 mod executor;
+mod fm;
 mod sender;
 mod vims;
 
