@@ -663,7 +663,15 @@ async fn an_unhealthy_vnfc_is_healed_and_its_alarm_cleared() {
     // Terminated, the instance is no longer watched.
     let op = f
         .lcm
-        .terminate(&f.tenant, &instance.id, Default::default())
+        .terminate(
+            &f.tenant,
+            &instance.id,
+            tacker_core::model::TerminateVnfRequest {
+                termination_type: tacker_core::model::TerminationType::Forceful,
+                graceful_termination_timeout: None,
+                additional_params: KeyValuePairs::new(),
+            },
+        )
         .await
         .expect("terminate");
     f.lcm

@@ -341,6 +341,15 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         204,
         Empty,
     ),
+    // Health monitoring.
+    op(
+        "post",
+        "/monitoring/v1/alertmanager",
+        "Receive Prometheus Alertmanager alerts",
+        Local("AlertmanagerPayload"),
+        200,
+        Local("AlertOutcome"),
+    ),
     // VNF package management (v2; v1 serves the same paths under /vnfpkgm/v1).
     op(
         "get",
@@ -588,7 +597,7 @@ fn operation(o: &Operation, path: &str) -> Value {
         }
     }
     let versions = path.ends_with("/api_versions");
-    let v1 = path.starts_with("/vnfpkgm/v1");
+    let v1 = path.starts_with("/vnfpkgm/v1") || path.starts_with("/monitoring/v1");
     if !versions {
         parameters.push(json!({
             "name": "Version", "in": "header", "required": !v1,
@@ -702,6 +711,33 @@ pub(crate) fn document() -> Value {
                             "type": "object", "required": ["version"],
                             "properties": {"version": {"type": "string"}, "isDeprecated": {"type": "boolean"}, "retirementDate": {"type": "string", "format": "date-time"}},
                         }},
+                    },
+                },
+                "AlertmanagerPayload": {
+                    "type": "object",
+                    "required": ["alerts"],
+                    "description": "The Alertmanager webhook payload (version 4). Alerts are about the VNF instance in the label vnf_instance_id and the VNFC in vnfc_id; severity, alertname, and aspect_id with scale_direction (out or in) are read too.",
+                    "properties": {
+                        "status": {"type": "string"},
+                        "alerts": {"type": "array", "items": {
+                            "type": "object", "required": ["status"],
+                            "properties": {
+                                "status": {"type": "string", "enum": ["firing", "resolved"]},
+                                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                                "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+                                "startsAt": {"type": "string", "format": "date-time"},
+                                "endsAt": {"type": "string", "format": "date-time"},
+                            },
+                        }},
+                    },
+                },
+                "AlertOutcome": {
+                    "type": "object",
+                    "required": ["healthEvents", "scaleEvents", "ignored"],
+                    "properties": {
+                        "healthEvents": {"type": "integer"},
+                        "scaleEvents": {"type": "integer"},
+                        "ignored": {"type": "integer"},
                     },
                 },
                 "VimRegistration": {
