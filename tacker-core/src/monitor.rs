@@ -26,7 +26,8 @@
 //! ```
 //!
 //! `{address}` is the VNFC's first IP address (the CP named by `cpdId` when given),
-//! `{vnfcId}` and `{vduId}` its identifiers.
+//! `{vnfcId}` and `{vduId}` its identifiers. `vduIds` limits a probe monitor to the
+//! VNFCs of those VDUs.
 
 mod alertmanager;
 mod http;

@@ -138,7 +138,7 @@ pub struct Alarm {
 
 /// `AlarmModifications`: the body of `PATCH /alarms/{alarmId}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct AlarmModifications {
     /// The new acknowledgement state.
     pub ack_state: AckState,

@@ -68,6 +68,8 @@ pub struct ProbeSettings {
     pub failure_threshold: u32,
     /// Only the CP with this `cpdId` (`cpdId`).
     pub cpd_id: Option<String>,
+    /// Only the VNFCs of these VDUs (`vduIds`; all when absent).
+    pub vdu_ids: Option<Vec<String>>,
 }
 
 impl ProbeSettings {
@@ -109,7 +111,28 @@ impl ProbeSettings {
                 )));
             }
         };
+        let vdu_ids = match params.get("vduIds") {
+            None => None,
+            Some(serde_json::Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .map(|item| {
+                        item.as_str().map(str::to_owned).ok_or_else(|| {
+                            Error::InvalidRequest(format!(
+                                "vnfConfigurableProperties.monitoring.{monitor}.vduIds: expected VDU ids, found {item}"
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            Some(other) => {
+                return Err(Error::InvalidRequest(format!(
+                    "vnfConfigurableProperties.monitoring.{monitor}.vduIds: expected an array of VDU ids, found {other}"
+                )));
+            }
+        };
         Ok(Self {
+            vdu_ids,
             interval: millis("intervalMs", 1000)?,
             timeout: millis("timeoutMs", 1000)?,
             failure_threshold,
@@ -139,12 +162,13 @@ pub(crate) trait ProbeFactory: Send + Sync + std::fmt::Debug + 'static {
 }
 
 type WatchKey = (TenantId, String);
+type Watches = HashMap<WatchKey, (Vec<VnfcEndpoint>, CancellationToken)>;
 
 /// Runs one probe loop per watched instance; at most `max_concurrent` probes at once
 /// across all instances.
 #[derive(Debug)]
 pub(crate) struct ProbeRunner {
-    watches: Mutex<HashMap<WatchKey, (Vec<VnfcEndpoint>, CancellationToken)>>,
+    watches: Mutex<Watches>,
     permits: Arc<Semaphore>,
 }
 
@@ -163,10 +187,7 @@ impl ProbeRunner {
         }
     }
 
-    fn lock(
-        &self,
-    ) -> Result<std::sync::MutexGuard<'_, HashMap<WatchKey, (Vec<VnfcEndpoint>, CancellationToken)>>>
-    {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Watches>> {
         self.watches
             .lock()
             .map_err(|_| Error::Internal("monitor state poisoned by a panic".to_owned()))
@@ -184,7 +205,10 @@ impl ProbeRunner {
     ) -> Result<()> {
         let settings = ProbeSettings::from_params(factory.name(), &target.params)?;
         let probe = factory.probe(&target.params, &settings)?;
-        let endpoints = vnfc_endpoints(&target.vnf_instance, settings.cpd_id.as_deref());
+        let mut endpoints = vnfc_endpoints(&target.vnf_instance, settings.cpd_id.as_deref());
+        if let Some(vdus) = &settings.vdu_ids {
+            endpoints.retain(|e| vdus.contains(&e.vdu_id));
+        }
         let key = (target.tenant.clone(), target.vnf_instance.id.clone());
         let mut watches = self.lock()?;
         if let Some((current, _)) = watches.get(&key)
