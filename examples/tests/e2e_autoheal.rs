@@ -18,7 +18,9 @@ const SECOND: &str = "127.82.0.11";
 
 /// A health endpoint on `address` answering 200 to everything.
 async fn health_server(address: SocketAddr) -> tokio::task::JoinHandle<()> {
-    let listener = TcpListener::bind(address).await.expect("bind health server");
+    let listener = TcpListener::bind(address)
+        .await
+        .expect("bind health server");
     let app = axum::Router::new().fallback(|| async { StatusCode::OK });
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -73,7 +75,12 @@ async fn a_vnfc_whose_health_endpoint_dies_is_healed_automatically() {
         let subscribed = api
             .post(path, json!({"callbackUri": receiver.callback}))
             .await;
-        assert_eq!(subscribed.status, StatusCode::CREATED, "{:?}", subscribed.body);
+        assert_eq!(
+            subscribed.status,
+            StatusCode::CREATED,
+            "{:?}",
+            subscribed.body
+        );
     }
     let package_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/sample-vnf");
     let package = api.onboard(&package_dir).await;
@@ -112,23 +119,32 @@ async fn a_vnfc_whose_health_endpoint_dies_is_healed_automatically() {
     let _ = server_a.await;
 
     let all = receiver
-        .wait_until("the alarm, the automatic heal and the cleared alarm", |all| {
-            !of_type(all, "AlarmClearedNotification").is_empty()
-                && of_type(all, "VnfLcmOperationOccurrenceNotification")
-                    .iter()
-                    .any(|n| n["operation"] == "HEAL" && n["operationState"] == "COMPLETED")
-        })
+        .wait_until(
+            "the alarm, the automatic heal and the cleared alarm",
+            |all| {
+                !of_type(all, "AlarmClearedNotification").is_empty()
+                    && of_type(all, "VnfLcmOperationOccurrenceNotification")
+                        .iter()
+                        .any(|n| n["operation"] == "HEAL" && n["operationState"] == "COMPLETED")
+            },
+        )
         .await;
     let raised = of_type(&all, "AlarmNotification");
     assert_eq!(raised.len(), 1, "{raised:#?}");
     assert_eq!(raised[0]["alarm"]["managedObjectId"], id.as_str());
-    let alarm_id = raised[0]["alarm"]["id"].as_str().expect("alarm id").to_owned();
+    let alarm_id = raised[0]["alarm"]["id"]
+        .as_str()
+        .expect("alarm id")
+        .to_owned();
     let heals: Vec<&Value> = of_type(&all, "VnfLcmOperationOccurrenceNotification")
         .into_iter()
         .filter(|n| n["operation"] == "HEAL")
         .collect();
     assert!(!heals.is_empty());
-    assert!(heals.iter().all(|n| n["isAutomaticInvocation"] == true), "{heals:#?}");
+    assert!(
+        heals.iter().all(|n| n["isAutomaticInvocation"] == true),
+        "{heals:#?}"
+    );
     let cleared = of_type(&all, "AlarmClearedNotification");
     assert_eq!(cleared[0]["alarmId"], alarm_id.as_str());
 

@@ -373,7 +373,8 @@ async fn alerts_become_alarms_that_the_fm_api_serves_and_notifies() {
     assert_eq!(elsewhere.as_array().map(Vec::len), Some(0));
     let (status, bad) = request(server, "GET", "/vnffm/v1/alarms?filter=(eq,", None).await;
     assert_eq!(status, 400, "{bad}");
-    let (status, alarm) = request(server, "GET", &format!("/vnffm/v1/alarms/{alarm_id}"), None).await;
+    let (status, alarm) =
+        request(server, "GET", &format!("/vnffm/v1/alarms/{alarm_id}"), None).await;
     assert_eq!(status, 200);
     assert_eq!(
         alarm["_links"]["objectInstance"]["href"],

@@ -133,7 +133,10 @@ impl Fixture {
             .await
             .expect("instantiate ends");
         assert_eq!(op.operation_state, State::Completed, "{:?}", op.error);
-        self.lcm.instance(&self.tenant, &id).await.expect("instance")
+        self.lcm
+            .instance(&self.tenant, &id)
+            .await
+            .expect("instance")
     }
 
     async fn heals(&self, id: &str) -> Vec<tacker_core::model::VnfLcmOpOcc> {
@@ -291,7 +294,11 @@ async fn http_monitor_follows_a_server_that_stops_and_starts() {
     stop_server(server).await;
     let event = next_event(&mut events).await;
     assert_eq!(event.status, HealthStatus::Unhealthy);
-    assert!(event.reason.contains("2 times in a row"), "{}", event.reason);
+    assert!(
+        event.reason.contains("2 times in a row"),
+        "{}",
+        event.reason
+    );
     assert!(event.reason.contains("connecting"), "{}", event.reason);
 
     let server = http_server(SocketAddr::new(address, port), 200).await;
@@ -303,7 +310,11 @@ async fn http_monitor_follows_a_server_that_stops_and_starts() {
     let server = http_server(SocketAddr::new(address, port), 503).await;
     let event = next_event(&mut events).await;
     assert_eq!(event.status, HealthStatus::Unhealthy);
-    assert!(event.reason.contains("status 503, expected 200"), "{}", event.reason);
+    assert!(
+        event.reason.contains("status 503, expected 200"),
+        "{}",
+        event.reason
+    );
 
     // Stopped, the monitor lets go of the channel.
     monitor.stop(&f.tenant, &instance.id).await.expect("stop");
@@ -358,8 +369,10 @@ async fn ping_monitor_over_tcp_and_icmp_on_loopback() {
     };
     monitor
         .watch(
-            target(serde_json::json!({"mode": "tcp", "tcpPort": port, "intervalMs": 50,
-                "timeoutMs": 1000, "failureThreshold": 3})),
+            target(
+                serde_json::json!({"mode": "tcp", "tcpPort": port, "intervalMs": 50,
+                "timeoutMs": 1000, "failureThreshold": 3}),
+            ),
             tx.clone(),
         )
         .await
@@ -369,7 +382,11 @@ async fn ping_monitor_over_tcp_and_icmp_on_loopback() {
     drop(listener);
     let event = next_event(&mut events).await;
     assert_eq!(event.status, HealthStatus::Unhealthy);
-    assert!(event.reason.contains("3 times in a row"), "{}", event.reason);
+    assert!(
+        event.reason.contains("3 times in a row"),
+        "{}",
+        event.reason
+    );
     assert!(event.reason.contains("TCP connect"), "{}", event.reason);
     let listener = TcpListener::bind(SocketAddr::new(address, port))
         .await
@@ -384,8 +401,10 @@ async fn ping_monitor_over_tcp_and_icmp_on_loopback() {
         let (tx, mut events) = mpsc::channel(64);
         monitor
             .watch(
-                target(serde_json::json!({"mode": "icmp", "count": 2, "intervalMs": 50,
-                    "timeoutMs": 1000})),
+                target(
+                    serde_json::json!({"mode": "icmp", "count": 2, "intervalMs": 50,
+                    "timeoutMs": 1000}),
+                ),
                 tx,
             )
             .await
@@ -409,7 +428,10 @@ async fn ping_monitor_over_tcp_and_icmp_on_loopback() {
     let refused = monitor
         .watch(target(serde_json::json!({"mode": "tcp"})), tx)
         .await;
-    assert!(matches!(refused, Err(Error::InvalidRequest(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::InvalidRequest(_))),
+        "{refused:?}"
+    );
     executor.shutdown().await;
 }
 
@@ -495,7 +517,9 @@ async fn twenty_failures_in_one_second_heal_once() {
     );
     // The heal was announced with isAutomaticInvocation.
     loop {
-        let notification = f.notification("VnfLcmOperationOccurrenceNotification").await;
+        let notification = f
+            .notification("VnfLcmOperationOccurrenceNotification")
+            .await;
         if notification["operation"] == "HEAL" {
             assert_eq!(notification["isAutomaticInvocation"], true);
             break;
@@ -534,7 +558,8 @@ async fn an_automatic_heal_waits_for_the_running_operation() {
     );
     let handle = health.start().expect("start");
     // A slow scale-out runs while the VNFC fails.
-    f.sim.set_latency(SimOperation::Scale, Duration::from_millis(1500));
+    f.sim
+        .set_latency(SimOperation::Scale, Duration::from_millis(1500));
     let scale = f
         .lcm
         .scale(
@@ -620,7 +645,10 @@ async fn an_unhealthy_vnfc_is_healed_and_its_alarm_cleared() {
         health_config(),
     );
     let handle = health.start().expect("start");
-    health.sync_tenant(&f.tenant).await.expect("start monitoring");
+    health
+        .sync_tenant(&f.tenant)
+        .await
+        .expect("start monitoring");
 
     stop_server(server).await;
     let raised = f.notification("AlarmNotification").await;
@@ -641,9 +669,21 @@ async fn an_unhealthy_vnfc_is_healed_and_its_alarm_cleared() {
         .await;
     assert_eq!(heals.len(), 1);
     assert!(heals[0].is_automatic_invocation);
-    let healed = f.lcm.instance(&f.tenant, &instance.id).await.expect("instance");
-    assert_eq!(vnfc_ids(&healed), vec![vnfc.clone()], "the VNFC keeps its id");
-    assert_eq!(address_of(&healed), second, "the replacement answers elsewhere");
+    let healed = f
+        .lcm
+        .instance(&f.tenant, &instance.id)
+        .await
+        .expect("instance");
+    assert_eq!(
+        vnfc_ids(&healed),
+        vec![vnfc.clone()],
+        "the VNFC keeps its id"
+    );
+    assert_eq!(
+        address_of(&healed),
+        second,
+        "the replacement answers elsewhere"
+    );
     let alarm = f.lcm.alarm(&f.tenant, &alarm_id).await.expect("alarm");
     assert!(alarm.alarm_cleared_time.is_some());
 
@@ -771,7 +811,13 @@ async fn a_vnfc_that_keeps_failing_is_healed_whole_then_escalated() {
         &vnfc_ids(&manual).remove(0),
         now,
     ));
-    assert!(policy.on_event(&event, &manual).await.expect("event").is_empty());
+    assert!(
+        policy
+            .on_event(&event, &manual)
+            .await
+            .expect("event")
+            .is_empty()
+    );
     assert!(
         policy
             .due(now + chrono::Duration::seconds(5))
@@ -861,7 +907,11 @@ async fn auto_scale_steps_within_levels_with_a_cool_down() {
     }
     let scaled = scaled.expect("an automatic scale completed");
     assert!(scaled.is_automatic_invocation);
-    let after = f.lcm.instance(&f.tenant, &instance.id).await.expect("instance");
+    let after = f
+        .lcm
+        .instance(&f.tenant, &instance.id)
+        .await
+        .expect("instance");
     let level = after
         .instantiated_vnf_info
         .as_ref()
@@ -955,11 +1005,13 @@ async fn fm_subscriptions_filter_alarm_notifications() {
             .await
             .expect("in time")
             .expect("open");
-        if target.subscription_id == critical_only.id || target.subscription_id == everything.id
-        {
+        if target.subscription_id == critical_only.id || target.subscription_id == everything.id {
             received.push((
                 target.subscription_id == critical_only.id,
-                payload["notificationType"].as_str().unwrap_or("").to_owned(),
+                payload["notificationType"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned(),
                 payload["alarm"]["perceivedSeverity"]
                     .as_str()
                     .unwrap_or("")

@@ -156,9 +156,9 @@ fn columns(record: &Record) -> Columns {
             vnf_instance_id: Some(r.alarm.managed_object_id.clone()),
             ..Columns::default()
         },
-        Record::LccnSubscription(_)
-        | Record::PkgmSubscription(_)
-        | Record::FmSubscription(_) => Columns::default(),
+        Record::LccnSubscription(_) | Record::PkgmSubscription(_) | Record::FmSubscription(_) => {
+            Columns::default()
+        }
     }
 }
 

@@ -80,7 +80,10 @@ fn label<'a>(alert: &'a Alert, names: &[&str]) -> Option<&'a str> {
 }
 
 fn severity(alert: &Alert) -> PerceivedSeverityType {
-    match label(alert, &["severity"]).map(str::to_ascii_lowercase).as_deref() {
+    match label(alert, &["severity"])
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("critical") => PerceivedSeverityType::Critical,
         Some("major" | "error" | "page") => PerceivedSeverityType::Major,
         Some("minor") => PerceivedSeverityType::Minor,

@@ -141,7 +141,9 @@ impl ProbeFactory for Factory {
             resource_id: String::new(),
         };
         split_url(&expand(url, &sample)).map_err(|e| {
-            Error::InvalidRequest(format!("vnfConfigurableProperties.monitoring.http.url: {e}"))
+            Error::InvalidRequest(format!(
+                "vnfConfigurableProperties.monitoring.http.url: {e}"
+            ))
         })?;
         let expected_status = match params.get("expectedStatus") {
             None => 200,

@@ -322,7 +322,11 @@ mod tests {
     #[test]
     fn echo_requests_carry_a_valid_checksum() {
         let packet = echo_request(0x1234, 7);
-        assert_eq!(checksum(&packet), 0, "a packet with its checksum sums to zero");
+        assert_eq!(
+            checksum(&packet),
+            0,
+            "a packet with its checksum sums to zero"
+        );
         assert_eq!(packet[0], 8);
         assert_eq!(&packet[4..8], &[0x12, 0x34, 0, 7]);
     }

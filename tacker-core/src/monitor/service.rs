@@ -24,7 +24,10 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{HealthEvent, HealthStatus, MonitorDriver, MonitorTarget, PolicyAction, PolicyDriver, PolicyEvent};
+use super::{
+    HealthEvent, HealthStatus, MonitorDriver, MonitorTarget, PolicyAction, PolicyDriver,
+    PolicyEvent,
+};
 use crate::filter::Filter;
 use crate::lcm::{Fault, OpFinished, OpRequest, VnfLcm, fault_key};
 use crate::model::{
@@ -80,11 +83,21 @@ impl std::fmt::Debug for HealthService {
         f.debug_struct("HealthService")
             .field(
                 "monitors",
-                &self.inner.monitors.iter().map(|m| m.name()).collect::<Vec<_>>(),
+                &self
+                    .inner
+                    .monitors
+                    .iter()
+                    .map(|m| m.name())
+                    .collect::<Vec<_>>(),
             )
             .field(
                 "policies",
-                &self.inner.policies.iter().map(|p| p.name()).collect::<Vec<_>>(),
+                &self
+                    .inner
+                    .policies
+                    .iter()
+                    .map(|p| p.name())
+                    .collect::<Vec<_>>(),
             )
             .field("config", &self.inner.config)
             .finish()
@@ -331,7 +344,8 @@ impl HealthService {
             // Covered by the automatic action waiting, running or just finished.
             return;
         }
-        self.on_policy_event(state, PolicyEvent::Health(event)).await;
+        self.on_policy_event(state, PolicyEvent::Health(event))
+            .await;
     }
 
     async fn on_policy_event(&self, state: &mut Loop, event: PolicyEvent) {
@@ -396,7 +410,11 @@ impl HealthService {
         vnfc_id: Option<String>,
         reason: String,
     ) {
-        tracing::warn!(vnf_instance = vnf_instance_id, reason, "automatic action escalated");
+        tracing::warn!(
+            vnf_instance = vnf_instance_id,
+            reason,
+            "automatic action escalated"
+        );
         let fault = Fault {
             vnf_instance_id: vnf_instance_id.to_owned(),
             vnfc_id,
@@ -485,7 +503,9 @@ impl HealthService {
                             &key.0,
                             &key.1,
                             None,
-                            format!("an automatic operation waited too long for the instance: {reason}"),
+                            format!(
+                                "an automatic operation waited too long for the instance: {reason}"
+                            ),
                         )
                         .await;
                     } else {

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Alarm, DateTime, FmSubscription, Grant, KeyValuePairs, LccnSubscription, PackageOnboardingStateType, PkgmSubscription,
-    VnfInstance, VnfLcmOpOcc, VnfPkgInfo,
+    Alarm, DateTime, FmSubscription, Grant, KeyValuePairs, LccnSubscription,
+    PackageOnboardingStateType, PkgmSubscription, VnfInstance, VnfLcmOpOcc, VnfPkgInfo,
 };
 use crate::{Error, Result};
 

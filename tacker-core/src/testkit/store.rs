@@ -917,7 +917,10 @@ pub async fn one_active_alarm_per_fault(store: &dyn Store) {
     let tenant = fresh_tenant();
     let instance = new_id();
     let first = fixtures::alarm(&new_id(), &instance, "vnfc-1");
-    store.insert(&tenant, first.clone()).await.expect("first alarm");
+    store
+        .insert(&tenant, first.clone())
+        .await
+        .expect("first alarm");
     assert_conflict(
         store
             .insert(&tenant, fixtures::alarm(&new_id(), &instance, "vnfc-1"))
@@ -953,7 +956,11 @@ pub async fn one_active_alarm_per_fault(store: &dyn Store) {
         .list_typed::<AlarmRecord>(&tenant, &ListQuery::filtered(filter))
         .await
         .expect("list by managedObjectId");
-    let ids: Vec<&str> = page.items.iter().map(|a| a.value.alarm.id.as_str()).collect();
+    let ids: Vec<&str> = page
+        .items
+        .iter()
+        .map(|a| a.value.alarm.id.as_str())
+        .collect();
     let mut expected = vec![
         first.alarm.id.as_str(),
         other_vnfc.alarm.id.as_str(),
@@ -976,7 +983,10 @@ pub async fn fm_notifications_queue_with_their_alarm(store: &dyn Store) {
     let tenant = fresh_tenant();
     let sub = new_id();
     store
-        .insert(&tenant, fixtures::fm_subscription(&sub, "http://127.0.0.1:9/fm"))
+        .insert(
+            &tenant,
+            fixtures::fm_subscription(&sub, "http://127.0.0.1:9/fm"),
+        )
         .await
         .expect("FM subscription");
     let instance = new_id();

@@ -27,7 +27,8 @@ pub const SOL003_LCM: &str = "SOL002-SOL003-v3.7.1/SOL003/VNFLifecycleManagement
 /// SOL003 VNF lifecycle management notifications.
 pub const SOL003_LCM_NOTIF: &str = "SOL002-SOL003-v3.7.1/SOL003/VNFLifecycleManagementNotification/definitions/SOL003VNFLifecycleManagementNotification_def.yaml";
 /// SOL003 VNF fault management.
-pub const SOL003_FM: &str = "SOL002-SOL003-v3.7.1/SOL003/VNFFaultManagement/definitions/SOL003VNFFaultManagement_def.yaml";
+pub const SOL003_FM: &str =
+    "SOL002-SOL003-v3.7.1/SOL003/VNFFaultManagement/definitions/SOL003VNFFaultManagement_def.yaml";
 /// SOL003 VNF fault management notifications.
 pub const SOL003_FM_NOTIF: &str = "SOL002-SOL003-v3.7.1/SOL003/VNFFaultManagementNotification/definitions/SOL003VNFFaultManagementNotification_def.yaml";
 /// SOL003 VNF lifecycle operation granting.

@@ -80,10 +80,11 @@ fn fm_subscription_matches(
         }
     }
     if !filter.faulty_resource_types.is_empty()
-        && !alarm
-            .root_cause_faulty_resource
-            .as_ref()
-            .is_some_and(|r| filter.faulty_resource_types.contains(&r.faulty_resource_type))
+        && !alarm.root_cause_faulty_resource.as_ref().is_some_and(|r| {
+            filter
+                .faulty_resource_types
+                .contains(&r.faulty_resource_type)
+        })
     {
         return false;
     }

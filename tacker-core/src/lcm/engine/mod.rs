@@ -14,7 +14,6 @@ use super::lccn::{identifier_writes, op_occ_writes};
 use super::request::OpRequest;
 use super::state::{OpEvent, transition};
 use crate::filter::{Filter, FilterOp};
-pub use fm::{Fault, fault_key};
 use crate::grant::GrantProvider;
 use crate::infra::{InfraContext, InfraDriver, InfraOutcome, ScaleTarget, VNFC_POWER_STATE};
 use crate::mgmt::{MgmtContext, MgmtDriver, MgmtOutcome};
@@ -34,6 +33,7 @@ use crate::store::{
 };
 use crate::vnfd::{DeploymentFlavour, HookPhase, LcmHook, Vnfd};
 use crate::{Error, Result, TenantId, new_id};
+pub use fm::{Fault, fault_key};
 
 mod executor;
 mod fm;
