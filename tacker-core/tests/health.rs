@@ -1164,3 +1164,76 @@ async fn ping_monitor_sees_a_network_namespace_go_away() {
     monitor.stop(&f.tenant, &instance.id).await.expect("stop");
     executor.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_monitoring_configuration_is_an_alarm_until_fixed() {
+    let f = fixture(SimInfraDriver::default()).await;
+    let executor = f.lcm.start();
+    let http: Arc<dyn MonitorDriver> = Arc::new(HttpMonitor::new(2));
+    let health = HealthService::new(f.lcm.clone(), vec![http], Vec::new(), health_config());
+    let handle = health.start().expect("start");
+    let instance = f
+        .instantiated(serde_json::json!({"monitoring": {"http": {"url": "ftp://{address}/"}}}))
+        .await;
+    let mut raised = None;
+    for _ in 0..600 {
+        let alarms = f
+            .lcm
+            .alarms(&f.tenant, &ListQuery::all())
+            .await
+            .expect("alarms")
+            .items;
+        if let Some(alarm) = alarms.into_iter().next() {
+            raised = Some(alarm);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let alarm = raised.expect("an alarm for the refused configuration");
+    assert_eq!(alarm.probable_cause, "monitoring configuration refused");
+    assert_eq!(alarm.perceived_severity, PerceivedSeverityType::Warning);
+    assert!(
+        alarm
+            .fault_details
+            .iter()
+            .any(|d| d.contains("monitoring.http.url")),
+        "{:?}",
+        alarm.fault_details
+    );
+    // Fixed by modify info, the alarm clears.
+    let port = free_port(address_of(&instance)).await;
+    let patch: KeyValuePairs = serde_json::from_value(serde_json::json!({"monitoring": {"http": {
+        "url": format!("http://{{address}}:{port}/")}}}))
+    .expect("patch");
+    let op = f
+        .lcm
+        .modify_info(
+            &f.tenant,
+            &instance.id,
+            tacker_core::model::VnfInfoModificationRequest {
+                vnf_configurable_properties: Some(patch),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("modify");
+    f.lcm
+        .wait_for(&f.tenant, &op.id, &[], WAIT)
+        .await
+        .expect("modified");
+    let mut cleared = false;
+    for _ in 0..600 {
+        let alarm = f.lcm.alarm(&f.tenant, &alarm.id).await.expect("alarm");
+        if alarm.alarm_cleared_time.is_some() {
+            cleared = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        cleared,
+        "the alarm clears once the configuration is accepted"
+    );
+    handle.shutdown().await;
+    executor.shutdown().await;
+}

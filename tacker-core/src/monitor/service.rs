@@ -228,6 +228,43 @@ impl HealthService {
         }
     }
 
+    /// [`HealthService::sync`], with a refused monitoring configuration reported as an
+    /// FM alarm of the instance (source `monitoring`), cleared once a sync succeeds.
+    async fn sync_reporting(&self, tenant: &TenantId, vnf_instance_id: &str) {
+        let lcm = &self.inner.lcm;
+        let outcome = match self.sync(tenant, vnf_instance_id).await {
+            Ok(()) => lcm
+                .clear_alarm(
+                    tenant,
+                    vnf_instance_id,
+                    &fault_key(vnf_instance_id, None, "monitoring"),
+                )
+                .await
+                .map(|_| ()),
+            Err(error) => {
+                tracing::warn!(%error, vnf_instance = vnf_instance_id, "monitoring not started");
+                lcm.raise_alarm(
+                    tenant,
+                    Fault {
+                        vnf_instance_id: vnf_instance_id.to_owned(),
+                        vnfc_id: None,
+                        source: "monitoring".to_owned(),
+                        severity: PerceivedSeverityType::Warning,
+                        event_type: EventType::ProcessingErrorAlarm,
+                        probable_cause: "monitoring configuration refused".to_owned(),
+                        details: vec![error.to_string()],
+                        observed_at: Utc::now(),
+                    },
+                )
+                .await
+                .map(|_| ())
+            }
+        };
+        if let Err(error) = outcome {
+            tracing::warn!(%error, vnf_instance = vnf_instance_id, "reporting the monitoring state failed");
+        }
+    }
+
     /// Syncs every instance of a tenant (at start-up).
     pub async fn sync_tenant(&self, tenant: &TenantId) -> Result<()> {
         let filter = Filter::parse("(eq,instantiationState,INSTANTIATED)")?;
@@ -245,9 +282,7 @@ impl HealthService {
                 )
                 .await?;
             for instance in &page.items {
-                if let Err(error) = self.sync(tenant, &instance.id).await {
-                    tracing::warn!(%error, vnf_instance = instance.id, "monitoring not started");
-                }
+                self.sync_reporting(tenant, &instance.id).await;
             }
             match page.next_marker {
                 Some(next) => marker = Some(next),
@@ -449,8 +484,8 @@ impl HealthService {
                     tracing::warn!(%error, "clearing the alarms of a terminated instance failed");
                 }
                 state.finished.remove(&key);
-            } else if let Err(error) = self.sync(&key.0, &key.1).await {
-                tracing::warn!(%error, vnf_instance = key.1, "monitoring not adjusted");
+            } else {
+                self.sync_reporting(&key.0, &key.1).await;
             }
         }
         // Whatever waited for this instance may go now.
