@@ -1237,3 +1237,125 @@ async fn a_refused_monitoring_configuration_is_an_alarm_until_fixed() {
     handle.shutdown().await;
     executor.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitoring_follows_scale_out_and_in() {
+    let f = fixture(SimInfraDriver::default()).await;
+    let executor = f.lcm.start();
+    // Every VNFC answers TCP on its own loopback address: a listener per address.
+    let instance = f.instantiated(serde_json::json!({})).await;
+    let first = address_of(&instance);
+    let port = free_port(first).await;
+    let _first_listener = TcpListener::bind(SocketAddr::new(first, port))
+        .await
+        .expect("bind");
+    let ping: Arc<dyn MonitorDriver> = Arc::new(PingMonitor::new(4));
+    let health = HealthService::new(f.lcm.clone(), vec![ping], Vec::new(), health_config());
+    let handle = health.start().expect("start");
+    let patch: KeyValuePairs = serde_json::from_value(serde_json::json!({"monitoring": {"ping": {
+        "mode": "tcp", "tcpPort": port, "intervalMs": 50, "timeoutMs": 1000, "failureThreshold": 2}}}))
+    .expect("patch");
+    let op = f
+        .lcm
+        .modify_info(
+            &f.tenant,
+            &instance.id,
+            tacker_core::model::VnfInfoModificationRequest {
+                vnf_configurable_properties: Some(patch),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("modify");
+    f.lcm
+        .wait_for(&f.tenant, &op.id, &[], WAIT)
+        .await
+        .expect("modified");
+    // Scale out: the new VNFC has no listener, so its probes fail and raise its alarm.
+    let scale = |scale_type| ScaleVnfRequest {
+        scale_type,
+        aspect_id: "worker".into(),
+        number_of_steps: Some(1),
+        additional_params: KeyValuePairs::new(),
+    };
+    let op = f
+        .lcm
+        .scale(&f.tenant, &instance.id, scale(ScaleType::ScaleOut))
+        .await
+        .expect("scale out");
+    let op = f
+        .lcm
+        .wait_for(&f.tenant, &op.id, &[], WAIT)
+        .await
+        .expect("scaled");
+    assert_eq!(op.operation_state, State::Completed, "{:?}", op.error);
+    let scaled = f
+        .lcm
+        .instance(&f.tenant, &instance.id)
+        .await
+        .expect("instance");
+    let original = vnfc_ids(&instance).remove(0);
+    let added: Vec<String> = vnfc_ids(&scaled)
+        .into_iter()
+        .filter(|id| *id != original)
+        .collect();
+    assert_eq!(added.len(), 1);
+    let mut alarm = None;
+    for _ in 0..600 {
+        alarm = f
+            .lcm
+            .alarms(&f.tenant, &ListQuery::all())
+            .await
+            .expect("alarms")
+            .items
+            .into_iter()
+            .find(|a| a.alarm_cleared_time.is_none());
+        if alarm.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let alarm = alarm.expect("an alarm for the added VNFC");
+    assert!(
+        alarm
+            .fault_details
+            .contains(&format!("vnfcInstanceId={}", added[0])),
+        "{:?}",
+        alarm.fault_details
+    );
+    // Scale in removes the failing VNFC and clears its alarm; the original VNFC, still
+    // answering, raised nothing.
+    let op = f
+        .lcm
+        .scale(&f.tenant, &instance.id, scale(ScaleType::ScaleIn))
+        .await
+        .expect("scale in");
+    f.lcm
+        .wait_for(&f.tenant, &op.id, &[], WAIT)
+        .await
+        .expect("scaled in");
+    let mut cleared = false;
+    for _ in 0..600 {
+        let now = f.lcm.alarm(&f.tenant, &alarm.id).await.expect("alarm");
+        if now.alarm_cleared_time.is_some() {
+            cleared = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(cleared, "the alarm of the removed VNFC is cleared");
+    let alarms = f
+        .lcm
+        .alarms(&f.tenant, &ListQuery::all())
+        .await
+        .expect("alarms")
+        .items;
+    assert!(
+        alarms.iter().all(|a| !a
+            .fault_details
+            .contains(&format!("vnfcInstanceId={original}"))),
+        "{alarms:?}"
+    );
+    handle.shutdown().await;
+    executor.shutdown().await;
+}

@@ -4,8 +4,9 @@
 //! - Lifecycle: after an operation completes on an instance (instantiate, scale, heal,
 //!   …) its monitoring is (re)started from its `vnfConfigurableProperties.monitoring`;
 //!   a monitor keeps its failure counts for VNFCs whose address and compute resource
-//!   are unchanged and probes replaced VNFCs afresh. After terminate, monitoring stops
-//!   and the instance's alarms are cleared.
+//!   are unchanged and probes replaced VNFCs afresh; alarms of VNFCs that are gone
+//!   (scaled in) are cleared. After terminate, monitoring stops and the instance's
+//!   alarms are cleared.
 //! - Faults: an unhealthy event raises (or updates) the FM alarm of its VNFC and
 //!   source; a healthy event clears it.
 //! - Policies: events go to every policy; the actions they ask for run as LCM
@@ -198,6 +199,15 @@ impl HealthService {
                 )));
             }
         };
+        let present: Vec<String> = instance
+            .instantiated_vnf_info
+            .iter()
+            .flat_map(|i| i.vnfc_resource_info.iter().map(|v| v.id.clone()))
+            .collect();
+        self.inner
+            .lcm
+            .clear_alarms_of_gone_vnfcs(tenant, vnf_instance_id, &present)
+            .await?;
         let mut errors = Vec::new();
         for monitor in &self.inner.monitors {
             match config.get(monitor.name()) {

@@ -375,6 +375,33 @@ impl VnfLcm {
         Ok(())
     }
 
+    /// Clears the active alarms of VNFCs of an instance that are no longer among
+    /// `present` (scaled in, or replaced under a new id).
+    pub async fn clear_alarms_of_gone_vnfcs(
+        &self,
+        tenant: &TenantId,
+        vnf_instance_id: &str,
+        present: &[String],
+    ) -> Result<()> {
+        let filter = Filter::parse(&format!("(eq,managedObjectId,{vnf_instance_id})"))?;
+        let page = self
+            .store()
+            .list_typed::<AlarmRecord>(tenant, &ListQuery::filtered(filter))
+            .await?;
+        for alarm in page.items {
+            let gone = alarm
+                .value
+                .vnfc_id
+                .as_ref()
+                .is_some_and(|vnfc| !present.contains(vnfc));
+            if gone && alarm.value.alarm.alarm_cleared_time.is_none() {
+                self.clear_alarm(tenant, vnf_instance_id, &alarm.value.fault_key)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// One alarm.
     pub async fn alarm(&self, tenant: &TenantId, id: &str) -> Result<Alarm> {
         Ok(self
