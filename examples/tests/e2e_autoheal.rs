@@ -2,7 +2,9 @@
 //! VIM, its web VNFC's health endpoint a local HTTP server. The test stops that server;
 //! the VNFM raises an alarm, heals the VNFC on its own (an op occurrence with
 //! `isAutomaticInvocation`, notified), the simulated VIM gives the replacement an
-//! address where a healthy server answers, and the alarm clears.
+//! address where a healthy server answers, and the alarm clears. With no healthy
+//! endpoint left it heals the VNFC twice more, then the whole VNF, then gives up with a
+//! critical alarm. Restarted, it watches the VNF again.
 
 mod common;
 
@@ -59,16 +61,14 @@ async fn a_vnfc_whose_health_endpoint_dies_is_healed_automatically() {
 
     let data = temp_dir("e2e-autoheal");
     let addresses = format!("WEB={FIRST},{SECOND}");
-    let server = Server::start(
-        &data,
-        &[
-            "--sim-vdu-addresses",
-            &addresses,
-            "--sim-heal-readdresses",
-            "--autoheal-window-ms",
-            "300",
-        ],
-    );
+    let args = [
+        "--sim-vdu-addresses",
+        &addresses,
+        "--sim-heal-readdresses",
+        "--autoheal-window-ms",
+        "300",
+    ];
+    let server = Server::start(&data, &args);
     let api = Client::new(&server.url);
     let receiver = Receiver::start().await;
     for path in ["/vnflcm/v2/subscriptions", "/vnffm/v1/subscriptions"] {
@@ -151,7 +151,7 @@ async fn a_vnfc_whose_health_endpoint_dies_is_healed_automatically() {
     // The op occurrence says it was automatic; the VNFC answers at its new address.
     let ops = api
         .get(&format!(
-            "/vnflcm/v2/vnf_lcm_op_occs?filter=(eq,vnfInstanceId,{id});(eq,operation,HEAL)"
+            "/vnflcm/v2/vnf_lcm_op_occs?all_fields&filter=(eq,vnfInstanceId,{id});(eq,operation,HEAL)"
         ))
         .await;
     let ops = ops.body.as_array().cloned().unwrap_or_default();
@@ -165,6 +165,89 @@ async fn a_vnfc_whose_health_endpoint_dies_is_healed_automatically() {
     assert_eq!(alarm.body["perceivedSeverity"], "CLEARED");
     assert!(alarm.body["alarmClearedTime"].is_string());
 
-    assert!(server.terminate(), "the server stops cleanly");
+    // Now both endpoints are dead: each heal moves the VNFC to the other dead address,
+    // so after two VNFC heals and one heal of the whole VNF the VNFM gives up with a
+    // critical alarm.
     server_b.abort();
+    let _ = server_b.await;
+    let all = receiver
+        .wait_until("the escalation alarm", |all| {
+            of_type(all, "AlarmNotification")
+                .iter()
+                .any(|n| n["alarm"]["probableCause"] == "automatic healing failed")
+        })
+        .await;
+    let escalation = of_type(&all, "AlarmNotification")
+        .into_iter()
+        .find(|n| n["alarm"]["probableCause"] == "automatic healing failed")
+        .cloned()
+        .expect("escalation");
+    assert_eq!(escalation["alarm"]["perceivedSeverity"], "CRITICAL");
+    assert_eq!(escalation["alarm"]["eventType"], "PROCESSING_ERROR_ALARM");
+    let heal_ops = |ops: &Value| ops.as_array().cloned().unwrap_or_default();
+    let ops = heal_ops(
+        &api.get(&format!(
+            "/vnflcm/v2/vnf_lcm_op_occs?all_fields&filter=(eq,vnfInstanceId,{id});(eq,operation,HEAL)"
+        ))
+        .await
+        .body,
+    );
+    assert_eq!(
+        ops.len(),
+        4,
+        "the first heal, two more of the VNFC, one of the VNF: {ops:#?}"
+    );
+    assert!(ops.iter().all(|op| op["isAutomaticInvocation"] == true));
+    assert!(
+        ops.iter().all(|op| op["operationState"] == "COMPLETED"),
+        "{ops:#?}"
+    );
+    let whole = ops
+        .iter()
+        .filter(|op| op["operationParams"].get("vnfcInstanceId").is_none())
+        .count();
+    assert_eq!(whole, 1, "one heal of the whole VNF: {ops:#?}");
+    // The VNFC's own alarm is still active.
+    let active = api
+        .get("/vnffm/v1/alarms?filter=(eq,probableCause,http%20health%20check%20failed)")
+        .await;
+    let active: Vec<Value> = active
+        .body
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| a["alarmClearedTime"].is_null())
+        .collect();
+    assert_eq!(active.len(), 1, "{active:#?}");
+    let active_id = active[0]["id"].as_str().expect("id").to_owned();
+
+    // Restarted, the VNFM watches the VNF again: once the VNFC answers at its current
+    // address, the alarm clears.
+    assert!(server.terminate(), "the server stops cleanly");
+    let server = Server::start(&data, &args);
+    let api = Client::new(&server.url);
+    let instance = api.get(&format!("/vnflcm/v2/vnf_instances/{id}")).await;
+    let current: std::net::IpAddr = web_address(&instance.body)
+        .expect("address")
+        .parse()
+        .expect("an IP address");
+    let revived = health_server(SocketAddr::new(current, port)).await;
+    receiver
+        .wait_until("the VNFC's alarm cleared after the restart", |all| {
+            of_type(all, "AlarmClearedNotification")
+                .iter()
+                .any(|n| n["alarmId"] == active_id.as_str())
+        })
+        .await;
+    let ops = heal_ops(
+        &api.get(&format!(
+            "/vnflcm/v2/vnf_lcm_op_occs?all_fields&filter=(eq,vnfInstanceId,{id});(eq,operation,HEAL)"
+        ))
+        .await
+        .body,
+    );
+    assert_eq!(ops.len(), 4, "no heal after giving up: {ops:#?}");
+    assert!(server.terminate(), "the server stops cleanly");
+    revived.abort();
 }
