@@ -223,7 +223,7 @@ async fn a_vnfc_whose_health_endpoint_dies_is_healed_automatically() {
     let active_id = active[0]["id"].as_str().expect("id").to_owned();
 
     // Restarted, the VNFM watches the VNF again: once the VNFC answers at its current
-    // address, the alarm clears.
+    // address, its alarm and the escalation clear.
     assert!(server.terminate(), "the server stops cleanly");
     let server = Server::start(&data, &args);
     let api = Client::new(&server.url);
@@ -238,6 +238,9 @@ async fn a_vnfc_whose_health_endpoint_dies_is_healed_automatically() {
             of_type(all, "AlarmClearedNotification")
                 .iter()
                 .any(|n| n["alarmId"] == active_id.as_str())
+                && of_type(all, "AlarmClearedNotification")
+                    .iter()
+                    .any(|n| n["alarmId"] == escalation["alarm"]["id"])
         })
         .await;
     let ops = heal_ops(

@@ -8,7 +8,8 @@
 //!   (scaled in) are cleared. After terminate, monitoring stops and the instance's
 //!   alarms are cleared.
 //! - Faults: an unhealthy event raises (or updates) the FM alarm of its VNFC and
-//!   source; a healthy event clears it.
+//!   source; a healthy event clears it, and the VNFC's escalation alarm (source
+//!   `auto-heal`) if automatic healing had given up on it.
 //! - Policies: events go to every policy; the actions they ask for run as LCM
 //!   operations with `isAutomaticInvocation = true`. While an automatic action waits
 //!   or runs on an instance, further failures of that instance are not handed to the
@@ -362,18 +363,20 @@ impl HealthService {
                 )
                 .await
                 .map(|_| ()),
-            HealthStatus::Healthy => lcm
-                .clear_alarm(
-                    &event.tenant,
-                    &event.vnf_instance_id,
-                    &fault_key(
-                        &event.vnf_instance_id,
-                        event.vnfc_id.as_deref(),
-                        &event.source,
-                    ),
-                )
-                .await
-                .map(|_| ()),
+            HealthStatus::Healthy => {
+                // The fault is gone, and so is any escalation of it.
+                let mut outcome = Ok(());
+                for source in [event.source.as_str(), "auto-heal"] {
+                    let key = fault_key(&event.vnf_instance_id, event.vnfc_id.as_deref(), source);
+                    if let Err(error) = lcm
+                        .clear_alarm(&event.tenant, &event.vnf_instance_id, &key)
+                        .await
+                    {
+                        outcome = Err(error);
+                    }
+                }
+                outcome
+            }
         };
         if let Err(error) = outcome {
             tracing::warn!(%error, vnf_instance = event.vnf_instance_id, "recording a health event as an alarm failed");
