@@ -25,6 +25,10 @@
 //!    "alertmanager": {}}}
 //! ```
 //!
+//! and `autoscale`, thresholds on measurements handed to the service as
+//! [`PolicyEvent::Metric`]: `[{"metric": "VCpuUsageMeanVnf", "aspectId": "worker",
+//! "scaleOutAbove": 80, "scaleInBelow": 20}]`.
+//!
 //! `{address}` is the VNFC's first IP address (the CP named by `cpdId` when given),
 //! `{vnfcId}` and `{vduId}` its identifiers. `vduIds` limits a probe monitor to the
 //! VNFCs of those VDUs.

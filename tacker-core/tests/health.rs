@@ -1359,3 +1359,64 @@ async fn monitoring_follows_scale_out_and_in() {
     handle.shutdown().await;
     executor.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn measurements_crossing_thresholds_scale_by_one_step() {
+    let f = fixture(SimInfraDriver::default()).await;
+    let executor = f.lcm.start();
+    let instance = f
+        .instantiated(serde_json::json!({
+            "isAutoscaleEnabled": true,
+            "autoscale": [{"metric": "VCpuUsageMeanVnf", "aspectId": "worker",
+                           "scaleOutAbove": 80.0, "scaleInBelow": 20.0}],
+        }))
+        .await;
+    let measured = |value: f64| PolicyEvent::Metric {
+        tenant: f.tenant.clone(),
+        vnf_instance_id: instance.id.clone(),
+        metric: "VCpuUsageMeanVnf".into(),
+        value,
+        observed_at: Utc::now(),
+    };
+    let policy = AutoScalePolicy::new(AutoScaleConfig {
+        cooldown: Duration::ZERO,
+    });
+    // Within the band, or below it at level 0: nothing.
+    for value in [50.0, 10.0] {
+        assert!(
+            policy
+                .on_event(&measured(value), &instance)
+                .await
+                .expect("event")
+                .is_empty(),
+            "{value}"
+        );
+    }
+    let actions = policy
+        .on_event(&measured(95.0), &instance)
+        .await
+        .expect("event");
+    match actions.as_slice() {
+        [PolicyAction::Scale { request, .. }] => {
+            assert_eq!(request.scale_type, ScaleType::ScaleOut);
+            assert_eq!(request.aspect_id, "worker");
+        }
+        other => panic!("expected one scale out, got {other:?}"),
+    }
+    // Another metric has no rule.
+    let other = PolicyEvent::Metric {
+        tenant: f.tenant.clone(),
+        vnf_instance_id: instance.id.clone(),
+        metric: "VMemoryUsageMeanVnf".into(),
+        value: 99.0,
+        observed_at: Utc::now(),
+    };
+    assert!(
+        policy
+            .on_event(&other, &instance)
+            .await
+            .expect("event")
+            .is_empty()
+    );
+    executor.shutdown().await;
+}

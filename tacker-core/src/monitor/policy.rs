@@ -234,6 +234,46 @@ impl PolicyDriver for AutoHealPolicy {
     }
 }
 
+/// The aspect and direction of the first `vnfConfigurableProperties.autoscale` rule of
+/// `metric` that `value` crosses (above `scaleOutAbove`, below `scaleInBelow`).
+fn threshold_crossed(
+    instance: &VnfInstance,
+    metric: &str,
+    value: f64,
+) -> Result<Option<(String, ScaleDirection)>> {
+    let Some(rules) = instance.vnf_configurable_properties.get("autoscale") else {
+        return Ok(None);
+    };
+    let rules = rules.as_array().ok_or_else(|| {
+        Error::InvalidRequest(format!(
+            "VNF instance {}: vnfConfigurableProperties.autoscale must be a list of rules",
+            instance.id
+        ))
+    })?;
+    for (index, rule) in rules.iter().enumerate() {
+        if rule.get("metric").and_then(serde_json::Value::as_str) != Some(metric) {
+            continue;
+        }
+        let aspect = rule
+            .get("aspectId")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| {
+                Error::InvalidRequest(format!(
+                    "VNF instance {}: vnfConfigurableProperties.autoscale[{index}].aspectId is missing",
+                    instance.id
+                ))
+            })?;
+        let bound = |name: &str| rule.get(name).and_then(serde_json::Value::as_f64);
+        if bound("scaleOutAbove").is_some_and(|limit| value > limit) {
+            return Ok(Some((aspect.to_owned(), ScaleDirection::Out)));
+        }
+        if bound("scaleInBelow").is_some_and(|limit| value < limit) {
+            return Ok(Some((aspect.to_owned(), ScaleDirection::In)));
+        }
+    }
+    Ok(None)
+}
+
 /// How [`AutoScalePolicy`] paces itself.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AutoScaleConfig {
@@ -250,7 +290,10 @@ impl Default for AutoScaleConfig {
 }
 
 /// Scales instances with `isAutoscaleEnabled: true` by one step of the aspect an alert
-/// names, within the aspect's levels, at most once per cool-down per aspect.
+/// names ([`PolicyEvent::Scale`]), or of the aspect of a threshold a measurement
+/// crosses ([`PolicyEvent::Metric`] against `vnfConfigurableProperties.autoscale`, a
+/// list of `{"metric", "aspectId", "scaleOutAbove", "scaleInBelow"}`), within the
+/// aspect's levels, at most once per cool-down per aspect.
 #[derive(Debug, Default)]
 pub struct AutoScalePolicy {
     config: AutoScaleConfig,
@@ -278,17 +321,41 @@ impl PolicyDriver for AutoScalePolicy {
         event: &PolicyEvent,
         instance: &VnfInstance,
     ) -> Result<Vec<PolicyAction>> {
-        let PolicyEvent::Scale {
-            tenant,
-            vnf_instance_id,
-            aspect_id,
-            direction,
-            source,
-            ..
-        } = event
-        else {
-            return Ok(Vec::new());
+        let (tenant, vnf_instance_id, aspect_id, direction, source) = match event {
+            PolicyEvent::Scale {
+                tenant,
+                vnf_instance_id,
+                aspect_id,
+                direction,
+                source,
+                ..
+            } => (
+                tenant,
+                vnf_instance_id,
+                aspect_id.clone(),
+                *direction,
+                source.clone(),
+            ),
+            PolicyEvent::Metric {
+                tenant,
+                vnf_instance_id,
+                metric,
+                value,
+                ..
+            } => match threshold_crossed(instance, metric, *value)? {
+                Some((aspect, direction)) => (
+                    tenant,
+                    vnf_instance_id,
+                    aspect,
+                    direction,
+                    format!("threshold on {metric} ({value})"),
+                ),
+                None => return Ok(Vec::new()),
+            },
+            _ => return Ok(Vec::new()),
         };
+        let aspect_id = &aspect_id;
+        let source = &source;
         if !enabled(instance, "isAutoscaleEnabled") {
             return Ok(Vec::new());
         }
