@@ -7,6 +7,7 @@
 # included, against
 #   SOL003 VNF Lifecycle Management v3.7.1 (API 2.3.0) at /vnflcm/v2
 #   SOL005 VNF Package Management v3.7.1 (API 2.4.0) at /vnfpkgm/v2
+#   SOL003 VNF Fault Management v3.7.1 (API 1.5.0) at /vnffm/v1
 # Exits non-zero on any failure. The settings are in scripts/conformance/schemathesis.toml
 # (fixed seed, a bounded number of cases per operation, no example database), so
 # runs are repeatable. schemathesis takes about two minutes on two cores; with the
@@ -23,9 +24,10 @@
 #  1. Defects of the ETSI documents, corrected in a copy by scripts/conformance/prepare.py
 #     (which stops the run when a corrected part no longer has the defective shape):
 #     a. SOL003 VNF LCM declares the 200 responses of GET /subscriptions and
-#        GET /vnf_lcm_op_occs as one LccnSubscription / VnfLcmOpOcc, while SOL003 and the
-#        responses' own descriptions say "an array"; the copy declares arrays of those
-#        objects, so every item is still validated.
+#        GET /vnf_lcm_op_occs as one LccnSubscription / VnfLcmOpOcc, and SOL003 VNF FM
+#        those of GET /alarms and GET /subscriptions as one Alarm / FmSubscription,
+#        while SOL003 and the responses' own descriptions say "an array"; the copy
+#        declares arrays of those objects, so every item is still validated.
 #     b. Every error response of both documents declares its ProblemDetails body as
 #        `application/json`; SOL013 and IETF RFC 9457 give it `application/problem+json`,
 #        which this server sends. The copy declares both media types, with the same
@@ -192,6 +194,8 @@ run sol003-vnf-lcm SOL002-SOL003-v3.7.1/SOL003/VNFLifecycleManagement/VNFLifecyc
     /vnflcm/v2 2.3.0 "$TACKER_SEED_LCCN_SUBSCRIPTION_ID"
 run sol005-vnf-pkgm SOL005-v3.7.1/SOL005/VNFPackageManagement/VNFPackageManagement.yaml \
     /vnfpkgm/v2 2.4.0 "$TACKER_SEED_PKGM_SUBSCRIPTION_ID"
+run sol003-vnf-fm SOL002-SOL003-v3.7.1/SOL003/VNFFaultManagement/VNFFaultManagement.yaml \
+    /vnffm/v1 1.5.0 ""
 
 if ! kill -0 "$server_pid" 2>/dev/null; then
     echo "conformance: the server exited during the run" >&2

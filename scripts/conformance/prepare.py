@@ -12,7 +12,9 @@ being patched silently. scripts/conformance.sh describes why each one is needed.
                 also declares it as `application/problem+json` (same schema), the media
                 type SOL013 gives error responses; the bodies are still validated.
   array-lists   SOL003 VNF LCM: the 200 responses of GET /subscriptions and
-                GET /vnf_lcm_op_occs become arrays of the object they declare.
+                GET /vnf_lcm_op_occs, and SOL003 VNF FM: the 200 responses of
+                GET /alarms and GET /subscriptions, become arrays of the object they
+                declare.
   header-params the header parameters named Accept, Content-Type and Authorization
                 are removed: OpenAPI 3.0 (4.7.12.1, Parameter Object) says such
                 definitions "SHALL be ignored", as media types are given by `content`
@@ -30,11 +32,20 @@ from pathlib import Path
 from schemathesis.core.deserialization import deserialize_yaml
 
 LCM = Path("SOL002-SOL003-v3.7.1/SOL003/VNFLifecycleManagement/VNFLifecycleManagement.yaml")
+FM = Path("SOL002-SOL003-v3.7.1/SOL003/VNFFaultManagement/VNFFaultManagement.yaml")
 LCM_DEFINITIONS = "./definitions/SOL003VNFLifecycleManagement_def.yaml#/definitions/"
-# Response component of SOL003 VNF LCM -> the one object its 200 declares instead of a list.
+FM_DEFINITIONS = "definitions/SOL003VNFFaultManagement_def.yaml#/definitions/"
+# Per document: response component -> the one object (as the document references it)
+# that its 200 declares instead of a list.
 ARRAY_LISTS = {
-    "VnfLcmOpOccs.Get.200": "VnfLcmOpOcc",
-    "Subscriptions.Get.200": "LccnSubscription",
+    LCM: {
+        "VnfLcmOpOccs.Get.200": LCM_DEFINITIONS + "VnfLcmOpOcc",
+        "Subscriptions.Get.200": LCM_DEFINITIONS + "LccnSubscription",
+    },
+    FM: {
+        "Alarms.Get.200": "./" + FM_DEFINITIONS + "Alarm",
+        "Subscriptions.Get.200": FM_DEFINITIONS + "FmSubscription",
+    },
 }
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
@@ -121,17 +132,16 @@ def drop_ignored_headers(node, path, resolver):
     return dropped
 
 
-def make_lists_arrays(document):
+def make_lists_arrays(document, path):
     responses = document.get("components", {}).get("responses", {})
-    for name, definition in ARRAY_LISTS.items():
+    for name, expected in ARRAY_LISTS[path].items():
         try:
             media = responses[name]["content"][JSON]
         except (KeyError, TypeError):
-            fail(f"{LCM}: components/responses/{name} has no {JSON} content any more")
-        expected = LCM_DEFINITIONS + definition
+            fail(f"{path}: components/responses/{name} has no {JSON} content any more")
         if media.get("schema") != {"$ref": expected}:
             fail(
-                f"{LCM}: components/responses/{name} no longer declares one {definition} "
+                f"{path}: components/responses/{name} no longer declares one {expected} "
                 f"(found {json.dumps(media.get('schema'))}); drop the correction"
             )
         media["schema"] = {"type": "array", "items": {"$ref": expected}}
@@ -155,9 +165,10 @@ def main():
             document = resolver.load(path)
             dropped = drop_ignored_headers(document, path, resolver)
             added = add_problem_json(document)
-            lists = path.relative_to(target) == LCM
+            relative = path.relative_to(target)
+            lists = relative in ARRAY_LISTS
             if lists:
-                make_lists_arrays(document)
+                make_lists_arrays(document, relative)
             headers += dropped
             problem_json += added
             if dropped or added or lists:

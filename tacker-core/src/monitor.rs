@@ -1,10 +1,59 @@
 //! `MonitorDriver` and `PolicyDriver`: noticing a broken VNF and deciding what to do.
+//!
+//! - Monitors: [`HttpMonitor`] (GET a URL per VNFC), [`PingMonitor`] (ICMP echo, or a
+//!   TCP connect where raw sockets are not allowed) and [`AlertmanagerMonitor`] (alerts
+//!   posted by Prometheus Alertmanager to the REST layer's webhook).
+//! - Policies: [`AutoHealPolicy`] and [`AutoScalePolicy`].
+//! - [`HealthService`] ties them to the LCM engine: it starts monitoring an instance
+//!   after instantiate, adjusts it after every other completed operation and stops it at
+//!   terminate; it turns health events into FM alarms and policy actions into LCM
+//!   operations with `isAutomaticInvocation = true`.
+//!
+//! # Configuration
+//!
+//! Per VNF instance, in `vnfConfigurableProperties` (set at instantiate or by modify
+//! info): `isAutohealEnabled`, `isAutoscaleEnabled`, and `monitoring`, an object with
+//! one entry per monitor to run, named by [`MonitorDriver::name`], e.g.
+//!
+//! ```json
+//! {"isAutohealEnabled": true,
+//!  "monitoring": {
+//!    "http": {"url": "http://{address}:8080/health", "expectedStatus": 200,
+//!             "intervalMs": 1000, "timeoutMs": 500, "failureThreshold": 3},
+//!    "ping": {"mode": "auto", "tcpPort": 22, "count": 3, "intervalMs": 1000,
+//!             "timeoutMs": 500, "failureThreshold": 3},
+//!    "alertmanager": {}}}
+//! ```
+//!
+//! and `autoscale`, thresholds on measurements handed to the service as
+//! [`PolicyEvent::Metric`]: `[{"metric": "VCpuUsageMeanVnf", "aspectId": "worker",
+//! "scaleOutAbove": 80, "scaleInBelow": 20}]`.
+//!
+//! `{address}` is the VNFC's first IP address (the CP named by `cpdId` when given),
+//! `{vnfcId}` and `{vduId}` its identifiers. `vduIds` limits a probe monitor to the
+//! VNFCs of those VDUs.
+
+mod alertmanager;
+mod http;
+mod ping;
+mod policy;
+mod probe;
+mod service;
+
+pub use alertmanager::{AlertOutcome, AlertmanagerMonitor, AlertmanagerPayload};
+pub use http::HttpMonitor;
+pub use ping::{PingMode, PingMonitor};
+pub use policy::{AutoHealConfig, AutoHealPolicy, AutoScaleConfig, AutoScalePolicy};
+pub use probe::{ProbeSettings, VnfcEndpoint, vnfc_endpoints};
+pub use service::{HealthConfig, HealthHandle, HealthService};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::model::{DateTime, HealVnfRequest, KeyValuePairs, ScaleVnfRequest, VnfInstance};
+use crate::model::{
+    DateTime, HealVnfRequest, KeyValuePairs, PerceivedSeverityType, ScaleVnfRequest, VnfInstance,
+};
 use crate::{Result, TenantId};
 
 /// Healthy or not.
@@ -32,6 +81,8 @@ pub struct HealthEvent {
     pub source: String,
     /// What was observed, for people.
     pub reason: String,
+    /// How severe the monitor judges an unhealthy observation (`MAJOR` when absent).
+    pub severity: Option<PerceivedSeverityType>,
     /// When.
     pub observed_at: DateTime,
 }
@@ -61,6 +112,15 @@ pub trait MonitorDriver: Send + Sync + std::fmt::Debug {
     async fn stop(&self, tenant: &TenantId, vnf_instance_id: &str) -> Result<()>;
 }
 
+/// The direction of an automatic scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ScaleDirection {
+    /// Add one step.
+    Out,
+    /// Remove one step.
+    In,
+}
+
 /// An event a policy reacts to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -80,6 +140,40 @@ pub enum PolicyEvent {
         /// When it was measured.
         observed_at: DateTime,
     },
+    /// An alert or threshold asking to scale an aspect of an instance by one step.
+    Scale {
+        /// The tenant of the instance.
+        tenant: TenantId,
+        /// The VNF instance.
+        vnf_instance_id: String,
+        /// The scaling aspect.
+        aspect_id: String,
+        /// Out or in.
+        direction: ScaleDirection,
+        /// Who asked, e.g. `alertmanager`.
+        source: String,
+        /// When it was observed.
+        observed_at: DateTime,
+    },
+}
+
+impl PolicyEvent {
+    /// The tenant and instance the event is about.
+    pub fn instance(&self) -> (&TenantId, &str) {
+        match self {
+            Self::Health(event) => (&event.tenant, &event.vnf_instance_id),
+            Self::Metric {
+                tenant,
+                vnf_instance_id,
+                ..
+            }
+            | Self::Scale {
+                tenant,
+                vnf_instance_id,
+                ..
+            } => (tenant, vnf_instance_id),
+        }
+    }
 }
 
 /// An LCM request a policy asks for; the engine runs it with
@@ -89,6 +183,8 @@ pub enum PolicyEvent {
 pub enum PolicyAction {
     /// Heal the instance (or some of its VNFCs).
     Heal {
+        /// The tenant of the instance.
+        tenant: TenantId,
         /// The instance.
         vnf_instance_id: String,
         /// The request.
@@ -96,11 +192,47 @@ pub enum PolicyAction {
     },
     /// Scale the instance.
     Scale {
+        /// The tenant of the instance.
+        tenant: TenantId,
         /// The instance.
         vnf_instance_id: String,
         /// The request.
         request: ScaleVnfRequest,
     },
+    /// Automatic action gave up: raise an alarm for people to act on.
+    Escalate {
+        /// The tenant of the instance.
+        tenant: TenantId,
+        /// The instance.
+        vnf_instance_id: String,
+        /// The VNFC that keeps failing, if one.
+        vnfc_id: Option<String>,
+        /// What happened, for people.
+        reason: String,
+    },
+}
+
+impl PolicyAction {
+    /// The tenant and instance the action is about.
+    pub fn instance(&self) -> (&TenantId, &str) {
+        match self {
+            Self::Heal {
+                tenant,
+                vnf_instance_id,
+                ..
+            }
+            | Self::Scale {
+                tenant,
+                vnf_instance_id,
+                ..
+            }
+            | Self::Escalate {
+                tenant,
+                vnf_instance_id,
+                ..
+            } => (tenant, vnf_instance_id),
+        }
+    }
 }
 
 /// Turns events into LCM requests (auto-heal, auto-scale), with its own dampening so
@@ -116,4 +248,11 @@ pub trait PolicyDriver: Send + Sync + std::fmt::Debug {
         event: &PolicyEvent,
         instance: &VnfInstance,
     ) -> Result<Vec<PolicyAction>>;
+
+    /// Actions whose time has come by `now`: a batching window that closed, a cool-down
+    /// that ended. The [`HealthService`] calls it on every tick. None by default.
+    async fn due(&self, now: DateTime) -> Result<Vec<PolicyAction>> {
+        let _ = now;
+        Ok(Vec::new())
+    }
 }

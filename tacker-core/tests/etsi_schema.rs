@@ -111,6 +111,13 @@ macro_rules! round_trips {
 }
 
 round_trips![
+    Alarm,
+    AlarmModifications,
+    FmNotificationsFilter,
+    FmSubscriptionRequest,
+    FmSubscription,
+    AlarmNotification,
+    AlarmClearedNotification,
     VnfInstance,
     VnfcResourceInfo,
     VnfVirtualLinkResourceInfo,

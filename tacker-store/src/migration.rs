@@ -10,7 +10,7 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(InitialSchema)]
+        vec![Box::new(InitialSchema), Box::new(FaultManagement)]
     }
 }
 
@@ -114,6 +114,38 @@ impl MigrationTrait for InitialSchema {
             db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
                 .await?;
         }
+        Ok(())
+    }
+}
+
+/// VNF fault management: alarms and FM subscriptions are records like the others (kinds
+/// `Alarm` and `FmSubscription`, an alarm's `managedObjectId` in `vnf_instance_id`);
+/// this adds the index that lists an instance's alarms.
+struct FaultManagement;
+
+impl MigrationName for FaultManagement {
+    fn name(&self) -> &str {
+        "m0002_fault_management"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for FaultManagement {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS records_alarm_object ON records (tenant, kind, vnf_instance_id, id)",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("DROP INDEX IF EXISTS records_alarm_object")
+            .await?;
         Ok(())
     }
 }

@@ -76,6 +76,8 @@ fn kind_name(kind: RecordKind) -> &'static str {
         RecordKind::Vim => "Vim",
         RecordKind::LccnSubscription => "LccnSubscription",
         RecordKind::PkgmSubscription => "PkgmSubscription",
+        RecordKind::Alarm => "Alarm",
+        RecordKind::FmSubscription => "FmSubscription",
     }
 }
 
@@ -148,7 +150,15 @@ fn columns(record: &Record) -> Columns {
             is_default: r.is_default,
             ..Columns::default()
         },
-        Record::LccnSubscription(_) | Record::PkgmSubscription(_) => Columns::default(),
+        // An alarm's managed object is a VNF instance: the alarm list of an instance
+        // is one index range.
+        Record::Alarm(r) => Columns {
+            vnf_instance_id: Some(r.alarm.managed_object_id.clone()),
+            ..Columns::default()
+        },
+        Record::LccnSubscription(_) | Record::PkgmSubscription(_) | Record::FmSubscription(_) => {
+            Columns::default()
+        }
     }
 }
 
@@ -212,6 +222,7 @@ fn column_of(kind: RecordKind, attribute: &str) -> Option<&'static str> {
         (RecordKind::VnfPackage, "operationalState") => "operational_state",
         (RecordKind::VnfPackage, "usageState") => "usage_state",
         (RecordKind::Vim, "name") => "name",
+        (RecordKind::Alarm, "managedObjectId") => "vnf_instance_id",
         _ => return None,
     })
 }
@@ -310,6 +321,7 @@ fn conflict_message(name: &str, value: &str, holder: &str) -> String {
         "vnfdId" => format!("VNF package {holder} already provides vnfdId {value}"),
         "vimName" => format!("VIM {holder} already has the name '{value}'"),
         "defaultVim" => format!("VIM {holder} is already the default VIM"),
+        "activeAlarm" => format!("alarm {holder} is already active for fault {value}"),
         other => format!("{other} '{value}' is already held by {holder}"),
     }
 }
@@ -620,10 +632,11 @@ impl SqlStore {
             }) => {
                 let exists = db
                     .query_one_raw(
-                        Sql::new("SELECT 1 AS found FROM records WHERE tenant = ? AND kind IN (?, ?) AND id = ?")
+                        Sql::new("SELECT 1 AS found FROM records WHERE tenant = ? AND kind IN (?, ?, ?) AND id = ?")
                             .bind(tenant.as_str())
                             .bind(kind_name(RecordKind::LccnSubscription))
                             .bind(kind_name(RecordKind::PkgmSubscription))
+                            .bind(kind_name(RecordKind::FmSubscription))
                             .bind(subscription_id.as_str())
                             .build(self.backend),
                     )

@@ -4,6 +4,12 @@
 //! package files under `./tacker-data/`, and the simulated VIM registered as the default
 //! VIM, so packages can be onboarded and VNFs instantiated at once. Every flag can also
 //! be set by its environment variable (`--help` lists them).
+//!
+//! Health monitoring runs too: instances whose `vnfConfigurableProperties.monitoring`
+//! asks for `http`, `ping` or `alertmanager` are watched after instantiate, FM alarms
+//! are raised and cleared at `/vnffm/v1`, Alertmanager posts alerts to
+//! `POST /monitoring/v1/alertmanager`, and `isAutohealEnabled` / `isAutoscaleEnabled`
+//! let the VNFM heal and scale on its own (see `tacker_core::monitor`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,6 +24,10 @@ use tacker_api::{Api, ApiConfig, HttpNotificationSink, HttpPackageFetcher};
 use tacker_core::lcm::{LcmConfig, VnfLcm};
 use tacker_core::mgmt::NoopMgmtDriver;
 use tacker_core::model::KeyValuePairs;
+use tacker_core::monitor::{
+    AlertmanagerMonitor, AutoHealConfig, AutoHealPolicy, AutoScaleConfig, AutoScalePolicy,
+    HealthConfig, HealthService, HttpMonitor, MonitorDriver, PingMonitor, PolicyDriver,
+};
 use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
 use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver, SimOperation};
 use tacker_core::store::Store;
@@ -92,11 +102,57 @@ struct Args {
     /// Latency of every simulated VIM call, in milliseconds (for demonstrations).
     #[arg(long, env = "TACKER_SIM_LATENCY_MS", default_value_t = 0)]
     sim_latency_ms: u64,
+    /// Addresses the simulated VIM gives the first CP of a VDU's VNFCs, in order:
+    /// `VDU1=127.0.0.5,127.0.0.6;VDU2=127.0.0.7` (for pointing monitors at real hosts).
+    #[arg(long, env = "TACKER_SIM_VDU_ADDRESSES")]
+    sim_vdu_addresses: Option<String>,
+    /// Heal moves a replaced VNFC of the simulated VIM to its VDU's next free
+    /// configured address.
+    #[arg(long, env = "TACKER_SIM_HEAL_READDRESSES")]
+    sim_heal_readdresses: bool,
+    /// Milliseconds over which failures of one instance are gathered into one
+    /// automatic heal.
+    #[arg(long, env = "TACKER_AUTOHEAL_WINDOW_MS", default_value_t = 2000)]
+    autoheal_window_ms: u64,
+    /// Automatic heals of one VNFC before the whole VNF is healed, then escalated.
+    #[arg(long, env = "TACKER_AUTOHEAL_MAX_VNFC_HEALS", default_value_t = 2)]
+    autoheal_max_vnfc_heals: u32,
+    /// Seconds an aspect rests after an automatic scale.
+    #[arg(long, env = "TACKER_AUTOSCALE_COOLDOWN", default_value_t = 300)]
+    autoscale_cooldown: u64,
+    /// Probes run at once by each of the HTTP and ping monitors.
+    #[arg(long, env = "TACKER_MONITOR_MAX_PROBES", default_value_t = 64)]
+    monitor_max_probes: usize,
     /// A management driver name whose hooks are skipped (repeatable): for packages
     /// that bind LCM hooks to scripts this VNFM does not run, such as Tacker's Python
     /// `sample-script`. Without it such packages are refused at instantiate (422).
     #[arg(long = "noop-mgmt-driver", value_name = "NAME")]
     noop_mgmt_drivers: Vec<String>,
+}
+
+/// Parses `VDU1=addr,addr;VDU2=addr`.
+fn vdu_addresses(text: &str) -> Result<Vec<(String, Vec<std::net::IpAddr>)>> {
+    text.split(';')
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| {
+            let (vdu, addresses) = part.split_once('=').ok_or_else(|| {
+                Error::InvalidRequest(format!(
+                    "--sim-vdu-addresses: '{part}' is not VDU=address,address"
+                ))
+            })?;
+            let addresses = addresses
+                .split(',')
+                .map(|a| {
+                    a.trim().parse().map_err(|e| {
+                        Error::InvalidRequest(format!(
+                            "--sim-vdu-addresses: '{a}' of {vdu} is not an IP address: {e}"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok((vdu.trim().to_owned(), addresses))
+        })
+        .collect()
 }
 
 fn io_error(what: &str, path: &Path, error: std::io::Error) -> Error {
@@ -246,6 +302,12 @@ async fn run(args: Args) -> Result<()> {
         .to_owned();
 
     let sim = SimInfraDriver::default();
+    if let Some(text) = &args.sim_vdu_addresses {
+        for (vdu, addresses) in vdu_addresses(text)? {
+            sim.set_vdu_addresses(&vdu, addresses);
+        }
+    }
+    sim.set_heal_readdresses(args.sim_heal_readdresses);
     if args.sim_latency_ms > 0 {
         sim.set_default_latency(Duration::from_millis(args.sim_latency_ms));
         sim.set_latency(SimOperation::Validate, Duration::ZERO);
@@ -317,6 +379,26 @@ async fn run(args: Args) -> Result<()> {
     let metrics = Metrics::new(Some(store.clone()));
     let watcher = metrics.watch_operations(&lcm);
 
+    let alertmanager = Arc::new(AlertmanagerMonitor::new());
+    let monitors: Vec<Arc<dyn MonitorDriver>> = vec![
+        Arc::new(HttpMonitor::new(args.monitor_max_probes)),
+        Arc::new(PingMonitor::new(args.monitor_max_probes)),
+        alertmanager.clone(),
+    ];
+    let policies: Vec<Arc<dyn PolicyDriver>> = vec![
+        Arc::new(AutoHealPolicy::new(AutoHealConfig {
+            window: Duration::from_millis(args.autoheal_window_ms),
+            max_vnfc_heals: args.autoheal_max_vnfc_heals,
+        })),
+        Arc::new(AutoScalePolicy::new(AutoScaleConfig {
+            cooldown: Duration::from_secs(args.autoscale_cooldown),
+        })),
+    ];
+    let health = HealthService::new(lcm.clone(), monitors, policies, HealthConfig::default());
+    let health_task = health.start()?;
+    // Instances instantiated before this start are watched again.
+    health.sync_tenant(&tenant).await?;
+
     let mut api = Api::new(
         lcm,
         packages,
@@ -326,7 +408,8 @@ async fn run(args: Args) -> Result<()> {
             ..ApiConfig::default()
         },
     )
-    .with_metrics(metrics);
+    .with_metrics(metrics)
+    .with_monitoring(health, alertmanager);
     if let Some(auth) = auth {
         let authenticator = Authenticator::new(auth)
             .map_err(|e| Error::InvalidRequest(format!("auth config: {e}")))?;
@@ -346,6 +429,7 @@ async fn run(args: Args) -> Result<()> {
     )
     .await?;
     tracing::info!("stopped accepting requests; handing running operations back to the store");
+    health_task.shutdown().await;
     executor.shutdown().await;
     watcher.abort();
     tracing::info!("stopped");

@@ -16,7 +16,9 @@
 //! authentication every request acts for the configured default tenant.
 
 pub mod auth;
+mod fm;
 mod lcm;
+mod monitoring;
 mod openapi;
 mod pkgm;
 pub mod sol013;
@@ -44,6 +46,10 @@ pub const VNFPKGM_VERSION: &str = "2.4.0";
 pub const VNFPKGM_V1_VERSION: &str = "1.3.0";
 /// The version of `/vims`.
 pub const VIMS_VERSION: &str = "1.0.0";
+/// The version of the VNF fault management API (SOL003 v3.7.1 `/vnffm/v1`).
+pub const VNFFM_VERSION: &str = "1.5.0";
+/// The version of the monitoring webhook API (this VNFM's own).
+pub const MONITORING_VERSION: &str = "1.0.0";
 
 /// Who makes a request: set by the authentication middleware.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +89,14 @@ struct Inner {
     packages: VnfPackageManager,
     vims: VimRegistry,
     config: ApiConfig,
+    monitoring: std::sync::OnceLock<Monitoring>,
+}
+
+/// The health monitoring the webhook feeds.
+#[derive(Debug, Clone)]
+pub(crate) struct Monitoring {
+    pub(crate) health: tacker_core::monitor::HealthService,
+    pub(crate) alertmanager: Arc<tacker_core::monitor::AlertmanagerMonitor>,
 }
 
 /// What every handler shares. Cheap to clone.
@@ -104,6 +118,10 @@ impl AppState {
 
     pub(crate) fn config(&self) -> &ApiConfig {
         &self.0.config
+    }
+
+    pub(crate) fn monitoring(&self) -> Option<&Monitoring> {
+        self.0.monitoring.get()
     }
 
     /// An absolute URI of a path of this server.
@@ -172,10 +190,26 @@ impl Api {
                 packages,
                 vims,
                 config,
+                monitoring: std::sync::OnceLock::new(),
             })),
             authenticator: None,
             metrics: None,
         }
+    }
+
+    /// Serves the Alertmanager webhook (`POST /monitoring/v1/alertmanager`) for
+    /// `alertmanager`, handing scale requests to `health`. Without it the webhook
+    /// answers 503.
+    pub fn with_monitoring(
+        self,
+        health: tacker_core::monitor::HealthService,
+        alertmanager: Arc<tacker_core::monitor::AlertmanagerMonitor>,
+    ) -> Self {
+        let _ = self.state.0.monitoring.set(Monitoring {
+            health,
+            alertmanager,
+        });
+        self
     }
 
     /// Counts requests into `metrics` and serves them at `GET /metrics`.
@@ -243,6 +277,11 @@ impl Api {
                 versioned(pkgm::routes_v1(), VNFPKGM_V1_VERSION, false),
             )
             .nest("/vims", versioned(vims::routes(), VIMS_VERSION, true))
+            .nest("/vnffm/v1", versioned(fm::routes(), VNFFM_VERSION, true))
+            .nest(
+                "/monitoring/v1",
+                versioned(monitoring::routes(), MONITORING_VERSION, false),
+            )
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed);
         match &self.authenticator {

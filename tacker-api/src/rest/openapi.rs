@@ -8,10 +8,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{VIMS_VERSION, VNFLCM_VERSION, VNFPKGM_V1_VERSION, VNFPKGM_VERSION};
+use super::{VIMS_VERSION, VNFFM_VERSION, VNFLCM_VERSION, VNFPKGM_V1_VERSION, VNFPKGM_VERSION};
 
 const LCM_DEFS: &str = "https://forge.etsi.org/rep/nfv/SOL002-SOL003/raw/v3.7.1/SOL003/VNFLifecycleManagement/definitions/SOL003VNFLifecycleManagement_def.yaml#/definitions/";
 const PKGM_DEFS: &str = "https://forge.etsi.org/rep/nfv/SOL005/raw/v3.7.1/SOL005/VNFPackageManagement/definitions/SOL005VNFPackageManagement_def.yaml#/definitions/";
+const FM_DEFS: &str = "https://forge.etsi.org/rep/nfv/SOL002-SOL003/raw/v3.7.1/SOL003/VNFFaultManagement/definitions/SOL003VNFFaultManagement_def.yaml#/definitions/";
 const PROBLEM: &str = "https://forge.etsi.org/rep/nfv/SOL002-SOL003/raw/v3.7.1/SOL003/General_Definitions/SOL003_def.yaml#/definitions/ProblemDetails";
 
 /// What a request or response body is.
@@ -23,6 +24,10 @@ pub(crate) enum Body {
     Lcm(&'static str),
     /// A JSON array of an ETSI LCM type.
     LcmList(&'static str),
+    /// JSON of an ETSI fault management type.
+    Fm(&'static str),
+    /// A JSON array of an ETSI fault management type.
+    FmList(&'static str),
     /// JSON of an ETSI package management type.
     Pkgm(&'static str),
     /// A JSON array of an ETSI package management type.
@@ -271,6 +276,80 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         204,
         Empty,
     ),
+    // VNF fault management.
+    op(
+        "get",
+        "/vnffm/v1/api_versions",
+        "API versions",
+        Empty,
+        200,
+        Versions,
+    ),
+    op(
+        "get",
+        "/vnffm/v1/alarms",
+        "List alarms",
+        Empty,
+        200,
+        FmList("Alarm"),
+    ),
+    op(
+        "get",
+        "/vnffm/v1/alarms/{alarmId}",
+        "Read an alarm",
+        Empty,
+        200,
+        Fm("Alarm"),
+    ),
+    op(
+        "patch",
+        "/vnffm/v1/alarms/{alarmId}",
+        "Acknowledge an alarm",
+        Fm("AlarmModifications"),
+        200,
+        Fm("AlarmModifications"),
+    ),
+    op(
+        "get",
+        "/vnffm/v1/subscriptions",
+        "List FM subscriptions",
+        Empty,
+        200,
+        FmList("FmSubscription"),
+    ),
+    op(
+        "post",
+        "/vnffm/v1/subscriptions",
+        "Subscribe to FM notifications",
+        Fm("FmSubscriptionRequest"),
+        201,
+        Fm("FmSubscription"),
+    ),
+    op(
+        "get",
+        "/vnffm/v1/subscriptions/{subscriptionId}",
+        "Read an FM subscription",
+        Empty,
+        200,
+        Fm("FmSubscription"),
+    ),
+    op(
+        "delete",
+        "/vnffm/v1/subscriptions/{subscriptionId}",
+        "Delete an FM subscription",
+        Empty,
+        204,
+        Empty,
+    ),
+    // Health monitoring.
+    op(
+        "post",
+        "/monitoring/v1/alertmanager",
+        "Receive Prometheus Alertmanager alerts",
+        Local("AlertmanagerPayload"),
+        200,
+        Local("AlertOutcome"),
+    ),
     // VNF package management (v2; v1 serves the same paths under /vnfpkgm/v1).
     op(
         "get",
@@ -477,6 +556,11 @@ fn schema(body: Body) -> Option<(String, Value)> {
             "application/json".into(),
             json!({"type": "array", "items": json_ref(LCM_DEFS, name)}),
         ),
+        Fm(name) => ("application/json".into(), json_ref(FM_DEFS, name)),
+        FmList(name) => (
+            "application/json".into(),
+            json!({"type": "array", "items": json_ref(FM_DEFS, name)}),
+        ),
         Pkgm(name) => ("application/json".into(), json_ref(PKGM_DEFS, name)),
         PkgmList(name) => (
             "application/json".into(),
@@ -513,7 +597,7 @@ fn operation(o: &Operation, path: &str) -> Value {
         }
     }
     let versions = path.ends_with("/api_versions");
-    let v1 = path.starts_with("/vnfpkgm/v1");
+    let v1 = path.starts_with("/vnfpkgm/v1") || path.starts_with("/monitoring/v1");
     if !versions {
         parameters.push(json!({
             "name": "Version", "in": "header", "required": !v1,
@@ -521,14 +605,21 @@ fn operation(o: &Operation, path: &str) -> Value {
             "schema": {"type": "string"},
         }));
     }
-    let list = o.method == "get" && matches!(o.response, LcmList(_) | PkgmList(_) | LocalList(_));
+    let list = o.method == "get"
+        && matches!(
+            o.response,
+            LcmList(_) | PkgmList(_) | FmList(_) | LocalList(_)
+        );
     if list {
         parameters.push(json!({"name": "filter", "in": "query", "schema": {"type": "string"},
             "description": "SOL013 attribute filter, e.g. (eq,instantiationState,INSTANTIATED);(in,vnfProvider,a,b)"}));
         parameters.push(
             json!({"name": "nextpage_opaque_marker", "in": "query", "schema": {"type": "string"}}),
         );
-        if !path.ends_with("/subscriptions") && !path.starts_with("/vims") {
+        if !path.ends_with("/subscriptions")
+            && !path.starts_with("/vims")
+            && !path.starts_with("/vnffm")
+        {
             for name in ["all_fields", "fields", "exclude_fields", "exclude_default"] {
                 parameters.push(json!({"name": name, "in": "query", "schema": {"type": "string"}}));
             }
@@ -605,7 +696,7 @@ pub(crate) fn document() -> Value {
             "title": "tacker VNF Manager",
             "version": env!("CARGO_PKG_VERSION"),
             "description": format!(
-                "ETSI NFV SOL003 VNF lifecycle management {VNFLCM_VERSION}, SOL005 VNF package management {VNFPKGM_VERSION} (and {VNFPKGM_V1_VERSION} under /vnfpkgm/v1), and the VIM registry {VIMS_VERSION}. ETSI data types are those of the ETSI NFV OpenAPI documents v3.7.1."
+                "ETSI NFV SOL003 VNF lifecycle management {VNFLCM_VERSION}, SOL003 VNF fault management {VNFFM_VERSION}, SOL005 VNF package management {VNFPKGM_VERSION} (and {VNFPKGM_V1_VERSION} under /vnfpkgm/v1), and the VIM registry {VIMS_VERSION}. ETSI data types are those of the ETSI NFV OpenAPI documents v3.7.1."
             ),
         },
         "paths": paths,
@@ -620,6 +711,33 @@ pub(crate) fn document() -> Value {
                             "type": "object", "required": ["version"],
                             "properties": {"version": {"type": "string"}, "isDeprecated": {"type": "boolean"}, "retirementDate": {"type": "string", "format": "date-time"}},
                         }},
+                    },
+                },
+                "AlertmanagerPayload": {
+                    "type": "object",
+                    "required": ["alerts"],
+                    "description": "The Alertmanager webhook payload (version 4). Alerts are about the VNF instance in the label vnf_instance_id and the VNFC in vnfc_id; severity, alertname, and aspect_id with scale_direction (out or in) are read too.",
+                    "properties": {
+                        "status": {"type": "string"},
+                        "alerts": {"type": "array", "items": {
+                            "type": "object", "required": ["status"],
+                            "properties": {
+                                "status": {"type": "string", "enum": ["firing", "resolved"]},
+                                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                                "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+                                "startsAt": {"type": "string", "format": "date-time"},
+                                "endsAt": {"type": "string", "format": "date-time"},
+                            },
+                        }},
+                    },
+                },
+                "AlertOutcome": {
+                    "type": "object",
+                    "required": ["healthEvents", "scaleEvents", "ignored"],
+                    "properties": {
+                        "healthEvents": {"type": "integer"},
+                        "scaleEvents": {"type": "integer"},
+                        "ignored": {"type": "integer"},
                     },
                 },
                 "VimRegistration": {

@@ -7,7 +7,7 @@ pub mod lccn;
 mod request;
 pub mod state;
 
-pub use engine::{Executor, LcmConfig, OpFinished, VnfLcm, VnfLcmBuilder};
+pub use engine::{Executor, Fault, LcmConfig, OpFinished, VnfLcm, VnfLcmBuilder, fault_key};
 pub use grant::LocalGrantProvider;
 pub use request::OpRequest;
 pub use state::{OpEvent, transition};

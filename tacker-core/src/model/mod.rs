@@ -7,6 +7,7 @@
 //! spellings. `tests/etsi_schema.rs` checks every type against the ETSI OpenAPI schemas.
 
 mod common;
+mod fm;
 mod grant;
 mod instance;
 mod lccn;
@@ -15,6 +16,7 @@ mod package;
 mod requests;
 
 pub use common::*;
+pub use fm::*;
 pub use grant::*;
 pub use instance::*;
 pub use lccn::*;

@@ -141,6 +141,8 @@ pub(super) struct Work<'a> {
     budget: Option<usize>,
     /// Server creations, removals and replacements done (or attempted beyond the budget).
     pub used: usize,
+    /// Heal moves a replaced VNFC's first CP to the VDU's next free configured address.
+    pub heal_readdresses: bool,
 }
 
 impl<'a> Work<'a> {
@@ -154,6 +156,7 @@ impl<'a> Work<'a> {
             vdu_addresses,
             budget,
             used: 0,
+            heal_readdresses: false,
         }
     }
 
@@ -328,6 +331,40 @@ impl Deployment {
             server.vim_flavour = blueprint.images.vim_flavour(vdu, Some(&server.vnfc_id));
         }
         true
+    }
+
+    /// Moves a server's first port to the next address configured for its VDU (after
+    /// its current one, wrapping) that no port of the deployment uses, as a replacement
+    /// server that got a new address would. False when there is none.
+    pub fn readdress(&mut self, index: usize, work: &Work<'_>) -> bool {
+        let used: BTreeSet<IpAddr> = self
+            .servers
+            .iter()
+            .flat_map(|s| s.ports.iter().map(|p| p.address))
+            .collect();
+        let Some(server) = self.servers.get_mut(index) else {
+            return false;
+        };
+        let Some(list) = work.vdu_addresses.get(&server.vdu_id) else {
+            return false;
+        };
+        let Some(port) = server.ports.first_mut() else {
+            return false;
+        };
+        let start = list
+            .iter()
+            .position(|a| *a == port.address)
+            .map_or(0, |p| p + 1);
+        let next = (0..list.len())
+            .filter_map(|i| list.get((start + i) % list.len()))
+            .find(|a| !used.contains(a));
+        match next {
+            Some(address) => {
+                port.address = *address;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Brings the number of `vdu`'s servers to `count`: removes the most recently

@@ -33,6 +33,13 @@
 //! 127.64.0.0/16: loopback, so anything that probes them stays on this machine. They
 //! are not reused within a deployment until the 65 000 addresses of the pool are spent.
 //!
+//! With [`SimBuilder::heal_readdresses`] (or [`SimInfraDriver::set_heal_readdresses`]),
+//! heal gives each replaced VNFC's first CP the VDU's next configured address that no
+//! port uses (after its current one, wrapping), as a rebuilt server that got a new
+//! address would; without a free one it keeps its address. A test can so point a
+//! VNFC's health endpoint at a local server, stop that server, and have the healed
+//! VNFC answer at a second configured address where a healthy server listens.
+//!
 //! # Latency, faults and counters
 //!
 //! Each call kind ([`SimOperation`]) can be given a latency (or a default for all),
@@ -216,6 +223,7 @@ struct State {
     latency: BTreeMap<SimOperation, Duration>,
     default_latency: Duration,
     vdu_addresses: BTreeMap<String, Vec<IpAddr>>,
+    heal_readdresses: bool,
     next_mac: u64,
 }
 
@@ -346,6 +354,7 @@ pub struct SimBuilder {
     latency: BTreeMap<SimOperation, Duration>,
     default_latency: Duration,
     vdu_addresses: BTreeMap<String, Vec<IpAddr>>,
+    heal_readdresses: bool,
 }
 
 impl SimBuilder {
@@ -385,12 +394,20 @@ impl SimBuilder {
         self
     }
 
+    /// Whether heal moves a replaced VNFC to the VDU's next free configured address
+    /// (see the module documentation; default false).
+    pub fn heal_readdresses(mut self, enabled: bool) -> Self {
+        self.heal_readdresses = enabled;
+        self
+    }
+
     /// The driver.
     pub fn build(self) -> SimInfraDriver {
         let state = State {
             latency: self.latency,
             default_latency: self.default_latency,
             vdu_addresses: self.vdu_addresses,
+            heal_readdresses: self.heal_readdresses,
             ..State::default()
         };
         SimInfraDriver {
@@ -529,6 +546,7 @@ impl SimInfraDriver {
             latency: BTreeMap::new(),
             default_latency: Duration::ZERO,
             vdu_addresses: BTreeMap::new(),
+            heal_readdresses: false,
         }
     }
 
@@ -545,6 +563,11 @@ impl SimInfraDriver {
     /// Sets the latency of every call kind without its own.
     pub fn set_default_latency(&self, latency: Duration) {
         self.shared.lock().default_latency = latency;
+    }
+
+    /// Sets whether heal moves a replaced VNFC to the VDU's next free configured address.
+    pub fn set_heal_readdresses(&self, enabled: bool) {
+        self.shared.lock().heal_readdresses = enabled;
     }
 
     /// Sets the addresses for the first CP of a VDU's VNFCs (used by VNFCs created
@@ -673,6 +696,7 @@ impl SimInfraDriver {
         let budget = if call.partial {
             let mut dry_run = current.clone();
             let mut work = Work::new(state.next_mac, &state.vdu_addresses, None);
+            work.heal_readdresses = state.heal_readdresses;
             body(&mut dry_run, &mut work)?;
             Some(work.used.div_ceil(2))
         } else {
@@ -680,6 +704,7 @@ impl SimInfraDriver {
         };
         let mut slot = current;
         let mut work = Work::new(state.next_mac, &state.vdu_addresses, budget);
+        work.heal_readdresses = state.heal_readdresses;
         body(&mut slot, &mut work)?;
         state.next_mac = work.next_mac;
         let outcome = outcome(slot.as_ref(), ctx, changed_ext);
@@ -964,7 +989,11 @@ impl InfraDriver for SimInfraDriver {
                 };
                 let replaced =
                     if deployment.servers[index].resource_id == vnfc.compute_resource.resource_id {
-                        deployment.replace_compute(index, None, work)
+                        let replaced = deployment.replace_compute(index, None, work);
+                        if replaced && work.heal_readdresses {
+                            deployment.readdress(index, work);
+                        }
+                        replaced
                     } else {
                         true
                     };

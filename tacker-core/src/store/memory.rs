@@ -100,6 +100,7 @@ fn describe_key_conflict(key: &UniqueKey, holder: &str) -> String {
         "vnfdId" => format!("VNF package {holder} already provides vnfdId {}", key.1),
         "vimName" => format!("VIM {holder} already has the name '{}'", key.1),
         "defaultVim" => format!("VIM {holder} is already the default VIM"),
+        "activeAlarm" => format!("alarm {holder} is already active for fault {}", key.1),
         other => format!("{other} '{}' is already held by {holder}", key.1),
     }
 }
@@ -270,7 +271,7 @@ impl State {
                 subscription_id,
                 payload,
             }) => {
-                let exists = [RecordKind::LccnSubscription, RecordKind::PkgmSubscription]
+                let exists = RecordKind::SUBSCRIPTIONS
                     .into_iter()
                     .any(|kind| self.row(tenant, kind, &subscription_id).is_some());
                 if !exists {

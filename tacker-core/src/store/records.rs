@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    DateTime, Grant, KeyValuePairs, LccnSubscription, PackageOnboardingStateType, PkgmSubscription,
-    VnfInstance, VnfLcmOpOcc, VnfPkgInfo,
+    Alarm, DateTime, FmSubscription, Grant, KeyValuePairs, LccnSubscription,
+    PackageOnboardingStateType, PkgmSubscription, VnfInstance, VnfLcmOpOcc, VnfPkgInfo,
 };
 use crate::{Error, Result};
 
@@ -23,17 +23,30 @@ pub enum RecordKind {
     LccnSubscription,
     /// [`PkgmSubscriptionRecord`].
     PkgmSubscription,
+    /// [`AlarmRecord`].
+    Alarm,
+    /// [`FmSubscriptionRecord`].
+    FmSubscription,
 }
 
 impl RecordKind {
     /// Every kind.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 8] = [
         Self::VnfPackage,
         Self::VnfInstance,
         Self::VnfLcmOpOcc,
         Self::Vim,
         Self::LccnSubscription,
         Self::PkgmSubscription,
+        Self::Alarm,
+        Self::FmSubscription,
+    ];
+
+    /// The kinds whose records are subscriptions (targets of the outbox).
+    pub const SUBSCRIPTIONS: [Self; 3] = [
+        Self::LccnSubscription,
+        Self::PkgmSubscription,
+        Self::FmSubscription,
     ];
 
     /// The ETSI resource name, used in errors (`VnfInstance x not found`).
@@ -45,12 +58,17 @@ impl RecordKind {
             Self::Vim => "Vim",
             Self::LccnSubscription => "LccnSubscription",
             Self::PkgmSubscription => "PkgmSubscription",
+            Self::Alarm => "Alarm",
+            Self::FmSubscription => "FmSubscription",
         }
     }
 
     /// Whether records of this kind are subscriptions (their outbox entries go with them).
     pub fn is_subscription(self) -> bool {
-        matches!(self, Self::LccnSubscription | Self::PkgmSubscription)
+        matches!(
+            self,
+            Self::LccnSubscription | Self::PkgmSubscription | Self::FmSubscription
+        )
     }
 }
 
@@ -70,6 +88,10 @@ pub enum Record {
     LccnSubscription(Box<LccnSubscriptionRecord>),
     /// A VNF package management subscription.
     PkgmSubscription(Box<PkgmSubscriptionRecord>),
+    /// A VNF alarm.
+    Alarm(Box<AlarmRecord>),
+    /// A VNF fault management subscription.
+    FmSubscription(Box<FmSubscriptionRecord>),
 }
 
 /// A unique key: no two records of a tenant may hold the same (name, value) pair.
@@ -85,6 +107,8 @@ impl Record {
             Self::Vim(_) => RecordKind::Vim,
             Self::LccnSubscription(_) => RecordKind::LccnSubscription,
             Self::PkgmSubscription(_) => RecordKind::PkgmSubscription,
+            Self::Alarm(_) => RecordKind::Alarm,
+            Self::FmSubscription(_) => RecordKind::FmSubscription,
         }
     }
 
@@ -97,6 +121,8 @@ impl Record {
             Self::Vim(r) => &r.id,
             Self::LccnSubscription(r) => &r.subscription.id,
             Self::PkgmSubscription(r) => &r.subscription.id,
+            Self::Alarm(r) => &r.alarm.id,
+            Self::FmSubscription(r) => &r.subscription.id,
         }
     }
 
@@ -104,7 +130,9 @@ impl Record {
     /// - an op occurrence in progress holds `("inProgressOn", vnfInstanceId)`: at most
     ///   one operation in progress per VNF instance;
     /// - an onboarded package holds `("vnfdId", vnfdId)`;
-    /// - a VIM holds `("vimName", name)`, and the default VIM `("defaultVim", "")`.
+    /// - a VIM holds `("vimName", name)`, and the default VIM `("defaultVim", "")`;
+    /// - an alarm not yet cleared holds `("activeAlarm", fault key)`: one active alarm
+    ///   per fault (see [`AlarmRecord::fault_key`]).
     pub fn unique_keys(&self) -> Vec<UniqueKey> {
         match self {
             Self::VnfLcmOpOcc(r) if r.op.operation_state.is_in_progress() => {
@@ -123,6 +151,9 @@ impl Record {
                 }
                 keys
             }
+            Self::Alarm(r) if r.alarm.alarm_cleared_time.is_none() => {
+                vec![("activeAlarm", r.fault_key.clone())]
+            }
             _ => Vec::new(),
         }
     }
@@ -136,6 +167,8 @@ impl Record {
             Self::Vim(r) => serde_json::to_value(r.public_view()),
             Self::LccnSubscription(r) => serde_json::to_value(&r.subscription),
             Self::PkgmSubscription(r) => serde_json::to_value(&r.subscription),
+            Self::Alarm(r) => serde_json::to_value(&r.alarm),
+            Self::FmSubscription(r) => serde_json::to_value(&r.subscription),
         };
         view.unwrap_or(serde_json::Value::Null)
     }
@@ -186,6 +219,8 @@ stored_record!(OpOccRecord, VnfLcmOpOcc);
 stored_record!(VimRecord, Vim);
 stored_record!(LccnSubscriptionRecord, LccnSubscription);
 stored_record!(PkgmSubscriptionRecord, PkgmSubscription);
+stored_record!(AlarmRecord, Alarm);
+stored_record!(FmSubscriptionRecord, FmSubscription);
 
 /// A VNF package.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,6 +330,30 @@ pub struct LccnSubscriptionRecord {
 pub struct PkgmSubscriptionRecord {
     /// The subscription as served by the API.
     pub subscription: PkgmSubscription,
+    /// The callback's `SubscriptionAuthentication`, sealed.
+    pub authentication: Option<Sealed>,
+    /// When it was created.
+    pub created_at: DateTime,
+}
+
+/// A VNF alarm and the fault it reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlarmRecord {
+    /// The alarm as served by the API.
+    pub alarm: Alarm,
+    /// What fault the alarm reports, e.g. `<vnfInstanceId>/<vnfcId>/<source>`: while
+    /// the alarm is active no other alarm of the tenant holds the same key, so a fault
+    /// seen again changes the alarm instead of raising a second one.
+    pub fault_key: String,
+    /// The VNFC the fault is about, if one.
+    pub vnfc_id: Option<String>,
+}
+
+/// A VNF fault management subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FmSubscriptionRecord {
+    /// The subscription as served by the API.
+    pub subscription: FmSubscription,
     /// The callback's `SubscriptionAuthentication`, sealed.
     pub authentication: Option<Sealed>,
     /// When it was created.

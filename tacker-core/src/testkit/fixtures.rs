@@ -183,3 +183,53 @@ pub fn pkgm_subscription(id: &str, callback_uri: &str) -> PkgmSubscriptionRecord
         created_at: Utc::now(),
     }
 }
+
+/// An FM subscription.
+pub fn fm_subscription(id: &str, callback_uri: &str) -> crate::store::FmSubscriptionRecord {
+    crate::store::FmSubscriptionRecord {
+        subscription: crate::model::FmSubscription {
+            id: id.to_owned(),
+            filter: None,
+            callback_uri: callback_uri.to_owned(),
+            links: SelfLink {
+                self_: Link::new(format!("{BASE}/vnffm/v1/subscriptions/{id}")),
+            },
+        },
+        authentication: None,
+        created_at: Utc::now(),
+    }
+}
+
+/// An active, unacknowledged alarm about VNFC `vnfc_id` of `vnf_instance_id`.
+pub fn alarm(id: &str, vnf_instance_id: &str, vnfc_id: &str) -> crate::store::AlarmRecord {
+    use crate::model::{Alarm, AlarmLinks, EventType, PerceivedSeverityType};
+    let now = Utc::now();
+    crate::store::AlarmRecord {
+        alarm: Alarm {
+            id: id.to_owned(),
+            managed_object_id: vnf_instance_id.to_owned(),
+            root_cause_faulty_resource: None,
+            alarm_raised_time: now,
+            alarm_changed_time: None,
+            alarm_cleared_time: None,
+            alarm_acknowledged_time: None,
+            ack_state: crate::model::AckState::Unacknowledged,
+            perceived_severity: PerceivedSeverityType::Major,
+            event_time: now,
+            event_type: EventType::CommunicationsAlarm,
+            fault_type: None,
+            probable_cause: "probe failed".to_owned(),
+            is_root_cause: true,
+            correlated_alarm_ids: Vec::new(),
+            fault_details: Vec::new(),
+            links: AlarmLinks {
+                self_: Link::new(format!("{BASE}/vnffm/v1/alarms/{id}")),
+                object_instance: Some(Link::new(format!(
+                    "{BASE}/vnflcm/v2/vnf_instances/{vnf_instance_id}"
+                ))),
+            },
+        },
+        fault_key: format!("{vnf_instance_id}/{vnfc_id}/test"),
+        vnfc_id: Some(vnfc_id.to_owned()),
+    }
+}

@@ -52,6 +52,8 @@ pub async fn run_all(store: &dyn Store) {
     deleting_a_subscription_drops_its_notifications(store).await;
     op_leases_are_exclusive_and_expire(store).await;
     concurrent_claims_never_share_an_op(store).await;
+    one_active_alarm_per_fault(store).await;
+    fm_notifications_queue_with_their_alarm(store).await;
 }
 
 /// Insert, get, update, list and delete work for every record kind, and versions count.
@@ -64,6 +66,8 @@ pub async fn crud_of_every_kind(store: &dyn Store) {
         fixtures::vim(&new_id(), "crud-vim", false).into(),
         fixtures::lccn_subscription(&new_id(), "http://127.0.0.1:9/lccn").into(),
         fixtures::pkgm_subscription(&new_id(), "http://127.0.0.1:9/pkgm").into(),
+        fixtures::fm_subscription(&new_id(), "http://127.0.0.1:9/fm").into(),
+        fixtures::alarm(&new_id(), &new_id(), "vnfc-1").into(),
     ];
     for record in records {
         let kind = record.kind();
@@ -904,4 +908,139 @@ pub async fn concurrent_claims_never_share_an_op(store: &dyn Store) {
     );
     assert!(unique.is_subset(&ids));
     let _ = remaining;
+}
+
+/// A fault has at most one active alarm; once it is cleared, the fault may raise a new
+/// one. Alarms filter by `managedObjectId` and by attributes of the alarm.
+pub async fn one_active_alarm_per_fault(store: &dyn Store) {
+    use crate::store::AlarmRecord;
+    let tenant = fresh_tenant();
+    let instance = new_id();
+    let first = fixtures::alarm(&new_id(), &instance, "vnfc-1");
+    store
+        .insert(&tenant, first.clone())
+        .await
+        .expect("first alarm");
+    assert_conflict(
+        store
+            .insert(&tenant, fixtures::alarm(&new_id(), &instance, "vnfc-1"))
+            .await,
+        "a second active alarm for the same fault",
+    );
+    let other_vnfc = fixtures::alarm(&new_id(), &instance, "vnfc-2");
+    store
+        .insert(&tenant, other_vnfc.clone())
+        .await
+        .expect("an alarm of another VNFC");
+    let elsewhere = fresh_tenant();
+    store
+        .insert(&elsewhere, fixtures::alarm(&new_id(), &instance, "vnfc-1"))
+        .await
+        .expect("the same fault in another tenant");
+
+    let mut cleared = first.clone();
+    cleared.alarm.alarm_cleared_time = Some(Utc::now());
+    cleared.alarm.perceived_severity = crate::model::PerceivedSeverityType::Cleared;
+    store
+        .update(&tenant, cleared, 1)
+        .await
+        .expect("clear the first alarm");
+    let again = fixtures::alarm(&new_id(), &instance, "vnfc-1");
+    store
+        .insert(&tenant, again.clone())
+        .await
+        .expect("the fault raises a new alarm after the old one cleared");
+
+    let filter = Filter::parse(&format!("(eq,managedObjectId,{instance})")).expect("filter");
+    let page = store
+        .list_typed::<AlarmRecord>(&tenant, &ListQuery::filtered(filter))
+        .await
+        .expect("list by managedObjectId");
+    let ids: Vec<&str> = page
+        .items
+        .iter()
+        .map(|a| a.value.alarm.id.as_str())
+        .collect();
+    let mut expected = vec![
+        first.alarm.id.as_str(),
+        other_vnfc.alarm.id.as_str(),
+        again.alarm.id.as_str(),
+    ];
+    expected.sort_unstable();
+    assert_eq!(ids, expected, "the tenant's alarms of the instance, by id");
+    let filter = Filter::parse("(eq,perceivedSeverity,CLEARED)").expect("filter");
+    let page = store
+        .list_typed::<AlarmRecord>(&tenant, &ListQuery::filtered(filter))
+        .await
+        .expect("list by severity");
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].value.alarm.id, first.alarm.id);
+}
+
+/// An alarm and its notifications to FM subscriptions commit together; a notification
+/// for an FM subscription is claimable, and deleting the subscription drops it.
+pub async fn fm_notifications_queue_with_their_alarm(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let sub = new_id();
+    store
+        .insert(
+            &tenant,
+            fixtures::fm_subscription(&sub, "http://127.0.0.1:9/fm"),
+        )
+        .await
+        .expect("FM subscription");
+    let instance = new_id();
+    let alarm = fixtures::alarm(&new_id(), &instance, "vnfc-1");
+    store
+        .commit(
+            &tenant,
+            vec![
+                Write::Insert(alarm.clone().into()),
+                Write::Notify(NewNotification {
+                    subscription_id: sub.clone(),
+                    payload: serde_json::json!({"notificationType": "AlarmNotification"}),
+                }),
+            ],
+        )
+        .await
+        .expect("alarm and notification");
+    // A failing commit queues nothing: the duplicate alarm takes its notification down.
+    assert_conflict(
+        store
+            .commit(
+                &tenant,
+                vec![
+                    Write::Notify(NewNotification {
+                        subscription_id: sub.clone(),
+                        payload: serde_json::json!({"notificationType": "lost"}),
+                    }),
+                    Write::Insert(fixtures::alarm(&new_id(), &instance, "vnfc-1").into()),
+                ],
+            )
+            .await,
+        "a duplicate active alarm",
+    );
+    let claimed = claim_for(store, &tenant, "fm-sender").await;
+    assert_eq!(claimed.len(), 1, "one notification for the FM subscription");
+    assert_eq!(claimed[0].subscription_id, sub);
+    assert_eq!(claimed[0].payload["notificationType"], "AlarmNotification");
+    store
+        .ack_notification(&claimed[0])
+        .await
+        .expect("acknowledge");
+    store
+        .commit(
+            &tenant,
+            vec![Write::Notify(NewNotification {
+                subscription_id: sub.clone(),
+                payload: serde_json::json!({"notificationType": "AlarmClearedNotification"}),
+            })],
+        )
+        .await
+        .expect("queue");
+    store
+        .delete::<crate::store::FmSubscriptionRecord>(&tenant, &sub, None)
+        .await
+        .expect("delete subscription");
+    assert!(claim_for(store, &tenant, "fm-sender").await.is_empty());
 }

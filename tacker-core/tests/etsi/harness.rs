@@ -26,6 +26,11 @@ use serde_json::{Map, Value, json};
 pub const SOL003_LCM: &str = "SOL002-SOL003-v3.7.1/SOL003/VNFLifecycleManagement/definitions/SOL003VNFLifecycleManagement_def.yaml";
 /// SOL003 VNF lifecycle management notifications.
 pub const SOL003_LCM_NOTIF: &str = "SOL002-SOL003-v3.7.1/SOL003/VNFLifecycleManagementNotification/definitions/SOL003VNFLifecycleManagementNotification_def.yaml";
+/// SOL003 VNF fault management.
+pub const SOL003_FM: &str =
+    "SOL002-SOL003-v3.7.1/SOL003/VNFFaultManagement/definitions/SOL003VNFFaultManagement_def.yaml";
+/// SOL003 VNF fault management notifications.
+pub const SOL003_FM_NOTIF: &str = "SOL002-SOL003-v3.7.1/SOL003/VNFFaultManagementNotification/definitions/SOL003VNFFaultManagementNotification_def.yaml";
 /// SOL003 VNF lifecycle operation granting.
 pub const SOL003_GRANT: &str = "SOL002-SOL003-v3.7.1/SOL003/VNFLifecycleOperationGranting/definitions/SOL003VNFLifecycleOperationGranting_def.yaml";
 /// SOL003 general definitions.
@@ -116,6 +121,14 @@ pub const TARGETS: &[Target] = &[
     t("VnfLcmOperationOccurrenceNotification", SOL003_LCM_NOTIF),
     t("VnfIdentifierCreationNotification", SOL003_LCM_NOTIF),
     t("VnfIdentifierDeletionNotification", SOL003_LCM_NOTIF),
+    // SOL003 VNF fault management.
+    t("Alarm", SOL003_FM),
+    t("AlarmModifications", SOL003_FM),
+    t("FmNotificationsFilter", SOL003_FM),
+    t("FmSubscriptionRequest", SOL003_FM),
+    t("FmSubscription", SOL003_FM),
+    t("AlarmNotification", SOL003_FM_NOTIF),
+    t("AlarmClearedNotification", SOL003_FM_NOTIF),
     // SOL003 granting.
     t("GrantRequest", SOL003_GRANT),
     t("Grant", SOL003_GRANT),

@@ -33,8 +33,10 @@ use crate::store::{
 };
 use crate::vnfd::{DeploymentFlavour, HookPhase, LcmHook, Vnfd};
 use crate::{Error, Result, TenantId, new_id};
+pub use fm::{Fault, fault_key};
 
 mod executor;
+mod fm;
 mod sender;
 mod vims;
 

@@ -115,33 +115,33 @@ impl VnfLcm {
     }
 
     async fn target(&self, entry: &crate::store::OutboxEntry) -> Result<NotificationTarget> {
-        let found = match self
-            .store()
-            .get(
-                &entry.tenant,
-                RecordKind::LccnSubscription,
-                &entry.subscription_id,
-            )
-            .await
-        {
-            Ok(found) => found,
-            Err(Error::NotFound { .. }) => {
-                self.store()
-                    .get(
-                        &entry.tenant,
-                        RecordKind::PkgmSubscription,
-                        &entry.subscription_id,
-                    )
-                    .await?
+        let mut found = None;
+        for kind in RecordKind::SUBSCRIPTIONS {
+            match self
+                .store()
+                .get(&entry.tenant, kind, &entry.subscription_id)
+                .await
+            {
+                Ok(record) => {
+                    found = Some(record);
+                    break;
+                }
+                Err(Error::NotFound { .. }) => {}
+                Err(other) => return Err(other),
             }
-            Err(other) => return Err(other),
-        };
+        }
+        let found =
+            found.ok_or_else(|| Error::not_found("subscription", &entry.subscription_id))?;
         let (callback_uri, authentication) = match found.value {
             Record::LccnSubscription(r) => (
                 r.subscription.callback_uri.clone(),
                 r.authentication.clone(),
             ),
             Record::PkgmSubscription(r) => (
+                r.subscription.callback_uri.clone(),
+                r.authentication.clone(),
+            ),
+            Record::FmSubscription(r) => (
                 r.subscription.callback_uri.clone(),
                 r.authentication.clone(),
             ),
