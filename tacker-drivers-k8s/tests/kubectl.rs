@@ -11,8 +11,12 @@ use tokio::process::Command;
 
 use tacker_drivers_k8s::testkit::{ApiServerConfig, ApiServerDouble};
 
-/// `kubectl`, or `None` (after saying so) when it is missing outside CI.
+/// `kubectl` (`TACKER_KUBECTL`, else the one on `PATH`), or `None` (after saying so)
+/// when it is missing outside CI.
 fn kubectl_binary() -> Option<PathBuf> {
+    if let Some(chosen) = std::env::var_os("TACKER_KUBECTL") {
+        return Some(PathBuf::from(chosen));
+    }
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join("kubectl"))

@@ -177,6 +177,14 @@ async fn route(
             }),
         )),
         ["apis"] => Ok(json_response(StatusCode::OK, &group_list())),
+        // Older clients validate against the OpenAPI v2 document, which they read as
+        // protobuf; an empty document (no definitions) makes them skip validation.
+        ["openapi", "v2"] => Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/octet-stream")],
+            Vec::<u8>::new(),
+        )
+            .into_response()),
         ["openapi", "v3"] => Ok(json_response(StatusCode::OK, &openapi_root())),
         ["openapi", "v3", "api", "v1"] => Ok(json_response(
             StatusCode::OK,
