@@ -467,11 +467,11 @@ fn replica_sets(store: &mut Store, pod_delay: Duration) {
             "availableReplicas": ready,
             "observedGeneration": int(&rs["metadata"]["generation"], 1),
         });
-        if ready == 0 {
-            if let Some(map) = status.as_object_mut() {
-                map.remove("readyReplicas");
-                map.remove("availableReplicas");
-            }
+        if ready == 0
+            && let Some(map) = status.as_object_mut()
+        {
+            map.remove("readyReplicas");
+            map.remove("availableReplicas");
         }
         set_status(store, &key, status);
     }

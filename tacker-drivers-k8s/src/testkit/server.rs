@@ -481,7 +481,7 @@ async fn serve(
         _ => Err(Failure::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
-            format!("the server does not allow this method on the requested resource"),
+            "the server does not allow this method on the requested resource",
         )),
     };
     shared.changed.notify_one();
