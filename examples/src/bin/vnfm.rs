@@ -246,7 +246,10 @@ async fn run(args: Args) -> Result<()> {
     let vims = VimRegistry::new(
         store.clone(),
         sealer.clone(),
-        vec![Arc::new(sim.vim_driver())],
+        vec![
+            Arc::new(sim.vim_driver()),
+            Arc::new(tacker_drivers_k8s::KubernetesVimDriver::new()),
+        ],
     );
     let tenant = TenantId::new(TenantId::DEFAULT);
     if !args.no_sim_vim && vims.default_vim(&tenant).await?.is_none() {
@@ -286,6 +289,7 @@ async fn run(args: Args) -> Result<()> {
         .store(store.clone())
         .packages(Arc::new(packages.clone()))
         .infra_driver(Arc::new(sim.clone()))
+        .infra_driver(Arc::new(tacker_drivers_k8s::KubernetesInfraDriver::new()))
         .vim_registry(vims.clone())
         .notification_sink(sink)
         .sealer(sealer)
