@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::process::Command;
 
-use tacker_drivers_k8s::testkit::{ApiServerConfig, ApiServerDouble};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use tacker_drivers_k8s::testkit::{ApiServerConfig, ApiServerDouble, TEST_CA_CERT};
 
 /// `kubectl` (`TACKER_KUBECTL`, else the one on `PATH`), or `None` (after saying so)
 /// when it is missing outside CI.
@@ -47,8 +49,9 @@ impl Kubectl {
             None => "    username: tester\n".to_owned(),
         };
         let config = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: double\n  cluster:\n    server: {}\nusers:\n- name: tester\n  user:\n{user}contexts:\n- name: double\n  context:\n    cluster: double\n    user: tester\n    namespace: default\ncurrent-context: double\n",
-            double.endpoint()
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: double\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: tester\n  user:\n{user}contexts:\n- name: double\n  context:\n    cluster: double\n    user: tester\n    namespace: default\ncurrent-context: double\n",
+            double.endpoint(),
+            STANDARD.encode(TEST_CA_CERT),
         );
         std::fs::write(&kubeconfig, config).expect("the kubeconfig is written");
         Self {
@@ -113,10 +116,9 @@ async fn kubectl_apply_get_scale_rollout_delete_on_corpus_manifests() {
     let Some(binary) = kubectl_binary() else {
         return;
     };
-    // kubectl sends bearer tokens only over TLS; the double serves plain HTTP, so this
-    // one accepts anonymous requests.
+    // kubectl sends bearer tokens only over TLS: the double serves HTTPS.
     let double = ApiServerDouble::start(ApiServerConfig {
-        token: None,
+        https: true,
         pod_ready_delay: Duration::from_millis(100),
         ..ApiServerConfig::default()
     })

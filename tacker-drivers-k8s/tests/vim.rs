@@ -49,3 +49,48 @@ async fn validate_reads_the_version_and_checks_the_identity_may_create_workloads
         Err(Error::InvalidRequest(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_are_verified_unless_the_vim_says_otherwise() {
+    let double = tacker_drivers_k8s::testkit::ApiServerDouble::start(
+        tacker_drivers_k8s::testkit::ApiServerConfig {
+            https: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the double serves HTTPS on loopback");
+    assert!(double.endpoint().starts_with("https://127.0.0.1:"));
+    let driver = KubernetesVimDriver::new();
+    let mut vim = support::vim_of(&double);
+
+    match driver.validate(&vim).await {
+        Err(Error::Driver { source, .. }) => {
+            let message = source.to_string();
+            assert!(message.contains("version"), "{message}");
+        }
+        other => panic!("an unknown certificate must be refused, not {other:?}"),
+    }
+
+    vim.interface_info.insert(
+        "ssl_ca_cert".into(),
+        json!(tacker_drivers_k8s::testkit::TEST_CA_CERT),
+    );
+    let description = driver.validate(&vim).await.expect("the CA is trusted");
+    assert_eq!(description.version.as_deref(), Some("1.33"));
+
+    vim.interface_info.remove("ssl_ca_cert");
+    vim.interface_info
+        .insert("skip_certificate_verification".into(), json!(true));
+    driver
+        .validate(&vim)
+        .await
+        .expect("verification is off when the VIM says so");
+
+    vim.interface_info
+        .insert("skip_certificate_verification".into(), json!("yes"));
+    assert!(matches!(
+        driver.validate(&vim).await,
+        Err(Error::InvalidRequest(_))
+    ));
+}

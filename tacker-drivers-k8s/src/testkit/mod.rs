@@ -50,7 +50,15 @@ pub struct ApiServerConfig {
     pub pod_ready_delay: Duration,
     /// The `major` and `minor` version `/version` reports.
     pub version: (String, String),
+    /// Serve HTTPS with the double's certificate ([`TEST_CA_CERT`], for 127.0.0.1)
+    /// instead of plain HTTP.
+    pub https: bool,
 }
+
+/// The certificate the double serves HTTPS with (self-signed, for 127.0.0.1 and
+/// localhost): the `ssl_ca_cert` a client must trust.
+pub const TEST_CA_CERT: &str = include_str!("identity/tls-cert.pem");
+const TEST_KEY: &str = include_str!("identity/tls-key.pem");
 
 impl Default for ApiServerConfig {
     fn default() -> Self {
@@ -58,6 +66,7 @@ impl Default for ApiServerConfig {
             token: Some(format!("double-{}", uuid::Uuid::new_v4().simple())),
             pod_ready_delay: Duration::from_millis(200),
             version: ("1".to_owned(), "33".to_owned()),
+            https: false,
         }
     }
 }
@@ -126,19 +135,29 @@ impl ApiServerDouble {
             .fallback(server::handle)
             .with_state(shared.clone());
         let stop = shared.stop.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-        });
+        if shared.config.https {
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls_config()?);
+            tokio::spawn(serve_tls(listener, app, acceptor, stop));
+        } else {
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await;
+            });
+        }
         let runner = shared.clone();
         tokio::spawn(async move { run_controller(runner).await });
         Ok(Self { shared, address })
     }
 
-    /// The URL clients use, `http://127.0.0.1:<port>`.
+    /// The URL clients use, `http://127.0.0.1:<port>` (or `https://`).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.shared.config.https {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.address)
     }
 
     /// The bearer token clients must send, if any.
@@ -209,6 +228,62 @@ impl ApiServerDouble {
 impl Drop for ApiServerDouble {
     fn drop(&mut self) {
         self.shared.stop.cancel();
+    }
+}
+
+fn tls_config() -> std::io::Result<Arc<rustls::ServerConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+    let certs = CertificateDer::pem_slice_iter(TEST_CA_CERT.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(format!("the double's certificate: {e}")))?;
+    let key = PrivateKeyDer::from_pem_slice(TEST_KEY.as_bytes())
+        .map_err(|e| invalid(format!("the double's key: {e}")))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| invalid(e.to_string()))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    acceptor: tokio_rustls::TlsAcceptor,
+    stop: CancellationToken,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto;
+    use hyper_util::service::TowerToHyperService;
+    loop {
+        let stream = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => continue,
+            },
+        };
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(app.clone());
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await
+            else {
+                return;
+            };
+            let builder = auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            tokio::select! {
+                () = stop.cancelled() => {}
+                _ = connection => {}
+            }
+        });
     }
 }
 
