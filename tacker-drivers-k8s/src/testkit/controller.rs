@@ -761,24 +761,16 @@ fn jobs(store: &mut Store, pod_delay: Duration) {
         .map(|(k, j)| (k.clone(), j.clone()))
         .collect();
     for (key, job) in list {
-        if job["status"]["succeeded"].as_i64().unwrap_or(0) > 0 {
+        let completions = int(&job["spec"]["completions"], 1).max(1);
+        let parallelism = int(&job["spec"]["parallelism"], 1).max(1);
+        let mut succeeded = int(&job["status"]["succeeded"], 0);
+        if succeeded >= completions {
             continue;
         }
         let uid = uid_of(&job).unwrap_or_default();
-        let pods = owned_pods(store, &key.namespace, &uid);
-        match pods.first() {
-            None => {
-                let mut template = job["spec"]["template"].clone();
-                template["metadata"]["labels"]["job-name"] = json!(key.name);
-                let name = format!("{}-{}", key.name, random_suffix());
-                new_pod(store, &job, name, &template, pod_delay);
-                set_status(
-                    store,
-                    &key,
-                    json!({"active": 1, "startTime": now_rfc3339()}),
-                );
-            }
-            Some((pod_key, pod)) if pod_ready(pod) => {
+        // A ready pod of a Job has run its command: it succeeds.
+        for (pod_key, pod) in owned_pods(store, &key.namespace, &uid) {
+            if pod_ready(&pod) && pod["status"]["phase"] != "Succeeded" {
                 let mut done = pod.clone();
                 done["status"]["phase"] = json!("Succeeded");
                 if let Some(conditions) = done["status"]["conditions"].as_array_mut() {
@@ -788,24 +780,44 @@ fn jobs(store: &mut Store, pod_delay: Duration) {
                         }
                     }
                 }
-                store.update(pod_key, done);
-                let started = job["status"]["startTime"].clone();
-                set_status(
-                    store,
-                    &key,
-                    json!({
-                        "startTime": started,
-                        "completionTime": now_rfc3339(),
-                        "succeeded": 1,
-                        "conditions": [
-                            {"type": "SuccessCriteriaMet", "status": "True"},
-                            {"type": "Complete", "status": "True"},
-                        ],
-                    }),
-                );
+                store.update(&pod_key, done);
+                succeeded += 1;
             }
-            Some(_) => {}
         }
+        let active = i64::try_from(
+            owned_pods(store, &key.namespace, &uid)
+                .iter()
+                .filter(|(_, p)| p["status"]["phase"] != "Succeeded")
+                .count(),
+        )
+        .unwrap_or(i64::MAX);
+        let wanted = parallelism.min(completions - succeeded) - active;
+        for _ in 0..wanted.max(0) {
+            let mut template = job["spec"]["template"].clone();
+            template["metadata"]["labels"]["job-name"] = json!(key.name);
+            let name = format!("{}-{}", key.name, random_suffix());
+            new_pod(store, &job, name, &template, pod_delay);
+        }
+        let started = job["status"]["startTime"]
+            .as_str()
+            .map_or_else(now_rfc3339, str::to_owned);
+        let mut status = json!({
+            "startTime": started,
+            "active": active + wanted.max(0),
+            "succeeded": succeeded,
+        });
+        if succeeded >= completions {
+            status = json!({
+                "startTime": started,
+                "completionTime": now_rfc3339(),
+                "succeeded": succeeded,
+                "conditions": [
+                    {"type": "SuccessCriteriaMet", "status": "True"},
+                    {"type": "Complete", "status": "True"},
+                ],
+            });
+        }
+        set_status(store, &key, status);
     }
 }
 
