@@ -81,6 +81,9 @@ pub(crate) struct Shared {
     config: ApiServerConfig,
     address: String,
     allow: AtomicBool,
+    /// One-shot request failures: (method, path fragment, matching requests to let
+    /// through first).
+    request_faults: Mutex<Vec<(String, String, u32)>>,
 }
 
 impl Shared {
@@ -112,6 +115,7 @@ impl ApiServerDouble {
             config,
             address: address.to_string(),
             allow: AtomicBool::new(true),
+            request_faults: Mutex::new(Vec::new()),
         });
         {
             let mut store = shared.lock();
@@ -170,6 +174,25 @@ impl ApiServerDouble {
     pub fn inject_fault(&self, image: impl Into<String>, fault: PodFault) {
         self.shared.lock().faults.push((image.into(), fault));
         self.shared.changed.notify_one();
+    }
+
+    /// Makes the next request with this method whose path contains `path_fragment`
+    /// (watches excluded) fail with 500 `InternalError`, once.
+    pub fn fail_next_request(&self, method: &str, path_fragment: &str) {
+        self.fail_nth_request(method, path_fragment, 1);
+    }
+
+    /// Like [`Self::fail_next_request`], for the `n`-th such request from now (`n` ≥ 1).
+    pub fn fail_nth_request(&self, method: &str, path_fragment: &str, n: u32) {
+        self.shared
+            .request_faults
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((
+                method.to_ascii_uppercase(),
+                path_fragment.to_owned(),
+                n.saturating_sub(1),
+            ));
     }
 
     /// Clears every fault: held-back pods become Ready.

@@ -118,10 +118,39 @@ pub async fn handle(
         return failure.into_response();
     }
     let query = parse_query(uri.query().unwrap_or(""));
+    let watching = query.get("watch").is_some_and(|w| w == "true" || w == "1");
+    if !watching && injected_failure(&shared, &method, uri.path()) {
+        return Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "Internal error occurred: the test double was told to fail this request",
+        )
+        .into_response();
+    }
     match route(&shared, &method, uri.path(), &query, &headers, &body).await {
         Ok(response) => response,
         Err(failure) => failure.into_response(),
     }
+}
+
+/// Whether a failure injected with `fail_nth_request` hits this request.
+fn injected_failure(shared: &Shared, method: &Method, path: &str) -> bool {
+    let mut faults = shared
+        .request_faults
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let Some(index) = faults
+        .iter()
+        .position(|(m, fragment, _)| m == method.as_str() && path.contains(fragment.as_str()))
+    else {
+        return false;
+    };
+    if faults[index].2 > 0 {
+        faults[index].2 -= 1;
+        return false;
+    }
+    faults.remove(index);
+    true
 }
 
 fn authenticate(shared: &Shared, headers: &HeaderMap) -> Result<(), Failure> {

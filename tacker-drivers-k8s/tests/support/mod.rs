@@ -33,7 +33,7 @@ use serde_json::json;
 use std::sync::Arc;
 use tacker_core::TenantId;
 use tacker_core::csar::{Csar, CsarOptions, HashAlgorithm, digest_hex};
-use tacker_core::model::{KeyValuePairs, VimConnectionInfo};
+use tacker_core::model::{KeyValuePairs, LcmOperationType, VimConnectionInfo};
 use tacker_core::package::InMemoryPackageFiles;
 use tacker_core::testkit::infra::InfraInspector;
 use tacker_core::vnfd::Vnfd;
@@ -122,5 +122,22 @@ impl InfraInspector for Inspector {
             ids.push(format!("{kind}/{namespace}/{name}"));
         }
         ids
+    }
+
+    /// Instantiate and scale fail once they have applied their change, when they
+    /// list the pods to wait for: instantiate's first pod listing answers 500; scale
+    /// lists every labelled object (pods among them) before it scales, so its second.
+    fn fail_next_after_partial_work(&self, operation: LcmOperationType) -> bool {
+        match operation {
+            LcmOperationType::Instantiate => {
+                self.0.fail_next_request("GET", "/pods");
+                true
+            }
+            LcmOperationType::Scale => {
+                self.0.fail_nth_request("GET", "/pods", 2);
+                true
+            }
+            _ => false,
+        }
     }
 }
