@@ -1289,6 +1289,25 @@ impl InfraDriver for KubernetesInfraDriver {
                 .collect::<Result<_>>()?
         };
         let session = Session::open(ctx, self.timeout).await?;
+        if request.vnfc_instance_id.is_empty() {
+            // The whole VNF: first bring every object back to its manifest.
+            let found = labelled(&session, &ctx.vnf_instance.id).await?;
+            let (files, namespace) = recorded_files(ctx, &found);
+            if !files.is_empty() {
+                let objects = read_manifests(ctx.package, &files).await?;
+                let namespace = namespace.map(Value::String);
+                let namespace = namespace_of(&objects, namespace.as_ref())?;
+                let planned = plan(
+                    &session,
+                    objects,
+                    &namespace,
+                    &ctx.vnf_instance.id,
+                    ctx.flavour,
+                    &recorded_counts(ctx),
+                )?;
+                apply(&session, &planned).await?;
+            }
+        }
         let (pod_resource, pod_caps) = session.core("Pod")?;
         let mut gone = BTreeSet::new();
         for victim in &victims {

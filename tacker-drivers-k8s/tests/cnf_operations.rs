@@ -338,12 +338,27 @@ async fn every_workload_kind_instantiates_scales_heals_and_terminates() {
         .clone();
     assert_ne!(old_uid, new_uid, "the bare pod was re-created");
 
-    // Whole-VNF heal replaces every pod.
+    // Whole-VNF heal re-applies the manifests (a deleted ConfigMap comes back) and
+    // replaces every pod.
+    let client = tacker_drivers_k8s::connect(&cnf.vim)
+        .await
+        .expect("a client");
+    let maps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client, "default");
+    maps.delete("curry-test001", &kube::api::DeleteParams::default())
+        .await
+        .expect("the ConfigMap is deleted behind the VNFM's back");
     let before: BTreeSet<String> = double.pod_names("default").into_iter().collect();
     let healed = cnf.heal(Vec::new()).await;
     assert_eq!(
         changed(&healed, ChangeType::Modified).len(),
         healed.resources.vnfc_resource_info.len()
+    );
+    assert!(
+        double
+            .object("", "configmaps", "default", "curry-test001")
+            .is_some(),
+        "whole-VNF heal re-applied the ConfigMap"
     );
     let after: BTreeSet<String> = double.pod_names("default").into_iter().collect();
     assert!(
