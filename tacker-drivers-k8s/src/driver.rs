@@ -786,10 +786,14 @@ async fn labelled(session: &Session, instance_id: &str) -> Result<Vec<Found>> {
                 continue;
             }
             let api = session.api(&resource, &caps, None);
-            let list = api
-                .list(&ListParams::default().labels(&selector))
-                .await
-                .map_err(|e| api_error(&format!("listing {}", resource.plural), e))?;
+            let list = match api.list(&ListParams::default().labels(&selector)).await {
+                Ok(list) => list,
+                // Kinds the identity may not list hold nothing it created.
+                Err(kube::Error::Api(status)) if matches!(status.code, 403 | 404 | 405) => {
+                    continue;
+                }
+                Err(e) => return Err(api_error(&format!("listing {}", resource.plural), e)),
+            };
             for object in list {
                 if object
                     .metadata
@@ -953,6 +957,37 @@ fn expected_counts(
         }
     }
     expected
+}
+
+/// The manifest a bare pod was created from (its file annotation names it), labelled
+/// for the instance, when the instance's package has it.
+async fn bare_pod_manifest(
+    ctx: &InfraContext<'_>,
+    pod: &DynamicObject,
+    namespace: &str,
+) -> Result<Option<Value>> {
+    let Some(file) = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(DEF_FILE_ANNOTATION))
+    else {
+        return Ok(None);
+    };
+    if !ctx.package.paths().iter().any(|p| p == file) {
+        return Ok(None);
+    }
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let objects = read_manifests(ctx.package, std::slice::from_ref(file)).await?;
+    let Some(mut object) = objects
+        .into_iter()
+        .find(|o| o.kind() == "Pod" && o.name() == name)
+    else {
+        return Ok(None);
+    };
+    object.value["metadata"]["namespace"] = json!(namespace);
+    label(&mut object, &ctx.vnf_instance.id);
+    Ok(Some(object.value))
 }
 
 impl KubernetesInfraDriver {
@@ -1358,20 +1393,27 @@ impl InfraDriver for KubernetesInfraDriver {
                     wait,
                 )
                 .await?;
-                let mut again = json!({
-                    "apiVersion": "v1",
-                    "kind": "Pod",
-                    "metadata": {
-                        "name": name,
-                        "namespace": namespace,
-                        "labels": current.metadata.labels,
-                        "annotations": current.metadata.annotations,
-                    },
-                    "spec": current.data["spec"].clone(),
-                });
-                if let Some(meta) = again["metadata"].as_object_mut() {
-                    meta.retain(|_, v| !v.is_null());
-                }
+                let again = match bare_pod_manifest(ctx, &current, namespace).await? {
+                    Some(manifest) => manifest,
+                    None => {
+                        // Not from a manifest of the package: its own spec.
+                        let mut again = json!({
+                            "apiVersion": "v1",
+                            "kind": "Pod",
+                            "metadata": {
+                                "name": name,
+                                "namespace": namespace,
+                                "labels": current.metadata.labels,
+                                "annotations": current.metadata.annotations,
+                            },
+                            "spec": current.data["spec"].clone(),
+                        });
+                        if let Some(meta) = again["metadata"].as_object_mut() {
+                            meta.retain(|_, v| !v.is_null());
+                        }
+                        again
+                    }
+                };
                 let object: DynamicObject = serde_json::from_value(again)
                     .map_err(|e| Error::driver(DRIVER, false, format!("pod {name}: {e}")))?;
                 api.patch(
