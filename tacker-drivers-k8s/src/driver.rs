@@ -789,7 +789,7 @@ async fn labelled(session: &Session, instance_id: &str) -> Result<Vec<Found>> {
             let list = match api.list(&ListParams::default().labels(&selector)).await {
                 Ok(list) => list,
                 // Kinds the identity may not list hold nothing it created.
-                Err(kube::Error::Api(status)) if matches!(status.code, 403 | 404 | 405) => {
+                Err(kube::Error::Api(status)) if (403..=405).contains(&status.code) => {
                     continue;
                 }
                 Err(e) => return Err(api_error(&format!("listing {}", resource.plural), e)),
