@@ -1,5 +1,32 @@
 //! Kubernetes drivers for the tacker VNF Manager.
 //!
-//! This crate will provide an `InfraDriver` that deploys CNFs on a Kubernetes VIM
-//! (vimType `ETSINFV.KUBERNETES.V_1`) and the matching `VimDriver`.
-//! It holds no functionality yet.
+//! - [`KubernetesInfraDriver`] deploys CNFs on a Kubernetes VIM (vimType
+//!   `ETSINFV.KUBERNETES.V_1`) with kube-rs. Instantiate reads the manifests that
+//!   `additionalParams.lcm-kubernetes-def-files` names (listed artifacts whose digests
+//!   must match), puts them in one namespace (`additionalParams.namespace` or the
+//!   manifests'), labels every object `vnf-instance-id=<id>` and applies them with
+//!   server-side apply in dependency order; VDUs map to the workloads named as the
+//!   VDU's `name`, with the replica counts of the instantiation level; readiness is
+//!   awaited with watches and a deadline. Scale uses the workloads' `scale`
+//!   subresource, heal replaces pods, change of package rolls the new manifests out,
+//!   terminate and rollbacks delete everything labelled with the instance.
+//! - [`KubernetesVimDriver`] checks a Kubernetes VIM's credentials.
+//! - `testkit` (feature `testkit`) is a test double of the Kubernetes API server.
+//!
+//! A Kubernetes VIM's `vimConnectionInfo`: `interfaceInfo.endpoint`,
+//! `interfaceInfo.ssl_ca_cert` (PEM), `interfaceInfo.skip_certificate_verification`
+//! (off unless `true`), and in `accessInfo` a `bearer_token`, a `username` and
+//! `password`, or a `client_cert` and `client_key`.
+
+mod client;
+mod driver;
+mod manifest;
+mod vim;
+
+pub use client::{KUBERNETES_VIM_TYPE, connect};
+pub use driver::{FIELD_MANAGER, KubernetesInfraDriver};
+pub use manifest::{DEF_FILE_ANNOTATION, DEF_FILES_PARAM, INSTANCE_LABEL, NAMESPACE_PARAM};
+pub use vim::KubernetesVimDriver;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;

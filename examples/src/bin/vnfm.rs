@@ -318,6 +318,7 @@ async fn run(args: Args) -> Result<()> {
         vec![
             Arc::new(sim.vim_driver()),
             Arc::new(OpenStackVimDriver::new()),
+            Arc::new(tacker_drivers_k8s::KubernetesVimDriver::new()),
         ],
     );
     let tenant = TenantId::new(TenantId::DEFAULT);
@@ -365,6 +366,7 @@ async fn run(args: Args) -> Result<()> {
         .infra_driver(Arc::new(OpenStackInfraDriver::new(
             OpenStackOptions::default(),
         )))
+        .infra_driver(Arc::new(tacker_drivers_k8s::KubernetesInfraDriver::new()))
         .vim_registry(vims.clone())
         .notification_sink(sink)
         .sealer(sealer)

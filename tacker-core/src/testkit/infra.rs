@@ -31,7 +31,7 @@ use crate::infra::{
 use crate::model::{
     ChangeCurrentVnfPkgRequest, ChangeExtVnfConnectivityRequest, ChangeType,
     ChangeVnfFlavourRequest, ExtVirtualLinkData, Grant, HealVnfRequest, InstantiateVnfRequest,
-    LcmOperationType, OperateVnfRequest, ResourceChanges, ScaleInfo, ScaleType,
+    KeyValuePairs, LcmOperationType, OperateVnfRequest, ResourceChanges, ScaleInfo, ScaleType,
     TerminateVnfRequest, TerminationType, VimConnectionInfo, VirtualLinkChangeType, VnfInstance,
     VnfOperationalStateType,
 };
@@ -98,6 +98,9 @@ pub struct InfraFixture {
     pub scale_aspect_id: String,
     /// The external virtual links of the instantiate request.
     pub ext_virtual_links: Vec<ExtVirtualLinkData>,
+    /// The `additionalParams` of the instantiate request (a Kubernetes driver reads its
+    /// manifest files from them).
+    pub instantiate_additional_params: KeyValuePairs,
     /// The package files of the VNFD.
     pub package: Arc<dyn PackageFiles>,
     /// The grant passed with every call.
@@ -125,6 +128,7 @@ impl InfraFixture {
             instantiation_level_id: None,
             scale_aspect_id: "VDU1_scale".to_owned(),
             ext_virtual_links: sim::sample_ext_virtual_links(),
+            instantiate_additional_params: KeyValuePairs::new(),
             package: Arc::new(InMemoryPackageFiles::new()),
             grant: None,
             change_flavour_to: None,
@@ -165,6 +169,7 @@ impl InfraFixture {
             flavour_id: self.flavour_id.clone(),
             instantiation_level_id: self.instantiation_level_id.clone(),
             ext_virtual_links: self.ext_virtual_links.clone(),
+            additional_params: self.instantiate_additional_params.clone(),
             vim_connection_info: BTreeMap::from([(
                 self.vim_connection_id.clone(),
                 self.vim.clone(),

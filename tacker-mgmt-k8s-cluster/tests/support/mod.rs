@@ -72,9 +72,16 @@ hash="sha256:$(printf '%064d' 7)"
 case "$action" in
     install)
         echo "[init] Using Kubernetes version: v1.31.0"
-        echo "tacker.server=https://$K8S_API_ADDRESS:6443"
-        echo "tacker.bearer_token=token-generation-$gen"
-        echo "tacker.ssl_ca_cert_b64=$(printf -- '-----BEGIN CERTIFICATE-----\nMIIBgeneration%s\n-----END CERTIFICATE-----\n' "$gen" | base64 -w0)"
+        if [ -e "$STATE/server" ]; then
+            # A cluster that really answers: the API server the test runs.
+            echo "tacker.server=$(cat "$STATE/server")"
+            echo "tacker.bearer_token=$(cat "$STATE/token")"
+            echo "tacker.ssl_ca_cert_b64=$(base64 -w0 < "$STATE/ca.pem")"
+        else
+            echo "tacker.server=https://$K8S_API_ADDRESS:6443"
+            echo "tacker.bearer_token=token-generation-$gen"
+            echo "tacker.ssl_ca_cert_b64=$(printf -- '-----BEGIN CERTIFICATE-----\nMIIBgeneration%s\n-----END CERTIFICATE-----\n' "$gen" | base64 -w0)"
+        fi
         echo "tacker.ssl_ca_cert_hash=$hash"
         echo "tacker.join_token=abcdef.00000000000000g$gen"
         echo "tacker.certificate_key=cafe$gen"
@@ -499,6 +506,13 @@ impl Harness {
             .expect("generation file");
     }
 
+    /// Makes `install` report a real API server: its endpoint, bearer token and CA.
+    pub fn serve_cluster(&self, endpoint: &str, token: &str, ca_pem: &str) {
+        std::fs::write(self.state.join("server"), endpoint).expect("server file");
+        std::fs::write(self.state.join("token"), token).expect("token file");
+        std::fs::write(self.state.join("ca.pem"), ca_pem).expect("CA file");
+    }
+
     /// The test script as it goes into the package.
     pub fn script(&self) -> String {
         TEST_SCRIPT_TEXT.replace("__STATE__", &self.state.display().to_string())
@@ -590,14 +604,44 @@ fn zip_files(files: &[(&str, &str)]) -> Bytes {
     Bytes::from(writer.finish().expect("zip").into_inner())
 }
 
+/// VNF-B's Kubernetes manifest: the Deployment of its VDU `app`.
+pub const VNF_B_MANIFEST: &str = "Files/kubernetes/app.yaml";
+
+const VNF_B_DEPLOYMENT: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: cnf-b
+  template:
+    metadata:
+      labels:
+        app: cnf-b
+    spec:
+      containers:
+      - name: app
+        image: nginx:1.27
+"#;
+
 fn vnf_b_package() -> Bytes {
+    use sha2::Digest;
     let meta = "TOSCA-Meta-File-Version: 1.0\nCSAR-Version: 1.1\nCreated-by: test\nEntry-Definitions: Definitions/cnf_top.yaml\nETSI-Entry-Manifest: cnf.mf\n";
-    let manifest = "metadata:\n  vnf_provider_id: Example Networks\n  vnf_product_name: Sample CNF\n  vnf_release_date_time: 2026-11-22T00:00:00+00:00\n  vnf_package_version: 1.0\n  compatible_specification_versions: 3.3.1\n";
+    let digest: String = sha2::Sha256::digest(VNF_B_DEPLOYMENT.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let manifest = format!(
+        "metadata:\n  vnf_provider_id: Example Networks\n  vnf_product_name: Sample CNF\n  vnf_release_date_time: 2026-11-22T00:00:00+00:00\n  vnf_package_version: 1.0\n  compatible_specification_versions: 3.3.1\n\nSource: {VNF_B_MANIFEST}\nAlgorithm: SHA-256\nHash: {digest}\n"
+    );
     zip_files(&[
         ("TOSCA-Metadata/TOSCA.meta", meta),
-        ("cnf.mf", manifest),
+        ("cnf.mf", &manifest),
         ("Definitions/cnf_top.yaml", VNF_B_TOP),
         ("Definitions/cnf_df.yaml", VNF_B_DF),
+        (VNF_B_MANIFEST, VNF_B_DEPLOYMENT),
     ])
 }
 
@@ -633,6 +677,27 @@ impl Env {
 
     /// The same, with another MgmtDriver registered in place of the real one.
     pub async fn with_driver(harness: &Harness, replacement: Option<WrapDriver>) -> Self {
+        Self::build(harness, replacement, None).await
+    }
+
+    /// An engine whose Kubernetes VIMs are served by these drivers (the real ones)
+    /// instead of the simulated Kubernetes VIM.
+    pub async fn with_kubernetes(
+        harness: &Harness,
+        infra: Arc<dyn tacker_core::infra::InfraDriver>,
+        vim: Arc<dyn tacker_core::vim::VimDriver>,
+    ) -> Self {
+        Self::build(harness, None, Some((infra, vim))).await
+    }
+
+    async fn build(
+        harness: &Harness,
+        replacement: Option<WrapDriver>,
+        kubernetes: Option<(
+            Arc<dyn tacker_core::infra::InfraDriver>,
+            Arc<dyn tacker_core::vim::VimDriver>,
+        )>,
+    ) -> Self {
         let store = Arc::new(MemoryStore::new());
         let sealer = Sealer::new(&SealingKey::generate().expect("key"));
         let packages = VnfPackageManager::new(
@@ -673,7 +738,10 @@ impl Env {
             sealer.clone(),
             vec![
                 Arc::new(vm_sim.vim_driver()),
-                Arc::new(k8s_sim.vim_driver()),
+                match &kubernetes {
+                    Some((_, vim)) => vim.clone(),
+                    None => Arc::new(k8s_sim.vim_driver()),
+                },
             ],
         );
         vims.register(
@@ -698,7 +766,10 @@ impl Env {
             .store(store.clone())
             .packages(Arc::new(packages))
             .infra_driver(Arc::new(vm_sim.clone()))
-            .infra_driver(Arc::new(k8s_sim.clone()))
+            .infra_driver(match &kubernetes {
+                Some((infra, _)) => infra.clone(),
+                None => Arc::new(k8s_sim.clone()),
+            })
             .mgmt_driver(mgmt)
             .vim_registry(vims.clone())
             .sealer(sealer)
@@ -782,8 +853,11 @@ pub fn instantiate_a(params: Value) -> InstantiateVnfRequest {
 
 /// An instantiate request of VNF-B on the VIM `vim_id`.
 pub fn instantiate_b(vim_id: &str) -> InstantiateVnfRequest {
+    let mut additional = KeyValuePairs::new();
+    additional.insert("lcm-kubernetes-def-files".into(), json!([VNF_B_MANIFEST]));
     InstantiateVnfRequest {
         flavour_id: "simple".into(),
+        additional_params: additional,
         vim_connection_info: BTreeMap::from([(
             "k8s".to_owned(),
             VimConnectionInfo {

@@ -1,0 +1,1459 @@
+//! `KubernetesInfraDriver`: CNFs on a Kubernetes VIM.
+//!
+//! Every object of a VNF instance carries the label `vnf-instance-id=<id>`, so the
+//! cluster itself records what belongs to the instance: terminate and rollbacks find
+//! and delete everything so labelled (top-level objects; their dependents go with them
+//! by foreground deletion), which makes every call converge. A VDU maps to the
+//! workload (Deployment, StatefulSet, ReplicaSet, DaemonSet or Pod) named as the VDU's
+//! `name`; each of its pods is one VNFC whose compute resource is the pod (resourceId =
+//! pod name, vimLevelResourceType = workload kind). A VNFC keeps its id when heal
+//! replaces its pod.
+
+use async_trait::async_trait;
+use futures::{StreamExt, TryStreamExt};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+    PropagationPolicy, WatchEvent, WatchParams,
+};
+use kube::core::GroupVersionKind;
+use kube::discovery::{ApiCapabilities, Discovery, Scope, verbs};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use tokio::time::Instant;
+
+use tacker_core::infra::{
+    InfraCapabilities, InfraContext, InfraDriver, InfraOutcome, ScaleTarget, VNFC_POWER_STATE,
+    VnfResources,
+};
+use tacker_core::model::{
+    AffectedVnfc, ChangeCurrentVnfPkgRequest, ChangeType, HealVnfRequest, InstantiateVnfRequest,
+    KeyValuePairs, ResourceChanges, ResourceHandle, TerminateVnfRequest, TerminationType,
+    VnfcResourceInfo,
+};
+use tacker_core::package::PackageFiles;
+use tacker_core::vnfd::{DeploymentFlavour, Vnfd};
+use tacker_core::{Error, Result};
+
+use crate::client::{DRIVER, KUBERNETES_VIM_TYPE, api_error, connect, is_not_found};
+use crate::manifest::{
+    DEF_FILE_ANNOTATION, DEF_FILES_PARAM, INSTANCE_LABEL, ManifestObject, NAMESPACE_PARAM,
+    WORKLOAD_KINDS, def_files_param, label, namespace_of, rank, read_manifests,
+};
+
+/// Our field manager for server-side apply.
+pub const FIELD_MANAGER: &str = "tacker-vnfm";
+
+/// Kinds never swept by terminate: managed by the cluster for other objects.
+const NOT_SWEPT: &[&str] = &["Endpoints", "EndpointSlice", "Event", "ControllerRevision"];
+
+/// The Kubernetes infra driver.
+#[derive(Debug, Clone)]
+pub struct KubernetesInfraDriver {
+    timeout: Duration,
+}
+
+impl Default for KubernetesInfraDriver {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KubernetesInfraDriver {
+    /// A driver that waits up to five minutes for objects to become ready or gone.
+    pub fn new() -> Self {
+        Self {
+            timeout: Duration::from_secs(300),
+        }
+    }
+
+    /// Sets how long an operation waits for readiness (and deletion) before it fails.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
+/// A connected client with the cluster's discovery.
+struct Session {
+    client: kube::Client,
+    discovery: Discovery,
+    deadline: Instant,
+}
+
+/// An object ready to apply.
+struct Planned {
+    object: ManifestObject,
+    resource: ApiResource,
+    caps: ApiCapabilities,
+    namespace: Option<String>,
+}
+
+impl Session {
+    async fn open(ctx: &InfraContext<'_>, timeout: Duration) -> Result<Self> {
+        let client = connect(ctx.vim).await?;
+        let discovery = Discovery::new(client.clone())
+            .run()
+            .await
+            .map_err(|e| api_error("API discovery", e))?;
+        Ok(Self {
+            client,
+            discovery,
+            deadline: Instant::now() + timeout,
+        })
+    }
+
+    fn resolve(&self, api_version: &str, kind: &str) -> Option<(ApiResource, ApiCapabilities)> {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        self.discovery
+            .resolve_gvk(&GroupVersionKind::gvk(group, version, kind))
+    }
+
+    fn core(&self, kind: &str) -> Result<(ApiResource, ApiCapabilities)> {
+        let api_version = match kind {
+            "Pod" | "Service" | "Endpoints" | "PersistentVolumeClaim" => "v1",
+            _ => "apps/v1",
+        };
+        self.resolve(api_version, kind).ok_or_else(|| {
+            Error::driver(
+                DRIVER,
+                false,
+                format!("the API server does not offer {api_version} {kind}"),
+            )
+        })
+    }
+
+    fn api(
+        &self,
+        resource: &ApiResource,
+        caps: &ApiCapabilities,
+        ns: Option<&str>,
+    ) -> Api<DynamicObject> {
+        match (caps.scope == Scope::Namespaced, ns) {
+            (true, Some(ns)) => Api::namespaced_with(self.client.clone(), ns, resource),
+            (true, None) => Api::all_with(self.client.clone(), resource),
+            (false, _) => Api::all_with(self.client.clone(), resource),
+        }
+    }
+
+    fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+}
+
+fn instance_selector(id: &str) -> String {
+    format!("{INSTANCE_LABEL}={id}")
+}
+
+fn timed_out(what: &str, timeout: Duration) -> Error {
+    Error::driver(
+        DRIVER,
+        true,
+        format!("{what} within {} s", timeout.as_secs()),
+    )
+}
+
+/// Runs `work` until the session's deadline or the operation's cancellation.
+async fn bounded<T>(
+    session: &Session,
+    ctx: &InfraContext<'_>,
+    what: &str,
+    timeout: Duration,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    tokio::select! {
+        () = ctx.cancel.cancelled() => Err(Error::Cancelled(format!("{what}: the operation was cancelled"))),
+        result = tokio::time::timeout(session.remaining(), work) => match result {
+            Ok(result) => result,
+            Err(_) => Err(timed_out(what, timeout)),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Planning and applying manifests
+// ---------------------------------------------------------------------------------------
+
+/// Prepares the objects of `files` for instance `instance_id` in `namespace`, with the
+/// replica counts of the VDUs set.
+fn plan(
+    session: &Session,
+    mut objects: Vec<ManifestObject>,
+    namespace: &str,
+    instance_id: &str,
+    flavour: &DeploymentFlavour,
+    replicas: &BTreeMap<String, u32>,
+) -> Result<Vec<Planned>> {
+    for vdu in &flavour.vdus {
+        let workload = objects
+            .iter_mut()
+            .find(|o| WORKLOAD_KINDS.contains(&o.kind()) && o.name() == vdu.name);
+        let Some(workload) = workload else {
+            return Err(Error::Unprocessable(format!(
+                "VDU {} needs a workload ({}) named {}, which none of the manifests has",
+                vdu.id,
+                WORKLOAD_KINDS.join(", "),
+                vdu.name
+            )));
+        };
+        if let Some(count) = replicas.get(&vdu.id) {
+            match workload.kind() {
+                "Deployment" | "StatefulSet" | "ReplicaSet" => {
+                    workload.value["spec"]["replicas"] = json!(count)
+                }
+                "Pod" if *count > 1 => {
+                    return Err(Error::Unprocessable(format!(
+                        "VDU {} asks for {count} instances, but its workload is the single Pod {} in {}",
+                        vdu.id, vdu.name, workload.file
+                    )));
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut planned = Vec::new();
+    for mut object in objects {
+        let (resource, caps) = session
+            .resolve(object.api_version(), object.kind())
+            .ok_or_else(|| {
+                Error::Unprocessable(format!(
+                    "{}: the API server offers no {} {}",
+                    object.describe(),
+                    object.api_version(),
+                    object.kind()
+                ))
+            })?;
+        let namespaced = caps.scope == Scope::Namespaced;
+        if namespaced {
+            object.value["metadata"]["namespace"] = json!(namespace);
+        }
+        label(&mut object, instance_id);
+        planned.push(Planned {
+            object,
+            namespace: namespaced.then(|| namespace.to_owned()),
+            resource,
+            caps,
+        });
+    }
+    planned.sort_by_key(|p| rank(p.object.kind()));
+    Ok(planned)
+}
+
+async fn apply(session: &Session, planned: &[Planned]) -> Result<()> {
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    for item in planned {
+        let api = session.api(&item.resource, &item.caps, item.namespace.as_deref());
+        let object: DynamicObject = serde_json::from_value(item.object.value.clone())
+            .map_err(|e| Error::Unprocessable(format!("{}: {e}", item.object.describe())))?;
+        if item.caps.supports_operation(verbs::PATCH) {
+            api.patch(item.object.name(), &params, &Patch::Apply(&object))
+                .await
+                .map_err(|e| api_error(&format!("applying {}", item.object.describe()), e))?;
+        } else {
+            // Create-only kinds (reviews) answer once and keep nothing.
+            match api.create(&PostParams::default(), &object).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(e) => {
+                    return Err(api_error(
+                        &format!("creating {}", item.object.describe()),
+                        e,
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn int(value: &Value) -> i64 {
+    value.as_i64().unwrap_or(0)
+}
+
+fn generation_seen(object: &DynamicObject) -> bool {
+    let generation = object.metadata.generation.unwrap_or(0);
+    object.data["status"]["observedGeneration"]
+        .as_i64()
+        .unwrap_or(0)
+        >= generation
+}
+
+fn has_condition(object: &DynamicObject, kind: &str) -> bool {
+    object.data["status"]["conditions"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|c| c["type"] == kind && c["status"] == "True"))
+}
+
+/// Whether an object of `kind` is ready, from its status.
+fn ready(kind: &str, object: &DynamicObject) -> bool {
+    let spec = &object.data["spec"];
+    let status = &object.data["status"];
+    let desired = spec["replicas"].as_i64().unwrap_or(1);
+    match kind {
+        "Deployment" => {
+            generation_seen(object)
+                && int(&status["updatedReplicas"]) == desired
+                && int(&status["replicas"]) == desired
+                && int(&status["availableReplicas"]) == desired
+        }
+        "StatefulSet" => {
+            generation_seen(object)
+                && int(&status["readyReplicas"]) == desired
+                && int(&status["updatedReplicas"]) == desired
+                && int(&status["replicas"]) == desired
+        }
+        "ReplicaSet" => {
+            generation_seen(object)
+                && int(&status["readyReplicas"]) == desired
+                && int(&status["replicas"]) == desired
+        }
+        "DaemonSet" => {
+            generation_seen(object)
+                && status.get("desiredNumberScheduled").is_some()
+                && int(&status["numberReady"]) == int(&status["desiredNumberScheduled"])
+                && int(&status["updatedNumberScheduled"]) == int(&status["desiredNumberScheduled"])
+        }
+        "Pod" => has_condition(object, "Ready"),
+        "Job" => has_condition(object, "Complete"),
+        "PersistentVolumeClaim" => status["phase"] == "Bound",
+        _ => true,
+    }
+}
+
+/// Waits, with watches, until every planned object is ready.
+async fn await_ready(
+    session: &Session,
+    ctx: &InfraContext<'_>,
+    planned: &[Planned],
+    timeout: Duration,
+) -> Result<()> {
+    for item in planned {
+        let kind = item.object.kind().to_owned();
+        let name = item.object.name().to_owned();
+        let what = format!("{} did not become ready", item.object.describe());
+        if kind == "Service" {
+            let selector = &item.object.value["spec"]["selector"];
+            if selector.as_object().is_none_or(|s| s.is_empty())
+                || item.object.value["spec"]["type"] == "ExternalName"
+            {
+                continue;
+            }
+            let (resource, caps) = session.core("Endpoints")?;
+            let api = session.api(&resource, &caps, item.namespace.as_deref());
+            let condition = |o: Option<&DynamicObject>| {
+                o.is_some_and(|o| {
+                    o.data["subsets"].as_array().is_some_and(|s| {
+                        s.iter()
+                            .any(|s| s["addresses"].as_array().is_some_and(|a| !a.is_empty()))
+                    })
+                })
+            };
+            let wait = async {
+                kube::runtime::wait::await_condition(api, &name, condition)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::driver(DRIVER, true, format!("watching {name}: {e}")))
+            };
+            bounded(
+                session,
+                ctx,
+                &format!("{what} (no endpoints)"),
+                timeout,
+                wait,
+            )
+            .await?;
+            continue;
+        }
+        if !matches!(
+            kind.as_str(),
+            "Deployment"
+                | "StatefulSet"
+                | "ReplicaSet"
+                | "DaemonSet"
+                | "Pod"
+                | "Job"
+                | "PersistentVolumeClaim"
+        ) {
+            continue;
+        }
+        let api = session.api(&item.resource, &item.caps, item.namespace.as_deref());
+        let condition_kind = kind.clone();
+        let wait = async {
+            kube::runtime::wait::await_condition(api, &name, move |o: Option<&DynamicObject>| {
+                o.is_some_and(|o| ready(&condition_kind, o))
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::driver(DRIVER, true, format!("watching {name}: {e}")))
+        };
+        if let Err(error) = bounded(session, ctx, &what, timeout, wait).await {
+            return Err(with_pod_reasons(session, ctx.vnf_instance.id.as_str(), error).await);
+        }
+    }
+    Ok(())
+}
+
+/// Adds what the instance's pods wait for (image pull errors, unready containers) to a
+/// readiness timeout.
+async fn with_pod_reasons(session: &Session, instance_id: &str, error: Error) -> Error {
+    let Error::Driver {
+        source, retryable, ..
+    } = &error
+    else {
+        return error;
+    };
+    let Ok((resource, caps)) = session.core("Pod") else {
+        return error;
+    };
+    let api = session.api(&resource, &caps, None);
+    let Ok(pods) = api
+        .list(&ListParams::default().labels(&instance_selector(instance_id)))
+        .await
+    else {
+        return error;
+    };
+    let mut reasons = Vec::new();
+    for pod in pods {
+        if ready("Pod", &pod) {
+            continue;
+        }
+        let waiting: Vec<String> = pod.data["status"]["containerStatuses"]
+            .as_array()
+            .map(|statuses| {
+                statuses
+                    .iter()
+                    .filter_map(|s| {
+                        s["state"]["waiting"]["reason"]
+                            .as_str()
+                            .map(|r| format!("{} {r}", s["name"].as_str().unwrap_or("?")))
+                            .or_else(|| {
+                                (s["ready"] == false).then(|| {
+                                    format!("{} not ready", s["name"].as_str().unwrap_or("?"))
+                                })
+                            })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        reasons.push(format!(
+            "pod {}: {}",
+            pod.metadata.name.clone().unwrap_or_default(),
+            if waiting.is_empty() {
+                "not ready".to_owned()
+            } else {
+                waiting.join(", ")
+            }
+        ));
+    }
+    if reasons.is_empty() {
+        return error;
+    }
+    Error::driver(
+        DRIVER,
+        *retryable,
+        format!("{source}; {}", reasons.join("; ")),
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Observing pods and building the resource information
+// ---------------------------------------------------------------------------------------
+
+/// A pod of a VDU.
+#[derive(Debug, Clone)]
+struct PodOfVdu {
+    vdu_id: String,
+    kind: String,
+    name: String,
+    namespace: String,
+    uid: String,
+    created: String,
+    ready: bool,
+}
+
+/// The live pods of the instance, each attributed to its VDU through its owners.
+async fn pods_of(
+    session: &Session,
+    instance_id: &str,
+    flavour: &DeploymentFlavour,
+) -> Result<Vec<PodOfVdu>> {
+    let selector = instance_selector(instance_id);
+    let (pod_resource, pod_caps) = session.core("Pod")?;
+    let pods = session
+        .api(&pod_resource, &pod_caps, None)
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| api_error("listing the instance's pods", e))?;
+    let (rs_resource, rs_caps) = session.core("ReplicaSet")?;
+    let replica_sets = session
+        .api(&rs_resource, &rs_caps, None)
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| api_error("listing the instance's ReplicaSets", e))?;
+    let mut out = Vec::new();
+    for pod in pods {
+        if pod.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let phase = pod.data["status"]["phase"].as_str().unwrap_or_default();
+        if phase == "Succeeded" || phase == "Failed" {
+            continue;
+        }
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let owner = pod
+            .metadata
+            .owner_references
+            .as_ref()
+            .and_then(|refs| refs.iter().find(|r| r.controller == Some(true)));
+        let (kind, workload) = match owner {
+            None => ("Pod".to_owned(), name.clone()),
+            Some(owner) if owner.kind == "ReplicaSet" => {
+                let deployment = replica_sets
+                    .iter()
+                    .find(|rs| rs.metadata.uid.as_deref() == Some(owner.uid.as_str()))
+                    .and_then(|rs| rs.metadata.owner_references.as_ref())
+                    .and_then(|refs| refs.iter().find(|r| r.kind == "Deployment"));
+                match deployment {
+                    Some(d) => ("Deployment".to_owned(), d.name.clone()),
+                    None => ("ReplicaSet".to_owned(), owner.name.clone()),
+                }
+            }
+            Some(owner) => (owner.kind.clone(), owner.name.clone()),
+        };
+        let Some(vdu) = flavour.vdus.iter().find(|v| v.name == workload) else {
+            continue;
+        };
+        out.push(PodOfVdu {
+            vdu_id: vdu.id.clone(),
+            kind,
+            ready: ready("Pod", &pod),
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            uid: pod.metadata.uid.clone().unwrap_or_default(),
+            created: pod
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| format!("{:?}", t.0))
+                .unwrap_or_default(),
+            name,
+        });
+    }
+    out.sort_by(|a, b| (&a.vdu_id, &a.created, &a.name).cmp(&(&b.vdu_id, &b.created, &b.name)));
+    Ok(out)
+}
+
+/// Waits, with a watch on the instance's pods, until every VDU with a count in
+/// `expected` has exactly that many pods, all ready, none of them in `gone`, and the
+/// other VDUs' pods are ready.
+async fn await_pods(
+    session: &Session,
+    ctx: &InfraContext<'_>,
+    flavour: &DeploymentFlavour,
+    expected: &BTreeMap<String, u32>,
+    gone: &BTreeSet<String>,
+    timeout: Duration,
+) -> Result<Vec<PodOfVdu>> {
+    let instance_id = ctx.vnf_instance.id.as_str();
+    let (resource, caps) = session.core("Pod")?;
+    let api = session.api(&resource, &caps, None);
+    let selector = instance_selector(instance_id);
+    let settled = |pods: &[PodOfVdu]| {
+        pods.iter().all(|p| p.ready && !gone.contains(&p.uid))
+            && expected
+                .iter()
+                .all(|(vdu, n)| pods.iter().filter(|p| &p.vdu_id == vdu).count() == *n as usize)
+    };
+    let work = async {
+        loop {
+            let list = api
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(|e| api_error("listing the instance's pods", e))?;
+            let version = list.metadata.resource_version.clone().unwrap_or_default();
+            let pods = pods_of(session, instance_id, flavour).await?;
+            if settled(&pods) {
+                return Ok(pods);
+            }
+            // Wait for the next change of the instance's pods.
+            let params = WatchParams::default().labels(&selector).timeout(30);
+            let mut stream = api
+                .watch(&params, &version)
+                .await
+                .map_err(|e| api_error("watching the instance's pods", e))?
+                .boxed();
+            match stream.try_next().await {
+                Ok(Some(WatchEvent::Error(status))) if status.code == 410 => {}
+                Ok(_) => {}
+                Err(e) => return Err(api_error("watching the instance's pods", e)),
+            }
+        }
+    };
+    match bounded(
+        session,
+        ctx,
+        "the VNF's pods did not become ready",
+        timeout,
+        work,
+    )
+    .await
+    {
+        Ok(pods) => Ok(pods),
+        Err(error) => Err(with_pod_reasons(session, instance_id, error).await),
+    }
+}
+
+/// The VNFCs of the observed pods. Pods of recorded VNFCs keep their ids; the VNFCs in
+/// `healed` whose pods are gone take the new pods of their VDU; other pods are new
+/// VNFCs named after the pod.
+fn vnfcs(
+    ctx: &InfraContext<'_>,
+    vnfd: &Vnfd,
+    pods: &[PodOfVdu],
+    healed: &BTreeSet<String>,
+) -> Vec<VnfcResourceInfo> {
+    let recorded = recorded_vnfcs(ctx);
+    let mut claimed: BTreeMap<String, String> = BTreeMap::new(); // pod name → VNFC id
+    for vnfc in &recorded {
+        if pods.iter().any(|p| {
+            p.name == vnfc.compute_resource.resource_id
+                && p.vdu_id == vnfc.vdu_id
+                && !(healed.contains(&vnfc.id) && Some(p.uid.as_str()) == pod_uid(vnfc))
+        }) {
+            claimed.insert(vnfc.compute_resource.resource_id.clone(), vnfc.id.clone());
+        }
+    }
+    for vnfc in recorded.iter().filter(|v| healed.contains(&v.id)) {
+        if claimed.values().any(|id| id == &vnfc.id) {
+            continue;
+        }
+        if let Some(pod) = pods
+            .iter()
+            .find(|p| p.vdu_id == vnfc.vdu_id && !claimed.contains_key(&p.name))
+        {
+            claimed.insert(pod.name.clone(), vnfc.id.clone());
+        }
+    }
+    let mut out: Vec<VnfcResourceInfo> = pods
+        .iter()
+        .map(|pod| {
+            let id = claimed
+                .get(&pod.name)
+                .cloned()
+                .unwrap_or_else(|| pod.name.clone());
+            let mut metadata = KeyValuePairs::new();
+            metadata.insert("namespace".into(), json!(pod.namespace));
+            metadata.insert("podUid".into(), json!(pod.uid));
+            metadata.insert(VNFC_POWER_STATE.into(), json!("STARTED"));
+            VnfcResourceInfo {
+                id,
+                vdu_id: pod.vdu_id.clone(),
+                vnfd_id: Some(vnfd.descriptor_id.clone()),
+                compute_resource: ResourceHandle {
+                    vim_connection_id: Some(ctx.vim_connection_id.to_owned()),
+                    resource_provider_id: None,
+                    resource_id: pod.name.clone(),
+                    vim_level_resource_type: Some(pod.kind.clone()),
+                },
+                zone_id: None,
+                storage_resource_ids: Vec::new(),
+                reservation_id: None,
+                vnfc_cp_info: Vec::new(),
+                metadata,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.vdu_id, &a.id).cmp(&(&b.vdu_id, &b.id)));
+    out
+}
+
+fn recorded_vnfcs(ctx: &InfraContext<'_>) -> Vec<VnfcResourceInfo> {
+    ctx.vnf_instance
+        .instantiated_vnf_info
+        .as_ref()
+        .map(|info| info.vnfc_resource_info.clone())
+        .unwrap_or_default()
+}
+
+fn pod_uid(vnfc: &VnfcResourceInfo) -> Option<&str> {
+    vnfc.metadata.get("podUid").and_then(Value::as_str)
+}
+
+/// The changes from the recorded VNFCs to `now`.
+fn changes(ctx: &InfraContext<'_>, now: &[VnfcResourceInfo]) -> ResourceChanges {
+    let recorded = recorded_vnfcs(ctx);
+    let entry = |vnfc: &VnfcResourceInfo, change_type| AffectedVnfc {
+        id: vnfc.id.clone(),
+        vdu_id: vnfc.vdu_id.clone(),
+        vnfd_id: vnfc.vnfd_id.clone(),
+        change_type,
+        compute_resource: vnfc.compute_resource.clone(),
+        resource_definition_id: None,
+        zone_id: None,
+        metadata: KeyValuePairs::new(),
+        affected_vnfc_cp_ids: Vec::new(),
+        added_storage_resource_ids: Vec::new(),
+        removed_storage_resource_ids: Vec::new(),
+    };
+    let mut affected = Vec::new();
+    for vnfc in now {
+        match recorded.iter().find(|r| r.id == vnfc.id) {
+            None => affected.push(entry(vnfc, ChangeType::Added)),
+            Some(was)
+                if was.compute_resource.resource_id != vnfc.compute_resource.resource_id
+                    || pod_uid(was) != pod_uid(vnfc) =>
+            {
+                affected.push(entry(vnfc, ChangeType::Modified))
+            }
+            Some(_) => {}
+        }
+    }
+    for was in &recorded {
+        if !now.iter().any(|v| v.id == was.id) {
+            affected.push(entry(was, ChangeType::Removed));
+        }
+    }
+    affected.sort_by(|a, b| (&a.vdu_id, &a.id).cmp(&(&b.vdu_id, &b.id)));
+    ResourceChanges {
+        affected_vnfcs: affected,
+        ..ResourceChanges::default()
+    }
+}
+
+fn outcome(
+    ctx: &InfraContext<'_>,
+    vnfcs: Vec<VnfcResourceInfo>,
+    metadata: KeyValuePairs,
+) -> InfraOutcome {
+    let resource_changes = changes(ctx, &vnfcs);
+    InfraOutcome {
+        resources: VnfResources {
+            vnfc_resource_info: vnfcs,
+            ..VnfResources::default()
+        },
+        resource_changes,
+        changed_ext_connectivity: Vec::new(),
+        metadata,
+    }
+}
+
+fn metadata(namespace: &str, files: &[String]) -> KeyValuePairs {
+    let mut metadata = KeyValuePairs::new();
+    metadata.insert(NAMESPACE_PARAM.into(), json!(namespace));
+    metadata.insert(DEF_FILES_PARAM.into(), json!(files));
+    metadata
+}
+
+// ---------------------------------------------------------------------------------------
+// Finding, deleting what belongs to an instance
+// ---------------------------------------------------------------------------------------
+
+/// A top-level object of the instance found in the cluster.
+struct Found {
+    resource: ApiResource,
+    caps: ApiCapabilities,
+    object: DynamicObject,
+}
+
+impl Found {
+    fn kind(&self) -> &str {
+        &self.resource.kind
+    }
+    fn name(&self) -> String {
+        self.object.metadata.name.clone().unwrap_or_default()
+    }
+    fn namespace(&self) -> Option<String> {
+        self.object.metadata.namespace.clone()
+    }
+    fn describe(&self) -> String {
+        match self.namespace() {
+            Some(ns) => format!("{} {ns}/{}", self.kind(), self.name()),
+            None => format!("{} {}", self.kind(), self.name()),
+        }
+    }
+}
+
+/// Every top-level object (no owner) labelled with the instance, of every listable
+/// kind the API server offers.
+async fn labelled(session: &Session, instance_id: &str) -> Result<Vec<Found>> {
+    let selector = instance_selector(instance_id);
+    let mut found = Vec::new();
+    for group in session.discovery.groups() {
+        for (resource, caps) in group.recommended_resources() {
+            if !caps.supports_operation(verbs::LIST)
+                || !caps.supports_operation(verbs::DELETE)
+                || NOT_SWEPT.contains(&resource.kind.as_str())
+            {
+                continue;
+            }
+            let api = session.api(&resource, &caps, None);
+            let list = match api.list(&ListParams::default().labels(&selector)).await {
+                Ok(list) => list,
+                // Kinds the identity may not list hold nothing it created.
+                Err(kube::Error::Api(status)) if (403..=405).contains(&status.code) => {
+                    continue;
+                }
+                Err(e) => return Err(api_error(&format!("listing {}", resource.plural), e)),
+            };
+            for object in list {
+                if object
+                    .metadata
+                    .owner_references
+                    .as_ref()
+                    .is_some_and(|r| !r.is_empty())
+                {
+                    continue;
+                }
+                found.push(Found {
+                    resource: resource.clone(),
+                    caps: caps.clone(),
+                    object,
+                });
+            }
+        }
+    }
+    found.sort_by_key(|f| std::cmp::Reverse(rank(f.kind())));
+    Ok(found)
+}
+
+/// Deletes objects (foreground) and waits until they are gone.
+async fn delete_all(
+    session: &Session,
+    ctx: &InfraContext<'_>,
+    objects: &[Found],
+    grace: Option<u32>,
+    timeout: Duration,
+) -> Result<()> {
+    let params = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Foreground),
+        grace_period_seconds: grace,
+        ..DeleteParams::default()
+    };
+    // Delete in reverse dependency order, one rank at a time, waiting for each rank to
+    // be gone before the next.
+    let mut ranks: Vec<u8> = objects.iter().map(|f| rank(f.kind())).collect();
+    ranks.dedup();
+    for current in ranks {
+        let batch: Vec<&Found> = objects
+            .iter()
+            .filter(|f| rank(f.kind()) == current)
+            .collect();
+        for found in &batch {
+            let api = session.api(&found.resource, &found.caps, found.namespace().as_deref());
+            match api.delete(&found.name(), &params).await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(api_error(&format!("deleting {}", found.describe()), e)),
+            }
+        }
+        for found in batch {
+            let api = session.api(&found.resource, &found.caps, found.namespace().as_deref());
+            let uid = found.object.metadata.uid.clone().unwrap_or_default();
+            let name = found.name();
+            let wait = async {
+                kube::runtime::wait::await_condition(
+                    api,
+                    &name,
+                    kube::runtime::wait::conditions::is_deleted::<DynamicObject>(&uid),
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| Error::driver(DRIVER, true, format!("watching {name}: {e}")))
+            };
+            bounded(
+                session,
+                ctx,
+                &format!("{} was not deleted", found.describe()),
+                timeout,
+                wait,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The manifest files and namespace an instance was deployed from: its metadata, else
+/// what the objects in the cluster record.
+fn recorded_files(ctx: &InfraContext<'_>, found: &[Found]) -> (Vec<String>, Option<String>) {
+    let metadata = &ctx.vnf_instance.metadata;
+    let mut files: Vec<String> = metadata
+        .get(DEF_FILES_PARAM)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if files.is_empty() {
+        let mut seen = BTreeSet::new();
+        let mut ordered: Vec<&Found> = found.iter().collect();
+        ordered.sort_by_key(|f| rank(f.kind()));
+        for f in ordered {
+            if let Some(file) = f
+                .object
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(DEF_FILE_ANNOTATION))
+                && seen.insert(file.clone())
+            {
+                files.push(file.clone());
+            }
+        }
+    }
+    let namespace = metadata
+        .get(NAMESPACE_PARAM)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| {
+            found
+                .iter()
+                .find(|f| WORKLOAD_KINDS.contains(&f.kind()))
+                .and_then(Found::namespace)
+        });
+    (files, namespace)
+}
+
+/// VNFC counts per VDU as recorded.
+fn recorded_counts(ctx: &InfraContext<'_>) -> BTreeMap<String, u32> {
+    let mut counts = BTreeMap::new();
+    for vnfc in recorded_vnfcs(ctx) {
+        *counts.entry(vnfc.vdu_id).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn scalable(kind: &str) -> bool {
+    matches!(kind, "Deployment" | "StatefulSet" | "ReplicaSet")
+}
+
+/// The expected pod counts of the VDUs whose workloads have a replica count.
+fn expected_counts(
+    planned: &[Planned],
+    flavour: &DeploymentFlavour,
+    replicas: &BTreeMap<String, u32>,
+) -> BTreeMap<String, u32> {
+    let mut expected = BTreeMap::new();
+    for vdu in &flavour.vdus {
+        let Some(item) = planned
+            .iter()
+            .find(|p| WORKLOAD_KINDS.contains(&p.object.kind()) && p.object.name() == vdu.name)
+        else {
+            continue;
+        };
+        match item.object.kind() {
+            "Pod" => {
+                expected.insert(vdu.id.clone(), 1);
+            }
+            kind if scalable(kind) => {
+                let count = replicas.get(&vdu.id).copied().unwrap_or_else(|| {
+                    u32::try_from(item.object.value["spec"]["replicas"].as_u64().unwrap_or(1))
+                        .unwrap_or(1)
+                });
+                expected.insert(vdu.id.clone(), count);
+            }
+            _ => {}
+        }
+    }
+    expected
+}
+
+/// The manifest a bare pod was created from (its file annotation names it), labelled
+/// for the instance, when the instance's package has it.
+async fn bare_pod_manifest(
+    ctx: &InfraContext<'_>,
+    pod: &DynamicObject,
+    namespace: &str,
+) -> Result<Option<Value>> {
+    let Some(file) = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(DEF_FILE_ANNOTATION))
+    else {
+        return Ok(None);
+    };
+    if !ctx.package.paths().iter().any(|p| p == file) {
+        return Ok(None);
+    }
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let objects = read_manifests(ctx.package, std::slice::from_ref(file)).await?;
+    let Some(mut object) = objects
+        .into_iter()
+        .find(|o| o.kind() == "Pod" && o.name() == name)
+    else {
+        return Ok(None);
+    };
+    object.value["metadata"]["namespace"] = json!(namespace);
+    label(&mut object, &ctx.vnf_instance.id);
+    Ok(Some(object.value))
+}
+
+impl KubernetesInfraDriver {
+    /// Applies `files` of `package` for the instance, waits until ready and reports.
+    #[allow(clippy::too_many_arguments)]
+    async fn deploy(
+        &self,
+        session: &Session,
+        ctx: &InfraContext<'_>,
+        vnfd: &Vnfd,
+        flavour: &DeploymentFlavour,
+        package: &dyn PackageFiles,
+        files: &[String],
+        namespace_param: Option<&Value>,
+        replicas: &BTreeMap<String, u32>,
+        prune: bool,
+    ) -> Result<InfraOutcome> {
+        let objects = read_manifests(package, files).await?;
+        let namespace = namespace_of(&objects, namespace_param)?;
+        let planned = plan(
+            session,
+            objects,
+            &namespace,
+            &ctx.vnf_instance.id,
+            flavour,
+            replicas,
+        )?;
+        apply(session, &planned).await?;
+        if prune {
+            let keep: BTreeSet<(String, Option<String>, String)> = planned
+                .iter()
+                .map(|p| {
+                    (
+                        p.object.kind().to_owned(),
+                        p.namespace.clone(),
+                        p.object.name().to_owned(),
+                    )
+                })
+                .collect();
+            let stale: Vec<Found> = labelled(session, &ctx.vnf_instance.id)
+                .await?
+                .into_iter()
+                .filter(|f| !keep.contains(&(f.kind().to_owned(), f.namespace(), f.name())))
+                .filter(|f| f.kind() != "PersistentVolumeClaim")
+                .collect();
+            delete_all(session, ctx, &stale, None, self.timeout).await?;
+        }
+        await_ready(session, ctx, &planned, self.timeout).await?;
+        let expected = expected_counts(&planned, flavour, replicas);
+        let pods = await_pods(
+            session,
+            ctx,
+            flavour,
+            &expected,
+            &BTreeSet::new(),
+            self.timeout,
+        )
+        .await?;
+        let vnfcs = vnfcs(ctx, vnfd, &pods, &BTreeSet::new());
+        Ok(outcome(ctx, vnfcs, metadata(&namespace, files)))
+    }
+
+    async fn remove_everything(
+        &self,
+        ctx: &InfraContext<'_>,
+        grace: Option<u32>,
+        timeout: Duration,
+    ) -> Result<InfraOutcome> {
+        let session = Session::open(ctx, timeout).await?;
+        let found = labelled(&session, &ctx.vnf_instance.id).await?;
+        delete_all(&session, ctx, &found, grace, timeout).await?;
+        Ok(outcome(ctx, Vec::new(), KeyValuePairs::new()))
+    }
+
+    /// Brings the scalable workloads of `vdus` to `counts`.
+    async fn scale_to(
+        &self,
+        ctx: &InfraContext<'_>,
+        counts: &BTreeMap<String, u32>,
+    ) -> Result<InfraOutcome> {
+        let session = Session::open(ctx, self.timeout).await?;
+        let found = labelled(&session, &ctx.vnf_instance.id).await?;
+        for (vdu_id, count) in counts {
+            let vdu = ctx.flavour.vdu(vdu_id).ok_or_else(|| {
+                Error::Unprocessable(format!("flavour {} has no VDU {vdu_id}", ctx.flavour.id))
+            })?;
+            let workload = found
+                .iter()
+                .find(|f| WORKLOAD_KINDS.contains(&f.kind()) && f.name() == vdu.name)
+                .ok_or_else(|| {
+                    Error::Unprocessable(format!(
+                        "VDU {vdu_id}: the cluster holds no workload {} of VNF instance {}",
+                        vdu.name, ctx.vnf_instance.id
+                    ))
+                })?;
+            if !scalable(workload.kind()) {
+                return Err(Error::Unprocessable(format!(
+                    "VDU {vdu_id} is the {}, which has no scale subresource",
+                    workload.describe()
+                )));
+            }
+            let api = session.api(
+                &workload.resource,
+                &workload.caps,
+                workload.namespace().as_deref(),
+            );
+            api.patch_scale(
+                &workload.name(),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"replicas": count}})),
+            )
+            .await
+            .map_err(|e| api_error(&format!("scaling {}", workload.describe()), e))?;
+        }
+        let pods = await_pods(
+            &session,
+            ctx,
+            ctx.flavour,
+            counts,
+            &BTreeSet::new(),
+            self.timeout,
+        )
+        .await?;
+        let (files, namespace) = recorded_files(ctx, &found);
+        let vnfcs = vnfcs(ctx, ctx.vnfd, &pods, &BTreeSet::new());
+        Ok(outcome(
+            ctx,
+            vnfcs,
+            metadata(namespace.as_deref().unwrap_or("default"), &files),
+        ))
+    }
+
+    fn scale_counts(
+        ctx: &InfraContext<'_>,
+        target: &ScaleTarget,
+        apply_target: bool,
+    ) -> Result<BTreeMap<String, u32>> {
+        let flavour = ctx.flavour;
+        let mut levels: BTreeMap<String, u32> = ctx
+            .vnf_instance
+            .instantiated_vnf_info
+            .as_ref()
+            .map(|info| {
+                info.scale_status
+                    .iter()
+                    .map(|s| (s.aspect_id.clone(), s.scale_level))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut vdus = BTreeSet::new();
+        for level in &target.scale_levels {
+            let aspect = flavour.scaling_aspect(&level.aspect_id).ok_or_else(|| {
+                Error::Unprocessable(format!(
+                    "flavour {} has no scaling aspect {}",
+                    flavour.id, level.aspect_id
+                ))
+            })?;
+            if apply_target {
+                levels.insert(aspect.id.clone(), level.scale_level);
+            }
+            vdus.extend(aspect.vdus().map(str::to_owned));
+        }
+        let mut counts = BTreeMap::new();
+        for vdu_id in vdus {
+            if let Some(vdu) = flavour.vdu(&vdu_id) {
+                counts.insert(vdu_id, flavour.vdu_instances(vdu, &levels));
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Change (or roll back) the package: apply the manifests of `package` with the
+    /// recorded counts, remove what they no longer hold, wait for the rollout.
+    async fn switch_package(
+        &self,
+        ctx: &InfraContext<'_>,
+        vnfd: &Vnfd,
+        package: &dyn PackageFiles,
+        requested_files: Option<Vec<String>>,
+    ) -> Result<InfraOutcome> {
+        let session = Session::open(ctx, self.timeout).await?;
+        let found = labelled(&session, &ctx.vnf_instance.id).await?;
+        let (recorded, namespace) = recorded_files(ctx, &found);
+        let files = requested_files.unwrap_or(recorded);
+        if files.is_empty() {
+            return Err(Error::InvalidRequest(format!(
+                "additionalParams.{DEF_FILES_PARAM} is needed: VNF instance {} records no manifest files",
+                ctx.vnf_instance.id
+            )));
+        }
+        let flavour = vnfd.flavour(&ctx.flavour.id).ok_or_else(|| {
+            Error::Unprocessable(format!(
+                "VNFD {} has no flavour {}, which the instance uses",
+                vnfd.descriptor_id, ctx.flavour.id
+            ))
+        })?;
+        let counts = recorded_counts(ctx);
+        let namespace = namespace.map(Value::String);
+        self.deploy(
+            &session,
+            ctx,
+            vnfd,
+            flavour,
+            package,
+            &files,
+            namespace.as_ref(),
+            &counts,
+            true,
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl InfraDriver for KubernetesInfraDriver {
+    fn vim_type(&self) -> &str {
+        KUBERNETES_VIM_TYPE
+    }
+
+    fn capabilities(&self) -> InfraCapabilities {
+        InfraCapabilities {
+            scale: true,
+            heal_vnfc: true,
+            heal_vnf: true,
+            change_flavour: false,
+            change_ext_conn: false,
+            change_vnfpkg: true,
+            operate: false,
+            rollback_instantiate: true,
+            rollback_scale: true,
+            rollback_change_flavour: false,
+            rollback_change_ext_conn: false,
+            rollback_change_vnfpkg: true,
+        }
+    }
+
+    async fn instantiate(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &InstantiateVnfRequest,
+    ) -> Result<InfraOutcome> {
+        let files = def_files_param(&request.additional_params)?.ok_or_else(|| {
+            Error::InvalidRequest(format!(
+                "additionalParams.{DEF_FILES_PARAM} must name the package's Kubernetes manifests"
+            ))
+        })?;
+        let session = Session::open(ctx, self.timeout).await?;
+        let level = request.instantiation_level_id.as_deref();
+        let replicas: BTreeMap<String, u32> = ctx
+            .flavour
+            .vdus
+            .iter()
+            .map(|vdu| {
+                (
+                    vdu.id.clone(),
+                    ctx.flavour.vdu_instances_at_level(vdu, level),
+                )
+            })
+            .collect();
+        self.deploy(
+            &session,
+            ctx,
+            ctx.vnfd,
+            ctx.flavour,
+            ctx.package,
+            &files,
+            request.additional_params.get(NAMESPACE_PARAM),
+            &replicas,
+            false,
+        )
+        .await
+    }
+
+    async fn rollback_instantiate(
+        &self,
+        ctx: &InfraContext<'_>,
+        _request: &InstantiateVnfRequest,
+    ) -> Result<InfraOutcome> {
+        self.remove_everything(ctx, Some(0), self.timeout).await
+    }
+
+    async fn terminate(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &TerminateVnfRequest,
+    ) -> Result<InfraOutcome> {
+        let (grace, timeout) = match request.termination_type {
+            TerminationType::Forceful => (Some(0), self.timeout),
+            TerminationType::Graceful => {
+                let grace = request.graceful_termination_timeout.unwrap_or(30);
+                (
+                    Some(u32::try_from(grace).unwrap_or(u32::MAX)),
+                    self.timeout.max(Duration::from_secs(grace)),
+                )
+            }
+        };
+        self.remove_everything(ctx, grace, timeout).await
+    }
+
+    async fn scale(&self, ctx: &InfraContext<'_>, target: &ScaleTarget) -> Result<InfraOutcome> {
+        let counts = Self::scale_counts(ctx, target, true)?;
+        self.scale_to(ctx, &counts).await
+    }
+
+    async fn rollback_scale(
+        &self,
+        ctx: &InfraContext<'_>,
+        target: &ScaleTarget,
+    ) -> Result<InfraOutcome> {
+        let counts = Self::scale_counts(ctx, target, false)?;
+        self.scale_to(ctx, &counts).await
+    }
+
+    async fn heal(&self, ctx: &InfraContext<'_>, request: &HealVnfRequest) -> Result<InfraOutcome> {
+        let recorded = recorded_vnfcs(ctx);
+        let victims: Vec<VnfcResourceInfo> = if request.vnfc_instance_id.is_empty() {
+            recorded.clone()
+        } else {
+            request
+                .vnfc_instance_id
+                .iter()
+                .map(|id| {
+                    recorded
+                        .iter()
+                        .find(|v| &v.id == id)
+                        .cloned()
+                        .ok_or_else(|| {
+                            Error::Unprocessable(format!(
+                                "VNF instance {} has no VNFC {id}",
+                                ctx.vnf_instance.id
+                            ))
+                        })
+                })
+                .collect::<Result<_>>()?
+        };
+        let session = Session::open(ctx, self.timeout).await?;
+        if request.vnfc_instance_id.is_empty() {
+            // The whole VNF: first bring every object back to its manifest.
+            let found = labelled(&session, &ctx.vnf_instance.id).await?;
+            let (files, namespace) = recorded_files(ctx, &found);
+            if !files.is_empty() {
+                let objects = read_manifests(ctx.package, &files).await?;
+                let namespace = namespace.map(Value::String);
+                let namespace = namespace_of(&objects, namespace.as_ref())?;
+                let planned = plan(
+                    &session,
+                    objects,
+                    &namespace,
+                    &ctx.vnf_instance.id,
+                    ctx.flavour,
+                    &recorded_counts(ctx),
+                )?;
+                apply(&session, &planned).await?;
+            }
+        }
+        let (pod_resource, pod_caps) = session.core("Pod")?;
+        let mut gone = BTreeSet::new();
+        for victim in &victims {
+            let Some(uid) = pod_uid(victim) else { continue };
+            gone.insert(uid.to_owned());
+            let namespace = victim
+                .metadata
+                .get("namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default");
+            let api = session.api(&pod_resource, &pod_caps, Some(namespace));
+            let name = &victim.compute_resource.resource_id;
+            let current = match api.get_opt(name).await {
+                Ok(current) => current,
+                Err(e) => return Err(api_error(&format!("reading pod {namespace}/{name}"), e)),
+            };
+            // Replaced already by an earlier attempt: nothing to do.
+            let Some(current) = current.filter(|p| p.metadata.uid.as_deref() == Some(uid)) else {
+                continue;
+            };
+            let bare = victim.compute_resource.vim_level_resource_type.as_deref() == Some("Pod");
+            let params = DeleteParams {
+                grace_period_seconds: Some(0),
+                ..DeleteParams::default()
+            };
+            match api.delete(name, &params).await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(api_error(&format!("deleting pod {namespace}/{name}"), e)),
+            }
+            if bare {
+                // A bare pod comes back only if we create it again, from its own spec.
+                let wait = async {
+                    kube::runtime::wait::await_condition(
+                        api.clone(),
+                        name,
+                        kube::runtime::wait::conditions::is_deleted::<DynamicObject>(uid),
+                    )
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::driver(DRIVER, true, format!("watching {name}: {e}")))
+                };
+                bounded(
+                    &session,
+                    ctx,
+                    &format!("pod {name} was not deleted"),
+                    self.timeout,
+                    wait,
+                )
+                .await?;
+                let again = match bare_pod_manifest(ctx, &current, namespace).await? {
+                    Some(manifest) => manifest,
+                    None => {
+                        // Not from a manifest of the package: its own spec.
+                        let mut again = json!({
+                            "apiVersion": "v1",
+                            "kind": "Pod",
+                            "metadata": {
+                                "name": name,
+                                "namespace": namespace,
+                                "labels": current.metadata.labels,
+                                "annotations": current.metadata.annotations,
+                            },
+                            "spec": current.data["spec"].clone(),
+                        });
+                        if let Some(meta) = again["metadata"].as_object_mut() {
+                            meta.retain(|_, v| !v.is_null());
+                        }
+                        again
+                    }
+                };
+                let object: DynamicObject = serde_json::from_value(again)
+                    .map_err(|e| Error::driver(DRIVER, false, format!("pod {name}: {e}")))?;
+                api.patch(
+                    name,
+                    &PatchParams::apply(FIELD_MANAGER).force(),
+                    &Patch::Apply(&object),
+                )
+                .await
+                .map_err(|e| api_error(&format!("re-creating pod {namespace}/{name}"), e))?;
+            }
+        }
+        let counts = recorded_counts(ctx);
+        let pods = await_pods(&session, ctx, ctx.flavour, &counts, &gone, self.timeout).await?;
+        let healed: BTreeSet<String> = victims.iter().map(|v| v.id.clone()).collect();
+        let vnfcs = vnfcs(ctx, ctx.vnfd, &pods, &healed);
+        let found = labelled(&session, &ctx.vnf_instance.id).await?;
+        let (files, namespace) = recorded_files(ctx, &found);
+        Ok(outcome(
+            ctx,
+            vnfcs,
+            metadata(namespace.as_deref().unwrap_or("default"), &files),
+        ))
+    }
+
+    async fn change_vnfpkg(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &ChangeCurrentVnfPkgRequest,
+        new_vnfd: &Vnfd,
+        new_package: &dyn PackageFiles,
+    ) -> Result<InfraOutcome> {
+        let files = def_files_param(&request.additional_params)?;
+        self.switch_package(ctx, new_vnfd, new_package, files).await
+    }
+
+    async fn rollback_change_vnfpkg(
+        &self,
+        ctx: &InfraContext<'_>,
+        _request: &ChangeCurrentVnfPkgRequest,
+    ) -> Result<InfraOutcome> {
+        self.switch_package(ctx, ctx.vnfd, ctx.package, None).await
+    }
+}

@@ -1,0 +1,670 @@
+//! The Kubernetes infra driver on the API-server double with the CNF corpus packages:
+//! every workload kind as a VDU, scale, heal, terminate, change of package and its
+//! rollback, readiness failures that end in an error after the deadline and complete
+//! when retried once the fault is cleared, and rollbacks that remove what was applied.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+use tacker_core::infra::{InfraContext, InfraDriver, InfraOutcome, ScaleTarget};
+use tacker_core::model::{
+    ChangeCurrentVnfPkgRequest, ChangeType, HealVnfRequest, InstantiateVnfRequest, KeyValuePairs,
+    ScaleInfo, ScaleType, TerminateVnfRequest, TerminationType, VimConnectionInfo, VnfInstance,
+};
+use tacker_core::package::{InMemoryPackageFiles, PackageFiles};
+use tacker_core::sim::{self, AppliedOperation};
+use tacker_core::vnfd::Vnfd;
+use tacker_core::{Error, TenantId, new_id};
+use tacker_drivers_k8s::testkit::{ApiServerDouble, PodFault};
+use tacker_drivers_k8s::{INSTANCE_LABEL, KubernetesInfraDriver};
+
+/// One CNF driven through the driver, recorded as the engine records it.
+struct Cnf {
+    driver: KubernetesInfraDriver,
+    double: Arc<ApiServerDouble>,
+    vnfd: Vnfd,
+    package: Arc<InMemoryPackageFiles>,
+    vim: VimConnectionInfo,
+    record: VnfInstance,
+    tenant: TenantId,
+    cancel: CancellationToken,
+}
+
+impl Cnf {
+    fn new(
+        double: Arc<ApiServerDouble>,
+        vnfd: Vnfd,
+        package: InMemoryPackageFiles,
+        timeout: Duration,
+    ) -> Self {
+        let vim = support::vim_of(&double);
+        let mut record = sim::sample_instance(&new_id(), &vnfd.descriptor_id);
+        record
+            .vim_connection_info
+            .insert("vim-k8s".into(), vim.clone());
+        Self {
+            driver: KubernetesInfraDriver::new().with_timeout(timeout),
+            double,
+            vnfd,
+            package: Arc::new(package),
+            vim,
+            record,
+            tenant: TenantId::new("cnf-tests"),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    fn ctx<'a>(&'a self, op_id: &'a str) -> InfraContext<'a> {
+        let flavour_id = self
+            .record
+            .instantiated_vnf_info
+            .as_ref()
+            .map_or("simple", |i| i.flavour_id.as_str());
+        InfraContext {
+            tenant: &self.tenant,
+            vnf_lcm_op_occ_id: op_id,
+            vnf_instance: &self.record,
+            vnfd: &self.vnfd,
+            flavour: self.vnfd.flavour(flavour_id).expect("the flavour exists"),
+            vim_connection_id: "vim-k8s",
+            vim: &self.vim,
+            grant: None,
+            package: self.package.as_ref(),
+            cancel: &self.cancel,
+        }
+    }
+
+    fn record(&mut self, operation: AppliedOperation<'_>, outcome: &InfraOutcome) {
+        let vnfd = match operation {
+            AppliedOperation::ChangeVnfpkg(new) => new,
+            _ => &self.vnfd,
+        };
+        self.record = sim::apply_outcome(&self.record, vnfd, operation, outcome)
+            .expect("the outcome records");
+        for (key, value) in &outcome.metadata {
+            self.record.metadata.insert(key.clone(), value.clone());
+        }
+    }
+
+    fn instantiate_request(files: &[&str]) -> InstantiateVnfRequest {
+        InstantiateVnfRequest {
+            flavour_id: "simple".to_owned(),
+            additional_params: support::def_files(files),
+            ..InstantiateVnfRequest::default()
+        }
+    }
+
+    async fn instantiate(&mut self, files: &[&str]) -> InfraOutcome {
+        let request = Self::instantiate_request(files);
+        let op = new_id();
+        let outcome = self
+            .driver
+            .instantiate(&self.ctx(&op), &request)
+            .await
+            .unwrap_or_else(|e| panic!("instantiate failed: {e}"));
+        self.record(AppliedOperation::Instantiate(&request), &outcome);
+        outcome
+    }
+
+    async fn scale(&mut self, aspect: &str, level: u32, scale_type: ScaleType) -> InfraOutcome {
+        let target = ScaleTarget {
+            scale_levels: vec![ScaleInfo {
+                aspect_id: aspect.to_owned(),
+                vnfd_id: None,
+                scale_level: level,
+            }],
+            scale_type: Some(scale_type),
+            additional_params: KeyValuePairs::new(),
+        };
+        let op = new_id();
+        let outcome = self
+            .driver
+            .scale(&self.ctx(&op), &target)
+            .await
+            .unwrap_or_else(|e| panic!("scale of {aspect} to {level} failed: {e}"));
+        self.record(AppliedOperation::Scale(&target), &outcome);
+        outcome
+    }
+
+    async fn heal(&mut self, vnfcs: Vec<String>) -> InfraOutcome {
+        let request = HealVnfRequest {
+            vnfc_instance_id: vnfcs,
+            ..HealVnfRequest::default()
+        };
+        let op = new_id();
+        let outcome = self
+            .driver
+            .heal(&self.ctx(&op), &request)
+            .await
+            .unwrap_or_else(|e| panic!("heal failed: {e}"));
+        self.record(AppliedOperation::Heal, &outcome);
+        outcome
+    }
+
+    async fn terminate(&mut self) -> InfraOutcome {
+        let request = TerminateVnfRequest {
+            termination_type: TerminationType::Graceful,
+            graceful_termination_timeout: Some(5),
+            additional_params: KeyValuePairs::new(),
+        };
+        let op = new_id();
+        let outcome = self
+            .driver
+            .terminate(&self.ctx(&op), &request)
+            .await
+            .unwrap_or_else(|e| panic!("terminate failed: {e}"));
+        self.record(AppliedOperation::Terminate, &outcome);
+        outcome
+    }
+
+    fn labelled(&self) -> Vec<(String, String, String)> {
+        self.double
+            .objects_labelled(INSTANCE_LABEL, &self.record.id)
+    }
+
+    fn counts(&self) -> BTreeMap<String, u32> {
+        let mut counts = BTreeMap::new();
+        for vnfc in self
+            .record
+            .instantiated_vnf_info
+            .iter()
+            .flat_map(|i| i.vnfc_resource_info.iter())
+        {
+            *counts.entry(vnfc.vdu_id.clone()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    fn vnfc_of(&self, vdu: &str) -> (String, String) {
+        self.record
+            .instantiated_vnf_info
+            .iter()
+            .flat_map(|i| i.vnfc_resource_info.iter())
+            .find(|v| v.vdu_id == vdu)
+            .map(|v| (v.id.clone(), v.compute_resource.resource_id.clone()))
+            .unwrap_or_else(|| panic!("no VNFC of {vdu}"))
+    }
+}
+
+fn changed(outcome: &InfraOutcome, change_type: ChangeType) -> BTreeSet<String> {
+    outcome
+        .resource_changes
+        .affected_vnfcs
+        .iter()
+        .filter(|c| c.change_type == change_type)
+        .map(|c| c.id.clone())
+        .collect()
+}
+
+const CNF_RESOURCES: &[&str] = &[
+    "Files/kubernetes/storage-class.yaml",
+    "Files/kubernetes/persistent-volume-0.yaml",
+    "Files/kubernetes/config-map.yaml",
+    "Files/kubernetes/role_rolebinding_SA.yaml",
+    "Files/kubernetes/replicaset_service_secret.yaml",
+    "Files/kubernetes/pod.yaml",
+    "Files/kubernetes/deployment.yaml",
+    "Files/kubernetes/statefulset.yaml",
+    "Files/kubernetes/daemon-set.yaml",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_workload_kind_instantiates_scales_heals_and_terminates() {
+    let Some(corpus) = support::corpus() else {
+        return;
+    };
+    let double = Arc::new(support::double(Duration::from_millis(20)).await);
+    let (vnfd, package) = support::corpus_package(&corpus, "v2-cnf-instantiate-cnf-resources");
+    let flavour = vnfd.flavour("simple").expect("flavour simple").clone();
+    let mut cnf = Cnf::new(double.clone(), vnfd, package, Duration::from_secs(60));
+
+    let instantiated = cnf.instantiate(CNF_RESOURCES).await;
+    let expected: BTreeMap<String, u32> = flavour
+        .vdus
+        .iter()
+        .map(|vdu| (vdu.id.clone(), flavour.vdu_instances_at_level(vdu, None)))
+        .collect();
+    assert_eq!(cnf.counts(), expected, "one VNFC per pod, per VDU");
+    let kinds: BTreeMap<String, String> = instantiated
+        .resources
+        .vnfc_resource_info
+        .iter()
+        .map(|v| {
+            (
+                v.vdu_id.clone(),
+                v.compute_resource
+                    .vim_level_resource_type
+                    .clone()
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        BTreeMap::from([
+            ("VDU1".to_owned(), "Pod".to_owned()),
+            ("VDU2".to_owned(), "Deployment".to_owned()),
+            ("VDU3".to_owned(), "ReplicaSet".to_owned()),
+            ("VDU5".to_owned(), "StatefulSet".to_owned()),
+            ("VDU6".to_owned(), "DaemonSet".to_owned()),
+        ])
+    );
+    for vnfc in &instantiated.resources.vnfc_resource_info {
+        let pod = double
+            .object("", "pods", "default", &vnfc.compute_resource.resource_id)
+            .unwrap_or_else(|| panic!("pod of VNFC {} exists", vnfc.id));
+        assert_eq!(
+            pod["metadata"]["labels"][INSTANCE_LABEL],
+            cnf.record.id.as_str()
+        );
+    }
+    assert_eq!(
+        changed(&instantiated, ChangeType::Added).len(),
+        instantiated.resources.vnfc_resource_info.len()
+    );
+    let held = cnf.labelled();
+    for (kind, name) in [
+        ("StorageClass", "curry-sc-local"),
+        ("PersistentVolume", "curry-sc-pv"),
+        ("ConfigMap", "curry-test001"),
+        ("Role", "curry-role"),
+        ("RoleBinding", "curry-rolebinding"),
+        ("ServiceAccount", "curry-sa"),
+        ("Service", "curry-svc-vdu001-multiple"),
+        ("Secret", "curry-sc-multiple"),
+        ("PersistentVolumeClaim", "www-vdu5-0"),
+    ] {
+        assert!(
+            held.iter().any(|(k, _, n)| k == kind && n == name),
+            "{kind} {name} is applied and labelled: {held:?}"
+        );
+    }
+    let deployment = double
+        .object("apps", "deployments", "default", "vdu2")
+        .expect("the Deployment exists");
+    assert_eq!(
+        deployment["metadata"]["managedFields"][0]["manager"], "tacker-vnfm",
+        "objects are applied server-side by our field manager"
+    );
+
+    // Scale the StatefulSet and the ReplicaSet out and back in.
+    let before = cnf.counts();
+    let out = cnf.scale("vdu5_aspect", 1, ScaleType::ScaleOut).await;
+    assert_eq!(cnf.counts()["VDU5"], before["VDU5"] + 1);
+    assert_eq!(changed(&out, ChangeType::Added).len(), 1);
+    assert!(
+        double
+            .object("", "persistentvolumeclaims", "default", "www-vdu5-1")
+            .is_some(),
+        "the new StatefulSet pod has its claim"
+    );
+    let out = cnf.scale("vdu3_aspect", 2, ScaleType::ScaleOut).await;
+    assert_eq!(cnf.counts()["VDU3"], before["VDU3"] + 2);
+    assert_eq!(changed(&out, ChangeType::Added).len(), 2);
+    let added = changed(&out, ChangeType::Added);
+    let scaled_in = cnf.scale("vdu3_aspect", 0, ScaleType::ScaleIn).await;
+    assert_eq!(cnf.counts()["VDU3"], before["VDU3"]);
+    assert_eq!(
+        changed(&scaled_in, ChangeType::Removed),
+        added,
+        "scale in removes the newest pods"
+    );
+
+    // Heal a Deployment pod (replaced by its ReplicaSet) and the bare Pod (re-created).
+    let (vdu2_vnfc, vdu2_pod) = cnf.vnfc_of("VDU2");
+    let (vdu1_vnfc, vdu1_pod) = cnf.vnfc_of("VDU1");
+    let old_uid = double
+        .object("", "pods", "default", &vdu1_pod)
+        .expect("the bare pod exists")["metadata"]["uid"]
+        .clone();
+    let healed = cnf.heal(vec![vdu2_vnfc.clone(), vdu1_vnfc.clone()]).await;
+    assert_eq!(
+        changed(&healed, ChangeType::Modified),
+        BTreeSet::from([vdu1_vnfc.clone(), vdu2_vnfc.clone()])
+    );
+    assert_ne!(
+        cnf.vnfc_of("VDU2").1,
+        vdu2_pod,
+        "a new pod serves VDU2's VNFC"
+    );
+    assert!(double.object("", "pods", "default", &vdu2_pod).is_none());
+    let new_uid = double
+        .object("", "pods", "default", &vdu1_pod)
+        .expect("the bare pod is back")["metadata"]["uid"]
+        .clone();
+    assert_ne!(old_uid, new_uid, "the bare pod was re-created");
+
+    // Whole-VNF heal re-applies the manifests (a deleted ConfigMap comes back) and
+    // replaces every pod.
+    let client = tacker_drivers_k8s::connect(&cnf.vim)
+        .await
+        .expect("a client");
+    let maps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client, "default");
+    maps.delete("curry-test001", &kube::api::DeleteParams::default())
+        .await
+        .expect("the ConfigMap is deleted behind the VNFM's back");
+    let before: BTreeSet<String> = double.pod_names("default").into_iter().collect();
+    let healed = cnf.heal(Vec::new()).await;
+    assert_eq!(
+        changed(&healed, ChangeType::Modified).len(),
+        healed.resources.vnfc_resource_info.len()
+    );
+    assert!(
+        double
+            .object("", "configmaps", "default", "curry-test001")
+            .is_some(),
+        "whole-VNF heal re-applied the ConfigMap"
+    );
+    let after: BTreeSet<String> = double.pod_names("default").into_iter().collect();
+    assert!(
+        before
+            .intersection(&after)
+            .all(|p| p == &vdu1_pod || p.starts_with("vdu5-")),
+        "only the bare pod and the StatefulSet's pods keep their names: {before:?} {after:?}"
+    );
+
+    let terminated = cnf.terminate().await;
+    assert!(terminated.resources.vnfc_resource_info.is_empty());
+    assert_eq!(
+        changed(&terminated, ChangeType::Removed).len(),
+        healed.resources.vnfc_resource_info.len()
+    );
+    assert_eq!(
+        cnf.labelled(),
+        Vec::new(),
+        "terminate leaves nothing behind"
+    );
+    assert!(
+        double.pod_names("default").is_empty(),
+        "the pods went with their workloads"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workload_that_never_becomes_ready_fails_then_a_retry_completes() {
+    let Some(corpus) = support::corpus() else {
+        return;
+    };
+    let double = Arc::new(support::double(Duration::from_millis(20)).await);
+    let (vnfd, package) = support::corpus_package(&corpus, "v1-cnf-scale");
+    let mut cnf = Cnf::new(double.clone(), vnfd, package, Duration::from_secs(2));
+    let files = ["Files/kubernetes/deployment_scale.yaml"];
+    let request = Cnf::instantiate_request(&files);
+
+    double.inject_fault("nginx", PodFault::ImagePull);
+    let op = new_id();
+    let failed = cnf.driver.instantiate(&cnf.ctx(&op), &request).await;
+    match failed {
+        Err(Error::Driver {
+            retryable, source, ..
+        }) => {
+            let message = source.to_string();
+            assert!(retryable, "a readiness timeout may pass when retried");
+            assert!(
+                message.contains("vdu1-scale") && message.contains("ErrImagePull"),
+                "the error names the workload and why its pods wait: {message}"
+            );
+        }
+        other => panic!("instantiate with an unpullable image must fail, not {other:?}"),
+    }
+    assert!(
+        !cnf.labelled().is_empty(),
+        "the failed instantiate applied the Deployment"
+    );
+
+    // Retry after the fault is cleared: the same call completes.
+    double.clear_faults();
+    let outcome = cnf
+        .driver
+        .instantiate(&cnf.ctx(&op), &request)
+        .await
+        .expect("the retried instantiate completes");
+    assert_eq!(outcome.resources.vnfc_resource_info.len(), 1);
+    cnf.record(AppliedOperation::Instantiate(&request), &outcome);
+
+    // A scale out whose new pods never become ready fails; its rollback removes them.
+    double.inject_fault("nginx", PodFault::NeverReady);
+    let target = ScaleTarget {
+        scale_levels: vec![ScaleInfo {
+            aspect_id: "vdu1_aspect".to_owned(),
+            vnfd_id: None,
+            scale_level: 2,
+        }],
+        scale_type: Some(ScaleType::ScaleOut),
+        additional_params: KeyValuePairs::new(),
+    };
+    let op = new_id();
+    let failed = cnf.driver.scale(&cnf.ctx(&op), &target).await;
+    assert!(matches!(failed, Err(Error::Driver { .. })), "{failed:?}");
+    assert_eq!(
+        double.pod_names("default").len(),
+        3,
+        "the scale out started"
+    );
+    double.clear_faults();
+    let rolled_back = cnf
+        .driver
+        .rollback_scale(&cnf.ctx(&op), &target)
+        .await
+        .expect("the rollback of scale out completes");
+    assert_eq!(
+        rolled_back.resources.vnfc_resource_info,
+        cnf.record
+            .instantiated_vnf_info
+            .as_ref()
+            .expect("instantiated")
+            .vnfc_resource_info,
+        "rollback of scale out returns to the recorded VNFC"
+    );
+    assert!(rolled_back.resource_changes.is_empty());
+    assert_eq!(double.pod_names("default").len(), 1);
+
+    // Rollback of instantiate removes everything that was applied.
+    let op = new_id();
+    let mut fresh = Cnf::new(
+        double.clone(),
+        cnf.vnfd.clone(),
+        (*cnf.package).clone(),
+        Duration::from_secs(2),
+    );
+    fresh.record.id = cnf.record.id.clone();
+    let removed = fresh
+        .driver
+        .rollback_instantiate(&fresh.ctx(&op), &request)
+        .await
+        .expect("rollback of instantiate completes");
+    assert!(removed.resources.vnfc_resource_info.is_empty());
+    assert_eq!(
+        cnf.labelled(),
+        Vec::new(),
+        "rollback removed what was applied"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_of_package_rolls_out_and_its_rollback_restores() {
+    let Some(corpus) = support::corpus() else {
+        return;
+    };
+    let double = Arc::new(support::double(Duration::from_millis(20)).await);
+    let (vnfd, package) = support::corpus_package(&corpus, "v2-cnf-container-update-before");
+    let (new_vnfd, new_package) = support::corpus_package(&corpus, "v2-cnf-container-update-after");
+    let files_before: Vec<String> = package
+        .paths()
+        .into_iter()
+        .filter(|p| p.starts_with("Files/kubernetes/"))
+        .collect();
+    let files_after: Vec<String> = new_package
+        .paths()
+        .into_iter()
+        .filter(|p| p.starts_with("Files/kubernetes/"))
+        .collect();
+    let mut cnf = Cnf::new(double.clone(), vnfd, package, Duration::from_secs(60));
+    let before_refs: Vec<&str> = files_before.iter().map(String::as_str).collect();
+    cnf.instantiate(&before_refs).await;
+    let recorded = cnf.counts();
+    let (_, deployment_pod) = cnf.vnfc_of("VDU1");
+
+    let mut params = KeyValuePairs::new();
+    params.insert(
+        "lcm-kubernetes-def-files".into(),
+        serde_json::json!(files_after),
+    );
+    let request = ChangeCurrentVnfPkgRequest {
+        vnfd_id: new_vnfd.descriptor_id.clone(),
+        additional_params: params,
+        ..ChangeCurrentVnfPkgRequest::default()
+    };
+    let op = new_id();
+    let changed_outcome = cnf
+        .driver
+        .change_vnfpkg(&cnf.ctx(&op), &request, &new_vnfd, &new_package)
+        .await
+        .expect("change of package completes");
+    let deployment = double
+        .object("apps", "deployments", "default", "vdu1-update")
+        .expect("the Deployment exists");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"], "cirros",
+        "the new manifest is applied"
+    );
+    assert!(
+        double
+            .object("", "configmaps", "default", "cm-data")
+            .is_some()
+            && double
+                .object("", "secrets", "default", "secret-data")
+                .is_some(),
+        "objects of the new package exist"
+    );
+    assert!(
+        changed(&changed_outcome, ChangeType::Removed)
+            .iter()
+            .any(|id| id == &deployment_pod),
+        "the Deployment's pods were replaced by the rollout"
+    );
+    let mut counts = BTreeMap::new();
+    for vnfc in &changed_outcome.resources.vnfc_resource_info {
+        *counts.entry(vnfc.vdu_id.clone()).or_insert(0) += 1;
+    }
+    assert_eq!(counts, recorded, "the change keeps the VNFCs per VDU");
+
+    // Roll back: the old manifests again.
+    let rolled_back = cnf
+        .driver
+        .rollback_change_vnfpkg(&cnf.ctx(&op), &request)
+        .await
+        .expect("rollback of change of package completes");
+    let deployment = double
+        .object("apps", "deployments", "default", "vdu1-update")
+        .expect("the Deployment exists");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["image"],
+        "nginx"
+    );
+    let mut counts = BTreeMap::new();
+    for vnfc in &rolled_back.resources.vnfc_resource_info {
+        *counts.entry(vnfc.vdu_id.clone()).or_insert(0) += 1;
+    }
+    assert_eq!(counts, recorded);
+    cnf.record(AppliedOperation::Rollback, &rolled_back);
+    cnf.terminate().await;
+    assert_eq!(cnf.labelled(), Vec::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_refused_before_anything_is_applied() {
+    let Some(corpus) = support::corpus() else {
+        return;
+    };
+    let double = Arc::new(support::double(Duration::from_millis(20)).await);
+    let (vnfd, package) = support::corpus_package(&corpus, "v1-cnf-scale");
+    let cnf = Cnf::new(
+        double.clone(),
+        vnfd.clone(),
+        package,
+        Duration::from_secs(5),
+    );
+    let op = new_id();
+
+    let unlisted = cnf
+        .driver
+        .instantiate(
+            &cnf.ctx(&op),
+            &Cnf::instantiate_request(&["Definitions/helloworld3_df_simple.yaml"]),
+        )
+        .await;
+    match unlisted {
+        Err(Error::Unprocessable(m)) => assert!(m.contains("helloworld3_df_simple.yaml"), "{m}"),
+        other => panic!("an unlisted file must be Unprocessable, not {other:?}"),
+    }
+
+    let tampered = support::with_changed_file(
+        &corpus,
+        "v1-cnf-scale",
+        "TOSCA-Metadata/TOSCA.meta",
+        &std::fs::read_to_string(corpus.join("v1-cnf-scale/package/TOSCA-Metadata/TOSCA.meta"))
+            .expect("TOSCA.meta reads"),
+    )
+    .with_file(
+        "Files/kubernetes/deployment_scale.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: vdu1-scale\n",
+    );
+    let cnf_tampered = Cnf::new(
+        double.clone(),
+        vnfd.clone(),
+        tampered,
+        Duration::from_secs(5),
+    );
+    let result = cnf_tampered
+        .driver
+        .instantiate(
+            &cnf_tampered.ctx(&op),
+            &Cnf::instantiate_request(&["Files/kubernetes/deployment_scale.yaml"]),
+        )
+        .await;
+    match result {
+        Err(Error::Unprocessable(m)) => assert!(
+            m.contains("deployment_scale.yaml") && m.contains("digest"),
+            "{m}"
+        ),
+        other => panic!("a file whose digest differs must be Unprocessable, not {other:?}"),
+    }
+
+    let mut request = Cnf::instantiate_request(&["Files/kubernetes/deployment_scale.yaml"]);
+    request
+        .additional_params
+        .insert("namespace".into(), serde_json::json!("elsewhere"));
+    match cnf.driver.instantiate(&cnf.ctx(&op), &request).await {
+        Err(Error::Unprocessable(m)) => assert!(
+            m.contains("vdu1-scale") && m.contains("elsewhere") && m.contains("default"),
+            "{m}"
+        ),
+        other => panic!("a namespace conflict must be Unprocessable, not {other:?}"),
+    }
+
+    let missing = cnf
+        .driver
+        .instantiate(
+            &cnf.ctx(&op),
+            &InstantiateVnfRequest {
+                flavour_id: "simple".to_owned(),
+                ..InstantiateVnfRequest::default()
+            },
+        )
+        .await;
+    assert!(
+        matches!(missing, Err(Error::InvalidRequest(_))),
+        "{missing:?}"
+    );
+    assert!(
+        !cnf.driver.capabilities().change_ext_conn,
+        "change of external connectivity is not offered"
+    );
+    assert_eq!(cnf.labelled(), Vec::new(), "nothing was applied");
+}

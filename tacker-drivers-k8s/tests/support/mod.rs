@@ -1,0 +1,143 @@
+//! Helpers shared by this crate's integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tacker_drivers_k8s::testkit::{ApiServerConfig, ApiServerDouble};
+
+/// The corpus directory beside the checkout, or `None` (after saying so) outside CI.
+pub fn corpus() -> Option<PathBuf> {
+    tacker_core::testkit::corpus::corpus_dir(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A double whose pods become ready after `delay`.
+pub async fn double(delay: Duration) -> ApiServerDouble {
+    ApiServerDouble::start(ApiServerConfig {
+        pod_ready_delay: delay,
+        ..ApiServerConfig::default()
+    })
+    .await
+    .expect("the API-server double starts on loopback")
+}
+
+/// A fresh scratch directory under the system temporary directory.
+pub fn scratch_dir(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tacker-k8s-{what}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("the scratch directory can be created");
+    dir
+}
+
+use async_trait::async_trait;
+use serde_json::json;
+use std::sync::Arc;
+use tacker_core::TenantId;
+use tacker_core::csar::{Csar, CsarOptions, HashAlgorithm, digest_hex};
+use tacker_core::model::{KeyValuePairs, LcmOperationType, VimConnectionInfo};
+use tacker_core::package::InMemoryPackageFiles;
+use tacker_core::testkit::infra::InfraInspector;
+use tacker_core::vnfd::Vnfd;
+use tacker_drivers_k8s::{INSTANCE_LABEL, KUBERNETES_VIM_TYPE};
+
+/// A corpus package: its VNFD (read as onboarding reads it) and its files.
+pub fn corpus_package(corpus: &std::path::Path, name: &str) -> (Vnfd, InMemoryPackageFiles) {
+    let dir = corpus.join(name).join("package");
+    let options = CsarOptions::default();
+    let csar = Csar::from_dir(&dir, &options).expect("the corpus package opens");
+    let vnfd = tacker_core::vnfd::validate(&csar, &options)
+        .expect("the corpus package is valid")
+        .vnfd;
+    let mut files = InMemoryPackageFiles::new();
+    for (path, absolute) in tacker_core::testkit::corpus::files_below(&dir) {
+        files = files.with_file(path, std::fs::read(absolute).expect("a corpus file reads"));
+    }
+    (vnfd, files)
+}
+
+/// The package with `path` replaced by `content` and its TOSCA.meta digest updated.
+pub fn with_changed_file(
+    corpus: &std::path::Path,
+    name: &str,
+    path: &str,
+    content: &str,
+) -> InMemoryPackageFiles {
+    let dir = corpus.join(name).join("package");
+    let mut files = InMemoryPackageFiles::new();
+    let old = std::fs::read(dir.join(path)).expect("the file to change exists");
+    let old_hash = digest_hex(HashAlgorithm::Sha256, &mut old.as_slice()).expect("hashing works");
+    let new_hash =
+        digest_hex(HashAlgorithm::Sha256, &mut content.as_bytes()).expect("hashing works");
+    for (file, absolute) in tacker_core::testkit::corpus::files_below(&dir) {
+        let mut bytes = std::fs::read(absolute).expect("a corpus file reads");
+        if file == path {
+            bytes = content.as_bytes().to_vec();
+        } else if file == "TOSCA-Metadata/TOSCA.meta" {
+            bytes = String::from_utf8(bytes)
+                .expect("TOSCA.meta is text")
+                .replace(&old_hash, &new_hash)
+                .into_bytes();
+        }
+        files = files.with_file(file, bytes);
+    }
+    files
+}
+
+/// The `vimConnectionInfo` of a double.
+pub fn vim_of(double: &ApiServerDouble) -> VimConnectionInfo {
+    let mut interface_info = KeyValuePairs::new();
+    interface_info.insert("endpoint".into(), json!(double.endpoint()));
+    let mut access_info = KeyValuePairs::new();
+    access_info.insert(
+        "bearer_token".into(),
+        json!(double.token().expect("the double has a token")),
+    );
+    VimConnectionInfo {
+        vim_id: Some("double".to_owned()),
+        vim_type: KUBERNETES_VIM_TYPE.to_owned(),
+        interface_info,
+        access_info,
+        extra: KeyValuePairs::new(),
+    }
+}
+
+/// `additionalParams` naming manifest files.
+pub fn def_files(files: &[&str]) -> KeyValuePairs {
+    let mut params = KeyValuePairs::new();
+    params.insert("lcm-kubernetes-def-files".into(), json!(files));
+    params
+}
+
+/// Looks into the double for the conformance suite.
+#[derive(Debug, Clone)]
+pub struct Inspector(pub Arc<ApiServerDouble>);
+
+#[async_trait]
+impl InfraInspector for Inspector {
+    async fn resource_ids(&self, _tenant: &TenantId, vnf_instance_id: &str) -> Vec<String> {
+        let mut ids = Vec::new();
+        for (kind, namespace, name) in self.0.objects_labelled(INSTANCE_LABEL, vnf_instance_id) {
+            if kind == "Pod" {
+                ids.push(name.clone());
+            }
+            ids.push(format!("{kind}/{namespace}/{name}"));
+        }
+        ids
+    }
+
+    /// Instantiate and scale fail once they have applied their change, when they
+    /// list the pods to wait for: instantiate's first pod listing answers 500; scale
+    /// lists every labelled object (pods among them) before it scales, so its second.
+    fn fail_next_after_partial_work(&self, operation: LcmOperationType) -> bool {
+        match operation {
+            LcmOperationType::Instantiate => {
+                self.0.fail_next_request("GET", "/pods");
+                true
+            }
+            LcmOperationType::Scale => {
+                self.0.fail_nth_request("GET", "/pods", 2);
+                true
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! The Kubernetes VIM driver against the API-server double.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::json;
+use tacker_core::Error;
+use tacker_core::vim::VimDriver;
+use tacker_drivers_k8s::KubernetesVimDriver;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_reads_the_version_and_checks_the_identity_may_create_workloads() {
+    let double = support::double(Duration::from_millis(20)).await;
+    let driver = KubernetesVimDriver::new();
+    let vim = support::vim_of(&double);
+    let description = driver.validate(&vim).await.expect("the credentials work");
+    assert_eq!(description.version.as_deref(), Some("1.33"));
+    assert_eq!(description.extra["gitVersion"], "v1.33.0");
+
+    double.set_access_allowed(false);
+    match driver.validate(&vim).await {
+        Err(Error::InvalidRequest(m)) => assert!(m.contains("may not create Deployments"), "{m}"),
+        other => panic!("a denied identity must be refused, not {other:?}"),
+    }
+    double.set_access_allowed(true);
+
+    let mut wrong = vim.clone();
+    wrong
+        .access_info
+        .insert("bearer_token".into(), json!("not-the-token"));
+    match driver.validate(&wrong).await {
+        Err(Error::Driver { source, .. }) => {
+            assert!(source.to_string().contains("401"), "{source}")
+        }
+        other => panic!("a wrong token must fail, not {other:?}"),
+    }
+
+    let mut no_endpoint = vim.clone();
+    no_endpoint.interface_info.remove("endpoint");
+    match driver.validate(&no_endpoint).await {
+        Err(Error::InvalidRequest(m)) => assert!(m.contains("interfaceInfo.endpoint"), "{m}"),
+        other => panic!("a missing endpoint must be InvalidRequest, not {other:?}"),
+    }
+    let mut no_credentials = vim;
+    no_credentials.access_info.clear();
+    assert!(matches!(
+        driver.validate(&no_credentials).await,
+        Err(Error::InvalidRequest(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_are_verified_unless_the_vim_says_otherwise() {
+    let double = tacker_drivers_k8s::testkit::ApiServerDouble::start(
+        tacker_drivers_k8s::testkit::ApiServerConfig {
+            https: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("the double serves HTTPS on loopback");
+    assert!(double.endpoint().starts_with("https://127.0.0.1:"));
+    let driver = KubernetesVimDriver::new();
+    let mut vim = support::vim_of(&double);
+
+    match driver.validate(&vim).await {
+        Err(Error::Driver { source, .. }) => {
+            let message = source.to_string();
+            assert!(message.contains("version"), "{message}");
+        }
+        other => panic!("an unknown certificate must be refused, not {other:?}"),
+    }
+
+    vim.interface_info.insert(
+        "ssl_ca_cert".into(),
+        json!(tacker_drivers_k8s::testkit::TEST_CA_CERT),
+    );
+    let description = driver.validate(&vim).await.expect("the CA is trusted");
+    assert_eq!(description.version.as_deref(), Some("1.33"));
+
+    vim.interface_info.remove("ssl_ca_cert");
+    vim.interface_info
+        .insert("skip_certificate_verification".into(), json!(true));
+    driver
+        .validate(&vim)
+        .await
+        .expect("verification is off when the VIM says so");
+
+    vim.interface_info
+        .insert("skip_certificate_verification".into(), json!("yes"));
+    assert!(matches!(
+        driver.validate(&vim).await,
+        Err(Error::InvalidRequest(_))
+    ));
+}
