@@ -1092,7 +1092,7 @@ async fn openstack_drivers_against_real_keystone_and_heat() {
         }
     };
     let stats = driver.stats();
-    eprintln!(
+    let summary = format!(
         "Keystone token requests of the shared driver: {} for {} session(s) and {} service calls \
          (two renewals expected: after the revoked token and before the expiring one); VIM registration: {registration_tokens} \
          token requests for 4 checks; whole run {:.1?}",
@@ -1101,6 +1101,12 @@ async fn openstack_drivers_against_real_keystone_and_heat() {
         stats.service_calls(),
         started.elapsed()
     );
+    eprintln!("{summary}");
+    // Kept for the CI log (.ci/run prints it after the tests).
+    let report = Path::new(env!("CARGO_TARGET_TMPDIR")).join("openstack-keystone.txt");
+    if let Err(error) = std::fs::write(&report, format!("{summary}\n")) {
+        eprintln!("cannot write {}: {error}", report.display());
+    }
     assert!(failures.is_empty(), "failed scenarios: {failures:?}");
     assert_eq!(stats.sessions(), 2, "one session per user");
     assert!(
