@@ -545,6 +545,13 @@ impl OpenStackInfraDriver {
         }
     }
 
+    /// Returns the stack to the instance as recorded (the rollback of a change of
+    /// flavour, external connectivity or package).
+    async fn restore(&self, ctx: &InfraContext<'_>, ext_changed: bool) -> Result<InfraOutcome> {
+        let deploy = self.recorded_deploy(ctx);
+        self.deploy(ctx, &deploy, false, ext_changed).await
+    }
+
     /// Brings the scale levels of `target` about: scale-in first marks the VNFCs to
     /// remove (those not recorded, then the newest) so that Heat removes them.
     async fn scale_to(
@@ -777,6 +784,32 @@ fn recorded_ext_managed(ctx: &InfraContext<'_>) -> Vec<ExtManagedVirtualLinkData
         .unwrap_or_default()
 }
 
+/// What a change of flavour or package deploys: `target` (flavour, VNFD, package) with
+/// `counts`, the recorded external links updated by `ext_links`, and `managed` (or the
+/// recorded managed links when it is empty).
+fn changed_deploy<'a>(
+    ctx: &InfraContext<'_>,
+    target: (&'a DeploymentFlavour, &'a Vnfd, &'a dyn PackageFiles),
+    counts: BTreeMap<String, u32>,
+    ext_links: &[ExtVirtualLinkData],
+    managed: &[ExtManagedVirtualLinkData],
+) -> Deploy<'a> {
+    let (flavour, vnfd, package) = target;
+    Deploy {
+        flavour,
+        vnfd,
+        package,
+        counts,
+        ext_virtual_links: merged_ext_links(recorded_ext_links(ctx), ext_links),
+        ext_managed_virtual_links: if managed.is_empty() {
+            recorded_ext_managed(ctx)
+        } else {
+            managed.to_vec()
+        },
+        use_grant: true,
+    }
+}
+
 /// External links after a change: the recorded ones with those of `changes` replacing
 /// the links of the same id.
 fn merged_ext_links(
@@ -952,22 +985,13 @@ impl InfraDriver for OpenStackInfraDriver {
                 ctx.vnfd.descriptor_id, request.new_flavour_id
             ))
         })?;
-        let deploy = Deploy {
-            flavour,
-            vnfd: ctx.vnfd,
-            package: ctx.package,
-            counts: counts_at_level(flavour, request.instantiation_level_id.as_deref()),
-            ext_virtual_links: merged_ext_links(
-                recorded_ext_links(ctx),
-                &request.ext_virtual_links,
-            ),
-            ext_managed_virtual_links: if request.ext_managed_virtual_links.is_empty() {
-                recorded_ext_managed(ctx)
-            } else {
-                request.ext_managed_virtual_links.clone()
-            },
-            use_grant: true,
-        };
+        let deploy = changed_deploy(
+            ctx,
+            (flavour, ctx.vnfd, ctx.package),
+            counts_at_level(flavour, request.instantiation_level_id.as_deref()),
+            &request.ext_virtual_links,
+            &request.ext_managed_virtual_links,
+        );
         self.deploy(ctx, &deploy, false, !request.ext_virtual_links.is_empty())
             .await
     }
@@ -977,8 +1001,7 @@ impl InfraDriver for OpenStackInfraDriver {
         ctx: &InfraContext<'_>,
         _request: &ChangeVnfFlavourRequest,
     ) -> Result<InfraOutcome> {
-        let deploy = self.recorded_deploy(ctx);
-        self.deploy(ctx, &deploy, false, false).await
+        self.restore(ctx, false).await
     }
 
     async fn change_ext_conn(
@@ -998,8 +1021,7 @@ impl InfraDriver for OpenStackInfraDriver {
         ctx: &InfraContext<'_>,
         _request: &ChangeExtVnfConnectivityRequest,
     ) -> Result<InfraOutcome> {
-        let deploy = self.recorded_deploy(ctx);
-        self.deploy(ctx, &deploy, false, true).await
+        self.restore(ctx, true).await
     }
 
     async fn change_vnfpkg(
@@ -1015,22 +1037,13 @@ impl InfraDriver for OpenStackInfraDriver {
                 new_vnfd.descriptor_id, ctx.flavour.id
             ))
         })?;
-        let deploy = Deploy {
-            flavour,
-            vnfd: new_vnfd,
-            package: new_package,
-            counts: recorded_counts(ctx, flavour),
-            ext_virtual_links: merged_ext_links(
-                recorded_ext_links(ctx),
-                &request.ext_virtual_links,
-            ),
-            ext_managed_virtual_links: if request.ext_managed_virtual_links.is_empty() {
-                recorded_ext_managed(ctx)
-            } else {
-                request.ext_managed_virtual_links.clone()
-            },
-            use_grant: true,
-        };
+        let deploy = changed_deploy(
+            ctx,
+            (flavour, new_vnfd, new_package),
+            recorded_counts(ctx, flavour),
+            &request.ext_virtual_links,
+            &request.ext_managed_virtual_links,
+        );
         self.deploy(ctx, &deploy, false, !request.ext_virtual_links.is_empty())
             .await
     }
@@ -1040,8 +1053,7 @@ impl InfraDriver for OpenStackInfraDriver {
         ctx: &InfraContext<'_>,
         _request: &ChangeCurrentVnfPkgRequest,
     ) -> Result<InfraOutcome> {
-        let deploy = self.recorded_deploy(ctx);
-        self.deploy(ctx, &deploy, false, false).await
+        self.restore(ctx, false).await
     }
 
     async fn operate(

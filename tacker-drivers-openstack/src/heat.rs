@@ -250,6 +250,16 @@ impl HeatClient {
         &self.session
     }
 
+    /// `GET path`, answered 200 with a `T`; `what` names the call in errors.
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, what: &str, path: &str) -> Result<T> {
+        let (url, response) = self
+            .session
+            .send(ORCHESTRATION, Method::GET, path, |r| r)
+            .await?;
+        let body = expect(what, &url, response, &[StatusCode::OK]).await?;
+        parse(what, &body)
+    }
+
     /// The stack named `name`, or `None` when there is none (a stack deleted a moment
     /// ago may still show as `DELETE_COMPLETE`).
     pub async fn find_stack(&self, name: &str) -> Result<Option<Stack>> {
@@ -391,18 +401,12 @@ impl HeatClient {
             "{}/resources?nested_depth={nested_depth}&with_detail=true",
             stack.path()
         );
-        let (url, response) = self
-            .session
-            .send(ORCHESTRATION, Method::GET, &path, |r| r)
+        let list: ResourceList = self
+            .get_json(
+                &format!("list the resources of stack {}", stack.name),
+                &path,
+            )
             .await?;
-        let body = expect(
-            &format!("list the resources of stack {}", stack.name),
-            &url,
-            response,
-            &[StatusCode::OK],
-        )
-        .await?;
-        let list: ResourceList = parse("the resource list", &body)?;
         Ok(list.resources)
     }
 
@@ -435,18 +439,9 @@ impl HeatClient {
             "{}/events?resource_status=FAILED&nested_depth=3&sort_dir=asc",
             stack.path()
         );
-        let (url, response) = self
-            .session
-            .send(ORCHESTRATION, Method::GET, &path, |r| r)
+        let list: EventList = self
+            .get_json(&format!("list the events of stack {}", stack.name), &path)
             .await?;
-        let body = expect(
-            &format!("list the events of stack {}", stack.name),
-            &url,
-            response,
-            &[StatusCode::OK],
-        )
-        .await?;
-        let list: EventList = parse("the event list", &body)?;
         Ok(list.events)
     }
 
