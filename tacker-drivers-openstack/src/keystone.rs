@@ -103,7 +103,7 @@ pub enum ProjectScope {
 /// |---|---|
 /// | `interfaceInfo.endpoint` | Keystone's v3 URL, e.g. `https://keystone.example:5000/v3` |
 /// | `interfaceInfo.ssl_ca_cert` | PEM certificates trusted besides the system's |
-/// | `interfaceInfo.skipCertificateVerification` | `true` turns TLS verification off (default `false`) |
+/// | `interfaceInfo.skipCertificateVerification` (or `skip_certificate_verification`) | `true` turns TLS verification off (default `false`) |
 /// | `interfaceInfo.interface` | endpoint interface to use: `public` (default), `internal`, `admin` |
 /// | `accessInfo.username`, `password` | password authentication |
 /// | `accessInfo.userDomain` / `userDomainId` | the user's domain (default id `default`) |
@@ -224,13 +224,17 @@ impl KeystoneConfig {
                     .into(),
             ));
         }
-        let verify_tls = match interface.get("skipCertificateVerification") {
+        // Both spellings: the Kubernetes VIM's `skip_certificate_verification` too.
+        let skip_key = ["skipCertificateVerification", "skip_certificate_verification"]
+            .into_iter()
+            .find(|key| interface.contains_key(*key))
+            .unwrap_or("skipCertificateVerification");
+        let verify_tls = match interface.get(skip_key) {
             None | Some(Value::Null) => true,
             Some(Value::Bool(skip)) => !skip,
             Some(other) => {
                 return Err(Error::InvalidRequest(format!(
-                    "vimConnectionInfo.interfaceInfo.skipCertificateVerification must be a \
-                     boolean, not {other}"
+                    "vimConnectionInfo.interfaceInfo.{skip_key} must be a boolean, not {other}"
                 )));
             }
         };
@@ -815,7 +819,7 @@ mod tests {
     #[test]
     fn application_credentials_need_no_project() {
         let config = KeystoneConfig::from_vim(&vim(
-            json!({"endpoint": "http://127.0.0.1:5000/v3", "skipCertificateVerification": true,
+            json!({"endpoint": "http://127.0.0.1:5000/v3", "skip_certificate_verification": true,
                    "interface": "internal"}),
             json!({"applicationCredentialId": "ac-1", "applicationCredentialSecret": "x"}),
         ))
