@@ -225,10 +225,13 @@ impl KeystoneConfig {
             ));
         }
         // Both spellings: the Kubernetes VIM's `skip_certificate_verification` too.
-        let skip_key = ["skipCertificateVerification", "skip_certificate_verification"]
-            .into_iter()
-            .find(|key| interface.contains_key(*key))
-            .unwrap_or("skipCertificateVerification");
+        let skip_key = [
+            "skipCertificateVerification",
+            "skip_certificate_verification",
+        ]
+        .into_iter()
+        .find(|key| interface.contains_key(*key))
+        .unwrap_or("skipCertificateVerification");
         let verify_tls = match interface.get(skip_key) {
             None | Some(Value::Null) => true,
             Some(Value::Bool(skip)) => !skip,
