@@ -661,11 +661,14 @@ fn recorded_power_states(ctx: &InfraContext<'_>) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The scale level of every aspect of the flavour as recorded (0 when not recorded).
 fn recorded_levels(ctx: &InfraContext<'_>) -> BTreeMap<String, u32> {
-    let mut levels = ctx.flavour.scale_levels_at(None);
-    for level in levels.values_mut() {
-        *level = 0;
-    }
+    let mut levels: BTreeMap<String, u32> = ctx
+        .flavour
+        .scaling_aspects
+        .iter()
+        .map(|aspect| (aspect.id.clone(), 0))
+        .collect();
     if let Some(info) = &ctx.vnf_instance.instantiated_vnf_info {
         for status in &info.scale_status {
             levels.insert(status.aspect_id.clone(), status.scale_level);
@@ -748,14 +751,7 @@ fn recorded_ext_links(ctx: &InfraContext<'_>) -> Vec<ExtVirtualLinkData> {
         .map(|info| {
             info.ext_virtual_link_info
                 .iter()
-                .map(|link| ExtVirtualLinkData {
-                    id: link.id.clone(),
-                    vim_connection_id: link.resource_handle.vim_connection_id.clone(),
-                    resource_provider_id: link.resource_handle.resource_provider_id.clone(),
-                    resource_id: link.resource_handle.resource_id.clone(),
-                    ext_cps: link.current_vnf_ext_cp_data.clone(),
-                    ext_link_ports: Vec::new(),
-                })
+                .map(|l| l.to_data())
                 .collect()
         })
         .unwrap_or_default()
@@ -768,17 +764,7 @@ fn recorded_ext_managed(ctx: &InfraContext<'_>) -> Vec<ExtManagedVirtualLinkData
         .map(|info| {
             info.ext_managed_virtual_link_info
                 .iter()
-                .map(|link| ExtManagedVirtualLinkData {
-                    id: link.id.clone(),
-                    vnf_virtual_link_desc_id: link.vnf_virtual_link_desc_id.clone(),
-                    vim_connection_id: link.network_resource.vim_connection_id.clone(),
-                    resource_provider_id: link.network_resource.resource_provider_id.clone(),
-                    resource_id: link.network_resource.resource_id.clone(),
-                    vnf_link_port: Vec::new(),
-                    ext_managed_multisite_virtual_link_id: link
-                        .ext_managed_multisite_virtual_link_id
-                        .clone(),
-                })
+                .map(|l| l.to_data())
                 .collect()
         })
         .unwrap_or_default()

@@ -484,6 +484,38 @@ pub struct ExtManagedVirtualLinkInfo {
     pub ext_managed_multisite_virtual_link_id: Option<String>,
 }
 
+impl ExtVirtualLinkInfo {
+    /// The link as request data (`ExtVirtualLinkData`), to deploy it again: its
+    /// network and current external CP data; the link ports are the VIM's to make.
+    pub fn to_data(&self) -> super::ExtVirtualLinkData {
+        super::ExtVirtualLinkData {
+            id: self.id.clone(),
+            vim_connection_id: self.resource_handle.vim_connection_id.clone(),
+            resource_provider_id: self.resource_handle.resource_provider_id.clone(),
+            resource_id: self.resource_handle.resource_id.clone(),
+            ext_cps: self.current_vnf_ext_cp_data.clone(),
+            ext_link_ports: Vec::new(),
+        }
+    }
+}
+
+impl ExtManagedVirtualLinkInfo {
+    /// The link as request data (`ExtManagedVirtualLinkData`), to deploy it again.
+    pub fn to_data(&self) -> super::ExtManagedVirtualLinkData {
+        super::ExtManagedVirtualLinkData {
+            id: self.id.clone(),
+            vnf_virtual_link_desc_id: self.vnf_virtual_link_desc_id.clone(),
+            vim_connection_id: self.network_resource.vim_connection_id.clone(),
+            resource_provider_id: self.network_resource.resource_provider_id.clone(),
+            resource_id: self.network_resource.resource_id.clone(),
+            vnf_link_port: Vec::new(),
+            ext_managed_multisite_virtual_link_id: self
+                .ext_managed_multisite_virtual_link_id
+                .clone(),
+        }
+    }
+}
+
 /// `MonitoringParameter`: a parameter the VNFM monitors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

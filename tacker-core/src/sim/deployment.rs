@@ -655,35 +655,12 @@ impl Deployment {
         self.ext_links = recorded
             .ext_virtual_link_info
             .iter()
-            .map(|info| {
-                let data = ExtVirtualLinkData {
-                    id: info.id.clone(),
-                    vim_connection_id: info.resource_handle.vim_connection_id.clone(),
-                    resource_provider_id: info.resource_handle.resource_provider_id.clone(),
-                    resource_id: info.resource_handle.resource_id.clone(),
-                    ext_cps: info.current_vnf_ext_cp_data.clone(),
-                    ext_link_ports: Vec::new(),
-                };
-                (info.id.clone(), data)
-            })
+            .map(|info| (info.id.clone(), info.to_data()))
             .collect();
         self.ext_managed = recorded
             .ext_managed_virtual_link_info
             .iter()
-            .map(|info| {
-                let data = ExtManagedVirtualLinkData {
-                    id: info.id.clone(),
-                    vnf_virtual_link_desc_id: info.vnf_virtual_link_desc_id.clone(),
-                    vim_connection_id: info.network_resource.vim_connection_id.clone(),
-                    resource_provider_id: info.network_resource.resource_provider_id.clone(),
-                    resource_id: info.network_resource.resource_id.clone(),
-                    vnf_link_port: Vec::new(),
-                    ext_managed_multisite_virtual_link_id: info
-                        .ext_managed_multisite_virtual_link_id
-                        .clone(),
-                };
-                (info.vnf_virtual_link_desc_id.clone(), data)
-            })
+            .map(|info| (info.vnf_virtual_link_desc_id.clone(), info.to_data()))
             .collect();
         self.converge_networks(blueprint.flavour);
 
