@@ -626,6 +626,40 @@ impl SqlStore {
                 }
                 Ok(0)
             }
+            Write::Check {
+                kind,
+                id,
+                expected_version,
+            } => {
+                // An update that changes nothing but takes the row's lock: a concurrent
+                // transaction that changes the record either commits first (and this
+                // one sees its version) or waits for this one.
+                let expected = i64::try_from(expected_version).unwrap_or(i64::MAX);
+                let result = db
+                    .execute_raw(
+                        Sql::new(
+                            "UPDATE records SET version = version \
+                             WHERE tenant = ? AND kind = ? AND id = ? AND version = ?",
+                        )
+                        .bind(tenant.as_str())
+                        .bind(kind_name(kind))
+                        .bind(id.as_str())
+                        .bind(expected)
+                        .build(self.backend),
+                    )
+                    .await
+                    .map_err(store_error)?;
+                if result.rows_affected() == 0 {
+                    return Err(match self.current_version(db, tenant, kind, &id).await? {
+                        None => Error::not_found(kind.resource_name(), id),
+                        Some(current) => Error::Conflict(format!(
+                            "{} {id} was changed concurrently (version {expected_version} read, {current} current)",
+                            kind.resource_name()
+                        )),
+                    });
+                }
+                Ok(0)
+            }
             Write::Notify(NewNotification {
                 subscription_id,
                 payload,

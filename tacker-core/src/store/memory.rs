@@ -267,6 +267,24 @@ impl State {
                 }
                 Ok(0)
             }
+            Write::Check {
+                kind,
+                id,
+                expected_version,
+            } => {
+                let current = self
+                    .row(tenant, kind, &id)
+                    .ok_or_else(|| Error::not_found(kind.resource_name(), &id))?;
+                if current.version != expected_version {
+                    return Err(Error::Conflict(format!(
+                        "{} {id} was changed concurrently (version {} read, {} current)",
+                        kind.resource_name(),
+                        expected_version,
+                        current.version
+                    )));
+                }
+                Ok(0)
+            }
             Write::Notify(NewNotification {
                 subscription_id,
                 payload,

@@ -62,6 +62,17 @@ pub enum Write {
     },
     /// Queue a notification for a subscription (in the commit's tenant).
     Notify(NewNotification),
+    /// Change nothing, but fail the whole commit with `Conflict` unless the record is
+    /// still at `expected_version` (`NotFound` if it is gone): a decision taken on a
+    /// record read earlier is committed only if that record did not change since.
+    Check {
+        /// The kind of record.
+        kind: RecordKind,
+        /// Its id.
+        id: String,
+        /// The version the decision was taken on.
+        expected_version: u64,
+    },
 }
 
 /// A notification to queue in the outbox.
@@ -195,7 +206,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Page<Versioned<Record>>>;
 
     /// Apply the writes atomically, in order. Returns the new version of each Insert and
-    /// Update, in order (0 for Delete and Notify). On error nothing is applied.
+    /// Update, in order (0 for Delete, Notify and Check). On error nothing is applied.
     async fn commit(&self, tenant: &TenantId, writes: Vec<Write>) -> Result<Vec<u64>>;
 
     /// Claim up to `max` runnable op occurrences (STARTING, PROCESSING, ROLLING_BACK)

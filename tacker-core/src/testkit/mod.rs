@@ -2,10 +2,12 @@
 //!
 //! Each check is a plain `pub async fn` that panics with a readable message when the
 //! implementation breaks the contract. [`store`] checks a [`crate::store::Store`];
-//! [`infra`] checks an [`crate::infra::InfraDriver`]; [`fixtures`] builds the records
+//! [`infra`] checks an [`crate::infra::InfraDriver`]; [`faults`] injects store errors;
+//! [`fixtures`] builds the records
 //! the checks (and other tests) use.
 
 pub mod corpus;
+pub mod faults;
 pub mod fixtures;
 pub mod infra;
 pub mod store;

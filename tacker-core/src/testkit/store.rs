@@ -46,6 +46,7 @@ pub async fn run_all(store: &dyn Store) {
     concurrent_starts_on_one_instance_have_one_winner(store, 50).await;
     unique_keys_of_packages_and_vims(store).await;
     commit_is_all_or_nothing(store).await;
+    checks_commit_only_on_unchanged_records(store).await;
     listing_filters_orders_and_pages(store).await;
     notifications_commit_with_their_state_change(store).await;
     outbox_delivers_in_order_per_subscription(store).await;
@@ -435,6 +436,116 @@ pub async fn commit_is_all_or_nothing(store: &dyn Store) {
         queued.is_empty(),
         "no notification of a failed commit: {queued:?}"
     );
+}
+
+/// A `Check` write lets a commit through only while the record it names is at the
+/// version read, and never changes that record; racing an update, exactly one of the
+/// two commits wins.
+pub async fn checks_commit_only_on_unchanged_records(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let instance_id = new_id();
+    let version = store
+        .insert(
+            &tenant,
+            fixtures::instance(&instance_id, "vnfd-a", "checked"),
+        )
+        .await
+        .expect("insert");
+    let check = |expected_version| Write::Check {
+        kind: RecordKind::VnfInstance,
+        id: instance_id.clone(),
+        expected_version,
+    };
+    let first_op = new_id();
+    store
+        .commit(
+            &tenant,
+            vec![
+                Write::Insert(
+                    fixtures::op_occ(&first_op, &instance_id, Op::Scale, State::Completed).into(),
+                ),
+                check(version),
+            ],
+        )
+        .await
+        .expect("a check on the current version passes");
+    let after = store
+        .get_typed::<VnfInstanceRecord>(&tenant, &instance_id)
+        .await
+        .expect("get");
+    assert_eq!(after.version, version, "a check changes no version");
+    let updated = store
+        .update(
+            &tenant,
+            fixtures::instance(&instance_id, "vnfd-a", "renamed"),
+            version,
+        )
+        .await
+        .expect("update");
+    let stale_op = new_id();
+    assert_conflict(
+        store
+            .commit(
+                &tenant,
+                vec![
+                    Write::Insert(
+                        fixtures::op_occ(&stale_op, &instance_id, Op::Scale, State::Starting)
+                            .into(),
+                    ),
+                    check(version),
+                ],
+            )
+            .await,
+        "a check on a stale version",
+    );
+    assert_not_found(
+        store.get_typed::<OpOccRecord>(&tenant, &stale_op).await,
+        "the insert beside a failed check",
+    );
+    assert_not_found(
+        store
+            .commit(
+                &tenant,
+                vec![Write::Check {
+                    kind: RecordKind::VnfInstance,
+                    id: new_id(),
+                    expected_version: 1,
+                }],
+            )
+            .await,
+        "a check on a missing record",
+    );
+    // Races: every round, an update and a check-guarded insert read the same version;
+    // never both commit.
+    let mut current = updated;
+    for round in 0..20 {
+        let op_id = new_id();
+        let guarded = store.commit(
+            &tenant,
+            vec![
+                Write::Insert(
+                    fixtures::op_occ(&op_id, &instance_id, Op::Scale, State::Completed).into(),
+                ),
+                check(current),
+            ],
+        );
+        let update = store.update(
+            &tenant,
+            fixtures::instance(&instance_id, "vnfd-a", &format!("round {round}")),
+            current,
+        );
+        let (guarded, update) = futures::join!(guarded, update);
+        match (&guarded, &update) {
+            (Ok(_), Ok(_)) => {
+                // Both may pass only when the check ran wholly before the update.
+                let op = store.get_typed::<OpOccRecord>(&tenant, &op_id).await;
+                assert!(op.is_ok(), "round {round}: the guarded insert is stored");
+            }
+            (Err(Error::Conflict(_)), Ok(_)) => {}
+            other => panic!("round {round}: unexpected outcome {other:?}"),
+        }
+        current = update.expect("the update always wins or goes first");
+    }
 }
 
 /// Filters select by the ETSI view, order is by id, and keyset paging visits every

@@ -91,15 +91,26 @@ impl VnfLcm {
         // to whoever holds the lease now.
         let result = tokio::select! {
             result = self.drive(claimed, token.clone(), lease_lost.clone(), handoff) => result,
-            () = renewer => Err(Error::Conflict(format!("the lease of operation {op_id} was lost"))),
+            () = renewer => {
+                tracing::warn!(op = op_id, tenant = %tenant, "the lease of the operation was lost; its new holder goes on");
+                Ok(())
+            }
         };
         if let Ok(mut running) = self.inner.running.lock() {
             running.remove(&op_id);
         }
-        if let Err(error) = result {
-            tracing::warn!(op = op_id, tenant = %tenant, %error, "operation step could not be recorded");
+        match result {
+            Ok(()) => {
+                let _ = self.store().release_op_lease(&lease).await;
+            }
+            Err(error) => {
+                // Not even the failure could be recorded (the store is unreachable, or
+                // refuses this op). The lease is kept until it lapses, so the op is not
+                // claimed again at once; the next claim finds an expired owner and
+                // records that this run stopped.
+                tracing::error!(op = op_id, tenant = %tenant, %error, "operation failure could not be recorded; its lease lapses before it is claimed again");
+            }
         }
-        let _ = self.store().release_op_lease(&lease).await;
     }
 
     async fn renew_lease(
@@ -211,13 +222,55 @@ impl VnfLcm {
                 tracing::info!(op = job.op.value.op.id, state = %job.op.value.op.operation_state, "executor stopping: the operation is handed back before its next step");
                 return Ok(());
             }
-            match job.op.value.op.operation_state {
-                State::Starting => self.run_starting(&mut job).await?,
-                State::Processing => self.run_processing(&mut job).await?,
-                State::RollingBack => self.run_rolling_back(&mut job).await?,
+            let step = match job.op.value.op.operation_state {
+                State::Starting => self.run_starting(&mut job).await,
+                State::Processing => self.run_processing(&mut job).await,
+                State::RollingBack => self.run_rolling_back(&mut job).await,
                 _ => return Ok(()),
+            };
+            if let Err(error) = step {
+                if lease_lost.is_cancelled() {
+                    // Whoever holds the lease now records what happens next.
+                    return Ok(());
+                }
+                return self.record_failure(&mut job, &error).await;
             }
         }
+    }
+
+    /// Ends a step that failed outside the places that record their own failure (a
+    /// request the instance no longer allows, a store error, a conflict): the op moves
+    /// on to a state with the error recorded, so that it is never claimed again only to
+    /// fail the same way. A STARTING op that cannot start is ROLLED_BACK (nothing was
+    /// done yet); a PROCESSING or ROLLING_BACK one is FAILED_TEMP, where retry,
+    /// rollback and fail are up to the client.
+    async fn record_failure(&self, job: &mut Job, error: &Error) -> Result<()> {
+        tracing::warn!(op = job.op.value.op.id, state = %job.op.value.op.operation_state, %error, "operation step failed; recording the failure");
+        let mut last = None;
+        // A concurrent cancel or lease renewal can move the version under us: a few
+        // attempts, each on the op as stored now.
+        for _ in 0..5 {
+            if let Err(error) = self.refresh(job).await {
+                last = Some(error);
+                continue;
+            }
+            let event = match job.op.value.op.operation_state {
+                State::Starting => OpEvent::GrantRefused,
+                State::Processing if job.op.value.op.is_cancel_pending => OpEvent::Cancel,
+                State::Processing => OpEvent::StepFailed,
+                State::RollingBack => OpEvent::RollbackFailed,
+                // Someone else already moved it on.
+                _ => return Ok(()),
+            };
+            match self
+                .finish(&job.tenant, &mut job.op, event, Some(error), None)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(error) => last = Some(error),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Internal("the failure could not be recorded".into())))
     }
 
     async fn fail_now(

@@ -727,13 +727,31 @@ impl VnfLcm {
             grant: None,
             instance_before: Some(instance.value.instance.clone()),
         };
-        let mut writes = vec![Write::Insert(record.into())];
+        // The request was validated against this version of the instance: it is
+        // accepted only if no other operation changed the instance since (one that
+        // finished between the read and this commit would have moved its scale levels,
+        // flavour or state under the validation).
+        let mut writes = vec![
+            Write::Insert(record.into()),
+            Write::Check {
+                kind: RecordKind::VnfInstance,
+                id: id.to_owned(),
+                expected_version: instance.version,
+            },
+        ];
         writes.extend(op_occ_writes(
             &self.subscriptions(tenant).await?,
             &instance.value.instance,
             &op,
         ));
-        self.store().commit(tenant, writes).await?;
+        self.store().commit(tenant, writes).await.map_err(|error| match error {
+            Error::Conflict(reason) if reason.contains("changed concurrently") => {
+                Error::Conflict(format!(
+                    "VNF instance {id} changed while the request was checked (another operation ended); read it again and resend: {reason}"
+                ))
+            }
+            other => other,
+        })?;
         self.committed();
         Ok(op)
     }
