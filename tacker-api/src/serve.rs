@@ -64,7 +64,10 @@ pub async fn serve(
 ) -> Result<()> {
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1 header names go out as `Content-Type`, `Location`, `Version`: header names
+    // are case-insensitive, but some older clients index them case-sensitively.
+    builder.http1().title_case_headers(true);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {

@@ -174,6 +174,23 @@ impl Error {
     }
 }
 
+/// The longest reason quoted from another system in an error a client sees.
+pub const MAX_QUOTED_REASON: usize = 300;
+
+/// `text` fit to quote in an error a client sees: control characters replaced by
+/// spaces, at most [`MAX_QUOTED_REASON`] characters (cut with `…`).
+pub fn bounded_reason(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_QUOTED_REASON)
+        .collect();
+    if text.chars().count() > MAX_QUOTED_REASON {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,12 @@ use serde_json::Value;
 
 use crate::{Error, Result};
 
+/// The most terms one filter may have.
+pub const MAX_FILTER_TERMS: usize = 64;
+
+/// The most values all terms of one filter may have together.
+pub const MAX_FILTER_VALUES: usize = 512;
+
 /// A SOL013 comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FilterOp {
@@ -121,14 +127,35 @@ impl Filter {
     }
 
     /// Parses a SOL013 `filter` expression. Errors name the offending position and term.
+    /// A filter has at most [`MAX_FILTER_TERMS`] terms and [`MAX_FILTER_VALUES`] values
+    /// in all; values may not hold the NUL character.
     pub fn parse(expression: &str) -> Result<Self> {
         let mut parser = Parser {
             text: expression,
             pos: 0,
         };
-        let mut terms = Vec::new();
+        let mut terms: Vec<FilterTerm> = Vec::new();
+        let mut values = 0usize;
         loop {
-            terms.push(parser.term()?);
+            if terms.len() == MAX_FILTER_TERMS {
+                return Err(parser.error(&format!(
+                    "more than {MAX_FILTER_TERMS} terms (a filter may have at most {MAX_FILTER_TERMS})"
+                )));
+            }
+            let term = parser.term()?;
+            values += term.values.len();
+            if values > MAX_FILTER_VALUES {
+                return Err(parser.error(&format!(
+                    "more than {MAX_FILTER_VALUES} values (a filter may have at most {MAX_FILTER_VALUES} in all its terms)"
+                )));
+            }
+            if term.values.iter().any(|v| v.contains('\0')) {
+                return Err(parser.error(&format!(
+                    "a value of '{}' holds the NUL character",
+                    term.path.join("/")
+                )));
+            }
+            terms.push(term);
             parser.skip_spaces();
             match parser.peek() {
                 None => break,
@@ -246,15 +273,20 @@ impl Parser<'_> {
     }
 
     fn skip_spaces(&mut self) {
-        while self.peek().is_some_and(char::is_whitespace) {
-            self.pos += 1;
+        // Unicode whitespace spans several bytes (U+0085 is two, U+3000 three).
+        while let Some(c) = self.peek().filter(|c| c.is_whitespace()) {
+            self.pos += c.len_utf8();
         }
     }
 
     fn error(&self, message: &str) -> Error {
+        let at = self
+            .text
+            .get(..self.pos)
+            .map_or(0, |done| done.chars().count());
         Error::InvalidRequest(format!(
             "filter: {message} at character {} of '{}'",
-            self.pos + 1,
+            at + 1,
             self.text
         ))
     }
@@ -485,6 +517,48 @@ mod tests {
                 .expect("parse")
                 .matches(&doc)
         );
+    }
+
+    #[test]
+    fn filters_are_bounded() {
+        let many = vec!["(eq,a,b)"; MAX_FILTER_TERMS + 1].join(";");
+        let error = Filter::parse(&many)
+            .expect_err("too many terms")
+            .to_string();
+        assert!(error.contains("at most 64"), "{error}");
+        let within = vec!["(eq,a,b)"; MAX_FILTER_TERMS].join(";");
+        assert_eq!(Filter::parse(&within).expect("parse").terms.len(), 64);
+        let values = vec!["v"; MAX_FILTER_VALUES + 1].join(",");
+        let error = Filter::parse(&format!("(in,a,{values})"))
+            .expect_err("too many values")
+            .to_string();
+        assert!(error.contains("at most 512"), "{error}");
+        let error = Filter::parse("(eq,vnfInstanceName,a\u{0}b)")
+            .expect_err("NUL")
+            .to_string();
+        assert!(error.contains("NUL"), "{error}");
+    }
+
+    #[test]
+    fn multibyte_whitespace_and_text_never_split_a_character() {
+        for text in [
+            "\u{85}(eq,a,b)",
+            "(\u{85}eq,a,b)\u{3000}",
+            "(eq,a,b)\u{85};\u{2028}(eq,c,d)",
+            "(eq,a,b)\u{85}x",
+            "\u{85}",
+            "(eq,\u{85}",
+            "(eq,é,'ü\u{85}')\u{a0}\u{85}",
+        ] {
+            let _ = Filter::parse(text);
+        }
+        let error = Filter::parse("\u{85}\u{85}x").expect_err("no term");
+        assert!(
+            error.to_string().contains("at character 3"),
+            "positions count characters: {error}"
+        );
+        let filter = Filter::parse("\u{3000}(eq,a,b)\u{85};(eq,c,d)").expect("parse");
+        assert_eq!(filter.terms.len(), 2);
     }
 
     #[test]

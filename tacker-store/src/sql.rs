@@ -50,9 +50,11 @@ pub struct SqlStore {
 fn store_error(error: DbErr) -> Error {
     let text = error.to_string();
     if is_unique_violation(&text) {
-        return Error::Conflict(format!(
-            "a uniqueness rule of the store refused the write: {text}"
-        ));
+        // The database's own words (table and index names) stay in the log.
+        tracing::debug!(error = text, "a unique index refused a write");
+        return Error::Conflict(
+            "a uniqueness rule of the store refused the write (the resource or one of its unique keys exists)".to_owned(),
+        );
     }
     Error::store(text, true)
 }

@@ -17,7 +17,9 @@
 
 pub mod auth;
 mod fm;
+pub mod guard;
 mod lcm;
+pub mod limits;
 mod monitoring;
 mod openapi;
 mod pkgm;
@@ -284,13 +286,14 @@ impl Api {
             )
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed);
-        match &self.authenticator {
+        let router = match &self.authenticator {
             Some(authenticator) => router.layer(from_fn_with_state(
                 authenticator.clone(),
                 auth::authenticate,
             )),
             None => router,
-        }
+        };
+        router.layer(axum::middleware::from_fn(guard::guard))
     }
 }
 

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeSet;
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::header::{CONTENT_TYPE, LINK};
 use axum::http::request::Parts;
@@ -87,8 +86,17 @@ impl From<tacker_core::Error> for ApiError {
         let problem = error.to_problem_details();
         let status =
             StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() {
-            tracing::warn!(%status, error = %problem.detail, "request failed");
+        // A failure inside the VNFM says what failed in the log, not to the client: a
+        // store's or a remote system's own message stays on this side.
+        if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
+            let incident = tacker_core::new_id();
+            tracing::warn!(%status, incident, error = %problem.detail, "request failed");
+            let detail = if status == StatusCode::SERVICE_UNAVAILABLE {
+                format!("the VNFM's store is unavailable; try again later (incident {incident})")
+            } else {
+                format!("the request failed inside the VNFM (incident {incident})")
+            };
+            return Self::new(status, detail);
         }
         Self::new(status, problem.detail)
     }
@@ -217,7 +225,7 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request(request: Request, state: &S) -> ApiResult<Self> {
+    async fn from_request(request: Request, _state: &S) -> ApiResult<Self> {
         let media = request_media_type(request.headers());
         let Some(media) = media else {
             // SOL013 4.2.2 makes Content-Type mandatory on a request with a body.
@@ -233,9 +241,17 @@ where
                 "the request body must be application/json",
             ));
         }
-        let bytes = Bytes::from_request(request, state)
+        let bytes = axum::body::to_bytes(request.into_body(), super::limits::MAX_JSON_BODY)
             .await
-            .map_err(|e| ApiError::new(e.status(), format!("reading the request body: {e}")))?;
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!(
+                        "reading the request body: {e}; a JSON body may have at most {} bytes",
+                        super::limits::MAX_JSON_BODY
+                    ),
+                )
+            })?;
         if bytes.is_empty() {
             return Err(ApiError::bad_request(
                 "the request body is missing; this operation takes an application/json body",
@@ -257,9 +273,14 @@ pub fn request_media_type(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Deserializes a JSON body, naming the field an error is about.
+/// The body is first checked against the limits of [`super::limits`] (sizes, depth,
+/// the NUL character).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    super::limits::check_body_size(bytes.len())?;
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|error| ApiError::bad_request(format!("request body: {error}")))?;
+    super::limits::check_value(&value)?;
+    serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         if path.is_empty() || path == "." {

@@ -143,7 +143,19 @@ impl VimRegistry {
                 self.drivers.keys().cloned().collect::<Vec<_>>().join(", ")
             ))
         })?;
-        driver.validate(vim).await.map(drop)
+        // A VIM that cannot be reached or refuses the credentials is a problem of the
+        // registration (4xx), whatever the driver's own error kind.
+        driver
+            .validate(vim)
+            .await
+            .map(drop)
+            .map_err(|error| match error {
+                Error::Driver { .. } | Error::Internal(_) => Error::InvalidRequest(format!(
+                    "the VIM could not be validated: {}",
+                    crate::error::bounded_reason(&error.to_problem_details().detail)
+                )),
+                other => other,
+            })
     }
 
     fn seal(

@@ -254,9 +254,12 @@ impl VnfLcm {
                 last = Some(error);
                 continue;
             }
+            let pending_cancel = job.op.value.op.is_cancel_pending;
             let event = match job.op.value.op.operation_state {
+                State::Starting | State::Processing | State::RollingBack if pending_cancel => {
+                    OpEvent::Cancel
+                }
                 State::Starting => OpEvent::GrantRefused,
-                State::Processing if job.op.value.op.is_cancel_pending => OpEvent::Cancel,
                 State::Processing => OpEvent::StepFailed,
                 State::RollingBack => OpEvent::RollbackFailed,
                 // Someone else already moved it on.

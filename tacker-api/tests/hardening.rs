@@ -1,0 +1,261 @@
+//! Input that once knocked the server over or past its limits: each is answered by a
+//! ProblemDetails naming what is wrong, never a panic, a dropped connection or a 5xx.
+
+mod support;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use axum::routing::get;
+use serde_json::{Value, json};
+use tacker_api::ApiConfig;
+use tacker_api::rest::guard;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
+
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    body: Value,
+}
+
+async fn call(router: &Router, method: Method, uri: &str, body: Option<Value>) -> Answer {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("Version", "2.3.0");
+    let body = match body {
+        Some(body) => {
+            request = request.header("Content-Type", "application/json");
+            Body::from(body.to_string())
+        }
+        None => Body::empty(),
+    };
+    let response = router
+        .clone()
+        .oneshot(request.body(body).expect("request"))
+        .await
+        .expect("an answer");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    Answer {
+        status,
+        content_type,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+fn problem(answer: &Answer, status: StatusCode, needle: &str) {
+    assert_eq!(answer.status, status, "{:?}", answer.body);
+    assert_eq!(answer.content_type, "application/problem+json");
+    let detail = answer.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(needle),
+        "'{detail}' should mention '{needle}'"
+    );
+}
+
+/// Serves `router` through the server's own `serve` and sends `raw` as one HTTP/1.1
+/// request; returns the whole answer as text.
+async fn raw_exchange(router: Router, raw: &[u8]) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(tacker_api::serve::serve(
+        listener,
+        router,
+        None,
+        async move {
+            let _ = stopped.await;
+        },
+        std::time::Duration::from_secs(1),
+    ));
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    stream.write_all(raw).await.expect("send");
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    let _ = stop.send(());
+    let _ = server.await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_filter_with_unicode_whitespace_is_refused_not_a_panic() {
+    let (router, _) = support::api(ApiConfig::default());
+    // Unicode whitespace around terms is whitespace.
+    let answer = call(
+        &router,
+        Method::GET,
+        "/vnflcm/v2/vnf_lcm_op_occs?filter=%C2%85(eq,id,x)%E3%80%80",
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    for filter in ["%C2%85", "%C2%85%C2%85x", "(eq,id,x)%E3%80%80%C2%85x"] {
+        let answer = call(
+            &router,
+            Method::GET,
+            &format!("/vnflcm/v2/vnf_lcm_op_occs?filter={filter}"),
+            None,
+        )
+        .await;
+        problem(&answer, StatusCode::BAD_REQUEST, "filter");
+    }
+    // Over a real connection: an answer, not an empty reply.
+    let answer = raw_exchange(
+        router,
+        b"GET /vnflcm/v2/vnf_lcm_op_occs?filter=%C2%85%C2%85 HTTP/1.1\r\nHost: x\r\nVersion: 2.3.0\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_500_problem_details_and_keeps_serving() {
+    let router = Router::new()
+        .route(
+            "/boom",
+            get(|| async {
+                let empty: Vec<u8> = Vec::new();
+                // An out-of-bounds index, as a parser bug would make.
+                format!("{}", empty[usize::from(empty.is_empty())])
+            }),
+        )
+        .route("/fine", get(|| async { "fine" }))
+        .layer(axum::middleware::from_fn(guard::guard));
+    let answer = call(&router, Method::GET, "/boom", None).await;
+    problem(&answer, StatusCode::INTERNAL_SERVER_ERROR, "incident");
+    let answer = raw_exchange(
+        router,
+        b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\nGET /fine HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
+    assert!(
+        answer.contains("\r\n\r\nfine") || answer.ends_with("fine"),
+        "the connection serves the next request: {answer}"
+    );
+}
+
+#[tokio::test]
+async fn header_names_go_out_in_their_canonical_capitalisation() {
+    let (router, _) = support::api(ApiConfig::default());
+    let answer = raw_exchange(
+        router,
+        b"POST /vnflcm/v2/vnf_instances HTTP/1.1\r\nHost: x\r\nVersion: 2.3.0\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    )
+    .await;
+    assert!(answer.contains("\r\nContent-Type: "), "{answer}");
+    assert!(answer.contains("\r\nVersion: "), "{answer}");
+    assert!(!answer.contains("\r\ncontent-type: "), "{answer}");
+}
+
+#[tokio::test]
+async fn long_targets_big_headers_nul_and_bad_utf8_are_problem_details() {
+    let (router, _) = support::api(ApiConfig::default());
+    let long = format!(
+        "/vnflcm/v2/vnf_instances?filter=(eq,id,{})",
+        "x".repeat(guard::MAX_URI_BYTES)
+    );
+    problem(
+        &call(&router, Method::GET, &long, None).await,
+        StatusCode::URI_TOO_LONG,
+        "request target",
+    );
+    let mut request = Request::builder()
+        .uri("/vnflcm/v2/vnf_instances")
+        .header("Version", "2.3.0");
+    for i in 0..20 {
+        request = request.header(format!("x-padding-{i}"), "p".repeat(4000));
+    }
+    let response = router
+        .clone()
+        .oneshot(request.body(Body::empty()).expect("request"))
+        .await
+        .expect("answer");
+    assert_eq!(
+        response.status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    problem(
+        &call(&router, Method::GET, "/vnflcm/v2/vnf_instances/a%00b", None).await,
+        StatusCode::BAD_REQUEST,
+        "NUL",
+    );
+    problem(
+        &call(
+            &router,
+            Method::GET,
+            "/vnfpkgm/v2/vnf_packages/x/artifacts/%FF%FE",
+            None,
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "UTF-8",
+    );
+}
+
+#[tokio::test]
+async fn bodies_and_filters_past_their_limits_are_refused_naming_the_field() {
+    let (router, _) = support::api(ApiConfig::default());
+    let create = |body: Value| {
+        call(
+            &router,
+            Method::POST,
+            "/vnflcm/v2/vnf_instances",
+            Some(body),
+        )
+    };
+    problem(
+        &create(json!({"vnfdId": "x", "vnfInstanceName": "a\u{0}b"})).await,
+        StatusCode::BAD_REQUEST,
+        "vnfInstanceName",
+    );
+    problem(
+        &create(json!({"vnfdId": "x", "vnfInstanceDescription": "d".repeat(1_900_000)})).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "at most",
+    );
+    problem(
+        &create(json!({"vnfdId": "x", "vnfInstanceDescription": "d".repeat(100_000)})).await,
+        StatusCode::BAD_REQUEST,
+        "vnfInstanceDescription",
+    );
+    let metadata: serde_json::Map<String, Value> = (0..3000)
+        .map(|i| (format!("k{i}"), json!("value-value-value-value")))
+        .collect();
+    problem(
+        &create(json!({"vnfdId": "x", "metadata": metadata})).await,
+        StatusCode::BAD_REQUEST,
+        "metadata",
+    );
+    let terms = vec!["(eq,vnfInstanceName,x)"; 200].join(";");
+    problem(
+        &call(
+            &router,
+            Method::GET,
+            &format!("/vnflcm/v2/vnf_instances?filter={terms}"),
+            None,
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "at most 64",
+    );
+}
