@@ -20,6 +20,8 @@
 //! `Router` an embedder can mount ([`rest::Api`]).
 
 pub mod fetch;
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 pub mod metrics;
 pub mod notify;

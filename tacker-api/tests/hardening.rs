@@ -259,3 +259,174 @@ async fn bodies_and_filters_past_their_limits_are_refused_naming_the_field() {
         "at most 64",
     );
 }
+
+#[tokio::test]
+async fn api_versions_without_a_major_version_name_the_versioned_prefix() {
+    let (router, _) = support::api(ApiConfig::default());
+    for (path, prefix) in [
+        ("/vnflcm/api_versions", "/vnflcm/v2"),
+        ("/vnfpkgm/api_versions", "/vnfpkgm/v2"),
+        ("/vnffm/api_versions", "/vnffm/v1"),
+        ("/vnflcm/v2/api_versions", "/vnflcm/v2"),
+        ("/vnffm/v1/api_versions", "/vnffm/v1"),
+    ] {
+        let response = router
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("answer");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let body: Value = serde_json::from_slice(&bytes).expect("json");
+        let uri_prefix = body["uriPrefix"].as_str().unwrap_or_default();
+        assert!(uri_prefix.ends_with(prefix), "{path}: {body}");
+        assert!(
+            body["apiVersions"][0]["version"].is_string(),
+            "{path}: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_attribute_names_in_filters_and_selectors_are_400() {
+    let (router, _) = support::api(ApiConfig::default());
+    for (query, unknown) in [
+        ("filter=(eq,vnfInstanceNam,x)", "vnfInstanceNam"),
+        (
+            "fields=instantiatedVnfInfo/flavourID",
+            "instantiatedVnfInfo/flavourID",
+        ),
+        ("exclude_fields=nonsense", "nonsense"),
+    ] {
+        problem(
+            &call(
+                &router,
+                Method::GET,
+                &format!("/vnflcm/v2/vnf_instances?{query}"),
+                None,
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            unknown,
+        );
+    }
+    for query in [
+        "filter=(eq,vnfInstanceName,x)",
+        "filter=(eq,metadata/any/key,x)",
+        "fields=instantiatedVnfInfo/vnfcResourceInfo",
+    ] {
+        let answer = call(
+            &router,
+            Method::GET,
+            &format!("/vnflcm/v2/vnf_instances?{query}"),
+            None,
+        )
+        .await;
+        assert_eq!(answer.status, StatusCode::OK, "{query}: {:?}", answer.body);
+    }
+    problem(
+        &call(
+            &router,
+            Method::GET,
+            "/vnflcm/v2/vnf_lcm_op_occs?filter=(eq,operationStat,STARTING)",
+            None,
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "VnfLcmOpOcc has no attribute 'operationStat'",
+    );
+}
+
+#[tokio::test]
+async fn patch_honours_if_match_with_the_etag_of_get() {
+    let (router, packages) = support::api(ApiConfig::default());
+    let tenant = tacker_core::TenantId::default();
+    let package = packages
+        .create(&tenant, Default::default())
+        .await
+        .expect("package");
+    packages
+        .upload_content(&tenant, &package.id, support::package_zip())
+        .await
+        .expect("onboard");
+    let created = call(
+        &router,
+        Method::POST,
+        "/vnflcm/v2/vnf_instances",
+        Some(json!({"vnfdId": support::VNFD_ID})),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let path = format!(
+        "/vnflcm/v2/vnf_instances/{}",
+        created.body["id"].as_str().unwrap_or_default()
+    );
+    let response = router
+        .clone()
+        .oneshot(
+            Request::get(&path)
+                .header("Version", "2.3.0")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("answer");
+    let etag = response
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("an ETag")
+        .to_owned();
+    let patch = |if_match: &str| {
+        router.clone().oneshot(
+            Request::patch(&path)
+                .header("Version", "2.3.0")
+                .header("Content-Type", "application/merge-patch+json")
+                .header("If-Match", if_match)
+                .body(Body::from(r#"{"vnfInstanceName":"renamed"}"#))
+                .expect("request"),
+        )
+    };
+    for stale in ["\"999\"", "W/\"1\"", "garbage"] {
+        let response = patch(stale).await.expect("answer");
+        assert_eq!(
+            response.status(),
+            StatusCode::PRECONDITION_FAILED,
+            "{stale}"
+        );
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    let response = patch(&etag).await.expect("answer");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn callback_user_information_is_never_echoed() {
+    let (router, _) = support::api(ApiConfig::default());
+    let created = call(
+        &router,
+        Method::POST,
+        "/vnflcm/v2/subscriptions",
+        Some(json!({"callbackUri": "http://receiver:s3cret-token@127.0.0.1:9/cb"})),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap_or_default().to_owned();
+    let shown = call(
+        &router,
+        Method::GET,
+        &format!("/vnflcm/v2/subscriptions/{id}"),
+        None,
+    )
+    .await;
+    let listed = call(&router, Method::GET, "/vnflcm/v2/subscriptions", None).await;
+    for answer in [&created.body, &shown.body, &listed.body[0]] {
+        let uri = answer["callbackUri"].as_str().unwrap_or_default();
+        assert_eq!(uri, "http://***@127.0.0.1:9/cb", "{answer}");
+    }
+}

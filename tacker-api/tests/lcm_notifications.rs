@@ -4,7 +4,6 @@
 //! `id` it had on its first attempt.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{Cursor, Write};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,15 +33,10 @@ use tacker_core::sim::{SimInfraDriver, sample_vim};
 use tacker_core::store::MemoryStore;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
-use zip::ZipWriter;
-use zip::write::SimpleFileOptions;
 
-/// The test package's VNFD, shared with `tacker-core`'s tests.
-const TOP: &str = include_str!("../../tacker-core/tests/vnfd/top.yaml");
-const TYPES: &str = include_str!("../../tacker-core/tests/vnfd/types.yaml");
-const FLAVOUR: &str = include_str!("../../tacker-core/tests/vnfd/df_simple.yaml");
-const SCRIPT: &str = "print('hook')\n";
-const VNFD_ID: &str = "0b6b8a2e-0000-4000-8000-000000000001";
+mod support;
+
+use support::{VNFD_ID, package_zip};
 
 /// The subscriptions' BASIC credentials, and the header they make.
 const USER: &str = "tacker";
@@ -245,41 +239,6 @@ impl MgmtDriver for QuietMgmt {
     async fn run_hook(&self, _ctx: &MgmtContext<'_>) -> tacker_core::Result<MgmtOutcome> {
         Ok(MgmtOutcome::default())
     }
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    let mut reader = data;
-    tacker_core::csar::digest_hex(tacker_core::csar::HashAlgorithm::Sha256, &mut reader)
-        .expect("a digest of bytes in memory")
-}
-
-/// The test package as a CSAR zip: TOSCA.meta, a manifest that lists the hook script,
-/// the three VNFD files and the script.
-fn package_zip() -> Bytes {
-    let meta = "TOSCA-Meta-File-Version: 1.0\nCSAR-Version: 1.1\nCreated-by: tacker-api tests\n\
-                Entry-Definitions: Definitions/top.yaml\nETSI-Entry-Manifest: manifest.mf\n";
-    let manifest = format!(
-        "metadata:\n  vnf_provider_id: Example\n  vnf_product_name: Reader Test VNF\n  \
-         vnf_release_date_time: 2026-01-01T00:00:00+00:00\n  vnf_package_version: 1.0\n  \
-         compatible_specification_versions: 3.3.1\n\n\
-         Source: Scripts/mgmt.py\nAlgorithm: SHA-256\nHash: {}\n",
-        sha256_hex(SCRIPT.as_bytes())
-    );
-    let files = [
-        ("TOSCA-Metadata/TOSCA.meta", meta),
-        ("manifest.mf", &manifest),
-        ("Definitions/top.yaml", TOP),
-        ("Definitions/types.yaml", TYPES),
-        ("Definitions/df_simple.yaml", FLAVOUR),
-        ("Scripts/mgmt.py", SCRIPT),
-    ];
-    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, content) in files {
-        zip.start_file(name, SimpleFileOptions::default())
-            .expect("a zip entry");
-        zip.write_all(content.as_bytes()).expect("zip content");
-    }
-    Bytes::from(zip.finish().expect("a finished zip").into_inner())
 }
 
 /// An engine on a memory store with the test package onboarded, the simulated VIM,

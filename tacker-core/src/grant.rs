@@ -15,4 +15,12 @@ use crate::model::{Grant, GrantRequest};
 pub trait GrantProvider: Send + Sync + std::fmt::Debug {
     /// Ask for a grant.
     async fn grant(&self, tenant: &TenantId, request: &GrantRequest) -> Result<Grant>;
+
+    /// Where a client can read a grant this provider gave (an NFVO's
+    /// `…/grant/v1/grants/{grantId}`), for the `grant` link of op occurrences; `None`
+    /// (the default) when the grant is not served anywhere, as local grants are not.
+    fn grant_uri(&self, grant_id: &str) -> Option<String> {
+        let _ = grant_id;
+        None
+    }
 }

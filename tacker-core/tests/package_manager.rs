@@ -510,3 +510,66 @@ async fn upload_from_uri_accepts_http_and_https_only() {
     assert_eq!(info.onboarding_state, Onboarding::Onboarded);
     let _: &dyn ObjectStore = f.objects.as_ref();
 }
+
+/// A software image in the package has its path from the package root and the checksum
+/// algorithm in the manifest's spelling; one that is not in the package has no path.
+#[tokio::test]
+async fn software_images_name_their_path_and_one_algorithm_spelling() {
+    let f = fixture();
+    let image = "not really a disk image\n";
+    let flavour = support::FLAVOUR
+        .replacen(
+            "          container_format: bare\n",
+            &format!(
+                "          container_format: bare\n          checksum:\n            algorithm: sha-256\n            hash: {}\n",
+                sha256(image.as_bytes())
+            ),
+            1,
+        )
+        .replacen(
+            "      requirements:\n        - virtual_storage: Storage1\n",
+            "      requirements:\n        - virtual_storage: Storage1\n      artifacts:\n        sw_image:\n          type: tosca.artifacts.nfv.SwImage\n          file: ../Files/images/image.img\n",
+            1,
+        );
+    assert!(flavour.contains("sw_image:") && flavour.contains("sha-256"));
+    let zip = support::package_zip_files(TOP, &flavour, &[("Files/images/image.img", image)]);
+    let created = f
+        .manager
+        .create(&f.tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    let info = f
+        .manager
+        .upload_content(&f.tenant, &created.id, zip)
+        .await
+        .expect("onboard");
+    let images = &info.software_images;
+    assert_eq!(images.len(), 1);
+    assert_eq!(
+        images[0].image_path.as_deref(),
+        Some("Files/images/image.img")
+    );
+    assert_eq!(images[0].checksum.algorithm, "SHA-256");
+    assert_eq!(
+        info.additional_artifacts[0].checksum.algorithm,
+        images[0].checksum.algorithm
+    );
+
+    // The plain package's image has no file: no imagePath at all, never "".
+    let created = f
+        .manager
+        .create(&f.tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    let other = support::package_zip_with(
+        &TOP.replace(support::VNFD_ID, "0b6b8a2e-0000-4000-8000-0000000000ff"),
+        support::FLAVOUR,
+    );
+    let info = f
+        .manager
+        .upload_content(&f.tenant, &created.id, other)
+        .await
+        .expect("onboard");
+    let json = serde_json::to_value(&info.software_images[0]).expect("json");
+    assert!(json.get("imagePath").is_none(), "{json}");
+}

@@ -118,6 +118,54 @@ fn a_package_without_flavours_is_refused() {
     refused(TOP, &flavour, "no deployment flavour");
 }
 
+/// One template holding the VNF node (with a flavour_id property) and a VDU: read as
+/// the single flavour it describes, unless the template substitutes the VNF node
+/// without a flavour_id of its own, which declares no flavour at all.
+fn single_template(mappings: &str) -> String {
+    const VDU: &str = "    VDU1:
+      type: tosca.nodes.nfv.Vdu.Compute
+      properties:
+        name: vdu1
+        vdu_profile:
+          min_number_of_instances: 1
+          max_number_of_instances: 1
+      capabilities:
+        virtual_compute:
+          properties:
+            virtual_memory:
+              virtual_mem_size: 512 MB
+            virtual_cpu:
+              num_virtual_cpu: 1
+";
+    assert!(
+        TOP.contains("  - df_simple.yaml\n") && TOP.contains("        software_version: '1.0'\n")
+    );
+    TOP.replacen("  - df_simple.yaml\n", "", 1)
+        .replacen(
+            "topology_template:\n  node_templates:\n",
+            &format!("topology_template:\n{mappings}  node_templates:\n{VDU}"),
+            1,
+        )
+        .replacen(
+            "        software_version: '1.0'\n",
+            "        software_version: '1.0'\n        flavour_id: simple\n",
+            1,
+        )
+}
+
+#[test]
+fn a_single_template_vnfd_is_its_own_flavour() {
+    let report = read(&single_template(""), FLAVOUR).expect("valid");
+    assert_eq!(report.vnfd.flavours.len(), 1);
+    assert_eq!(report.vnfd.flavours[0].id, "simple");
+}
+
+#[test]
+fn a_top_template_mapping_the_vnf_without_a_flavour_id_is_no_flavour() {
+    let top = single_template("  substitution_mappings:\n    node_type: example.VNF\n");
+    refused(&top, FLAVOUR, "no deployment flavour");
+}
+
 #[test]
 fn an_undefined_default_instantiation_level_is_refused_at_its_line() {
     let flavour = flavour_with("default_level: small", "default_level: medium");

@@ -13,7 +13,7 @@ use tacker_core::filter::{Filter, FilterOp};
 use tacker_core::model::{DateTime, LcmOperationStateType};
 use tacker_core::store::{
     ClaimedOp, ListQuery, NewNotification, OpLease, OpOccRecord, OutboxEntry, Page, Record,
-    RecordKind, Store, StoredRecord, Versioned, Write, lease_deadline,
+    RecordKind, Store, StoredRecord, Versioned, Write, lease_deadline, marker,
 };
 use tacker_core::{Error, Result, TenantId};
 
@@ -292,27 +292,6 @@ fn decode_record(row: &QueryResult) -> Result<Versioned<Record>> {
         version: u64::try_from(version).unwrap_or_default(),
         value: record,
     })
-}
-
-fn encode_marker(id: &str) -> String {
-    id.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_marker(marker: &str) -> Result<String> {
-    let invalid = || Error::InvalidRequest(format!("invalid paging marker '{marker}'"));
-    if !marker.len().is_multiple_of(2) {
-        return Err(invalid());
-    }
-    let bytes = (0..marker.len())
-        .step_by(2)
-        .map(|i| {
-            marker
-                .get(i..i + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-                .ok_or_else(invalid)
-        })
-        .collect::<Result<Vec<u8>>>()?;
-    String::from_utf8(bytes).map_err(|_| invalid())
 }
 
 fn conflict_message(name: &str, value: &str, holder: &str) -> String {
@@ -802,7 +781,7 @@ impl Store for SqlStore {
         kind: RecordKind,
         query: &ListQuery,
     ) -> Result<Page<Versioned<Record>>> {
-        let mut after = query.after.as_deref().map(decode_marker).transpose()?;
+        let mut after = query.after.as_deref().map(marker::decode).transpose()?;
         let limit = query.limit.unwrap_or(usize::MAX);
         // Terms on a column become SQL; every term is also checked on the record.
         let mut pushed = Sql::new("");
@@ -860,7 +839,7 @@ impl Store for SqlStore {
                 if items.len() == limit {
                     let marker = items
                         .last()
-                        .map(|last: &Versioned<Record>| encode_marker(last.value.id()));
+                        .map(|last: &Versioned<Record>| marker::encode(last.value.id()));
                     return Ok(Page {
                         items,
                         next_marker: marker,

@@ -9,7 +9,7 @@ use tacker_core::model::{AlarmModifications, FmSubscriptionRequest};
 
 use super::sol013::{
     ApiResult, EtsiJson, FilterOnly, api_versions, json_response, located, page_response,
-    unsupported_content,
+    subscription_json, subscription_view, unsupported_content,
 };
 use super::{AppState, Caller, VNFFM_VERSION};
 
@@ -31,7 +31,7 @@ pub(crate) fn routes() -> Router<AppState> {
 async fn versions(State(state): State<AppState>) -> ApiResult<Response> {
     json_response(
         StatusCode::OK,
-        &api_versions(&state.uri("/vnffm"), VNFFM_VERSION),
+        &api_versions(&state.uri("/vnffm/v1"), VNFFM_VERSION),
     )
 }
 
@@ -80,7 +80,7 @@ async fn create_subscription(
     located(
         StatusCode::CREATED,
         &state.uri(&format!("/vnffm/v1/subscriptions/{}", subscription.id)),
-        &subscription,
+        &subscription_json(&subscription)?,
     )
 }
 
@@ -94,7 +94,7 @@ async fn list_subscriptions(
         .lcm()
         .fm_subscriptions_page(caller.tenant(), &params.query())
         .await?;
-    page_response(page, &state.config().api_root, &uri, |value| value)
+    page_response(page, &state.config().api_root, &uri, subscription_view)
 }
 
 async fn show_subscription(
@@ -103,7 +103,7 @@ async fn show_subscription(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let subscription = state.lcm().fm_subscription(caller.tenant(), &id).await?;
-    json_response(StatusCode::OK, &subscription)
+    json_response(StatusCode::OK, &subscription_json(&subscription)?)
 }
 
 async fn delete_subscription(

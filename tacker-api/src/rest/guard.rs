@@ -51,7 +51,8 @@ pub async fn guard(request: Request, next: Next) -> Response {
     }
 }
 
-fn check(request: &Request) -> Result<(), ApiError> {
+/// The checks of the guard on a request's target and headers; `Err` is the answer.
+pub fn check<B>(request: &axum::http::Request<B>) -> Result<(), ApiError> {
     let uri = request.uri();
     let target = uri.path_and_query().map_or(0, |pq| pq.as_str().len());
     if target > MAX_URI_BYTES {

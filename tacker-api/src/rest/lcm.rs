@@ -2,7 +2,8 @@
 
 use axum::Router;
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::StatusCode;
+use axum::http::header::{ETAG, IF_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::Value;
@@ -14,8 +15,8 @@ use tacker_core::model::{
 };
 
 use super::sol013::{
-    ApiResult, EtsiJson, FilterOnly, Listing, accepted, api_versions, json_response, located,
-    page_response, unsupported_content,
+    ApiError, ApiResult, EtsiJson, FilterOnly, Listing, accepted, api_versions, json_response,
+    located, page_response, subscription_json, subscription_view, unsupported_content,
 };
 use super::{AppState, Caller, VNFLCM_VERSION};
 
@@ -76,7 +77,7 @@ pub(crate) fn routes() -> Router<AppState> {
 async fn versions(State(state): State<AppState>) -> ApiResult<Response> {
     json_response(
         StatusCode::OK,
-        &api_versions(&state.uri("/vnflcm"), VNFLCM_VERSION),
+        &api_versions(&state.uri("/vnflcm/v2"), VNFLCM_VERSION),
     )
 }
 
@@ -130,9 +131,8 @@ pub(crate) fn redact_access_info(value: &mut Value) {
 }
 
 fn redacted<T: serde::Serialize>(value: &T) -> ApiResult<Value> {
-    let mut value = serde_json::to_value(value).map_err(|e| {
-        super::sol013::ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-    })?;
+    let mut value = serde_json::to_value(value)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     redact_access_info(&mut value);
     Ok(value)
 }
@@ -182,8 +182,40 @@ async fn show_instance(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let instance = state.lcm().instance(caller.tenant(), &id).await?;
-    json_response(StatusCode::OK, &redacted(&instance)?)
+    let instance = state.lcm().instance_versioned(caller.tenant(), &id).await?;
+    let mut response = json_response(StatusCode::OK, &redacted(&instance.value)?)?;
+    if let Ok(etag) = HeaderValue::from_str(&entity_tag(instance.version)) {
+        response.headers_mut().insert(ETAG, etag);
+    }
+    Ok(response)
+}
+
+/// The entity tag of a resource at `version`.
+fn entity_tag(version: u64) -> String {
+    format!("\"{version}\"")
+}
+
+/// The version an `If-Match` header allows (SOL003 PATCH): `None` without the header or
+/// with `*`; 412 when it names no version this VNFM issued.
+fn if_match(headers: &HeaderMap) -> ApiResult<Option<u64>> {
+    let Some(value) = headers.get(IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    // One entity tag: the one GET sent. A list or a weak tag never matches.
+    text.strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "If-Match does not name the entity tag (ETag) of this VNF instance; read it again",
+            )
+        })
 }
 
 async fn delete_instance(
@@ -199,12 +231,17 @@ async fn modify(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    headers: HeaderMap,
     EtsiJson(request): EtsiJson<VnfInfoModificationRequest>,
 ) -> ApiResult<Response> {
-    let op = state
-        .lcm()
-        .modify_info(caller.tenant(), &id, request)
-        .await?;
+    let lcm = state.lcm();
+    let op = match if_match(&headers)? {
+        Some(version) => {
+            lcm.modify_info_if_match(caller.tenant(), &id, request, version)
+                .await?
+        }
+        None => lcm.modify_info(caller.tenant(), &id, request).await?,
+    };
     task_accepted(&state, &op)
 }
 
@@ -323,7 +360,7 @@ async fn create_subscription(
     located(
         StatusCode::CREATED,
         &state.uri(&format!("/vnflcm/v2/subscriptions/{}", subscription.id)),
-        &subscription,
+        &subscription_json(&subscription)?,
     )
 }
 
@@ -337,7 +374,7 @@ async fn list_subscriptions(
         .lcm()
         .subscriptions_page(caller.tenant(), &params.query())
         .await?;
-    page_response(page, &state.config().api_root, &uri, |value| value)
+    page_response(page, &state.config().api_root, &uri, subscription_view)
 }
 
 async fn show_subscription(
@@ -346,7 +383,7 @@ async fn show_subscription(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let subscription = state.lcm().subscription(caller.tenant(), &id).await?;
-    json_response(StatusCode::OK, &subscription)
+    json_response(StatusCode::OK, &subscription_json(&subscription)?)
 }
 
 async fn delete_subscription(

@@ -15,6 +15,7 @@
 //! Who calls is a [`Principal`] the [`auth`] middleware puts into the request; without
 //! authentication every request acts for the configured default tenant.
 
+mod attributes;
 pub mod auth;
 mod fm;
 pub mod guard;
@@ -22,7 +23,7 @@ mod lcm;
 pub mod limits;
 mod monitoring;
 mod openapi;
-mod pkgm;
+pub(crate) mod pkgm;
 pub mod sol013;
 mod vims;
 
@@ -226,6 +227,28 @@ impl Api {
         self
     }
 
+    /// `GET {apiName}/api_versions`: the newest major version of an API and its
+    /// version, answered with a `Version` header like the versioned resources.
+    fn unversioned_api_versions(
+        &self,
+        prefix: &'static str,
+        version: &'static str,
+    ) -> axum::routing::MethodRouter {
+        let uri_prefix = self.state.uri(prefix);
+        axum::routing::get(move || {
+            let body = sol013::api_versions(&uri_prefix, version);
+            async move {
+                let mut response = sol013::json_response(axum::http::StatusCode::OK, &body)?;
+                response.headers_mut().insert(
+                    sol013::VERSION,
+                    axum::http::HeaderValue::from_static(version),
+                );
+                Ok::<_, ApiError>(response)
+            }
+        })
+        .fallback(method_not_allowed)
+    }
+
     /// The router serving every API.
     pub fn router(&self) -> Router {
         let versioned = |routes: Router<AppState>, full: &'static str, required: bool| {
@@ -268,6 +291,20 @@ impl Api {
                 axum::routing::get(|| async {
                     sol013::json_response(axum::http::StatusCode::OK, &openapi::document())
                 }),
+            )
+            // SOL013 9.3: each API also tells its versions without a major version in
+            // the path, and without a Version header.
+            .route(
+                "/vnflcm/api_versions",
+                self.unversioned_api_versions("/vnflcm/v2", VNFLCM_VERSION),
+            )
+            .route(
+                "/vnfpkgm/api_versions",
+                self.unversioned_api_versions("/vnfpkgm/v2", VNFPKGM_VERSION),
+            )
+            .route(
+                "/vnffm/api_versions",
+                self.unversioned_api_versions("/vnffm/v1", VNFFM_VERSION),
             )
             .nest("/vnflcm/v2", versioned(lcm::routes(), VNFLCM_VERSION, true))
             .nest(

@@ -78,6 +78,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     // VNF lifecycle management.
     op(
         "get",
+        "/vnflcm/api_versions",
+        "API versions (without a major version in the path)",
+        Empty,
+        200,
+        Versions,
+    ),
+    op(
+        "get",
         "/vnflcm/v2/api_versions",
         "API versions",
         Empty,
@@ -279,6 +287,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     // VNF fault management.
     op(
         "get",
+        "/vnffm/api_versions",
+        "API versions (without a major version in the path)",
+        Empty,
+        200,
+        Versions,
+    ),
+    op(
+        "get",
         "/vnffm/v1/api_versions",
         "API versions",
         Empty,
@@ -351,6 +367,14 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         Local("AlertOutcome"),
     ),
     // VNF package management (v2; v1 serves the same paths under /vnfpkgm/v1).
+    op(
+        "get",
+        "/vnfpkgm/api_versions",
+        "API versions (without a major version in the path)",
+        Empty,
+        200,
+        Versions,
+    ),
     op(
         "get",
         "/vnfpkgm/v2/api_versions",

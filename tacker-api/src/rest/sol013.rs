@@ -324,6 +324,27 @@ pub fn accepted(location: &str) -> ApiResult<Response> {
     Ok(response)
 }
 
+/// A subscription as a client sees it: the user information of its `callbackUri`
+/// (credentials some receivers take in the URI) replaced by `***`.
+pub fn subscription_view(mut value: Value) -> Value {
+    if let Some(Value::String(uri)) = value.get_mut("callbackUri")
+        && let Ok(mut parsed) = url::Url::parse(uri)
+        && (!parsed.username().is_empty() || parsed.password().is_some())
+    {
+        let _ = parsed.set_password(None);
+        let _ = parsed.set_username("***");
+        *uri = parsed.to_string();
+    }
+    value
+}
+
+/// [`subscription_view`] of a subscription type.
+pub fn subscription_json<T: Serialize>(subscription: &T) -> ApiResult<Value> {
+    serde_json::to_value(subscription)
+        .map(subscription_view)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
 /// The SOL013 attribute selector of a GET.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Selector {
@@ -525,6 +546,34 @@ impl ListParams {
         Ok(params)
     }
 
+    /// Refuses (400) attribute names in `filter`, `fields` and `exclude_fields` that the
+    /// resource listed at `path` does not have (SOL013 5.2, 5.3). Resources of this
+    /// VNFM's own APIs (the VIM registry) are not checked.
+    pub fn check_attributes(&self, path: &str) -> ApiResult<()> {
+        let Some(resource) = super::attributes::resource_of(path) else {
+            return Ok(());
+        };
+        let mut named: Vec<(&str, &[String])> = Vec::new();
+        if let Some(filter) = &self.filter {
+            named.extend(filter.terms.iter().map(|t| ("filter", t.path.as_slice())));
+        }
+        match &self.selector {
+            Selector::Fields(paths) => named.extend(paths.iter().map(|p| ("fields", p.as_slice()))),
+            Selector::ExcludeFields(paths) => {
+                named.extend(paths.iter().map(|p| ("exclude_fields", p.as_slice())));
+            }
+            Selector::Default | Selector::AllFields => {}
+        }
+        for (parameter, attribute) in named {
+            if let Err(unknown) = super::attributes::check(resource, attribute) {
+                return Err(ApiError::bad_request(format!(
+                    "query parameter {parameter}: {resource} has no attribute '{unknown}'"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The store query for one page.
     pub fn query(&self) -> ListQuery {
         ListQuery {
@@ -543,8 +592,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Listing {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> ApiResult<Self> {
-        ListParams::parse(parts.uri.query(), true).map(Self)
+        let params = ListParams::parse(parts.uri.query(), true)?;
+        params.check_attributes(&listed_path(parts))?;
+        Ok(Self(params))
     }
+}
+
+/// The full path of a list request (nested routers see only their part of it).
+fn listed_path(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| parts.uri.path(), |original| original.0.path())
+        .to_owned()
 }
 
 /// The list parameters of a request on a resource without attribute selectors.
@@ -555,7 +615,9 @@ impl<S: Send + Sync> FromRequestParts<S> for FilterOnly {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> ApiResult<Self> {
-        ListParams::parse(parts.uri.query(), false).map(Self)
+        let params = ListParams::parse(parts.uri.query(), false)?;
+        params.check_attributes(&listed_path(parts))?;
+        Ok(Self(params))
     }
 }
 

@@ -1,9 +1,13 @@
 //! What the router tests share: the whole API over the in-memory store, the in-memory
 //! object store and the simulated VIM.
 
+#![allow(dead_code)]
+
+use std::io::{Cursor, Write};
 use std::sync::Arc;
 
 use axum::Router;
+use bytes::Bytes;
 use object_store::memory::InMemory;
 use tacker_api::{Api, ApiConfig};
 use tacker_core::lcm::VnfLcm;
@@ -11,6 +15,8 @@ use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
 use tacker_core::sim::SimInfraDriver;
 use tacker_core::store::MemoryStore;
 use tacker_core::vim::{Sealer, SealingKey, VimRegistry};
+use zip::ZipWriter;
+use zip::write::SimpleFileOptions;
 
 /// The router of an API with `config`, and its package manager.
 pub fn api(config: ApiConfig) -> (Router, VnfPackageManager) {
@@ -35,4 +41,46 @@ pub fn api(config: ApiConfig) -> (Router, VnfPackageManager) {
         .expect("the LCM engine");
     let router = Api::new(lcm, packages.clone(), vims, config).router();
     (router, packages)
+}
+
+/// The test package's VNFD, shared with `tacker-core`'s tests.
+pub const TOP: &str = include_str!("../../../tacker-core/tests/vnfd/top.yaml");
+pub const TYPES: &str = include_str!("../../../tacker-core/tests/vnfd/types.yaml");
+pub const FLAVOUR: &str = include_str!("../../../tacker-core/tests/vnfd/df_simple.yaml");
+pub const SCRIPT: &str = "print('hook')\n";
+pub const VNFD_ID: &str = "0b6b8a2e-0000-4000-8000-000000000001";
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    let mut reader = data;
+    tacker_core::csar::digest_hex(tacker_core::csar::HashAlgorithm::Sha256, &mut reader)
+        .expect("a digest of bytes in memory")
+}
+
+/// The test package as a CSAR zip: TOSCA.meta, a manifest that lists the hook script,
+/// the three VNFD files and the script.
+pub fn package_zip() -> Bytes {
+    let meta = "TOSCA-Meta-File-Version: 1.0\nCSAR-Version: 1.1\nCreated-by: tacker-api tests\n\
+                Entry-Definitions: Definitions/top.yaml\nETSI-Entry-Manifest: manifest.mf\n";
+    let manifest = format!(
+        "metadata:\n  vnf_provider_id: Example\n  vnf_product_name: Reader Test VNF\n  \
+         vnf_release_date_time: 2026-01-01T00:00:00+00:00\n  vnf_package_version: 1.0\n  \
+         compatible_specification_versions: 3.3.1\n\n\
+         Source: Scripts/mgmt.py\nAlgorithm: SHA-256\nHash: {}\n",
+        sha256_hex(SCRIPT.as_bytes())
+    );
+    let files = [
+        ("TOSCA-Metadata/TOSCA.meta", meta),
+        ("manifest.mf", &manifest),
+        ("Definitions/top.yaml", TOP),
+        ("Definitions/types.yaml", TYPES),
+        ("Definitions/df_simple.yaml", FLAVOUR),
+        ("Scripts/mgmt.py", SCRIPT),
+    ];
+    let mut zip = ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, content) in files {
+        zip.start_file(name, SimpleFileOptions::default())
+            .expect("a zip entry");
+        zip.write_all(content.as_bytes()).expect("zip content");
+    }
+    Bytes::from(zip.finish().expect("a finished zip").into_inner())
 }

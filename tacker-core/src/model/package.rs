@@ -167,8 +167,10 @@ pub struct VnfPackageSoftwareImageInfo {
     /// User metadata.
     #[serde(default, skip_serializing_if = "KeyValuePairs::is_empty")]
     pub user_metadata: KeyValuePairs,
-    /// Path of the image in the package.
-    pub image_path: String,
+    /// Path of the image in the package, from its root; absent for an image that is not
+    /// in the package (one named in the VIM, or at `imageUri`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_path: Option<String>,
     /// URI of an external image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_uri: Option<String>,

@@ -509,7 +509,16 @@ impl VnfPackageManager {
                     provider: vnfd.provider.clone(),
                     version: image.version.clone(),
                     checksum: Checksum {
-                        algorithm: image.checksum_algorithm.clone().unwrap_or_default(),
+                        // One spelling for images and artifacts (the VNFD may say
+                        // sha-256 where the manifest says SHA-256).
+                        algorithm: image
+                            .checksum_algorithm
+                            .as_deref()
+                            .map(|name| {
+                                HashAlgorithm::parse(name)
+                                    .map_or_else(|| name.to_owned(), |a| a.as_str().to_owned())
+                            })
+                            .unwrap_or_default(),
                         hash: image.checksum_hash.clone().unwrap_or_default(),
                     },
                     is_encrypted: false,
@@ -520,8 +529,8 @@ impl VnfPackageManager {
                     min_ram: image.min_ram,
                     size: image.size,
                     user_metadata: KeyValuePairs::new(),
-                    image_path: image.file.clone().unwrap_or_default(),
-                    image_uri: None,
+                    image_path: image.file.clone().filter(|f| !f.contains("://")),
+                    image_uri: image.file.clone().filter(|f| f.contains("://")),
                 });
             }
         }
@@ -891,7 +900,10 @@ impl VnfPackageManager {
             .additional_artifacts
             .iter()
             .any(|a| a.artifact_path.as_deref() == Some(path))
-            || info.software_images.iter().any(|i| i.image_path == path);
+            || info
+                .software_images
+                .iter()
+                .any(|i| i.image_path.as_deref() == Some(path));
         if !listed || !opened.csar.contains(path) {
             return Err(Error::not_found("artifact", path));
         }

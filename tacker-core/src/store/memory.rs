@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::{
     ClaimedOp, ListQuery, NewNotification, OpLease, OutboxEntry, Page, Record, RecordKind, Store,
-    UniqueKey, Versioned, Write, lease_deadline,
+    UniqueKey, Versioned, Write, lease_deadline, marker,
 };
 use crate::model::DateTime;
 use crate::{Error, Result, TenantId};
@@ -338,27 +338,6 @@ impl State {
     }
 }
 
-fn encode_marker(id: &str) -> String {
-    id.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_marker(marker: &str) -> Result<String> {
-    let invalid = || Error::InvalidRequest(format!("invalid paging marker '{marker}'"));
-    if !marker.len().is_multiple_of(2) {
-        return Err(invalid());
-    }
-    let bytes = (0..marker.len())
-        .step_by(2)
-        .map(|i| {
-            marker
-                .get(i..i + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-                .ok_or_else(invalid)
-        })
-        .collect::<Result<Vec<u8>>>()?;
-    String::from_utf8(bytes).map_err(|_| invalid())
-}
-
 #[async_trait]
 impl Store for MemoryStore {
     async fn get(
@@ -383,7 +362,7 @@ impl Store for MemoryStore {
         kind: RecordKind,
         query: &ListQuery,
     ) -> Result<Page<Versioned<Record>>> {
-        let after = query.after.as_deref().map(decode_marker).transpose()?;
+        let after = query.after.as_deref().map(marker::decode).transpose()?;
         let state = self.lock()?;
         let Some(table) = state.tables.get(&(tenant.clone(), kind)) else {
             return Ok(Page {
@@ -410,7 +389,7 @@ impl Store for MemoryStore {
             if items.len() == limit {
                 next_marker = items
                     .last()
-                    .map(|last: &Versioned<Record>| encode_marker(last.value.id()));
+                    .map(|last: &Versioned<Record>| marker::encode(last.value.id()));
                 break;
             }
             let _ = id;
@@ -607,8 +586,8 @@ mod tests {
     #[test]
     fn markers_round_trip_and_reject_garbage() {
         let id = "0190-abc";
-        assert_eq!(decode_marker(&encode_marker(id)).expect("decode"), id);
-        assert!(decode_marker("zz").is_err());
-        assert!(decode_marker("abc").is_err());
+        assert_eq!(marker::decode(&marker::encode(id)).expect("decode"), id);
+        assert!(marker::decode("zz").is_err());
+        assert!(marker::decode("abc").is_err());
     }
 }

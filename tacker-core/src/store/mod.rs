@@ -15,6 +15,7 @@
 //!   one default VIM per tenant — a violating write fails with `Conflict`;
 //! - listing is ordered by id (ids are UUIDv7, so by creation time) with keyset paging.
 
+pub mod marker;
 mod memory;
 mod records;
 

@@ -260,6 +260,10 @@ impl<'a> Reader<'a> {
                     .as_str()
                     .map(str::to_owned)
             });
+            // The top-level template declares the VNF (its node's flavour_id is the
+            // VNF's default, not a flavour): it is a flavour only when its own
+            // substitution_mappings name one.
+            let node_id = node_id.filter(|_| template.path != entry_path);
             let Some(id) = node_id.or(mapped_id) else {
                 continue;
             };
@@ -274,8 +278,12 @@ impl<'a> Reader<'a> {
             flavour_files.insert(id, template.path.clone());
             vnfd.flavours.push(flavour);
         }
+        // A single-template VNFD: the VNF node and its VDUs side by side, the flavour
+        // named by the VNF node's own flavour_id. A template that substitutes the VNF
+        // node (substitution_mappings) is a flavour only with a flavour_id of its own.
         if vnfd.flavours.is_empty()
             && let Some(topology) = entry.root.get("topology_template")
+            && topology.get("substitution_mappings").is_none()
             && let Some(id) = default_flavour_id
             && topology.get("node_templates").is_some_and(|n| {
                 n.entries().any(|(_, node)| {

@@ -777,6 +777,25 @@ pub async fn authenticate(
     }
 }
 
+/// Verifies `token` with a fixed HS256 key (for the fuzz targets).
+#[doc(hidden)]
+pub fn fuzz_verify_bearer(token: &str) {
+    let config = OAuth2Config {
+        keys: vec![JwtKey {
+            alg: JwsAlgorithm::Hs256,
+            kid: None,
+            secret: Some("a shared secret of at least thirty-two bytes".to_owned()),
+            secret_base64: None,
+            public_key_pem: None,
+        }],
+        issuer: Some("https://idp.example".to_owned()),
+        ..OAuth2Config::default()
+    };
+    if let Ok(verifier) = JwtVerifier::new(&config) {
+        let _ = verifier.verify(token, 1.0e9);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

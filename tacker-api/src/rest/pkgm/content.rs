@@ -143,7 +143,7 @@ pub(super) fn check_package_media_type(headers: &HeaderMap) -> ApiResult<()> {
 
 /// One byte range of a `Range` header, before the length of the content is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ByteRange {
+pub enum ByteRange {
     /// `bytes=first-` or `bytes=first-last` (last inclusive).
     From(u64, Option<u64>),
     /// `bytes=-n`: the last `n` bytes.
@@ -152,7 +152,7 @@ pub(super) enum ByteRange {
 
 /// Parses a `Range` header: a single range of unit `bytes`. Anything else (another
 /// unit, several ranges, a last position before the first) is an error text.
-pub(super) fn parse_range(value: &HeaderValue) -> Result<ByteRange, String> {
+pub fn parse_range(value: &HeaderValue) -> Result<ByteRange, String> {
     let text = value
         .to_str()
         .map_err(|_| "the Range header is not readable text".to_owned())?

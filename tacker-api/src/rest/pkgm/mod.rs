@@ -35,6 +35,8 @@
 //! range is 416 with `Content-Range: bytes */length`.
 
 mod content;
+#[doc(hidden)]
+pub use content::parse_range;
 mod v1;
 
 use std::collections::BTreeSet;
@@ -106,6 +108,7 @@ impl Shape {
     }
 
     fn subscription(self, value: Value) -> Value {
+        let value = super::sol013::subscription_view(value);
         match self {
             Self::V2 => value,
             Self::V1 => v1::subscription(value),
@@ -509,8 +512,8 @@ fn selected_artifacts(info: &VnfPkgInfo, flags: &[(String, String)]) -> ApiResul
     let mut paths = BTreeSet::new();
     if !no_mano {
         for image in &info.software_images {
-            if !image.image_path.is_empty() && !image.image_path.contains("://") {
-                paths.insert(image.image_path.clone());
+            if let Some(path) = &image.image_path {
+                paths.insert(path.clone());
             }
         }
     }

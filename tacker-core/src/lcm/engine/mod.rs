@@ -353,12 +353,12 @@ impl VnfLcm {
                 "{}/vnflcm/v2/vnf_instances/{}",
                 self.inner.config.api_root, op.vnf_instance_id
             )),
-            grant: op.grant_id.as_ref().map(|g| {
-                Link::new(format!(
-                    "{}/grant/v1/grants/{g}",
-                    self.inner.config.api_root
-                ))
-            }),
+            // Linked only where the grant can be read: this VNFM serves no grants.
+            grant: op
+                .grant_id
+                .as_deref()
+                .and_then(|g| self.inner.grants.grant_uri(g))
+                .map(Link::new),
             cancel: if cancellable { link("cancel") } else { None },
             retry: if failed_temp { link("retry") } else { None },
             rollback: if failed_temp && rollback_allowed {
@@ -516,6 +516,23 @@ impl VnfLcm {
         Ok(page.items.into_iter().next().map(|v| v.value.op))
     }
 
+    /// A VNF instance with its version, which changes whenever the instance does (the
+    /// HTTP `ETag` of the instance).
+    pub async fn instance_versioned(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Versioned<VnfInstance>> {
+        let record = self
+            .store()
+            .get_typed::<VnfInstanceRecord>(tenant, id)
+            .await?;
+        Ok(Versioned {
+            version: record.version,
+            value: record.value.instance,
+        })
+    }
+
     /// One VNF instance.
     pub async fn instance(&self, tenant: &TenantId, id: &str) -> Result<VnfInstance> {
         Ok(self
@@ -670,18 +687,57 @@ impl VnfLcm {
             .await
     }
 
+    /// [`Self::modify_info`] only while the instance is at `version` (the one
+    /// [`Self::instance_versioned`] read, the HTTP `If-Match` of SOL003's PATCH);
+    /// `PreconditionFailed` once it changed.
+    pub async fn modify_info_if_match(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        request: crate::model::VnfInfoModificationRequest,
+        version: u64,
+    ) -> Result<VnfLcmOpOcc> {
+        self.request_at(
+            tenant,
+            id,
+            OpRequest::ModifyInfo(request),
+            false,
+            Some(version),
+        )
+        .await
+    }
+
     /// Any operation; `automatic` marks one a policy started (`isAutomaticInvocation`).
     pub async fn request(
         &self,
         tenant: &TenantId,
         id: &str,
+        request: OpRequest,
+        automatic: bool,
+    ) -> Result<VnfLcmOpOcc> {
+        self.request_at(tenant, id, request, automatic, None).await
+    }
+
+    async fn request_at(
+        &self,
+        tenant: &TenantId,
+        id: &str,
         mut request: OpRequest,
         automatic: bool,
+        if_match: Option<u64>,
     ) -> Result<VnfLcmOpOcc> {
         let instance = self
             .store()
             .get_typed::<VnfInstanceRecord>(tenant, id)
             .await?;
+        if let Some(expected) = if_match
+            && expected != instance.version
+        {
+            return Err(Error::PreconditionFailed(format!(
+                "VNF instance {id} changed since it was read (If-Match names version {expected}, it is at {}); read it again",
+                instance.version
+            )));
+        }
         // An instantiation that names no VIM goes to the tenant's default VIM; the
         // request records which one (by reference, without credentials).
         if let OpRequest::Instantiate(r) = &mut request
