@@ -304,8 +304,8 @@ pub struct Refused {
     pub scheme: Option<String>,
     /// The rule that refused it (`None` for a refused scheme).
     pub rule: Option<Rule>,
-    /// Addresses the host resolved to that were refused besides `address`.
-    pub others: Vec<IpAddr>,
+    /// How many more addresses the host resolved to were refused besides `address`.
+    pub others: usize,
 }
 
 impl fmt::Display for Refused {
@@ -317,8 +317,8 @@ impl fmt::Display for Refused {
         match (&self.host, self.address) {
             (Some(host), Some(address)) if host.trim_matches(['[', ']']) != address.to_string() => {
                 write!(f, "{host} (address {address}")?;
-                if !self.others.is_empty() {
-                    write!(f, " and {} more", self.others.len())?;
+                if self.others > 0 {
+                    write!(f, " and {} more", self.others)?;
                 }
                 f.write_str(")")?;
             }
@@ -545,7 +545,7 @@ impl OutboundPolicy {
                 address: Some(address),
                 scheme: None,
                 rule: Some(rule),
-                others: Vec::new(),
+                others: 0,
             })
         }
     }
@@ -560,7 +560,7 @@ impl OutboundPolicy {
                 address: None,
                 scheme: Some(scheme.to_owned()),
                 rule: None,
-                others: Vec::new(),
+                others: 0,
             })
         }
     }
@@ -592,7 +592,7 @@ impl OutboundPolicy {
             match self.check_ip(address.ip()) {
                 Ok(()) => allowed.push(address),
                 Err(r) => match &mut refused {
-                    Some(first) => first.others.push(address.ip()),
+                    Some(first) => first.others += 1,
                     None => refused = Some(r),
                 },
             }
@@ -608,7 +608,7 @@ impl OutboundPolicy {
             address: None,
             scheme: None,
             rule: None,
-            others: Vec::new(),
+            others: 0,
         });
         refused.host = Some(host.to_owned());
         Err(refused)
