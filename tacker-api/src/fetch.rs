@@ -1,10 +1,12 @@
 //! [`HttpPackageFetcher`]: downloads VNF packages for SOL005 "upload from URI".
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use reqwest::{Client, Method, redirect};
+use reqwest::{Client, Method};
+use tacker_core::outbound::OutboundPolicy;
 use tacker_core::package::PackageFetcher;
 use tacker_core::{Error, Result};
 
@@ -28,6 +30,7 @@ impl Default for HttpPackageFetcherBuilder {
                 read_timeout: Some(Duration::from_secs(60)),
                 extra_ca_pem: None,
                 verify_tls: true,
+                policy: Arc::new(OutboundPolicy::default()),
             },
         }
     }
@@ -65,31 +68,29 @@ impl HttpPackageFetcherBuilder {
         self
     }
 
+    /// Where requests may go (default [`OutboundPolicy::default`]: no cloud metadata
+    /// or link-local address). Applied to literal addresses before sending, to every
+    /// address a host name resolves to before connecting, and to every redirect hop.
+    pub fn outbound_policy(mut self, policy: OutboundPolicy) -> Self {
+        self.settings.policy = Arc::new(policy);
+        self
+    }
+
     /// The fetcher. Fails with `InvalidRequest` for a CA bundle that is not PEM.
     pub fn build(self) -> Result<HttpPackageFetcher> {
-        let policy = redirect::Policy::custom(|attempt| {
-            if attempt.previous().len() > MAX_REDIRECTS {
-                let error = format!("more than {MAX_REDIRECTS} redirects");
-                attempt.error(error)
-            } else if !http::is_http(attempt.url()) {
-                let error = format!(
-                    "refused the redirect to {}: only http and https are followed",
-                    http::redact(attempt.url())
-                );
-                attempt.error(error)
-            } else {
-                attempt.follow()
-            }
-        });
+        let redirects = http::guarded_redirects(self.settings.policy.clone(), MAX_REDIRECTS);
         Ok(HttpPackageFetcher {
-            client: http::build_client(&self.settings, policy)?,
+            client: http::build_client(&self.settings, redirects)?,
             timeout: self.settings.timeout,
+            policy: self.settings.policy,
         })
     }
 }
 
 /// Downloads packages with `GET` from `http` and `https` URIs.
 ///
+/// It connects only where its [`OutboundPolicy`] allows (checked after name resolution
+/// and on every redirect hop) and never quotes the server's body in an error.
 /// It follows at most [`MAX_REDIRECTS`] redirects, only to `http`/`https` (basic
 /// credentials go along to the same host only), refuses a `Content-Length` above the
 /// limit before reading the body, and stops reading as soon as more than the limit has
@@ -98,6 +99,7 @@ impl HttpPackageFetcherBuilder {
 pub struct HttpPackageFetcher {
     client: Client,
     timeout: Duration,
+    policy: Arc<OutboundPolicy>,
 }
 
 impl HttpPackageFetcher {
@@ -126,6 +128,7 @@ impl PackageFetcher for HttpPackageFetcher {
         limit: u64,
     ) -> Result<Bytes> {
         let url = http::parse_http_url("the package URI", uri)?;
+        http::check_url(&self.policy, "the package URI", &url)?;
         let method = Method::GET;
         let mut request = self.client.get(url.clone());
         if let Some((user, password)) = basic_auth {

@@ -1,11 +1,15 @@
 //! What the HTTP clients of this crate share: building a `reqwest` client on rustls
-//! with the ring provider, checking URIs, and turning transport failures and unwelcome
-//! answers into [`Error`]s that name the URL and what the peer said.
+//! with the ring provider that connects only where the [`OutboundPolicy`] allows,
+//! checking URIs, and turning transport failures and unwelcome answers into [`Error`]s
+//! that name the URL and the status, never the peer's body.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{Client, Method, Response, StatusCode, redirect};
+use tacker_core::outbound::{self, OutboundPolicy};
 use tacker_core::{Error, Result};
 use url::Url;
 
@@ -28,6 +32,8 @@ pub(crate) struct ClientSettings {
     pub extra_ca_pem: Option<Vec<u8>>,
     /// Whether server certificates are verified.
     pub verify_tls: bool,
+    /// Where requests may go.
+    pub policy: Arc<OutboundPolicy>,
 }
 
 impl std::fmt::Debug for ClientSettings {
@@ -38,6 +44,7 @@ impl std::fmt::Debug for ClientSettings {
             .field("read_timeout", &self.read_timeout)
             .field("extra_ca_pem", &self.extra_ca_pem.as_ref().map(Vec::len))
             .field("verify_tls", &self.verify_tls)
+            .field("policy", &self.policy)
             .finish()
     }
 }
@@ -49,12 +56,76 @@ pub(crate) fn install_crypto_provider() {
     let _already_installed = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Resolves host names with the system's resolver and keeps only the addresses the
+/// outbound policy allows, so the check and the connection use the same addresses.
+struct PolicyResolver {
+    policy: Arc<OutboundPolicy>,
+}
+
+impl Resolve for PolicyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            // Port 0: reqwest puts the URL's port in.
+            let addresses = policy.resolve(&host, 0).await.map_err(|e| {
+                if let outbound::ResolveError::Refused(refused) = &e {
+                    tracing::warn!(%host, %refused, "outbound request refused");
+                }
+                Box::new(e) as Box<dyn std::error::Error + Send + Sync>
+            })?;
+            let addresses: Addrs = Box::new(addresses.into_iter());
+            Ok(addresses)
+        })
+    }
+}
+
+/// Refuses `url` when its scheme or literal address is outside the policy. Host names
+/// are checked after resolution, when connecting.
+pub(crate) fn check_url(policy: &OutboundPolicy, what: &str, url: &Url) -> Result<()> {
+    policy
+        .check_target(url.scheme(), url.host_str().unwrap_or_default())
+        .map_err(|refused| {
+            tracing::warn!(url = %redact(url), %refused, "outbound request refused");
+            Error::InvalidRequest(format!("{what} {}: {refused}", redact(url)))
+        })
+}
+
+/// A redirect policy that follows at most `max` redirects, only to `http`/`https` URLs
+/// that the outbound policy allows (literal addresses here; names when connecting).
+pub(crate) fn guarded_redirects(policy: Arc<OutboundPolicy>, max: usize) -> redirect::Policy {
+    redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > max {
+            let error = format!("more than {max} redirects");
+            return attempt.error(error);
+        }
+        if !is_http(attempt.url()) {
+            let error = format!(
+                "refused the redirect to {}: only http and https are followed",
+                redact(attempt.url())
+            );
+            return attempt.error(error);
+        }
+        let url = attempt.url();
+        match policy.check_target(url.scheme(), url.host_str().unwrap_or_default()) {
+            Ok(()) => attempt.follow(),
+            Err(refused) => {
+                tracing::warn!(url = %redact(url), %refused, "redirect refused");
+                attempt.error(refused)
+            }
+        }
+    })
+}
+
 /// A client with `settings` and the redirect `policy`.
 pub(crate) fn build_client(settings: &ClientSettings, policy: redirect::Policy) -> Result<Client> {
     install_crypto_provider();
     let mut builder = Client::builder()
         .timeout(settings.timeout)
         .connect_timeout(settings.connect_timeout)
+        .dns_resolver(PolicyResolver {
+            policy: settings.policy.clone(),
+        })
         .redirect(policy);
     if let Some(read_timeout) = settings.read_timeout {
         builder = builder.read_timeout(read_timeout);
@@ -143,6 +214,13 @@ pub(crate) fn transport_error(
     timeout: Duration,
 ) -> Error {
     let target = format!("{method} {}", redact(url));
+    if let Some(refused) = outbound::find_refusal(error) {
+        let mut message = format!("{target}: {refused}");
+        if let Some(last) = error.url().filter(|last| *last != url) {
+            message.push_str(&format!(" (at {})", redact(last)));
+        }
+        return Error::InvalidRequest(message);
+    }
     if error.is_timeout() {
         return Error::driver(
             DRIVER,
@@ -206,9 +284,9 @@ pub(crate) async fn read_limited(
     Ok(body.freeze())
 }
 
-/// Reads at most a few hundred bytes of `response`'s body, as text for an error
-/// message; empty when there is no body or it cannot be read.
-pub(crate) async fn body_snippet(mut response: Response) -> String {
+/// Reads at most a few hundred bytes of `response`'s body, as text for a log line;
+/// empty when there is no body or it cannot be read. Never for an error a client sees.
+async fn body_snippet(mut response: Response) -> String {
     let mut bytes: Vec<u8> = Vec::new();
     while bytes.len() <= SNIPPET_BYTES {
         match response.chunk().await {
@@ -216,26 +294,14 @@ pub(crate) async fn body_snippet(mut response: Response) -> String {
             Ok(None) | Err(_) => break,
         }
     }
-    let truncated = bytes.len() > SNIPPET_BYTES;
     bytes.truncate(SNIPPET_BYTES);
-    // Do not end in the middle of a character that the cut split.
-    if let Err(e) = std::str::from_utf8(&bytes)
-        && e.error_len().is_none()
-    {
-        bytes.truncate(e.valid_up_to());
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let text = text.trim();
-    if text.is_empty() {
-        String::new()
-    } else if truncated {
-        format!("{text}…")
-    } else {
-        text.to_owned()
-    }
+    outbound::sanitize_reason(&String::from_utf8_lossy(&bytes), SNIPPET_BYTES)
 }
 
-/// The message for an unwelcome `status`: "`METHOD url` answered `status`[: body]".
+/// The message for an unwelcome `status`: "`METHOD url` answered `status`", the status
+/// line only. The peer's body may be anything the VNFM's network reaches (a metadata
+/// service, an internal API), so it is never quoted to the client; the start of it goes
+/// to the debug log.
 pub(crate) async fn status_message(method: &Method, url: &Url, response: Response) -> String {
     let status = response.status();
     let final_url = response.url().clone();
@@ -244,10 +310,9 @@ pub(crate) async fn status_message(method: &Method, url: &Url, response: Respons
         message.push_str(&format!(" (redirected to {})", redact(&final_url)));
     }
     message.push_str(&format!(" answered {status}"));
-    let body = body_snippet(response).await;
-    if !body.is_empty() {
-        message.push_str(": ");
-        message.push_str(&body);
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        let body = body_snippet(response).await;
+        tracing::debug!(url = %redact(&final_url), %status, %body, "unwelcome answer");
     }
     message
 }

@@ -11,6 +11,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use reqwest::{Client, Method, Response, StatusCode, redirect};
 use tacker_core::model::{AuthType, SubscriptionAuthentication};
 use tacker_core::notify::{NotificationSink, NotificationTarget};
+use tacker_core::outbound::OutboundPolicy;
 use tacker_core::{Error, Result};
 use url::Url;
 
@@ -43,6 +44,7 @@ impl Default for HttpNotificationSinkBuilder {
                 read_timeout: None,
                 extra_ca_pem: None,
                 verify_tls: true,
+                policy: Arc::new(OutboundPolicy::default()),
             },
         }
     }
@@ -82,6 +84,14 @@ impl HttpNotificationSinkBuilder {
         self
     }
 
+    /// Where requests may go (default [`OutboundPolicy::default`]: no cloud metadata
+    /// or link-local address). Applied to literal addresses before sending, to every
+    /// address a host name resolves to before connecting, and to every redirect hop.
+    pub fn outbound_policy(mut self, policy: OutboundPolicy) -> Self {
+        self.settings.policy = Arc::new(policy);
+        self
+    }
+
     /// The sink. Fails with `InvalidRequest` for a version that cannot be a header
     /// value or a CA bundle that is not PEM.
     pub fn build(self) -> Result<HttpNotificationSink> {
@@ -95,6 +105,7 @@ impl HttpNotificationSinkBuilder {
         let client = http::build_client(&self.settings, redirect::Policy::none())?;
         Ok(HttpNotificationSink {
             client,
+            policy: self.settings.policy,
             version,
             timeout: self.settings.timeout,
             tokens: Arc::new(Mutex::new(HashMap::new())),
@@ -112,10 +123,13 @@ impl HttpNotificationSinkBuilder {
 /// token obtained with the client credentials grant, cached per token endpoint and
 /// client until shortly before it expires and renewed once when the callback answers
 /// 401; `BASIC` sends HTTP basic credentials; `TLS_CERT` alone is refused as not
-/// supported. Redirects are not followed. Cheap to clone; clones share the token cache.
+/// supported. Redirects are not followed. Requests go only where the sink's
+/// [`OutboundPolicy`] allows (checked after name resolution), and errors quote the
+/// callback's status line, never its body. Cheap to clone; clones share the token cache.
 #[derive(Clone)]
 pub struct HttpNotificationSink {
     client: Client,
+    policy: Arc<OutboundPolicy>,
     version: HeaderValue,
     timeout: Duration,
     tokens: Arc<Mutex<HashMap<TokenKey, CachedToken>>>,
@@ -250,6 +264,19 @@ fn refresh_after(issued: Instant, expires_in: Duration) -> Option<Instant> {
     issued.checked_add(expires_in - (expires_in / 10).min(MAX_REFRESH_MARGIN))
 }
 
+/// The `error` code of an OAuth 2.0 error answer, when it is one: at most 64 printable
+/// ASCII characters without quotes or backslashes (RFC 6749 §5.2).
+fn oauth_error_code(body: &[u8]) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let code = json.get("error")?.as_str()?;
+    let valid = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| matches!(b, 0x20..=0x7e) && b != b'"' && b != b'\\');
+    valid.then(|| code.to_owned())
+}
+
 /// `expires_in` of a token response: seconds as a number or, leniently, a string.
 fn expires_in(value: Option<&serde_json::Value>) -> Option<Duration> {
     let seconds = match value? {
@@ -320,6 +347,7 @@ impl HttpNotificationSink {
     /// The client credentials grant (RFC 6749 §4.4) at `client.token_endpoint`.
     async fn request_token(&self, client: &OauthClient<'_>, callback: &Url) -> Result<CachedToken> {
         let endpoint = &client.token_endpoint;
+        http::check_url(&self.policy, "the token endpoint", endpoint)?;
         let context = || {
             format!(
                 "no OAuth 2.0 token for the callback {}",
@@ -341,6 +369,9 @@ impl HttpNotificationSink {
             .await
             .map_err(|e| {
                 let error = http::transport_error(&Method::POST, endpoint, &e, self.timeout);
+                if let Error::InvalidRequest(refused) = error {
+                    return Error::InvalidRequest(format!("{}: {refused}", context()));
+                }
                 Error::driver(
                     DRIVER,
                     error.is_retryable(),
@@ -349,7 +380,14 @@ impl HttpNotificationSink {
             })?;
         let status = response.status();
         if !status.is_success() {
-            let message = http::status_message(&Method::POST, endpoint, response).await;
+            let mut message = format!("POST {} answered {status}", http::redact(endpoint));
+            // RFC 6749 §5.2: the error code is a short token of printable ASCII; it is
+            // the only part of the answer quoted.
+            if let Ok(body) = http::read_limited(&mut response, MAX_TOKEN_RESPONSE).await
+                && let Some(code) = oauth_error_code(&body)
+            {
+                message.push_str(&format!(" (error {code})"));
+            }
             return Err(Error::driver(
                 DRIVER,
                 http::status_retryable(status),
@@ -480,6 +518,7 @@ impl NotificationSink for HttpNotificationSink {
         notification: &serde_json::Value,
     ) -> Result<()> {
         let url = http::parse_http_url("the callback URI", &target.callback_uri)?;
+        http::check_url(&self.policy, "the callback URI", &url)?;
         let auth = auth_of(target.authentication.as_ref())?;
         let body = serde_json::to_vec(notification)
             .map(Bytes::from)
@@ -521,9 +560,11 @@ impl NotificationSink for HttpNotificationSink {
     /// Tests the callback with `GET`, which must answer 204 No Content. A callback that
     /// cannot be reached or answers otherwise fails with `Unprocessable` (422, as
     /// SOL003 specifies for a failed notification endpoint test), naming the URL and
-    /// the answer.
+    /// the answer's status line (never its body). A callback outside the outbound
+    /// policy fails with `InvalidRequest` (400) naming the rule.
     async fn check_callback(&self, target: &NotificationTarget) -> Result<()> {
         let url = http::parse_http_url("the callback URI", &target.callback_uri)?;
+        http::check_url(&self.policy, "the callback URI", &url)?;
         let auth = auth_of(target.authentication.as_ref())?;
         let failed = |why: String| {
             Error::Unprocessable(format!("the notification endpoint test failed: {why}"))

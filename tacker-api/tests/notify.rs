@@ -139,7 +139,7 @@ async fn any_2xx_is_accepted() {
 }
 
 #[tokio::test]
-async fn other_statuses_fail_naming_url_status_and_body() {
+async fn other_statuses_fail_naming_url_and_status_but_not_the_body() {
     let (address, _received) = recording_server().await;
     let sink = sink();
 
@@ -150,7 +150,10 @@ async fn other_statuses_fail_naming_url_status_and_body() {
     let text = error.to_string();
     assert!(text.contains(&format!("http://{address}/broken")), "{text}");
     assert!(text.contains("500"), "{text}");
-    assert!(text.contains("boom: database down"), "{text}");
+    assert!(
+        !text.contains("boom") && !text.contains("database"),
+        "{text}"
+    );
     assert!(text.contains("notif-1") && text.contains("sub-1"), "{text}");
     assert!(error.is_retryable(), "a 5xx may pass later: {text}");
 
@@ -159,10 +162,8 @@ async fn other_statuses_fail_naming_url_status_and_body() {
         .await
         .expect_err("400 is a failure");
     let text = error.to_string();
-    assert!(
-        text.contains("400") && text.contains("bad notification"),
-        "{text}"
-    );
+    assert!(text.contains("400"), "{text}");
+    assert!(!text.contains("bad notification"), "{text}");
     assert!(!error.is_retryable(), "{text}");
 
     let error = sink
@@ -171,12 +172,8 @@ async fn other_statuses_fail_naming_url_status_and_body() {
         .expect_err("502 is a failure");
     let text = error.to_string();
     assert!(text.contains("502"), "{text}");
-    assert!(
-        text.len() < 2_000,
-        "the body is truncated: {} bytes",
-        text.len()
-    );
-    assert!(text.ends_with('…'), "{text}");
+    assert!(text.len() < 500, "no body: {} bytes", text.len());
+    assert!(!text.contains("xxx"), "{text}");
 }
 
 #[tokio::test]
@@ -252,7 +249,10 @@ async fn check_callback_wants_204() {
         .await
         .expect_err("200 is not 204");
     let text = error.to_string();
-    assert!(text.contains("200") && text.contains("not 204"), "{text}");
+    assert!(
+        text.contains("200") && text.contains("204 was expected"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@
 //!   the seams, each an object-safe trait used as `Arc<dyn …>`;
 //! - [`store`]: the `Store` trait and [`store::MemoryStore`];
 //! - [`filter`]: SOL013 attribute filters;
+//! - [`outbound`]: the policy of the VNFM's outbound requests (SSRF protection);
 //! - [`sim`]: the simulated VIM, the embedded default;
 //! - `testkit` (feature `testkit`): conformance suites for stores and infra drivers.
 //!
@@ -50,6 +51,7 @@ pub mod mgmt;
 pub mod model;
 pub mod monitor;
 pub mod notify;
+pub mod outbound;
 pub mod package;
 pub mod sim;
 pub mod store;

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Value, json};
 use tacker_core::model::VimConnectionInfo;
+use tacker_core::outbound::{self, OutboundPolicy};
 use tacker_core::{Error, Result};
 
 /// The `vimType` of a Kubernetes VIM.
@@ -24,9 +25,20 @@ fn text<'a>(map: &'a tacker_core::model::KeyValuePairs, key: &str) -> Option<&'a
         .filter(|v| !v.is_empty())
 }
 
-/// Checks the VIM type and builds a client. Fails with `InvalidRequest` naming the
-/// missing or malformed field.
+/// Checks the VIM type and builds a client under the default [`OutboundPolicy`]. Fails
+/// with `InvalidRequest` naming the missing or malformed field.
 pub async fn connect(vim: &VimConnectionInfo) -> Result<kube::Client> {
+    connect_with_policy(vim, &OutboundPolicy::default()).await
+}
+
+/// Checks the VIM type and builds a client, after checking that the API server's URL
+/// and every address its host resolves to now are allowed by `policy` (kube-rs
+/// resolves again when connecting; the API server does not redirect). Fails with
+/// `InvalidRequest` naming the missing or malformed field, or the policy's rule.
+pub async fn connect_with_policy(
+    vim: &VimConnectionInfo,
+    policy: &OutboundPolicy,
+) -> Result<kube::Client> {
     if vim.vim_type != KUBERNETES_VIM_TYPE {
         return Err(Error::InvalidRequest(format!(
             "the Kubernetes driver serves vimType {KUBERNETES_VIM_TYPE}, not {}",
@@ -46,6 +58,18 @@ pub async fn connect(vim: &VimConnectionInfo) -> Result<kube::Client> {
             "vimConnectionInfo.interfaceInfo.endpoint {endpoint:?} is neither http nor https"
         )));
     }
+    let host = url.host_str().unwrap_or_default();
+    policy.check_target(url.scheme(), host).map_err(|refused| {
+        Error::InvalidRequest(format!("the API server {endpoint}: {refused}"))
+    })?;
+    let port = url.port_or_known_default().unwrap_or(443);
+    let found = policy.resolve(host, port).await.map_err(|e| match e {
+        outbound::ResolveError::Refused(refused) => {
+            Error::InvalidRequest(format!("the API server {endpoint}: {refused}"))
+        }
+        lookup => Error::driver(DRIVER, true, format!("the API server {endpoint}: {lookup}")),
+    })?;
+    tracing::debug!(%endpoint, addresses = ?found, "the API server's addresses are allowed");
     let mut cluster = json!({"server": endpoint});
     if let Some(ca) = text(&vim.interface_info, "ssl_ca_cert") {
         if !ca.contains("-----BEGIN CERTIFICATE-----") {
@@ -124,7 +148,9 @@ pub(crate) fn api_error(what: &str, error: kube::Error) -> Error {
                 retryable,
                 format!(
                     "{what}: the API server answered {} {}: {}",
-                    status.code, status.reason, status.message
+                    status.code,
+                    outbound::sanitize_reason(&status.reason, 64),
+                    outbound::sanitize_reason(&status.message, 200)
                 ),
             )
         }

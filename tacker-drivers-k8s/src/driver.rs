@@ -9,6 +9,8 @@
 //! pod name, vimLevelResourceType = workload kind). A VNFC keeps its id when heal
 //! replaces its pod.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{
@@ -35,11 +37,12 @@ use tacker_core::package::PackageFiles;
 use tacker_core::vnfd::{DeploymentFlavour, Vnfd};
 use tacker_core::{Error, Result};
 
-use crate::client::{DRIVER, KUBERNETES_VIM_TYPE, api_error, connect, is_not_found};
+use crate::client::{DRIVER, KUBERNETES_VIM_TYPE, api_error, connect_with_policy, is_not_found};
 use crate::manifest::{
     DEF_FILE_ANNOTATION, DEF_FILES_PARAM, INSTANCE_LABEL, ManifestObject, NAMESPACE_PARAM,
     WORKLOAD_KINDS, def_files_param, label, namespace_of, rank, read_manifests,
 };
+use tacker_core::outbound::OutboundPolicy;
 
 /// Our field manager for server-side apply.
 pub const FIELD_MANAGER: &str = "tacker-vnfm";
@@ -51,6 +54,7 @@ const NOT_SWEPT: &[&str] = &["Endpoints", "EndpointSlice", "Event", "ControllerR
 #[derive(Debug, Clone)]
 pub struct KubernetesInfraDriver {
     timeout: Duration,
+    policy: Arc<OutboundPolicy>,
 }
 
 impl Default for KubernetesInfraDriver {
@@ -64,7 +68,15 @@ impl KubernetesInfraDriver {
     pub fn new() -> Self {
         Self {
             timeout: Duration::from_secs(300),
+            policy: Arc::new(OutboundPolicy::default()),
         }
+    }
+
+    /// Connects only to API servers that `policy` allows (default
+    /// [`OutboundPolicy::default`]).
+    pub fn outbound_policy(mut self, policy: OutboundPolicy) -> Self {
+        self.policy = Arc::new(policy);
+        self
     }
 
     /// Sets how long an operation waits for readiness (and deletion) before it fails.
@@ -90,8 +102,12 @@ struct Planned {
 }
 
 impl Session {
-    async fn open(ctx: &InfraContext<'_>, timeout: Duration) -> Result<Self> {
-        let client = connect(ctx.vim).await?;
+    async fn open(
+        ctx: &InfraContext<'_>,
+        timeout: Duration,
+        policy: &OutboundPolicy,
+    ) -> Result<Self> {
+        let client = connect_with_policy(ctx.vim, policy).await?;
         let discovery = Discovery::new(client.clone())
             .run()
             .await
@@ -1056,7 +1072,7 @@ impl KubernetesInfraDriver {
         grace: Option<u32>,
         timeout: Duration,
     ) -> Result<InfraOutcome> {
-        let session = Session::open(ctx, timeout).await?;
+        let session = Session::open(ctx, timeout, &self.policy).await?;
         let found = labelled(&session, &ctx.vnf_instance.id).await?;
         delete_all(&session, ctx, &found, grace, timeout).await?;
         Ok(outcome(ctx, Vec::new(), KeyValuePairs::new()))
@@ -1068,7 +1084,7 @@ impl KubernetesInfraDriver {
         ctx: &InfraContext<'_>,
         counts: &BTreeMap<String, u32>,
     ) -> Result<InfraOutcome> {
-        let session = Session::open(ctx, self.timeout).await?;
+        let session = Session::open(ctx, self.timeout, &self.policy).await?;
         let found = labelled(&session, &ctx.vnf_instance.id).await?;
         for (vdu_id, count) in counts {
             let vdu = ctx.flavour.vdu(vdu_id).ok_or_else(|| {
@@ -1168,7 +1184,7 @@ impl KubernetesInfraDriver {
         package: &dyn PackageFiles,
         requested_files: Option<Vec<String>>,
     ) -> Result<InfraOutcome> {
-        let session = Session::open(ctx, self.timeout).await?;
+        let session = Session::open(ctx, self.timeout, &self.policy).await?;
         let found = labelled(&session, &ctx.vnf_instance.id).await?;
         let (recorded, namespace) = recorded_files(ctx, &found);
         let files = requested_files.unwrap_or(recorded);
@@ -1234,7 +1250,7 @@ impl InfraDriver for KubernetesInfraDriver {
                 "additionalParams.{DEF_FILES_PARAM} must name the package's Kubernetes manifests"
             ))
         })?;
-        let session = Session::open(ctx, self.timeout).await?;
+        let session = Session::open(ctx, self.timeout, &self.policy).await?;
         let level = request.instantiation_level_id.as_deref();
         let replicas: BTreeMap<String, u32> = ctx
             .flavour
@@ -1323,7 +1339,7 @@ impl InfraDriver for KubernetesInfraDriver {
                 })
                 .collect::<Result<_>>()?
         };
-        let session = Session::open(ctx, self.timeout).await?;
+        let session = Session::open(ctx, self.timeout, &self.policy).await?;
         if request.vnfc_instance_id.is_empty() {
             // The whole VNF: first bring every object back to its manifest.
             let found = labelled(&session, &ctx.vnf_instance.id).await?;

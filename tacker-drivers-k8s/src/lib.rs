@@ -23,7 +23,7 @@ mod driver;
 mod manifest;
 mod vim;
 
-pub use client::{KUBERNETES_VIM_TYPE, connect};
+pub use client::{KUBERNETES_VIM_TYPE, connect, connect_with_policy};
 pub use driver::{FIELD_MANAGER, KubernetesInfraDriver};
 pub use manifest::{DEF_FILE_ANNOTATION, DEF_FILES_PARAM, INSTANCE_LABEL, NAMESPACE_PARAM};
 pub use vim::KubernetesVimDriver;

@@ -5,20 +5,31 @@
 use async_trait::async_trait;
 use kube::api::{Api, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::json;
+use std::sync::Arc;
+
 use tacker_core::model::VimConnectionInfo;
+use tacker_core::outbound::OutboundPolicy;
 use tacker_core::vim::{VimDescription, VimDriver};
 use tacker_core::{Error, Result};
 
-use crate::client::{DRIVER, KUBERNETES_VIM_TYPE, api_error, connect};
+use crate::client::{DRIVER, KUBERNETES_VIM_TYPE, api_error, connect_with_policy};
 
 /// The Kubernetes VIM driver.
 #[derive(Debug, Clone, Default)]
-pub struct KubernetesVimDriver;
+pub struct KubernetesVimDriver {
+    policy: Arc<OutboundPolicy>,
+}
 
 impl KubernetesVimDriver {
-    /// The driver.
+    /// The driver, under the default [`OutboundPolicy`].
     pub fn new() -> Self {
-        Self
+        Self::default()
+    }
+
+    /// Connects only to API servers that `policy` allows.
+    pub fn outbound_policy(mut self, policy: OutboundPolicy) -> Self {
+        self.policy = Arc::new(policy);
+        self
     }
 }
 
@@ -29,7 +40,7 @@ impl VimDriver for KubernetesVimDriver {
     }
 
     async fn validate(&self, vim: &VimConnectionInfo) -> Result<VimDescription> {
-        let client = connect(vim).await?;
+        let client = connect_with_policy(vim, &self.policy).await?;
         let version = client
             .apiserver_version()
             .await

@@ -94,3 +94,45 @@ async fn certificates_are_verified_unless_the_vim_says_otherwise() {
         Err(Error::InvalidRequest(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbound_policy_refuses_api_servers_it_denies() {
+    let double = support::double(Duration::from_millis(20)).await;
+    let vim = support::vim_of(&double);
+    let endpoint = vim.interface_info["endpoint"]
+        .as_str()
+        .expect("an endpoint")
+        .to_owned();
+    let denied = tacker_core::outbound::OutboundPolicy::default()
+        .deny(tacker_core::outbound::Cidr::parse("127.0.0.0/8").expect("CIDR"))
+        .deny(tacker_core::outbound::Cidr::parse("::1").expect("CIDR"));
+    let error = KubernetesVimDriver::new()
+        .outbound_policy(denied.clone())
+        .validate(&vim)
+        .await
+        .expect_err("loopback is denied");
+    assert!(matches!(error, Error::InvalidRequest(_)), "{error}");
+    assert!(error.to_string().contains("rule deny"), "{error}");
+
+    let mut by_name = vim.clone();
+    by_name.interface_info.insert(
+        "endpoint".into(),
+        json!(endpoint.replace("127.0.0.1", "localhost")),
+    );
+    let error = KubernetesVimDriver::new()
+        .outbound_policy(denied)
+        .validate(&by_name)
+        .await
+        .expect_err("localhost resolves to denied addresses");
+    assert!(error.to_string().contains("localhost"), "{error}");
+
+    let mut metadata = vim.clone();
+    metadata
+        .interface_info
+        .insert("endpoint".into(), json!("https://169.254.169.254:6443"));
+    let error = KubernetesVimDriver::new()
+        .validate(&metadata)
+        .await
+        .expect_err("metadata is denied by default");
+    assert!(error.to_string().contains("169.254.169.254/32"), "{error}");
+}

@@ -17,6 +17,7 @@ use tacker_core::model::{
     KeyValuePairs, OperateVnfRequest, TerminateVnfRequest, TerminationType, VimConnectionInfo,
     VnfOperationalStateType,
 };
+use tacker_core::outbound::OutboundPolicy;
 use tacker_core::package::PackageFiles;
 use tacker_core::vnfd::{DeploymentFlavour, Vnfd};
 use tacker_core::{Error, Result};
@@ -70,6 +71,7 @@ pub struct OpenStackInfraDriver {
 #[derive(Debug)]
 struct Shared {
     options: OpenStackOptions,
+    policy: Arc<OutboundPolicy>,
     sessions: Mutex<HashMap<String, Arc<KeystoneSession>>>,
     stats: Arc<SessionStats>,
 }
@@ -107,8 +109,23 @@ impl OpenStackInfraDriver {
         Self {
             shared: Arc::new(Shared {
                 options,
+                policy: Arc::new(OutboundPolicy::default()),
                 sessions: Mutex::new(HashMap::new()),
                 stats: Arc::new(SessionStats::default()),
+            }),
+        }
+    }
+
+    /// The driver with `policy` for every request to the VIMs (Keystone, Heat, Nova;
+    /// default [`OutboundPolicy::default`]). Call it before the driver is used: the
+    /// sessions opened so far are dropped.
+    pub fn outbound_policy(self, policy: OutboundPolicy) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                options: self.shared.options.clone(),
+                policy: Arc::new(policy),
+                sessions: Mutex::new(HashMap::new()),
+                stats: self.shared.stats.clone(),
             }),
         }
     }
@@ -135,7 +152,11 @@ impl OpenStackInfraDriver {
             return Ok(session.clone());
         }
         let config = KeystoneConfig::from_vim(vim)?;
-        let session = Arc::new(KeystoneSession::new(config, self.shared.stats.clone())?);
+        let session = Arc::new(KeystoneSession::with_policy(
+            config,
+            self.shared.stats.clone(),
+            self.shared.policy.clone(),
+        )?);
         sessions.insert(key, session.clone());
         Ok(session)
     }

@@ -7,18 +7,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tacker_core::model::{KeyValuePairs, VimConnectionInfo};
+use tacker_core::outbound::{self, OutboundPolicy};
 use tacker_core::{Error, Result};
 use tokio::sync::Mutex;
 use url::Url;
 
 use crate::DRIVER;
 
-/// How much of an unwelcome answer's body an error message quotes.
-const SNIPPET_CHARS: usize = 400;
+/// The longest OpenStack error message an error quotes.
+const REASON_CHARS: usize = 200;
 
 /// Who authenticates.
 #[derive(Clone, PartialEq, Eq)]
@@ -401,6 +403,7 @@ impl std::fmt::Debug for Token {
 pub struct KeystoneSession {
     config: KeystoneConfig,
     http: Client,
+    policy: Arc<OutboundPolicy>,
     token: Mutex<Option<Arc<Token>>>,
     stats: Arc<SessionStats>,
 }
@@ -408,17 +411,10 @@ pub struct KeystoneSession {
 /// The longest a token is used before its expiry.
 const RENEW_MARGIN: Duration = Duration::from_secs(300);
 
-fn snippet(body: &str) -> String {
-    let trimmed = body.trim();
-    if trimmed.chars().count() <= SNIPPET_CHARS {
-        return trimmed.to_owned();
-    }
-    let cut: String = trimmed.chars().take(SNIPPET_CHARS).collect();
-    format!("{cut}…")
-}
-
 /// The message of an OpenStack error body (`{"error": {"message": …}}` from Keystone
-/// and Heat, `{"<kind>": {"message": …}}` from Nova), or the body itself.
+/// and Heat, `{"<kind>": {"message": …}}` from Nova), sanitized and at most
+/// [`REASON_CHARS`] characters. Any other body is not quoted: the endpoint may be
+/// anything the VNFM's network reaches, and its answer must not reach API clients.
 pub(crate) fn error_message(body: &str) -> String {
     if let Ok(value) = serde_json::from_str::<Value>(body)
         && let Some(object) = value.as_object()
@@ -429,14 +425,19 @@ pub(crate) fn error_message(body: &str) -> String {
                     .get("type")
                     .or_else(|| inner.get("title"))
                     .and_then(Value::as_str);
-                return match kind {
+                let text = match kind {
                     Some(kind) => format!("{kind}: {}", message.trim()),
                     None => message.trim().to_owned(),
                 };
+                return outbound::sanitize_reason(&text, REASON_CHARS);
             }
         }
     }
-    snippet(body)
+    tracing::debug!(
+        body = %outbound::sanitize_reason(body, 400),
+        "an answer without an OpenStack error message"
+    );
+    "no OpenStack error message".to_owned()
 }
 
 /// Whether an HTTP status means "try again later".
@@ -445,6 +446,9 @@ pub(crate) fn retryable_status(status: StatusCode) -> bool {
 }
 
 pub(crate) fn transport_error(what: &str, url: &str, error: &reqwest::Error) -> Error {
+    if let Some(refused) = outbound::find_refusal(error) {
+        return Error::InvalidRequest(format!("{what} {url}: {refused}"));
+    }
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -464,13 +468,56 @@ fn install_crypto_provider() {
     let _already_installed = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// An HTTP client with the TLS settings of `config`.
-pub(crate) fn http_client(config: &KeystoneConfig) -> Result<Client> {
+/// Resolves host names and keeps the addresses the outbound policy allows.
+struct PolicyResolver {
+    policy: Arc<OutboundPolicy>,
+}
+
+impl Resolve for PolicyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addresses = policy.resolve(&host, 0).await.map_err(|e| {
+                tracing::warn!(%host, error = %e, "outbound request to an OpenStack endpoint refused");
+                Box::new(e) as Box<dyn std::error::Error + Send + Sync>
+            })?;
+            let addresses: Addrs = Box::new(addresses.into_iter());
+            Ok(addresses)
+        })
+    }
+}
+
+/// Refuses `url` when its scheme or literal address is outside `policy` (names are
+/// checked when connecting).
+pub(crate) fn check_url(policy: &OutboundPolicy, what: &str, url: &Url) -> Result<()> {
+    policy
+        .check_target(url.scheme(), url.host_str().unwrap_or_default())
+        .map_err(|refused| Error::InvalidRequest(format!("{what} {url}: {refused}")))
+}
+
+/// An HTTP client with the TLS settings of `config` that connects only where `policy`
+/// allows, and follows at most five redirects, each checked by the policy.
+pub(crate) fn http_client(config: &KeystoneConfig, policy: &Arc<OutboundPolicy>) -> Result<Client> {
     install_crypto_provider();
+    let hops = policy.clone();
+    let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > 5 {
+            return attempt.error("more than 5 redirects");
+        }
+        let url = attempt.url();
+        match hops.check_target(url.scheme(), url.host_str().unwrap_or_default()) {
+            Ok(()) => attempt.follow(),
+            Err(refused) => attempt.error(refused),
+        }
+    });
     let mut builder = Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(120))
-        .redirect(reqwest::redirect::Policy::limited(5));
+        .dns_resolver(PolicyResolver {
+            policy: policy.clone(),
+        })
+        .redirect(redirects);
     if let Some(pem) = &config.ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
             Error::InvalidRequest(format!(
@@ -495,11 +542,24 @@ pub(crate) fn http_client(config: &KeystoneConfig) -> Result<Client> {
 impl KeystoneSession {
     /// A session for `config`; nothing is sent until the first request.
     pub fn new(config: KeystoneConfig, stats: Arc<SessionStats>) -> Result<Self> {
-        let http = http_client(&config)?;
+        Self::with_policy(config, stats, Arc::new(OutboundPolicy::default()))
+    }
+
+    /// A session for `config` whose requests (Keystone, and the services of its
+    /// catalog) go only where `policy` allows. Fails with `InvalidRequest` when the
+    /// Keystone URL itself is outside the policy.
+    pub fn with_policy(
+        config: KeystoneConfig,
+        stats: Arc<SessionStats>,
+        policy: Arc<OutboundPolicy>,
+    ) -> Result<Self> {
+        check_url(&policy, "Keystone at", &config.auth_url)?;
+        let http = http_client(&config, &policy)?;
         stats.sessions.fetch_add(1, Ordering::Relaxed);
         Ok(Self {
             config,
             http,
+            policy,
             token: Mutex::new(None),
             stats,
         })
@@ -745,6 +805,7 @@ impl KeystoneSession {
             let url = base
                 .join(path.trim_start_matches('/'))
                 .map_err(|e| Error::Internal(format!("cannot join '{path}' to {base}: {e}")))?;
+            check_url(&self.policy, &format!("{method}"), &url)?;
             self.stats.service_calls.fetch_add(1, Ordering::Relaxed);
             let request = self
                 .http
@@ -878,7 +939,7 @@ mod tests {
             json!({"username": "u", "password": "p", "project": "x"}),
         ))
         .expect("parsed");
-        match http_client(&config) {
+        match http_client(&config, &Arc::new(OutboundPolicy::default())) {
             Err(Error::InvalidRequest(message)) => {
                 assert!(message.contains("ssl_ca_cert"), "{message}");
             }
@@ -900,6 +961,16 @@ mod tests {
             ),
             "StackValidationFailed: Property error"
         );
-        assert_eq!(error_message("plain text"), "plain text");
+        assert_eq!(
+            error_message("secret: plain text"),
+            "no OpenStack error message"
+        );
+        let long = format!(
+            r#"{{"error": {{"message": "a\u001b[2J{}"}}}}"#,
+            "x".repeat(500)
+        );
+        let message = error_message(&long);
+        assert!(message.chars().count() <= REASON_CHARS + 1, "{message}");
+        assert!(!message.contains('\u{1b}'), "{message}");
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::json;
 use tacker_core::model::{KeyValuePairs, VimConnectionInfo};
+use tacker_core::outbound::OutboundPolicy;
 use tacker_core::vim::{VimDescription, VimDriver};
 use tacker_core::{Error, Result};
 
@@ -18,12 +19,20 @@ use crate::keystone::{KeystoneConfig, KeystoneSession, SessionStats};
 #[derive(Debug, Clone, Default)]
 pub struct OpenStackVimDriver {
     stats: Arc<SessionStats>,
+    policy: Arc<OutboundPolicy>,
 }
 
 impl OpenStackVimDriver {
     /// A VIM driver.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Checks VIMs only where `policy` allows (Keystone and the endpoints of its
+    /// catalog; default [`OutboundPolicy::default`]).
+    pub fn outbound_policy(mut self, policy: OutboundPolicy) -> Self {
+        self.policy = Arc::new(policy);
+        self
     }
 
     /// Token requests sent while checking VIMs.
@@ -46,7 +55,8 @@ impl VimDriver for OpenStackVimDriver {
             )));
         }
         let config = KeystoneConfig::from_vim(vim)?;
-        let session = KeystoneSession::new(config, self.stats.clone())?;
+        let session =
+            KeystoneSession::with_policy(config, self.stats.clone(), self.policy.clone())?;
         session.check().await.map_err(|error| match error {
             Error::Driver { .. } => Error::InvalidRequest(format!(
                 "the VIM's credentials were refused or Keystone could not be reached: {}",

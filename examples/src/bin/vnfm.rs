@@ -28,6 +28,7 @@ use tacker_core::monitor::{
     AlertmanagerMonitor, AutoHealConfig, AutoHealPolicy, AutoScaleConfig, AutoScalePolicy,
     HealthConfig, HealthService, HttpMonitor, MonitorDriver, PingMonitor, PolicyDriver,
 };
+use tacker_core::outbound::{Cidr, OutboundPolicy};
 use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
 use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver, SimOperation};
 use tacker_core::store::Store;
@@ -128,6 +129,65 @@ struct Args {
     /// `sample-script`. Without it such packages are refused at instantiate (422).
     #[arg(long = "noop-mgmt-driver", value_name = "NAME")]
     noop_mgmt_drivers: Vec<String>,
+    /// Outbound policy (callbacks, package downloads, VIM endpoints): a range the VNFM
+    /// may reach (repeatable, or comma-separated), e.g. 10.20.0.0/16 or a single
+    /// address. The most specific allow or deny rule decides; only an allow rule opens
+    /// the cloud metadata and link-local addresses, which are denied otherwise.
+    #[arg(
+        long = "outbound-allow",
+        env = "TACKER_OUTBOUND_ALLOW",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        value_parser = parse_cidr
+    )]
+    outbound_allow: Vec<Cidr>,
+    /// Outbound policy: a range the VNFM must not reach (repeatable, or
+    /// comma-separated).
+    #[arg(
+        long = "outbound-deny",
+        env = "TACKER_OUTBOUND_DENY",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        value_parser = parse_cidr
+    )]
+    outbound_deny: Vec<Cidr>,
+    /// Outbound policy: whether private addresses (10/8, 172.16/12, 192.168/16,
+    /// 100.64/10, fc00::/7) not covered by a rule may be reached.
+    #[arg(long, env = "TACKER_OUTBOUND_ALLOW_PRIVATE", default_value_t = true, action = clap::ArgAction::Set)]
+    outbound_allow_private: bool,
+    /// Outbound policy: whether loopback addresses (127/8, ::1) not covered by a rule
+    /// may be reached.
+    #[arg(long, env = "TACKER_OUTBOUND_ALLOW_LOOPBACK", default_value_t = true, action = clap::ArgAction::Set)]
+    outbound_allow_loopback: bool,
+    /// Outbound policy: the URL schemes used (comma-separated), `http,https` or only
+    /// `https`.
+    #[arg(
+        long,
+        env = "TACKER_OUTBOUND_SCHEMES",
+        value_delimiter = ',',
+        default_value = "http,https",
+        value_parser = ["http", "https"]
+    )]
+    outbound_schemes: Vec<String>,
+}
+
+fn parse_cidr(text: &str) -> std::result::Result<Cidr, String> {
+    Cidr::parse(text)
+}
+
+/// The one outbound policy of every client this server builds.
+fn outbound_policy(args: &Args) -> OutboundPolicy {
+    let mut policy = OutboundPolicy::default()
+        .schemes(&args.outbound_schemes)
+        .allow_private(args.outbound_allow_private)
+        .allow_loopback(args.outbound_allow_loopback);
+    for cidr in &args.outbound_allow {
+        policy = policy.allow(*cidr);
+    }
+    for cidr in &args.outbound_deny {
+        policy = policy.deny(*cidr);
+    }
+    policy
 }
 
 /// Parses `VDU1=addr,addr;VDU2=addr`.
@@ -312,13 +372,17 @@ async fn run(args: Args) -> Result<()> {
         sim.set_default_latency(Duration::from_millis(args.sim_latency_ms));
         sim.set_latency(SimOperation::Validate, Duration::ZERO);
     }
+    let outbound = outbound_policy(&args);
+    tracing::info!(policy = ?outbound, "outbound policy");
     let vims = VimRegistry::new(
         store.clone(),
         sealer.clone(),
         vec![
             Arc::new(sim.vim_driver()),
-            Arc::new(OpenStackVimDriver::new()),
-            Arc::new(tacker_drivers_k8s::KubernetesVimDriver::new()),
+            Arc::new(OpenStackVimDriver::new().outbound_policy(outbound.clone())),
+            Arc::new(
+                tacker_drivers_k8s::KubernetesVimDriver::new().outbound_policy(outbound.clone()),
+            ),
         ],
     );
     let tenant = TenantId::new(TenantId::DEFAULT);
@@ -343,7 +407,11 @@ async fn run(args: Args) -> Result<()> {
         );
     }
 
-    let sink = Arc::new(HttpNotificationSink::new()?);
+    let sink = Arc::new(
+        HttpNotificationSink::builder()
+            .outbound_policy(outbound.clone())
+            .build()?,
+    );
     let packages = VnfPackageManager::new(
         store.clone(),
         Arc::new(objects),
@@ -352,7 +420,11 @@ async fn run(args: Args) -> Result<()> {
             ..PackageManagerConfig::default()
         },
     )
-    .with_fetcher(Arc::new(HttpPackageFetcher::new()?))
+    .with_fetcher(Arc::new(
+        HttpPackageFetcher::builder()
+            .outbound_policy(outbound.clone())
+            .build()?,
+    ))
     .with_sealer(sealer.clone())
     .with_notification_sink(sink.clone());
     let mut lcm = VnfLcm::builder();
@@ -363,10 +435,13 @@ async fn run(args: Args) -> Result<()> {
         .store(store.clone())
         .packages(Arc::new(packages.clone()))
         .infra_driver(Arc::new(sim.clone()))
-        .infra_driver(Arc::new(OpenStackInfraDriver::new(
-            OpenStackOptions::default(),
-        )))
-        .infra_driver(Arc::new(tacker_drivers_k8s::KubernetesInfraDriver::new()))
+        .infra_driver(Arc::new(
+            OpenStackInfraDriver::new(OpenStackOptions::default())
+                .outbound_policy(outbound.clone()),
+        ))
+        .infra_driver(Arc::new(
+            tacker_drivers_k8s::KubernetesInfraDriver::new().outbound_policy(outbound),
+        ))
         .vim_registry(vims.clone())
         .notification_sink(sink)
         .sealer(sealer)
