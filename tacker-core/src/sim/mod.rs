@@ -1,6 +1,6 @@
 //! The simulated VIM: an [`InfraDriver`] ([`SimInfraDriver`]) and a
 //! [`VimDriver`](crate::vim::VimDriver) ([`SimVimDriver`]) that keep each VNF instance's
-//! resources in memory.
+//! resources in memory or, durable, in a [`Store`].
 //!
 //! It is the embedded default VIM and the reference implementation of the infra-driver
 //! contract: every operation converges (see [`crate::infra`]), so a call retried with
@@ -24,6 +24,22 @@
 //!
 //! Reported resource types: [`COMPUTE_RESOURCE_TYPE`], [`PORT_RESOURCE_TYPE`],
 //! [`NETWORK_RESOURCE_TYPE`], [`VOLUME_RESOURCE_TYPE`]. Lists are sorted by id.
+//!
+//! # Where the resources live
+//!
+//! [`SimInfraDriver::default`] keeps the deployments in this process's memory: they
+//! are gone with the driver (the form for tests). [`SimInfraDriver::with_store`] (or
+//! [`SimBuilder::store`]) keeps each deployment in the store as a
+//! [`DriverStateRecord`] of the instance's tenant, with id
+//! `sim/<vimType>/<vnfInstanceId>`: the resources survive a restart, and every driver on
+//! the same store (processes sharing PostgreSQL) sees and changes the same ones. Each
+//! call reads the deployment, changes it and writes it back at the version it read; when
+//! another driver wrote in between, the call runs again on what that driver wrote, so
+//! no change is lost. Latency, faults, call counters and configured addresses stay per
+//! driver. The synchronous inspectors ([`SimInfraDriver::deployment`],
+//! [`SimInfraDriver::resource_ids`], [`SimInfraDriver::deployment_count`]) show what
+//! this driver last read or wrote; [`SimInfraDriver::load_deployment`] and
+//! [`SimInfraDriver::load_resource_ids`] read the store.
 //!
 //! # Addresses
 //!
