@@ -3,10 +3,13 @@
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
 use tacker_core::infra::{InfraCapabilities, InfraContext, InfraDriver, InfraOutcome, ScaleTarget};
+use tacker_core::model::DateTime;
 use tacker_core::model::{
     ChangeCurrentVnfPkgRequest, ChangeType, Grant, HealVnfRequest, InstantiateVnfRequest,
     InstantiationState, OperateVnfRequest, ScaleInfo, ScaleType, TerminateVnfRequest,
@@ -15,6 +18,10 @@ use tacker_core::model::{
 use tacker_core::package::InMemoryPackageFiles;
 use tacker_core::sim::{
     self, AppliedOperation, SIM_VIM_TYPE, SimInfraDriver, SimOperation, SimVimDriver,
+};
+use tacker_core::store::{
+    ClaimedOp, ListQuery, MemoryStore, OpLease, OutboxEntry, Page, Record, RecordKind, Store,
+    Versioned, Write,
 };
 use tacker_core::testkit::infra::{self as suite, InfraFixture};
 use tacker_core::vim::VimDriver;
@@ -257,6 +264,259 @@ fn assert_injected(error: &Error, op: &str) {
             assert!(text.contains(op), "the fault names the operation: {text}");
         }
         other => panic!("expected an injected driver fault, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// A durable VIM: deployments in a store
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn durable_sim_passes_the_infra_conformance_suite() {
+    let store = Arc::new(MemoryStore::new());
+    let sim = SimInfraDriver::with_store(store.clone());
+    assert!(sim.is_durable());
+    let fixture = InfraFixture::for_sim(&sim);
+    suite::run_all(&sim, &fixture).await;
+    assert_eq!(sim.deployment_count(), 0, "every check cleans up");
+    let left = store
+        .list(&fixture.tenant, RecordKind::DriverState, &ListQuery::all())
+        .await
+        .expect("list driver states");
+    assert!(left.items.is_empty(), "nothing left in the store: {left:?}");
+}
+
+#[tokio::test]
+async fn durable_sim_without_an_inspector_passes_the_suite() {
+    let sim = SimInfraDriver::with_store(Arc::new(MemoryStore::new()));
+    let mut fixture = InfraFixture::for_sim(&sim);
+    fixture.inspector = None;
+    suite::run_all(&sim, &fixture).await;
+}
+
+/// Scale, heal and terminate of an instance that `first` instantiated, through `second`.
+async fn operate_through_another_driver(first: &SimInfraDriver, second: &SimInfraDriver) {
+    let mut vnf = Vnf::new(first).instantiated().await;
+    vnf.sim = second.clone();
+    vnf.scale_to(1).await;
+    assert_eq!(vnf.servers(), 3, "scaled out through the second driver");
+    let vdu1 = vnf
+        .record
+        .instantiated_vnf_info
+        .as_ref()
+        .and_then(|i| i.vnfc_resource_info.iter().find(|v| v.vdu_id == "VDU1"))
+        .expect("a VDU1 VNFC")
+        .clone();
+    let request = HealVnfRequest {
+        vnfc_instance_id: vec![vdu1.id.clone()],
+        ..HealVnfRequest::default()
+    };
+    let healed = vnf.sim.heal(&vnf.ctx(), &request).await.expect("heal");
+    assert_eq!(
+        changed(&healed, ChangeType::Modified),
+        BTreeSet::from([vdu1.id])
+    );
+    vnf.record(AppliedOperation::Heal, &healed);
+    let terminated = vnf.terminate().await.expect("terminate");
+    vnf.record(AppliedOperation::Terminate, &terminated);
+    assert!(vnf.resources_held().is_empty());
+    for sim in [first, second] {
+        assert_eq!(
+            sim.load_deployment(&vnf.tenant, &vnf.record.id)
+                .await
+                .expect("load"),
+            None,
+            "no driver sees the terminated deployment"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_durable_sim_outlives_its_driver_and_is_shared_through_the_store() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    // A restart: the first driver is gone, a new one on the same store carries on.
+    let before = SimInfraDriver::with_store(store.clone());
+    let mut vnf = Vnf::new(&before).instantiated().await;
+    let held = before.resource_ids(&vnf.tenant, &vnf.record.id);
+    drop(before);
+    let after = SimInfraDriver::with_store(store.clone());
+    assert_eq!(
+        after
+            .load_resource_ids(&vnf.tenant, &vnf.record.id)
+            .await
+            .expect("load"),
+        held,
+        "a new driver on the store sees the resources"
+    );
+    vnf.sim = after.clone();
+    let terminated = vnf.terminate().await.expect("terminate after a restart");
+    vnf.record(AppliedOperation::Terminate, &terminated);
+
+    // Two drivers at once (two processes sharing a database).
+    let a = SimInfraDriver::with_store(store.clone());
+    let b = SimInfraDriver::with_store(store.clone());
+    operate_through_another_driver(&a, &b).await;
+}
+
+#[tokio::test]
+async fn an_in_memory_sim_is_not_shared() {
+    // What the durable form fixes: a second in-memory driver knows nothing.
+    let first = SimInfraDriver::new();
+    let mut vnf = Vnf::new(&first).instantiated().await;
+    vnf.sim = SimInfraDriver::new();
+    let target = vnf.scale_target(1);
+    let error = vnf
+        .sim
+        .scale(&vnf.ctx(), &target)
+        .await
+        .expect_err("another in-memory VIM holds nothing");
+    assert!(error.to_string().contains("holds no resources"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_changes_through_two_durable_drivers_are_all_kept() {
+    let store = Arc::new(InterleavingStore::default());
+    let a = SimInfraDriver::with_store(store.clone());
+    let b = SimInfraDriver::with_store(store.clone());
+    let mut vnf = Vnf::new(&a).instantiated().await;
+    vnf.scale_to(2).await;
+    let conflicts_before = store.conflicts.load(Ordering::SeqCst);
+    let vnfcs: Vec<(String, String)> = vnf
+        .record
+        .instantiated_vnf_info
+        .as_ref()
+        .map(|i| {
+            i.vnfc_resource_info
+                .iter()
+                .map(|v| (v.id.clone(), v.compute_resource.resource_id.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(vnfcs.len() >= 4, "{vnfcs:?}");
+    // Each VNFC healed through one of the two drivers, all at once: every heal reads,
+    // changes and writes the one deployment, and none may undo another.
+    let heals = vnfcs.iter().enumerate().map(|(n, (vnfc, _))| {
+        let sim = if n % 2 == 0 { a.clone() } else { b.clone() };
+        let request = HealVnfRequest {
+            vnfc_instance_id: vec![vnfc.clone()],
+            ..HealVnfRequest::default()
+        };
+        let ctx = vnf.ctx();
+        async move { sim.heal(&ctx, &request).await }
+    });
+    for result in futures::future::join_all(heals).await {
+        result.expect("heal");
+    }
+    let deployment = a
+        .load_deployment(&vnf.tenant, &vnf.record.id)
+        .await
+        .expect("load")
+        .expect("a deployment");
+    for (vnfc, old) in &vnfcs {
+        let server = deployment
+            .servers
+            .iter()
+            .find(|s| &s.vnfc_id == vnfc)
+            .expect("the VNFC is still there");
+        assert_ne!(&server.resource_id, old, "the heal of {vnfc} was kept");
+    }
+    assert_eq!(deployment.servers.len(), vnfcs.len());
+    assert!(
+        store.conflicts.load(Ordering::SeqCst) > conflicts_before,
+        "the heals did race (some write met a newer version and was run again)"
+    );
+}
+
+/// A [`MemoryStore`] that lets other tasks run between a read and the next write (as a
+/// database round trip does), and counts the writes refused with `Conflict`.
+#[derive(Debug, Default)]
+struct InterleavingStore {
+    inner: MemoryStore,
+    conflicts: AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl Store for InterleavingStore {
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+    ) -> tacker_core::Result<Versioned<Record>> {
+        let found = self.inner.get(tenant, kind, id).await;
+        for _ in 0..4 {
+            tokio::task::yield_now().await;
+        }
+        found
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        query: &ListQuery,
+    ) -> tacker_core::Result<Page<Versioned<Record>>> {
+        self.inner.list(tenant, kind, query).await
+    }
+
+    async fn commit(&self, tenant: &TenantId, writes: Vec<Write>) -> tacker_core::Result<Vec<u64>> {
+        let result = self.inner.commit(tenant, writes).await;
+        if matches!(result, Err(Error::Conflict(_))) {
+            self.conflicts.fetch_add(1, Ordering::SeqCst);
+        }
+        result
+    }
+
+    async fn claim_ops(
+        &self,
+        owner: &str,
+        now: DateTime,
+        ttl: Duration,
+        max: usize,
+    ) -> tacker_core::Result<Vec<ClaimedOp>> {
+        self.inner.claim_ops(owner, now, ttl, max).await
+    }
+
+    async fn renew_op_lease(
+        &self,
+        lease: &OpLease,
+        now: DateTime,
+        ttl: Duration,
+    ) -> tacker_core::Result<OpLease> {
+        self.inner.renew_op_lease(lease, now, ttl).await
+    }
+
+    async fn release_op_lease(&self, lease: &OpLease) -> tacker_core::Result<()> {
+        self.inner.release_op_lease(lease).await
+    }
+
+    async fn claim_notifications(
+        &self,
+        owner: &str,
+        now: DateTime,
+        ttl: Duration,
+        max: usize,
+    ) -> tacker_core::Result<Vec<OutboxEntry>> {
+        self.inner.claim_notifications(owner, now, ttl, max).await
+    }
+
+    async fn ack_notification(&self, entry: &OutboxEntry) -> tacker_core::Result<()> {
+        self.inner.ack_notification(entry).await
+    }
+
+    async fn retry_notification(
+        &self,
+        entry: &OutboxEntry,
+        not_before: DateTime,
+        error: &str,
+    ) -> tacker_core::Result<()> {
+        self.inner
+            .retry_notification(entry, not_before, error)
+            .await
+    }
+
+    async fn outbox_depth(&self) -> tacker_core::Result<u64> {
+        self.inner.outbox_depth().await
     }
 }
 

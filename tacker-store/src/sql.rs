@@ -80,6 +80,7 @@ fn kind_name(kind: RecordKind) -> &'static str {
         RecordKind::PkgmSubscription => "PkgmSubscription",
         RecordKind::Alarm => "Alarm",
         RecordKind::FmSubscription => "FmSubscription",
+        RecordKind::DriverState => "DriverState",
     }
 }
 
@@ -158,9 +159,10 @@ fn columns(record: &Record) -> Columns {
             vnf_instance_id: Some(r.alarm.managed_object_id.clone()),
             ..Columns::default()
         },
-        Record::LccnSubscription(_) | Record::PkgmSubscription(_) | Record::FmSubscription(_) => {
-            Columns::default()
-        }
+        Record::LccnSubscription(_)
+        | Record::PkgmSubscription(_)
+        | Record::FmSubscription(_)
+        | Record::DriverState(_) => Columns::default(),
     }
 }
 

@@ -361,7 +361,9 @@ async fn run(args: Args) -> Result<()> {
         .trim_end_matches('/')
         .to_owned();
 
-    let sim = SimInfraDriver::default();
+    // The simulated VIM keeps its resources in the store: they outlive this process,
+    // and every process sharing the database sees the same ones.
+    let sim = SimInfraDriver::with_store(store.clone());
     if let Some(text) = &args.sim_vdu_addresses {
         for (vdu, addresses) in vdu_addresses(text)? {
             sim.set_vdu_addresses(&vdu, addresses);

@@ -59,6 +59,11 @@ impl Server {
         }
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops it with SIGTERM and returns whether it exited successfully.
     pub fn terminate(mut self) -> bool {
         let _ = Command::new("kill")

@@ -6,6 +6,7 @@
 //! a server draw on a [`Work`] budget: the "fail after partial work" fault runs an
 //! operation with half the budget it needs, leaving a half-done deployment behind.
 
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -21,8 +22,10 @@ const POOL_BASE: u32 = u32::from_be_bytes([127, 64, 0, 0]);
 /// The number of addresses in the default pool.
 const POOL_SIZE: u32 = 1 << 16;
 
-/// The resources of one VNF instance in the simulated VIM.
-#[derive(Debug, Clone)]
+/// The resources of one VNF instance in the simulated VIM. Serializable: a durable
+/// simulated VIM keeps it in the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct Deployment {
     /// The deployment's own identifier (reported in the outcome's metadata).
     pub id: String,
@@ -40,11 +43,15 @@ pub(super) struct Deployment {
     pub ext_links: BTreeMap<String, ExtVirtualLinkData>,
     next_seq: u64,
     next_host: u32,
+    /// The MAC counter of the deployment's ports (its start derives from the id, so
+    /// deployments rarely share a MAC, as random OpenStack MACs rarely collide).
+    next_mac: u64,
 }
 
 /// What a server was built from: when it differs from what the target VNFD asks for,
 /// the server is replaced (change flavour, change package, and their rollbacks).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct Template {
     pub vnfd_id: String,
     pub sw_image: Option<String>,
@@ -64,7 +71,8 @@ impl Template {
 }
 
 /// A server: the compute resource of one VNFC.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct Server {
     /// The VNFC id, stable for the VNFC's life (heal keeps it).
     pub vnfc_id: String,
@@ -86,7 +94,8 @@ pub(super) struct Server {
 }
 
 /// A port: one connection point of a VNFC.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct Port {
     /// The VNFC CP instance id.
     pub cp_id: String,
@@ -101,7 +110,8 @@ pub(super) struct Port {
 }
 
 /// What a port is plugged into.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub(super) enum Attachment {
     /// Nothing (an external CP that no external virtual link names).
     Detached,
@@ -117,7 +127,8 @@ pub(super) enum Attachment {
 }
 
 /// A volume.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct Volume {
     pub id: String,
     pub desc_id: String,
@@ -126,7 +137,8 @@ pub(super) struct Volume {
 }
 
 /// A network of an internal virtual link.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct Network {
     pub id: String,
     pub resource_id: String,
@@ -135,8 +147,6 @@ pub(super) struct Network {
 /// The allocation state and the budget one run of an operation works with.
 #[derive(Debug)]
 pub(super) struct Work<'a> {
-    /// The driver-wide MAC counter (written back after a real run).
-    pub next_mac: u64,
     vdu_addresses: &'a BTreeMap<String, Vec<IpAddr>>,
     budget: Option<usize>,
     /// Server creations, removals and replacements done (or attempted beyond the budget).
@@ -146,13 +156,8 @@ pub(super) struct Work<'a> {
 }
 
 impl<'a> Work<'a> {
-    pub fn new(
-        next_mac: u64,
-        vdu_addresses: &'a BTreeMap<String, Vec<IpAddr>>,
-        budget: Option<usize>,
-    ) -> Self {
+    pub fn new(vdu_addresses: &'a BTreeMap<String, Vec<IpAddr>>, budget: Option<usize>) -> Self {
         Self {
-            next_mac,
             vdu_addresses,
             budget,
             used: 0,
@@ -167,17 +172,6 @@ impl<'a> Work<'a> {
         }
         self.used += 1;
         true
-    }
-
-    fn mac(&mut self) -> String {
-        self.next_mac = self.next_mac.wrapping_add(1);
-        let n = self.next_mac;
-        format!(
-            "fa:16:3e:{:02x}:{:02x}:{:02x}",
-            (n >> 16) & 0xff,
-            (n >> 8) & 0xff,
-            n & 0xff
-        )
     }
 }
 
@@ -246,8 +240,13 @@ pub(super) struct Blueprint<'a> {
 
 impl Deployment {
     pub fn new(vnfd_id: &str, flavour_id: &str) -> Self {
+        let id = new_id();
+        // FNV-1a of the id: where this deployment's MACs start.
+        let next_mac = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
         Self {
-            id: new_id(),
+            id,
             vnfd_id: vnfd_id.to_owned(),
             flavour_id: flavour_id.to_owned(),
             servers: Vec::new(),
@@ -256,7 +255,20 @@ impl Deployment {
             ext_links: BTreeMap::new(),
             next_seq: 0,
             next_host: 0,
+            next_mac,
         }
+    }
+
+    /// A MAC address for a new port.
+    fn mac(&mut self) -> String {
+        self.next_mac = self.next_mac.wrapping_add(1);
+        let n = self.next_mac;
+        format!(
+            "fa:16:3e:{:02x}:{:02x}:{:02x}",
+            (n >> 16) & 0xff,
+            (n >> 8) & 0xff,
+            n & 0xff
+        )
     }
 
     /// The index of the server of a VNFC.
@@ -450,7 +462,7 @@ impl Deployment {
                 cpd_id: cp.id.clone(),
                 resource_id: new_id(),
                 link_port_id: new_id(),
-                mac: work.mac(),
+                mac: self.mac(),
                 address,
                 attachment: Attachment::Detached,
             };

@@ -1,6 +1,6 @@
 //! The simulated VIM: an [`InfraDriver`] ([`SimInfraDriver`]) and a
 //! [`VimDriver`](crate::vim::VimDriver) ([`SimVimDriver`]) that keep each VNF instance's
-//! resources in memory.
+//! resources in memory or, durable, in a [`Store`].
 //!
 //! It is the embedded default VIM and the reference implementation of the infra-driver
 //! contract: every operation converges (see [`crate::infra`]), so a call retried with
@@ -24,6 +24,22 @@
 //!
 //! Reported resource types: [`COMPUTE_RESOURCE_TYPE`], [`PORT_RESOURCE_TYPE`],
 //! [`NETWORK_RESOURCE_TYPE`], [`VOLUME_RESOURCE_TYPE`]. Lists are sorted by id.
+//!
+//! # Where the resources live
+//!
+//! [`SimInfraDriver::default`] keeps the deployments in this process's memory: they
+//! are gone with the driver (the form for tests). [`SimInfraDriver::with_store`] (or
+//! [`SimBuilder::store`]) keeps each deployment in the store as a
+//! [`DriverStateRecord`] of the instance's tenant, with id
+//! `sim/<vimType>/<vnfInstanceId>`: the resources survive a restart, and every driver on
+//! the same store (processes sharing PostgreSQL) sees and changes the same ones. Each
+//! call reads the deployment, changes it and writes it back at the version it read; when
+//! another driver wrote in between, the call runs again on what that driver wrote, so
+//! no change is lost. Latency, faults, call counters and configured addresses stay per
+//! driver. The synchronous inspectors ([`SimInfraDriver::deployment`],
+//! [`SimInfraDriver::resource_ids`], [`SimInfraDriver::deployment_count`]) show what
+//! this driver last read or wrote; [`SimInfraDriver::load_deployment`] and
+//! [`SimInfraDriver::load_resource_ids`] read the store.
 //!
 //! # Addresses
 //!
@@ -94,6 +110,7 @@ use crate::model::{
     TerminateVnfRequest, VimConnectionInfo, VnfOperationalStateType, VnfcResourceInfo,
 };
 use crate::package::PackageFiles;
+use crate::store::{DriverStateRecord, RecordKind, Store, StoreExt, Write};
 use crate::vnfd::{DeploymentFlavour, Vdu, Vnfd};
 use crate::{Error, Result, TenantId, new_id};
 
@@ -224,7 +241,6 @@ struct State {
     default_latency: Duration,
     vdu_addresses: BTreeMap<String, Vec<IpAddr>>,
     heal_readdresses: bool,
-    next_mac: u64,
 }
 
 impl State {
@@ -248,6 +264,9 @@ impl State {
 struct Shared {
     vim_type: String,
     capabilities: InfraCapabilities,
+    /// Where the deployments live when the VIM is durable; `State::deployments` is
+    /// then what this driver last read or wrote.
+    store: Option<Arc<dyn Store>>,
     state: Mutex<State>,
 }
 
@@ -355,6 +374,7 @@ pub struct SimBuilder {
     default_latency: Duration,
     vdu_addresses: BTreeMap<String, Vec<IpAddr>>,
     heal_readdresses: bool,
+    store: Option<Arc<dyn Store>>,
 }
 
 impl SimBuilder {
@@ -401,6 +421,15 @@ impl SimBuilder {
         self
     }
 
+    /// Keeps the deployments in `store` (as [`DriverStateRecord`]s) instead of in this
+    /// process's memory: they survive a restart, and every driver on the same store
+    /// (another process sharing the database) sees and changes the same resources.
+    /// Latency, faults, counters and addresses stay per driver.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
     /// The driver.
     pub fn build(self) -> SimInfraDriver {
         let state = State {
@@ -414,6 +443,7 @@ impl SimBuilder {
             shared: Arc::new(Shared {
                 vim_type: self.vim_type,
                 capabilities: self.capabilities,
+                store: self.store,
                 state: Mutex::new(state),
             }),
         }
@@ -547,7 +577,20 @@ impl SimInfraDriver {
             default_latency: Duration::ZERO,
             vdu_addresses: BTreeMap::new(),
             heal_readdresses: false,
+            store: None,
         }
+    }
+
+    /// A driver with the defaults whose deployments live in `store` (see
+    /// [`SimBuilder::store`]): the form a VNFM uses, so that the simulated resources
+    /// outlive the process.
+    pub fn with_store(store: Arc<dyn Store>) -> Self {
+        Self::builder().store(store).build()
+    }
+
+    /// Whether the deployments live in a store.
+    pub fn is_durable(&self) -> bool {
+        self.shared.store.is_some()
     }
 
     /// The [`SimVimDriver`] of this VIM (same type, latency, faults and counters).
@@ -622,37 +665,35 @@ impl SimInfraDriver {
         self.shared.lock().calls.get(&op).copied().unwrap_or(0)
     }
 
-    /// What the VIM holds for a VNF instance, if anything.
+    /// What the VIM holds for a VNF instance, if anything. For a durable VIM (see
+    /// [`SimBuilder::store`]) this is what this driver last read or wrote; use
+    /// [`Self::load_deployment`] to read the store.
     pub fn deployment(&self, tenant: &TenantId, vnf_instance_id: &str) -> Option<SimDeployment> {
         let state = self.shared.lock();
-        let deployment = state
+        state
             .deployments
-            .get(&(tenant.clone(), vnf_instance_id.to_owned()))?;
-        let mut servers: Vec<&deployment::Server> = deployment.servers.iter().collect();
-        servers.sort_by_key(|s| s.seq);
-        Some(SimDeployment {
-            id: deployment.id.clone(),
-            vnfd_id: deployment.vnfd_id.clone(),
-            flavour_id: deployment.flavour_id.clone(),
-            servers: servers
-                .into_iter()
-                .map(|s| SimServer {
-                    vnfc_id: s.vnfc_id.clone(),
-                    vdu_id: s.vdu_id.clone(),
-                    resource_id: s.resource_id.clone(),
-                    image: s.image.clone(),
-                    power_state: s.power,
-                    addresses: s.ports.iter().map(|p| p.address).collect(),
-                    volume_resource_ids: s.volumes.iter().map(|v| v.resource_id.clone()).collect(),
-                })
-                .collect(),
-            networks: deployment.networks.keys().cloned().collect(),
-            ext_virtual_links: deployment.ext_links.keys().cloned().collect(),
-        })
+            .get(&(tenant.clone(), vnf_instance_id.to_owned()))
+            .map(snapshot)
+    }
+
+    /// What the VIM holds for a VNF instance, if anything, read from the store when
+    /// the VIM is durable (what every driver on that store sees).
+    pub async fn load_deployment(
+        &self,
+        tenant: &TenantId,
+        vnf_instance_id: &str,
+    ) -> Result<Option<SimDeployment>> {
+        Ok(self
+            .current(tenant, vnf_instance_id)
+            .await?
+            .0
+            .as_ref()
+            .map(snapshot))
     }
 
     /// Every VIM resource id (servers, ports, volumes, networks) held for a VNF
-    /// instance, sorted; empty when nothing is.
+    /// instance, sorted; empty when nothing is. For a durable VIM, as this driver last
+    /// read or wrote them; see [`Self::load_resource_ids`].
     pub fn resource_ids(&self, tenant: &TenantId, vnf_instance_id: &str) -> Vec<String> {
         self.shared
             .lock()
@@ -662,9 +703,76 @@ impl SimInfraDriver {
             .unwrap_or_default()
     }
 
-    /// How many VNF instances have resources in the VIM.
+    /// [`Self::resource_ids`], read from the store when the VIM is durable.
+    pub async fn load_resource_ids(
+        &self,
+        tenant: &TenantId,
+        vnf_instance_id: &str,
+    ) -> Result<Vec<String>> {
+        Ok(self
+            .current(tenant, vnf_instance_id)
+            .await?
+            .0
+            .as_ref()
+            .map(report::resource_ids)
+            .unwrap_or_default())
+    }
+
+    /// How many VNF instances have resources in the VIM (for a durable VIM, among those
+    /// this driver last read or wrote).
     pub fn deployment_count(&self) -> usize {
         self.shared.lock().deployments.len()
+    }
+
+    /// The id of the [`DriverStateRecord`] holding an instance's deployment.
+    fn state_id(&self, vnf_instance_id: &str) -> String {
+        format!("{STATE_DRIVER}/{}/{vnf_instance_id}", self.shared.vim_type)
+    }
+
+    /// The deployment of an instance and the version of its record (0 when in memory
+    /// or absent). A durable read also refreshes this driver's copy.
+    async fn current(
+        &self,
+        tenant: &TenantId,
+        vnf_instance_id: &str,
+    ) -> Result<(Option<Deployment>, u64)> {
+        let key = (tenant.clone(), vnf_instance_id.to_owned());
+        let Some(store) = &self.shared.store else {
+            return Ok((self.shared.lock().deployments.get(&key).cloned(), 0));
+        };
+        let id = self.state_id(vnf_instance_id);
+        let found = match store.get_typed::<DriverStateRecord>(tenant, &id).await {
+            Ok(found) => Some(found),
+            Err(Error::NotFound { .. }) => None,
+            Err(other) => return Err(other),
+        };
+        let (deployment, version) = match found {
+            Some(found) => {
+                let deployment: Deployment =
+                    serde_json::from_value(found.value.state).map_err(|e| {
+                        Error::Internal(format!(
+                            "the simulated VIM's record {id} is unreadable: {e}"
+                        ))
+                    })?;
+                (Some(deployment), found.version)
+            }
+            None => (None, 0),
+        };
+        self.remember(key, deployment.clone());
+        Ok((deployment, version))
+    }
+
+    /// Sets this driver's copy of a deployment.
+    fn remember(&self, key: (TenantId, String), deployment: Option<Deployment>) {
+        let mut state = self.shared.lock();
+        match deployment {
+            Some(deployment) => {
+                state.deployments.insert(key, deployment);
+            }
+            None => {
+                state.deployments.remove(&key);
+            }
+        }
     }
 
     fn require(&self, supported: bool, what: &str) -> Result<()> {
@@ -679,48 +787,97 @@ impl SimInfraDriver {
         self.shared.begin(op, Some(ctx.vim), ctx.cancel).await
     }
 
-    /// Runs `body` on the instance's deployment under the lock and commits the result.
-    /// A failing body changes nothing. For a partial-work fault, a dry run on a copy
-    /// measures the work, and the real run gets half of it.
-    fn apply(
+    /// Runs `body` on the instance's deployment and commits the result: in memory
+    /// under the lock; in a store as a read-modify-write at the version read, run again
+    /// on what another driver wrote when it changed in between. A failing body changes
+    /// nothing. For a partial-work fault, a dry run on a copy measures the work, and the
+    /// real run gets half of it.
+    async fn apply(
         &self,
         call: &Call,
         ctx: &InfraContext<'_>,
         changed_ext: Option<&[String]>,
         body: impl Fn(&mut Option<Deployment>, &mut Work<'_>) -> Result<()>,
     ) -> Result<InfraOutcome> {
-        let mut guard = self.shared.lock();
-        let state = &mut *guard;
         let key = (ctx.tenant.clone(), ctx.vnf_instance.id.clone());
-        let current = state.deployments.get(&key).cloned();
-        let budget = if call.partial {
-            let mut dry_run = current.clone();
-            let mut work = Work::new(state.next_mac, &state.vdu_addresses, None);
-            work.heal_readdresses = state.heal_readdresses;
-            body(&mut dry_run, &mut work)?;
-            Some(work.used.div_ceil(2))
-        } else {
-            None
+        let Some(store) = &self.shared.store else {
+            let mut state = self.shared.lock();
+            let current = state.deployments.get(&key).cloned();
+            let slot = run_body(&state, call, current, &body)?;
+            let outcome = outcome(slot.as_ref(), ctx, changed_ext);
+            match slot {
+                Some(deployment) => {
+                    state.deployments.insert(key, deployment);
+                }
+                None => {
+                    state.deployments.remove(&key);
+                }
+            }
+            drop(state);
+            return finish(call, outcome);
         };
-        let mut slot = current;
-        let mut work = Work::new(state.next_mac, &state.vdu_addresses, budget);
-        work.heal_readdresses = state.heal_readdresses;
-        body(&mut slot, &mut work)?;
-        state.next_mac = work.next_mac;
-        let outcome = outcome(slot.as_ref(), ctx, changed_ext);
-        match slot {
-            Some(deployment) => {
-                state.deployments.insert(key, deployment);
-            }
-            None => {
-                state.deployments.remove(&key);
+        let id = self.state_id(&ctx.vnf_instance.id);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let (current, version) = self.current(ctx.tenant, &ctx.vnf_instance.id).await?;
+            let slot = run_body(&self.shared.lock(), call, current.clone(), &body)?;
+            let outcome = outcome(slot.as_ref(), ctx, changed_ext);
+            let write = match (&slot, version) {
+                (after, _) if *after == current => None,
+                (Some(deployment), version) => {
+                    let record = DriverStateRecord {
+                        id: id.clone(),
+                        driver: STATE_DRIVER.to_owned(),
+                        vnf_instance_id: Some(ctx.vnf_instance.id.clone()),
+                        state: serde_json::to_value(deployment)
+                            .map_err(|e| Error::Internal(e.to_string()))?,
+                    };
+                    Some(if version == 0 {
+                        Write::Insert(record.into())
+                    } else {
+                        Write::Update {
+                            record: record.into(),
+                            expected_version: version,
+                        }
+                    })
+                }
+                (None, version) => Some(Write::Delete {
+                    kind: RecordKind::DriverState,
+                    id: id.clone(),
+                    expected_version: Some(version),
+                }),
+            };
+            let committed = match write {
+                Some(write) => store.commit(ctx.tenant, vec![write]).await.map(|_| ()),
+                None => Ok(()),
+            };
+            match committed {
+                Ok(()) => {
+                    self.remember(key, slot);
+                    return finish(call, outcome);
+                }
+                // Another driver on the store changed (or removed) the deployment since
+                // it was read: run again on what it wrote.
+                Err(Error::Conflict(_) | Error::NotFound { .. })
+                    if attempt < MAX_STORE_ATTEMPTS =>
+                {
+                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+                }
+                Err(Error::Conflict(message)) => {
+                    return Err(Error::driver(
+                        "sim",
+                        true,
+                        format!(
+                            "{} call {}: the deployment of VNF instance {} kept changing \
+                             under it ({message})",
+                            call.op, call.number, ctx.vnf_instance.id
+                        ),
+                    ));
+                }
+                Err(other) => return Err(other),
             }
         }
-        drop(guard);
-        if call.partial {
-            return Err(call.injected());
-        }
-        Ok(outcome)
     }
 
     /// The rollbacks other than instantiate: back to what `ctx.vnf_instance` records.
@@ -750,7 +907,72 @@ impl SimInfraDriver {
             deployment.restore(info, &blueprint, work);
             Ok(())
         })
+        .await
     }
+}
+
+/// The driver name of the simulated VIM's [`DriverStateRecord`]s.
+const STATE_DRIVER: &str = "sim";
+/// How often a durable call reads, changes and writes its deployment before giving up
+/// (each retry follows a write by another driver in between).
+const MAX_STORE_ATTEMPTS: u32 = 20;
+
+/// What a server looks like from outside.
+fn snapshot(deployment: &Deployment) -> SimDeployment {
+    let mut servers: Vec<&deployment::Server> = deployment.servers.iter().collect();
+    servers.sort_by_key(|s| s.seq);
+    SimDeployment {
+        id: deployment.id.clone(),
+        vnfd_id: deployment.vnfd_id.clone(),
+        flavour_id: deployment.flavour_id.clone(),
+        servers: servers
+            .into_iter()
+            .map(|s| SimServer {
+                vnfc_id: s.vnfc_id.clone(),
+                vdu_id: s.vdu_id.clone(),
+                resource_id: s.resource_id.clone(),
+                image: s.image.clone(),
+                power_state: s.power,
+                addresses: s.ports.iter().map(|p| p.address).collect(),
+                volume_resource_ids: s.volumes.iter().map(|v| v.resource_id.clone()).collect(),
+            })
+            .collect(),
+        networks: deployment.networks.keys().cloned().collect(),
+        ext_virtual_links: deployment.ext_links.keys().cloned().collect(),
+    }
+}
+
+/// Runs `body` on `current` (twice for a partial-work fault: a dry run measures the
+/// work, the real run gets half of it) and returns the deployment it leaves.
+fn run_body(
+    state: &State,
+    call: &Call,
+    current: Option<Deployment>,
+    body: &impl Fn(&mut Option<Deployment>, &mut Work<'_>) -> Result<()>,
+) -> Result<Option<Deployment>> {
+    let budget = if call.partial {
+        let mut dry_run = current.clone();
+        let mut work = Work::new(&state.vdu_addresses, None);
+        work.heal_readdresses = state.heal_readdresses;
+        body(&mut dry_run, &mut work)?;
+        Some(work.used.div_ceil(2))
+    } else {
+        None
+    };
+    let mut slot = current;
+    let mut work = Work::new(&state.vdu_addresses, budget);
+    work.heal_readdresses = state.heal_readdresses;
+    body(&mut slot, &mut work)?;
+    Ok(slot)
+}
+
+/// The call's answer once its work is kept: the outcome, or the injected fault of a
+/// partial-work call.
+fn finish(call: &Call, outcome: InfraOutcome) -> Result<InfraOutcome> {
+    if call.partial {
+        return Err(call.injected());
+    }
+    Ok(outcome)
 }
 
 fn outcome(
@@ -834,6 +1056,7 @@ impl InfraDriver for SimInfraDriver {
             deployment.rewire(flavour);
             Ok(())
         })
+        .await
     }
 
     async fn rollback_instantiate(
@@ -851,6 +1074,7 @@ impl InfraDriver for SimInfraDriver {
             remove_all(slot, work);
             Ok(())
         })
+        .await
     }
 
     async fn terminate(
@@ -864,6 +1088,7 @@ impl InfraDriver for SimInfraDriver {
             remove_all(slot, work);
             Ok(())
         })
+        .await
     }
 
     async fn scale(&self, ctx: &InfraContext<'_>, target: &ScaleTarget) -> Result<InfraOutcome> {
@@ -910,6 +1135,7 @@ impl InfraDriver for SimInfraDriver {
             deployment.rewire(flavour);
             Ok(())
         })
+        .await
     }
 
     async fn rollback_scale(
@@ -1011,6 +1237,7 @@ impl InfraDriver for SimInfraDriver {
             deployment.rewire(ctx.flavour);
             Ok(())
         })
+        .await
     }
 
     async fn change_flavour(
@@ -1058,6 +1285,7 @@ impl InfraDriver for SimInfraDriver {
             deployment.rewire(flavour);
             Ok(())
         })
+        .await
     }
 
     async fn rollback_change_flavour(
@@ -1096,6 +1324,7 @@ impl InfraDriver for SimInfraDriver {
             deployment.rewire(ctx.flavour);
             Ok(())
         })
+        .await
     }
 
     async fn rollback_change_ext_conn(
@@ -1164,6 +1393,7 @@ impl InfraDriver for SimInfraDriver {
             deployment.rewire(flavour);
             Ok(())
         })
+        .await
     }
 
     async fn rollback_change_vnfpkg(
@@ -1195,6 +1425,7 @@ impl InfraDriver for SimInfraDriver {
             }
             Ok(())
         })
+        .await
     }
 }
 

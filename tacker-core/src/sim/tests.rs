@@ -16,7 +16,7 @@ fn deployment_with(vdu1: u32, budget: Option<usize>) -> (Deployment, usize) {
         images: Images::Grant(None),
     };
     let addresses = BTreeMap::new();
-    let mut work = Work::new(0, &addresses, budget);
+    let mut work = Work::new(&addresses, budget);
     let mut deployment = Deployment::new(&vnfd.descriptor_id, &flavour.id);
     deployment.set_ext_links(&sample_ext_virtual_links());
     deployment.converge_networks(flavour);
@@ -45,6 +45,22 @@ fn pool_addresses_are_loopback_unique_and_skip_network_and_broadcast() {
         assert_eq!((a, b), (127, 64));
         assert!(d != 0 && d != 255, "{address}");
     }
+}
+
+#[test]
+fn a_deployment_reads_back_as_stored_and_macs_stay_unique() {
+    let (deployment, _) = deployment_with(3, None);
+    let stored = serde_json::to_value(&deployment).expect("serialize");
+    let read: Deployment = serde_json::from_value(stored).expect("deserialize");
+    assert_eq!(read, deployment, "a durable VIM reads back what it wrote");
+    let macs: Vec<&str> = deployment
+        .servers
+        .iter()
+        .flat_map(|s| s.ports.iter().map(|p| p.mac.as_str()))
+        .collect();
+    let unique: BTreeSet<&str> = macs.iter().copied().collect();
+    assert_eq!(unique.len(), macs.len(), "{macs:?}");
+    assert!(macs.iter().all(|m| m.starts_with("fa:16:3e:")));
 }
 
 #[test]

@@ -21,7 +21,8 @@ use crate::{Error, Result};
 ///   driver error, as a real VIM answering 401 would.
 ///
 /// It reports the region, the version `sim-<crate version>`, and in `extra` the VIM
-/// type, the capabilities of the infra driver and how many deployments it holds.
+/// type, the capabilities of the infra driver and how many deployments it holds (for a
+/// durable VIM, how many this process last read or wrote).
 /// Validation counts as [`SimOperation::Validate`] for latency, faults and call counts.
 /// Obtained from [`SimInfraDriver::vim_driver`] it shares the infra driver's state;
 /// [`SimVimDriver::default`] stands alone.

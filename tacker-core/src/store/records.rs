@@ -27,11 +27,13 @@ pub enum RecordKind {
     Alarm,
     /// [`FmSubscriptionRecord`].
     FmSubscription,
+    /// [`DriverStateRecord`].
+    DriverState,
 }
 
 impl RecordKind {
     /// Every kind.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::VnfPackage,
         Self::VnfInstance,
         Self::VnfLcmOpOcc,
@@ -40,6 +42,7 @@ impl RecordKind {
         Self::PkgmSubscription,
         Self::Alarm,
         Self::FmSubscription,
+        Self::DriverState,
     ];
 
     /// The kinds whose records are subscriptions (targets of the outbox).
@@ -60,6 +63,7 @@ impl RecordKind {
             Self::PkgmSubscription => "PkgmSubscription",
             Self::Alarm => "Alarm",
             Self::FmSubscription => "FmSubscription",
+            Self::DriverState => "DriverState",
         }
     }
 
@@ -92,6 +96,8 @@ pub enum Record {
     Alarm(Box<AlarmRecord>),
     /// A VNF fault management subscription.
     FmSubscription(Box<FmSubscriptionRecord>),
+    /// State an infra driver keeps about a VIM (e.g. the simulated VIM's resources).
+    DriverState(Box<DriverStateRecord>),
 }
 
 /// A unique key: no two records of a tenant may hold the same (name, value) pair.
@@ -109,6 +115,7 @@ impl Record {
             Self::PkgmSubscription(_) => RecordKind::PkgmSubscription,
             Self::Alarm(_) => RecordKind::Alarm,
             Self::FmSubscription(_) => RecordKind::FmSubscription,
+            Self::DriverState(_) => RecordKind::DriverState,
         }
     }
 
@@ -123,6 +130,7 @@ impl Record {
             Self::PkgmSubscription(r) => &r.subscription.id,
             Self::Alarm(r) => &r.alarm.id,
             Self::FmSubscription(r) => &r.subscription.id,
+            Self::DriverState(r) => &r.id,
         }
     }
 
@@ -169,6 +177,7 @@ impl Record {
             Self::PkgmSubscription(r) => serde_json::to_value(&r.subscription),
             Self::Alarm(r) => serde_json::to_value(&r.alarm),
             Self::FmSubscription(r) => serde_json::to_value(&r.subscription),
+            Self::DriverState(r) => serde_json::to_value(r),
         };
         view.unwrap_or(serde_json::Value::Null)
     }
@@ -221,6 +230,7 @@ stored_record!(LccnSubscriptionRecord, LccnSubscription);
 stored_record!(PkgmSubscriptionRecord, PkgmSubscription);
 stored_record!(AlarmRecord, Alarm);
 stored_record!(FmSubscriptionRecord, FmSubscription);
+stored_record!(DriverStateRecord, DriverState);
 
 /// A VNF package.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -358,4 +368,20 @@ pub struct FmSubscriptionRecord {
     pub authentication: Option<Sealed>,
     /// When it was created.
     pub created_at: DateTime,
+}
+
+/// State an infra driver keeps for itself, so that every process sharing the store sees
+/// it and it survives a restart: the simulated VIM keeps one per VNF instance (its
+/// servers, ports, networks and volumes). Not an ETSI resource; no API serves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DriverStateRecord {
+    /// The id, chosen by the driver (unique per tenant among driver states).
+    pub id: String,
+    /// The driver that owns it, e.g. `sim`.
+    pub driver: String,
+    /// The VNF instance the state is about, if one.
+    pub vnf_instance_id: Option<String>,
+    /// The state, in the driver's own format.
+    pub state: serde_json::Value,
 }

@@ -233,3 +233,13 @@ pub fn alarm(id: &str, vnf_instance_id: &str, vnfc_id: &str) -> crate::store::Al
         vnfc_id: Some(vnfc_id.to_owned()),
     }
 }
+
+/// A driver's state about VNF instance `vnf_instance_id`.
+pub fn driver_state(id: &str, vnf_instance_id: &str) -> crate::store::DriverStateRecord {
+    crate::store::DriverStateRecord {
+        id: id.to_owned(),
+        driver: "sim".to_owned(),
+        vnf_instance_id: Some(vnf_instance_id.to_owned()),
+        state: serde_json::json!({"servers": [{"id": "s1", "address": "127.64.0.1"}], "next": 2}),
+    }
+}

@@ -59,7 +59,10 @@ pub trait InfraInspector: Send + Sync + std::fmt::Debug {
 #[async_trait]
 impl InfraInspector for SimInfraDriver {
     async fn resource_ids(&self, tenant: &TenantId, vnf_instance_id: &str) -> Vec<String> {
-        SimInfraDriver::resource_ids(self, tenant, vnf_instance_id)
+        match self.load_resource_ids(tenant, vnf_instance_id).await {
+            Ok(ids) => ids,
+            Err(error) => panic!("reading the simulated VIM's store: {error}"),
+        }
     }
 
     fn fail_next_after_partial_work(&self, operation: LcmOperationType) -> bool {

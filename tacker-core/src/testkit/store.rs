@@ -55,6 +55,7 @@ pub async fn run_all(store: &dyn Store) {
     concurrent_claims_never_share_an_op(store).await;
     one_active_alarm_per_fault(store).await;
     fm_notifications_queue_with_their_alarm(store).await;
+    concurrent_driver_state_updates_lose_nothing(store, 8).await;
 }
 
 /// Insert, get, update, list and delete work for every record kind, and versions count.
@@ -69,6 +70,7 @@ pub async fn crud_of_every_kind(store: &dyn Store) {
         fixtures::pkgm_subscription(&new_id(), "http://127.0.0.1:9/pkgm").into(),
         fixtures::fm_subscription(&new_id(), "http://127.0.0.1:9/fm").into(),
         fixtures::alarm(&new_id(), &new_id(), "vnfc-1").into(),
+        fixtures::driver_state(&format!("sim/{}", new_id()), &new_id()).into(),
     ];
     for record in records {
         let kind = record.kind();
@@ -1154,4 +1156,60 @@ pub async fn fm_notifications_queue_with_their_alarm(store: &dyn Store) {
         .await
         .expect("delete subscription");
     assert!(claim_for(store, &tenant, "fm-sender").await.is_empty());
+}
+
+/// Writers that read a driver state, change it and write it back at the version they
+/// read (retrying on `Conflict`) lose none of each other's changes; the kind has no ETSI
+/// unique keys, and its records stay within their tenant.
+pub async fn concurrent_driver_state_updates_lose_nothing(store: &dyn Store, writers: usize) {
+    use crate::store::DriverStateRecord;
+    let tenant = fresh_tenant();
+    let id = format!("sim/{}", new_id());
+    let mut initial = fixtures::driver_state(&id, &new_id());
+    initial.state = serde_json::json!({"added": []});
+    store
+        .insert(&tenant, initial)
+        .await
+        .expect("insert the driver state");
+    let add = |n: usize| {
+        let tenant = tenant.clone();
+        let id = id.clone();
+        async move {
+            for _attempt in 0..200 {
+                let read = store
+                    .get_typed::<DriverStateRecord>(&tenant, &id)
+                    .await
+                    .expect("read the driver state");
+                let mut value = read.value;
+                if let Some(added) = value.state["added"].as_array_mut() {
+                    added.push(serde_json::json!(n));
+                }
+                match store.update(&tenant, value, read.version).await {
+                    Ok(_) => return,
+                    Err(Error::Conflict(_)) => tokio::task::yield_now().await,
+                    Err(other) => panic!("update the driver state: {other}"),
+                }
+            }
+            panic!("writer {n} never got its update in");
+        }
+    };
+    join_all((0..writers).map(add)).await;
+    let read = store
+        .get_typed::<DriverStateRecord>(&tenant, &id)
+        .await
+        .expect("read back");
+    let mut added: Vec<u64> = read.value.state["added"]
+        .as_array()
+        .map(|a| a.iter().filter_map(serde_json::Value::as_u64).collect())
+        .unwrap_or_default();
+    added.sort_unstable();
+    let expected: Vec<u64> = (0..writers as u64).collect();
+    assert_eq!(added, expected, "every writer's change is kept");
+    assert_eq!(read.version, 1 + writers as u64, "one version per change");
+    assert_not_found(
+        store
+            .get(&fresh_tenant(), RecordKind::DriverState, &id)
+            .await,
+        "a driver state of another tenant",
+    );
 }
