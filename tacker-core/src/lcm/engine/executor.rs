@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// How often a step that failed on a retryable store error is tried again in place.
+const STORE_RETRIES: u32 = 3;
+
 /// The executor-side view of one operation: everything a step needs.
 struct Job {
     tenant: TenantId,
@@ -214,6 +217,10 @@ impl VnfLcm {
             cancel: token,
             handoff,
         };
+        // Attempts left for a step that failed on a store error worth retrying (a lost
+        // connection, a busy database): retried here a few times before the failure is
+        // recorded, so that a short outage does not fail an operation.
+        let mut store_retries = STORE_RETRIES;
         loop {
             if lease_lost.is_cancelled() {
                 return Ok(());
@@ -232,6 +239,16 @@ impl VnfLcm {
                 if lease_lost.is_cancelled() {
                     // Whoever holds the lease now records what happens next.
                     return Ok(());
+                }
+                if matches!(error, Error::Store { retryable: true, .. }) && store_retries > 0 {
+                    store_retries -= 1;
+                    let attempt = STORE_RETRIES - store_retries;
+                    tracing::warn!(op = job.op.value.op.id, %error, attempt, "store error during a step; trying again");
+                    tokio::time::sleep(Duration::from_millis(200) * attempt).await;
+                    if let Err(error) = self.refresh(&mut job).await {
+                        return self.record_failure(&mut job, &error).await;
+                    }
+                    continue;
                 }
                 return self.record_failure(&mut job, &error).await;
             }
