@@ -1102,7 +1102,10 @@ impl VnfPackageManager {
     pub async fn delete(&self, tenant: &TenantId, id: &str) -> Result<()> {
         let record = self.record(tenant, id).await?;
         let info = &record.value.info;
-        if info.onboarding_state == Onboarding::Processing {
+        if matches!(
+            info.onboarding_state,
+            Onboarding::Uploading | Onboarding::Processing
+        ) {
             return Err(Error::Conflict(format!("package {id} is being onboarded")));
         }
         if info.operational_state == Operational::Enabled {
