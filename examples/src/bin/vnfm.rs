@@ -234,6 +234,34 @@ fn auth_config(args: &Args) -> Result<Option<AuthConfig>> {
     Ok(Some(config))
 }
 
+/// Removes spool files a stopped process left behind: those not written for an hour
+/// (a live upload or download writes its file continuously, and onboarding one takes
+/// minutes at most).
+fn remove_stale_spool_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with("tacker-")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(3600));
+        if stale {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(path = %entry.path().display(), "removed a stale spool file")
+                }
+                Err(error) => {
+                    tracing::warn!(path = %entry.path().display(), %error, "cannot remove a stale spool file")
+                }
+            }
+        }
+    }
+}
+
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -297,6 +325,7 @@ async fn run(args: Args) -> Result<()> {
         .unwrap_or_else(|| data_dir.join("spool"));
     std::fs::create_dir_all(&spool_dir)
         .map_err(|e| io_error("creating the spool directory", &spool_dir, e))?;
+    remove_stale_spool_files(&spool_dir);
     let packages_dir = data_dir.join("packages");
     std::fs::create_dir_all(&packages_dir)
         .map_err(|e| io_error("creating the package directory", &packages_dir, e))?;

@@ -667,7 +667,8 @@ impl VnfPackageManager {
             let tenant = tenant.clone();
             let id = id.to_owned();
             let token = token.clone();
-            let period = self.inner.config.upload_claim_ttl / 3;
+            let period =
+                (self.inner.config.upload_claim_ttl / 3).max(std::time::Duration::from_millis(10));
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(period).await;
