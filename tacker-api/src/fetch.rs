@@ -171,4 +171,62 @@ impl PackageFetcher for HttpPackageFetcher {
             }
         }
     }
+
+    /// Streams the body of `GET uri` into `out`, never holding more than one chunk:
+    /// the same checks as [`HttpPackageFetcher::fetch`], and more than `limit` bytes
+    /// (announced or received) is `TooLarge` naming the limit.
+    async fn fetch_to(
+        &self,
+        uri: &str,
+        basic_auth: Option<(&str, &str)>,
+        limit: u64,
+        out: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
+    ) -> Result<u64> {
+        use tokio::io::AsyncWriteExt as _;
+        let url = http::parse_http_url("the package URI", uri)?;
+        let method = Method::GET;
+        let mut request = self.client.get(url.clone());
+        if let Some((user, password)) = basic_auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| http::transport_error(&method, &url, &e, self.timeout))?;
+        let status = response.status();
+        if !status.is_success() {
+            let message = http::status_message(&method, &url, response).await;
+            return Err(Error::driver(
+                DRIVER,
+                http::status_retryable(status),
+                message,
+            ));
+        }
+        let shown = http::redact(&url);
+        if let Some(length) = response.content_length().filter(|&length| length > limit) {
+            return Err(Error::TooLarge(format!(
+                "GET {shown} announces {length} bytes (Content-Length), more than the maximum \
+                 package size of {limit} bytes"
+            )));
+        }
+        let mut received: u64 = 0;
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| http::transport_error(&method, &url, &e, self.timeout))?
+        {
+            received = received.saturating_add(u64::try_from(chunk.len()).unwrap_or(u64::MAX));
+            if received > limit {
+                return Err(Error::TooLarge(format!(
+                    "GET {shown} sent more than the maximum package size of {limit} bytes; \
+                     the download was stopped"
+                )));
+            }
+            out.write_all(&chunk).await.map_err(|e| {
+                Error::Internal(format!("cannot write the downloaded package: {e}"))
+            })?;
+        }
+        tracing::debug!(url = %shown, bytes = received, "package fetched");
+        Ok(received)
+    }
 }

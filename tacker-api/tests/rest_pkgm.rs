@@ -5,6 +5,7 @@ mod support;
 
 use std::io::{Cursor, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -1110,4 +1111,129 @@ async fn the_v1_api_speaks_sol005_v2_6_1() {
     .problem(StatusCode::BAD_REQUEST, "userName and password");
     let deleted = h.call(Method::DELETE, &package, &[], Body::empty()).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+}
+
+/// A one-shot HTTP server on loopback that answers `GET` with `body` (announcing
+/// `length` bytes) once `release` fires.
+async fn held_package_server(
+    body: Bytes,
+    length: usize,
+    release: tokio::sync::oneshot::Receiver<()>,
+) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut head = Vec::new();
+        let mut buffer = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let read = socket.read(&mut buffer).await.expect("read");
+            if read == 0 {
+                return;
+            }
+            head.extend_from_slice(&buffer[..read]);
+        }
+        let _ = release.await;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/zip\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+        );
+        let _ = socket.write_all(answer.as_bytes()).await;
+        let _ = socket.write_all(&body).await;
+        let _ = socket.shutdown().await;
+    });
+    format!("http://{address}/package.zip")
+}
+
+async fn wait_for_state(h: &Harness, id: &str, state: &str) -> Value {
+    for _ in 0..200 {
+        let info = h.get(&format!("{V2}/vnf_packages/{id}")).await.json();
+        if info["onboardingState"] == state {
+            return info;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("package {id} never reached {state}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_from_uri_answers_202_before_the_download_and_onboards_in_the_background() {
+    let zip = sample_zip();
+    let limit = u64::try_from(zip.len()).expect("size");
+    let (router, packages) = support::api_with(
+        ApiConfig {
+            max_package_size: limit,
+            ..ApiConfig::default()
+        },
+        tacker_core::package::PackageManagerConfig {
+            max_package_size: limit,
+            ..Default::default()
+        },
+        Some(Arc::new(
+            tacker_api::HttpPackageFetcher::new().expect("a fetcher"),
+        )),
+    );
+    let h = Harness { router, packages };
+
+    // The server holds its answer: 202 comes while the package is UPLOADING.
+    let (release, held) = tokio::sync::oneshot::channel();
+    let uri = held_package_server(zip.clone(), zip.len(), held).await;
+    let id = h.create(V2).await;
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        h.json(
+            Method::POST,
+            &format!("{V2}/vnf_packages/{id}/package_content/upload_from_uri"),
+            json!({"addressInformation": uri}),
+        ),
+    )
+    .await
+    .expect("202 before the download ends");
+    assert_eq!(
+        answer.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let info = h.get(&format!("{V2}/vnf_packages/{id}")).await.json();
+    assert_eq!(info["onboardingState"], "UPLOADING");
+    // A second upload meanwhile is a conflict.
+    h.json(
+        Method::POST,
+        &format!("{V2}/vnf_packages/{id}/package_content/upload_from_uri"),
+        json!({"addressInformation": "http://127.0.0.1:1/p.zip"}),
+    )
+    .await
+    .problem(StatusCode::CONFLICT, "UPLOADING");
+    release.send(()).expect("release");
+    let info = wait_for_state(&h, &id, "ONBOARDED").await;
+    assert_eq!(info["vnfdId"], SAMPLE_VNFD_ID);
+
+    // Announced above the maximum package size: back to CREATED with a 413 naming the
+    // limit in onboardingFailureDetails.
+    let (release, held) = tokio::sync::oneshot::channel();
+    let uri = held_package_server(zip.clone(), zip.len() + 1, held).await;
+    let id = h.create(V2).await;
+    let answer = h
+        .json(
+            Method::POST,
+            &format!("{V2}/vnf_packages/{id}/package_content/upload_from_uri"),
+            json!({"addressInformation": uri}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::ACCEPTED);
+    release.send(()).expect("release");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let info = wait_for_state(&h, &id, "CREATED").await;
+    let details = &info["onboardingFailureDetails"];
+    assert_eq!(details["status"], 413, "{info}");
+    assert!(
+        details["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&limit.to_string()),
+        "{info}"
+    );
 }

@@ -48,6 +48,10 @@ pub enum Error {
     /// The caller is not allowed to do this. 403.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The request content is larger than this VNFM accepts (a package above the
+    /// configured maximum size); the message names the limit. 413.
+    #[error("too large: {0}")]
+    TooLarge(String),
     /// A driver (VIM, MgmtDriver, NFVO) failed.
     #[error("{driver} driver failed: {source}")]
     Driver {
@@ -121,6 +125,7 @@ impl Error {
             Self::NotAcceptable(_) => 406,
             Self::PreconditionFailed(_) => 412,
             Self::Forbidden(_) => 403,
+            Self::TooLarge(_) => 413,
             Self::Driver { .. } => 500,
             Self::Cancelled(_) => 409,
             Self::Store {
@@ -141,6 +146,7 @@ impl Error {
             Self::NotAcceptable(_) => "Not Acceptable",
             Self::PreconditionFailed(_) => "Precondition Failed",
             Self::Forbidden(_) => "Forbidden",
+            Self::TooLarge(_) => "Payload Too Large",
             Self::Driver { .. } => "Driver Error",
             Self::Cancelled(_) => "Cancelled",
             Self::Store {
@@ -206,6 +212,7 @@ mod tests {
             (Error::NotAcceptable("multi-file VNFD".into()), 406),
             (Error::PreconditionFailed("etag".into()), 412),
             (Error::Forbidden("scope".into()), 403),
+            (Error::TooLarge("package".into()), 413),
             (Error::driver("sim", true, "timeout"), 500),
             (Error::Cancelled("by user".into()), 409),
             (Error::store("down", true), 503),

@@ -335,3 +335,96 @@ fn corpus_packages_open_with_their_recorded_entry_points_and_digests() {
     }
     assert!(checked >= 60, "only {checked} corpus packages found");
 }
+
+/// A package file read through a source that counts the bytes it yields.
+#[derive(Debug, Clone)]
+struct Counting {
+    inner: tacker_core::csar::SharedFile,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl std::io::Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.read.fetch_add(
+            u64::try_from(read).expect("size"),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        Ok(read)
+    }
+}
+
+impl std::io::Seek for Counting {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(pos)
+    }
+}
+
+impl tacker_core::csar::ArchiveSource for Counting {
+    fn clone_source(&self) -> Box<dyn tacker_core::csar::ArchiveSource> {
+        Box::new(self.clone())
+    }
+}
+
+fn temp_file(bytes: &[u8]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("tacker-csar-{}.zip", tacker_core::new_id()));
+    std::fs::write(&path, bytes).expect("write");
+    path
+}
+
+#[test]
+fn a_package_file_is_read_in_place_member_by_member() {
+    // An 8 MiB artifact (incompressible) listed in the manifest.
+    let mut state: u32 = 0x2545_f491;
+    let image: Vec<u8> = (0..8 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    let bytes = good_package(&image, &sha256_hex(&image));
+    let path = temp_file(&bytes);
+    let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let source = Counting {
+        inner: tacker_core::csar::SharedFile::open(&path).expect("open"),
+        read: read.clone(),
+    };
+    let csar = Csar::from_zip_source(Box::new(source), &CsarOptions::default()).expect("csar");
+    // Opening reads the central directory, TOSCA.meta and the manifest: not the image.
+    let at_open = read.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(at_open < 1 << 20, "opening read {at_open} bytes");
+    // The digest check streams the image once.
+    let checks = csar.verify_hashes(&CsarOptions::default()).expect("verify");
+    assert_eq!(checks[0].outcome, HashOutcome::Verified);
+    let after = read.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(after >= 8 << 20, "hashing read {after} bytes");
+    drop(csar);
+    let csar = Csar::from_zip_file(&path, &CsarOptions::default()).expect("csar");
+    let text = csar.read("Definitions/top.yaml").expect("read");
+    assert_eq!(text, TOP.as_bytes());
+    std::fs::remove_file(&path).expect("remove");
+}
+
+#[test]
+fn duplicate_entry_names_in_a_file_are_refused_by_name() {
+    let mut bytes = zip_of(&[
+        ("TOSCA-Metadata/TOSCA.meta", META.as_bytes()),
+        ("Definitions/top.yaml", TOP.as_bytes()),
+        ("Definitions/tip.yaml", TOP.as_bytes()),
+    ]);
+    let (from, to) = (b"Definitions/tip.yaml", b"Definitions/top.yaml");
+    let mut at = 0;
+    while let Some(found) = bytes[at..].windows(from.len()).position(|w| w == from) {
+        bytes[at + found..at + found + to.len()].copy_from_slice(to);
+        at += found + to.len();
+    }
+    let path = temp_file(&bytes);
+    let opened = Csar::from_zip_file(&path, &CsarOptions::default());
+    std::fs::remove_file(&path).expect("remove");
+    match opened {
+        Err(CsarError::DuplicateEntry { entry }) => assert_eq!(entry, "Definitions/top.yaml"),
+        other => panic!("expected DuplicateEntry, got {other:?}"),
+    }
+}

@@ -511,6 +511,360 @@ async fn upload_from_uri_accepts_http_and_https_only() {
     let _: &dyn ObjectStore = f.objects.as_ref();
 }
 
+/// The sample package plus a stored (uncompressed) binary artifact of `size`
+/// pseudo-random bytes, listed in the manifest with its digest.
+fn package_with_artifact(size: usize) -> (Bytes, Vec<u8>) {
+    use std::io::Write as _;
+    use zip::write::SimpleFileOptions;
+    let mut state: u32 = 0x9e37_79b9;
+    let artifact: Vec<u8> = (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    let base = package_zip(TOP);
+    let mut archive = zip::ZipArchive::new(Cursor::new(base.to_vec())).expect("zip");
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for index in 0..archive.len() {
+        let mut file = archive.by_index(index).expect("entry");
+        let name = file.name().expect("name").into_owned();
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut content).expect("read");
+        if name == "manifest.mf" {
+            let text = String::from_utf8(content).expect("utf8");
+            content = format!(
+                "{text}\nSource: Files/images/big.bin\nAlgorithm: SHA-256\nHash: {}\n",
+                sha256(&artifact)
+            )
+            .into_bytes();
+        }
+        writer
+            .start_file(name, SimpleFileOptions::default())
+            .expect("start");
+        writer.write_all(&content).expect("write");
+    }
+    writer
+        .start_file(
+            "Files/images/big.bin",
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored),
+        )
+        .expect("start");
+    writer.write_all(&artifact).expect("write");
+    let zip = Bytes::from(writer.finish().expect("finish").into_inner());
+    (zip, artifact)
+}
+
+async fn object_count(objects: &InMemory) -> usize {
+    objects.list(None).collect::<Vec<_>>().await.len()
+}
+
+#[tokio::test]
+async fn a_package_above_the_maximum_size_is_refused_naming_the_limit_and_nothing_is_stored() {
+    let store = Arc::new(MemoryStore::new());
+    let objects = Arc::new(InMemory::new());
+    let zip = package_zip(TOP);
+    let limit = u64::try_from(zip.len()).expect("size") - 1;
+    let manager = VnfPackageManager::new(
+        store.clone(),
+        objects.clone(),
+        PackageManagerConfig {
+            max_package_size: limit,
+            ..PackageManagerConfig::default()
+        },
+    );
+    let tenant = TenantId::default();
+    let pkg = manager
+        .create(&tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    let error = manager
+        .upload_content(&tenant, &pkg.id, zip.clone())
+        .await
+        .expect_err("too large");
+    assert!(matches!(error, Error::TooLarge(_)), "{error}");
+    assert_eq!(error.status(), 413);
+    assert!(error.to_string().contains(&limit.to_string()), "{error}");
+
+    let dir = std::env::temp_dir().join(format!("tacker-test-{}", tacker_core::new_id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("package.zip");
+    std::fs::write(&file, &zip).expect("write");
+    let error = manager
+        .upload_content_from_file(&tenant, &pkg.id, &file)
+        .await
+        .expect_err("too large");
+    assert!(matches!(error, Error::TooLarge(_)), "{error}");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+
+    let info = manager.get(&tenant, &pkg.id).await.expect("get");
+    assert_eq!(info.onboarding_state, Onboarding::Created);
+    assert!(info.onboarding_failure_details.is_none());
+    assert_eq!(object_count(&objects).await, 0);
+}
+
+#[tokio::test]
+async fn a_streamed_upload_stores_the_bytes_and_checksum_and_serves_them_by_range() {
+    let f = fixture();
+    // Above the 8 MiB part size: stored in several parts.
+    let (zip, artifact) = package_with_artifact(20 << 20);
+    let dir = std::env::temp_dir().join(format!("tacker-test-{}", tacker_core::new_id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("package.zip");
+    std::fs::write(&file, &zip).expect("write");
+    let pkg = f
+        .manager
+        .create(&f.tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    let info = f
+        .manager
+        .upload_content_from_file(&f.tenant, &pkg.id, &file)
+        .await
+        .expect("onboard");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+    assert_eq!(info.onboarding_state, Onboarding::Onboarded);
+    assert_eq!(
+        info.checksum.as_ref().map(|c| c.hash.clone()),
+        Some(sha256(&zip))
+    );
+    assert!(
+        info.additional_artifacts
+            .iter()
+            .any(|a| a.artifact_path.as_deref() == Some("Files/images/big.bin"))
+    );
+
+    // The stored content, whole and by a range, streamed.
+    let content = f
+        .manager
+        .content(&f.tenant, &pkg.id)
+        .await
+        .expect("content");
+    assert_eq!(content.size(), u64::try_from(zip.len()).expect("size"));
+    let mut stream = content.stream(None).await.expect("stream");
+    let mut stored = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        stored.extend_from_slice(&chunk.expect("chunk"));
+    }
+    assert!(stored == zip.as_ref(), "the stored bytes differ");
+    let content = f
+        .manager
+        .content(&f.tenant, &pkg.id)
+        .await
+        .expect("content");
+    let mut stream = content.stream(Some(100..9_000_100)).await.expect("stream");
+    let mut part = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        part.extend_from_slice(&chunk.expect("chunk"));
+    }
+    assert!(part == zip[100..9_000_100], "the range differs");
+
+    // The artifact, read from the stored package by ranges.
+    let big = f
+        .manager
+        .artifact_content(&f.tenant, &pkg.id, "Files/images/big.bin")
+        .await
+        .expect("artifact");
+    assert_eq!(big.size(), 20 << 20);
+    let start = (3 << 20) + 5;
+    let end = (17 << 20) + 11;
+    let mut stream = big.stream(Some(start..end)).await.expect("stream");
+    let mut part = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        part.extend_from_slice(&chunk.expect("chunk"));
+    }
+    assert!(
+        part == artifact
+            [usize::try_from(start).expect("start")..usize::try_from(end).expect("end")],
+        "the artifact range differs"
+    );
+    // The package files the LCM engine reads come from the stored package too.
+    let vnfd = f.manager.vnfd_yaml(&f.tenant, &pkg.id).await;
+    assert!(vnfd.is_err() || !vnfd.expect("yaml").is_empty());
+    let manifest = f
+        .manager
+        .manifest(&f.tenant, &pkg.id)
+        .await
+        .expect("manifest");
+    assert!(String::from_utf8_lossy(&manifest).contains("Files/images/big.bin"));
+}
+
+#[tokio::test]
+async fn an_upload_whose_claim_lapsed_goes_back_to_created_when_read() {
+    use tacker_core::store::{StoreExt, UploadClaim};
+    let f = fixture();
+    let pkg = f
+        .manager
+        .create(&f.tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    // As a VNFM that stopped during the download leaves it: UPLOADING under a claim
+    // that is no longer renewed.
+    let mut record = f
+        .store
+        .get_typed::<tacker_core::store::VnfPackageRecord>(&f.tenant, &pkg.id)
+        .await
+        .expect("record");
+    record.value.info.onboarding_state = Onboarding::Uploading;
+    record.value.upload_claim = Some(UploadClaim {
+        token: "gone".into(),
+        until: chrono::Utc::now() + chrono::Duration::seconds(60),
+    });
+    f.store
+        .update(&f.tenant, record.value.clone(), record.version)
+        .await
+        .expect("update");
+    // A live claim stands.
+    let info = f.manager.get(&f.tenant, &pkg.id).await.expect("get");
+    assert_eq!(info.onboarding_state, Onboarding::Uploading);
+    assert!(matches!(
+        f.manager.delete(&f.tenant, &pkg.id).await,
+        Err(Error::Conflict(_))
+    ));
+
+    let mut record = f
+        .store
+        .get_typed::<tacker_core::store::VnfPackageRecord>(&f.tenant, &pkg.id)
+        .await
+        .expect("record");
+    record.value.info.onboarding_state = Onboarding::Processing;
+    record.value.upload_claim = Some(UploadClaim {
+        token: "gone".into(),
+        until: chrono::Utc::now() - chrono::Duration::seconds(1),
+    });
+    f.store
+        .update(&f.tenant, record.value, record.version)
+        .await
+        .expect("update");
+    let listed = f
+        .manager
+        .list(&f.tenant, &tacker_core::store::ListQuery::all())
+        .await
+        .expect("list");
+    assert_eq!(listed.items[0].onboarding_state, Onboarding::Created);
+    let info = f.manager.get(&f.tenant, &pkg.id).await.expect("get");
+    assert_eq!(info.onboarding_state, Onboarding::Created);
+    let details = info.onboarding_failure_details.expect("details");
+    assert!(details.detail.contains("interrupted"), "{}", details.detail);
+    // And it can be uploaded again.
+    let info = f
+        .manager
+        .upload_content(&f.tenant, &pkg.id, package_zip(TOP))
+        .await
+        .expect("onboard");
+    assert_eq!(info.onboarding_state, Onboarding::Onboarded);
+    assert!(info.onboarding_failure_details.is_none());
+}
+
+/// Serves the sample package once `release` is notified, or a package too large.
+#[derive(Debug)]
+struct GatedFetcher {
+    release: Arc<tokio::sync::Notify>,
+    content: Bytes,
+}
+
+#[async_trait::async_trait]
+impl PackageFetcher for GatedFetcher {
+    async fn fetch(
+        &self,
+        _uri: &str,
+        _basic_auth: Option<(&str, &str)>,
+        limit: u64,
+    ) -> tacker_core::Result<Bytes> {
+        self.release.notified().await;
+        if u64::try_from(self.content.len()).unwrap_or(u64::MAX) > limit {
+            return Err(Error::TooLarge(format!("more than {limit} bytes")));
+        }
+        Ok(self.content.clone())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_from_uri_returns_while_uploading_and_onboards_in_the_background() {
+    let store = Arc::new(MemoryStore::new());
+    let objects = Arc::new(InMemory::new());
+    let release = Arc::new(tokio::sync::Notify::new());
+    let zip = package_zip(TOP);
+    let limit = u64::try_from(zip.len()).expect("size");
+    let manager = VnfPackageManager::new(
+        store.clone(),
+        objects.clone(),
+        PackageManagerConfig {
+            max_package_size: limit,
+            // Renewed every 100 ms: the download below outlives several claim periods.
+            upload_claim_ttl: std::time::Duration::from_millis(300),
+            ..PackageManagerConfig::default()
+        },
+    )
+    .with_fetcher(Arc::new(GatedFetcher {
+        release: release.clone(),
+        content: zip,
+    }));
+    let tenant = TenantId::default();
+    let pkg = manager
+        .create(&tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    let request = UploadVnfPackageFromUriRequest {
+        address_information: "http://packages.example/vnf.zip".into(),
+        auth_type: None,
+        params_oauth2_client_credentials: None,
+    };
+    let task = manager
+        .start_upload_from_uri(&tenant, &pkg.id, &request, None)
+        .await
+        .expect("started");
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let info = manager.get(&tenant, &pkg.id).await.expect("get");
+    assert_eq!(info.onboarding_state, Onboarding::Uploading);
+    // A second upload is refused while the first runs.
+    assert!(matches!(
+        manager
+            .start_upload_from_uri(&tenant, &pkg.id, &request, None)
+            .await,
+        Err(Error::Conflict(_))
+    ));
+    release.notify_one();
+    let info = task.await.expect("task").expect("onboarded");
+    assert_eq!(info.onboarding_state, Onboarding::Onboarded);
+    let info = manager.get(&tenant, &pkg.id).await.expect("get");
+    assert_eq!(info.onboarding_state, Onboarding::Onboarded);
+
+    // Too large: back to CREATED, the reason (413, the limit) recorded, nothing stored.
+    let before = object_count(&objects).await;
+    let big = VnfPackageManager::new(
+        store.clone(),
+        objects.clone(),
+        PackageManagerConfig {
+            max_package_size: 100,
+            ..PackageManagerConfig::default()
+        },
+    )
+    .with_fetcher(Arc::new(GatedFetcher {
+        release: release.clone(),
+        content: package_zip(TOP),
+    }));
+    let other = big
+        .create(&tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("create");
+    let task = big
+        .start_upload_from_uri(&tenant, &other.id, &request, None)
+        .await
+        .expect("started");
+    release.notify_one();
+    let error = task.await.expect("task").expect_err("too large");
+    assert_eq!(error.status(), 413);
+    let info = big.get(&tenant, &other.id).await.expect("get");
+    assert_eq!(info.onboarding_state, Onboarding::Created);
+    let details = info.onboarding_failure_details.expect("details");
+    assert_eq!(details.status, 413);
+    assert!(details.detail.contains("100"), "{}", details.detail);
+    assert_eq!(object_count(&objects).await, before);
+}
+
 /// A software image in the package has its path from the package root and the checksum
 /// algorithm in the manifest's spelling; one that is not in the package has no path.
 #[tokio::test]

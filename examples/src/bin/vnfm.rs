@@ -124,6 +124,16 @@ struct Args {
     /// Probes run at once by each of the HTTP and ping monitors.
     #[arg(long, env = "TACKER_MONITOR_MAX_PROBES", default_value_t = 64)]
     monitor_max_probes: usize,
+    /// The largest VNF package accepted, in bytes, by `PUT …/package_content` and
+    /// `upload_from_uri` (more is refused with 413). Uploads are streamed: memory use
+    /// does not grow with this limit, but the spool directory and the package store
+    /// need room for it.
+    #[arg(long, env = "TACKER_MAX_PACKAGE_SIZE", default_value_t = 8 << 30)]
+    max_package_size: u64,
+    /// Where package uploads and downloads are spooled while they are onboarded
+    /// (default: `<data-dir>/spool`).
+    #[arg(long, env = "TACKER_SPOOL_DIR")]
+    spool_dir: Option<PathBuf>,
     /// A management driver name whose hooks are skipped (repeatable): for packages
     /// that bind LCM hooks to scripts this VNFM does not run, such as Tacker's Python
     /// `sample-script`. Without it such packages are refused at instantiate (422).
@@ -284,6 +294,34 @@ fn auth_config(args: &Args) -> Result<Option<AuthConfig>> {
     Ok(Some(config))
 }
 
+/// Removes spool files a stopped process left behind: those not written for an hour
+/// (a live upload or download writes its file continuously, and onboarding one takes
+/// minutes at most).
+fn remove_stale_spool_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with("tacker-")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(3600));
+        if stale {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(path = %entry.path().display(), "removed a stale spool file")
+                }
+                Err(error) => {
+                    tracing::warn!(path = %entry.path().display(), %error, "cannot remove a stale spool file")
+                }
+            }
+        }
+    }
+}
+
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -341,6 +379,13 @@ async fn run(args: Args) -> Result<()> {
         .unwrap_or_else(|| data_dir.join("sealing.key"));
     let sealer = Sealer::new(&sealing_key(&key_path)?);
 
+    let spool_dir = args
+        .spool_dir
+        .clone()
+        .unwrap_or_else(|| data_dir.join("spool"));
+    std::fs::create_dir_all(&spool_dir)
+        .map_err(|e| io_error("creating the spool directory", &spool_dir, e))?;
+    remove_stale_spool_files(&spool_dir);
     let packages_dir = data_dir.join("packages");
     std::fs::create_dir_all(&packages_dir)
         .map_err(|e| io_error("creating the package directory", &packages_dir, e))?;
@@ -419,6 +464,8 @@ async fn run(args: Args) -> Result<()> {
         Arc::new(objects),
         PackageManagerConfig {
             api_root: api_root.clone(),
+            max_package_size: args.max_package_size,
+            spool_dir: Some(spool_dir.clone()),
             ..PackageManagerConfig::default()
         },
     )
@@ -484,6 +531,8 @@ async fn run(args: Args) -> Result<()> {
         vims,
         ApiConfig {
             api_root: api_root.clone(),
+            max_package_size: args.max_package_size,
+            spool_dir: Some(spool_dir),
             ..ApiConfig::default()
         },
     )

@@ -73,8 +73,12 @@ pub struct ApiConfig {
     pub api_root: String,
     /// The tenant of requests no authentication assigned one.
     pub default_tenant: TenantId,
-    /// The largest package body `PUT package_content` accepts, in bytes.
+    /// The largest package body `PUT package_content` accepts, in bytes (give the
+    /// package manager the same limit: it applies it to uploads from a URI).
     pub max_package_size: u64,
+    /// Where request bodies of `PUT package_content` are spooled (default: the
+    /// system's temporary directory). Use a disk, not a tmpfs.
+    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ApiConfig {
@@ -83,6 +87,7 @@ impl Default for ApiConfig {
             api_root: "http://127.0.0.1:9890".to_owned(),
             default_tenant: TenantId::new(TenantId::DEFAULT),
             max_package_size: 8 << 30,
+            spool_dir: None,
         }
     }
 }

@@ -20,12 +20,21 @@ use zip::write::SimpleFileOptions;
 
 /// The router of an API with `config`, and its package manager.
 pub fn api(config: ApiConfig) -> (Router, VnfPackageManager) {
+    api_with(config, PackageManagerConfig::default(), None)
+}
+
+/// [`api`] with a package manager configured by `packages` and fetching packages for
+/// `upload_from_uri` with `fetcher`.
+pub fn api_with(
+    config: ApiConfig,
+    packages: PackageManagerConfig,
+    fetcher: Option<Arc<dyn tacker_core::package::PackageFetcher>>,
+) -> (Router, VnfPackageManager) {
     let store = Arc::new(MemoryStore::new());
-    let packages = VnfPackageManager::new(
-        store.clone(),
-        Arc::new(InMemory::new()),
-        PackageManagerConfig::default(),
-    );
+    let mut packages = VnfPackageManager::new(store.clone(), Arc::new(InMemory::new()), packages);
+    if let Some(fetcher) = fetcher {
+        packages = packages.with_fetcher(fetcher);
+    }
     let sim = SimInfraDriver::default();
     let vims = VimRegistry::new(
         store.clone(),

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::File;
 use std::io::{Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use sha2::Digest;
 use zip::ZipArchive;
@@ -70,9 +70,89 @@ pub enum HashOutcome {
     Skipped(String),
 }
 
+/// A seekable source of a zip package that can be cloned cheaply, each clone with its
+/// own position: a file read by position, or an object in an object store read by
+/// ranges. Each read of a package member uses a clone, so reads do not wait for each
+/// other and nothing of the package is held in memory but what a read asks for.
+pub trait ArchiveSource: Read + Seek + Send + Sync + 'static {
+    /// A clone with its own position.
+    fn clone_source(&self) -> Box<dyn ArchiveSource>;
+}
+
+impl Clone for Box<dyn ArchiveSource> {
+    fn clone(&self) -> Self {
+        self.clone_source()
+    }
+}
+
+/// A file read by position: clones share the open file, each with its own offset.
+#[derive(Debug, Clone)]
+pub struct SharedFile {
+    file: Arc<File>,
+    len: u64,
+    position: u64,
+}
+
+impl SharedFile {
+    /// Opens `path` for reading.
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        let file = File::open(path)?;
+        let len = file.metadata()?.len();
+        Ok(Self {
+            file: Arc::new(file),
+            len,
+            position: 0,
+        })
+    }
+}
+
+impl Read for SharedFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.position >= self.len || buf.is_empty() {
+            return Ok(0);
+        }
+        #[cfg(unix)]
+        let read = std::os::unix::fs::FileExt::read_at(&*self.file, buf, self.position)?;
+        #[cfg(windows)]
+        let read = std::os::windows::fs::FileExt::seek_read(&*self.file, buf, self.position)?;
+        self.position = self
+            .position
+            .saturating_add(u64::try_from(read).unwrap_or(u64::MAX));
+        Ok(read)
+    }
+}
+
+impl Seek for SharedFile {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.position = seek_position(pos, self.position, self.len)?;
+        Ok(self.position)
+    }
+}
+
+impl ArchiveSource for SharedFile {
+    fn clone_source(&self) -> Box<dyn ArchiveSource> {
+        Box::new(self.clone())
+    }
+}
+
+/// The absolute offset a seek asks for, refusing one before the start.
+pub fn seek_position(pos: std::io::SeekFrom, current: u64, len: u64) -> std::io::Result<u64> {
+    let target = match pos {
+        std::io::SeekFrom::Start(offset) => Some(offset),
+        std::io::SeekFrom::End(delta) => len.checked_add_signed(delta),
+        std::io::SeekFrom::Current(delta) => current.checked_add_signed(delta),
+    };
+    target.ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "seek before the start of the package",
+        )
+    })
+}
+
 enum Backing {
     Bytes(ZipArchive<Cursor<Arc<[u8]>>>),
-    File(Mutex<ZipArchive<File>>),
+    Source(ZipArchive<Box<dyn ArchiveSource>>),
     Dir(PathBuf),
 }
 
@@ -80,7 +160,7 @@ impl std::fmt::Debug for Backing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Bytes(_) => f.write_str("Bytes"),
-            Self::File(_) => f.write_str("File"),
+            Self::Source(_) => f.write_str("Source"),
             Self::Dir(path) => write!(f, "Dir({})", path.display()),
         }
     }
@@ -131,26 +211,45 @@ fn safe_path(name: &str) -> Result<String, CsarError> {
     Ok(trimmed.to_owned())
 }
 
-/// Reads the central directory of a zip to name its first duplicate entry.
-fn first_duplicate_name(zip: &[u8]) -> Option<String> {
-    let le16 = |at: usize| -> Option<usize> {
-        zip.get(at..at + 2)
-            .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
-    };
-    let le32 = |at: usize| -> Option<usize> {
-        zip.get(at..at + 4)
-            .and_then(|b| usize::try_from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])).ok())
-    };
-    let search_from = zip.len().saturating_sub(65_557);
-    let eocd = (search_from..zip.len().saturating_sub(21))
+/// The largest central directory read to name a duplicate entry.
+const MAX_DIRECTORY_SCAN: u64 = 64 << 20;
+
+fn le16(bytes: &[u8], at: usize) -> Option<usize> {
+    bytes
+        .get(at..at.checked_add(2)?)
+        .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+}
+
+fn le32(bytes: &[u8], at: usize) -> Option<u64> {
+    bytes
+        .get(at..at.checked_add(4)?)
+        .map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+}
+
+/// Where the central directory is, `(offset, size)`, from the tail of a zip (its last
+/// 64 KiB and a bit): the end-of-central-directory record names it.
+fn central_directory(tail: &[u8], tail_start: u64) -> Option<(u64, u64)> {
+    let eocd = (0..tail.len().saturating_sub(21))
         .rev()
-        .find(|&at| zip.get(at..at + 4) == Some(&[0x50, 0x4b, 0x05, 0x06]))?;
-    let mut at = le32(eocd + 16)?;
+        .find(|&at| tail.get(at..at + 4) == Some(&[0x50, 0x4b, 0x05, 0x06]))?;
+    let size = le32(tail, eocd + 12)?;
+    let offset = le32(tail, eocd + 16)?;
+    // Zip64 keeps the real values elsewhere; this is only for naming a duplicate.
+    if offset == u64::from(u32::MAX) || offset.checked_add(size)? > tail_start + tail.len() as u64 {
+        return None;
+    }
+    Some((offset, size))
+}
+
+/// The first name that appears twice in a central directory.
+fn first_duplicate_in(directory: &[u8]) -> Option<String> {
+    let mut at = 0usize;
     let mut seen = HashSet::new();
-    while zip.get(at..at + 4) == Some(&[0x50, 0x4b, 0x01, 0x02]) {
-        let name_len = le16(at + 28)?;
-        let skip = name_len + le16(at + 30)? + le16(at + 32)?;
-        let name = String::from_utf8_lossy(zip.get(at + 46..at + 46 + name_len)?).into_owned();
+    while directory.get(at..at + 4) == Some(&[0x50, 0x4b, 0x01, 0x02]) {
+        let name_len = le16(directory, at + 28)?;
+        let skip = name_len + le16(directory, at + 30)? + le16(directory, at + 32)?;
+        let name =
+            String::from_utf8_lossy(directory.get(at + 46..at + 46 + name_len)?).into_owned();
         if !seen.insert(name.clone()) {
             return Some(name);
         }
@@ -159,10 +258,38 @@ fn first_duplicate_name(zip: &[u8]) -> Option<String> {
     None
 }
 
+/// Reads the central directory of a zip held in memory to name its first duplicate
+/// entry.
+fn first_duplicate_name(zip: &[u8]) -> Option<String> {
+    let (offset, size) = central_directory(zip, 0)?;
+    let start = usize::try_from(offset).ok()?;
+    let end = start.checked_add(usize::try_from(size).ok()?)?;
+    first_duplicate_in(zip.get(start..end)?)
+}
+
+/// Reads the tail and the central directory (never more than
+/// [`MAX_DIRECTORY_SCAN`]) of a zip source to name its first duplicate entry.
+fn first_duplicate_name_in(source: &mut dyn ArchiveSource) -> Option<String> {
+    use std::io::SeekFrom;
+    let len = source.seek(SeekFrom::End(0)).ok()?;
+    let tail_start = len.saturating_sub(65_557 + 22);
+    source.seek(SeekFrom::Start(tail_start)).ok()?;
+    let mut tail = Vec::new();
+    source.take(len - tail_start).read_to_end(&mut tail).ok()?;
+    let (offset, size) = central_directory(&tail, tail_start)?;
+    if size > MAX_DIRECTORY_SCAN {
+        return None;
+    }
+    source.seek(SeekFrom::Start(offset)).ok()?;
+    let mut directory = Vec::new();
+    source.take(size).read_to_end(&mut directory).ok()?;
+    first_duplicate_in(&directory)
+}
+
 fn check_zip<R: Read + Seek>(
     archive: &mut ZipArchive<R>,
     limits: &CsarLimits,
-    raw: Option<&[u8]>,
+    duplicate: impl FnOnce() -> Option<String>,
 ) -> Result<BTreeMap<String, u64>, CsarError> {
     if archive.len() > limits.max_entries {
         return Err(CsarError::TooManyEntries {
@@ -171,9 +298,7 @@ fn check_zip<R: Read + Seek>(
         });
     }
     if archive.has_duplicate_names() {
-        let entry = raw
-            .and_then(first_duplicate_name)
-            .unwrap_or_else(|| "(a name in the central directory)".to_owned());
+        let entry = duplicate().unwrap_or_else(|| "(a name in the central directory)".to_owned());
         return Err(CsarError::DuplicateEntry { entry });
     }
     let mut files = BTreeMap::new();
@@ -361,25 +486,34 @@ impl Csar {
         let bytes: Arc<[u8]> = bytes.into();
         let mut archive = ZipArchive::new(Cursor::new(bytes.clone()))
             .map_err(|e| CsarError::NotAZip(e.to_string()))?;
-        let files = check_zip(&mut archive, &options.limits, Some(&bytes))?;
+        let files = check_zip(&mut archive, &options.limits, || {
+            first_duplicate_name(&bytes)
+        })?;
         Self::finish(Backing::Bytes(archive), files, options)
     }
 
-    /// Opens a zip package file.
+    /// Opens a zip package file. Only the central directory and the members asked for
+    /// are read, each when asked for: the package is never held in memory.
     pub fn from_zip_file(path: &Path, options: &CsarOptions) -> Result<Self, CsarError> {
-        let io = |e: std::io::Error| CsarError::Io {
+        let source = SharedFile::open(path).map_err(|e| CsarError::Io {
             entry: path.display().to_string(),
             message: e.to_string(),
-        };
-        let file = File::open(path).map_err(io)?;
-        let mut archive = ZipArchive::new(file).map_err(|e| CsarError::NotAZip(e.to_string()))?;
-        let raw_tail = if archive.has_duplicate_names() {
-            Some(std::fs::read(path).map_err(io)?)
-        } else {
-            None
-        };
-        let files = check_zip(&mut archive, &options.limits, raw_tail.as_deref())?;
-        Self::finish(Backing::File(Mutex::new(archive)), files, options)
+        })?;
+        Self::from_zip_source(Box::new(source), options)
+    }
+
+    /// Opens a zip package from a seekable source (a file, an object in an object
+    /// store). Like [`Csar::from_zip_file`], it reads only what is asked for.
+    pub fn from_zip_source(
+        source: Box<dyn ArchiveSource>,
+        options: &CsarOptions,
+    ) -> Result<Self, CsarError> {
+        let mut probe = source.clone_source();
+        let mut archive = ZipArchive::new(source).map_err(|e| CsarError::NotAZip(e.to_string()))?;
+        let files = check_zip(&mut archive, &options.limits, || {
+            first_duplicate_name_in(probe.as_mut())
+        })?;
+        Self::finish(Backing::Source(archive), files, options)
     }
 
     /// Opens a zip package from a stream, spooling it to a file in `spool_dir` first
@@ -549,11 +683,8 @@ impl Csar {
                 let file = archive.by_name(&path).map_err(zip_error)?;
                 consume(&mut file.take(limit))
             }
-            Backing::File(archive) => {
-                let mut archive = archive.lock().map_err(|_| CsarError::Io {
-                    entry: path.clone(),
-                    message: "package reader poisoned by a panic".to_owned(),
-                })?;
+            Backing::Source(archive) => {
+                let mut archive = archive.clone();
                 let file = archive.by_name(&path).map_err(zip_error)?;
                 consume(&mut file.take(limit))
             }

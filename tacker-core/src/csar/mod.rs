@@ -13,7 +13,10 @@
 mod archive;
 mod meta;
 
-pub use archive::{Csar, CsarLimits, CsarOptions, HashCheck, HashOutcome, digest_hex};
+pub use archive::{
+    ArchiveSource, Csar, CsarLimits, CsarOptions, HashCheck, HashOutcome, SharedFile, digest_hex,
+    seek_position,
+};
 pub use meta::{ArtifactEntry, HashAlgorithm, Manifest, ToscaMeta};
 
 /// Why a CSAR was refused.

@@ -5,15 +5,17 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::Utc;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt};
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write as _;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
+use tokio::io::AsyncWriteExt as _;
 
+use super::content::{self, ContentStream, ObjectReader, SpoolFile, object_error};
 use super::notifications::pkgm_filter_matches;
 use super::{PackageFiles, PackageSource, VnfPackage};
-use crate::csar::{Csar, CsarOptions, HashAlgorithm, digest_hex};
+use crate::csar::{Csar, CsarOptions};
 use crate::filter::Filter;
 use crate::model::{
     Checksum, ContainerFormat, CreateVnfPkgInfoRequest, DiskFormat, KeyValuePairs, Link,
@@ -26,8 +28,8 @@ use crate::model::{
 };
 use crate::notify::{NotificationSink, NotificationTarget};
 use crate::store::{
-    ListQuery, NewNotification, Page, PkgmSubscriptionRecord, Record, Store, StoreExt, Versioned,
-    VnfPackageRecord, Write,
+    ListQuery, NewNotification, Page, PkgmSubscriptionRecord, Record, Store, StoreExt, UploadClaim,
+    Versioned, VnfPackageRecord, Write,
 };
 use crate::vnfd::{Vnfd, VnfdReport};
 use crate::{Error, Result, TenantId, new_id};
@@ -38,6 +40,30 @@ pub trait PackageFetcher: Send + Sync + std::fmt::Debug {
     /// The content at `uri`, at most `limit` bytes, with HTTP basic credentials if given.
     async fn fetch(&self, uri: &str, basic_auth: Option<(&str, &str)>, limit: u64)
     -> Result<Bytes>;
+
+    /// Writes the content at `uri` to `out` as it arrives and returns its size; more
+    /// than `limit` bytes is `TooLarge` naming the limit. The default fetches the whole
+    /// content with [`PackageFetcher::fetch`] first: implement it to stream.
+    async fn fetch_to(
+        &self,
+        uri: &str,
+        basic_auth: Option<(&str, &str)>,
+        limit: u64,
+        out: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
+    ) -> Result<u64> {
+        use tokio::io::AsyncWriteExt as _;
+        let content = self.fetch(uri, basic_auth, limit).await?;
+        let size = u64::try_from(content.len()).unwrap_or(u64::MAX);
+        if size > limit {
+            return Err(Error::TooLarge(format!(
+                "the package at the URI is {size} bytes; at most {limit} bytes (the maximum package size) are accepted"
+            )));
+        }
+        out.write_all(&content)
+            .await
+            .map_err(|e| Error::Internal(format!("cannot write the downloaded package: {e}")))?;
+        Ok(size)
+    }
 }
 
 /// How the package manager behaves.
@@ -47,8 +73,16 @@ pub struct PackageManagerConfig {
     pub api_root: String,
     /// Limits and options for reading packages.
     pub csar: CsarOptions,
-    /// The largest package accepted, in bytes.
+    /// The largest package accepted, in bytes (uploaded or fetched from a URI).
     pub max_package_size: u64,
+    /// Where packages are spooled while they are uploaded, downloaded or zipped for a
+    /// download (default: the system's temporary directory). Use a disk, not a tmpfs:
+    /// a spooled package takes its size here.
+    pub spool_dir: Option<std::path::PathBuf>,
+    /// How long the claim of an upload on its package lasts without renewal (renewed
+    /// every third of it): how soon a package whose onboarding process stopped goes back
+    /// from UPLOADING or PROCESSING to CREATED.
+    pub upload_claim_ttl: std::time::Duration,
 }
 
 impl Default for PackageManagerConfig {
@@ -57,6 +91,8 @@ impl Default for PackageManagerConfig {
             api_root: "http://127.0.0.1:9890".to_owned(),
             csar: CsarOptions::default(),
             max_package_size: 8 << 30,
+            spool_dir: None,
+            upload_claim_ttl: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -82,7 +118,101 @@ impl PackageFiles for OpenedFiles {
         if !self.0.csar.contains(path) {
             return Err(Error::not_found("package file", path));
         }
-        Ok(self.0.csar.read(path)?)
+        let mut files = read_members(self.0.clone(), vec![path.to_owned()]).await?;
+        Ok(files.pop().map(|(_, content)| content).unwrap_or_default())
+    }
+}
+
+/// Reads members of an opened package on a blocking thread (the package may be read
+/// from the object store by ranges, which blocks).
+async fn read_members(opened: Arc<Opened>, paths: Vec<String>) -> Result<Vec<(String, Vec<u8>)>> {
+    tokio::task::spawn_blocking(move || {
+        paths
+            .into_iter()
+            .map(|path| {
+                let content = opened.csar.read(&path)?;
+                Ok((path, content))
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("package read task failed: {e}")))?
+}
+
+/// Bytes of a package to send: the stored zip, one of its files, or an archive spooled
+/// to a file. Streams whole or by a range, never holding more than a few chunks.
+#[derive(Debug)]
+pub struct Content {
+    size: u64,
+    source: Source,
+}
+
+#[derive(Debug)]
+enum Source {
+    Object {
+        objects: Arc<dyn ObjectStore>,
+        key: ObjectPath,
+    },
+    Member {
+        opened: Arc<Opened>,
+        path: String,
+    },
+    Spooled(SpoolFile),
+}
+
+impl Content {
+    /// The size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The bytes, or those of `range` (which must lie within the size: resolve it
+    /// against [`Content::size`] first).
+    pub async fn stream(self, range: Option<Range<u64>>) -> Result<ContentStream> {
+        let size = self.size;
+        let range = range.unwrap_or(0..size);
+        if range.end > size || range.start > range.end {
+            return Err(Error::InvalidRequest(format!(
+                "range {}-{} is outside the content's {size} bytes",
+                range.start,
+                range.end.saturating_sub(1)
+            )));
+        }
+        if range.is_empty() {
+            return Ok(Box::pin(futures::stream::empty()));
+        }
+        match self.source {
+            Source::Object { objects, key } => {
+                let options = object_store::GetOptions {
+                    range: Some(object_store::GetRange::Bounded(range)),
+                    ..object_store::GetOptions::default()
+                };
+                let result = objects
+                    .get_opts(&key, options)
+                    .await
+                    .map_err(object_error)?;
+                Ok(Box::pin(futures::StreamExt::map(
+                    result.into_stream(),
+                    |chunk| chunk.map_err(object_error),
+                )))
+            }
+            Source::Member { opened, path } => Ok(content::blocking_stream(move |send| {
+                opened
+                    .csar
+                    .with_reader(&path, |reader| {
+                        content::pump(reader, range.start, range.end - range.start, send)
+                    })
+                    .map_err(Error::from)
+            })),
+            Source::Spooled(spool) => Ok(content::blocking_stream(move |send| {
+                let mut file = crate::csar::SharedFile::open(spool.path())
+                    .map_err(|e| Error::Internal(format!("cannot read the archive: {e}")))?;
+                content::pump(&mut file, range.start, range.end - range.start, send)
+                    .map_err(|e| Error::Internal(format!("cannot read the archive: {e}")))?;
+                drop(spool);
+                Ok(())
+            })),
+        }
     }
 }
 
@@ -116,11 +246,49 @@ fn content_key(tenant: &TenantId, id: &str) -> ObjectPath {
     ObjectPath::from(format!("vnf_packages/{tenant}/{id}/package.zip"))
 }
 
-fn object_error(error: object_store::Error) -> Error {
-    match error {
-        object_store::Error::NotFound { path, .. } => Error::not_found("package content", path),
-        other => Error::store(format!("object store: {other}"), true),
+/// An onboarding task's hold on a package; its renewer stops when it is dropped.
+#[derive(Debug)]
+struct Claim {
+    id: String,
+    token: String,
+    renewer: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.renewer.abort();
     }
+}
+
+fn not_created(id: &str, state: Onboarding) -> Error {
+    Error::Conflict(format!(
+        "package {id} is {}; content can only be uploaded to a CREATED package",
+        serde_json::to_value(state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    ))
+}
+
+fn failure_details(error: &Error) -> ProblemDetails {
+    ProblemDetails {
+        problem_type: None,
+        title: Some("Onboarding failed".to_owned()),
+        status: error.status(),
+        detail: error.to_string(),
+        instance: None,
+    }
+}
+
+/// Whether a package is UPLOADING or PROCESSING under a claim that lapsed (or none).
+fn lapsed(record: &VnfPackageRecord) -> bool {
+    matches!(
+        record.info.onboarding_state,
+        Onboarding::Uploading | Onboarding::Processing
+    ) && record
+        .upload_claim
+        .as_ref()
+        .is_none_or(|claim| claim.until < Utc::now())
 }
 
 fn container_format(text: &str) -> Option<ContainerFormat> {
@@ -229,6 +397,7 @@ impl VnfPackageManager {
             info: info.clone(),
             content_location: None,
             created_at: Utc::now(),
+            upload_claim: None,
         };
         self.inner.store.insert(tenant, record).await?;
         Ok(info)
@@ -239,80 +408,120 @@ impl VnfPackageManager {
         Ok(self.record(tenant, id).await?.value.info)
     }
 
+    /// The package record, sent back to CREATED first if its upload was interrupted.
     async fn record(&self, tenant: &TenantId, id: &str) -> Result<Versioned<VnfPackageRecord>> {
+        let record = self.raw_record(tenant, id).await?;
+        self.repair_if_lapsed(tenant, record).await
+    }
+
+    async fn raw_record(&self, tenant: &TenantId, id: &str) -> Result<Versioned<VnfPackageRecord>> {
         self.inner
             .store
             .get_typed::<VnfPackageRecord>(tenant, id)
             .await
     }
 
+    /// A package left UPLOADING or PROCESSING by an onboarding task that stopped (its
+    /// process ended) goes back to CREATED with `onboardingFailureDetails`, so it can
+    /// be uploaded again.
+    async fn repair_if_lapsed(
+        &self,
+        tenant: &TenantId,
+        mut record: Versioned<VnfPackageRecord>,
+    ) -> Result<Versioned<VnfPackageRecord>> {
+        if !lapsed(&record.value) {
+            return Ok(record);
+        }
+        let id = record.value.info.id.clone();
+        tracing::warn!(
+            package = id,
+            "an interrupted upload left the package; back to CREATED"
+        );
+        record.value.info.onboarding_state = Onboarding::Created;
+        record.value.info.onboarding_failure_details = Some(failure_details(&Error::Conflict(
+            "the upload was interrupted before the package was onboarded (the VNFM handling it stopped); upload the content again".to_owned(),
+        )));
+        record.value.upload_claim = None;
+        match self
+            .inner
+            .store
+            .update(tenant, record.value.clone(), record.version)
+            .await
+        {
+            Ok(version) => {
+                record.version = version;
+                Ok(record)
+            }
+            // Someone else changed it meanwhile: their state stands.
+            Err(Error::Conflict(_)) => self.raw_record(tenant, &id).await,
+            Err(other) => Err(other),
+        }
+    }
+
     /// Packages, filtered and paged.
     pub async fn list(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<VnfPkgInfo>> {
-        let page = self
+        let mut page = self
             .inner
             .store
             .list_typed::<VnfPackageRecord>(tenant, query)
             .await?;
+        for item in &mut page.items {
+            if lapsed(&item.value) {
+                *item = self.repair_if_lapsed(tenant, item.clone()).await?;
+            }
+        }
         Ok(page.map(|v| v.value.info))
     }
 
     /// Uploads the package zip and onboards it synchronously. On success the package
     /// is ONBOARDED and ENABLED; when validation fails it goes back to CREATED with
     /// `onboardingFailureDetails`, its content is discarded, and the error says why.
+    ///
+    /// The bytes are spooled to a file first and onboarded like
+    /// [`VnfPackageManager::upload_content_from_file`]; for large packages give the file.
     pub async fn upload_content(
         &self,
         tenant: &TenantId,
         id: &str,
         content: Bytes,
     ) -> Result<VnfPkgInfo> {
-        let limit = self.inner.config.max_package_size;
-        if u64::try_from(content.len()).unwrap_or(u64::MAX) > limit {
-            return Err(Error::Unprocessable(format!(
-                "the package is {} bytes; at most {limit} are accepted",
-                content.len()
-            )));
-        }
-        let claimed = self.claim_for_upload(tenant, id).await?;
-        let options = self.inner.config.csar.clone();
-        let bytes = content.clone();
-        let opened = tokio::task::spawn_blocking(move || -> Result<(Opened, String)> {
-            let checksum = {
-                let mut reader: &[u8] = &bytes;
-                digest_hex(HashAlgorithm::Sha256, &mut reader)
-                    .map_err(|e| Error::Internal(e.to_string()))?
-            };
-            let csar = Csar::from_zip_bytes(bytes.to_vec(), &options)?;
-            let report = crate::vnfd::validate(&csar, &options)?;
-            Ok((Opened { csar, report }, checksum))
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("package validation task failed: {e}")))?;
-        match opened {
-            Ok((opened, checksum)) => {
-                self.finish_onboarding(tenant, claimed, opened, checksum, content)
-                    .await
-            }
-            Err(error) => {
-                self.fail_onboarding(tenant, claimed, &error).await?;
-                Err(error)
-            }
-        }
+        self.check_size(u64::try_from(content.len()).unwrap_or(u64::MAX))?;
+        self.ensure_created(tenant, id).await?;
+        let (spool, mut file) = SpoolFile::create(&self.spool_dir(), "package").await?;
+        let write_error = |e: std::io::Error| {
+            Error::Internal(format!("cannot write the package to a temporary file: {e}"))
+        };
+        file.write_all(&content).await.map_err(write_error)?;
+        file.flush().await.map_err(write_error)?;
+        drop(file);
+        drop(content);
+        self.upload_content_from_file(tenant, id, spool.path())
+            .await
     }
 
-    /// Uploads a package from a file (for example a request body spooled to disk).
+    /// Uploads a package from a zip file (for example a request body spooled to disk)
+    /// and onboards it synchronously, like [`VnfPackageManager::upload_content`]. The
+    /// package is never held in memory: the zip is read from the file (only its
+    /// central directory and the members validation needs), artifacts are hashed in
+    /// chunks, and the file is stored in parts while its checksum is computed. A file
+    /// above `max_package_size` is refused with `TooLarge` before anything changes.
     pub async fn upload_content_from_file(
         &self,
         tenant: &TenantId,
         id: &str,
         path: &std::path::Path,
     ) -> Result<VnfPkgInfo> {
-        let content = tokio::fs::read(path)
+        let size = tokio::fs::metadata(path)
             .await
-            .map_err(|e| Error::InvalidRequest(format!("cannot read {}: {e}", path.display())))?;
-        self.upload_content(tenant, id, Bytes::from(content)).await
+            .map_err(|e| Error::InvalidRequest(format!("cannot read {}: {e}", path.display())))?
+            .len();
+        self.check_size(size)?;
+        let claim = self.claim(tenant, id, Onboarding::Processing).await?;
+        self.process(tenant, claim, path).await
     }
 
-    /// Fetches the package from an `http` or `https` URI and onboards it.
+    /// Fetches the package from an `http` or `https` URI and onboards it, waiting for
+    /// the end: [`VnfPackageManager::start_upload_from_uri`] and then its task.
     pub async fn upload_from_uri(
         &self,
         tenant: &TenantId,
@@ -320,7 +529,27 @@ impl VnfPackageManager {
         request: &UploadVnfPackageFromUriRequest,
         basic_auth: Option<(&str, &str)>,
     ) -> Result<VnfPkgInfo> {
-        let uri = request.address_information.trim();
+        let credentials = basic_auth.map(|(user, password)| (user.to_owned(), password.to_owned()));
+        self.start_upload_from_uri(tenant, id, request, credentials)
+            .await?
+            .await
+            .map_err(|e| Error::Internal(format!("the upload task failed: {e}")))?
+    }
+
+    /// Starts fetching the package from an `http` or `https` URI and returns once the
+    /// package is UPLOADING, with the task that downloads it (streamed to a spool file,
+    /// at most `max_package_size` bytes), validates it (PROCESSING) and onboards it
+    /// (ONBOARDED), or sends it back to CREATED with `onboardingFailureDetails`. The
+    /// task runs on its own: dropping the handle does not stop it. A process that stops
+    /// midway leaves a claim that lapses, and the package then goes back to CREATED.
+    pub async fn start_upload_from_uri(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        request: &UploadVnfPackageFromUriRequest,
+        basic_auth: Option<(String, String)>,
+    ) -> Result<tokio::task::JoinHandle<Result<VnfPkgInfo>>> {
+        let uri = request.address_information.trim().to_owned();
         let scheme_ok = uri.split_once("://").is_some_and(|(scheme, rest)| {
             matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") && !rest.is_empty()
         });
@@ -329,124 +558,332 @@ impl VnfPackageManager {
                 "addressInformation '{uri}' must be an http or https URI"
             )));
         }
-        let fetcher = self.inner.fetcher.as_ref().ok_or_else(|| {
+        let fetcher = self.inner.fetcher.clone().ok_or_else(|| {
             Error::NotSupported("uploads from a URI need a PackageFetcher".to_owned())
         })?;
+        let claim = self.claim(tenant, id, Onboarding::Uploading).await?;
+        let manager = self.clone();
+        let tenant = tenant.clone();
+        Ok(tokio::spawn(async move {
+            let limit = manager.inner.config.max_package_size;
+            let downloaded: Result<SpoolFile> = async {
+                let (spool, mut file) = SpoolFile::create(&manager.spool_dir(), "download").await?;
+                let credentials = basic_auth
+                    .as_ref()
+                    .map(|(user, password)| (user.as_str(), password.as_str()));
+                fetcher
+                    .fetch_to(&uri, credentials, limit, &mut file)
+                    .await
+                    .map_err(|error| match error {
+                        // The address the client gave cannot be fetched: an error in
+                        // the request (SOL013 6.4: 400), not in this server.
+                        Error::Driver { .. } => {
+                            Error::InvalidRequest(format!("the package cannot be fetched: {error}"))
+                        }
+                        other => other,
+                    })?;
+                file.flush().await.map_err(|e| {
+                    Error::Internal(format!("cannot write the downloaded package: {e}"))
+                })?;
+                drop(file);
+                Ok(spool)
+            }
+            .await;
+            let spool = match downloaded {
+                Ok(spool) => spool,
+                Err(error) => {
+                    manager.fail_onboarding(&tenant, &claim, &error).await;
+                    return Err(error);
+                }
+            };
+            let size = tokio::fs::metadata(spool.path())
+                .await
+                .map(|m| m.len())
+                .unwrap_or(u64::MAX);
+            if let Err(error) = manager.check_size(size) {
+                manager.fail_onboarding(&tenant, &claim, &error).await;
+                return Err(error);
+            }
+            if let Err(error) = manager
+                .transition(&tenant, &claim, |record| {
+                    record.info.onboarding_state = Onboarding::Processing;
+                })
+                .await
+            {
+                manager.fail_onboarding(&tenant, &claim, &error).await;
+                return Err(error);
+            }
+            manager.process(&tenant, claim, spool.path()).await
+        }))
+    }
+
+    fn spool_dir(&self) -> std::path::PathBuf {
+        self.inner
+            .config
+            .spool_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir)
+    }
+
+    /// `TooLarge` naming the limit when `size` is above it.
+    fn check_size(&self, size: u64) -> Result<()> {
+        let limit = self.inner.config.max_package_size;
+        if size > limit {
+            return Err(Error::TooLarge(format!(
+                "the package is {size} bytes; at most {limit} bytes (the maximum package size) are accepted"
+            )));
+        }
+        Ok(())
+    }
+
+    async fn ensure_created(&self, tenant: &TenantId, id: &str) -> Result<()> {
         let record = self.record(tenant, id).await?;
         if record.value.info.onboarding_state != Onboarding::Created {
-            return Err(Error::Conflict(format!(
-                "package {id} is {:?}; content can only be uploaded to a CREATED package",
-                record.value.info.onboarding_state
-            )));
+            return Err(not_created(id, record.value.info.onboarding_state));
         }
-        let content = fetcher
-            .fetch(uri, basic_auth, self.inner.config.max_package_size)
-            .await?;
-        self.upload_content(tenant, id, content).await
+        Ok(())
     }
 
-    async fn claim_for_upload(
-        &self,
-        tenant: &TenantId,
-        id: &str,
-    ) -> Result<Versioned<VnfPackageRecord>> {
+    /// Takes a CREATED package into `state` (UPLOADING or PROCESSING) under a new
+    /// claim, renewed until the returned value is dropped.
+    async fn claim(&self, tenant: &TenantId, id: &str, state: Onboarding) -> Result<Claim> {
         let mut record = self.record(tenant, id).await?;
         if record.value.info.onboarding_state != Onboarding::Created {
-            return Err(Error::Conflict(format!(
-                "package {id} is {}; content can only be uploaded to a CREATED package",
-                serde_json::to_value(record.value.info.onboarding_state).unwrap_or_default()
-            )));
+            return Err(not_created(id, record.value.info.onboarding_state));
         }
-        record.value.info.onboarding_state = Onboarding::Processing;
+        let token = new_id();
+        record.value.info.onboarding_state = state;
         record.value.info.onboarding_failure_details = None;
-        let version = self
-            .inner
-            .store
-            .update(tenant, record.value.clone(), record.version)
-            .await?;
-        record.version = version;
-        Ok(record)
-    }
-
-    async fn fail_onboarding(
-        &self,
-        tenant: &TenantId,
-        mut record: Versioned<VnfPackageRecord>,
-        error: &Error,
-    ) -> Result<()> {
-        record.value.info.onboarding_state = Onboarding::Created;
-        record.value.info.onboarding_failure_details = Some(ProblemDetails {
-            problem_type: None,
-            title: Some("Onboarding failed".to_owned()),
-            status: error.status(),
-            detail: error.to_string(),
-            instance: None,
+        record.value.upload_claim = Some(UploadClaim {
+            token: token.clone(),
+            until: self.claim_until(),
         });
         self.inner
             .store
-            .update(tenant, record.value, record.version)
+            .update(tenant, record.value.clone(), record.version)
             .await?;
-        Ok(())
+        let renewer = {
+            let manager = self.clone();
+            let tenant = tenant.clone();
+            let id = id.to_owned();
+            let token = token.clone();
+            let period =
+                (self.inner.config.upload_claim_ttl / 3).max(std::time::Duration::from_millis(10));
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(period).await;
+                    let until = manager.claim_until();
+                    let renewed = manager
+                        .transition_by(&tenant, &id, &token, |record| {
+                            if let Some(claim) = &mut record.upload_claim {
+                                claim.until = until;
+                            }
+                        })
+                        .await;
+                    if let Err(error) = renewed {
+                        tracing::warn!(package = id, %error, "cannot renew the upload claim");
+                    }
+                }
+            })
+        };
+        Ok(Claim {
+            id: id.to_owned(),
+            token,
+            renewer,
+        })
+    }
+
+    fn claim_until(&self) -> chrono::DateTime<Utc> {
+        let ttl = chrono::Duration::from_std(self.inner.config.upload_claim_ttl)
+            .unwrap_or(chrono::Duration::seconds(60));
+        Utc::now() + ttl
+    }
+
+    async fn transition(
+        &self,
+        tenant: &TenantId,
+        claim: &Claim,
+        change: impl Fn(&mut VnfPackageRecord),
+    ) -> Result<Versioned<VnfPackageRecord>> {
+        self.transition_by(tenant, &claim.id, &claim.token, change)
+            .await
+    }
+
+    /// Changes the package while the claim `token` holds it, retrying when the record
+    /// moved under it (the renewer and the task both write it).
+    async fn transition_by(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        token: &str,
+        change: impl Fn(&mut VnfPackageRecord),
+    ) -> Result<Versioned<VnfPackageRecord>> {
+        let mut last = None;
+        for _ in 0..8 {
+            let mut record = self.held(tenant, id, token).await?;
+            change(&mut record.value);
+            match self
+                .inner
+                .store
+                .update(tenant, record.value.clone(), record.version)
+                .await
+            {
+                Ok(version) => {
+                    record.version = version;
+                    return Ok(record);
+                }
+                Err(Error::Conflict(message)) => last = Some(message),
+                Err(other) => return Err(other),
+            }
+        }
+        Err(Error::Conflict(format!(
+            "package {id} keeps changing: {}",
+            last.unwrap_or_default()
+        )))
+    }
+
+    /// The package as long as the claim `token` still holds it.
+    async fn held(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        token: &str,
+    ) -> Result<Versioned<VnfPackageRecord>> {
+        let record = self.raw_record(tenant, id).await?;
+        let holds = record
+            .value
+            .upload_claim
+            .as_ref()
+            .is_some_and(|claim| claim.token == token)
+            && matches!(
+                record.value.info.onboarding_state,
+                Onboarding::Uploading | Onboarding::Processing
+            );
+        if !holds {
+            return Err(Error::Conflict(format!(
+                "the upload of package {id} was interrupted: its claim lapsed"
+            )));
+        }
+        Ok(record)
+    }
+
+    /// Validates the package zip at `path` and stores it, ending ONBOARDED or (with the
+    /// error) back in CREATED.
+    async fn process(
+        &self,
+        tenant: &TenantId,
+        claim: Claim,
+        path: &std::path::Path,
+    ) -> Result<VnfPkgInfo> {
+        let options = self.inner.config.csar.clone();
+        let file = path.to_owned();
+        let validated = tokio::task::spawn_blocking(move || -> Result<Opened> {
+            let csar = Csar::from_zip_file(&file, &options)?;
+            let report = crate::vnfd::validate(&csar, &options)?;
+            Ok(Opened { csar, report })
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("package validation task failed: {e}")))
+        .and_then(|validated| validated);
+        let opened = match validated {
+            Ok(opened) => opened,
+            Err(error) => {
+                self.fail_onboarding(tenant, &claim, &error).await;
+                return Err(error);
+            }
+        };
+        let key = content_key(tenant, &claim.id);
+        let checksum = match content::store_file(&self.inner.objects, &key, path).await {
+            Ok(checksum) => checksum,
+            Err(error) => {
+                self.fail_onboarding(tenant, &claim, &error).await;
+                return Err(error);
+            }
+        };
+        self.finish_onboarding(tenant, claim, &opened, checksum, key)
+            .await
+    }
+
+    /// Back to CREATED with `onboardingFailureDetails`, if the claim still holds; a
+    /// failure to record it is logged (the claim lapses and the package goes back to
+    /// CREATED anyway).
+    async fn fail_onboarding(&self, tenant: &TenantId, claim: &Claim, error: &Error) {
+        claim.renewer.abort();
+        let details = failure_details(error);
+        let failed = self
+            .transition(tenant, claim, |record| {
+                record.info.onboarding_state = Onboarding::Created;
+                record.info.onboarding_failure_details = Some(details.clone());
+                record.upload_claim = None;
+            })
+            .await;
+        if let Err(failure) = failed {
+            tracing::warn!(package = claim.id, %failure, cause = %error, "cannot record the failed onboarding");
+        }
     }
 
     async fn finish_onboarding(
         &self,
         tenant: &TenantId,
-        record: Versioned<VnfPackageRecord>,
-        opened: Opened,
+        claim: Claim,
+        opened: &Opened,
         checksum: String,
-        content: Bytes,
+        key: ObjectPath,
     ) -> Result<VnfPkgInfo> {
-        let id = record.value.info.id.clone();
-        let key = content_key(tenant, &id);
-        if let Err(error) = self
-            .inner
-            .objects
-            .put(&key, PutPayload::from(content))
-            .await
-        {
-            let error = object_error(error);
-            self.fail_onboarding(tenant, record, &error).await?;
-            return Err(error);
-        }
-        let mut info = record.value.info.clone();
-        self.describe(&mut info, &opened, checksum);
-        info.onboarding_state = Onboarding::Onboarded;
-        info.operational_state = Operational::Enabled;
-        let updated = VnfPackageRecord {
-            info: info.clone(),
-            content_location: Some(key.to_string()),
-            created_at: record.value.created_at,
-        };
-        let mut writes = vec![Write::Update {
-            record: Record::from(updated),
-            expected_version: record.version,
-        }];
-        writes.extend(
-            self.notifications(
-                tenant,
-                &info,
-                PkgmNotificationType::VnfPackageOnboardingNotification,
-                None,
-            )
-            .await?,
-        );
-        if let Err(error) = self.inner.store.commit(tenant, writes).await {
-            let _ = self.inner.objects.delete(&key).await;
-            let reason = match &error {
-                Error::Conflict(message) => {
-                    Error::Conflict(format!("cannot onboard package {id}: {message}"))
+        claim.renewer.abort();
+        let id = claim.id.clone();
+        let mut last = Error::Conflict(format!("package {id} keeps changing"));
+        for _ in 0..8 {
+            let record = match self.held(tenant, &id, &claim.token).await {
+                Ok(record) => record,
+                Err(error) => {
+                    last = error;
+                    break;
                 }
-                _ => Error::Internal(error.to_string()),
             };
-            let fresh = self.record(tenant, &id).await?;
-            self.fail_onboarding(tenant, fresh, &reason).await?;
-            return Err(reason);
+            let mut info = record.value.info.clone();
+            self.describe(&mut info, opened, checksum.clone());
+            info.onboarding_state = Onboarding::Onboarded;
+            info.operational_state = Operational::Enabled;
+            let updated = VnfPackageRecord {
+                info: info.clone(),
+                content_location: Some(key.to_string()),
+                created_at: record.value.created_at,
+                upload_claim: None,
+            };
+            let mut writes = vec![Write::Update {
+                record: Record::from(updated),
+                expected_version: record.version,
+            }];
+            writes.extend(
+                self.notifications(
+                    tenant,
+                    &info,
+                    PkgmNotificationType::VnfPackageOnboardingNotification,
+                    None,
+                )
+                .await?,
+            );
+            match self.inner.store.commit(tenant, writes).await {
+                Ok(_) => {
+                    if let Ok(mut cache) = self.inner.opened.lock() {
+                        cache.remove(&key.to_string());
+                    }
+                    return Ok(info);
+                }
+                // The renewer wrote the record meanwhile: read it again.
+                Err(Error::Conflict(message)) => {
+                    last = Error::Conflict(format!("cannot onboard package {id}: {message}"));
+                }
+                Err(other) => {
+                    last = Error::Internal(other.to_string());
+                    break;
+                }
+            }
         }
-        if let Ok(mut cache) = self.inner.opened.lock() {
-            cache.insert(key.to_string(), Arc::new(opened));
-        }
-        Ok(info)
+        let _ = self.inner.objects.delete(&key).await;
+        self.fail_onboarding(tenant, &claim, &last).await;
+        Err(last)
     }
 
     fn describe(&self, info: &mut VnfPkgInfo, opened: &Opened, checksum: String) {
@@ -515,7 +952,7 @@ impl VnfPackageManager {
                             .checksum_algorithm
                             .as_deref()
                             .map(|name| {
-                                HashAlgorithm::parse(name)
+                                crate::csar::HashAlgorithm::parse(name)
                                     .map_or_else(|| name.to_owned(), |a| a.as_str().to_owned())
                             })
                             .unwrap_or_default(),
@@ -675,7 +1112,10 @@ impl VnfPackageManager {
     pub async fn delete(&self, tenant: &TenantId, id: &str) -> Result<()> {
         let record = self.record(tenant, id).await?;
         let info = &record.value.info;
-        if info.onboarding_state == Onboarding::Processing {
+        if matches!(
+            info.onboarding_state,
+            Onboarding::Uploading | Onboarding::Processing
+        ) {
             return Err(Error::Conflict(format!("package {id} is being onboarded")));
         }
         if info.operational_state == Operational::Enabled {
@@ -724,18 +1164,34 @@ impl VnfPackageManager {
         Ok(())
     }
 
-    /// The package zip, or a byte range of it, with the total size.
+    /// The package zip, or a byte range of it, with the total size. This holds the
+    /// bytes in memory: for large packages use [`VnfPackageManager::content`].
     pub async fn package_content(
         &self,
         tenant: &TenantId,
         id: &str,
         range: Option<Range<u64>>,
     ) -> Result<(Bytes, u64)> {
+        let content = self.content(tenant, id).await?;
+        let size = content.size();
+        let mut stream = content.stream(range).await?;
+        let mut bytes = bytes::BytesMut::new();
+        while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+            bytes.extend_from_slice(&chunk?);
+        }
+        Ok((bytes.freeze(), size))
+    }
+
+    /// The stored package zip, to stream whole or by a range.
+    pub async fn content(&self, tenant: &TenantId, id: &str) -> Result<Content> {
         let record = self.record(tenant, id).await?;
         let location = record.value.content_location.ok_or_else(|| {
             Error::Conflict(format!(
-                "package {id} has no content; it is {:?}",
-                record.value.info.onboarding_state
+                "package {id} has no content; it is {}",
+                serde_json::to_value(record.value.info.onboarding_state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
             ))
         })?;
         let key = ObjectPath::from(location.as_str());
@@ -746,32 +1202,13 @@ impl VnfPackageManager {
             .await
             .map_err(object_error)?
             .size;
-        let bytes = match range {
-            None => self
-                .inner
-                .objects
-                .get(&key)
-                .await
-                .map_err(object_error)?
-                .bytes()
-                .await
-                .map_err(object_error)?,
-            Some(range) => {
-                if range.start >= range.end || range.end > size {
-                    return Err(Error::InvalidRequest(format!(
-                        "range {}-{} is outside the package's {size} bytes",
-                        range.start,
-                        range.end.saturating_sub(1)
-                    )));
-                }
-                self.inner
-                    .objects
-                    .get_range(&key, range)
-                    .await
-                    .map_err(object_error)?
-            }
-        };
-        Ok((bytes, size))
+        Ok(Content {
+            size,
+            source: Source::Object {
+                objects: self.inner.objects.clone(),
+                key,
+            },
+        })
     }
 
     async fn opened(&self, tenant: &TenantId, id: &str) -> Result<(Arc<Opened>, VnfPkgInfo)> {
@@ -792,18 +1229,22 @@ impl VnfPackageManager {
             return Ok((opened, record.value.info));
         }
         let key = ObjectPath::from(location.as_str());
-        let bytes = self
+        let size = self
             .inner
             .objects
-            .get(&key)
+            .head(&key)
             .await
             .map_err(object_error)?
-            .bytes()
-            .await
-            .map_err(object_error)?;
+            .size;
+        let reader = ObjectReader::new(
+            self.inner.objects.clone(),
+            key,
+            size,
+            tokio::runtime::Handle::current(),
+        );
         let options = self.inner.config.csar.clone();
         let opened = tokio::task::spawn_blocking(move || -> Result<Opened> {
-            let csar = Csar::from_zip_bytes(bytes.to_vec(), &options)?;
+            let csar = Csar::from_zip_source(Box::new(reader), &options)?;
             let report = crate::vnfd::read_vnfd(&csar, &options.missing_ok)?;
             Ok(Opened { csar, report })
         })
@@ -825,12 +1266,8 @@ impl VnfPackageManager {
     /// The VNFD's TOSCA files: every template reached from the Entry-Definitions.
     pub async fn vnfd_files(&self, tenant: &TenantId, id: &str) -> Result<Vec<(String, Vec<u8>)>> {
         let (opened, _) = self.opened(tenant, id).await?;
-        opened
-            .report
-            .templates
-            .iter()
-            .map(|path| Ok((path.clone(), opened.csar.read(path)?)))
-            .collect()
+        let paths = opened.report.templates.clone();
+        read_members(opened, paths).await
     }
 
     /// The VNFD as one YAML file; `NotAcceptable` when it spans several files.
@@ -848,16 +1285,11 @@ impl VnfPackageManager {
     /// The VNFD's files as a zip, with TOSCA.meta when the package has one.
     pub async fn vnfd_zip(&self, tenant: &TenantId, id: &str) -> Result<Vec<u8>> {
         let (opened, _) = self.opened(tenant, id).await?;
-        let mut files = self.vnfd_files(tenant, id).await?;
+        let mut paths = opened.report.templates.clone();
         if opened.csar.contains("TOSCA-Metadata/TOSCA.meta") {
-            files.insert(
-                0,
-                (
-                    "TOSCA-Metadata/TOSCA.meta".to_owned(),
-                    opened.csar.read("TOSCA-Metadata/TOSCA.meta")?,
-                ),
-            );
+            paths.insert(0, "TOSCA-Metadata/TOSCA.meta".to_owned());
         }
+        let files = read_members(opened, paths).await?;
         let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated);
@@ -883,11 +1315,13 @@ impl VnfPackageManager {
             .manifest_path
             .clone()
             .ok_or_else(|| Error::not_found("manifest of package", id))?;
-        Ok(opened.csar.read(&path)?)
+        let mut files = read_members(opened, vec![path]).await?;
+        Ok(files.pop().map(|(_, content)| content).unwrap_or_default())
     }
 
     /// An artifact of the package (a file TOSCA.meta or the manifest lists, or a
-    /// software image), optionally a byte range of it.
+    /// software image), optionally a byte range of it. This holds the bytes in memory:
+    /// for large artifacts use [`VnfPackageManager::artifact_content`].
     pub async fn artifact(
         &self,
         tenant: &TenantId,
@@ -895,6 +1329,33 @@ impl VnfPackageManager {
         path: &str,
         range: Option<Range<u64>>,
     ) -> Result<Vec<u8>> {
+        let content = self.artifact_content(tenant, id, path).await?;
+        let size = content.size();
+        if let Some(range) = &range
+            && (range.start >= range.end || range.start >= size)
+        {
+            return Err(Error::InvalidRequest(format!(
+                "range {}-{} is outside the artifact's {size} bytes",
+                range.start, range.end
+            )));
+        }
+        let range = range.map(|r| r.start..r.end.min(size));
+        let mut stream = content.stream(range).await?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+            bytes.extend_from_slice(&chunk?);
+        }
+        Ok(bytes)
+    }
+
+    /// An artifact of the package (a file TOSCA.meta or the manifest lists, or a
+    /// software image), to stream whole or by a range.
+    pub async fn artifact_content(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        path: &str,
+    ) -> Result<Content> {
         let (opened, info) = self.opened(tenant, id).await?;
         let listed = info
             .additional_artifacts
@@ -904,31 +1365,71 @@ impl VnfPackageManager {
                 .software_images
                 .iter()
                 .any(|i| i.image_path.as_deref() == Some(path));
-        if !listed || !opened.csar.contains(path) {
-            return Err(Error::not_found("artifact", path));
-        }
-        let content = opened.csar.read(path)?;
-        match range {
-            None => Ok(content),
-            Some(range) => {
-                let start = usize::try_from(range.start).unwrap_or(usize::MAX);
-                let end = usize::try_from(range.end)
-                    .unwrap_or(usize::MAX)
-                    .min(content.len());
-                content
-                    .get(start..end)
-                    .filter(|slice| !slice.is_empty())
-                    .map(<[u8]>::to_vec)
-                    .ok_or_else(|| {
-                        Error::InvalidRequest(format!(
-                            "range {}-{} is outside the artifact's {} bytes",
-                            range.start,
-                            range.end,
-                            content.len()
-                        ))
-                    })
+        let size = match opened.csar.size(path) {
+            Some(size) if listed => size,
+            _ => return Err(Error::not_found("artifact", path)),
+        };
+        Ok(Content {
+            size,
+            source: Source::Member {
+                opened,
+                path: path.to_owned(),
+            },
+        })
+    }
+
+    /// A zip (entries stored, in the package's layout) of the artifacts at `paths`
+    /// that the package lists and carries (others are left out), spooled to a file and
+    /// streamed from there.
+    pub async fn artifacts_zip(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        paths: Vec<String>,
+    ) -> Result<Content> {
+        let (opened, info) = self.opened(tenant, id).await?;
+        let paths: Vec<String> = paths
+            .into_iter()
+            .filter(|path| {
+                let listed = info
+                    .additional_artifacts
+                    .iter()
+                    .any(|a| a.artifact_path.as_deref() == Some(path.as_str()))
+                    || info
+                        .software_images
+                        .iter()
+                        .any(|i| i.image_path.as_deref() == Some(path.as_str()));
+                listed && opened.csar.contains(path)
+            })
+            .collect();
+        let (spool, file) = SpoolFile::create(&self.spool_dir(), "artifacts").await?;
+        let file = file.into_std().await;
+        let size = tokio::task::spawn_blocking(move || -> Result<u64> {
+            let failed = |e: &dyn std::fmt::Display| {
+                Error::Internal(format!("building the artifacts archive failed: {e}"))
+            };
+            let mut writer = zip::ZipWriter::new(std::io::BufWriter::new(file));
+            for path in paths {
+                let size = opened.csar.size(&path).unwrap_or(0);
+                let options = zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Stored)
+                    .large_file(size >= u64::from(u32::MAX));
+                writer.start_file(&*path, options).map_err(|e| failed(&e))?;
+                opened
+                    .csar
+                    .with_reader(&path, |reader| std::io::copy(reader, &mut writer))?;
             }
-        }
+            let mut file = writer.finish().map_err(|e| failed(&e))?;
+            file.flush().map_err(|e| failed(&e))?;
+            let file = file.into_inner().map_err(|e| failed(&e))?;
+            file.metadata().map(|m| m.len()).map_err(|e| failed(&e))
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("building the artifacts archive failed: {e}")))??;
+        Ok(Content {
+            size,
+            source: Source::Spooled(spool),
+        })
     }
 
     /// Subscribes to package notifications. With a notification sink configured, the

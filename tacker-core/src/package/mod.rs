@@ -81,8 +81,10 @@ pub trait PackageSource: Send + Sync + std::fmt::Debug {
     async fn set_in_use(&self, tenant: &TenantId, vnfd_id: &str, in_use: bool) -> Result<()>;
 }
 
+mod content;
 mod manager;
 mod notifications;
 
-pub use manager::{PackageFetcher, PackageManagerConfig, VnfPackageManager};
+pub use content::{ContentStream, SpoolFile};
+pub use manager::{Content, PackageFetcher, PackageManagerConfig, VnfPackageManager};
 pub use notifications::pkgm_filter_matches;

@@ -241,6 +241,22 @@ pub struct VnfPackageRecord {
     pub content_location: Option<String>,
     /// When the package resource was created.
     pub created_at: DateTime,
+    /// While the package is UPLOADING or PROCESSING: who is onboarding it and until
+    /// when that claim holds. The onboarding task renews it; a claim left to expire
+    /// means the process doing the work stopped, and the package goes back to CREATED
+    /// the next time it is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_claim: Option<UploadClaim>,
+}
+
+/// The claim of an onboarding task on a package (see
+/// [`VnfPackageRecord::upload_claim`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadClaim {
+    /// Identifies the task.
+    pub token: String,
+    /// When the claim lapses unless renewed.
+    pub until: DateTime,
 }
 
 /// A VNF instance.

@@ -130,6 +130,7 @@ pub fn package(id: &str, vnfd_id: Option<&str>) -> VnfPackageRecord {
         },
         content_location: None,
         created_at: Utc::now(),
+        upload_claim: None,
     }
 }
 

@@ -4,65 +4,20 @@
 
 use std::collections::BTreeSet;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::pin::Pin;
 
-use axum::body::{Body, Bytes};
-use axum::http::header::{ACCEPT, ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE};
+use axum::body::Body;
+use axum::http::header::{ACCEPT, ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hyper::body::Body as _;
 use tokio::io::AsyncWriteExt as _;
 
 use crate::rest::sol013::{ApiError, ApiResult};
+use tacker_core::package::{ContentStream, SpoolFile};
 
-// ----- Temporary files -----------------------------------------------------------------
-
-/// A file under [`std::env::temp_dir`] that is removed when this value is dropped, on
-/// every path: success, error, or the request future being cancelled.
-#[derive(Debug)]
-pub(super) struct TempFile {
-    path: PathBuf,
-}
-
-impl TempFile {
-    /// Creates a new, empty file readable only by this process's user.
-    async fn create() -> ApiResult<(Self, tokio::fs::File)> {
-        let path = std::env::temp_dir().join(format!(
-            "tacker-package-upload-{}.zip",
-            tacker_core::new_id()
-        ));
-        let mut options = tokio::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        options.mode(0o600);
-        let file = options.open(&path).await.map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!(
-                    "cannot create a temporary file for the package in {}: {e}",
-                    std::env::temp_dir().display()
-                ),
-            )
-        })?;
-        Ok((Self { path }, file))
-    }
-
-    /// Where the file is.
-    pub(super) fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Err(error) = std::fs::remove_file(&self.path)
-            && error.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %self.path.display(), %error, "temporary package file left behind");
-        }
-    }
-}
+// ----- Spooling ------------------------------------------------------------------------
 
 fn too_large(limit: u64) -> ApiError {
     ApiError::new(
@@ -81,15 +36,20 @@ fn write_failed(error: &std::io::Error) -> ApiError {
 /// Streams a request body to a temporary file, never holding more than one chunk in
 /// memory. Refuses with 413 as soon as the declared `Content-Length` or the bytes
 /// received exceed `limit`, and with 400 when the body is empty.
-pub(super) async fn spool(headers: &HeaderMap, mut body: Body, limit: u64) -> ApiResult<TempFile> {
+pub(super) async fn spool(
+    headers: &HeaderMap,
+    mut body: Body,
+    limit: u64,
+    dir: &Path,
+) -> ApiResult<SpoolFile> {
     let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
+        .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit) {
         return Err(too_large(limit));
     }
-    let (temp, mut file) = TempFile::create().await?;
+    let (temp, mut file) = SpoolFile::create(dir, "package-upload").await?;
     let mut received: u64 = 0;
     while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
         let frame = frame
@@ -257,10 +217,11 @@ fn header_value(text: &str) -> ApiResult<HeaderValue> {
 /// `Accept-Ranges: bytes`.
 pub(super) fn ranged_response(
     content_type: &str,
-    body: Bytes,
+    body: impl Into<Body>,
     range: Option<Range<u64>>,
     length: u64,
 ) -> ApiResult<Response> {
+    let body: Body = body.into();
     let mut response = match &range {
         None => (StatusCode::OK, body).into_response(),
         Some(range) => {
@@ -279,25 +240,24 @@ pub(super) fn ranged_response(
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, header_value(content_type)?);
     headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let sent = range.map_or(length, |range| range.end - range.start);
+    headers.insert(CONTENT_LENGTH, header_value(&sent.to_string())?);
     Ok(response)
 }
 
-/// The part of in-memory content a request asks for, as a 200 or 206 answer.
-pub(super) fn serve_bytes(
+/// Streams stored content (the package zip, an artifact, an archive) whole with 200,
+/// or the single range the request asks for with 206: the content is never held in
+/// memory.
+pub(super) async fn serve_content(
     headers: &HeaderMap,
     content_type: &str,
-    content: Bytes,
+    content: tacker_core::package::Content,
 ) -> ApiResult<Response> {
-    let length = u64::try_from(content.len()).unwrap_or(u64::MAX);
-    match requested_range(headers, length)? {
-        None => ranged_response(content_type, content, None, length),
-        Some(range) => {
-            let start = usize::try_from(range.start).unwrap_or(usize::MAX);
-            let end = usize::try_from(range.end).unwrap_or(usize::MAX);
-            let part = content.slice(start.min(content.len())..end.min(content.len()));
-            ranged_response(content_type, part, Some(range), length)
-        }
-    }
+    let length = content.size();
+    let range = requested_range(headers, length)?;
+    let stream: ContentStream = content.stream(range.clone()).await?;
+    let body = Body::from_stream(stream);
+    ranged_response(content_type, body, range, length)
 }
 
 /// A 200 answer with a body of a media type.
@@ -487,7 +447,8 @@ mod tests {
 
     #[tokio::test]
     async fn temporary_files_go_away_on_every_path() {
-        let (temp, _file) = TempFile::create().await.expect("created");
+        let dir = std::env::temp_dir();
+        let (temp, _file) = SpoolFile::create(&dir, "test").await.expect("created");
         let path = temp.path().to_owned();
         assert!(path.exists());
         drop(temp);
@@ -495,14 +456,14 @@ mod tests {
 
         let mut headers = HeaderMap::new();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/zip"));
-        let spooled = spool(&headers, Body::from(vec![1u8; 100]), 1000)
+        let spooled = spool(&headers, Body::from(vec![1u8; 100]), 1000, &dir)
             .await
             .expect("spooled");
         assert_eq!(std::fs::read(spooled.path()).expect("read").len(), 100);
         let path = spooled.path().to_owned();
         drop(spooled);
         assert!(!path.exists());
-        let error = spool(&headers, Body::from(vec![1u8; 100]), 99)
+        let error = spool(&headers, Body::from(vec![1u8; 100]), 99, &dir)
             .await
             .expect_err("too large");
         assert_eq!(error.status(), StatusCode::PAYLOAD_TOO_LARGE);

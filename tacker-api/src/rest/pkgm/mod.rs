@@ -10,7 +10,7 @@
 //! | `/vnf_packages` | GET, POST | SOL013 filter, selectors and paging; 201 + `Location` |
 //! | `/vnf_packages/{id}` | GET, PATCH, DELETE | PATCH takes `application/merge-patch+json` (or JSON) and answers 200 with the modifications; DELETE answers 409 while the package is ENABLED, IN_USE or being onboarded |
 //! | `…/package_content` | PUT, GET | see below |
-//! | `…/package_content/upload_from_uri` | POST | 202 once fetched and onboarded; 400 when the address cannot be fetched |
+//! | `…/package_content/upload_from_uri` | POST | 202 at once (the package is UPLOADING); the download, validation and onboarding go on in the background |
 //! | `…/vnfd` | GET | `Accept` negotiation between `text/plain` and `application/zip` |
 //! | `…/manifest` | GET | `text/plain` |
 //! | `…/artifacts` | GET | v2 only: a zip of the package's artifacts, `Range` supported |
@@ -20,16 +20,27 @@
 //! Package content uploads (`PUT …/package_content`) take the zip as the body
 //! (`application/zip`, also `application/octet-stream`/`application/binary`;
 //! multipart is refused with 415, a missing `Content-Type` with 400). The body is
-//! streamed to a temporary file and never held in memory here; a declared or actual
-//! size above `ApiConfig::max_package_size` is refused with 413 as soon as it shows,
-//! and the file is removed on every path.
+//! streamed to a temporary file (in `ApiConfig::spool_dir`) and never held in memory;
+//! a declared or actual size above `ApiConfig::max_package_size` is refused with 413
+//! (ProblemDetails naming the limit) as soon as it shows, the package stays CREATED,
+//! and the file is removed on every path. Onboarding then reads the zip from the file
+//! and stores it in parts: memory use does not grow with the package size.
 //! A package that is not CREATED is refused with 409 before the body is read.
 //! Onboarding runs in a task of its own, so a client hanging up cannot leave the
 //! package half-onboarded; the answer (202, no body) comes once the package is
 //! ONBOARDED, and a package that fails validation is answered with the error (and goes
 //! back to CREATED with `onboardingFailureDetails`).
 //!
-//! Downloads (`GET …/package_content`, `…/artifacts`, `…/artifacts/{path}`) say
+//! `upload_from_uri` answers 202 once the request is checked (an `http`/`https`
+//! address, a CREATED package) and the package is UPLOADING. The download streams to
+//! a spool file (more than the maximum package size stops it), then the package is
+//! PROCESSING, then ONBOARDED, or back to CREATED with `onboardingFailureDetails`
+//! (status 413 for a package too large, 400 when the address cannot be fetched, 422
+//! when it is not a valid package). A VNFM that stops midway leaves the package under
+//! a claim that lapses; the package then goes back to CREATED when next read.
+//!
+//! Downloads (`GET …/package_content`, `…/artifacts`, `…/artifacts/{path}`) are
+//! streamed from the object store (the archive of `…/artifacts` from a spool file), say
 //! `Accept-Ranges: bytes` and honour a single range (`bytes=a-b`, `bytes=a-`,
 //! `bytes=-n`) with 206 and `Content-Range`; a malformed, multi-range or unsatisfiable
 //! range is 416 with `Content-Range: bytes */length`.
@@ -41,7 +52,7 @@ mod v1;
 
 use std::collections::BTreeSet;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -298,7 +309,12 @@ async fn upload_content(
     content::check_package_media_type(&headers)?;
     let info = state.packages().get(caller.tenant(), &id).await?;
     ensure_created(&info)?;
-    let file = content::spool(&headers, body, state.config().max_package_size).await?;
+    let spool_dir = state
+        .config()
+        .spool_dir
+        .clone()
+        .unwrap_or_else(std::env::temp_dir);
+    let file = content::spool(&headers, body, state.config().max_package_size, &spool_dir).await?;
     let packages = state.packages().clone();
     let tenant = caller.tenant().clone();
     detached(async move {
@@ -312,6 +328,9 @@ async fn upload_content(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// Starts the upload and answers 202 as soon as the package is UPLOADING (SOL005
+/// 10.4.5a.3.1): the download, validation and onboarding continue on their own, and the
+/// package ends ONBOARDED, or CREATED with `onboardingFailureDetails` saying why.
 async fn start_upload_from_uri(
     state: &AppState,
     caller: &Caller,
@@ -321,26 +340,11 @@ async fn start_upload_from_uri(
 ) -> ApiResult<StatusCode> {
     let info = state.packages().get(caller.tenant(), &id).await?;
     ensure_created(&info)?;
-    let packages = state.packages().clone();
-    let tenant = caller.tenant().clone();
-    detached(async move {
-        let credentials = basic_auth
-            .as_ref()
-            .map(|(user, password)| (user.as_str(), password.as_str()));
-        packages
-            .upload_from_uri(&tenant, &id, &request, credentials)
-            .await
-            .map_err(|error| match error {
-                // The address the client gave cannot be fetched: an error in the request
-                // (SOL013 6.4: 400), not in this server.
-                tacker_core::Error::Driver { .. } => tacker_core::Error::InvalidRequest(format!(
-                    "the package cannot be fetched from {}: {error}",
-                    request.address_information
-                )),
-                other => other,
-            })
-    })
-    .await?;
+    let task = state
+        .packages()
+        .start_upload_from_uri(caller.tenant(), &id, &request, basic_auth)
+        .await?;
+    drop(task);
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -391,20 +395,8 @@ async fn fetch_content(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let packages = state.packages();
-    if !headers.contains_key(axum::http::header::RANGE) {
-        let (bytes, size) = packages.package_content(caller.tenant(), &id, None).await?;
-        return content::ranged_response("application/zip", bytes, None, size);
-    }
-    // The size first (a one-byte read), to resolve the range against it.
-    let (_, size) = packages
-        .package_content(caller.tenant(), &id, Some(0..1))
-        .await?;
-    let range = content::requested_range(&headers, size)?;
-    let (bytes, size) = packages
-        .package_content(caller.tenant(), &id, range.clone())
-        .await?;
-    content::ranged_response("application/zip", bytes, range, size)
+    let content = state.packages().content(caller.tenant(), &id).await?;
+    content::serve_content(&headers, "application/zip", content).await
 }
 
 // ----- VNFD, manifest, artifacts -------------------------------------------------------
@@ -472,13 +464,9 @@ async fn fetch_artifact(
     query_flags(query.as_deref(), &["include_signatures"])?;
     let artifact = state
         .packages()
-        .artifact(caller.tenant(), &id, &artifact_path, None)
+        .artifact_content(caller.tenant(), &id, &artifact_path)
         .await?;
-    content::serve_bytes(
-        &headers,
-        content::media_type_of(&artifact_path),
-        Bytes::from(artifact),
-    )
+    content::serve_content(&headers, content::media_type_of(&artifact_path), artifact).await
 }
 
 /// The query parameters of `GET …/artifacts`.
@@ -551,44 +539,10 @@ async fn fetch_artifacts(
             format!("package {id} is not ONBOARDED; it has no artifacts to fetch yet"),
         ));
     }
-    let mut files = Vec::new();
-    for path in selected_artifacts(&info, &flags)? {
-        match packages.artifact(caller.tenant(), &id, &path, None).await {
-            Ok(content) => files.push((path, content)),
-            // A software image the VNFD names but the package does not carry.
-            Err(tacker_core::Error::NotFound { .. }) => {}
-            Err(other) => return Err(other.into()),
-        }
-    }
-    let archive = tokio::task::spawn_blocking(move || zip_files(files))
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("building the artifacts archive failed: {e}"),
-            )
-        })??;
-    content::serve_bytes(&headers, "application/zip", Bytes::from(archive))
-}
-
-/// A zip (entries stored, not compressed) of files, in the package's directory layout.
-fn zip_files(files: Vec<(String, Vec<u8>)>) -> ApiResult<Vec<u8>> {
-    use std::io::Write as _;
-    let failed = |e: &dyn std::fmt::Display| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("building the artifacts archive failed: {e}"),
-        )
-    };
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (path, content) in files {
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored)
-            .large_file(u64::try_from(content.len()).unwrap_or(u64::MAX) >= u64::from(u32::MAX));
-        writer.start_file(path, options).map_err(|e| failed(&e))?;
-        writer.write_all(&content).map_err(|e| failed(&e))?;
-    }
-    Ok(writer.finish().map_err(|e| failed(&e))?.into_inner())
+    let paths = selected_artifacts(&info, &flags)?;
+    // Software images the VNFD names but the package does not carry are left out.
+    let archive = packages.artifacts_zip(caller.tenant(), &id, paths).await?;
+    content::serve_content(&headers, "application/zip", archive).await
 }
 
 // ----- Subscriptions -------------------------------------------------------------------
