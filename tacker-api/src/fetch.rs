@@ -113,6 +113,37 @@ impl HttpPackageFetcher {
     pub fn new() -> Result<Self> {
         Self::builder().build()
     }
+
+    /// Sends `GET uri` (checked against the outbound policy) and returns a 2xx answer
+    /// whose body is still to be read; any other answer is a driver error quoting its
+    /// status line only.
+    async fn get(
+        &self,
+        uri: &str,
+        basic_auth: Option<(&str, &str)>,
+    ) -> Result<(Method, url::Url, reqwest::Response)> {
+        let url = http::parse_http_url("the package URI", uri)?;
+        http::check_url(&self.policy, "the package URI", &url)?;
+        let method = Method::GET;
+        let mut request = self.client.get(url.clone());
+        if let Some((user, password)) = basic_auth {
+            request = request.basic_auth(user, Some(password));
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| http::transport_error(&method, &url, &e, self.timeout))?;
+        let status = response.status();
+        if !status.is_success() {
+            let message = http::status_message(&method, &url, response).await;
+            return Err(Error::driver(
+                DRIVER,
+                http::status_retryable(status),
+                message,
+            ));
+        }
+        Ok((method, url, response))
+    }
 }
 
 #[async_trait]
@@ -127,26 +158,7 @@ impl PackageFetcher for HttpPackageFetcher {
         basic_auth: Option<(&str, &str)>,
         limit: u64,
     ) -> Result<Bytes> {
-        let url = http::parse_http_url("the package URI", uri)?;
-        http::check_url(&self.policy, "the package URI", &url)?;
-        let method = Method::GET;
-        let mut request = self.client.get(url.clone());
-        if let Some((user, password)) = basic_auth {
-            request = request.basic_auth(user, Some(password));
-        }
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| http::transport_error(&method, &url, &e, self.timeout))?;
-        let status = response.status();
-        if !status.is_success() {
-            let message = http::status_message(&method, &url, response).await;
-            return Err(Error::driver(
-                DRIVER,
-                http::status_retryable(status),
-                message,
-            ));
-        }
+        let (method, url, mut response) = self.get(uri, basic_auth).await?;
         let announced = response.content_length();
         match http::read_limited(&mut response, limit).await {
             Ok(content) => {
@@ -183,25 +195,7 @@ impl PackageFetcher for HttpPackageFetcher {
         out: &mut (dyn tokio::io::AsyncWrite + Unpin + Send),
     ) -> Result<u64> {
         use tokio::io::AsyncWriteExt as _;
-        let url = http::parse_http_url("the package URI", uri)?;
-        let method = Method::GET;
-        let mut request = self.client.get(url.clone());
-        if let Some((user, password)) = basic_auth {
-            request = request.basic_auth(user, Some(password));
-        }
-        let mut response = request
-            .send()
-            .await
-            .map_err(|e| http::transport_error(&method, &url, &e, self.timeout))?;
-        let status = response.status();
-        if !status.is_success() {
-            let message = http::status_message(&method, &url, response).await;
-            return Err(Error::driver(
-                DRIVER,
-                http::status_retryable(status),
-                message,
-            ));
-        }
+        let (method, url, mut response) = self.get(uri, basic_auth).await?;
         let shown = http::redact(&url);
         if let Some(length) = response.content_length().filter(|&length| length > limit) {
             return Err(Error::TooLarge(format!(

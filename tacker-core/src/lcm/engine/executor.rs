@@ -240,7 +240,14 @@ impl VnfLcm {
                     // Whoever holds the lease now records what happens next.
                     return Ok(());
                 }
-                if matches!(error, Error::Store { retryable: true, .. }) && store_retries > 0 {
+                if matches!(
+                    error,
+                    Error::Store {
+                        retryable: true,
+                        ..
+                    }
+                ) && store_retries > 0
+                {
                     store_retries -= 1;
                     let attempt = STORE_RETRIES - store_retries;
                     tracing::warn!(op = job.op.value.op.id, %error, attempt, "store error during a step; trying again");
