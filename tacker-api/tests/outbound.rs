@@ -305,3 +305,77 @@ async fn schemes_can_be_narrowed() {
         .expect_err("http is not allowed");
     assert!(error.to_string().contains("\"http\""), "{error}");
 }
+
+/// A host in a network namespace this test creates, at a link-local address (where
+/// cloud metadata services live): a callback there is refused by default, before any
+/// connection, and reached once the operator allows that range. Skipped where no
+/// namespace can be made, except under `CI=true`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_local_host_in_a_network_namespace_is_refused_until_allowed() {
+    use tacker_core::testkit::netns::Namespace;
+    let namespace = match Namespace::create("ob") {
+        Ok(namespace) => namespace,
+        Err(why) if std::env::var("CI").as_deref() != Ok("true") => {
+            eprintln!("skipped: no network namespace here ({why})");
+            return;
+        }
+        Err(why) => panic!("CI=true but no network namespace: {why}"),
+    };
+    let port = 18080;
+    // A server inside the namespace answering 204, logging each request to stdout.
+    let script = format!(
+        "import http.server, sys\n\
+         class H(http.server.BaseHTTPRequestHandler):\n\
+         \x20   def do_GET(self):\n\
+         \x20       print('GET', self.path, flush=True)\n\
+         \x20       self.send_response(204); self.end_headers()\n\
+         \x20   def log_message(self, *a): pass\n\
+         http.server.HTTPServer(('{}', {port}), H).serve_forever()\n",
+        namespace.address
+    );
+    let mut server = tokio::process::Command::new("ip")
+        .args(["netns", "exec", namespace.name(), "python3", "-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the server in the namespace");
+    let url = format!("http://{}:{port}/cb", namespace.address);
+    let address = SocketAddr::new(namespace.address, port);
+    let mut up = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(address).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the namespace's server did not come up at {address}");
+
+    let error = sink(OutboundPolicy::default())
+        .check_callback(&target(&url))
+        .await
+        .expect_err("link-local is refused by default");
+    let text = error.to_string();
+    assert!(text.contains("link-local"), "{text}");
+    assert!(text.contains(&namespace.address.to_string()), "{text}");
+
+    let subnet = match namespace.address {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.0/30")
+        }
+        std::net::IpAddr::V6(_) => unreachable!("the namespace is IPv4"),
+    };
+    sink(OutboundPolicy::default().allow(cidr(&subnet)))
+        .check_callback(&target(&url))
+        .await
+        .expect("an explicitly allowed range is reached");
+    let _ = server.start_kill();
+    let output = server.wait_with_output().await.expect("server output");
+    let requests = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        requests.lines().filter(|l| l.starts_with("GET")).count(),
+        1,
+        "only the allowed check reached the host: {requests}"
+    );
+}

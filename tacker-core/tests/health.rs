@@ -6,8 +6,10 @@ mod support;
 
 use async_trait::async_trait;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
 use std::sync::Arc;
 use std::time::Duration;
+use tacker_core::testkit::netns::Namespace;
 
 use chrono::Utc;
 use object_store::memory::InMemory;
@@ -1035,98 +1037,13 @@ async fn fm_subscriptions_filter_alarm_notifications() {
     executor.shutdown().await;
 }
 
-/// A network namespace joined to this one by a veth pair, removed on drop.
-struct Namespace {
-    name: String,
-    host_link: String,
-    /// The address inside the namespace.
-    address: IpAddr,
-}
-
-fn ip(args: &[&str]) -> std::io::Result<std::process::ExitStatus> {
-    std::process::Command::new("ip")
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-}
-
-impl Namespace {
-    /// Creates it, or says why it cannot be created here.
-    fn create() -> Result<Self, String> {
-        let tag = format!("{:x}", std::process::id() % 0xfffff);
-        let name = format!("tacker-fm-{tag}");
-        let host_link = format!("tfm{tag}a");
-        let inner_link = format!("tfm{tag}b");
-        let subnet = std::process::id() % 250 + 1;
-        let host_address = format!("169.254.{subnet}.1/30");
-        let address = IpAddr::V4(Ipv4Addr::new(
-            169,
-            254,
-            u8::try_from(subnet).unwrap_or(1),
-            2,
-        ));
-        let inner_address = format!("{address}/30");
-        let namespace = Self {
-            name: name.clone(),
-            host_link: host_link.clone(),
-            address,
-        };
-        let steps: [&[&str]; 7] = [
-            &["netns", "add", &name],
-            &[
-                "link",
-                "add",
-                &host_link,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                &inner_link,
-            ],
-            &["link", "set", &inner_link, "netns", &name],
-            &["addr", "add", &host_address, "dev", &host_link],
-            &["link", "set", &host_link, "up"],
-            &[
-                "-n",
-                &name,
-                "addr",
-                "add",
-                &inner_address,
-                "dev",
-                &inner_link,
-            ],
-            &["-n", &name, "link", "set", &inner_link, "up"],
-        ];
-        for step in steps {
-            match ip(step) {
-                Ok(status) if status.success() => {}
-                Ok(status) => return Err(format!("ip {} exited with {status}", step.join(" "))),
-                Err(error) => return Err(format!("ip {}: {error}", step.join(" "))),
-            }
-        }
-        Ok(namespace)
-    }
-
-    fn remove(&self) {
-        let _ = ip(&["netns", "del", &self.name]);
-        let _ = ip(&["link", "del", &self.host_link]);
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        self.remove();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_monitor_sees_a_network_namespace_go_away() {
     if !PingMonitor::icmp_allowed() {
         eprintln!("skipped: this process may not send ICMP echo");
         return;
     }
-    let namespace = match Namespace::create() {
+    let namespace = match Namespace::create("fm") {
         Ok(namespace) => namespace,
         Err(why) => {
             eprintln!("skipped: no network namespace here ({why})");

@@ -10,4 +10,5 @@ pub mod corpus;
 pub mod faults;
 pub mod fixtures;
 pub mod infra;
+pub mod netns;
 pub mod store;
