@@ -3,6 +3,8 @@
 
 mod support;
 
+use support::{call, is_problem as problem};
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -13,56 +15,6 @@ use tacker_api::rest::guard;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
-
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    body: Value,
-}
-
-async fn call(router: &Router, method: Method, uri: &str, body: Option<Value>) -> Answer {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("Version", "2.3.0");
-    let body = match body {
-        Some(body) => {
-            request = request.header("Content-Type", "application/json");
-            Body::from(body.to_string())
-        }
-        None => Body::empty(),
-    };
-    let response = router
-        .clone()
-        .oneshot(request.body(body).expect("request"))
-        .await
-        .expect("an answer");
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    Answer {
-        status,
-        content_type,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
-}
-
-fn problem(answer: &Answer, status: StatusCode, needle: &str) {
-    assert_eq!(answer.status, status, "{:?}", answer.body);
-    assert_eq!(answer.content_type, "application/problem+json");
-    let detail = answer.body["detail"].as_str().unwrap_or_default();
-    assert!(
-        detail.contains(needle),
-        "'{detail}' should mention '{needle}'"
-    );
-}
 
 /// Serves `router` through the server's own `serve` and sends `raw` as one HTTP/1.1
 /// request; returns the whole answer as text.

@@ -3,81 +3,18 @@
 
 mod support;
 
+use support::{call, is_problem};
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use tacker_api::ApiConfig;
 use tacker_core::sim::SIM_VIM_TYPE;
 use tower::ServiceExt;
 
 fn router() -> Router {
     support::api(ApiConfig::default()).0
-}
-
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    location: Option<String>,
-    body: Value,
-}
-
-async fn call(router: &Router, method: Method, uri: &str, body: Option<Value>) -> Answer {
-    let version = if uri.starts_with("/vnflcm") {
-        "2.3.0"
-    } else if uri.starts_with("/vnfpkgm/v2") {
-        "2.4.0"
-    } else if uri.starts_with("/vnfpkgm/v1") {
-        "1.3.0"
-    } else {
-        "1.0.0"
-    };
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("Version", version);
-    let body = match body {
-        Some(body) => {
-            request = request.header("Content-Type", "application/json");
-            Body::from(body.to_string())
-        }
-        None => Body::empty(),
-    };
-    let response = router
-        .clone()
-        .oneshot(request.body(body).expect("request"))
-        .await
-        .expect("an answer");
-    let status = response.status();
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let content_type = header("content-type").unwrap_or_default();
-    let location = header("location");
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .expect("body");
-    Answer {
-        status,
-        content_type,
-        location,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    }
-}
-
-fn is_problem(answer: &Answer, status: StatusCode, needle: &str) {
-    assert_eq!(answer.status, status, "{:?}", answer.body);
-    assert_eq!(answer.content_type, "application/problem+json");
-    assert_eq!(answer.body["status"], status.as_u16());
-    let detail = answer.body["detail"].as_str().unwrap_or_default();
-    assert!(
-        detail.contains(needle),
-        "'{detail}' should mention '{needle}'"
-    );
 }
 
 #[tokio::test]

@@ -4,12 +4,10 @@
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::json;
 use tacker_core::infra::{InfraCapabilities, InfraContext, InfraDriver, InfraOutcome, ScaleTarget};
-use tacker_core::model::DateTime;
 use tacker_core::model::{
     ChangeCurrentVnfPkgRequest, ChangeType, Grant, HealVnfRequest, InstantiateVnfRequest,
     InstantiationState, OperateVnfRequest, ScaleInfo, ScaleType, TerminateVnfRequest,
@@ -19,10 +17,8 @@ use tacker_core::package::InMemoryPackageFiles;
 use tacker_core::sim::{
     self, AppliedOperation, SIM_VIM_TYPE, SimInfraDriver, SimOperation, SimVimDriver,
 };
-use tacker_core::store::{
-    ClaimedOp, ListQuery, MemoryStore, OpLease, OutboxEntry, Page, Record, RecordKind, Store,
-    Versioned, Write,
-};
+use tacker_core::store::{ListQuery, MemoryStore, RecordKind, Store};
+use tacker_core::testkit::faults::FaultyStore;
 use tacker_core::testkit::infra::{self as suite, InfraFixture};
 use tacker_core::vim::VimDriver;
 use tacker_core::vnfd::Vnfd;
@@ -375,12 +371,13 @@ async fn an_in_memory_sim_is_not_shared() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_changes_through_two_durable_drivers_are_all_kept() {
-    let store = Arc::new(InterleavingStore::default());
+    let store = Arc::new(FaultyStore::new(Arc::new(MemoryStore::new())));
+    store.yield_after_reads(4);
     let a = SimInfraDriver::with_store(store.clone());
     let b = SimInfraDriver::with_store(store.clone());
     let mut vnf = Vnf::new(&a).instantiated().await;
     vnf.scale_to(2).await;
-    let conflicts_before = store.conflicts.load(Ordering::SeqCst);
+    let conflicts_before = store.conflicts();
     let vnfcs: Vec<(String, String)> = vnf
         .record
         .instantiated_vnf_info
@@ -422,102 +419,9 @@ async fn concurrent_changes_through_two_durable_drivers_are_all_kept() {
     }
     assert_eq!(deployment.servers.len(), vnfcs.len());
     assert!(
-        store.conflicts.load(Ordering::SeqCst) > conflicts_before,
+        store.conflicts() > conflicts_before,
         "the heals did race (some write met a newer version and was run again)"
     );
-}
-
-/// A [`MemoryStore`] that lets other tasks run between a read and the next write (as a
-/// database round trip does), and counts the writes refused with `Conflict`.
-#[derive(Debug, Default)]
-struct InterleavingStore {
-    inner: MemoryStore,
-    conflicts: AtomicU64,
-}
-
-#[async_trait::async_trait]
-impl Store for InterleavingStore {
-    async fn get(
-        &self,
-        tenant: &TenantId,
-        kind: RecordKind,
-        id: &str,
-    ) -> tacker_core::Result<Versioned<Record>> {
-        let found = self.inner.get(tenant, kind, id).await;
-        for _ in 0..4 {
-            tokio::task::yield_now().await;
-        }
-        found
-    }
-
-    async fn list(
-        &self,
-        tenant: &TenantId,
-        kind: RecordKind,
-        query: &ListQuery,
-    ) -> tacker_core::Result<Page<Versioned<Record>>> {
-        self.inner.list(tenant, kind, query).await
-    }
-
-    async fn commit(&self, tenant: &TenantId, writes: Vec<Write>) -> tacker_core::Result<Vec<u64>> {
-        let result = self.inner.commit(tenant, writes).await;
-        if matches!(result, Err(Error::Conflict(_))) {
-            self.conflicts.fetch_add(1, Ordering::SeqCst);
-        }
-        result
-    }
-
-    async fn claim_ops(
-        &self,
-        owner: &str,
-        now: DateTime,
-        ttl: Duration,
-        max: usize,
-    ) -> tacker_core::Result<Vec<ClaimedOp>> {
-        self.inner.claim_ops(owner, now, ttl, max).await
-    }
-
-    async fn renew_op_lease(
-        &self,
-        lease: &OpLease,
-        now: DateTime,
-        ttl: Duration,
-    ) -> tacker_core::Result<OpLease> {
-        self.inner.renew_op_lease(lease, now, ttl).await
-    }
-
-    async fn release_op_lease(&self, lease: &OpLease) -> tacker_core::Result<()> {
-        self.inner.release_op_lease(lease).await
-    }
-
-    async fn claim_notifications(
-        &self,
-        owner: &str,
-        now: DateTime,
-        ttl: Duration,
-        max: usize,
-    ) -> tacker_core::Result<Vec<OutboxEntry>> {
-        self.inner.claim_notifications(owner, now, ttl, max).await
-    }
-
-    async fn ack_notification(&self, entry: &OutboxEntry) -> tacker_core::Result<()> {
-        self.inner.ack_notification(entry).await
-    }
-
-    async fn retry_notification(
-        &self,
-        entry: &OutboxEntry,
-        not_before: DateTime,
-        error: &str,
-    ) -> tacker_core::Result<()> {
-        self.inner
-            .retry_notification(entry, not_before, error)
-            .await
-    }
-
-    async fn outbox_depth(&self) -> tacker_core::Result<u64> {
-        self.inner.outbox_depth().await
-    }
 }
 
 // ---------------------------------------------------------------------------------------

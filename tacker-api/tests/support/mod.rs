@@ -7,14 +7,18 @@ use std::io::{Cursor, Write};
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
 use bytes::Bytes;
 use object_store::memory::InMemory;
+use serde_json::Value;
 use tacker_api::{Api, ApiConfig};
 use tacker_core::lcm::VnfLcm;
 use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
 use tacker_core::sim::SimInfraDriver;
 use tacker_core::store::MemoryStore;
 use tacker_core::vim::{Sealer, SealingKey, VimRegistry};
+use tower::ServiceExt;
 use zip::ZipWriter;
 use zip::write::SimpleFileOptions;
 
@@ -92,4 +96,72 @@ pub fn package_zip() -> Bytes {
         zip.write_all(content.as_bytes()).expect("zip content");
     }
     Bytes::from(zip.finish().expect("a finished zip").into_inner())
+}
+
+/// What the router answered.
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub location: Option<String>,
+    pub body: Value,
+}
+
+/// Sends a request with the `Version` its API wants, and a JSON body if given.
+pub async fn call(router: &Router, method: Method, uri: &str, body: Option<Value>) -> Answer {
+    let version = if uri.starts_with("/vnflcm") {
+        "2.3.0"
+    } else if uri.starts_with("/vnfpkgm/v2") {
+        "2.4.0"
+    } else if uri.starts_with("/vnfpkgm/v1") {
+        "1.3.0"
+    } else {
+        "1.0.0"
+    };
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("Version", version);
+    let body = match body {
+        Some(body) => {
+            request = request.header("Content-Type", "application/json");
+            Body::from(body.to_string())
+        }
+        None => Body::empty(),
+    };
+    let response = router
+        .clone()
+        .oneshot(request.body(body).expect("request"))
+        .await
+        .expect("an answer");
+    let status = response.status();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let content_type = header("content-type").unwrap_or_default();
+    let location = header("location");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .expect("body");
+    Answer {
+        status,
+        content_type,
+        location,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    }
+}
+
+/// Checks that `answer` is a ProblemDetails of `status` whose detail mentions `needle`.
+pub fn is_problem(answer: &Answer, status: StatusCode, needle: &str) {
+    assert_eq!(answer.status, status, "{:?}", answer.body);
+    assert_eq!(answer.content_type, "application/problem+json");
+    assert_eq!(answer.body["status"], status.as_u16());
+    let detail = answer.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains(needle),
+        "'{detail}' should mention '{needle}'"
+    );
 }

@@ -7,8 +7,9 @@
 //! call passes through unchanged. [`FaultyStore::fail_after_each_claim`] makes the fault
 //! persistent: the `nth` call after every claim of an operation fails, as a step that
 //! can never succeed would. It also counts how often each op occurrence is claimed, so a
-//! test can bound the claims an operation needs to reach a state, and it can slow
-//! commits down to widen the window between a read and the commit built on it.
+//! test can bound the claims an operation needs to reach a state, it can slow commits
+//! down to widen the window between a read and the commit built on it or let other
+//! tasks run after each read, and it counts the commits refused with `Conflict`.
 
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -29,6 +30,8 @@ pub struct FaultyStore {
     calls: AtomicU64,
     armed: Mutex<Option<Fault>>,
     commit_delay: Mutex<Duration>,
+    read_yields: AtomicU64,
+    conflicts: AtomicU64,
     fired: Mutex<Option<String>>,
     claims: Mutex<HashMap<String, u32>>,
 }
@@ -41,6 +44,8 @@ impl FaultyStore {
             calls: AtomicU64::new(0),
             armed: Mutex::new(None),
             commit_delay: Mutex::new(Duration::ZERO),
+            read_yields: AtomicU64::new(0),
+            conflicts: AtomicU64::new(0),
             fired: Mutex::new(None),
             claims: Mutex::new(HashMap::new()),
         }
@@ -70,6 +75,18 @@ impl FaultyStore {
             every_claim: true,
             error,
         });
+    }
+
+    /// After every read, lets other tasks run `times` times before answering (as a
+    /// database round trip would), so that reads and writes of concurrent tasks
+    /// interleave.
+    pub fn yield_after_reads(&self, times: u64) {
+        self.read_yields.store(times, Ordering::SeqCst);
+    }
+
+    /// How many commits the store refused with `Conflict`.
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::SeqCst)
     }
 
     /// Disarms the fault.
@@ -148,7 +165,11 @@ impl Store for FaultyStore {
         id: &str,
     ) -> Result<Versioned<Record>> {
         self.count(|| format!("get {kind:?}"))?;
-        self.inner.get(tenant, kind, id).await
+        let found = self.inner.get(tenant, kind, id).await;
+        for _ in 0..self.read_yields.load(Ordering::SeqCst) {
+            tokio::task::yield_now().await;
+        }
+        found
     }
 
     async fn list(
@@ -171,7 +192,11 @@ impl Store for FaultyStore {
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        self.inner.commit(tenant, writes).await
+        let result = self.inner.commit(tenant, writes).await;
+        if matches!(result, Err(Error::Conflict(_))) {
+            self.conflicts.fetch_add(1, Ordering::SeqCst);
+        }
+        result
     }
 
     async fn claim_ops(
