@@ -136,3 +136,59 @@ async fn the_outbound_policy_refuses_api_servers_it_denies() {
         .expect_err("metadata is denied by default");
     assert!(error.to_string().contains("169.254.169.254/32"), "{error}");
 }
+
+/// Registering a Kubernetes VIM whose API server cannot be reached, or that refuses the
+/// token, is a 4xx problem of the registration (`InvalidRequest`), saying what the VIM
+/// answered; nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_or_refusing_vim_is_a_bad_registration() {
+    use std::sync::Arc;
+    use tacker_core::store::MemoryStore;
+    use tacker_core::vim::{Sealer, SealingKey, VimRegistration, VimRegistry};
+
+    let registry = VimRegistry::new(
+        Arc::new(MemoryStore::new()),
+        Sealer::new(&SealingKey::generate().expect("a key")),
+        vec![Arc::new(KubernetesVimDriver::new())],
+    );
+    let tenant = tacker_core::TenantId::default();
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address")
+    };
+    let double = support::double(Duration::from_millis(20)).await;
+    let reachable = support::vim_of(&double);
+    let mut unreachable = reachable.clone();
+    unreachable
+        .interface_info
+        .insert("endpoint".into(), json!(format!("http://{closed}")));
+    let mut refused = reachable.clone();
+    refused
+        .access_info
+        .insert("bearer_token".into(), json!("not-the-token"));
+    for (vim, answer) in [(unreachable, "could not be validated"), (refused, "401")] {
+        let registration = VimRegistration {
+            name: "edge".to_owned(),
+            vim_type: vim.vim_type.clone(),
+            interface_info: vim.interface_info.clone(),
+            access_info: vim.access_info.clone(),
+            ..VimRegistration::default()
+        };
+        match registry.register(&tenant, registration).await {
+            Err(Error::InvalidRequest(detail)) => {
+                assert!(detail.contains(answer), "{detail}");
+                assert!(!detail.contains("not-the-token"), "{detail}");
+            }
+            other => panic!("expected InvalidRequest, got {other:?}"),
+        }
+    }
+    assert!(
+        registry
+            .list(&tenant, &Default::default())
+            .await
+            .expect("list")
+            .items
+            .is_empty(),
+        "nothing was registered"
+    );
+}
