@@ -301,11 +301,18 @@ async fn read_json<T: DeserializeOwned>(request: Request, refuse_null: bool) -> 
             "the request body is missing; this operation takes an application/json body",
         ));
     }
-    if refuse_null && media != "application/merge-patch+json" {
-        parse_json_without_null(&bytes)
-    } else {
-        parse_json(&bytes)
+    let value = checked_value(&bytes)?;
+    // Every request body of these APIs is one object (serde would read a struct from
+    // an array as well).
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "request body: not a JSON object; this operation takes one object",
+        ));
     }
+    if refuse_null && media != "application/merge-patch+json" {
+        super::limits::check_no_null(&value)?;
+    }
+    deserialize(value)
 }
 
 /// The media type of a request's body, lower-case and without parameters; `None` when
@@ -324,14 +331,6 @@ pub fn request_media_type(headers: &HeaderMap) -> Option<String> {
 /// the NUL character).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     deserialize(checked_value(bytes)?)
-}
-
-/// [`parse_json`] for a body of an ETSI API other than a JSON Merge Patch: `null` is
-/// refused as a value (400 naming the attribute).
-pub fn parse_json_without_null<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    let value = checked_value(bytes)?;
-    super::limits::check_no_null(&value)?;
-    deserialize(value)
 }
 
 fn checked_value(bytes: &[u8]) -> ApiResult<Value> {
