@@ -142,14 +142,15 @@ async fn a_vnf_lives_its_whole_life_over_http() {
         assert_eq!(vnfcs(&instance), expected, "{direction}");
     }
 
-    // A scale beyond the aspect's levels is refused up front.
+    // A scale beyond the aspect's levels is refused up front: 400, as SOL003 documents
+    // no 422 for the tasks.
     let too_far = api
         .post(
             &format!("{instance_path}/scale"),
             json!({"type": "SCALE_IN", "aspectId": "vdu1_aspect", "numberOfSteps": 5}),
         )
         .await;
-    assert_eq!(too_far.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(too_far.status, StatusCode::BAD_REQUEST);
 
     // Heal one VNFC; stop the VNF.
     let instance = api.get(&instance_path).await.body;

@@ -19,6 +19,23 @@ being patched silently. scripts/conformance.sh describes why each one is needed.
                 are removed: OpenAPI 3.0 (4.7.12.1, Parameter Object) says such
                 definitions "SHALL be ignored", as media types are given by `content`
                 and authentication by security schemes.
+  pkgm-subscription-id
+                SOL005: PkgmSubscription.id becomes an Identifier (it is typed Uri).
+  spec-versions SOL005: VnfPkgInfo.compatibleSpecificationVersions becomes an array of
+                Version (it is typed one Version while its description says "each
+                entry").
+  image-path    SOL005: imagePath leaves the `required` of VnfPackageSoftwareImageInfo
+                (its description says it "shall be absent" for an external image not
+                downloaded).
+  op-occ-oneof  SOL003 VNF LCM: VnfLcmOpOcc's oneOf, which requires changedInfo or
+                modificationsTriggeredByVnfPkgChange on every operation occurrence,
+                becomes "not both".
+  ip-over-ethernet
+                SOL003 VNF LCM: the oneOf of IpOverEthernetAddressInfo requiring
+                `addresses` or `addressRange`, attributes of the items of its
+                `ipAddresses`, moves onto those items; so does the oneOf of SOL003's
+                IpOverEthernetAddressData (fixedAddresses, numDynamicAddresses,
+                ipAddressRange, the last named addressRange in the items).
 
 Files are read with schemathesis' own YAML loader (so they mean the same to it as the
 originals) and the changed ones written back as JSON, which is YAML too.
@@ -33,6 +50,17 @@ from schemathesis.core.deserialization import deserialize_yaml
 
 LCM = Path("SOL002-SOL003-v3.7.1/SOL003/VNFLifecycleManagement/VNFLifecycleManagement.yaml")
 FM = Path("SOL002-SOL003-v3.7.1/SOL003/VNFFaultManagement/VNFFaultManagement.yaml")
+SOL002_FM = Path("SOL002-SOL003-v3.7.1/SOL002/VNFFaultManagement/VNFFaultManagement.yaml")
+LCM_DEF = Path(
+    "SOL002-SOL003-v3.7.1/SOL003/VNFLifecycleManagement/definitions/"
+    "SOL003VNFLifecycleManagement_def.yaml"
+)
+SOL003_DEF = Path("SOL002-SOL003-v3.7.1/SOL003/General_Definitions/SOL003_def.yaml")
+PKGM_DEF = Path(
+    "SOL005-v3.7.1/SOL005/VNFPackageManagement/definitions/SOL005VNFPackageManagement_def.yaml"
+)
+SOL005_DEF = "../../definitions/SOL005_def.yaml#/definitions/"
+SOL002_FM_DEFINITIONS = "definitions/SOL002VNFFaultManagement_def.yaml#/definitions/"
 LCM_DEFINITIONS = "./definitions/SOL003VNFLifecycleManagement_def.yaml#/definitions/"
 FM_DEFINITIONS = "definitions/SOL003VNFFaultManagement_def.yaml#/definitions/"
 # Per document: response component -> the one object (as the document references it)
@@ -45,6 +73,10 @@ ARRAY_LISTS = {
     FM: {
         "Alarms.Get.200": "./" + FM_DEFINITIONS + "Alarm",
         "Subscriptions.Get.200": FM_DEFINITIONS + "FmSubscription",
+    },
+    SOL002_FM: {
+        "Alarms.Get.200": "./" + SOL002_FM_DEFINITIONS + "Alarm",
+        "Subscriptions.Get.200": SOL002_FM_DEFINITIONS + "FmSubscription",
     },
 }
 JSON = "application/json"
@@ -147,6 +179,103 @@ def make_lists_arrays(document, path):
         media["schema"] = {"type": "array", "items": {"$ref": expected}}
 
 
+def definition(document, path, name):
+    try:
+        return document["definitions"][name]
+    except (KeyError, TypeError):
+        fail(f"{path}: definitions/{name} is missing")
+
+
+def expect(path, where, found, expected):
+    if found != expected:
+        fail(
+            f"{path}: {where} no longer has the defective shape (found {json.dumps(found)}, "
+            f"expected {json.dumps(expected)}); drop the correction"
+        )
+
+
+def fix_pkgm_subscription_id(document, path):
+    schema = definition(document, path, "PkgmSubscription").get("properties", {}).get("id")
+    expect(path, "PkgmSubscription.id", (schema or {}).get("$ref"), SOL005_DEF + "Uri")
+    schema["$ref"] = SOL005_DEF + "Identifier"
+
+
+def fix_spec_versions(document, path):
+    properties = definition(document, path, "VnfPkgInfo").get("properties", {})
+    schema = properties.get("compatibleSpecificationVersions")
+    expect(path, "VnfPkgInfo.compatibleSpecificationVersions", (schema or {}).get("$ref"),
+           SOL005_DEF + "Version")
+    properties["compatibleSpecificationVersions"] = {
+        "description": schema.get("description", ""),
+        "type": "array",
+        "items": {"$ref": SOL005_DEF + "Version"},
+    }
+
+
+def fix_image_path(document, path):
+    image = definition(document, path, "VnfPackageSoftwareImageInfo")
+    required = image.get("required", [])
+    expect(path, "VnfPackageSoftwareImageInfo.required has imagePath",
+           "imagePath" in required, True)
+    description = image.get("properties", {}).get("imagePath", {}).get("description", "")
+    expect(path, "VnfPackageSoftwareImageInfo.imagePath says when it is absent",
+           "shall be absent otherwise" in description, True)
+    image["required"] = [name for name in required if name != "imagePath"]
+
+
+OP_OCC_ONEOF = [
+    {"required": ["changedInfo"]},
+    {"required": ["modificationsTriggeredByVnfPkgChange"]},
+]
+ADDRESS_ONEOF = [{"required": ["addresses"]}, {"required": ["addressRange"]}]
+ADDRESS_DATA_ONEOF = [
+    {"required": ["fixedAddresses"]},
+    {"required": ["numDynamicAddresses"]},
+    {"required": ["ipAddressRange"]},
+]
+
+
+def fix_op_occ_oneof(document, path):
+    op_occ = definition(document, path, "VnfLcmOpOcc")
+    expect(path, "VnfLcmOpOcc.oneOf", op_occ.get("oneOf"), OP_OCC_ONEOF)
+    del op_occ["oneOf"]
+    op_occ["not"] = {"required": ["changedInfo", "modificationsTriggeredByVnfPkgChange"]}
+
+
+def move_address_oneof(document, path, name, expected, renamed):
+    """Moves the oneOf of `name` (an IpOverEthernetAddress... type) onto the items of its
+    ipAddresses, whose attributes it names; `renamed` maps a name the oneOf uses to
+    the attribute's name in the items."""
+    info = definition(document, path, name)
+    expect(path, f"{name}.oneOf", info.get("oneOf"), expected)
+    items = info.get("properties", {}).get("ipAddresses", {}).get("items", {})
+    names = [renamed.get(one["required"][0], one["required"][0]) for one in expected]
+    expect(path, f"{name}.ipAddresses.items.properties has {names}",
+           sorted(set(items.get("properties", {})) & set(names)), sorted(names))
+    expect(path, f"{name}.ipAddresses.items.oneOf", items.get("oneOf"), None)
+    expect(path, f"{name} has the oneOf's attributes itself",
+           sorted(set(info.get("properties", {})) & set(names)), [])
+    del info["oneOf"]
+    items["oneOf"] = [{"required": [attribute]} for attribute in names]
+
+
+def fix_ip_over_ethernet(document, path):
+    move_address_oneof(document, path, "IpOverEthernetAddressInfo", ADDRESS_ONEOF, {})
+
+
+def fix_ip_over_ethernet_data(document, path):
+    move_address_oneof(document, path, "IpOverEthernetAddressData", ADDRESS_DATA_ONEOF,
+                       {"ipAddressRange": "addressRange"})
+
+
+# Per definitions file: the corrections of its schemas (see the docstring).
+DEFINITION_FIXES = {
+    PKGM_DEF: [fix_pkgm_subscription_id, fix_spec_versions, fix_image_path],
+    LCM_DEF: [fix_op_occ_oneof, fix_ip_over_ethernet],
+    SOL003_DEF: [fix_ip_over_ethernet_data],
+}
+
+
 def main():
     if len(sys.argv) != 3:
         fail("usage: prepare.py ETSI_OPENAPI_DIR OUT_DIR")
@@ -169,10 +298,16 @@ def main():
             lists = relative in ARRAY_LISTS
             if lists:
                 make_lists_arrays(document, relative)
+            fixes = DEFINITION_FIXES.get(relative, [])
+            for fix in fixes:
+                fix(document, relative)
             headers += dropped
             problem_json += added
-            if dropped or added or lists:
+            if dropped or added or lists or fixes:
                 changed.append(path)
+    for relative in DEFINITION_FIXES:
+        if not (target / relative).is_file():
+            fail(f"{relative} is missing")
     for path in changed:
         path.write_text(json.dumps(resolver.load(path), indent=1), encoding="utf-8")
     if problem_json < 100 or headers < 50:

@@ -1,8 +1,9 @@
 """Seeds the server of scripts/conformance.sh with one resource of each kind, so that
 schemathesis reads real resources (and checks their 200 response schemas) rather than
 only 404s: an onboarded package, an instantiated VNF instance and its completed
-instantiation, and an LCM and a package subscription whose callback is a local
-receiver. Prints `NAME=value` lines for the script's environment.
+instantiation (its external CP connected to an external virtual link, so that its
+extCpInfo, 1..N in SOL003, has an entry), and an LCM, a package and an FM
+subscription whose callback is a local receiver. Prints `NAME=value` lines for the script's environment.
 
     seed.py BASE_URL PACKAGE_DIR CALLBACK_URL
 """
@@ -16,7 +17,29 @@ import urllib.error
 import urllib.request
 import zipfile
 
-VERSIONS = {"/vnflcm/v2": "2.3.0", "/vnfpkgm/v2": "2.4.0"}
+VERSIONS = {"/vnflcm/v2": "2.3.0", "/vnfpkgm/v2": "2.4.0", "/vnffm/v1": "1.5.0"}
+# The instantiation connects the sample VNF's one external CP (WEB_CP_EXT of its
+# flavour `simple`) to an external network with a dynamic IPv4 address.
+INSTANTIATE = {
+    "flavourId": "simple",
+    "extVirtualLinks": [{
+        "id": "conformance-ext-vl",
+        "resourceId": "conformance-ext-net",
+        "extCps": [{
+            "cpdId": "WEB_CP_EXT",
+            "cpConfig": {
+                "web-cp": {
+                    "cpProtocolData": [{
+                        "layerProtocol": "IP_OVER_ETHERNET",
+                        "ipOverEthernet": {
+                            "ipAddresses": [{"type": "IPV4", "numDynamicAddresses": 1}],
+                        },
+                    }],
+                },
+            },
+        }],
+    }],
+}
 # The server is local: no proxy for these requests.
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -69,7 +92,7 @@ def main():
                           {"vnfdId": package["vnfdId"], "vnfInstanceName": "conformance"})
     instance_id = instance["id"]
     _, headers, _ = call(base, "POST", f"/vnflcm/v2/vnf_instances/{instance_id}/instantiate",
-                         {"flavourId": "simple"})
+                         INSTANTIATE)
     op_id = headers.get("Location", "").rsplit("/", 1)[-1]
     op = wait(base, f"/vnflcm/v2/vnf_lcm_op_occs/{op_id}", "operationState",
               {"COMPLETED", "FAILED_TEMP", "FAILED", "ROLLED_BACK"})
@@ -77,13 +100,17 @@ def main():
         raise SystemExit(f"seed: the instantiation ended {op['operationState']}: {op.get('error')}")
     _, _, lccn = call(base, "POST", "/vnflcm/v2/subscriptions", {"callbackUri": callback})
     _, _, pkgm = call(base, "POST", "/vnfpkgm/v2/subscriptions", {"callbackUri": callback})
+    _, _, fm = call(base, "POST", "/vnffm/v1/subscriptions", {"callbackUri": callback})
+    # A plain-text artifact: schemathesis parses the body of a YAML one as YAML, which
+    # fails (and stops its run) for the 206 answers to its Range headers.
     artifacts = [a["artifactPath"] for a in package.get("additionalArtifacts", [])
-                 if a.get("artifactPath")]
+                 if a.get("artifactPath", "").endswith(".txt")]
     print(f"TACKER_SEED_VNF_PKG_ID={package_id}")
     print(f"TACKER_SEED_VNF_INSTANCE_ID={instance_id}")
     print(f"TACKER_SEED_VNF_LCM_OP_OCC_ID={op_id}")
     print(f"TACKER_SEED_LCCN_SUBSCRIPTION_ID={lccn['id']}")
     print(f"TACKER_SEED_PKGM_SUBSCRIPTION_ID={pkgm['id']}")
+    print(f"TACKER_SEED_FM_SUBSCRIPTION_ID={fm['id']}")
     print(f"TACKER_SEED_ARTIFACT_PATH={artifacts[0] if artifacts else 'Scripts/README.txt'}")
 
 

@@ -382,3 +382,45 @@ async fn callback_user_information_is_never_echoed() {
         assert_eq!(uri, "http://***@127.0.0.1:9/cb", "{answer}");
     }
 }
+
+#[tokio::test]
+async fn null_attributes_and_non_object_bodies_of_etsi_requests_are_400() {
+    let (router, _) = support::api(ApiConfig::default());
+    // An attribute sent as null names no value of its type (no ETSI schema is nullable).
+    let answer = call(
+        &router,
+        Method::POST,
+        "/vnflcm/v2/vnf_instances",
+        Some(json!({"vnfdId": "x", "vnfInstanceName": null})),
+    )
+    .await;
+    problem(&answer, StatusCode::BAD_REQUEST, "vnfInstanceName: null");
+    // Nested too, naming the path.
+    let answer = call(
+        &router,
+        Method::POST,
+        "/vnflcm/v2/vnf_instances/some-id/heal",
+        Some(json!({"cause": null})),
+    )
+    .await;
+    problem(&answer, StatusCode::BAD_REQUEST, "cause: null");
+    // Inside a free-form key-value attribute a null is a value like any other: the
+    // request goes on (and meets the unknown VNFD).
+    let answer = call(
+        &router,
+        Method::POST,
+        "/vnflcm/v2/vnf_instances",
+        Some(json!({"vnfdId": "no-such-vnfd", "metadata": {"a": null}})),
+    )
+    .await;
+    assert_ne!(answer.status, StatusCode::BAD_REQUEST, "{:?}", answer.body);
+    // A body that is no object, which serde would read a struct from.
+    let answer = call(
+        &router,
+        Method::POST,
+        "/vnfpkgm/v2/vnf_packages",
+        Some(json!([])),
+    )
+    .await;
+    problem(&answer, StatusCode::BAD_REQUEST, "not a JSON object");
+}

@@ -760,6 +760,17 @@ async fn requests_are_checked_and_errors_are_problem_details() {
         )
         .await;
     artifact.problem(StatusCode::RANGE_NOT_SATISFIABLE, "selects no byte");
+    // An empty Range asks for no range: the whole content (RFC 9110 14.2).
+    for path in [
+        format!("{package}/package_content"),
+        format!("{package}/artifacts/{SAMPLE_ARTIFACT}"),
+    ] {
+        let whole = h
+            .call(Method::GET, &path, &[("range", "")], Body::empty())
+            .await;
+        assert_eq!(whole.status, StatusCode::OK, "{path}");
+        assert!(whole.header("content-range").is_none(), "{path}");
+    }
 
     // Content negotiation and query flags.
     h.call(

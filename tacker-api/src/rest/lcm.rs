@@ -223,7 +223,11 @@ async fn delete_instance(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    state.lcm().delete_vnf(caller.tenant(), &id).await?;
+    state
+        .lcm()
+        .delete_vnf(caller.tenant(), &id)
+        .await
+        .map_err(|e| ApiError::from(e).without_422())?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -235,12 +239,17 @@ async fn modify(
     EtsiJson(request): EtsiJson<VnfInfoModificationRequest>,
 ) -> ApiResult<Response> {
     let lcm = state.lcm();
+    // SOL003 documents no 422 for PATCH: a modification that cannot be processed is
+    // a 400 (SOL013 6.4).
     let op = match if_match(&headers)? {
-        Some(version) => {
-            lcm.modify_info_if_match(caller.tenant(), &id, request, version)
-                .await?
-        }
-        None => lcm.modify_info(caller.tenant(), &id, request).await?,
+        Some(version) => lcm
+            .modify_info_if_match(caller.tenant(), &id, request, version)
+            .await
+            .map_err(|e| ApiError::from(e).without_422())?,
+        None => lcm
+            .modify_info(caller.tenant(), &id, request)
+            .await
+            .map_err(|e| ApiError::from(e).without_422())?,
     };
     task_accepted(&state, &op)
 }
@@ -257,7 +266,14 @@ macro_rules! task {
             Path(id): Path<String>,
             EtsiJson(request): EtsiJson<$request>,
         ) -> ApiResult<Response> {
-            let op = state.lcm().$method(caller.tenant(), &id, request).await?;
+            // SOL003 documents no 422 for the tasks: a request that names what the
+            // VNF does not have (an aspect, a flavour, a level, an external CP, a
+            // package) is a 400 (SOL013 6.4), as are the request's own errors.
+            let op = state
+                .lcm()
+                .$method(caller.tenant(), &id, request)
+                .await
+                .map_err(|e| ApiError::from(e).without_422())?;
             task_accepted(&state, &op)
         }
     };
@@ -310,7 +326,11 @@ async fn retry(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let op = state.lcm().retry(caller.tenant(), &id).await?;
+    let op = state
+        .lcm()
+        .retry(caller.tenant(), &id)
+        .await
+        .map_err(|e| ApiError::from(e).without_422())?;
     task_accepted(&state, &op)
 }
 
@@ -319,7 +339,11 @@ async fn rollback(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let op = state.lcm().rollback(caller.tenant(), &id).await?;
+    let op = state
+        .lcm()
+        .rollback(caller.tenant(), &id)
+        .await
+        .map_err(|e| ApiError::from(e).without_422())?;
     task_accepted(&state, &op)
 }
 
@@ -328,7 +352,11 @@ async fn fail(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let op = state.lcm().fail(caller.tenant(), &id).await?;
+    let op = state
+        .lcm()
+        .fail(caller.tenant(), &id)
+        .await
+        .map_err(|e| ApiError::from(e).without_422())?;
     json_response(StatusCode::OK, &redacted(&op)?)
 }
 
@@ -341,7 +369,8 @@ async fn cancel(
     let op = state
         .lcm()
         .cancel(caller.tenant(), &id, request.cancel_mode)
-        .await?;
+        .await
+        .map_err(|e| ApiError::from(e).without_422())?;
     task_accepted(&state, &op)
 }
 

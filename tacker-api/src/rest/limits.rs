@@ -151,6 +151,53 @@ fn walk(value: &Value, path: &mut Vec<String>, depth: usize) -> ApiResult<()> {
     }
 }
 
+/// Whether the attribute `key` holds free-form key-value pairs, whose values may be
+/// any JSON (`null` included).
+fn is_key_value(key: &str) -> bool {
+    KEY_VALUE_ATTRIBUTES.contains(&key) || key.ends_with("ConfigurableProperties")
+}
+
+/// Refuses `null` as the value of an attribute or an array item (400 naming it), except
+/// inside the free-form key-value attributes (`metadata`, `additionalParams`, …).
+///
+/// The ETSI documents declare no attribute `nullable`: `null` is a value of none of
+/// them, and only JSON Merge Patch (IETF RFC 7396) gives it a meaning, removal, so
+/// bodies of that media type are not checked here. An absent optional attribute is
+/// left out.
+pub fn check_no_null(value: &Value) -> ApiResult<()> {
+    let mut path = Vec::new();
+    walk_nulls(value, &mut path)
+}
+
+fn walk_nulls(value: &Value, path: &mut Vec<String>) -> ApiResult<()> {
+    let children: Box<dyn Iterator<Item = (String, &Value)>> = match value {
+        Value::Array(items) => Box::new(
+            items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| (index.to_string(), item)),
+        ),
+        Value::Object(map) => Box::new(map.iter().map(|(key, item)| (key.clone(), item))),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => return Ok(()),
+    };
+    for (name, item) in children {
+        path.push(name);
+        if item.is_null() {
+            return Err(refuse(
+                path,
+                "null is not a value of this attribute; leave an absent attribute out".to_owned(),
+            ));
+        }
+        let free_form =
+            matches!(value, Value::Object(_)) && path.last().is_some_and(|key| is_key_value(key));
+        if !free_form {
+            walk_nulls(item, path)?;
+        }
+        path.pop();
+    }
+    Ok(())
+}
+
 fn check_key(path: &[String], key: &str) -> ApiResult<()> {
     if key.contains('\0') {
         return Err(refuse(

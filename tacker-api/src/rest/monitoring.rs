@@ -12,7 +12,7 @@ use axum::response::Response;
 use axum::routing::post;
 use tacker_core::monitor::AlertmanagerPayload;
 
-use super::sol013::{ApiError, ApiResult, EtsiJson, json_response};
+use super::sol013::{ApiError, ApiResult, PlainJson, json_response};
 use super::{AppState, Caller};
 
 pub(crate) fn routes() -> Router<AppState> {
@@ -22,7 +22,7 @@ pub(crate) fn routes() -> Router<AppState> {
 async fn alertmanager(
     State(state): State<AppState>,
     caller: Caller,
-    EtsiJson(payload): EtsiJson<AlertmanagerPayload>,
+    PlainJson(payload): PlainJson<AlertmanagerPayload>,
 ) -> ApiResult<Response> {
     let Some(monitoring) = state.monitoring() else {
         return Err(ApiError::new(

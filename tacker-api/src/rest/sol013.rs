@@ -73,6 +73,21 @@ impl ApiError {
     pub fn detail(&self) -> &str {
         &self.detail
     }
+
+    /// This error as the answer of an operation whose ETSI document declares no 422:
+    /// a 422 (content well-formed but not processable) becomes 400 with the same
+    /// detail, SOL013 6.4 making 400 the answer to client input no other documented
+    /// code fits. Other errors keep their status.
+    pub fn without_422(self) -> Self {
+        if self.status == StatusCode::UNPROCESSABLE_ENTITY {
+            Self {
+                status: StatusCode::BAD_REQUEST,
+                ..self
+            }
+        } else {
+            self
+        }
+    }
 }
 
 impl std::fmt::Display for ApiError {
@@ -212,10 +227,10 @@ pub async fn negotiate_version(
     response
 }
 
-/// A JSON request body. Refuses a missing body or `Content-Type` (400) and other media
-/// types (415), and names the field of any error (400), e.g.
-/// `request body: flavourId: invalid type: integer, expected a string`.
-#[derive(Debug)]
+/// A JSON request body of an ETSI API. Refuses a missing body or `Content-Type` (400)
+/// and other media types (415), and names the field of any error (400), e.g.
+/// `request body: flavourId: invalid type: integer, expected a string`. Outside JSON
+/// Merge Patch bodies, `null` is refused as a value (see [`super::limits::check_no_null`]).
 pub struct EtsiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for EtsiJson<T>
@@ -226,39 +241,78 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> ApiResult<Self> {
-        let media = request_media_type(request.headers());
-        let Some(media) = media else {
-            // SOL013 4.2.2 makes Content-Type mandatory on a request with a body.
-            return Err(ApiError::bad_request(
-                "the Content-Type header is missing; send the body as application/json",
-            ));
-        };
-        if media != "application/json"
-            && !(media.starts_with("application/") && media.ends_with("+json"))
-        {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "the request body must be application/json",
-            ));
-        }
-        let bytes = axum::body::to_bytes(request.into_body(), super::limits::MAX_JSON_BODY)
-            .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "reading the request body: {e}; a JSON body may have at most {} bytes",
-                        super::limits::MAX_JSON_BODY
-                    ),
-                )
-            })?;
-        if bytes.is_empty() {
-            return Err(ApiError::bad_request(
-                "the request body is missing; this operation takes an application/json body",
-            ));
-        }
-        parse_json(&bytes).map(Self)
+        let refuse_null = request.extensions().get::<NullsAsAbsent>().is_none();
+        read_json(request, refuse_null).await.map(Self)
     }
+}
+
+/// A request extension (set with `Extension` on a router) under which [`EtsiJson`]
+/// reads a `null` as an absent attribute: for the v1 package API, whose older clients
+/// may send them.
+#[derive(Debug, Clone, Copy)]
+pub struct NullsAsAbsent;
+
+/// A JSON request body of an API that is not ETSI's (VIM registration, the
+/// Alertmanager receiver, the v1 package API of older clients): as [`EtsiJson`], but a
+/// `null` reads as an absent attribute.
+pub struct PlainJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for PlainJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> ApiResult<Self> {
+        read_json(request, false).await.map(Self)
+    }
+}
+
+async fn read_json<T: DeserializeOwned>(request: Request, refuse_null: bool) -> ApiResult<T> {
+    let media = request_media_type(request.headers());
+    let Some(media) = media else {
+        // SOL013 4.2.2 makes Content-Type mandatory on a request with a body.
+        return Err(ApiError::bad_request(
+            "the Content-Type header is missing; send the body as application/json",
+        ));
+    };
+    if media != "application/json"
+        && !(media.starts_with("application/") && media.ends_with("+json"))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the request body must be application/json",
+        ));
+    }
+    let bytes = axum::body::to_bytes(request.into_body(), super::limits::MAX_JSON_BODY)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "reading the request body: {e}; a JSON body may have at most {} bytes",
+                    super::limits::MAX_JSON_BODY
+                ),
+            )
+        })?;
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request(
+            "the request body is missing; this operation takes an application/json body",
+        ));
+    }
+    let value = checked_value(&bytes)?;
+    // Every request body of these APIs is one object (serde would read a struct from
+    // an array as well).
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "request body: not a JSON object; this operation takes one object",
+        ));
+    }
+    if refuse_null && media != "application/merge-patch+json" {
+        super::limits::check_no_null(&value)?;
+    }
+    deserialize(value)
 }
 
 /// The media type of a request's body, lower-case and without parameters; `None` when
@@ -276,10 +330,18 @@ pub fn request_media_type(headers: &HeaderMap) -> Option<String> {
 /// The body is first checked against the limits of [`super::limits`] (sizes, depth,
 /// the NUL character).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    deserialize(checked_value(bytes)?)
+}
+
+fn checked_value(bytes: &[u8]) -> ApiResult<Value> {
     super::limits::check_body_size(bytes.len())?;
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|error| ApiError::bad_request(format!("request body: {error}")))?;
     super::limits::check_value(&value)?;
+    Ok(value)
+}
+
+fn deserialize<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();

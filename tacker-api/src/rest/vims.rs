@@ -8,7 +8,7 @@ use axum::routing::get;
 use tacker_core::vim::{VimRegistration, VimUpdate};
 
 use super::sol013::{
-    ApiError, ApiResult, EtsiJson, FilterOnly, api_versions, json_response, located, page_response,
+    ApiError, ApiResult, FilterOnly, PlainJson, api_versions, json_response, located, page_response,
 };
 use super::{AppState, Caller, VIMS_VERSION};
 
@@ -30,7 +30,7 @@ async fn versions(State(state): State<AppState>) -> ApiResult<Response> {
 async fn register(
     State(state): State<AppState>,
     caller: Caller,
-    EtsiJson(registration): EtsiJson<VimRegistration>,
+    PlainJson(registration): PlainJson<VimRegistration>,
 ) -> ApiResult<Response> {
     if registration.name.trim().is_empty() {
         return Err(ApiError::bad_request(
@@ -83,7 +83,7 @@ async fn update(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    EtsiJson(update): EtsiJson<VimUpdate>,
+    PlainJson(update): PlainJson<VimUpdate>,
 ) -> ApiResult<Response> {
     let vim = state.vims().update(caller.tenant(), &id, update).await?;
     json_response(StatusCode::OK, &vim)

@@ -190,11 +190,18 @@ pub(super) fn unsatisfiable(length: u64, detail: impl Into<String>) -> ApiError 
 }
 
 /// The range a request's `Range` header selects from content of `length` bytes:
-/// `None` without the header, 416 when it is malformed or selects nothing.
+/// `None` without the header or with an empty one, 416 when it is malformed or selects
+/// nothing.
 pub(super) fn requested_range(headers: &HeaderMap, length: u64) -> ApiResult<Option<Range<u64>>> {
     let Some(value) = headers.get(axum::http::header::RANGE) else {
         return Ok(None);
     };
+    // An empty `Range` names no range unit and no range: it is no range request, and
+    // RFC 9110 14.2 lets a server ignore a Range it cannot use; the whole content
+    // follows (the SOL005 documents answer 416 only to a range "not satisfiable").
+    if value.as_bytes().iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
     let range = parse_range(value).map_err(|detail| unsatisfiable(length, detail))?;
     range.resolve(length).map(Some).ok_or_else(|| {
         unsatisfiable(

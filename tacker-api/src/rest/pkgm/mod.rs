@@ -186,7 +186,9 @@ pub(crate) fn routes_v2() -> Router<AppState> {
 
 /// `/vnfpkgm/v1`.
 pub(crate) fn routes_v1() -> Router<AppState> {
-    shared(Shape::V1).layer(Extension(Shape::V1))
+    shared(Shape::V1)
+        .layer(Extension(Shape::V1))
+        .layer(Extension(super::sol013::NullsAsAbsent))
 }
 
 async fn versions(
