@@ -57,10 +57,23 @@ pub fn check_body_size(len: usize) -> ApiResult<()> {
     Ok(())
 }
 
-/// Checks a parsed body against the limits of this module.
-pub fn check_value(value: &Value) -> ApiResult<()> {
+/// Whether a body may hold `null` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nulls {
+    /// `null` is refused as the value of an attribute or an array item (400 naming it),
+    /// except inside the free-form key-value attributes (`metadata`,
+    /// `additionalParams`, …). The ETSI documents declare no attribute `nullable`:
+    /// `null` is a value of none of them. An absent optional attribute is left out.
+    Refused,
+    /// `null` reads as an absent attribute: JSON Merge Patch (IETF RFC 7396), where it
+    /// means removal, and the APIs that are not ETSI's.
+    Allowed,
+}
+
+/// Checks a parsed body against the limits of this module, in one walk.
+pub fn check_value(value: &Value, nulls: Nulls) -> ApiResult<()> {
     let mut path = Vec::new();
-    walk(value, &mut path, 0)
+    walk(value, &mut path, 0, nulls)
 }
 
 fn refuse(path: &[String], what: String) -> ApiError {
@@ -112,9 +125,13 @@ fn check_string(path: &[String], text: &str) -> ApiResult<()> {
     Ok(())
 }
 
-fn walk(value: &Value, path: &mut Vec<String>, depth: usize) -> ApiResult<()> {
+fn walk(value: &Value, path: &mut Vec<String>, depth: usize, nulls: Nulls) -> ApiResult<()> {
     match value {
         Value::String(text) => check_string(path, text),
+        Value::Null if nulls == Nulls::Refused && !path.is_empty() => Err(refuse(
+            path,
+            "null is not a value of this attribute; leave an absent attribute out".to_owned(),
+        )),
         Value::Array(_) | Value::Object(_) if depth >= MAX_DEPTH => Err(refuse(
             path,
             format!("nested deeper than {MAX_DEPTH} levels"),
@@ -122,7 +139,7 @@ fn walk(value: &Value, path: &mut Vec<String>, depth: usize) -> ApiResult<()> {
         Value::Array(items) => {
             for (index, item) in items.iter().enumerate() {
                 path.push(index.to_string());
-                walk(item, path, depth + 1)?;
+                walk(item, path, depth + 1, nulls)?;
                 path.pop();
             }
             Ok(())
@@ -131,7 +148,8 @@ fn walk(value: &Value, path: &mut Vec<String>, depth: usize) -> ApiResult<()> {
             for (key, item) in map {
                 path.push(key.clone());
                 check_key(path, key)?;
-                if KEY_VALUE_ATTRIBUTES.contains(&key.as_str()) && !item.is_null() {
+                let mut inner = nulls;
+                if is_key_value(key) && !item.is_null() {
                     let size = serde_json::to_vec(item).map_or(usize::MAX, |json| json.len());
                     if size > MAX_KEY_VALUE_BYTES {
                         return Err(refuse(
@@ -141,8 +159,10 @@ fn walk(value: &Value, path: &mut Vec<String>, depth: usize) -> ApiResult<()> {
                             ),
                         ));
                     }
+                    // Free-form pairs: any JSON below, null included.
+                    inner = Nulls::Allowed;
                 }
-                walk(item, path, depth + 1)?;
+                walk(item, path, depth + 1, inner)?;
                 path.pop();
             }
             Ok(())
@@ -155,47 +175,6 @@ fn walk(value: &Value, path: &mut Vec<String>, depth: usize) -> ApiResult<()> {
 /// any JSON (`null` included).
 fn is_key_value(key: &str) -> bool {
     KEY_VALUE_ATTRIBUTES.contains(&key) || key.ends_with("ConfigurableProperties")
-}
-
-/// Refuses `null` as the value of an attribute or an array item (400 naming it), except
-/// inside the free-form key-value attributes (`metadata`, `additionalParams`, …).
-///
-/// The ETSI documents declare no attribute `nullable`: `null` is a value of none of
-/// them, and only JSON Merge Patch (IETF RFC 7396) gives it a meaning, removal, so
-/// bodies of that media type are not checked here. An absent optional attribute is
-/// left out.
-pub fn check_no_null(value: &Value) -> ApiResult<()> {
-    let mut path = Vec::new();
-    walk_nulls(value, &mut path)
-}
-
-fn walk_nulls(value: &Value, path: &mut Vec<String>) -> ApiResult<()> {
-    let children: Box<dyn Iterator<Item = (String, &Value)>> = match value {
-        Value::Array(items) => Box::new(
-            items
-                .iter()
-                .enumerate()
-                .map(|(index, item)| (index.to_string(), item)),
-        ),
-        Value::Object(map) => Box::new(map.iter().map(|(key, item)| (key.clone(), item))),
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => return Ok(()),
-    };
-    for (name, item) in children {
-        path.push(name);
-        if item.is_null() {
-            return Err(refuse(
-                path,
-                "null is not a value of this attribute; leave an absent attribute out".to_owned(),
-            ));
-        }
-        let free_form =
-            matches!(value, Value::Object(_)) && path.last().is_some_and(|key| is_key_value(key));
-        if !free_form {
-            walk_nulls(item, path)?;
-        }
-        path.pop();
-    }
-    Ok(())
 }
 
 fn check_key(path: &[String], key: &str) -> ApiResult<()> {
@@ -224,7 +203,7 @@ mod tests {
     use serde_json::json;
 
     fn refused(value: Value) -> String {
-        check_value(&value)
+        check_value(&value, Nulls::Refused)
             .expect_err("refused")
             .detail()
             .to_owned()
@@ -232,7 +211,13 @@ mod tests {
 
     #[test]
     fn names_descriptions_and_strings_are_bounded() {
-        assert!(check_value(&json!({"vnfInstanceName": "a".repeat(MAX_NAME_CHARS)})).is_ok());
+        assert!(
+            check_value(
+                &json!({"vnfInstanceName": "a".repeat(MAX_NAME_CHARS)}),
+                Nulls::Refused
+            )
+            .is_ok()
+        );
         let detail = refused(json!({"vnfInstanceName": "a".repeat(MAX_NAME_CHARS + 1)}));
         assert!(detail.contains("vnfInstanceName"), "{detail}");
         let detail = refused(json!({"vnfInstanceDescription": "d".repeat(2 * 1024 * 1024)}));

@@ -15,6 +15,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tacker_core::filter::Filter;
+
+use super::limits::Nulls;
 use tacker_core::model::ProblemDetails;
 use tacker_core::store::{ListQuery, Page};
 
@@ -230,7 +232,7 @@ pub async fn negotiate_version(
 /// A JSON request body of an ETSI API. Refuses a missing body or `Content-Type` (400)
 /// and other media types (415), and names the field of any error (400), e.g.
 /// `request body: flavourId: invalid type: integer, expected a string`. Outside JSON
-/// Merge Patch bodies, `null` is refused as a value (see [`super::limits::check_no_null`]).
+/// Merge Patch bodies, `null` is refused as a value (see [`Nulls::Refused`]).
 pub struct EtsiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for EtsiJson<T>
@@ -296,23 +298,12 @@ async fn read_json<T: DeserializeOwned>(request: Request, refuse_null: bool) -> 
                 ),
             )
         })?;
-    if bytes.is_empty() {
-        return Err(ApiError::bad_request(
-            "the request body is missing; this operation takes an application/json body",
-        ));
-    }
-    let value = checked_value(&bytes)?;
-    // Every request body of these APIs is one object (serde would read a struct from
-    // an array as well).
-    if !value.is_object() {
-        return Err(ApiError::bad_request(
-            "request body: not a JSON object; this operation takes one object",
-        ));
-    }
-    if refuse_null && media != "application/merge-patch+json" {
-        super::limits::check_no_null(&value)?;
-    }
-    deserialize(value)
+    let nulls = if refuse_null && media != "application/merge-patch+json" {
+        Nulls::Refused
+    } else {
+        Nulls::Allowed
+    };
+    parse_body(&bytes, nulls)
 }
 
 /// The media type of a request's body, lower-case and without parameters; `None` when
@@ -326,19 +317,31 @@ pub fn request_media_type(headers: &HeaderMap) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Deserializes a JSON body, naming the field an error is about.
-/// The body is first checked against the limits of [`super::limits`] (sizes, depth,
-/// the NUL character).
+/// Deserializes the JSON body of an ETSI request, naming the field an error is about.
+/// The body must be one object, within the limits of [`super::limits`] (sizes, depth,
+/// the NUL character), without `null` values (see [`Nulls::Refused`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    deserialize(checked_value(bytes)?)
+    parse_body(bytes, Nulls::Refused)
 }
 
-fn checked_value(bytes: &[u8]) -> ApiResult<Value> {
+fn parse_body<T: DeserializeOwned>(bytes: &[u8], nulls: Nulls) -> ApiResult<T> {
+    if bytes.is_empty() {
+        return Err(ApiError::bad_request(
+            "the request body is missing; this operation takes an application/json body",
+        ));
+    }
     super::limits::check_body_size(bytes.len())?;
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|error| ApiError::bad_request(format!("request body: {error}")))?;
-    super::limits::check_value(&value)?;
-    Ok(value)
+    // Every request body of these APIs is one object (serde would read a struct from
+    // an array as well).
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "request body: not a JSON object; this operation takes one object",
+        ));
+    }
+    super::limits::check_value(&value, nulls)?;
+    deserialize(value)
 }
 
 fn deserialize<T: DeserializeOwned>(value: Value) -> ApiResult<T> {
