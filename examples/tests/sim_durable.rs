@@ -133,39 +133,6 @@ async fn a_restarted_server_still_operates_what_it_instantiated() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
-/// A fresh PostgreSQL database; `None` (skipped) without `TACKER_TEST_POSTGRES`, except
-/// under `CI=true`.
-async fn postgres_database() -> Option<(String, String, String)> {
-    let Ok(server) = std::env::var("TACKER_TEST_POSTGRES") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but TACKER_TEST_POSTGRES is not set"
-        );
-        eprintln!("skipped: TACKER_TEST_POSTGRES not set");
-        return None;
-    };
-    use sea_orm::ConnectionTrait;
-    let server = server.trim_end_matches('/').to_owned();
-    let admin = format!("{server}/postgres");
-    let name = format!("tacker_sim_{}", tacker_core::new_id().replace('-', ""));
-    let db = sea_orm::Database::connect(admin.as_str())
-        .await
-        .expect("connect to the PostgreSQL server");
-    db.execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create the test database");
-    Some((format!("{server}/{name}"), admin, name))
-}
-
-async fn drop_database(admin: &str, name: &str) {
-    use sea_orm::ConnectionTrait;
-    if let Ok(db) = sea_orm::Database::connect(admin).await {
-        let _ = db
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
-    }
-}
-
 /// Pauses (SIGSTOP) or resumes (SIGCONT) a server, so that only the other one's
 /// executor runs the next operation.
 fn signal(server: &Server, name: &str) {
@@ -186,19 +153,19 @@ async fn two_servers_on_one_postgresql_operate_the_same_instance() {
     let Some(package_dir) = corpus_package("v1-cnf-scale") else {
         return;
     };
-    let Some((url, admin, name)) = postgres_database().await else {
+    let Some(database) = tacker_store::testkit::TestDatabase::create().await else {
         return;
     };
     // One data directory (package files, sealing key) and one database for both.
     let data = temp_dir("sim-shared");
-    let a = start_on(&data, &url);
+    let a = start_on(&data, &database.url);
     let api_a = Client::new(&a.url);
     let package = api_a.onboard(&package_dir).await;
     let vnfd_id = package["vnfdId"].as_str().expect("vnfdId").to_owned();
     // Only A runs: A's executor instantiates.
     let instance = instantiated(&api_a, &vnfd_id, "shared").await;
 
-    let b = start_on(&data, &url);
+    let b = start_on(&data, &database.url);
     let api_b = Client::new(&b.url);
     // Only B's executor runs: B scales out what A instantiated.
     signal(&a, "STOP");
@@ -219,6 +186,6 @@ async fn two_servers_on_one_postgresql_operate_the_same_instance() {
     assert_eq!(seen["instantiationState"], "NOT_INSTANTIATED");
     assert!(a.terminate());
     assert!(b.terminate());
-    drop_database(&admin, &name).await;
+    database.drop_database().await;
     let _ = std::fs::remove_dir_all(&data);
 }

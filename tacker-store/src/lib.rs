@@ -18,5 +18,7 @@
 
 pub mod migration;
 mod sql;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use sql::{SqlStore, SqlStoreOptions};

@@ -9,9 +9,9 @@ mod common;
 #[path = "../../tacker-core/tests/support/mod.rs"]
 mod support;
 
-use common::TestDatabase;
 use tacker_core::testkit::store as suite;
 use tacker_store::SqlStore;
+use tacker_store::testkit::TestDatabase;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_in_memory_passes_the_conformance_suite() {

@@ -182,7 +182,7 @@ async fn a_vnf_lives_its_whole_life_on_an_sqlite_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vnf_lives_its_whole_life_on_postgresql() {
-    let Some(database) = common::TestDatabase::create().await else {
+    let Some(database) = tacker_store::testkit::TestDatabase::create().await else {
         return;
     };
     let store = SqlStore::connect(&database.url).await.expect("connect");

@@ -202,7 +202,7 @@ fn sim_kind(kind: LcmOperationType) -> SimOperation {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_engines_share_one_postgresql_and_survive_one_aborting() {
-    let Some(database) = common::TestDatabase::create().await else {
+    let Some(database) = tacker_store::testkit::TestDatabase::create().await else {
         return;
     };
     let options = SqlStoreOptions {

@@ -193,7 +193,7 @@ async fn an_engine_restarted_on_sqlite_operates_what_it_instantiated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_engines_on_one_postgresql_operate_the_same_instance() {
-    let Some(database) = common::TestDatabase::create().await else {
+    let Some(database) = tacker_store::testkit::TestDatabase::create().await else {
         return;
     };
     let tenant = TenantId::default();
