@@ -2,7 +2,8 @@
 
 use super::*;
 
-/// How often a step that failed on a retryable store error is tried again in place.
+/// How often a step that failed on a transient store error (a retryable one, or a
+/// concurrent change of the op) is tried again in place.
 const STORE_RETRIES: u32 = 3;
 
 /// The executor-side view of one operation: everything a step needs.
@@ -240,17 +241,19 @@ impl VnfLcm {
                     // Whoever holds the lease now records what happens next.
                     return Ok(());
                 }
-                if matches!(
+                // A retryable store error, or a write that met a concurrent change of
+                // the op (a cancel request): tried again on the op as stored now.
+                let transient = matches!(
                     error,
                     Error::Store {
                         retryable: true,
                         ..
                     }
-                ) && store_retries > 0
-                {
+                ) || matches!(&error, Error::Conflict(m) if m.contains("changed concurrently"));
+                if transient && store_retries > 0 {
                     store_retries -= 1;
                     let attempt = STORE_RETRIES - store_retries;
-                    tracing::warn!(op = job.op.value.op.id, %error, attempt, "store error during a step; trying again");
+                    tracing::warn!(op = job.op.value.op.id, %error, attempt, "a step met a transient store error; trying again");
                     tokio::time::sleep(Duration::from_millis(200) * attempt).await;
                     if let Err(error) = self.refresh(&mut job).await {
                         return self.record_failure(&mut job, &error).await;
@@ -279,6 +282,17 @@ impl VnfLcm {
                 continue;
             }
             let pending_cancel = job.op.value.op.is_cancel_pending;
+            // A cancel asked for meanwhile is what ends the op, and what it records.
+            let cancelled;
+            let error = if pending_cancel {
+                cancelled = Error::Cancelled(format!(
+                    "cancelled while {} (the step in progress ended with: {error})",
+                    job.op.value.op.operation_state
+                ));
+                &cancelled
+            } else {
+                error
+            };
             let event = match job.op.value.op.operation_state {
                 State::Starting | State::Processing | State::RollingBack if pending_cancel => {
                     OpEvent::Cancel
