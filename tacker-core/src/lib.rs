@@ -58,12 +58,14 @@ pub mod store;
 mod tenant;
 pub mod vim;
 pub mod vnfd;
+pub mod vnfm;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use error::{BoxError, Error, Result};
 pub use tenant::TenantId;
+pub use vnfm::{VimType, Vnfm, VnfmBuilder};
 
 /// A new resource identifier: a UUIDv7, so identifiers sort by creation time.
 pub fn new_id() -> String {

@@ -1049,7 +1049,7 @@ mod tests {
         assert_eq!(ClusterState::of(&instance).expect("state"), Some(state));
         instance.metadata.insert(METADATA_KEY.into(), json!(3));
         assert!(ClusterState::of(&instance).is_err());
-        let driver = KubernetesClusterMgmtDriver::new(Sealer::process_default()).named("x");
+        let driver = KubernetesClusterMgmtDriver::new(Sealer::ephemeral().expect("key")).named("x");
         assert_eq!(driver.name(), "x");
         let _ = StdArc::new(driver);
     }

@@ -6,7 +6,7 @@
 //! # Selection
 //!
 //! [`KubernetesClusterMgmtDriver`] is registered with the engine
-//! (`VnfLcm::builder().mgmt_driver(…)`) and selected by the VNFD's `Vnflcm` interface:
+//! (`Vnfm::builder().mgmt_driver(…)`) and selected by the VNFD's `Vnflcm` interface:
 //! the hooks `instantiate_end`, `terminate_end`, `scale_start`, `scale_end`,
 //! `heal_start` and `heal_end` bound to an artifact whose name or file name is the
 //! driver's name (default `kubernetes_mgmt.py`, as in Tacker's packages). Other hooks

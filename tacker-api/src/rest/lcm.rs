@@ -9,15 +9,17 @@ use axum::routing::{get, post};
 use serde_json::Value;
 use tacker_core::model::{
     CancelMode, ChangeCurrentVnfPkgRequest, ChangeExtVnfConnectivityRequest,
-    ChangeVnfFlavourRequest, CreateVnfRequest, HealVnfRequest, InstantiateVnfRequest,
-    LccnSubscriptionRequest, OperateVnfRequest, ScaleVnfRequest, ScaleVnfToLevelRequest,
+    ChangeVnfFlavourRequest, CreateVnfRequest, HealVnfRequest, InstantiateVnfRequest, OperateVnfRequest, ScaleVnfRequest, ScaleVnfToLevelRequest,
     TerminateVnfRequest, VnfInfoModificationRequest, VnfLcmOpOcc,
 };
 
 use super::sol013::{
-    ApiError, ApiResult, EtsiJson, FilterOnly, Listing, accepted, api_versions, json_response,
-    located, page_response, subscription_json, subscription_view, unsupported_content,
+    ApiError, ApiResult, EtsiJson, Listing, accepted, api_versions, json_response,
+    located, page_response,
 };
+use super::subscriptions::{self, Plain};
+use tacker_core::store::LccnSubscriptionRecord;
+use axum::Extension;
 use super::{AppState, Caller, VNFLCM_VERSION};
 
 /// The complex attributes of `VnfInstance` left out of lists by default.
@@ -42,7 +44,7 @@ pub(crate) const OP_COMPLEX: &[&str] = &[
 ];
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
+    let router = Router::new()
         .route("/api_versions", get(versions))
         .route("/vnf_instances", get(list_instances).post(create_instance))
         .route(
@@ -64,14 +66,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/vnf_lcm_op_occs/{id}/rollback", post(rollback))
         .route("/vnf_lcm_op_occs/{id}/fail", post(fail))
         .route("/vnf_lcm_op_occs/{id}/cancel", post(cancel))
-        .route(
-            "/subscriptions",
-            get(list_subscriptions).post(create_subscription),
-        )
-        .route(
-            "/subscriptions/{id}",
-            get(show_subscription).delete(delete_subscription),
-        )
+        ;
+    subscriptions::routes::<LccnSubscriptionRecord, Plain>(router)
+        .layer(Extension(Plain("/vnflcm/v2")))
 }
 
 async fn versions(State(state): State<AppState>) -> ApiResult<Response> {
@@ -372,56 +369,6 @@ async fn cancel(
         .await
         .map_err(|e| ApiError::from(e).without_422())?;
     task_accepted(&state, &op)
-}
-
-// ----- Subscriptions -------------------------------------------------------------------
-
-async fn create_subscription(
-    State(state): State<AppState>,
-    caller: Caller,
-    EtsiJson(request): EtsiJson<LccnSubscriptionRequest>,
-) -> ApiResult<Response> {
-    let subscription = state
-        .lcm()
-        .subscribe(caller.tenant(), request)
-        .await
-        .map_err(unsupported_content)?;
-    located(
-        StatusCode::CREATED,
-        &state.uri(&format!("/vnflcm/v2/subscriptions/{}", subscription.id)),
-        &subscription_json(&subscription)?,
-    )
-}
-
-async fn list_subscriptions(
-    State(state): State<AppState>,
-    caller: Caller,
-    OriginalUri(uri): OriginalUri,
-    FilterOnly(params): FilterOnly,
-) -> ApiResult<Response> {
-    let page = state
-        .lcm()
-        .subscriptions_page(caller.tenant(), &params.query())
-        .await?;
-    page_response(page, &state.config().api_root, &uri, subscription_view)
-}
-
-async fn show_subscription(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let subscription = state.lcm().subscription(caller.tenant(), &id).await?;
-    json_response(StatusCode::OK, &subscription_json(&subscription)?)
-}
-
-async fn delete_subscription(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    state.lcm().unsubscribe(caller.tenant(), &id).await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 #[cfg(test)]

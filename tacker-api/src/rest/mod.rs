@@ -25,6 +25,7 @@ mod monitoring;
 mod openapi;
 pub(crate) mod pkgm;
 pub mod sol013;
+mod subscriptions;
 mod vims;
 
 use std::sync::Arc;
@@ -34,8 +35,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
-use tacker_core::TenantId;
-use tacker_core::lcm::VnfLcm;
+use tacker_core::lcm::{VnfFm, VnfLcm};
+use tacker_core::{TenantId, Vnfm};
 use tacker_core::package::VnfPackageManager;
 use tacker_core::vim::VimRegistry;
 
@@ -65,38 +66,50 @@ pub struct Principal {
     pub scopes: Vec<String>,
 }
 
-/// How the API behaves.
+/// How the API behaves beyond what the [`Vnfm`] says (its API root, package size limit
+/// and spool directory are the VNFM's).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ApiConfig {
-    /// The absolute URI prefix clients reach the server at (for `Link` headers and
-    /// `Location`); the facades use the same prefix for `_links`.
-    pub api_root: String,
     /// The tenant of requests no authentication assigned one.
     pub default_tenant: TenantId,
-    /// The largest package body `PUT package_content` accepts, in bytes (give the
-    /// package manager the same limit: it applies it to uploads from a URI).
-    pub max_package_size: u64,
-    /// Where request bodies of `PUT package_content` are spooled (default: the
-    /// system's temporary directory). Use a disk, not a tmpfs.
-    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
-            api_root: "http://127.0.0.1:9890".to_owned(),
             default_tenant: TenantId::new(TenantId::DEFAULT),
-            max_package_size: 8 << 30,
-            spool_dir: None,
         }
     }
 }
 
+impl ApiConfig {
+    /// The defaults with another default tenant.
+    pub fn with_default_tenant(mut self, tenant: TenantId) -> Self {
+        self.default_tenant = tenant;
+        self
+    }
+}
+
+/// What handlers read of the configuration: the API's and the VNFM's.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// The absolute URI prefix clients reach the server at (for `Link` headers and
+    /// `Location`): the VNFM's API root, which its `_links` use too.
+    pub(crate) api_root: String,
+    /// The tenant of requests no authentication assigned one.
+    pub(crate) default_tenant: TenantId,
+    /// The largest package body `PUT package_content` accepts, in bytes (the package
+    /// manager's limit, which it applies to uploads from a URI too).
+    pub(crate) max_package_size: u64,
+    /// Where request bodies of `PUT package_content` are spooled (the package
+    /// manager's spool directory; default: the system's temporary directory).
+    pub(crate) spool_dir: Option<std::path::PathBuf>,
+}
+
 struct Inner {
-    lcm: VnfLcm,
-    packages: VnfPackageManager,
-    vims: VimRegistry,
-    config: ApiConfig,
+    vnfm: Vnfm,
+    config: Settings,
     monitoring: std::sync::OnceLock<Monitoring>,
 }
 
@@ -113,18 +126,22 @@ pub(crate) struct AppState(Arc<Inner>);
 
 impl AppState {
     pub(crate) fn lcm(&self) -> &VnfLcm {
-        &self.0.lcm
+        self.0.vnfm.lcm()
+    }
+
+    pub(crate) fn fm(&self) -> &VnfFm {
+        self.0.vnfm.fm()
     }
 
     pub(crate) fn packages(&self) -> &VnfPackageManager {
-        &self.0.packages
+        self.0.vnfm.packages()
     }
 
     pub(crate) fn vims(&self) -> &VimRegistry {
-        &self.0.vims
+        self.0.vnfm.vims()
     }
 
-    pub(crate) fn config(&self) -> &ApiConfig {
+    pub(crate) fn config(&self) -> &Settings {
         &self.0.config
     }
 
@@ -185,19 +202,19 @@ impl std::fmt::Debug for Api {
 }
 
 impl Api {
-    /// The APIs over the LCM engine, the package manager and the VIM registry.
-    pub fn new(
-        lcm: VnfLcm,
-        packages: VnfPackageManager,
-        vims: VimRegistry,
-        config: ApiConfig,
-    ) -> Self {
+    /// The APIs over `vnfm`.
+    pub fn new(vnfm: &Vnfm, config: ApiConfig) -> Self {
+        let packages = vnfm.packages().config();
+        let settings = Settings {
+            api_root: vnfm.api_root().to_owned(),
+            default_tenant: config.default_tenant,
+            max_package_size: packages.max_package_size,
+            spool_dir: packages.spool_dir.clone(),
+        };
         Self {
             state: AppState(Arc::new(Inner {
-                lcm,
-                packages,
-                vims,
-                config,
+                vnfm: vnfm.clone(),
+                config: settings,
                 monitoring: std::sync::OnceLock::new(),
             })),
             authenticator: None,
@@ -206,15 +223,14 @@ impl Api {
     }
 
     /// Serves the Alertmanager webhook (`POST /monitoring/v1/alertmanager`) for
-    /// `alertmanager`, handing scale requests to `health`. Without it the webhook
-    /// answers 503.
-    pub fn with_monitoring(
+    /// `alertmanager` (one of the VNFM's monitors), handing scale requests to the
+    /// VNFM's health service. Without it the webhook answers 503.
+    pub fn with_alertmanager(
         self,
-        health: tacker_core::monitor::HealthService,
         alertmanager: Arc<tacker_core::monitor::AlertmanagerMonitor>,
     ) -> Self {
         let _ = self.state.0.monitoring.set(Monitoring {
-            health,
+            health: self.state.0.vnfm.health().clone(),
             alertmanager,
         });
         self

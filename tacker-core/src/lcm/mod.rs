@@ -7,7 +7,7 @@ pub mod lccn;
 mod request;
 pub mod state;
 
-pub use engine::{Executor, Fault, LcmConfig, OpFinished, VnfLcm, VnfLcmBuilder, fault_key};
+pub use engine::{Executor, Fault, LcmConfig, OpFinished, VnfFm, VnfLcm, VnfLcmBuilder, fault_key};
 pub use grant::LocalGrantProvider;
 pub use request::OpRequest;
 pub use state::{OpEvent, transition};

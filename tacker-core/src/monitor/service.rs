@@ -31,7 +31,7 @@ use super::{
     PolicyEvent,
 };
 use crate::filter::Filter;
-use crate::lcm::{Fault, OpFinished, OpRequest, VnfLcm, fault_key};
+use crate::lcm::{Fault, OpFinished, OpRequest, VnfFm, VnfLcm, fault_key};
 use crate::model::{
     DateTime, EventType, InstantiationState, LcmOperationStateType, LcmOperationType,
     PerceivedSeverityType,
@@ -66,6 +66,7 @@ impl Default for HealthConfig {
 
 struct Inner {
     lcm: VnfLcm,
+    fm: VnfFm,
     monitors: Vec<Arc<dyn MonitorDriver>>,
     policies: Vec<Arc<dyn PolicyDriver>>,
     config: HealthConfig,
@@ -74,7 +75,7 @@ struct Inner {
     receivers: Mutex<Option<(mpsc::Receiver<HealthEvent>, mpsc::Receiver<PolicyEvent>)>>,
 }
 
-/// Monitors and policies tied to a [`VnfLcm`]. Cheap to clone.
+/// Monitors and policies tied to a [`VnfLcm`] and a [`VnfFm`]. Cheap to clone.
 #[derive(Clone)]
 pub struct HealthService {
     inner: Arc<Inner>,
@@ -139,9 +140,11 @@ struct Loop {
 }
 
 impl HealthService {
-    /// A service for `lcm` with `monitors` and `policies`.
+    /// A service for `lcm` (whose operations policies request) and `fm` (where
+    /// failures become alarms) with `monitors` and `policies`.
     pub fn new(
         lcm: VnfLcm,
+        fm: VnfFm,
         monitors: Vec<Arc<dyn MonitorDriver>>,
         policies: Vec<Arc<dyn PolicyDriver>>,
         config: HealthConfig,
@@ -151,6 +154,7 @@ impl HealthService {
         Self {
             inner: Arc::new(Inner {
                 lcm,
+                fm,
                 monitors,
                 policies,
                 config,
@@ -206,7 +210,7 @@ impl HealthService {
             .flat_map(|i| i.vnfc_resource_info.iter().map(|v| v.id.clone()))
             .collect();
         self.inner
-            .lcm
+            .fm
             .clear_alarms_of_gone_vnfcs(tenant, vnf_instance_id, &present)
             .await?;
         let mut errors = Vec::new();
@@ -242,9 +246,9 @@ impl HealthService {
     /// [`HealthService::sync`], with a refused monitoring configuration reported as an
     /// FM alarm of the instance (source `monitoring`), cleared once a sync succeeds.
     async fn sync_reporting(&self, tenant: &TenantId, vnf_instance_id: &str) {
-        let lcm = &self.inner.lcm;
+        let fm = &self.inner.fm;
         let outcome = match self.sync(tenant, vnf_instance_id).await {
-            Ok(()) => lcm
+            Ok(()) => fm
                 .clear_alarm(
                     tenant,
                     vnf_instance_id,
@@ -254,7 +258,7 @@ impl HealthService {
                 .map(|_| ()),
             Err(error) => {
                 tracing::warn!(%error, vnf_instance = vnf_instance_id, "monitoring not started");
-                lcm.raise_alarm(
+                fm.raise_alarm(
                     tenant,
                     Fault {
                         vnf_instance_id: vnf_instance_id.to_owned(),
@@ -345,9 +349,9 @@ impl HealthService {
     }
 
     async fn on_health(&self, state: &mut Loop, event: HealthEvent) {
-        let lcm = &self.inner.lcm;
+        let fm = &self.inner.fm;
         let outcome = match event.status {
-            HealthStatus::Unhealthy => lcm
+            HealthStatus::Unhealthy => fm
                 .raise_alarm(
                     &event.tenant,
                     Fault {
@@ -368,7 +372,7 @@ impl HealthService {
                 let mut outcome = Ok(());
                 for source in [event.source.as_str(), "auto-heal"] {
                     let key = fault_key(&event.vnf_instance_id, event.vnfc_id.as_deref(), source);
-                    if let Err(error) = lcm
+                    if let Err(error) = fm
                         .clear_alarm(&event.tenant, &event.vnf_instance_id, &key)
                         .await
                     {
@@ -473,7 +477,7 @@ impl HealthService {
             details: vec![reason],
             observed_at: Utc::now(),
         };
-        if let Err(error) = self.inner.lcm.raise_alarm(tenant, fault).await {
+        if let Err(error) = self.inner.fm.raise_alarm(tenant, fault).await {
             tracing::warn!(%error, "raising the escalation alarm failed");
         }
     }
@@ -493,7 +497,7 @@ impl HealthService {
                         tracing::warn!(%error, "stopping a monitor failed");
                     }
                 }
-                if let Err(error) = self.inner.lcm.clear_alarms_of(&key.0, &key.1).await {
+                if let Err(error) = self.inner.fm.clear_alarms_of(&key.0, &key.1).await {
                     tracing::warn!(%error, "clearing the alarms of a terminated instance failed");
                 }
                 state.finished.remove(&key);

@@ -21,12 +21,12 @@ use crate::model::{
     Checksum, ContainerFormat, CreateVnfPkgInfoRequest, DiskFormat, KeyValuePairs, Link,
     PackageChangeType, PackageOnboardingStateType as Onboarding,
     PackageOperationalStateType as Operational, PackageUsageStateType as Usage, PkgmLinks,
-    PkgmNotificationType, PkgmSubscription, PkgmSubscriptionRequest, ProblemDetails, SelfLink,
+    PkgmNotificationType, ProblemDetails,
     UploadVnfPackageFromUriRequest, VnfPackageArtifactInfo, VnfPackageChangeNotification,
     VnfPackageOnboardingNotification, VnfPackageSoftwareImageInfo, VnfPkgInfo, VnfPkgInfoLinks,
     VnfPkgInfoModifications,
 };
-use crate::notify::{NotificationSink, NotificationTarget};
+use crate::notify::{NotificationSink, OutboxSignal, Subscriptions};
 use crate::store::{
     ListQuery, NewNotification, Page, PkgmSubscriptionRecord, Record, Store, StoreExt, UploadClaim,
     Versioned, VnfPackageRecord, Write,
@@ -221,8 +221,8 @@ struct Inner {
     objects: Arc<dyn ObjectStore>,
     config: PackageManagerConfig,
     fetcher: Option<Arc<dyn PackageFetcher>>,
-    sink: Option<Arc<dyn NotificationSink>>,
-    sealer: crate::vim::Sealer,
+    subscriptions: Subscriptions<PkgmSubscriptionRecord>,
+    outbox: OutboxSignal,
     opened: Mutex<HashMap<String, Arc<Opened>>>,
 }
 
@@ -299,58 +299,98 @@ fn disk_format(text: &str) -> Option<DiskFormat> {
     serde_json::from_value(serde_json::Value::String(text.to_ascii_uppercase())).ok()
 }
 
-impl VnfPackageManager {
-    /// A manager over a store and an object store.
-    pub fn new(
-        store: Arc<dyn Store>,
-        objects: Arc<dyn ObjectStore>,
-        config: PackageManagerConfig,
-    ) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                store,
-                objects,
-                config,
-                fetcher: None,
-                sink: None,
-                sealer: crate::vim::Sealer::process_default(),
-                opened: Mutex::new(HashMap::new()),
-            }),
-        }
+/// Builds a [`VnfPackageManager`] (the [`crate::Vnfm`] façade builds one for you).
+#[derive(Debug)]
+pub struct VnfPackageManagerBuilder {
+    store: Arc<dyn Store>,
+    objects: Arc<dyn ObjectStore>,
+    config: PackageManagerConfig,
+    fetcher: Option<Arc<dyn PackageFetcher>>,
+    sink: Option<Arc<dyn NotificationSink>>,
+    sealer: Option<crate::vim::Sealer>,
+    outbox: OutboxSignal,
+}
+
+impl VnfPackageManagerBuilder {
+    /// The configuration (default: [`PackageManagerConfig::default`]).
+    pub fn config(mut self, config: PackageManagerConfig) -> Self {
+        self.config = config;
+        self
     }
 
-    /// Uses `fetcher` for uploads from a URI.
-    pub fn with_fetcher(self, fetcher: Arc<dyn PackageFetcher>) -> Self {
-        self.rebuild(|inner| inner.fetcher = Some(fetcher))
-    }
-
-    /// Seals subscription credentials with `sealer` (default:
-    /// [`crate::vim::Sealer::process_default`]); use the same as the LCM engine's, which
-    /// delivers package notifications too.
-    pub fn with_sealer(self, sealer: crate::vim::Sealer) -> Self {
-        self.rebuild(|inner| inner.sealer = sealer)
+    /// Fetches packages for uploads from a URI (without one, they are refused).
+    pub fn fetcher(mut self, fetcher: Arc<dyn PackageFetcher>) -> Self {
+        self.fetcher = Some(fetcher);
+        self
     }
 
     /// Checks subscription callbacks with `sink` before accepting a subscription.
-    pub fn with_notification_sink(self, sink: Arc<dyn NotificationSink>) -> Self {
-        self.rebuild(|inner| inner.sink = Some(sink))
+    pub fn notification_sink(mut self, sink: Arc<dyn NotificationSink>) -> Self {
+        self.sink = Some(sink);
+        self
     }
 
-    fn rebuild(self, change: impl FnOnce(&mut Inner)) -> Self {
-        let inner = &self.inner;
-        let mut copy = Inner {
-            store: inner.store.clone(),
-            objects: inner.objects.clone(),
-            config: inner.config.clone(),
-            fetcher: inner.fetcher.clone(),
-            sink: inner.sink.clone(),
-            sealer: inner.sealer.clone(),
-            opened: Mutex::new(HashMap::new()),
-        };
-        change(&mut copy);
-        Self {
-            inner: Arc::new(copy),
+    /// Seals subscription credentials: the key the notification sender opens them
+    /// with. Required with a persistent store.
+    pub fn sealer(mut self, sealer: crate::vim::Sealer) -> Self {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    /// Rung after every commit that queued notifications, to wake the sender.
+    pub fn outbox_signal(mut self, signal: OutboxSignal) -> Self {
+        self.outbox = signal;
+        self
+    }
+
+    /// The manager. Fails when the store is persistent and no sealer was given.
+    pub fn build(self) -> Result<VnfPackageManager> {
+        let sealer =
+            crate::vim::Sealer::required(self.sealer, self.store.as_ref(), "VnfPackageManager")?;
+        let subscriptions = Subscriptions::new(
+            self.store.clone(),
+            self.sink,
+            sealer,
+            self.config.api_root.clone(),
+        );
+        Ok(VnfPackageManager {
+            inner: Arc::new(Inner {
+                store: self.store,
+                objects: self.objects,
+                config: self.config,
+                fetcher: self.fetcher,
+                subscriptions,
+                outbox: self.outbox,
+                opened: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+}
+
+impl VnfPackageManager {
+    /// A builder over a store and an object store for package files.
+    pub fn builder(store: Arc<dyn Store>, objects: Arc<dyn ObjectStore>) -> VnfPackageManagerBuilder {
+        VnfPackageManagerBuilder {
+            store,
+            objects,
+            config: PackageManagerConfig::default(),
+            fetcher: None,
+            sink: None,
+            sealer: None,
+            outbox: OutboxSignal::default(),
         }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PackageManagerConfig {
+        &self.inner.config
+    }
+
+    /// Commits `writes` and wakes the notification sender.
+    async fn commit(&self, tenant: &TenantId, writes: Vec<Write>) -> Result<Vec<u64>> {
+        let versions = self.inner.store.commit(tenant, writes).await?;
+        self.inner.outbox.ring();
+        Ok(versions)
     }
 
     fn links(&self, id: &str) -> VnfPkgInfoLinks {
@@ -864,7 +904,7 @@ impl VnfPackageManager {
                 )
                 .await?,
             );
-            match self.inner.store.commit(tenant, writes).await {
+            match self.commit(tenant, writes).await {
                 Ok(_) => {
                     if let Ok(mut cache) = self.inner.opened.lock() {
                         cache.remove(&key.to_string());
@@ -1104,7 +1144,7 @@ impl VnfPackageManager {
                 expected_version: record.version,
             },
         );
-        self.inner.store.commit(tenant, writes).await?;
+        self.commit(tenant, writes).await?;
         Ok(modifications)
     }
 
@@ -1144,7 +1184,7 @@ impl VnfPackageManager {
                 .await?,
             );
         }
-        self.inner.store.commit(tenant, writes).await?;
+        self.commit(tenant, writes).await?;
         if let Some(location) = &record.value.content_location {
             if let Ok(mut cache) = self.inner.opened.lock() {
                 cache.remove(location);
@@ -1432,86 +1472,9 @@ impl VnfPackageManager {
         })
     }
 
-    /// Subscribes to package notifications. With a notification sink configured, the
-    /// callback must answer first.
-    pub async fn subscribe(
-        &self,
-        tenant: &TenantId,
-        request: PkgmSubscriptionRequest,
-    ) -> Result<PkgmSubscription> {
-        let id = new_id();
-        if let Some(sink) = &self.inner.sink {
-            sink.check_callback(&NotificationTarget {
-                subscription_id: id.clone(),
-                callback_uri: request.callback_uri.clone(),
-                authentication: request.authentication.clone(),
-            })
-            .await?;
-        }
-        let subscription = PkgmSubscription {
-            id: id.clone(),
-            filter: request.filter,
-            callback_uri: request.callback_uri,
-            links: SelfLink {
-                self_: Link::new(format!(
-                    "{}/vnfpkgm/v2/subscriptions/{id}",
-                    self.inner.config.api_root
-                )),
-            },
-        };
-        let authentication = request
-            .authentication
-            .map(|a| {
-                self.inner
-                    .sealer
-                    .seal_json(&crate::vim::Sealer::subscription_context(tenant, &id), &a)
-            })
-            .transpose()?;
-        self.inner
-            .store
-            .insert(
-                tenant,
-                PkgmSubscriptionRecord {
-                    subscription: subscription.clone(),
-                    authentication,
-                    created_at: Utc::now(),
-                },
-            )
-            .await?;
-        Ok(subscription)
-    }
-
-    /// One subscription.
-    pub async fn subscription(&self, tenant: &TenantId, id: &str) -> Result<PkgmSubscription> {
-        Ok(self
-            .inner
-            .store
-            .get_typed::<PkgmSubscriptionRecord>(tenant, id)
-            .await?
-            .value
-            .subscription)
-    }
-
-    /// Subscriptions, filtered and paged.
-    pub async fn subscriptions(
-        &self,
-        tenant: &TenantId,
-        query: &ListQuery,
-    ) -> Result<Page<PkgmSubscription>> {
-        let page = self
-            .inner
-            .store
-            .list_typed::<PkgmSubscriptionRecord>(tenant, query)
-            .await?;
-        Ok(page.map(|v| v.value.subscription))
-    }
-
-    /// Removes a subscription and its undelivered notifications.
-    pub async fn unsubscribe(&self, tenant: &TenantId, id: &str) -> Result<()> {
-        self.inner
-            .store
-            .delete::<PkgmSubscriptionRecord>(tenant, id, None)
-            .await
+    /// The package management subscriptions (`/vnfpkgm/v2/subscriptions`).
+    pub fn subscriptions(&self) -> &Subscriptions<PkgmSubscriptionRecord> {
+        &self.inner.subscriptions
     }
 
     async fn onboarded_by_vnfd(

@@ -593,6 +593,11 @@ impl SimInfraDriver {
         self.shared.store.is_some()
     }
 
+    /// This VIM as a [`crate::VimType`]: this driver and its [`SimVimDriver`].
+    pub fn as_vim_type(&self) -> crate::VimType {
+        crate::VimType::from_parts(Arc::new(self.clone()), Arc::new(self.vim_driver()))
+    }
+
     /// The [`SimVimDriver`] of this VIM (same type, latency, faults and counters).
     pub fn vim_driver(&self) -> SimVimDriver {
         SimVimDriver::new(self.shared.clone())

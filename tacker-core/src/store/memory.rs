@@ -577,6 +577,10 @@ impl Store for MemoryStore {
     async fn outbox_depth(&self) -> Result<u64> {
         Ok(self.lock()?.outbox.len() as u64)
     }
+
+    fn is_persistent(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -257,6 +257,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// How many notifications of every tenant wait for delivery (for monitoring).
     async fn outbox_depth(&self) -> Result<u64>;
+
+    /// Whether what is stored outlives this process (a database: `true`, the default)
+    /// or not ([`MemoryStore`]). Components that seal secrets into a persistent store
+    /// need a sealing key that outlives the process too.
+    fn is_persistent(&self) -> bool {
+        true
+    }
 }
 
 /// Typed conveniences over any [`Store`].
@@ -411,6 +418,10 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
 
     async fn outbox_depth(&self) -> Result<u64> {
         (**self).outbox_depth().await
+    }
+
+    fn is_persistent(&self) -> bool {
+        (**self).is_persistent()
     }
 }
 

@@ -264,4 +264,8 @@ impl Store for FaultyStore {
     async fn outbox_depth(&self) -> Result<u64> {
         self.inner.outbox_depth().await
     }
+
+    fn is_persistent(&self) -> bool {
+        self.inner.is_persistent()
+    }
 }

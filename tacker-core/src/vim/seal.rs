@@ -71,23 +71,29 @@ impl Sealer {
         }
     }
 
-    /// A sealer with a random key made once per process: what components use when the
-    /// embedder configures none. Secrets it seals cannot be opened after a restart, so a
-    /// VNFM with a persistent store configures a key of its own.
-    pub fn process_default() -> Self {
-        static DEFAULT: std::sync::OnceLock<Sealer> = std::sync::OnceLock::new();
-        DEFAULT
-            .get_or_init(|| {
-                let key = SealingKey::generate().unwrap_or_else(|_| {
-                    // Without OS randomness, derive a key from the clock and the process
-                    // id: weak, but only ever used for in-memory state of this process.
-                    let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
-                    use sha2::Digest;
-                    SealingKey::from_bytes(sha2::Sha256::digest(seed.as_bytes()).into())
-                });
-                Sealer::new(&key)
-            })
-            .clone()
+    /// A sealer with a random key: what it seals cannot be opened by another process
+    /// or after a restart. For stores that do not outlive the process.
+    pub fn ephemeral() -> Result<Self> {
+        Ok(Self::new(&SealingKey::generate()?))
+    }
+
+    /// `given`, or an ephemeral sealer when `store` does not outlive the process; a
+    /// persistent store without a sealer is an error naming `component`, since a
+    /// random key would lose every sealed credential at the next start.
+    pub fn required(
+        given: Option<Self>,
+        store: &dyn crate::store::Store,
+        component: &str,
+    ) -> Result<Self> {
+        match given {
+            Some(sealer) => Ok(sealer),
+            None if !store.is_persistent() => Self::ephemeral(),
+            None => Err(Error::InvalidRequest(format!(
+                "{component} keeps sealed credentials in a persistent store and needs a sealing key: \
+                 give one (SealingKey::from_hex, or a key file) that is kept with the database; \
+                 a random key would lose every credential at the next start"
+            ))),
+        }
     }
 
     /// The sealing context of a subscription's authentication.

@@ -13,17 +13,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use object_store::memory::InMemory;
 use serde_json::{Value, json};
 use tacker_core::lcm::{Executor, LcmConfig, VnfLcm};
 use tacker_core::model::{
     CreateVnfPkgInfoRequest, CreateVnfRequest, InstantiateVnfRequest, KeyValuePairs,
     LcmOperationStateType as State, VimConnectionInfo, VnfLcmOpOcc,
 };
-use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
 use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver};
 use tacker_core::store::MemoryStore;
 use tacker_core::vim::{Sealer, SealingKey, VimRegistration, VimRegistry};
+use tacker_core::{VimType, Vnfm};
 use tacker_core::{Result, TenantId};
 use tacker_mgmt_k8s_cluster::hostkey::fingerprint;
 use tacker_mgmt_k8s_cluster::{KUBERNETES_VIM_TYPE, KubernetesClusterMgmtDriver, SshSettings};
@@ -699,27 +698,9 @@ impl Env {
         )>,
     ) -> Self {
         let store = Arc::new(MemoryStore::new());
-        let sealer = Sealer::new(&SealingKey::generate().expect("key"));
-        let packages = VnfPackageManager::new(
-            store.clone(),
-            Arc::new(InMemory::new()),
-            PackageManagerConfig::default(),
-        )
-        .with_sealer(sealer.clone());
+        let key = SealingKey::generate().expect("key");
+        let sealer = Sealer::new(&key);
         let tenant = TenantId::default();
-        for zip in [
-            zip_dir(Path::new(VNF_A_DIR), &[(TEST_SCRIPT, harness.script())]),
-            vnf_b_package(),
-        ] {
-            let package = packages
-                .create(&tenant, CreateVnfPkgInfoRequest::default())
-                .await
-                .expect("package");
-            packages
-                .upload_content(&tenant, &package.id, zip)
-                .await
-                .expect("onboarding");
-        }
         let vm_sim = SimInfraDriver::builder()
             .vdu_addresses(
                 "masterNode",
@@ -733,17 +714,45 @@ impl Env {
         let k8s_sim = SimInfraDriver::builder()
             .vim_type(KUBERNETES_VIM_TYPE)
             .build();
-        let vims = VimRegistry::new(
-            store.clone(),
-            sealer.clone(),
-            vec![
-                Arc::new(vm_sim.vim_driver()),
-                match &kubernetes {
-                    Some((_, vim)) => vim.clone(),
-                    None => Arc::new(k8s_sim.vim_driver()),
-                },
-            ],
+        let kubernetes_type = match kubernetes {
+            Some((infra, vim)) => VimType::new(infra, vim).expect("one vimType"),
+            None => k8s_sim.as_vim_type(),
+        };
+        let driver = Arc::new(
+            KubernetesClusterMgmtDriver::new(sealer).ssh_settings(harness.ssh_settings()),
         );
+        let mgmt: Arc<dyn tacker_core::mgmt::MgmtDriver> = match replacement {
+            Some(wrap) => wrap(driver.clone()),
+            None => driver.clone(),
+        };
+        let vnfm = Vnfm::builder()
+            .store(store.clone())
+            .sealing_key(key)
+            .vim_type(vm_sim.as_vim_type())
+            .vim_type(kubernetes_type)
+            .mgmt_driver(mgmt)
+            .lcm_config(LcmConfig {
+                lease_ttl: Duration::from_secs(10),
+                poll_interval: Duration::from_millis(20),
+                ..LcmConfig::default()
+            })
+            .build()
+            .expect("vnfm");
+        let packages = vnfm.packages();
+        for zip in [
+            zip_dir(Path::new(VNF_A_DIR), &[(TEST_SCRIPT, harness.script())]),
+            vnf_b_package(),
+        ] {
+            let package = packages
+                .create(&tenant, CreateVnfPkgInfoRequest::default())
+                .await
+                .expect("package");
+            packages
+                .upload_content(&tenant, &package.id, zip)
+                .await
+                .expect("onboarding");
+        }
+        let vims = vnfm.vims().clone();
         vims.register(
             &tenant,
             VimRegistration {
@@ -755,31 +764,7 @@ impl Env {
         )
         .await
         .expect("the VMs' VIM");
-        let driver = Arc::new(
-            KubernetesClusterMgmtDriver::new(sealer.clone()).ssh_settings(harness.ssh_settings()),
-        );
-        let mgmt: Arc<dyn tacker_core::mgmt::MgmtDriver> = match replacement {
-            Some(wrap) => wrap(driver.clone()),
-            None => driver.clone(),
-        };
-        let lcm = VnfLcm::builder()
-            .store(store.clone())
-            .packages(Arc::new(packages))
-            .infra_driver(Arc::new(vm_sim.clone()))
-            .infra_driver(match &kubernetes {
-                Some((infra, _)) => infra.clone(),
-                None => Arc::new(k8s_sim.clone()),
-            })
-            .mgmt_driver(mgmt)
-            .vim_registry(vims.clone())
-            .sealer(sealer)
-            .config(LcmConfig {
-                lease_ttl: Duration::from_secs(10),
-                poll_interval: Duration::from_millis(20),
-                ..LcmConfig::default()
-            })
-            .build()
-            .expect("engine");
+        let lcm = vnfm.lcm().clone();
         let executor = Some(lcm.start());
         Self {
             store,

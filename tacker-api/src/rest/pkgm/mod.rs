@@ -60,14 +60,16 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use serde_json::Value;
 use tacker_core::model::{
-    CreateVnfPkgInfoRequest, PackageOnboardingStateType, PkgmSubscriptionRequest, UploadAuthType,
+    CreateVnfPkgInfoRequest, PackageOnboardingStateType, UploadAuthType,
     UploadVnfPackageFromUriRequest, VnfPkgInfo, VnfPkgInfoModifications,
 };
 
 use super::sol013::{
-    ApiError, ApiResult, EtsiJson, FilterOnly, Listing, api_versions, json_response, located,
-    page_response, unsupported_content,
+    ApiError, ApiResult, EtsiJson, Listing, api_versions, json_response, located,
+    page_response,
 };
+use crate::rest::subscriptions;
+use tacker_core::store::PkgmSubscriptionRecord;
 use super::{AppState, Caller, VNFPKGM_V1_VERSION, VNFPKGM_VERSION};
 use content::{has_flag, query_flags};
 
@@ -141,7 +143,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> ApiResult<Value> {
 }
 
 fn shared(shape: Shape) -> Router<AppState> {
-    Router::new()
+    let router = Router::new()
         .route("/api_versions", get(versions))
         .route("/vnf_packages", get(list_packages).post(create_package))
         .route(
@@ -161,20 +163,23 @@ fn shared(shape: Shape) -> Router<AppState> {
             get(fetch_artifact),
         )
         .route(
-            "/subscriptions",
-            get(list_subscriptions).post(create_subscription),
-        )
-        .route(
-            "/subscriptions/{id}",
-            get(show_subscription).delete(delete_subscription),
-        )
-        .route(
             "/vnf_packages/{id}/package_content/upload_from_uri",
             match shape {
                 Shape::V2 => post(upload_from_uri),
                 Shape::V1 => post(upload_from_uri_v1),
             },
-        )
+        );
+    subscriptions::routes::<PkgmSubscriptionRecord, Shape>(router)
+}
+
+impl subscriptions::SubscriptionShape for Shape {
+    fn subscription_uri(&self, state: &AppState, id: &str) -> String {
+        Shape::subscription_uri(*self, state, id)
+    }
+
+    fn subscription(&self, value: Value) -> Value {
+        Shape::subscription(*self, value)
+    }
 }
 
 /// `/vnfpkgm/v2`.
@@ -549,55 +554,3 @@ async fn fetch_artifacts(
 
 // ----- Subscriptions -------------------------------------------------------------------
 
-async fn create_subscription(
-    State(state): State<AppState>,
-    Extension(shape): Extension<Shape>,
-    caller: Caller,
-    EtsiJson(request): EtsiJson<PkgmSubscriptionRequest>,
-) -> ApiResult<Response> {
-    let subscription = state
-        .packages()
-        .subscribe(caller.tenant(), request)
-        .await
-        .map_err(unsupported_content)?;
-    located(
-        StatusCode::CREATED,
-        &shape.subscription_uri(&state, &subscription.id),
-        &shape.subscription(to_json(&subscription)?),
-    )
-}
-
-async fn list_subscriptions(
-    State(state): State<AppState>,
-    Extension(shape): Extension<Shape>,
-    caller: Caller,
-    OriginalUri(uri): OriginalUri,
-    FilterOnly(params): FilterOnly,
-) -> ApiResult<Response> {
-    let page = state
-        .packages()
-        .subscriptions(caller.tenant(), &params.query())
-        .await?;
-    page_response(page, &state.config().api_root, &uri, |value| {
-        shape.subscription(value)
-    })
-}
-
-async fn show_subscription(
-    State(state): State<AppState>,
-    Extension(shape): Extension<Shape>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let subscription = state.packages().subscription(caller.tenant(), &id).await?;
-    json_response(StatusCode::OK, &shape.subscription(to_json(&subscription)?))
-}
-
-async fn delete_subscription(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    state.packages().unsubscribe(caller.tenant(), &id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}

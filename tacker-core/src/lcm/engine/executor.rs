@@ -22,8 +22,59 @@ struct Job {
     handoff: CancellationToken,
 }
 
-impl VnfLcm {
-    pub(super) async fn executor_loop(self, stop: CancellationToken) {
+/// The executor of an [`Engine`]: it claims runnable op occurrences from the store
+/// (across tenants, under a lease it renews), drives each through its steps (grant,
+/// hooks, driver work, completion; rollback steps when asked), records every step, and
+/// moves the op to a state on every error.
+#[derive(Clone)]
+struct OpExecutor {
+    engine: Engine,
+}
+
+impl std::ops::Deref for OpExecutor {
+    type Target = Engine;
+
+    fn deref(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+/// Counts a running executor of its engine while it lives.
+struct Running(Engine);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0
+            .inner
+            .executors
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Starts an executor of `engine` on the current tokio runtime.
+pub(super) fn start(engine: &Engine) -> Executor {
+    let stop = CancellationToken::new();
+    engine
+        .inner
+        .executors
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let running = Running(engine.clone());
+    let executor = OpExecutor {
+        engine: engine.clone(),
+    };
+    let task_stop = stop.clone();
+    let task = tokio::spawn(async move {
+        let _running = running;
+        executor.run(task_stop).await;
+    });
+    Executor {
+        stop,
+        tasks: vec![task],
+    }
+}
+
+impl OpExecutor {
+    async fn run(self, stop: CancellationToken) {
         let slots = Arc::new(Semaphore::new(self.inner.config.max_concurrent_ops.max(1)));
         // Owned here: when this task is aborted (a simulated crash), dropping the set
         // aborts every operation it runs.
@@ -627,7 +678,7 @@ impl VnfLcm {
         // A terminated instance's VIMs (those its hooks produced) go with it.
         if operation == Op::Terminate
             && let Err(error) = self
-                .release_produced_vims(&job.tenant, &job.instance.value.instance.id, None)
+                .cluster_vims().release_produced_vims(&job.tenant, &job.instance.value.instance.id, None)
                 .await
         {
             return self
@@ -751,7 +802,7 @@ impl VnfLcm {
         // The VIMs the hook produced or tore down go to the registry before the step
         // is recorded; the record keeps them without credentials.
         let outcome = self
-            .apply_hook_vims(&job.tenant, &instance.id, outcome)
+            .cluster_vims().apply_hook_vims(&job.tenant, &instance.id, outcome)
             .await
             .map_err(|e| {
                 Error::driver(
@@ -882,7 +933,7 @@ impl VnfLcm {
             .await?;
             // A rolled back instantiation leaves no VIM its hooks produced.
             if operation == Op::Instantiate {
-                self.release_produced_vims(&job.tenant, &job.instance.value.instance.id, None)
+                self.cluster_vims().release_produced_vims(&job.tenant, &job.instance.value.instance.id, None)
                     .await?;
             }
             Ok::<Option<InfraOutcome>, Error>(outcome)
@@ -1262,7 +1313,7 @@ impl VnfLcm {
         error: Option<&Error>,
         completed: Option<Completion>,
     ) -> Result<()> {
-        Self::event(&mut op.value, event)?;
+        Engine::event(&mut op.value, event)?;
         op.value.op.error = error.map(op_failure);
         if matches!(event, OpEvent::Cancel) {
             op.value.op.is_cancel_pending = false;

@@ -4,15 +4,16 @@
 //! change and its notifications are one commit).
 
 use super::*;
+use crate::notify::OutboxSignal;
 use crate::model::{
     AckState, Alarm, AlarmClearedNotification, AlarmClearedNotificationLinks, AlarmLinks,
     AlarmModifications, AlarmNotification, AlarmNotificationLinks, EventType, FaultyResourceInfo,
-    FaultyResourceType, FmNotificationType, FmSubscription, FmSubscriptionRequest,
+    FaultyResourceType, FmNotificationType, FmSubscription,
     PerceivedSeverityType, ResourceHandle,
 };
 use crate::store::{AlarmRecord, FmSubscriptionRecord, NewNotification};
 
-/// A fault to report as an alarm (see [`VnfLcm::raise_alarm`]).
+/// A fault to report as an alarm (see [`VnfFm::raise_alarm`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fault {
     /// The VNF instance (the alarm's `managedObjectId`).
@@ -105,21 +106,63 @@ fn fm_subscription_matches(
     true
 }
 
-impl VnfLcm {
+/// SOL002/SOL003 VNF fault management: alarms raised and cleared by health
+/// observations, operator acknowledgement, and FM subscriptions. Independent of the LCM
+/// engine: its notifications leave through the outbox like every other. Cheap to clone.
+#[derive(Clone)]
+pub struct VnfFm {
+    inner: Arc<FmInner>,
+}
+
+struct FmInner {
+    store: Arc<dyn Store>,
+    api_root: String,
+    subscriptions: Subscriptions<FmSubscriptionRecord>,
+    outbox: OutboxSignal,
+}
+
+impl std::fmt::Debug for VnfFm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VnfFm")
+            .field("api_root", &self.inner.api_root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VnfFm {
+    /// Fault management over `store`, with links under `api_root`; `subscriptions`
+    /// holds the FM subscriptions and `outbox` wakes the notification sender.
+    pub fn new(
+        store: Arc<dyn Store>,
+        api_root: impl Into<String>,
+        subscriptions: Subscriptions<FmSubscriptionRecord>,
+        outbox: OutboxSignal,
+    ) -> Self {
+        Self {
+            inner: Arc::new(FmInner {
+                store,
+                api_root: api_root.into(),
+                subscriptions,
+                outbox,
+            }),
+        }
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    /// The FM subscriptions (`/vnffm/v1/subscriptions`).
+    pub fn subscriptions(&self) -> &Subscriptions<FmSubscriptionRecord> {
+        &self.inner.subscriptions
+    }
+
     fn alarm_uri(&self, id: &str) -> String {
-        format!("{}/vnffm/v1/alarms/{id}", self.inner.config.api_root)
+        format!("{}/vnffm/v1/alarms/{id}", self.inner.api_root)
     }
 
     async fn fm_subscriptions(&self, tenant: &TenantId) -> Result<Vec<FmSubscription>> {
-        let page = self
-            .store()
-            .list_typed::<FmSubscriptionRecord>(tenant, &ListQuery::all())
-            .await?;
-        Ok(page
-            .items
-            .into_iter()
-            .map(|v| v.value.subscription)
-            .collect())
+        self.inner.subscriptions.all(tenant).await
     }
 
     /// Outbox writes announcing `alarm` (raised or changed, or cleared) to every FM
@@ -234,7 +277,7 @@ impl VnfLcm {
                 writes.extend(self.alarm_writes(tenant, &alarm, false).await?);
                 match self.store().commit(tenant, writes).await {
                     Ok(_) => {
-                        self.inner.outbox.notify_one();
+                        self.inner.outbox.ring();
                         return Ok((alarm, true));
                     }
                     Err(Error::Conflict(_)) => continue,
@@ -291,7 +334,7 @@ impl VnfLcm {
                     self_: Link::new(self.alarm_uri(&id)),
                     object_instance: Some(Link::new(format!(
                         "{}/vnflcm/v2/vnf_instances/{}",
-                        self.inner.config.api_root, fault.vnf_instance_id
+                        self.inner.api_root, fault.vnf_instance_id
                     ))),
                 },
             };
@@ -306,7 +349,7 @@ impl VnfLcm {
             writes.extend(self.alarm_writes(tenant, &alarm, false).await?);
             match self.store().commit(tenant, writes).await {
                 Ok(_) => {
-                    self.inner.outbox.notify_one();
+                    self.inner.outbox.ring();
                     return Ok((alarm, true));
                 }
                 // Another observer raised it first: take that one.
@@ -347,7 +390,7 @@ impl VnfLcm {
             writes.extend(self.alarm_writes(tenant, &alarm, true).await?);
             match self.store().commit(tenant, writes).await {
                 Ok(_) => {
-                    self.inner.outbox.notify_one();
+                    self.inner.outbox.ring();
                     return Ok(Some(alarm));
                 }
                 Err(Error::Conflict(_)) => continue,
@@ -449,82 +492,5 @@ impl VnfLcm {
         };
         self.store().update(tenant, record, found.version).await?;
         Ok(modifications)
-    }
-
-    /// Subscribes to FM notifications; with a sink, the callback is checked first.
-    pub async fn fm_subscribe(
-        &self,
-        tenant: &TenantId,
-        request: FmSubscriptionRequest,
-    ) -> Result<FmSubscription> {
-        let id = new_id();
-        if let Some(sink) = &self.inner.sink {
-            sink.check_callback(&NotificationTarget {
-                subscription_id: id.clone(),
-                callback_uri: request.callback_uri.clone(),
-                authentication: request.authentication.clone(),
-            })
-            .await?;
-        }
-        let subscription = FmSubscription {
-            id: id.clone(),
-            filter: request.filter,
-            callback_uri: request.callback_uri,
-            links: SelfLink {
-                self_: Link::new(format!(
-                    "{}/vnffm/v1/subscriptions/{id}",
-                    self.inner.config.api_root
-                )),
-            },
-        };
-        let authentication = request
-            .authentication
-            .map(|a| {
-                self.inner
-                    .sealer
-                    .seal_json(&crate::vim::Sealer::subscription_context(tenant, &id), &a)
-            })
-            .transpose()?;
-        self.store()
-            .insert(
-                tenant,
-                FmSubscriptionRecord {
-                    subscription: subscription.clone(),
-                    authentication,
-                    created_at: Utc::now(),
-                },
-            )
-            .await?;
-        Ok(subscription)
-    }
-
-    /// One FM subscription.
-    pub async fn fm_subscription(&self, tenant: &TenantId, id: &str) -> Result<FmSubscription> {
-        Ok(self
-            .store()
-            .get_typed::<FmSubscriptionRecord>(tenant, id)
-            .await?
-            .value
-            .subscription)
-    }
-
-    /// FM subscriptions, filtered and paged.
-    pub async fn fm_subscriptions_page(
-        &self,
-        tenant: &TenantId,
-        query: &ListQuery,
-    ) -> Result<Page<FmSubscription>> {
-        let page = self
-            .store()
-            .list_typed::<FmSubscriptionRecord>(tenant, query)
-            .await?;
-        Ok(page.map(|v| v.value.subscription))
-    }
-
-    /// Removes an FM subscription and its undelivered notifications.
-    pub async fn fm_unsubscribe(&self, tenant: &TenantId, id: &str) -> Result<()> {
-        self.store()
-            .delete::<FmSubscriptionRecord>(tenant, id, None)
-            .await
     }
 }

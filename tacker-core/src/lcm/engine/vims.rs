@@ -45,7 +45,27 @@ fn vim_ids_of(value: Option<&serde_json::Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-impl VnfLcm {
+/// Cluster-VIM handling: the VIMs an instance's management hooks produce (registered,
+/// updated and released with the instance) and the request-time checks of management
+/// drivers.
+pub(super) struct ClusterVims<'e>(&'e Engine);
+
+impl std::ops::Deref for ClusterVims<'_> {
+    type Target = Engine;
+
+    fn deref(&self) -> &Engine {
+        self.0
+    }
+}
+
+impl Engine {
+    /// The cluster-VIM part of the engine.
+    pub(super) fn cluster_vims(&self) -> ClusterVims<'_> {
+        ClusterVims(self)
+    }
+}
+
+impl ClusterVims<'_> {
     /// Runs `validate_request` of the management driver of each hook the operation
     /// calls in `flavour`.
     pub(super) async fn validate_hook_requests(

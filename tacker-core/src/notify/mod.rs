@@ -1,4 +1,14 @@
-//! `NotificationSink`: delivers notifications to subscribers.
+//! Notifications: the [`NotificationSink`] seam that delivers them, the one outbox
+//! [`NotificationSender`] for LCM, FM and package notifications, the [`Subscriptions`]
+//! component every subscription kind shares, and in-process [`NotificationStream`]s.
+
+pub mod local;
+pub mod sender;
+pub mod subscriptions;
+
+pub use local::{IN_PROCESS_URI_PREFIX, LocalRoutes, NotificationStream, RoutingSink};
+pub use sender::{NotificationSender, OutboxSignal, RunningSender, SenderConfig};
+pub use subscriptions::{SubscriptionKind, Subscriptions};
 
 use async_trait::async_trait;
 

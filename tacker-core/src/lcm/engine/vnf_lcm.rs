@@ -1,0 +1,972 @@
+//! [`VnfLcm`]: SOL003 VNF lifecycle management as an embedder calls it. It accepts
+//! requests (validated against the VNFD and the instance, stored as an operation
+//! occurrence in STARTING and answered at once), runs the tasks on operation
+//! occurrences (retry, rollback, fail, cancel), answers queries, and holds the LCM
+//! subscriptions. The executor ([`VnfLcm::start`]) runs what it accepted.
+
+use super::*;
+use crate::notify::Subscriptions;
+
+/// SOL003 VNF lifecycle management. Cheap to clone.
+///
+/// Requests are validated against the VNFD and the instance, stored as an operation
+/// occurrence in STARTING, and answered at once; an executor ([`VnfLcm::start`]) runs them.
+#[derive(Clone)]
+pub struct VnfLcm {
+    pub(super) engine: Engine,
+}
+
+impl std::fmt::Debug for VnfLcm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VnfLcm")
+            .field("executor_id", &self.engine.inner.config.executor_id)
+            .field("vim_types", &self.engine.inner.infra.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl VnfLcm {
+    /// A builder (the [`crate::Vnfm`] façade builds one for you).
+    pub fn builder() -> VnfLcmBuilder {
+        VnfLcmBuilder::default()
+    }
+
+
+
+    // ----- VNF identifiers -------------------------------------------------------------
+
+    /// Creates a VNF identifier for an onboarded, enabled package's VNFD.
+    pub async fn create_vnf(
+        &self,
+        tenant: &TenantId,
+        request: CreateVnfRequest,
+    ) -> Result<VnfInstance> {
+        let package = self
+            .engine.inner
+            .packages
+            .package_for_vnfd(tenant, &request.vnfd_id, true)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => Error::Unprocessable(format!(
+                    "no onboarded VNF package has vnfdId {}",
+                    request.vnfd_id
+                )),
+                other => other,
+            })?;
+        let id = new_id();
+        let vnfd = &package.vnfd;
+        let instance = VnfInstance {
+            id: id.clone(),
+            vnf_instance_name: request.vnf_instance_name,
+            vnf_instance_description: request.vnf_instance_description,
+            vnfd_id: vnfd.descriptor_id.clone(),
+            vnf_provider: vnfd.provider.clone(),
+            vnf_product_name: vnfd.product_name.clone(),
+            vnf_software_version: vnfd.software_version.clone(),
+            vnfd_version: vnfd.descriptor_version.clone(),
+            vnf_configurable_properties: KeyValuePairs::new(),
+            vim_connection_info: BTreeMap::new(),
+            instantiation_state: InstantiationState::NotInstantiated,
+            instantiated_vnf_info: None,
+            metadata: request.metadata,
+            extensions: KeyValuePairs::new(),
+            links: self.engine.instance_links(&id, InstantiationState::NotInstantiated),
+        };
+        let record = VnfInstanceRecord {
+            instance: instance.clone(),
+            vnf_pkg_id: Some(package.info.id.clone()),
+            created_at: Utc::now(),
+        };
+        let mut writes = vec![Write::Insert(record.into())];
+        writes.extend(identifier_writes(
+            &self.engine.subscriptions(tenant).await?,
+            &instance,
+            true,
+        ));
+        // The package is IN_USE before the instance exists, so nobody sees an instance
+        // of a NOT_IN_USE package; a failed commit gives the mark back.
+        self.engine.inner
+            .packages
+            .set_in_use(tenant, &instance.vnfd_id, true)
+            .await?;
+        if let Err(error) = self.engine.store().commit(tenant, writes).await {
+            let _ = self
+                .engine.release_package_if_unused(tenant, &instance.vnfd_id)
+                .await;
+            return Err(error);
+        }
+        self.engine.inner.outbox.ring();
+        Ok(instance)
+    }
+
+
+    /// Deletes a NOT_INSTANTIATED VNF identifier with no operation in progress.
+    pub async fn delete_vnf(&self, tenant: &TenantId, id: &str) -> Result<()> {
+        let record = self
+            .engine.store()
+            .get_typed::<VnfInstanceRecord>(tenant, id)
+            .await?;
+        if record.value.instance.instantiation_state != InstantiationState::NotInstantiated {
+            return Err(Error::Conflict(format!(
+                "VNF instance {id} is INSTANTIATED; terminate it first"
+            )));
+        }
+        if let Some(op) = self.engine.op_in_progress(tenant, id).await? {
+            return Err(Error::Conflict(format!(
+                "operation {} ({}) is in progress on VNF instance {id}",
+                op.id, op.operation
+            )));
+        }
+        let mut writes = vec![Write::Delete {
+            kind: RecordKind::VnfInstance,
+            id: id.to_owned(),
+            expected_version: Some(record.version),
+        }];
+        writes.extend(identifier_writes(
+            &self.engine.subscriptions(tenant).await?,
+            &record.value.instance,
+            false,
+        ));
+        self.engine.store().commit(tenant, writes).await?;
+        self.engine.inner.outbox.ring();
+        self.engine.release_package_if_unused(tenant, &record.value.instance.vnfd_id)
+            .await
+    }
+
+
+    /// A VNF instance with its version, which changes whenever the instance does (the
+    /// HTTP `ETag` of the instance).
+    pub async fn instance_versioned(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Versioned<VnfInstance>> {
+        let record = self
+            .engine.store()
+            .get_typed::<VnfInstanceRecord>(tenant, id)
+            .await?;
+        Ok(Versioned {
+            version: record.version,
+            value: record.value.instance,
+        })
+    }
+
+
+    /// One VNF instance.
+    pub async fn instance(&self, tenant: &TenantId, id: &str) -> Result<VnfInstance> {
+        Ok(self
+            .engine.store()
+            .get_typed::<VnfInstanceRecord>(tenant, id)
+            .await?
+            .value
+            .instance)
+    }
+
+
+    /// VNF instances, filtered and paged.
+    pub async fn instances(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Page<VnfInstance>> {
+        let page = self
+            .engine.store()
+            .list_typed::<VnfInstanceRecord>(tenant, query)
+            .await?;
+        Ok(page.map(|v| v.value.instance))
+    }
+
+
+    /// One operation occurrence.
+    pub async fn op_occ(&self, tenant: &TenantId, id: &str) -> Result<VnfLcmOpOcc> {
+        Ok(self
+            .engine.store()
+            .get_typed::<OpOccRecord>(tenant, id)
+            .await?
+            .value
+            .op)
+    }
+
+
+    /// Operation occurrences, filtered and paged.
+    pub async fn op_occs(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<VnfLcmOpOcc>> {
+        let page = self
+            .engine.store()
+            .list_typed::<OpOccRecord>(tenant, query)
+            .await?;
+        Ok(page.map(|v| v.value.op))
+    }
+
+
+    // ----- Operations ------------------------------------------------------------------
+
+    /// Instantiate VNF.
+    pub async fn instantiate(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        request: crate::model::InstantiateVnfRequest,
+    ) -> Result<VnfLcmOpOcc> {
+        self.request(tenant, id, OpRequest::Instantiate(request), false)
+            .await
+    }
+
+
+    /// Terminate VNF.
+    pub async fn terminate(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        request: crate::model::TerminateVnfRequest,
+    ) -> Result<VnfLcmOpOcc> {
+        self.request(tenant, id, OpRequest::Terminate(request), false)
+            .await
+    }
+
+
+    /// Scale VNF.
+    pub async fn scale(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        request: crate::model::ScaleVnfRequest,
+    ) -> Result<VnfLcmOpOcc> {
+        self.request(tenant, id, OpRequest::Scale(request), false)
+            .await
+    }
+
+
+    /// Scale VNF to level.
+    pub async fn scale_to_level(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        request: crate::model::ScaleVnfToLevelRequest,
+    ) -> Result<VnfLcmOpOcc> {
+        self.request(tenant, id, OpRequest::ScaleToLevel(request), false)
+            .await
+    }
+
+
+    /// Heal VNF, or some of its VNFCs.
+    pub async fn heal(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        request: crate::model::HealVnfRequest,
+    ) -> Result<VnfLcmOpOcc> {
+        self.request(tenant, id, OpRequest::Heal(request), false)
+            .await
+    }
+
+
+    /// Change VNF flavour.
+    pub async fn change_flavour(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        request: crate::model::ChangeVnfFlavourRequest,
+    ) -> Result<VnfLcmOpOcc> {
+        self.request(tenant, id, OpRequest::ChangeFlavour(request), false)
+            .await
+    }
+
+
+    /// Operate VNF (start or stop).
+    pub async fn operate(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        request: crate::model::OperateVnfRequest,
+    ) -> Result<VnfLcmOpOcc> {
+        self.request(tenant, id, OpRequest::Operate(request), false)
+            .await
+    }
+
+
+    /// Change external VNF connectivity.
+    pub async fn change_ext_conn(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        request: crate::model::ChangeExtVnfConnectivityRequest,
+    ) -> Result<VnfLcmOpOcc> {
+        self.request(tenant, id, OpRequest::ChangeExtConn(request), false)
+            .await
+    }
+
+
+    /// Change current VNF package.
+    pub async fn change_vnfpkg(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        request: crate::model::ChangeCurrentVnfPkgRequest,
+    ) -> Result<VnfLcmOpOcc> {
+        self.request(tenant, id, OpRequest::ChangeVnfpkg(request), false)
+            .await
+    }
+
+
+    /// Modify VNF information (a JSON merge patch).
+    pub async fn modify_info(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        request: crate::model::VnfInfoModificationRequest,
+    ) -> Result<VnfLcmOpOcc> {
+        self.request(tenant, id, OpRequest::ModifyInfo(request), false)
+            .await
+    }
+
+
+    /// [`Self::modify_info`] only while the instance is at `version` (the one
+    /// [`Self::instance_versioned`] read, the HTTP `If-Match` of SOL003's PATCH);
+    /// `PreconditionFailed` once it changed.
+    pub async fn modify_info_if_match(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        request: crate::model::VnfInfoModificationRequest,
+        version: u64,
+    ) -> Result<VnfLcmOpOcc> {
+        self.request_at(
+            tenant,
+            id,
+            OpRequest::ModifyInfo(request),
+            false,
+            Some(version),
+        )
+        .await
+    }
+
+
+    /// Any operation; `automatic` marks one a policy started (`isAutomaticInvocation`).
+    pub async fn request(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        request: OpRequest,
+        automatic: bool,
+    ) -> Result<VnfLcmOpOcc> {
+        self.request_at(tenant, id, request, automatic, None).await
+    }
+
+
+    async fn request_at(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        mut request: OpRequest,
+        automatic: bool,
+        if_match: Option<u64>,
+    ) -> Result<VnfLcmOpOcc> {
+        let instance = self
+            .engine.store()
+            .get_typed::<VnfInstanceRecord>(tenant, id)
+            .await?;
+        if let Some(expected) = if_match
+            && expected != instance.version
+        {
+            return Err(Error::PreconditionFailed(format!(
+                "VNF instance {id} changed since it was read (If-Match names version {expected}, it is at {}); read it again",
+                instance.version
+            )));
+        }
+        // An instantiation that names no VIM goes to the tenant's default VIM; the
+        // request records which one (by reference, without credentials).
+        if let OpRequest::Instantiate(r) = &mut request
+            && r.vim_connection_info.is_empty()
+            && let Some(vims) = &self.engine.inner.vims
+            && let Some((vim_id, vim)) = vims.default_vim(tenant).await?
+        {
+            r.vim_connection_info.insert(vim_id, vim);
+        }
+        let package = self
+            .validate(tenant, &instance.value.instance, &request)
+            .await?;
+        let _ = package;
+        let now = Utc::now();
+        let mut op = VnfLcmOpOcc {
+            id: new_id(),
+            operation_state: State::Starting,
+            state_entered_time: now,
+            start_time: now,
+            vnf_instance_id: id.to_owned(),
+            grant_id: None,
+            operation: request.operation(),
+            is_automatic_invocation: automatic,
+            operation_params: Some(request.to_params()),
+            is_cancel_pending: false,
+            cancel_mode: None,
+            error: None,
+            resource_changes: None,
+            changed_info: None,
+            affected_vip_cps: Vec::new(),
+            changed_ext_connectivity: Vec::new(),
+            modifications_triggered_by_vnf_pkg_change: None,
+            vnf_snapshot_info_id: None,
+            lcm_coordinations: Vec::new(),
+            rejected_lcm_coordinations: Vec::new(),
+            warnings: Vec::new(),
+            links: VnfLcmOpOccLinks::default(),
+        };
+        op.links = self.engine.op_links(&op, false);
+        let record = OpOccRecord {
+            op: op.clone(),
+            steps: Vec::new(),
+            grant: None,
+            instance_before: Some(instance.value.instance.clone()),
+        };
+        // The request was validated against this version of the instance: it is
+        // accepted only if no other operation changed the instance since (one that
+        // finished between the read and this commit would have moved its scale levels,
+        // flavour or state under the validation).
+        let mut writes = vec![
+            Write::Insert(record.into()),
+            Write::Check {
+                kind: RecordKind::VnfInstance,
+                id: id.to_owned(),
+                expected_version: instance.version,
+            },
+        ];
+        writes.extend(op_occ_writes(
+            &self.engine.subscriptions(tenant).await?,
+            &instance.value.instance,
+            &op,
+        ));
+        self.engine.store().commit(tenant, writes).await.map_err(|error| match error {
+            Error::Conflict(reason) if reason.contains("changed concurrently") => {
+                Error::Conflict(format!(
+                    "VNF instance {id} changed while the request was checked (another operation ended); read it again and resend: {reason}"
+                ))
+            }
+            other => other,
+        })?;
+        self.engine.committed();
+        Ok(op)
+    }
+
+
+    /// Checks a request against the instance and its VNFD before anything is stored.
+    async fn validate(
+        &self,
+        tenant: &TenantId,
+        instance: &VnfInstance,
+        request: &OpRequest,
+    ) -> Result<Option<VnfPackage>> {
+        let instantiated = instance.instantiation_state == InstantiationState::Instantiated;
+        let operation = request.operation();
+        match (operation, instantiated) {
+            (Op::Instantiate, true) => {
+                return Err(Error::Conflict(format!(
+                    "VNF instance {} is already INSTANTIATED",
+                    instance.id
+                )));
+            }
+            (Op::ModifyInfo, _) | (Op::Instantiate, false) => {}
+            (_, false) => {
+                return Err(Error::Conflict(format!(
+                    "VNF instance {} is NOT_INSTANTIATED; {operation} needs an instantiated VNF",
+                    instance.id
+                )));
+            }
+            _ => {}
+        }
+        if operation == Op::ModifyInfo {
+            self.validate_modify(tenant, instance, request).await?;
+            // Its hooks run in the flavour in use (the first one while NOT_INSTANTIATED).
+            let package = self
+                .engine.inner
+                .packages
+                .package_for_vnfd(tenant, &instance.vnfd_id, false)
+                .await?;
+            let flavour = match instance.instantiated_vnf_info.as_ref() {
+                Some(info) => package.vnfd.flavour(&info.flavour_id),
+                None => package.vnfd.flavours.first(),
+            };
+            if let Some(flavour) = flavour {
+                self.check_hooks(flavour, Op::ModifyInfo)?;
+                self.engine.cluster_vims().validate_hook_requests(tenant, instance, request, &package, flavour)
+                    .await?;
+            }
+            return Ok(None);
+        }
+        let package = self
+            .engine.inner
+            .packages
+            .package_for_vnfd(tenant, &instance.vnfd_id, operation == Op::Instantiate)
+            .await?;
+        let vnfd = package.vnfd.clone();
+        let (_, vim) = self.engine.vim_of(instance, request)?;
+        let driver = self.engine.driver_for(&vim)?;
+        let capabilities = driver.capabilities();
+        if !capabilities.supports(operation) {
+            return Err(Error::NotSupported(format!(
+                "the {} infra driver does not support {operation}",
+                driver.vim_type()
+            )));
+        }
+        let info = instance.instantiated_vnf_info.as_ref();
+        let current_flavour = || -> Result<&DeploymentFlavour> {
+            let id = info.map(|i| i.flavour_id.as_str()).unwrap_or_default();
+            vnfd.flavour(id)
+                .ok_or_else(|| Error::Internal(format!("the VNFD has no flavour {id} any more")))
+        };
+        match request {
+            OpRequest::Instantiate(r) => {
+                let flavour = vnfd.flavour(&r.flavour_id).ok_or_else(|| {
+                    Error::Unprocessable(format!(
+                        "flavourId '{}' is not a flavour of VNFD {}",
+                        r.flavour_id, vnfd.descriptor_id
+                    ))
+                })?;
+                check_level(flavour, r.instantiation_level_id.as_deref())?;
+                check_ext_cps(
+                    flavour,
+                    r.ext_virtual_links
+                        .iter()
+                        .flat_map(|l| l.ext_cps.iter().map(|c| c.cpd_id.as_str())),
+                )?;
+                for link in &r.ext_managed_virtual_links {
+                    if !flavour
+                        .virtual_links
+                        .iter()
+                        .any(|v| v.id == link.vnf_virtual_link_desc_id)
+                    {
+                        return Err(Error::Unprocessable(format!(
+                            "extManagedVirtualLinks: vnfVirtualLinkDescId '{}' is not a virtual link of flavour {}",
+                            link.vnf_virtual_link_desc_id, flavour.id
+                        )));
+                    }
+                }
+                self.check_hooks(flavour, Op::Instantiate)?;
+            }
+            OpRequest::Terminate(r) => {
+                if r.graceful_termination_timeout.is_some()
+                    && r.termination_type == crate::model::TerminationType::Forceful
+                {
+                    return Err(Error::InvalidRequest(
+                        "gracefulTerminationTimeout is only allowed with GRACEFUL termination"
+                            .to_owned(),
+                    ));
+                }
+                self.check_hooks(current_flavour()?, Op::Terminate)?;
+                self.engine.cluster_vims().check_produced_vims_unused(tenant, instance, r).await?;
+            }
+            OpRequest::Scale(r) => {
+                let flavour = current_flavour()?;
+                let target = scale_target(flavour, info, request)?;
+                let _ = (r, target);
+                self.check_hooks(flavour, Op::Scale)?;
+            }
+            OpRequest::ScaleToLevel(_) => {
+                let flavour = current_flavour()?;
+                scale_target(flavour, info, request)?;
+                self.check_hooks(flavour, Op::ScaleToLevel)?;
+            }
+            OpRequest::Heal(r) => {
+                let known: Vec<&str> = info
+                    .map(|i| i.vnfc_resource_info.iter().map(|v| v.id.as_str()).collect())
+                    .unwrap_or_default();
+                for vnfc in &r.vnfc_instance_id {
+                    if !known.contains(&vnfc.as_str()) {
+                        return Err(Error::Unprocessable(format!(
+                            "vnfcInstanceId '{vnfc}' is not a VNFC of VNF instance {}",
+                            instance.id
+                        )));
+                    }
+                }
+                if r.vnfc_instance_id.is_empty() && !capabilities.heal_vnf {
+                    return Err(Error::NotSupported(format!(
+                        "the {} infra driver cannot heal a whole VNF",
+                        driver.vim_type()
+                    )));
+                }
+                if !r.vnfc_instance_id.is_empty() && !capabilities.heal_vnfc {
+                    return Err(Error::NotSupported(format!(
+                        "the {} infra driver cannot heal single VNFCs",
+                        driver.vim_type()
+                    )));
+                }
+                self.check_hooks(current_flavour()?, Op::Heal)?;
+            }
+            OpRequest::ChangeFlavour(r) => {
+                let current = current_flavour()?;
+                if r.new_flavour_id == current.id {
+                    return Err(Error::Conflict(format!(
+                        "VNF instance {} already uses flavour {}",
+                        instance.id, current.id
+                    )));
+                }
+                let flavour = vnfd.flavour(&r.new_flavour_id).ok_or_else(|| {
+                    Error::Unprocessable(format!(
+                        "newFlavourId '{}' is not a flavour of VNFD {}",
+                        r.new_flavour_id, vnfd.descriptor_id
+                    ))
+                })?;
+                check_level(flavour, r.instantiation_level_id.as_deref())?;
+                self.check_hooks(current, Op::ChangeFlavour)?;
+            }
+            OpRequest::Operate(r) => {
+                let state = info.map(|i| i.vnf_state);
+                if state == Some(r.change_state_to) {
+                    return Err(Error::Conflict(format!(
+                        "VNF instance {} is already {}",
+                        instance.id,
+                        if r.change_state_to == VnfOperationalStateType::Started {
+                            "STARTED"
+                        } else {
+                            "STOPPED"
+                        }
+                    )));
+                }
+                if r.change_state_to == VnfOperationalStateType::Started
+                    && (r.stop_type.is_some() || r.graceful_stop_timeout.is_some())
+                {
+                    return Err(Error::InvalidRequest(
+                        "stopType and gracefulStopTimeout are only allowed when stopping"
+                            .to_owned(),
+                    ));
+                }
+                self.check_hooks(current_flavour()?, Op::Operate)?;
+            }
+            OpRequest::ChangeExtConn(r) => {
+                let flavour = current_flavour()?;
+                if r.ext_virtual_links.is_empty() {
+                    return Err(Error::InvalidRequest(
+                        "extVirtualLinks must not be empty".to_owned(),
+                    ));
+                }
+                check_ext_cps(
+                    flavour,
+                    r.ext_virtual_links
+                        .iter()
+                        .flat_map(|l| l.ext_cps.iter().map(|c| c.cpd_id.as_str())),
+                )?;
+                self.check_hooks(flavour, Op::ChangeExtConn)?;
+            }
+            OpRequest::ChangeVnfpkg(r) => {
+                if r.vnfd_id == instance.vnfd_id {
+                    return Err(Error::Conflict(format!(
+                        "VNF instance {} already uses vnfdId {}",
+                        instance.id, r.vnfd_id
+                    )));
+                }
+                let target = self
+                    .engine.inner
+                    .packages
+                    .package_for_vnfd(tenant, &r.vnfd_id, true)
+                    .await
+                    .map_err(|e| match e {
+                        Error::NotFound { .. } => Error::Unprocessable(format!(
+                            "no onboarded VNF package has vnfdId {}",
+                            r.vnfd_id
+                        )),
+                        other => other,
+                    })?;
+                if target.vnfd.provider != instance.vnf_provider
+                    || target.vnfd.product_name != instance.vnf_product_name
+                {
+                    return Err(Error::Unprocessable(format!(
+                        "vnfdId {} is {} {}, not the same VNF as the instance's {} {}",
+                        r.vnfd_id,
+                        target.vnfd.provider,
+                        target.vnfd.product_name,
+                        instance.vnf_provider,
+                        instance.vnf_product_name
+                    )));
+                }
+                let current = current_flavour()?;
+                if target.vnfd.flavour(&current.id).is_none() {
+                    return Err(Error::Unprocessable(format!(
+                        "vnfdId {} has no flavour {}, the instance's flavour",
+                        r.vnfd_id, current.id
+                    )));
+                }
+                self.check_hooks(current, Op::ChangeVnfpkg)?;
+            }
+            OpRequest::ModifyInfo(_) => {}
+        }
+        // The management drivers of the operation's hooks check what they will need.
+        let hook_flavour = match request {
+            OpRequest::Instantiate(r) => vnfd.flavour(&r.flavour_id),
+            _ => info.and_then(|i| vnfd.flavour(&i.flavour_id)),
+        };
+        if let Some(flavour) = hook_flavour {
+            self.engine.cluster_vims().validate_hook_requests(tenant, instance, request, &package, flavour)
+                .await?;
+        }
+        Ok(Some(package))
+    }
+
+
+    async fn validate_modify(
+        &self,
+        tenant: &TenantId,
+        instance: &VnfInstance,
+        request: &OpRequest,
+    ) -> Result<()> {
+        let OpRequest::ModifyInfo(r) = request else {
+            return Ok(());
+        };
+        if let Some(vnfd_id) = r.vnfd_id.as_ref() {
+            if instance.instantiation_state == InstantiationState::Instantiated {
+                return Err(Error::Conflict(
+                    "vnfdId can only be modified while NOT_INSTANTIATED; use change_vnfpkg"
+                        .to_owned(),
+                ));
+            }
+            let target = self
+                .engine.inner
+                .packages
+                .package_for_vnfd(tenant, vnfd_id, true)
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound { .. } => Error::Unprocessable(format!(
+                        "no onboarded VNF package has vnfdId {vnfd_id}"
+                    )),
+                    other => other,
+                })?;
+            if target.vnfd.provider != instance.vnf_provider
+                || target.vnfd.product_name != instance.vnf_product_name
+            {
+                return Err(Error::Unprocessable(format!(
+                    "vnfdId {vnfd_id} is not the same VNF"
+                )));
+            }
+        }
+        if r.vnf_pkg_id.is_some() {
+            return Err(Error::Unprocessable(
+                "vnfPkgId is not modifiable here; give vnfdId".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+
+    fn check_hooks(&self, flavour: &DeploymentFlavour, operation: Op) -> Result<()> {
+        for phase in [HookPhase::Start, HookPhase::End] {
+            let name = LcmHook::new(operation, phase).sol001_name();
+            if let Some(binding) = flavour.lcm_operation(&name)
+                && let Some(implementation) = &binding.implementation
+                && self.engine.mgmt_driver(binding).is_none()
+            {
+                return Err(Error::Unprocessable(format!(
+                    "the VNFD binds {name} to '{implementation}' but no MgmtDriver of that name is registered"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+
+    // ----- Tasks on operation occurrences --------------------------------------------
+
+    async fn change_op(
+        &self,
+        tenant: &TenantId,
+        op_id: &str,
+        change: impl Fn(&mut OpOccRecord) -> Result<()>,
+    ) -> Result<VnfLcmOpOcc> {
+        for _ in 0..10 {
+            let mut record = self.engine.store().get_typed::<OpOccRecord>(tenant, op_id).await?;
+            let state_before = record.value.op.operation_state;
+            change(&mut record.value)?;
+            record.value.op.links = self.engine.record_links(&record.value);
+            // SOL003 notifies changes of state; a cancel request is not one.
+            let instance = if record.value.op.operation_state == state_before {
+                None
+            } else {
+                self.engine.instance_or_before(tenant, &record.value).await
+            };
+            let mut writes = vec![Write::Update {
+                record: record.value.clone().into(),
+                expected_version: record.version,
+            }];
+            if let Some(instance) = instance {
+                writes.extend(op_occ_writes(
+                    &self.engine.subscriptions(tenant).await?,
+                    &instance,
+                    &record.value.op,
+                ));
+            }
+            match self.engine.store().commit(tenant, writes).await {
+                Ok(_) => {
+                    self.engine.committed();
+                    return Ok(record.value.op);
+                }
+                Err(Error::Conflict(message)) if message.contains("changed concurrently") => {
+                    continue;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        Err(Error::Conflict(format!(
+            "operation {op_id} keeps changing; try again"
+        )))
+    }
+
+
+    /// Retry a FAILED_TEMP operation from the step that failed.
+    pub async fn retry(&self, tenant: &TenantId, op_id: &str) -> Result<VnfLcmOpOcc> {
+        self.change_op(tenant, op_id, |record| {
+            Engine::event(record, OpEvent::Retry)?;
+            record.op.error = None;
+            record.op.is_cancel_pending = false;
+            Ok(())
+        })
+        .await
+    }
+
+
+    /// Roll a FAILED_TEMP operation back. Refused for operations its driver cannot undo.
+    pub async fn rollback(&self, tenant: &TenantId, op_id: &str) -> Result<VnfLcmOpOcc> {
+        let record = self.engine.store().get_typed::<OpOccRecord>(tenant, op_id).await?;
+        let instance = match record.value.instance_before.clone() {
+            Some(instance) => instance,
+            None => {
+                self.instance(tenant, &record.value.op.vnf_instance_id)
+                    .await?
+            }
+        };
+        self.engine.check_rollback(&record.value, &instance)?;
+        self.change_op(tenant, op_id, |record| {
+            Engine::event(record, OpEvent::Rollback)?;
+            record.op.is_cancel_pending = false;
+            // What the rollback undoes must be done again if the operation is retried
+            // after a failed or cancelled rollback: only the grant stays.
+            record.steps.retain(|step| step.name == "grant");
+            Ok(())
+        })
+        .await
+    }
+
+
+    /// Declare a FAILED_TEMP operation failed for good.
+    pub async fn fail(&self, tenant: &TenantId, op_id: &str) -> Result<VnfLcmOpOcc> {
+        let op = self
+            .change_op(tenant, op_id, |record| Engine::event(record, OpEvent::Fail))
+            .await?;
+        Ok(op)
+    }
+
+
+    /// Cancel a STARTING, PROCESSING or ROLLING_BACK operation. GRACEFUL lets the current
+    /// step finish; FORCEFUL stops it.
+    pub async fn cancel(
+        &self,
+        tenant: &TenantId,
+        op_id: &str,
+        mode: CancelModeType,
+    ) -> Result<VnfLcmOpOcc> {
+        let op = self
+            .change_op(tenant, op_id, |record| {
+                if !matches!(record.op.operation_state, State::Starting | State::Processing | State::RollingBack) {
+                    return Err(Error::Conflict(format!(
+                        "operation {} is {}; only STARTING, PROCESSING or ROLLING_BACK operations can be cancelled",
+                        record.op.id,
+                        state_name(record.op.operation_state)
+                    )));
+                }
+                if record.op.is_cancel_pending {
+                    return Err(Error::Conflict(format!("operation {} is already being cancelled", record.op.id)));
+                }
+                record.op.is_cancel_pending = true;
+                record.op.cancel_mode = Some(mode);
+                Ok(())
+            })
+            .await?;
+        if mode == CancelModeType::Forceful
+            && let Some(token) = self
+                .engine.inner
+                .running
+                .lock()
+                .ok()
+                .and_then(|r| r.get(op_id).cloned())
+        {
+            token.cancel();
+        }
+        Ok(op)
+    }
+
+
+    /// Wakes whoever waits for a change: the executor, `wait_for`, the sender.
+    /// Operations this engine's executor brings to FAILED_TEMP or a final state, as they
+    /// happen (a slow receiver misses the oldest events, see `broadcast`).
+    pub fn op_events(&self) -> broadcast::Receiver<OpFinished> {
+        self.engine.inner.events.subscribe()
+    }
+
+
+    /// Waits until an operation reaches one of `states` (COMPLETED, FAILED_TEMP, FAILED,
+    /// ROLLED_BACK when empty): woken by this engine's commits, polling the store for
+    /// other processes' changes; `Conflict` after `timeout`.
+    pub async fn wait_for(
+        &self,
+        tenant: &TenantId,
+        op_id: &str,
+        states: &[State],
+        timeout: Duration,
+    ) -> Result<VnfLcmOpOcc> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Listen before reading, so a change between the read and the wait is seen.
+            let changed = self.engine.inner.op_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let op = self.op_occ(tenant, op_id).await?;
+            let done = if states.is_empty() {
+                op.operation_state.is_final() || op.operation_state == State::FailedTemp
+            } else {
+                states.contains(&op.operation_state)
+            };
+            if done {
+                return Ok(op);
+            }
+            // Accepted but never claimed, and no executor runs here: say so instead of
+            // waiting out the timeout (an executor of any process claims within a few
+            // polls of the acceptance).
+            let unclaimed_for = (Utc::now() - op.state_entered_time).to_std().unwrap_or_default();
+            if op.operation_state == State::Starting
+                && !self.engine.executor_running()
+                && unclaimed_for > self.engine.inner.config.poll_interval.saturating_mul(4)
+            {
+                return Err(Error::Conflict(format!(
+                    "operation {op_id} is still STARTING after {unclaimed_for:?} and no executor runs in this process: start the VNFM (Vnfm::start or VnfLcm::start) so accepted operations run"
+                )));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Conflict(format!(
+                    "operation {op_id} is still {} after {timeout:?}",
+                    state_name(op.operation_state)
+                )));
+            }
+            // Another VNFM process sharing the store does not signal this one: poll too.
+            let poll = tokio::time::Instant::now() + Duration::from_millis(50);
+            tokio::select! {
+                () = &mut changed => {}
+                () = tokio::time::sleep_until(poll.min(deadline)) => {}
+            }
+        }
+    }
+
+
+    // ----- Subscriptions -----------------------------------------------------------------
+
+    /// The LCM subscriptions (`/vnflcm/v2/subscriptions`): create with
+    /// [`Subscriptions::subscribe`], read, page and remove; with a sink, a callback
+    /// is checked before its subscription is accepted.
+    pub fn subscriptions(&self) -> &Subscriptions<LccnSubscriptionRecord> {
+        &self.engine.inner.subscriptions
+    }
+
+    // ----- Executor --------------------------------------------------------------------
+
+    /// Starts this engine's executor on the current tokio runtime: it claims accepted
+    /// operations from the store and runs them. Notifications are delivered by a
+    /// [`crate::notify::NotificationSender`] (the [`crate::Vnfm`] façade starts both).
+    pub fn start(&self) -> Executor {
+        executor::start(&self.engine)
+    }
+}

@@ -1,0 +1,538 @@
+//! [`Vnfm`]: the one assembly point of the library. It takes every component once (the
+//! store, the sealing key, the API root, the package object store, the grant provider,
+//! the notification sink, the VIM types, management drivers, monitors and policies),
+//! builds the parts so that they share them, and starts and stops them together.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use tacker_core::store::MemoryStore;
+//! use tacker_core::{TenantId, Vnfm};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> tacker_core::Result<()> {
+//! let vnfm = Vnfm::builder()
+//!     .store(Arc::new(MemoryStore::new()))
+//!     .api_root("https://vnfm.example.net")
+//!     .vim_type(tacker_core::sim::SimInfraDriver::new().as_vim_type())
+//!     .build()?;
+//! vnfm.start().await?;
+//! let tenant = TenantId::default();
+//! let mut lcm_events = vnfm.lcm_notifications(&tenant, None).await?;
+//! let packages = vnfm.packages().list(&tenant, &Default::default()).await?;
+//! assert!(packages.items.is_empty());
+//! # drop(lcm_events.callback_uri());
+//! vnfm.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::sync::Arc;
+
+use crate::grant::GrantProvider;
+use crate::infra::InfraDriver;
+use crate::lcm::{Executor, LcmConfig, VnfFm, VnfLcm};
+use crate::mgmt::MgmtDriver;
+use crate::model::{
+    FmNotificationsFilter, FmSubscriptionRequest, LccnSubscriptionRequest,
+    LifecycleChangeNotificationsFilter, PkgmNotificationsFilter, PkgmSubscriptionRequest,
+};
+use crate::monitor::{HealthConfig, HealthHandle, HealthService, MonitorDriver, PolicyDriver};
+use crate::notify::{
+    LocalRoutes, NotificationSender, NotificationSink, NotificationStream, OutboxSignal,
+    RoutingSink, RunningSender, SenderConfig, SubscriptionKind, Subscriptions,
+};
+use crate::package::{PackageFetcher, PackageManagerConfig, VnfPackageManager};
+use crate::store::{MemoryStore, Store};
+use crate::vim::{Sealer, SealingKey, VimDriver, VimInfo, VimRegistration, VimRegistry};
+use crate::{Error, Result, TenantId};
+
+/// One kind of VIM as a unit: the infra driver that deploys on it and the VIM driver
+/// that validates its registrations, for the same `vimType`.
+#[derive(Debug, Clone)]
+pub struct VimType {
+    infra: Arc<dyn InfraDriver>,
+    vim: Arc<dyn VimDriver>,
+}
+
+impl VimType {
+    /// The unit of `infra` and `vim`. Fails when they declare different `vimType`s.
+    pub fn new(infra: Arc<dyn InfraDriver>, vim: Arc<dyn VimDriver>) -> Result<Self> {
+        if infra.vim_type() != vim.vim_type() {
+            return Err(Error::InvalidRequest(format!(
+                "a VIM type needs an infra driver and a VIM driver of one vimType, not {} and {}",
+                infra.vim_type(),
+                vim.vim_type()
+            )));
+        }
+        Ok(Self { infra, vim })
+    }
+
+    /// The unit of two drivers known to declare the same `vimType`.
+    pub(crate) fn from_parts(infra: Arc<dyn InfraDriver>, vim: Arc<dyn VimDriver>) -> Self {
+        Self { infra, vim }
+    }
+
+    /// Its `vimType`.
+    pub fn name(&self) -> &str {
+        self.infra.vim_type()
+    }
+
+    /// The infra driver.
+    pub fn infra_driver(&self) -> &Arc<dyn InfraDriver> {
+        &self.infra
+    }
+
+    /// The VIM driver.
+    pub fn vim_driver(&self) -> &Arc<dyn VimDriver> {
+        &self.vim
+    }
+}
+
+/// Builds a [`Vnfm`]; see the [module docs](self).
+#[derive(Default)]
+pub struct VnfmBuilder {
+    store: Option<Arc<dyn Store>>,
+    sealing_key: Option<SealingKey>,
+    api_root: Option<String>,
+    objects: Option<Arc<dyn object_store::ObjectStore>>,
+    grants: Option<Arc<dyn GrantProvider>>,
+    sink: Option<Arc<dyn NotificationSink>>,
+    fetcher: Option<Arc<dyn PackageFetcher>>,
+    vim_types: Vec<VimType>,
+    vim_type_errors: Vec<Error>,
+    mgmt: Vec<Arc<dyn MgmtDriver>>,
+    monitors: Vec<Arc<dyn MonitorDriver>>,
+    policies: Vec<Arc<dyn PolicyDriver>>,
+    lcm_config: Option<LcmConfig>,
+    package_config: Option<PackageManagerConfig>,
+    health_config: Option<HealthConfig>,
+    sender_config: Option<SenderConfig>,
+}
+
+impl std::fmt::Debug for VnfmBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VnfmBuilder")
+            .field("api_root", &self.api_root)
+            .field(
+                "vim_types",
+                &self.vim_types.iter().map(VimType::name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl VnfmBuilder {
+    /// The store (default: a [`MemoryStore`], which forgets everything at exit).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The key sealing VIM and subscription credentials at rest. Required with a
+    /// persistent store; keep it with the database.
+    pub fn sealing_key(mut self, key: SealingKey) -> Self {
+        self.sealing_key = Some(key);
+        self
+    }
+
+    /// The absolute URI prefix of `_links` and `Location`s (default
+    /// `http://127.0.0.1:9890`). Overrides the `api_root` of the configurations.
+    pub fn api_root(mut self, api_root: impl Into<String>) -> Self {
+        self.api_root = Some(api_root.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Where package files are kept (default: in memory).
+    pub fn package_objects(mut self, objects: Arc<dyn object_store::ObjectStore>) -> Self {
+        self.objects = Some(objects);
+        self
+    }
+
+    /// Who grants lifecycle operations (default: a local grant on the instance's VIM).
+    pub fn grant_provider(mut self, grants: Arc<dyn GrantProvider>) -> Self {
+        self.grants = Some(grants);
+        self
+    }
+
+    /// Delivers notifications to subscribers' callback URIs (HTTP: `tacker-api`'s
+    /// `HttpNotificationSink`). In-process streams ([`Vnfm::lcm_notifications`], …)
+    /// need none.
+    pub fn notification_sink(mut self, sink: Arc<dyn NotificationSink>) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    /// Fetches packages for `upload_from_uri` (without one, such uploads are refused).
+    pub fn package_fetcher(mut self, fetcher: Arc<dyn PackageFetcher>) -> Self {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
+    /// A VIM type (its infra driver and VIM driver together).
+    pub fn vim_type(mut self, vim_type: VimType) -> Self {
+        self.vim_types.push(vim_type);
+        self
+    }
+
+    /// A VIM type from its two drivers; a mismatch is reported by [`Self::build`].
+    pub fn vim_drivers(self, infra: Arc<dyn InfraDriver>, vim: Arc<dyn VimDriver>) -> Self {
+        match VimType::new(infra, vim) {
+            Ok(vim_type) => self.vim_type(vim_type),
+            Err(error) => {
+                let mut this = self;
+                this.vim_type_errors.push(error);
+                this
+            }
+        }
+    }
+
+    /// A management driver, selected by its name in the VNFD's `Vnflcm` bindings.
+    pub fn mgmt_driver(mut self, driver: Arc<dyn MgmtDriver>) -> Self {
+        self.mgmt.push(driver);
+        self
+    }
+
+    /// A monitor of instance health.
+    pub fn monitor(mut self, monitor: Arc<dyn MonitorDriver>) -> Self {
+        self.monitors.push(monitor);
+        self
+    }
+
+    /// A policy acting on health and alerts (auto-heal, auto-scale).
+    pub fn policy(mut self, policy: Arc<dyn PolicyDriver>) -> Self {
+        self.policies.push(policy);
+        self
+    }
+
+    /// How the LCM engine runs (its `api_root` is replaced by [`Self::api_root`]'s).
+    pub fn lcm_config(mut self, config: LcmConfig) -> Self {
+        self.lcm_config = Some(config);
+        self
+    }
+
+    /// How packages are handled (its `api_root` is replaced by [`Self::api_root`]'s).
+    pub fn package_config(mut self, config: PackageManagerConfig) -> Self {
+        self.package_config = Some(config);
+        self
+    }
+
+    /// How monitoring runs.
+    pub fn health_config(mut self, config: HealthConfig) -> Self {
+        self.health_config = Some(config);
+        self
+    }
+
+    /// How notifications are retried.
+    pub fn sender_config(mut self, config: SenderConfig) -> Self {
+        self.sender_config = Some(config);
+        self
+    }
+
+    /// The VNFM, not started yet. Fails on a persistent store without a sealing key,
+    /// two VIM types of one `vimType`, or a VIM type whose drivers disagree.
+    pub fn build(self) -> Result<Vnfm> {
+        if let Some(error) = self.vim_type_errors.into_iter().next() {
+            return Err(error);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for vim_type in &self.vim_types {
+            if !seen.insert(vim_type.name().to_owned()) {
+                return Err(Error::InvalidRequest(format!(
+                    "vimType {} is registered twice",
+                    vim_type.name()
+                )));
+            }
+        }
+        let store = self
+            .store
+            .unwrap_or_else(|| Arc::new(MemoryStore::new()) as Arc<dyn Store>);
+        let sealer = Sealer::required(
+            self.sealing_key.as_ref().map(Sealer::new),
+            store.as_ref(),
+            "the VNFM",
+        )?;
+        let mut lcm_config = self.lcm_config.unwrap_or_default();
+        let api_root = self
+            .api_root
+            .unwrap_or_else(|| lcm_config.api_root.trim_end_matches('/').to_owned());
+        lcm_config.api_root = api_root.clone();
+        let mut package_config = self.package_config.unwrap_or_default();
+        package_config.api_root = api_root.clone();
+        let sender_config = self.sender_config.unwrap_or_else(|| {
+            SenderConfig::default().with_owner(format!("{}-sender", lcm_config.executor_id))
+        });
+
+        let signal = OutboxSignal::new();
+        let routes = LocalRoutes::new();
+        let sink: Arc<dyn NotificationSink> =
+            Arc::new(RoutingSink::new(routes.clone(), self.sink));
+        let objects = self
+            .objects
+            .unwrap_or_else(|| Arc::new(object_store::memory::InMemory::new()));
+
+        let mut packages = VnfPackageManager::builder(store.clone(), objects)
+            .config(package_config)
+            .notification_sink(sink.clone())
+            .sealer(sealer.clone())
+            .outbox_signal(signal.clone());
+        if let Some(fetcher) = self.fetcher {
+            packages = packages.fetcher(fetcher);
+        }
+        let packages = packages.build()?;
+        let vims = VimRegistry::new(
+            store.clone(),
+            sealer.clone(),
+            self.vim_types.iter().map(|t| t.vim.clone()).collect(),
+        );
+        let mut lcm = VnfLcm::builder()
+            .store(store.clone())
+            .packages(Arc::new(packages.clone()))
+            .vim_registry(vims.clone())
+            .notification_sink(sink.clone())
+            .sealer(sealer.clone())
+            .outbox_signal(signal.clone())
+            .config(lcm_config);
+        for vim_type in &self.vim_types {
+            lcm = lcm.infra_driver(vim_type.infra.clone());
+        }
+        for driver in self.mgmt {
+            lcm = lcm.mgmt_driver(driver);
+        }
+        if let Some(grants) = self.grants {
+            lcm = lcm.grant_provider(grants);
+        }
+        let lcm = lcm.build()?;
+        let fm = VnfFm::new(
+            store.clone(),
+            api_root.clone(),
+            Subscriptions::new(store.clone(), Some(sink.clone()), sealer.clone(), &api_root),
+            signal.clone(),
+        );
+        let sender = NotificationSender::new(store.clone(), sink, sealer, sender_config, signal);
+        let health = HealthService::new(
+            lcm.clone(),
+            fm.clone(),
+            self.monitors,
+            self.policies,
+            self.health_config.unwrap_or_default(),
+        );
+        Ok(Vnfm {
+            inner: Arc::new(VnfmInner {
+                store,
+                api_root,
+                lcm,
+                fm,
+                packages,
+                vims,
+                health,
+                sender,
+                routes,
+                running: tokio::sync::Mutex::new(None),
+            }),
+        })
+    }
+}
+
+struct Running {
+    executor: Executor,
+    sender: RunningSender,
+    health: HealthHandle,
+}
+
+struct VnfmInner {
+    store: Arc<dyn Store>,
+    api_root: String,
+    lcm: VnfLcm,
+    fm: VnfFm,
+    packages: VnfPackageManager,
+    vims: VimRegistry,
+    health: HealthService,
+    sender: NotificationSender,
+    routes: LocalRoutes,
+    running: tokio::sync::Mutex<Option<Running>>,
+}
+
+/// An embeddable VNF Manager: LCM, packages, VIMs, fault management and health over one
+/// store. Cheap to clone; every clone is the same VNFM.
+#[derive(Clone)]
+pub struct Vnfm {
+    inner: Arc<VnfmInner>,
+}
+
+impl std::fmt::Debug for Vnfm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vnfm")
+            .field("api_root", &self.inner.api_root)
+            .field("lcm", &self.inner.lcm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vnfm {
+    /// A builder; see the [module docs](self).
+    pub fn builder() -> VnfmBuilder {
+        VnfmBuilder::default()
+    }
+
+    /// SOL003 lifecycle management.
+    pub fn lcm(&self) -> &VnfLcm {
+        &self.inner.lcm
+    }
+
+    /// Fault management: alarms and FM subscriptions.
+    pub fn fm(&self) -> &VnfFm {
+        &self.inner.fm
+    }
+
+    /// SOL005 package management.
+    pub fn packages(&self) -> &VnfPackageManager {
+        &self.inner.packages
+    }
+
+    /// The VIM registry.
+    pub fn vims(&self) -> &VimRegistry {
+        &self.inner.vims
+    }
+
+    /// Monitoring and policies.
+    pub fn health(&self) -> &HealthService {
+        &self.inner.health
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The API root of `_links`.
+    pub fn api_root(&self) -> &str {
+        &self.inner.api_root
+    }
+
+    /// Starts the executor, the notification sender and monitoring on the current tokio
+    /// runtime, and watches again the instances of the default tenant instantiated
+    /// before (others: [`HealthService::sync_tenant`]). Starting a started VNFM does
+    /// nothing.
+    pub async fn start(&self) -> Result<()> {
+        let mut running = self.inner.running.lock().await;
+        if running.is_some() {
+            return Ok(());
+        }
+        let health = self.inner.health.start()?;
+        *running = Some(Running {
+            executor: self.inner.lcm.start(),
+            sender: self.inner.sender.start(),
+            health,
+        });
+        drop(running);
+        self.inner.health.sync_tenant(&TenantId::default()).await
+    }
+
+    /// Whether [`Self::start`] ran and [`Self::shutdown`] did not.
+    pub async fn is_running(&self) -> bool {
+        self.inner.running.lock().await.is_some()
+    }
+
+    /// Stops monitoring, hands running operations back to the store (each resumes with
+    /// its next step at the next start, here or in another process), and lets the
+    /// notifications in flight end.
+    pub async fn shutdown(&self) {
+        let running = self.inner.running.lock().await.take();
+        if let Some(running) = running {
+            running.health.shutdown().await;
+            running.executor.shutdown().await;
+            running.sender.shutdown().await;
+        }
+    }
+
+    /// Registers `registration` for `tenant` unless the tenant has a default VIM already;
+    /// returns the VIM registered, if one was.
+    pub async fn ensure_default_vim(
+        &self,
+        tenant: &TenantId,
+        registration: VimRegistration,
+    ) -> Result<Option<VimInfo>> {
+        if self.inner.vims.default_vim(tenant).await?.is_some() {
+            return Ok(None);
+        }
+        self.inner.vims.register(tenant, registration).await.map(Some)
+    }
+
+    /// LCM notifications (`VnfLcmOperationOccurrenceNotification`, …) of `tenant` as an
+    /// in-process stream: a subscription with `filter` whose callback is this process.
+    /// Dropping the stream removes the subscription.
+    pub async fn lcm_notifications(
+        &self,
+        tenant: &TenantId,
+        filter: Option<LifecycleChangeNotificationsFilter>,
+    ) -> Result<NotificationStream> {
+        self.in_process(self.inner.lcm.subscriptions(), tenant, |callback_uri| {
+            LccnSubscriptionRequest {
+                filter,
+                callback_uri,
+                authentication: None,
+                verbosity: None,
+            }
+        })
+        .await
+    }
+
+    /// FM notifications (`AlarmNotification`, …) of `tenant` as an in-process stream.
+    pub async fn fm_notifications(
+        &self,
+        tenant: &TenantId,
+        filter: Option<FmNotificationsFilter>,
+    ) -> Result<NotificationStream> {
+        self.in_process(self.inner.fm.subscriptions(), tenant, |callback_uri| {
+            FmSubscriptionRequest {
+                filter,
+                callback_uri,
+                authentication: None,
+            }
+        })
+        .await
+    }
+
+    /// Package management notifications of `tenant` as an in-process stream.
+    pub async fn package_notifications(
+        &self,
+        tenant: &TenantId,
+        filter: Option<PkgmNotificationsFilter>,
+    ) -> Result<NotificationStream> {
+        self.in_process(self.inner.packages.subscriptions(), tenant, |callback_uri| {
+            PkgmSubscriptionRequest {
+                filter,
+                callback_uri,
+                authentication: None,
+            }
+        })
+        .await
+    }
+
+    async fn in_process<K: SubscriptionKind>(
+        &self,
+        subscriptions: &Subscriptions<K>,
+        tenant: &TenantId,
+        request: impl FnOnce(String) -> K::Request,
+    ) -> Result<NotificationStream> {
+        const STREAM_CAPACITY: usize = 256;
+        let (uri, stream) = self.inner.routes.open(STREAM_CAPACITY);
+        let subscription = subscriptions.subscribe(tenant, request(uri)).await?;
+        let id = subscription_id::<K>(&subscription);
+        let subscriptions = subscriptions.clone();
+        let tenant = tenant.clone();
+        Ok(stream.on_drop(move || {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    if let Err(error) = subscriptions.unsubscribe(&tenant, &id).await {
+                        tracing::debug!(%error, subscription = id, "removing an in-process subscription failed");
+                    }
+                });
+            }
+        }))
+    }
+}
+
+fn subscription_id<K: SubscriptionKind>(subscription: &K::Subscription) -> String {
+    K::subscription_id(subscription).to_owned()
+}
