@@ -32,7 +32,7 @@ use tacker_core::model::{
     CreateVnfPkgInfoRequest, CreateVnfRequest, InstantiateVnfRequest,
     LcmOperationStateType as State, TerminateVnfRequest, TerminationType, VnfLcmOpOcc,
 };
-use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
+use tacker_core::package::VnfPackageManager;
 use tacker_core::sim::{SimInfraDriver, sample_vim};
 use tacker_core::store::MemoryStore;
 use tacker_core::store::{
@@ -212,11 +212,9 @@ impl Fixture {
         let tenant = TenantId::default();
         let store = Arc::new(SignallingStore::default());
         let committed = store.committed.clone();
-        let packages = VnfPackageManager::new(
-            store.clone(),
-            Arc::new(InMemory::new()),
-            PackageManagerConfig::default(),
-        );
+        let packages = VnfPackageManager::builder(store.clone(), Arc::new(InMemory::new()))
+            .build()
+            .expect("package manager");
         let lcm = VnfLcm::builder()
             .store(store)
             .packages(Arc::new(packages.clone()))

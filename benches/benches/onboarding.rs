@@ -77,11 +77,13 @@ fn onboarding(c: &mut Criterion) {
         group.bench_function(format!("{} ({} B)", sample.name, sample.zip.len()), |b| {
             b.iter_batched(
                 || {
-                    let manager = VnfPackageManager::new(
+                    let manager = VnfPackageManager::builder(
                         Arc::new(MemoryStore::new()),
                         Arc::new(InMemory::new()),
-                        config.clone(),
-                    );
+                    )
+                    .config(config.clone())
+                    .build()
+                    .expect("package manager");
                     let created = runtime
                         .block_on(manager.create(&tenant, CreateVnfPkgInfoRequest::default()))
                         .expect("create");

@@ -14,18 +14,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use bytes::Bytes;
-use object_store::memory::InMemory;
 use serde_json::{Value, json};
 use tacker_api::{Api, ApiConfig, HttpNotificationSink};
-use tacker_core::TenantId;
-use tacker_core::lcm::{LcmConfig, VnfLcm};
+use tacker_core::lcm::LcmConfig;
 use tacker_core::mgmt::{MgmtContext, MgmtDriver, MgmtOutcome};
 use tacker_core::model::{CreateVnfPkgInfoRequest, CreateVnfRequest, InstantiateVnfRequest};
-use tacker_core::monitor::{AlertmanagerMonitor, HealthConfig, HealthService, MonitorDriver};
-use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
+use tacker_core::monitor::AlertmanagerMonitor;
+use tacker_core::notify::SenderConfig;
 use tacker_core::sim::{SimInfraDriver, sample_vim};
-use tacker_core::store::MemoryStore;
-use tacker_core::vim::{Sealer, SealingKey, VimRegistry};
+use tacker_core::{TenantId, Vnfm};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use zip::ZipWriter;
@@ -195,12 +192,32 @@ fn alert(status: &str, instance: &str, vnfc: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_become_alarms_that_the_fm_api_serves_and_notifies() {
     let tenant = TenantId::default();
-    let store = Arc::new(MemoryStore::new());
-    let packages = VnfPackageManager::new(
-        store.clone(),
-        Arc::new(InMemory::new()),
-        PackageManagerConfig::default(),
-    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let server = listener.local_addr().expect("address");
+    let alertmanager = Arc::new(AlertmanagerMonitor::new());
+    let vnfm = Vnfm::builder()
+        .api_root(format!("http://{server}"))
+        .vim_type(SimInfraDriver::default().as_vim_type())
+        .mgmt_driver(Arc::new(QuietMgmt))
+        .default_vim("vim1", sample_vim())
+        .notification_sink(Arc::new(
+            HttpNotificationSink::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .expect("sink"),
+        ))
+        .monitor(alertmanager.clone())
+        .lcm_config(LcmConfig {
+            poll_interval: Duration::from_millis(20),
+            ..LcmConfig::default()
+        })
+        .sender_config(
+            SenderConfig::default()
+                .with_backoff(Duration::from_millis(20), Duration::from_secs(60)),
+        )
+        .build()
+        .expect("vnfm");
+    let packages = vnfm.packages();
     let package = packages
         .create(&tenant, CreateVnfPkgInfoRequest::default())
         .await
@@ -209,56 +226,11 @@ async fn alerts_become_alarms_that_the_fm_api_serves_and_notifies() {
         .upload_content(&tenant, &package.id, package_zip())
         .await
         .expect("onboard");
-    let sim = SimInfraDriver::default();
-    let vims = VimRegistry::new(
-        store.clone(),
-        Sealer::new(&SealingKey::generate().expect("key")),
-        vec![Arc::new(sim.vim_driver())],
-    );
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let server = listener.local_addr().expect("address");
-    let lcm = VnfLcm::builder()
-        .store(store)
-        .packages(Arc::new(packages.clone()))
-        .infra_driver(Arc::new(sim))
-        .mgmt_driver(Arc::new(QuietMgmt))
-        .vim_registry(vims.clone())
-        .default_vim("vim1", sample_vim())
-        .notification_sink(Arc::new(
-            HttpNotificationSink::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .expect("sink"),
-        ))
-        .config(LcmConfig {
-            api_root: format!("http://{server}"),
-            poll_interval: Duration::from_millis(20),
-            notification_backoff: Duration::from_millis(20),
-            ..LcmConfig::default()
-        })
-        .build()
-        .expect("engine");
-    let executor = lcm.start();
-    let alertmanager = Arc::new(AlertmanagerMonitor::new());
-    let monitor: Arc<dyn MonitorDriver> = alertmanager.clone();
-    let health = HealthService::new(
-        lcm.clone(),
-        vec![monitor],
-        Vec::new(),
-        HealthConfig::default(),
-    );
-    let health_task = health.start().expect("health");
-    let router = Api::new(
-        lcm.clone(),
-        packages,
-        vims,
-        ApiConfig {
-            api_root: format!("http://{server}"),
-            ..ApiConfig::default()
-        },
-    )
-    .with_monitoring(health.clone(), alertmanager)
-    .router();
+    vnfm.start().await.expect("start");
+    let lcm = vnfm.lcm().clone();
+    let router = Api::new(&vnfm, ApiConfig::default())
+        .with_alertmanager(alertmanager)
+        .router();
     tokio::spawn(async move {
         let _ = axum::serve(listener, router).await;
     });
@@ -454,6 +426,5 @@ async fn alerts_become_alarms_that_the_fm_api_serves_and_notifies() {
     let (status, _) = request(server, "GET", &path, None).await;
     assert_eq!(status, 404);
 
-    health_task.shutdown().await;
-    executor.shutdown().await;
+    vnfm.shutdown().await;
 }

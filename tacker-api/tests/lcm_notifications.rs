@@ -16,10 +16,8 @@ use axum::{Extension, Router};
 use bytes::Bytes;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use object_store::memory::InMemory;
 use serde_json::Value;
 use tacker_api::HttpNotificationSink;
-use tacker_core::TenantId;
 use tacker_core::lcm::{LcmConfig, VnfLcm};
 use tacker_core::mgmt::{MgmtContext, MgmtDriver, MgmtOutcome};
 use tacker_core::model::{
@@ -28,9 +26,9 @@ use tacker_core::model::{
     LifecycleChangeNotificationsFilter, ParamsBasic, ScaleType, ScaleVnfRequest,
     SubscriptionAuthentication, TerminateVnfRequest, TerminationType, VnfLcmOpOcc,
 };
-use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
+use tacker_core::notify::SenderConfig;
 use tacker_core::sim::{SimInfraDriver, sample_vim};
-use tacker_core::store::MemoryStore;
+use tacker_core::{TenantId, Vnfm};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -241,16 +239,31 @@ impl MgmtDriver for QuietMgmt {
     }
 }
 
-/// An engine on a memory store with the test package onboarded, the simulated VIM,
+/// A VNFM on a memory store with the test package onboarded, the simulated VIM,
 /// and an HTTP sink with a short timeout; notification retries back off from 20 ms to
 /// at most 200 ms.
-async fn engine(tenant: &TenantId) -> VnfLcm {
-    let store = Arc::new(MemoryStore::new());
-    let packages = VnfPackageManager::new(
-        store.clone(),
-        Arc::new(InMemory::new()),
-        PackageManagerConfig::default(),
-    );
+async fn engine(tenant: &TenantId) -> Vnfm {
+    let sink = HttpNotificationSink::builder()
+        .timeout(SINK_TIMEOUT)
+        .connect_timeout(SINK_TIMEOUT)
+        .build()
+        .expect("a sink");
+    let vnfm = Vnfm::builder()
+        .vim_type(SimInfraDriver::new().as_vim_type())
+        .mgmt_driver(Arc::new(QuietMgmt))
+        .default_vim("vim1", sample_vim())
+        .notification_sink(Arc::new(sink))
+        .lcm_config(LcmConfig {
+            poll_interval: Duration::from_millis(20),
+            ..LcmConfig::default()
+        })
+        .sender_config(
+            SenderConfig::default()
+                .with_backoff(Duration::from_millis(20), Duration::from_millis(200)),
+        )
+        .build()
+        .expect("a VNFM");
+    let packages = vnfm.packages();
     let package = packages
         .create(tenant, CreateVnfPkgInfoRequest::default())
         .await
@@ -259,26 +272,7 @@ async fn engine(tenant: &TenantId) -> VnfLcm {
         .upload_content(tenant, &package.id, package_zip())
         .await
         .expect("the package onboards");
-    let sink = HttpNotificationSink::builder()
-        .timeout(SINK_TIMEOUT)
-        .connect_timeout(SINK_TIMEOUT)
-        .build()
-        .expect("a sink");
-    VnfLcm::builder()
-        .store(store)
-        .packages(Arc::new(packages))
-        .infra_driver(Arc::new(SimInfraDriver::new()))
-        .mgmt_driver(Arc::new(QuietMgmt))
-        .default_vim("vim1", sample_vim())
-        .notification_sink(Arc::new(sink))
-        .config(LcmConfig {
-            poll_interval: Duration::from_millis(20),
-            notification_backoff: Duration::from_millis(20),
-            notification_max_backoff: Duration::from_millis(200),
-            ..LcmConfig::default()
-        })
-        .build()
-        .expect("an engine")
+    vnfm
 }
 
 fn subscription_request(
@@ -455,10 +449,12 @@ async fn every_notification_arrives_once_and_in_order_despite_failed_deliveries(
     ]));
     let address = serve(receiver.clone()).await;
     let tenant = TenantId::default();
-    let lcm = engine(&tenant).await;
-    let executor = lcm.start();
+    let vnfm = engine(&tenant).await;
+    vnfm.start().await.expect("the VNFM starts");
+    let lcm = vnfm.lcm().clone();
 
     let all = lcm
+        .subscriptions()
         .subscribe(&tenant, subscription_request(address, "all", None))
         .await
         .expect("the subscription to everything");
@@ -468,6 +464,7 @@ async fn every_notification_arrives_once_and_in_order_despite_failed_deliveries(
         ..LifecycleChangeNotificationsFilter::default()
     };
     let scale_only = lcm
+        .subscriptions()
         .subscribe(
             &tenant,
             subscription_request(address, "scale", Some(scale_filter)),
@@ -547,7 +544,7 @@ async fn every_notification_arrives_once_and_in_order_despite_failed_deliveries(
     .await;
     // Long enough for a duplicate or a stray notification to turn up.
     tokio::time::sleep(Duration::from_millis(600)).await;
-    executor.shutdown().await;
+    vnfm.shutdown().await;
 
     check_subscription(&receiver, &all, "all", &instance.id, &expected_all);
     check_subscription(

@@ -11,17 +11,13 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use object_store::memory::InMemory;
 use serde_json::{Value, json};
 use tacker_api::{Api, ApiConfig, HttpNotificationSink, HttpPackageFetcher};
-use tacker_core::Error;
-use tacker_core::lcm::VnfLcm;
 use tacker_core::notify::{NotificationSink, NotificationTarget};
 use tacker_core::outbound::{Cidr, OutboundPolicy};
-use tacker_core::package::{PackageFetcher, PackageManagerConfig, VnfPackageManager};
+use tacker_core::package::PackageFetcher;
 use tacker_core::sim::SimInfraDriver;
-use tacker_core::store::MemoryStore;
-use tacker_core::vim::{Sealer, SealingKey, VimRegistry};
+use tacker_core::{Error, Vnfm};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
@@ -120,27 +116,12 @@ fn target(uri: &str) -> NotificationTarget {
 
 /// The REST API with an HTTP notification sink under `policy`.
 fn api(policy: OutboundPolicy) -> Router {
-    let store = Arc::new(MemoryStore::new());
-    let packages = VnfPackageManager::new(
-        store.clone(),
-        Arc::new(InMemory::new()),
-        PackageManagerConfig::default(),
-    );
-    let sim = SimInfraDriver::default();
-    let vims = VimRegistry::new(
-        store.clone(),
-        Sealer::new(&SealingKey::generate().expect("a sealing key")),
-        vec![Arc::new(sim.vim_driver())],
-    );
-    let lcm = VnfLcm::builder()
-        .store(store)
-        .packages(Arc::new(packages.clone()))
-        .infra_driver(Arc::new(sim))
-        .vim_registry(vims.clone())
+    let vnfm = Vnfm::builder()
+        .vim_type(SimInfraDriver::default().as_vim_type())
         .notification_sink(Arc::new(sink(policy)))
         .build()
-        .expect("the LCM engine");
-    Api::new(lcm, packages, vims, ApiConfig::default()).router()
+        .expect("the VNFM");
+    Api::new(&vnfm, ApiConfig::default()).router()
 }
 
 async fn subscribe(router: &Router, callback: &str) -> (StatusCode, Value) {

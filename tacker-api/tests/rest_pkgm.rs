@@ -33,10 +33,14 @@ struct Harness {
 }
 
 fn harness_with(max_package_size: u64) -> Harness {
-    let (router, packages) = support::api(ApiConfig {
-        max_package_size,
-        ..ApiConfig::default()
-    });
+    let (router, packages) = support::api_with(
+        ApiConfig::default(),
+        tacker_core::package::PackageManagerConfig {
+            max_package_size,
+            ..Default::default()
+        },
+        None,
+    );
     Harness { router, packages }
 }
 
@@ -1174,10 +1178,7 @@ async fn upload_from_uri_answers_202_before_the_download_and_onboards_in_the_bac
     let zip = sample_zip();
     let limit = u64::try_from(zip.len()).expect("size");
     let (router, packages) = support::api_with(
-        ApiConfig {
-            max_package_size: limit,
-            ..ApiConfig::default()
-        },
+        ApiConfig::default(),
         tacker_core::package::PackageManagerConfig {
             max_package_size: limit,
             ..Default::default()

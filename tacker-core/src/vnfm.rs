@@ -35,6 +35,7 @@ use crate::mgmt::MgmtDriver;
 use crate::model::{
     FmNotificationsFilter, FmSubscriptionRequest, LccnSubscriptionRequest,
     LifecycleChangeNotificationsFilter, PkgmNotificationsFilter, PkgmSubscriptionRequest,
+    VimConnectionInfo,
 };
 use crate::monitor::{HealthConfig, HealthHandle, HealthService, MonitorDriver, PolicyDriver};
 use crate::notify::{
@@ -103,6 +104,7 @@ pub struct VnfmBuilder {
     mgmt: Vec<Arc<dyn MgmtDriver>>,
     monitors: Vec<Arc<dyn MonitorDriver>>,
     policies: Vec<Arc<dyn PolicyDriver>>,
+    default_vims: Vec<(String, VimConnectionInfo)>,
     lcm_config: Option<LcmConfig>,
     package_config: Option<PackageManagerConfig>,
     health_config: Option<HealthConfig>,
@@ -186,6 +188,18 @@ impl VnfmBuilder {
         }
     }
 
+    /// A VIM given by its connection information rather than registered: used by an
+    /// instantiation that names no VIM when the tenant has no default VIM in the
+    /// registry either.
+    pub fn default_vim(
+        mut self,
+        vim_connection_id: impl Into<String>,
+        vim: VimConnectionInfo,
+    ) -> Self {
+        self.default_vims.push((vim_connection_id.into(), vim));
+        self
+    }
+
     /// A management driver, selected by its name in the VNFD's `Vnflcm` bindings.
     pub fn mgmt_driver(mut self, driver: Arc<dyn MgmtDriver>) -> Self {
         self.mgmt.push(driver);
@@ -264,8 +278,7 @@ impl VnfmBuilder {
 
         let signal = OutboxSignal::new();
         let routes = LocalRoutes::new();
-        let sink: Arc<dyn NotificationSink> =
-            Arc::new(RoutingSink::new(routes.clone(), self.sink));
+        let sink: Arc<dyn NotificationSink> = Arc::new(RoutingSink::new(routes.clone(), self.sink));
         let objects = self
             .objects
             .unwrap_or_else(|| Arc::new(object_store::memory::InMemory::new()));
@@ -297,6 +310,9 @@ impl VnfmBuilder {
         }
         for driver in self.mgmt {
             lcm = lcm.mgmt_driver(driver);
+        }
+        for (id, vim) in self.default_vims {
+            lcm = lcm.default_vim(id, vim);
         }
         if let Some(grants) = self.grants {
             lcm = lcm.grant_provider(grants);
@@ -455,7 +471,11 @@ impl Vnfm {
         if self.inner.vims.default_vim(tenant).await?.is_some() {
             return Ok(None);
         }
-        self.inner.vims.register(tenant, registration).await.map(Some)
+        self.inner
+            .vims
+            .register(tenant, registration)
+            .await
+            .map(Some)
     }
 
     /// LCM notifications (`VnfLcmOperationOccurrenceNotification`, …) of `tenant` as an
@@ -499,13 +519,15 @@ impl Vnfm {
         tenant: &TenantId,
         filter: Option<PkgmNotificationsFilter>,
     ) -> Result<NotificationStream> {
-        self.in_process(self.inner.packages.subscriptions(), tenant, |callback_uri| {
-            PkgmSubscriptionRequest {
+        self.in_process(
+            self.inner.packages.subscriptions(),
+            tenant,
+            |callback_uri| PkgmSubscriptionRequest {
                 filter,
                 callback_uri,
                 authentication: None,
-            }
-        })
+            },
+        )
         .await
     }
 

@@ -19,7 +19,7 @@ use tacker_core::model::{
     CreateVnfPkgInfoRequest, CreateVnfRequest, InstantiateVnfRequest,
     LcmOperationStateType as State, ScaleType, ScaleVnfRequest,
 };
-use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
+use tacker_core::package::VnfPackageManager;
 use tacker_core::sim::{SimInfraDriver, sample_vim};
 use tacker_core::store::{MemoryStore, Store};
 use tacker_core::testkit::faults::FaultyStore;
@@ -51,11 +51,9 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let store = Arc::new(MemoryStore::new());
-    let packages = VnfPackageManager::new(
-        store.clone(),
-        Arc::new(InMemory::new()),
-        PackageManagerConfig::default(),
-    );
+    let packages = VnfPackageManager::builder(store.clone(), Arc::new(InMemory::new()))
+        .build()
+        .expect("package manager");
     let tenant = TenantId::default();
     let pkg = packages
         .create(&tenant, CreateVnfPkgInfoRequest::default())

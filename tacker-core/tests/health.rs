@@ -12,8 +12,8 @@ use std::time::Duration;
 use tacker_core::testkit::netns::Namespace;
 
 use chrono::Utc;
-use object_store::memory::InMemory;
-use tacker_core::lcm::{LcmConfig, VnfLcm};
+use tacker_core::Vnfm;
+use tacker_core::lcm::{LcmConfig, VnfFm, VnfLcm};
 use tacker_core::mgmt::{MgmtContext, MgmtDriver, MgmtOutcome};
 use tacker_core::model::{
     AckState, AlarmModifications, CreateVnfPkgInfoRequest, CreateVnfRequest, FmSubscriptionRequest,
@@ -25,10 +25,9 @@ use tacker_core::monitor::{
     HealthService, HealthStatus, HttpMonitor, MonitorDriver, MonitorTarget, PingMonitor,
     PolicyAction, PolicyDriver, PolicyEvent, ScaleDirection,
 };
-use tacker_core::notify::{ChannelNotificationSink, NotificationTarget};
-use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
+use tacker_core::notify::{ChannelNotificationSink, NotificationTarget, SenderConfig};
 use tacker_core::sim::{SimInfraDriver, SimOperation, sample_vim};
-use tacker_core::store::{ListQuery, MemoryStore};
+use tacker_core::store::ListQuery;
 use tacker_core::{Error, TenantId};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -52,20 +51,34 @@ impl MgmtDriver for NoopMgmt {
 type Notifications = mpsc::UnboundedReceiver<(NotificationTarget, serde_json::Value)>;
 
 struct Fixture {
+    vnfm: Vnfm,
     lcm: VnfLcm,
+    fm: VnfFm,
     sim: SimInfraDriver,
     tenant: TenantId,
     notifications: Notifications,
 }
 
 async fn fixture(sim: SimInfraDriver) -> Fixture {
-    let store = Arc::new(MemoryStore::new());
-    let packages = VnfPackageManager::new(
-        store.clone(),
-        Arc::new(InMemory::new()),
-        PackageManagerConfig::default(),
-    );
+    let (sink, notifications) = ChannelNotificationSink::new();
+    let vnfm = Vnfm::builder()
+        .vim_type(sim.as_vim_type())
+        .mgmt_driver(Arc::new(NoopMgmt))
+        .notification_sink(Arc::new(sink))
+        .default_vim("vim1", sample_vim())
+        .lcm_config(LcmConfig {
+            lease_ttl: Duration::from_secs(3),
+            poll_interval: Duration::from_millis(20),
+            ..LcmConfig::default()
+        })
+        .sender_config(
+            SenderConfig::default()
+                .with_backoff(Duration::from_millis(20), Duration::from_secs(60)),
+        )
+        .build()
+        .expect("vnfm");
     let tenant = TenantId::default();
+    let packages = vnfm.packages();
     let pkg = packages
         .create(&tenant, CreateVnfPkgInfoRequest::default())
         .await
@@ -74,31 +87,31 @@ async fn fixture(sim: SimInfraDriver) -> Fixture {
         .upload_content(&tenant, &pkg.id, support::package_zip(support::TOP))
         .await
         .expect("onboard");
-    let (sink, notifications) = ChannelNotificationSink::new();
-    let lcm = VnfLcm::builder()
-        .store(store)
-        .packages(Arc::new(packages))
-        .infra_driver(Arc::new(sim.clone()))
-        .mgmt_driver(Arc::new(NoopMgmt))
-        .notification_sink(Arc::new(sink))
-        .default_vim("vim1", sample_vim())
-        .config(LcmConfig {
-            lease_ttl: Duration::from_secs(3),
-            poll_interval: Duration::from_millis(20),
-            notification_backoff: Duration::from_millis(20),
-            ..LcmConfig::default()
-        })
-        .build()
-        .expect("engine");
     Fixture {
-        lcm,
+        lcm: vnfm.lcm().clone(),
+        fm: vnfm.fm().clone(),
+        vnfm,
         sim,
         tenant,
         notifications,
     }
 }
 
+/// A started VNFM (its executor and notification sender).
+struct Started(Vnfm);
+
+impl Started {
+    async fn shutdown(self) {
+        self.0.shutdown().await;
+    }
+}
+
 impl Fixture {
+    async fn start(&self) -> Started {
+        self.vnfm.start().await.expect("start");
+        Started(self.vnfm.clone())
+    }
+
     /// A VNF instantiated with `properties` as its `vnfConfigurableProperties`.
     async fn instantiated(&self, properties: serde_json::Value) -> VnfInstance {
         let id = self
@@ -264,7 +277,7 @@ fn health_config() -> HealthConfig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_monitor_follows_a_server_that_stops_and_starts() {
     let f = fixture(SimInfraDriver::default()).await;
-    let executor = f.lcm.start();
+    let executor = f.start().await;
     let instance = f.instantiated(serde_json::json!({})).await;
     let address = address_of(&instance);
     let port = free_port(address).await;
@@ -354,7 +367,7 @@ async fn http_monitor_follows_a_server_that_stops_and_starts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_monitor_over_tcp_and_icmp_on_loopback() {
     let f = fixture(SimInfraDriver::default()).await;
-    let executor = f.lcm.start();
+    let executor = f.start().await;
     let instance = f.instantiated(serde_json::json!({})).await;
     let address = address_of(&instance);
     let port = free_port(address).await;
@@ -440,8 +453,9 @@ async fn ping_monitor_over_tcp_and_icmp_on_loopback() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_failures_in_one_second_heal_once() {
     let mut f = fixture(SimInfraDriver::default()).await;
-    let executor = f.lcm.start();
+    let executor = f.start().await;
     f.lcm
+        .subscriptions()
         .subscribe(
             &f.tenant,
             LccnSubscriptionRequest {
@@ -459,6 +473,7 @@ async fn twenty_failures_in_one_second_heal_once() {
     let vnfc = vnfc_ids(&instance).remove(0);
     let health = HealthService::new(
         f.lcm.clone(),
+        f.fm.clone(),
         Vec::new(),
         vec![Arc::new(AutoHealPolicy::new(AutoHealConfig {
             window: Duration::from_millis(1500),
@@ -494,15 +509,14 @@ async fn twenty_failures_in_one_second_heal_once() {
         .await
         .expect("send");
     for _ in 0..600 {
-        let active = f
-            .lcm
-            .alarms(&f.tenant, &ListQuery::all())
-            .await
-            .expect("alarms")
-            .items
-            .into_iter()
-            .filter(|a| a.alarm_cleared_time.is_none())
-            .count();
+        let active =
+            f.fm.alarms(&f.tenant, &ListQuery::all())
+                .await
+                .expect("alarms")
+                .items
+                .into_iter()
+                .filter(|a| a.alarm_cleared_time.is_none())
+                .count();
         if active == 0 {
             break;
         }
@@ -528,12 +542,11 @@ async fn twenty_failures_in_one_second_heal_once() {
         }
     }
     // The alarm of the burst was raised once and is cleared.
-    let alarms = f
-        .lcm
-        .alarms(&f.tenant, &ListQuery::all())
-        .await
-        .expect("alarms")
-        .items;
+    let alarms =
+        f.fm.alarms(&f.tenant, &ListQuery::all())
+            .await
+            .expect("alarms")
+            .items;
     assert_eq!(alarms.len(), 1, "{alarms:?}");
     assert_eq!(alarms[0].perceived_severity, PerceivedSeverityType::Cleared);
     assert_eq!(alarms[0].managed_object_id, instance.id);
@@ -544,13 +557,14 @@ async fn twenty_failures_in_one_second_heal_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_automatic_heal_waits_for_the_running_operation() {
     let f = fixture(SimInfraDriver::default()).await;
-    let executor = f.lcm.start();
+    let executor = f.start().await;
     let instance = f
         .instantiated(serde_json::json!({"isAutohealEnabled": true}))
         .await;
     let vnfc = vnfc_ids(&instance).remove(0);
     let health = HealthService::new(
         f.lcm.clone(),
+        f.fm.clone(),
         Vec::new(),
         vec![Arc::new(AutoHealPolicy::new(AutoHealConfig {
             window: Duration::from_millis(50),
@@ -612,9 +626,9 @@ async fn an_unhealthy_vnfc_is_healed_and_its_alarm_cleared() {
         .heal_readdresses(true)
         .build();
     let mut f = fixture(sim).await;
-    let executor = f.lcm.start();
-    f.lcm
-        .fm_subscribe(
+    let executor = f.start().await;
+    f.fm.subscriptions()
+        .subscribe(
             &f.tenant,
             FmSubscriptionRequest {
                 filter: None,
@@ -639,6 +653,7 @@ async fn an_unhealthy_vnfc_is_healed_and_its_alarm_cleared() {
     let http: Arc<dyn MonitorDriver> = Arc::new(HttpMonitor::new(8));
     let health = HealthService::new(
         f.lcm.clone(),
+        f.fm.clone(),
         vec![http],
         vec![Arc::new(AutoHealPolicy::new(AutoHealConfig {
             window: Duration::from_millis(100),
@@ -686,19 +701,18 @@ async fn an_unhealthy_vnfc_is_healed_and_its_alarm_cleared() {
         second,
         "the replacement answers elsewhere"
     );
-    let alarm = f.lcm.alarm(&f.tenant, &alarm_id).await.expect("alarm");
+    let alarm = f.fm.alarm(&f.tenant, &alarm_id).await.expect("alarm");
     assert!(alarm.alarm_cleared_time.is_some());
 
     // People acknowledge alarms, once.
     let ack = AlarmModifications {
         ack_state: AckState::Acknowledged,
     };
-    f.lcm
-        .modify_alarm(&f.tenant, &alarm_id, ack)
+    f.fm.modify_alarm(&f.tenant, &alarm_id, ack)
         .await
         .expect("acknowledge");
     assert!(matches!(
-        f.lcm.modify_alarm(&f.tenant, &alarm_id, ack).await,
+        f.fm.modify_alarm(&f.tenant, &alarm_id, ack).await,
         Err(Error::Conflict(_))
     ));
 
@@ -728,7 +742,7 @@ async fn an_unhealthy_vnfc_is_healed_and_its_alarm_cleared() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vnfc_that_keeps_failing_is_healed_whole_then_escalated() {
     let f = fixture(SimInfraDriver::default()).await;
-    let executor = f.lcm.start();
+    let executor = f.start().await;
     let instance = f
         .instantiated(serde_json::json!({"isAutohealEnabled": true}))
         .await;
@@ -833,7 +847,7 @@ async fn a_vnfc_that_keeps_failing_is_healed_whole_then_escalated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_scale_steps_within_levels_with_a_cool_down() {
     let f = fixture(SimInfraDriver::default()).await;
-    let executor = f.lcm.start();
+    let executor = f.start().await;
     let instance = f
         .instantiated(serde_json::json!({"isAutoscaleEnabled": true}))
         .await;
@@ -880,6 +894,7 @@ async fn auto_scale_steps_within_levels_with_a_cool_down() {
     // request in the same direction goes on to the next level.
     let health = HealthService::new(
         f.lcm.clone(),
+        f.fm.clone(),
         Vec::new(),
         vec![Arc::new(AutoScalePolicy::new(AutoScaleConfig {
             cooldown: Duration::ZERO,
@@ -928,37 +943,37 @@ async fn auto_scale_steps_within_levels_with_a_cool_down() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fm_subscriptions_filter_alarm_notifications() {
     let mut f = fixture(SimInfraDriver::default()).await;
-    let executor = f.lcm.start();
+    let executor = f.start().await;
     let instance = f.instantiated(serde_json::json!({})).await;
-    let critical_only = f
-        .lcm
-        .fm_subscribe(
-            &f.tenant,
-            FmSubscriptionRequest {
-                filter: Some(
-                    serde_json::from_value(serde_json::json!({
+    let critical_only =
+        f.fm.subscriptions()
+            .subscribe(
+                &f.tenant,
+                FmSubscriptionRequest {
+                    filter: Some(
+                        serde_json::from_value(serde_json::json!({
                         "perceivedSeverities": ["CRITICAL"],
                         "notificationTypes": ["AlarmNotification"]}))
-                    .expect("filter"),
-                ),
-                callback_uri: "http://127.0.0.1:9/critical".into(),
-                authentication: None,
-            },
-        )
-        .await
-        .expect("subscribe");
-    let everything = f
-        .lcm
-        .fm_subscribe(
-            &f.tenant,
-            FmSubscriptionRequest {
-                filter: None,
-                callback_uri: "http://127.0.0.1:9/all".into(),
-                authentication: None,
-            },
-        )
-        .await
-        .expect("subscribe");
+                        .expect("filter"),
+                    ),
+                    callback_uri: "http://127.0.0.1:9/critical".into(),
+                    authentication: None,
+                },
+            )
+            .await
+            .expect("subscribe");
+    let everything =
+        f.fm.subscriptions()
+            .subscribe(
+                &f.tenant,
+                FmSubscriptionRequest {
+                    filter: None,
+                    callback_uri: "http://127.0.0.1:9/all".into(),
+                    authentication: None,
+                },
+            )
+            .await
+            .expect("subscribe");
     let fault = |severity| tacker_core::lcm::Fault {
         vnf_instance_id: instance.id.clone(),
         vnfc_id: None,
@@ -969,38 +984,34 @@ async fn fm_subscriptions_filter_alarm_notifications() {
         details: Vec::new(),
         observed_at: Utc::now(),
     };
-    let (major, notified) = f
-        .lcm
-        .raise_alarm(&f.tenant, fault(PerceivedSeverityType::Major))
-        .await
-        .expect("raise");
+    let (major, notified) =
+        f.fm.raise_alarm(&f.tenant, fault(PerceivedSeverityType::Major))
+            .await
+            .expect("raise");
     assert!(notified);
     // Seen again at the same severity: the same alarm, no notification.
-    let (again, notified) = f
-        .lcm
-        .raise_alarm(&f.tenant, fault(PerceivedSeverityType::Major))
-        .await
-        .expect("raise again");
+    let (again, notified) =
+        f.fm.raise_alarm(&f.tenant, fault(PerceivedSeverityType::Major))
+            .await
+            .expect("raise again");
     assert_eq!(again.id, major.id);
     assert!(!notified);
     // Worse: the same alarm, changed, notified.
-    let (critical, notified) = f
-        .lcm
-        .raise_alarm(&f.tenant, fault(PerceivedSeverityType::Critical))
-        .await
-        .expect("escalate");
+    let (critical, notified) =
+        f.fm.raise_alarm(&f.tenant, fault(PerceivedSeverityType::Critical))
+            .await
+            .expect("escalate");
     assert_eq!(critical.id, major.id);
     assert!(notified);
     assert!(critical.alarm_changed_time.is_some());
-    f.lcm
-        .clear_alarm(
-            &f.tenant,
-            &instance.id,
-            &tacker_core::lcm::fault_key(&instance.id, None, "test"),
-        )
-        .await
-        .expect("clear")
-        .expect("an alarm was active");
+    f.fm.clear_alarm(
+        &f.tenant,
+        &instance.id,
+        &tacker_core::lcm::fault_key(&instance.id, None, "test"),
+    )
+    .await
+    .expect("clear")
+    .expect("an alarm was active");
     let mut received = Vec::new();
     for _ in 0..4 {
         let (target, payload) = tokio::time::timeout(WAIT, f.notifications.recv())
@@ -1054,7 +1065,7 @@ async fn ping_monitor_sees_a_network_namespace_go_away() {
         .vdu_addresses("VDU1", [namespace.address])
         .build();
     let f = fixture(sim).await;
-    let executor = f.lcm.start();
+    let executor = f.start().await;
     let instance = f.instantiated(serde_json::json!({})).await;
     assert_eq!(address_of(&instance), namespace.address);
     let monitor = PingMonitor::new(4);
@@ -1085,21 +1096,26 @@ async fn ping_monitor_sees_a_network_namespace_go_away() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_monitoring_configuration_is_an_alarm_until_fixed() {
     let f = fixture(SimInfraDriver::default()).await;
-    let executor = f.lcm.start();
+    let executor = f.start().await;
     let http: Arc<dyn MonitorDriver> = Arc::new(HttpMonitor::new(2));
-    let health = HealthService::new(f.lcm.clone(), vec![http], Vec::new(), health_config());
+    let health = HealthService::new(
+        f.lcm.clone(),
+        f.fm.clone(),
+        vec![http],
+        Vec::new(),
+        health_config(),
+    );
     let handle = health.start().expect("start");
     let instance = f
         .instantiated(serde_json::json!({"monitoring": {"http": {"url": "ftp://{address}/"}}}))
         .await;
     let mut raised = None;
     for _ in 0..600 {
-        let alarms = f
-            .lcm
-            .alarms(&f.tenant, &ListQuery::all())
-            .await
-            .expect("alarms")
-            .items;
+        let alarms =
+            f.fm.alarms(&f.tenant, &ListQuery::all())
+                .await
+                .expect("alarms")
+                .items;
         if let Some(alarm) = alarms.into_iter().next() {
             raised = Some(alarm);
             break;
@@ -1140,7 +1156,7 @@ async fn a_refused_monitoring_configuration_is_an_alarm_until_fixed() {
         .expect("modified");
     let mut cleared = false;
     for _ in 0..600 {
-        let alarm = f.lcm.alarm(&f.tenant, &alarm.id).await.expect("alarm");
+        let alarm = f.fm.alarm(&f.tenant, &alarm.id).await.expect("alarm");
         if alarm.alarm_cleared_time.is_some() {
             cleared = true;
             break;
@@ -1158,7 +1174,7 @@ async fn a_refused_monitoring_configuration_is_an_alarm_until_fixed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monitoring_follows_scale_out_and_in() {
     let f = fixture(SimInfraDriver::default()).await;
-    let executor = f.lcm.start();
+    let executor = f.start().await;
     // Every VNFC answers TCP on its own loopback address: a listener per address.
     let instance = f.instantiated(serde_json::json!({})).await;
     let first = address_of(&instance);
@@ -1167,7 +1183,13 @@ async fn monitoring_follows_scale_out_and_in() {
         .await
         .expect("bind");
     let ping: Arc<dyn MonitorDriver> = Arc::new(PingMonitor::new(4));
-    let health = HealthService::new(f.lcm.clone(), vec![ping], Vec::new(), health_config());
+    let health = HealthService::new(
+        f.lcm.clone(),
+        f.fm.clone(),
+        vec![ping],
+        Vec::new(),
+        health_config(),
+    );
     let handle = health.start().expect("start");
     let patch: KeyValuePairs = serde_json::from_value(serde_json::json!({"monitoring": {"ping": {
         "mode": "tcp", "tcpPort": port, "intervalMs": 50, "timeoutMs": 1000, "failureThreshold": 2}}}))
@@ -1219,14 +1241,13 @@ async fn monitoring_follows_scale_out_and_in() {
     assert_eq!(added.len(), 1);
     let mut alarm = None;
     for _ in 0..600 {
-        alarm = f
-            .lcm
-            .alarms(&f.tenant, &ListQuery::all())
-            .await
-            .expect("alarms")
-            .items
-            .into_iter()
-            .find(|a| a.alarm_cleared_time.is_none());
+        alarm =
+            f.fm.alarms(&f.tenant, &ListQuery::all())
+                .await
+                .expect("alarms")
+                .items
+                .into_iter()
+                .find(|a| a.alarm_cleared_time.is_none());
         if alarm.is_some() {
             break;
         }
@@ -1253,7 +1274,7 @@ async fn monitoring_follows_scale_out_and_in() {
         .expect("scaled in");
     let mut cleared = false;
     for _ in 0..600 {
-        let now = f.lcm.alarm(&f.tenant, &alarm.id).await.expect("alarm");
+        let now = f.fm.alarm(&f.tenant, &alarm.id).await.expect("alarm");
         if now.alarm_cleared_time.is_some() {
             cleared = true;
             break;
@@ -1261,12 +1282,11 @@ async fn monitoring_follows_scale_out_and_in() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(cleared, "the alarm of the removed VNFC is cleared");
-    let alarms = f
-        .lcm
-        .alarms(&f.tenant, &ListQuery::all())
-        .await
-        .expect("alarms")
-        .items;
+    let alarms =
+        f.fm.alarms(&f.tenant, &ListQuery::all())
+            .await
+            .expect("alarms")
+            .items;
     assert!(
         alarms.iter().all(|a| !a
             .fault_details
@@ -1280,7 +1300,7 @@ async fn monitoring_follows_scale_out_and_in() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn measurements_crossing_thresholds_scale_by_one_step() {
     let f = fixture(SimInfraDriver::default()).await;
-    let executor = f.lcm.start();
+    let executor = f.start().await;
     let instance = f
         .instantiated(serde_json::json!({
             "isAutoscaleEnabled": true,

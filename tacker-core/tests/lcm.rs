@@ -17,7 +17,7 @@ use tacker_core::model::{
     TerminateVnfRequest, TerminationType, VnfInfoModificationRequest, VnfLcmOpOcc,
     VnfOperationalStateType,
 };
-use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
+use tacker_core::package::VnfPackageManager;
 use tacker_core::sim::{SimInfraDriver, SimOperation, sample_vim};
 use tacker_core::store::{MemoryStore, Store};
 use tacker_core::{Error, TenantId};
@@ -85,11 +85,9 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let store = Arc::new(MemoryStore::new());
-    let packages = VnfPackageManager::new(
-        store.clone(),
-        Arc::new(InMemory::new()),
-        PackageManagerConfig::default(),
-    );
+    let packages = VnfPackageManager::builder(store.clone(), Arc::new(InMemory::new()))
+        .build()
+        .expect("package manager");
     let tenant = TenantId::default();
     let pkg = packages
         .create(&tenant, CreateVnfPkgInfoRequest::default())
@@ -1007,11 +1005,10 @@ impl Store for StoreWithOneBlip {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_error_while_delivering_delays_a_notification_but_never_drops_it() {
     let store = Arc::new(StoreWithOneBlip::default());
-    let packages = VnfPackageManager::new(
-        store.clone(),
-        Arc::new(InMemory::new()),
-        PackageManagerConfig::default(),
-    );
+    let packages = VnfPackageManager::builder(store.clone(), Arc::new(InMemory::new()))
+        .sealer(tacker_core::vim::Sealer::ephemeral().expect("key"))
+        .build()
+        .expect("package manager");
     let tenant = TenantId::default();
     let pkg = packages
         .create(&tenant, CreateVnfPkgInfoRequest::default())
@@ -1022,31 +1019,40 @@ async fn a_store_error_while_delivering_delays_a_notification_but_never_drops_it
         .await
         .expect("onboard");
     let (sink, mut received) = tacker_core::notify::ChannelNotificationSink::new();
+    let sealer = tacker_core::vim::Sealer::ephemeral().expect("key");
     let lcm = VnfLcm::builder()
         .store(store.clone())
         .packages(Arc::new(packages))
         .infra_driver(Arc::new(SimInfraDriver::default()))
         .mgmt_driver(Arc::new(RecordingMgmt::default()))
         .default_vim("vim1", sample_vim())
-        .notification_sink(Arc::new(sink))
-        .config(LcmConfig {
-            notification_backoff: Duration::from_millis(10),
-            ..config()
-        })
+        .sealer(sealer.clone())
+        .config(config())
         .build()
         .expect("engine");
     let executor = lcm.start();
-    lcm.subscribe(
-        &tenant,
-        tacker_core::model::LccnSubscriptionRequest {
-            filter: None,
-            callback_uri: "in-process://test".into(),
-            authentication: None,
-            verbosity: None,
-        },
+    // The one outbox sender, on its own: it needs nothing of the engine.
+    let sender = tacker_core::notify::NotificationSender::new(
+        store.clone(),
+        Arc::new(sink),
+        sealer,
+        tacker_core::notify::SenderConfig::default()
+            .with_backoff(Duration::from_millis(10), Duration::from_secs(60)),
+        tacker_core::notify::OutboxSignal::new(),
     )
-    .await
-    .expect("subscribe");
+    .start();
+    lcm.subscriptions()
+        .subscribe(
+            &tenant,
+            tacker_core::model::LccnSubscriptionRequest {
+                filter: None,
+                callback_uri: "in-process://test".into(),
+                authentication: None,
+                verbosity: None,
+            },
+        )
+        .await
+        .expect("subscribe");
     let request = CreateVnfRequest {
         vnfd_id: support::VNFD_ID.into(),
         ..CreateVnfRequest::default()
@@ -1062,6 +1068,7 @@ async fn a_store_error_while_delivering_delays_a_notification_but_never_drops_it
     );
     assert_eq!(first["vnfInstanceId"], serde_json::json!(instance.id));
     executor.shutdown().await;
+    sender.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

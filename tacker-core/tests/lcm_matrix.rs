@@ -35,7 +35,7 @@ use tacker_core::model::{
     VnfInstanceSubscriptionFilter, VnfLcmOpOcc, VnfLcmOperationOccurrenceNotification,
     VnfOperationalStateType, VnfPkgInfoModifications, VnfProduct, VnfProductsFromProvider,
 };
-use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
+use tacker_core::package::VnfPackageManager;
 use tacker_core::sim::{SimInfraDriver, SimOperation, sample_vim};
 use tacker_core::store::{ListQuery, MemoryStore, OutboxEntry, Store};
 use tacker_core::{Error, TenantId};
@@ -195,11 +195,9 @@ async fn fixture() -> Fixture {
 
 async fn fixture_with(sim: SimInfraDriver) -> Fixture {
     let store = Arc::new(MemoryStore::new());
-    let packages = VnfPackageManager::new(
-        store.clone(),
-        Arc::new(InMemory::new()),
-        PackageManagerConfig::default(),
-    );
+    let packages = VnfPackageManager::builder(store.clone(), Arc::new(InMemory::new()))
+        .build()
+        .expect("package manager");
     let tenant = TenantId::default();
     let mut package_ids = BTreeMap::new();
     for (vnfd_id, zip) in [
@@ -1567,18 +1565,19 @@ fn op_notifications(
 }
 
 async fn subscribe_all(f: &Fixture, lcm: &VnfLcm) -> String {
-    lcm.subscribe(
-        &f.tenant,
-        LccnSubscriptionRequest {
-            filter: None,
-            callback_uri: "http://127.0.0.1:9/all".into(),
-            authentication: None,
-            verbosity: None,
-        },
-    )
-    .await
-    .expect("subscribe")
-    .id
+    lcm.subscriptions()
+        .subscribe(
+            &f.tenant,
+            LccnSubscriptionRequest {
+                filter: None,
+                callback_uri: "http://127.0.0.1:9/all".into(),
+                authentication: None,
+                verbosity: None,
+            },
+        )
+        .await
+        .expect("subscribe")
+        .id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2607,18 +2606,19 @@ async fn each_subscription_gets_exactly_the_notifications_its_filter_selects() {
         let lcm = lcm.clone();
         let tenant = f.tenant.clone();
         async move {
-            lcm.subscribe(
-                &tenant,
-                LccnSubscriptionRequest {
-                    filter,
-                    callback_uri: "http://127.0.0.1:9/notify".into(),
-                    authentication: None,
-                    verbosity,
-                },
-            )
-            .await
-            .expect("subscribe")
-            .id
+            lcm.subscriptions()
+                .subscribe(
+                    &tenant,
+                    LccnSubscriptionRequest {
+                        filter,
+                        callback_uri: "http://127.0.0.1:9/notify".into(),
+                        authentication: None,
+                        verbosity,
+                    },
+                )
+                .await
+                .expect("subscribe")
+                .id
         }
     };
     let op_notifications_only = |operation_types: Vec<Op>, operation_states: Vec<State>| {

@@ -32,11 +32,9 @@ struct Fixture {
 fn fixture() -> Fixture {
     let store = Arc::new(MemoryStore::new());
     let objects = Arc::new(InMemory::new());
-    let manager = VnfPackageManager::new(
-        store.clone(),
-        objects.clone(),
-        PackageManagerConfig::default(),
-    );
+    let manager = VnfPackageManager::builder(store.clone(), objects.clone())
+        .build()
+        .expect("package manager");
     Fixture {
         store,
         objects,
@@ -343,6 +341,7 @@ async fn subscribers_get_onboarding_and_change_notifications() {
     let f = fixture();
     let all = f
         .manager
+        .subscriptions()
         .subscribe(
             &f.tenant,
             PkgmSubscriptionRequest {
@@ -355,6 +354,7 @@ async fn subscribers_get_onboarding_and_change_notifications() {
         .expect("subscribe");
     let changes_only = f
         .manager
+        .subscriptions()
         .subscribe(
             &f.tenant,
             PkgmSubscriptionRequest {
@@ -435,7 +435,8 @@ async fn subscribers_get_onboarding_and_change_notifications() {
     assert_eq!(changes[0].2, "OP_STATE_CHANGE");
     assert_eq!(
         f.manager
-            .subscriptions(&f.tenant, &Default::default())
+            .subscriptions()
+            .list(&f.tenant, &Default::default())
             .await
             .expect("list")
             .items
@@ -443,10 +444,17 @@ async fn subscribers_get_onboarding_and_change_notifications() {
         2
     );
     f.manager
+        .subscriptions()
         .unsubscribe(&f.tenant, &all.id)
         .await
         .expect("unsubscribe");
-    assert!(f.manager.subscription(&f.tenant, &all.id).await.is_err());
+    assert!(
+        f.manager
+            .subscriptions()
+            .get(&f.tenant, &all.id)
+            .await
+            .is_err()
+    );
 }
 
 #[derive(Debug)]
@@ -470,10 +478,10 @@ impl PackageFetcher for FixedFetcher {
 #[tokio::test]
 async fn upload_from_uri_accepts_http_and_https_only() {
     let f = fixture();
-    let manager = f
-        .manager
-        .clone()
-        .with_fetcher(Arc::new(FixedFetcher(package_zip(TOP))));
+    let manager = VnfPackageManager::builder(f.store.clone(), f.objects.clone())
+        .fetcher(Arc::new(FixedFetcher(package_zip(TOP))))
+        .build()
+        .expect("package manager");
     let pkg = manager
         .create(&f.tenant, CreateVnfPkgInfoRequest::default())
         .await
@@ -567,14 +575,13 @@ async fn a_package_above_the_maximum_size_is_refused_naming_the_limit_and_nothin
     let objects = Arc::new(InMemory::new());
     let zip = package_zip(TOP);
     let limit = u64::try_from(zip.len()).expect("size") - 1;
-    let manager = VnfPackageManager::new(
-        store.clone(),
-        objects.clone(),
-        PackageManagerConfig {
+    let manager = VnfPackageManager::builder(store.clone(), objects.clone())
+        .config(PackageManagerConfig {
             max_package_size: limit,
             ..PackageManagerConfig::default()
-        },
-    );
+        })
+        .build()
+        .expect("package manager");
     let tenant = TenantId::default();
     let pkg = manager
         .create(&tenant, CreateVnfPkgInfoRequest::default())
@@ -788,20 +795,19 @@ async fn upload_from_uri_returns_while_uploading_and_onboards_in_the_background(
     let release = Arc::new(tokio::sync::Notify::new());
     let zip = package_zip(TOP);
     let limit = u64::try_from(zip.len()).expect("size");
-    let manager = VnfPackageManager::new(
-        store.clone(),
-        objects.clone(),
-        PackageManagerConfig {
+    let manager = VnfPackageManager::builder(store.clone(), objects.clone())
+        .config(PackageManagerConfig {
             max_package_size: limit,
             // Renewed every 100 ms: the download below outlives several claim periods.
             upload_claim_ttl: std::time::Duration::from_millis(300),
             ..PackageManagerConfig::default()
-        },
-    )
-    .with_fetcher(Arc::new(GatedFetcher {
-        release: release.clone(),
-        content: zip,
-    }));
+        })
+        .fetcher(Arc::new(GatedFetcher {
+            release: release.clone(),
+            content: zip,
+        }))
+        .build()
+        .expect("package manager");
     let tenant = TenantId::default();
     let pkg = manager
         .create(&tenant, CreateVnfPkgInfoRequest::default())
@@ -834,18 +840,17 @@ async fn upload_from_uri_returns_while_uploading_and_onboards_in_the_background(
 
     // Too large: back to CREATED, the reason (413, the limit) recorded, nothing stored.
     let before = object_count(&objects).await;
-    let big = VnfPackageManager::new(
-        store.clone(),
-        objects.clone(),
-        PackageManagerConfig {
+    let big = VnfPackageManager::builder(store.clone(), objects.clone())
+        .config(PackageManagerConfig {
             max_package_size: 100,
             ..PackageManagerConfig::default()
-        },
-    )
-    .with_fetcher(Arc::new(GatedFetcher {
-        release: release.clone(),
-        content: package_zip(TOP),
-    }));
+        })
+        .fetcher(Arc::new(GatedFetcher {
+            release: release.clone(),
+            content: package_zip(TOP),
+        }))
+        .build()
+        .expect("package manager");
     let other = big
         .create(&tenant, CreateVnfPkgInfoRequest::default())
         .await

@@ -11,7 +11,7 @@ use tacker_core::model::{
     CreateVnfPkgInfoRequest, CreateVnfRequest, InstantiateVnfRequest, KeyValuePairs,
     LcmOperationStateType,
 };
-use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
+use tacker_core::package::VnfPackageManager;
 use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver};
 use tacker_core::store::{MemoryStore, RecordKind, Store};
 use tacker_core::vim::{Sealer, SealingKey, VimRegistration, VimRegistry, VimUpdate};
@@ -196,11 +196,9 @@ async fn instantiation_without_a_vim_uses_the_tenant_s_default_vim() {
     let store = Arc::new(MemoryStore::new());
     let sim = SimInfraDriver::default();
     let vims = registry(store.clone(), &sim);
-    let packages = VnfPackageManager::new(
-        store.clone(),
-        Arc::new(InMemory::new()),
-        PackageManagerConfig::default(),
-    );
+    let packages = VnfPackageManager::builder(store.clone(), Arc::new(InMemory::new()))
+        .build()
+        .expect("package manager");
     let lcm = VnfLcm::builder()
         .store(store.clone())
         .packages(Arc::new(packages.clone()))

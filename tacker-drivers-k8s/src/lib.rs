@@ -28,5 +28,16 @@ pub use driver::{FIELD_MANAGER, KubernetesInfraDriver};
 pub use manifest::{DEF_FILE_ANNOTATION, DEF_FILES_PARAM, INSTANCE_LABEL, NAMESPACE_PARAM};
 pub use vim::KubernetesVimDriver;
 
+/// The Kubernetes VIM type as one unit for [`tacker_core::Vnfm`]: the infra driver and
+/// the VIM driver, both under `policy`.
+pub fn vim_type(
+    policy: tacker_core::outbound::OutboundPolicy,
+) -> tacker_core::Result<tacker_core::VimType> {
+    tacker_core::VimType::new(
+        std::sync::Arc::new(KubernetesInfraDriver::new().outbound_policy(policy.clone())),
+        std::sync::Arc::new(KubernetesVimDriver::new().outbound_policy(policy)),
+    )
+}
+
 #[cfg(feature = "testkit")]
 pub mod testkit;

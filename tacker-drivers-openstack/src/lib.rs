@@ -52,3 +52,15 @@ pub const VIM_TYPE: &str = "ETSINFV.OPENSTACK_KEYSTONE.V_3";
 
 /// The `driver` name in errors.
 pub(crate) const DRIVER: &str = "openstack";
+
+/// The OpenStack VIM type as one unit for [`tacker_core::Vnfm`]: the Heat infra driver
+/// with `options` and the Keystone VIM driver, both under `policy`.
+pub fn vim_type(
+    options: OpenStackOptions,
+    policy: tacker_core::outbound::OutboundPolicy,
+) -> tacker_core::Result<tacker_core::VimType> {
+    tacker_core::VimType::new(
+        std::sync::Arc::new(OpenStackInfraDriver::new(options).outbound_policy(policy.clone())),
+        std::sync::Arc::new(OpenStackVimDriver::new().outbound_policy(policy)),
+    )
+}

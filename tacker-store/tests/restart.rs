@@ -72,6 +72,7 @@ async fn restart_worker() {
     let lcm = common::engine(&store, files(Path::new(&dir)), &sim, mgmt, worker_config());
     let _executor = lcm.start();
     let subscription = lcm
+        .subscriptions()
         .subscribe(
             &tenant,
             LccnSubscriptionRequest {

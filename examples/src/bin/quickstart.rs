@@ -7,15 +7,15 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tacker_core::Vnfm;
 use tacker_core::lcm::{LcmConfig, VnfLcm};
 use tacker_core::model::{
-    CreateVnfPkgInfoRequest, CreateVnfRequest, HealVnfRequest, InstantiateVnfRequest,
-    LccnSubscriptionRequest, LcmOperationStateType, OperateVnfRequest, ScaleType, ScaleVnfRequest,
-    TerminateVnfRequest, TerminationType, VnfLcmOpOcc, VnfOperationalStateType,
+    CreateVnfRequest, HealVnfRequest, InstantiateVnfRequest, LcmOperationStateType,
+    OperateVnfRequest, ScaleType, ScaleVnfRequest, TerminateVnfRequest, TerminationType,
+    VnfLcmOpOcc, VnfOperationalStateType,
 };
-use tacker_core::notify::ChannelNotificationSink;
-use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
 use tacker_core::sim::{SimInfraDriver, SimOperation, sample_vim};
+use tacker_core::vim::SealingKey;
 use tacker_core::{Result, TenantId};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -89,20 +89,28 @@ async fn quickstart() -> Result<()> {
     println!("store: SQLite at {}", database.display());
     let objects = object_store::local::LocalFileSystem::new_with_prefix(&content_dir)
         .map_err(|e| tacker_core::Error::Internal(e.to_string()))?;
-    let packages = VnfPackageManager::new(
-        store.clone(),
-        Arc::new(objects),
-        PackageManagerConfig::default(),
-    );
+    let sim = SimInfraDriver::default();
+    sim.set_default_latency(Duration::from_millis(150));
+    let vnfm = Vnfm::builder()
+        .store(store)
+        // A store that outlives the process needs a key that does too; this example's
+        // database lives as long as the example, so a new key will do.
+        .sealing_key(SealingKey::generate()?)
+        .package_objects(Arc::new(objects))
+        .vim_type(sim.as_vim_type())
+        .default_vim("sim", sample_vim())
+        .lcm_config(LcmConfig {
+            poll_interval: Duration::from_millis(20),
+            ..LcmConfig::default()
+        })
+        .build()?;
+    vnfm.start().await?;
+    let lcm = vnfm.lcm().clone();
 
     let package_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/sample-vnf");
-    let zip = tacker_examples::zip_package_dir(&package_dir)
-        .map_err(|e| tacker_core::Error::Internal(e.to_string()))?;
-    let package = packages
-        .create(&tenant, CreateVnfPkgInfoRequest::default())
-        .await?;
-    let package = packages
-        .upload_content(&tenant, &package.id, bytes::Bytes::from(zip))
+    let package = vnfm
+        .packages()
+        .onboard_directory(&tenant, &package_dir)
         .await?;
     println!(
         "package {} onboarded: {} {} {} (vnfdId {}), stored under {}",
@@ -114,23 +122,9 @@ async fn quickstart() -> Result<()> {
         content_dir.display()
     );
 
-    let sim = SimInfraDriver::default();
-    sim.set_default_latency(Duration::from_millis(150));
-    let (sink, mut notifications) = ChannelNotificationSink::new();
-    let lcm = VnfLcm::builder()
-        .store(store.clone())
-        .packages(Arc::new(packages.clone()))
-        .infra_driver(Arc::new(sim.clone()))
-        .default_vim("sim", sample_vim())
-        .notification_sink(Arc::new(sink))
-        .config(LcmConfig {
-            poll_interval: Duration::from_millis(20),
-            ..LcmConfig::default()
-        })
-        .build()?;
-    let executor = lcm.start();
+    let mut notifications = vnfm.lcm_notifications(&tenant, None).await?;
     let printer = tokio::spawn(async move {
-        while let Some((_, n)) = notifications.recv().await {
+        while let Some(n) = notifications.next().await {
             let kind = n["notificationType"]
                 .as_str()
                 .unwrap_or_default()
@@ -146,16 +140,6 @@ async fn quickstart() -> Result<()> {
             }
         }
     });
-    lcm.subscribe(
-        &tenant,
-        LccnSubscriptionRequest {
-            filter: None,
-            callback_uri: "in-process://quickstart".into(),
-            authentication: None,
-            verbosity: None,
-        },
-    )
-    .await?;
 
     let vnfd_id = package.vnfd_id.clone().unwrap_or_default();
     let instance = lcm
@@ -296,7 +280,7 @@ async fn quickstart() -> Result<()> {
     );
 
     tokio::time::sleep(Duration::from_millis(300)).await;
-    executor.shutdown().await;
+    vnfm.shutdown().await;
     printer.abort();
     let _ = std::fs::remove_dir_all(&content_dir);
     Ok(())

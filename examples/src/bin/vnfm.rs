@@ -21,20 +21,19 @@ use clap::{Parser, ValueEnum};
 use tacker_api::metrics::Metrics;
 use tacker_api::rest::auth::{AuthConfig, Authenticator};
 use tacker_api::{Api, ApiConfig, HttpNotificationSink, HttpPackageFetcher};
-use tacker_core::lcm::{LcmConfig, VnfLcm};
+use tacker_core::lcm::LcmConfig;
 use tacker_core::mgmt::NoopMgmtDriver;
-use tacker_core::model::KeyValuePairs;
 use tacker_core::monitor::{
     AlertmanagerMonitor, AutoHealConfig, AutoHealPolicy, AutoScaleConfig, AutoScalePolicy,
-    HealthConfig, HealthService, HttpMonitor, MonitorDriver, PingMonitor, PolicyDriver,
+    HttpMonitor, PingMonitor,
 };
 use tacker_core::outbound::{Cidr, OutboundPolicy};
-use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
+use tacker_core::package::PackageManagerConfig;
 use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver, SimOperation};
 use tacker_core::store::Store;
-use tacker_core::vim::{Sealer, SealingKey, VimRegistration, VimRegistry};
-use tacker_core::{Error, Result, TenantId};
-use tacker_drivers_openstack::{OpenStackInfraDriver, OpenStackOptions, OpenStackVimDriver};
+use tacker_core::vim::{SealingKey, VimRegistration};
+use tacker_core::{Error, Result, TenantId, Vnfm};
+use tacker_drivers_openstack::OpenStackOptions;
 use tacker_store::{SqlStore, SqlStoreOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -377,7 +376,6 @@ async fn run(args: Args) -> Result<()> {
         .sealing_key_file
         .clone()
         .unwrap_or_else(|| data_dir.join("sealing.key"));
-    let sealer = Sealer::new(&sealing_key(&key_path)?);
 
     let spool_dir = args
         .spool_dir
@@ -409,10 +407,8 @@ async fn run(args: Args) -> Result<()> {
     // The simulated VIM keeps its resources in the store: they outlive this process,
     // and every process sharing the database sees the same ones.
     let sim = SimInfraDriver::with_store(store.clone());
-    if let Some(text) = &args.sim_vdu_addresses {
-        for (vdu, addresses) in vdu_addresses(text)? {
-            sim.set_vdu_addresses(&vdu, addresses);
-        }
+    for (vdu, addresses) in vdu_addresses(args.sim_vdu_addresses.as_deref().unwrap_or(""))? {
+        sim.set_vdu_addresses(&vdu, addresses);
     }
     sim.set_heal_readdresses(args.sim_heal_readdresses);
     if args.sim_latency_ms > 0 {
@@ -421,127 +417,78 @@ async fn run(args: Args) -> Result<()> {
     }
     let outbound = outbound_policy(&args);
     tracing::info!(policy = ?outbound, "outbound policy");
-    let vims = VimRegistry::new(
-        store.clone(),
-        sealer.clone(),
-        vec![
-            Arc::new(sim.vim_driver()),
-            Arc::new(OpenStackVimDriver::new().outbound_policy(outbound.clone())),
-            Arc::new(
-                tacker_drivers_k8s::KubernetesVimDriver::new().outbound_policy(outbound.clone()),
-            ),
-        ],
-    );
-    let tenant = TenantId::new(TenantId::DEFAULT);
-    if !args.no_sim_vim && vims.default_vim(&tenant).await?.is_none() {
-        let vim = vims
-            .register(
-                &tenant,
-                VimRegistration {
-                    name: "sim".to_owned(),
-                    description: Some("the simulated VIM of this VNFM".to_owned()),
-                    vim_type: SIM_VIM_TYPE.to_owned(),
-                    interface_info: KeyValuePairs::new(),
-                    access_info: KeyValuePairs::new(),
-                    extra: KeyValuePairs::new(),
-                    is_default: true,
-                },
+    let alertmanager = Arc::new(AlertmanagerMonitor::new());
+    let mut vnfm = Vnfm::builder()
+        .store(store.clone())
+        .sealing_key(sealing_key(&key_path)?)
+        .api_root(&api_root)
+        .package_objects(Arc::new(objects))
+        .package_config(PackageManagerConfig {
+            max_package_size: args.max_package_size,
+            spool_dir: Some(spool_dir),
+            ..PackageManagerConfig::default()
+        })
+        .package_fetcher(Arc::new(
+            HttpPackageFetcher::builder()
+                .outbound_policy(outbound.clone())
+                .build()?,
+        ))
+        .notification_sink(Arc::new(
+            HttpNotificationSink::builder()
+                .outbound_policy(outbound.clone())
+                .build()?,
+        ))
+        .vim_type(sim.as_vim_type())
+        .vim_type(tacker_drivers_openstack::vim_type(
+            OpenStackOptions::default(),
+            outbound.clone(),
+        )?)
+        .vim_type(tacker_drivers_k8s::vim_type(outbound)?)
+        .monitor(Arc::new(HttpMonitor::new(args.monitor_max_probes)))
+        .monitor(Arc::new(PingMonitor::new(args.monitor_max_probes)))
+        .monitor(alertmanager.clone())
+        .policy(Arc::new(AutoHealPolicy::new(AutoHealConfig {
+            window: Duration::from_millis(args.autoheal_window_ms),
+            max_vnfc_heals: args.autoheal_max_vnfc_heals,
+        })))
+        .policy(Arc::new(AutoScalePolicy::new(AutoScaleConfig {
+            cooldown: Duration::from_secs(args.autoscale_cooldown),
+        })))
+        .lcm_config(LcmConfig {
+            executor_id: format!("vnfm-{}-{}", local, std::process::id()),
+            lease_ttl: Duration::from_secs(args.op_lease_ttl.max(1)),
+            ..LcmConfig::default()
+        });
+    for name in &args.noop_mgmt_drivers {
+        vnfm = vnfm.mgmt_driver(Arc::new(NoopMgmtDriver::new(name)));
+    }
+    let vnfm = vnfm.build()?;
+    if !args.no_sim_vim
+        && let Some(vim) = vnfm
+            .ensure_default_vim(
+                &TenantId::default(),
+                VimRegistration::new("sim", SIM_VIM_TYPE)
+                    .with_description("the simulated VIM of this VNFM")
+                    .as_default(),
             )
-            .await?;
+            .await?
+    {
         tracing::info!(
             vim = vim.id,
             "registered the simulated VIM as the default VIM"
         );
     }
-
-    let sink = Arc::new(
-        HttpNotificationSink::builder()
-            .outbound_policy(outbound.clone())
-            .build()?,
-    );
-    let packages = VnfPackageManager::new(
-        store.clone(),
-        Arc::new(objects),
-        PackageManagerConfig {
-            api_root: api_root.clone(),
-            max_package_size: args.max_package_size,
-            spool_dir: Some(spool_dir.clone()),
-            ..PackageManagerConfig::default()
-        },
-    )
-    .with_fetcher(Arc::new(
-        HttpPackageFetcher::builder()
-            .outbound_policy(outbound.clone())
-            .build()?,
-    ))
-    .with_sealer(sealer.clone())
-    .with_notification_sink(sink.clone());
-    let mut lcm = VnfLcm::builder();
-    for name in &args.noop_mgmt_drivers {
-        lcm = lcm.mgmt_driver(Arc::new(NoopMgmtDriver::new(name)));
-    }
-    let lcm = lcm
-        .store(store.clone())
-        .packages(Arc::new(packages.clone()))
-        .infra_driver(Arc::new(sim.clone()))
-        .infra_driver(Arc::new(
-            OpenStackInfraDriver::new(OpenStackOptions::default())
-                .outbound_policy(outbound.clone()),
-        ))
-        .infra_driver(Arc::new(
-            tacker_drivers_k8s::KubernetesInfraDriver::new().outbound_policy(outbound),
-        ))
-        .vim_registry(vims.clone())
-        .notification_sink(sink)
-        .sealer(sealer)
-        .config(LcmConfig {
-            api_root: api_root.clone(),
-            executor_id: format!("vnfm-{}-{}", local, std::process::id()),
-            lease_ttl: Duration::from_secs(args.op_lease_ttl.max(1)),
-            ..LcmConfig::default()
-        })
-        .build()?;
-    let executor = lcm.start();
-    let metrics = Metrics::new(Some(store.clone()));
-    let watcher = metrics.watch_operations(&lcm);
-
-    let alertmanager = Arc::new(AlertmanagerMonitor::new());
-    let monitors: Vec<Arc<dyn MonitorDriver>> = vec![
-        Arc::new(HttpMonitor::new(args.monitor_max_probes)),
-        Arc::new(PingMonitor::new(args.monitor_max_probes)),
-        alertmanager.clone(),
-    ];
-    let policies: Vec<Arc<dyn PolicyDriver>> = vec![
-        Arc::new(AutoHealPolicy::new(AutoHealConfig {
-            window: Duration::from_millis(args.autoheal_window_ms),
-            max_vnfc_heals: args.autoheal_max_vnfc_heals,
-        })),
-        Arc::new(AutoScalePolicy::new(AutoScaleConfig {
-            cooldown: Duration::from_secs(args.autoscale_cooldown),
-        })),
-    ];
-    let health = HealthService::new(lcm.clone(), monitors, policies, HealthConfig::default());
-    let health_task = health.start()?;
-    // Instances instantiated before this start are watched again.
-    health.sync_tenant(&tenant).await?;
-
-    let mut api = Api::new(
-        lcm,
-        packages,
-        vims,
-        ApiConfig {
-            api_root: api_root.clone(),
-            max_package_size: args.max_package_size,
-            spool_dir: Some(spool_dir),
-            ..ApiConfig::default()
-        },
-    )
-    .with_metrics(metrics)
-    .with_monitoring(health, alertmanager);
+    vnfm.start().await?;
+    let metrics = Metrics::new(Some(store));
+    let watcher = metrics.watch_operations(vnfm.lcm());
+    let mut api = Api::new(&vnfm, ApiConfig::default())
+        .with_metrics(metrics)
+        .with_alertmanager(alertmanager);
     if let Some(auth) = auth {
-        let authenticator = Authenticator::new(auth)
-            .map_err(|e| Error::InvalidRequest(format!("auth config: {e}")))?;
-        api = api.with_authenticator(authenticator);
+        api = api.with_authenticator(
+            Authenticator::new(auth)
+                .map_err(|e| Error::InvalidRequest(format!("auth config: {e}")))?,
+        );
     }
     let router = api.router();
 
@@ -557,8 +504,7 @@ async fn run(args: Args) -> Result<()> {
     )
     .await?;
     tracing::info!("stopped accepting requests; handing running operations back to the store");
-    health_task.shutdown().await;
-    executor.shutdown().await;
+    vnfm.shutdown().await;
     watcher.abort();
     tracing::info!("stopped");
     Ok(())

@@ -7,20 +7,17 @@ use axum::response::Response;
 use axum::routing::get;
 use tacker_core::model::AlarmModifications;
 
-use super::sol013::{
-    ApiResult, EtsiJson, FilterOnly, api_versions, json_response, page_response,
-};
+use super::sol013::{ApiResult, EtsiJson, FilterOnly, api_versions, json_response, page_response};
 use super::subscriptions::{self, Plain};
-use tacker_core::store::FmSubscriptionRecord;
-use axum::Extension;
 use super::{AppState, Caller, VNFFM_VERSION};
+use axum::Extension;
+use tacker_core::store::FmSubscriptionRecord;
 
 pub(crate) fn routes() -> Router<AppState> {
     let router = Router::new()
         .route("/api_versions", get(versions))
         .route("/alarms", get(list_alarms))
-        .route("/alarms/{id}", get(show_alarm).patch(modify_alarm))
-        ;
+        .route("/alarms/{id}", get(show_alarm).patch(modify_alarm));
     subscriptions::routes::<FmSubscriptionRecord, Plain>(router)
         .layer(Extension(Plain("/vnffm/v1")))
 }
@@ -63,4 +60,3 @@ async fn modify_alarm(
         .await?;
     json_response(StatusCode::OK, &changed)
 }
-

@@ -9,18 +9,19 @@ use axum::routing::{get, post};
 use serde_json::Value;
 use tacker_core::model::{
     CancelMode, ChangeCurrentVnfPkgRequest, ChangeExtVnfConnectivityRequest,
-    ChangeVnfFlavourRequest, CreateVnfRequest, HealVnfRequest, InstantiateVnfRequest, OperateVnfRequest, ScaleVnfRequest, ScaleVnfToLevelRequest,
-    TerminateVnfRequest, VnfInfoModificationRequest, VnfLcmOpOcc,
+    ChangeVnfFlavourRequest, CreateVnfRequest, HealVnfRequest, InstantiateVnfRequest,
+    OperateVnfRequest, ScaleVnfRequest, ScaleVnfToLevelRequest, TerminateVnfRequest,
+    VnfInfoModificationRequest, VnfLcmOpOcc,
 };
 
 use super::sol013::{
-    ApiError, ApiResult, EtsiJson, Listing, accepted, api_versions, json_response,
-    located, page_response,
+    ApiError, ApiResult, EtsiJson, Listing, accepted, api_versions, json_response, located,
+    page_response,
 };
 use super::subscriptions::{self, Plain};
-use tacker_core::store::LccnSubscriptionRecord;
-use axum::Extension;
 use super::{AppState, Caller, VNFLCM_VERSION};
+use axum::Extension;
+use tacker_core::store::LccnSubscriptionRecord;
 
 /// The complex attributes of `VnfInstance` left out of lists by default.
 pub(crate) const INSTANCE_COMPLEX: &[&str] = &[
@@ -65,8 +66,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/vnf_lcm_op_occs/{id}/retry", post(retry))
         .route("/vnf_lcm_op_occs/{id}/rollback", post(rollback))
         .route("/vnf_lcm_op_occs/{id}/fail", post(fail))
-        .route("/vnf_lcm_op_occs/{id}/cancel", post(cancel))
-        ;
+        .route("/vnf_lcm_op_occs/{id}/cancel", post(cancel));
     subscriptions::routes::<LccnSubscriptionRecord, Plain>(router)
         .layer(Extension(Plain("/vnflcm/v2")))
 }

@@ -36,9 +36,9 @@ use axum::http::request::Parts;
 use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use tacker_core::lcm::{VnfFm, VnfLcm};
-use tacker_core::{TenantId, Vnfm};
 use tacker_core::package::VnfPackageManager;
 use tacker_core::vim::VimRegistry;
+use tacker_core::{TenantId, Vnfm};
 
 use sol013::{ApiError, ApiVersion};
 

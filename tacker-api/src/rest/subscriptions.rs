@@ -80,14 +80,8 @@ where
     S: SubscriptionShape,
 {
     router
-        .route(
-            "/subscriptions",
-            get(list::<K, S>).post(create::<K, S>),
-        )
-        .route(
-            "/subscriptions/{id}",
-            get(show::<K, S>).delete(delete::<K>),
-        )
+        .route("/subscriptions", get(list::<K, S>).post(create::<K, S>))
+        .route("/subscriptions/{id}", get(show::<K, S>).delete(delete::<K>))
 }
 
 fn to_json<T: Serialize>(value: &T) -> ApiResult<Value> {

@@ -10,14 +10,11 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use bytes::Bytes;
-use object_store::memory::InMemory;
 use serde_json::Value;
 use tacker_api::{Api, ApiConfig};
-use tacker_core::lcm::VnfLcm;
+use tacker_core::Vnfm;
 use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
 use tacker_core::sim::SimInfraDriver;
-use tacker_core::store::MemoryStore;
-use tacker_core::vim::{Sealer, SealingKey, VimRegistry};
 use tower::ServiceExt;
 use zip::ZipWriter;
 use zip::write::SimpleFileOptions;
@@ -34,26 +31,15 @@ pub fn api_with(
     packages: PackageManagerConfig,
     fetcher: Option<Arc<dyn tacker_core::package::PackageFetcher>>,
 ) -> (Router, VnfPackageManager) {
-    let store = Arc::new(MemoryStore::new());
-    let mut packages = VnfPackageManager::new(store.clone(), Arc::new(InMemory::new()), packages);
+    let mut vnfm = Vnfm::builder()
+        .vim_type(SimInfraDriver::default().as_vim_type())
+        .package_config(packages);
     if let Some(fetcher) = fetcher {
-        packages = packages.with_fetcher(fetcher);
+        vnfm = vnfm.package_fetcher(fetcher);
     }
-    let sim = SimInfraDriver::default();
-    let vims = VimRegistry::new(
-        store.clone(),
-        Sealer::new(&SealingKey::generate().expect("a sealing key")),
-        vec![Arc::new(sim.vim_driver())],
-    );
-    let lcm = VnfLcm::builder()
-        .store(store)
-        .packages(Arc::new(packages.clone()))
-        .infra_driver(Arc::new(sim))
-        .vim_registry(vims.clone())
-        .build()
-        .expect("the LCM engine");
-    let router = Api::new(lcm, packages.clone(), vims, config).router();
-    (router, packages)
+    let vnfm = vnfm.build().expect("the VNFM");
+    let router = Api::new(&vnfm, config).router();
+    (router, vnfm.packages().clone())
 }
 
 /// The test package's VNFD, shared with `tacker-core`'s tests.

@@ -145,7 +145,10 @@ impl NotificationSink for RoutingSink {
     ) -> Result<()> {
         if target.callback_uri.starts_with(IN_PROCESS_URI_PREFIX) {
             let Some(route) = self.local.route(&target.callback_uri) else {
-                tracing::debug!(subscription = target.subscription_id, "in-process stream is gone; notification discarded");
+                tracing::debug!(
+                    subscription = target.subscription_id,
+                    "in-process stream is gone; notification discarded"
+                );
                 return Ok(());
             };
             return match route.try_send(notification.clone()) {
@@ -221,6 +224,9 @@ mod tests {
             .deliver(&target("http://127.0.0.1:1/cb"), &serde_json::json!({}))
             .await
             .expect_err("no remote");
-        assert!(error.to_string().contains("no notification sink"), "{error}");
+        assert!(
+            error.to_string().contains("no notification sink"),
+            "{error}"
+        );
     }
 }

@@ -202,7 +202,11 @@ impl<K: SubscriptionKind> Subscriptions<K> {
     }
 
     /// Creates a subscription; with a sink, its callback must answer first.
-    pub async fn subscribe(&self, tenant: &TenantId, request: K::Request) -> Result<K::Subscription> {
+    pub async fn subscribe(
+        &self,
+        tenant: &TenantId,
+        request: K::Request,
+    ) -> Result<K::Subscription> {
         let id = new_id();
         let (callback_uri, authentication) = K::callback(&request);
         if let Some(sink) = &self.sink {
@@ -240,7 +244,11 @@ impl<K: SubscriptionKind> Subscriptions<K> {
     }
 
     /// Subscriptions, filtered and paged.
-    pub async fn list(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<K::Subscription>> {
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Page<K::Subscription>> {
         let page = self.store.list_typed::<K>(tenant, query).await?;
         Ok(page.map(|v| v.value.subscription()))
     }

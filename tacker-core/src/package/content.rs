@@ -73,6 +73,86 @@ impl Drop for SpoolFile {
     }
 }
 
+/// Writes the files under `root` to `out` as a zip, entries in path order, names
+/// relative to `root` with `/` separators. Refuses more than `limit` bytes of files,
+/// symbolic links (a package directory holds files), and paths that are not UTF-8.
+pub(crate) fn zip_directory(root: &Path, out: std::fs::File, limit: u64) -> Result<()> {
+    let io = |what: &str, path: &Path, e: std::io::Error| {
+        Error::InvalidRequest(format!("{what} {}: {e}", path.display()))
+    };
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    let mut total: u64 = 0;
+    // Bounded: a directory tree of more than 100 000 entries is not a VNF package.
+    let mut budget = 100_000usize;
+    while let Some(dir) = pending.pop() {
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| io("cannot read the directory", &dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| io("cannot read the directory", &dir, e))?;
+            budget = budget.checked_sub(1).ok_or_else(|| {
+                Error::InvalidRequest(format!(
+                    "{} holds too many files for a package",
+                    root.display()
+                ))
+            })?;
+            let path = entry.path();
+            let kind = entry.file_type().map_err(|e| io("cannot read", &path, e))?;
+            if kind.is_symlink() {
+                return Err(Error::InvalidRequest(format!(
+                    "{} is a symbolic link; a package directory holds files only",
+                    path.display()
+                )));
+            }
+            if kind.is_dir() {
+                pending.push(path);
+            } else {
+                let size = entry
+                    .metadata()
+                    .map_err(|e| io("cannot read", &path, e))?
+                    .len();
+                total = total.saturating_add(size);
+                if total > limit {
+                    return Err(Error::TooLarge(format!(
+                        "the package directory {} holds more than the {limit} bytes a package may have",
+                        root.display()
+                    )));
+                }
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut writer = zip::ZipWriter::new(std::io::BufWriter::new(out));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(total > u64::from(u32::MAX));
+    for path in files {
+        let name = path
+            .strip_prefix(root)
+            .ok()
+            .and_then(|p| p.to_str())
+            .ok_or_else(|| {
+                Error::InvalidRequest(format!(
+                    "{} is not a UTF-8 path under the package",
+                    path.display()
+                ))
+            })?
+            .replace('\\', "/");
+        writer
+            .start_file(name, options)
+            .map_err(|e| Error::Internal(format!("cannot write the package zip: {e}")))?;
+        let mut input = std::fs::File::open(&path).map_err(|e| io("cannot open", &path, e))?;
+        std::io::copy(&mut input, &mut writer).map_err(|e| io("cannot read", &path, e))?;
+    }
+    let mut buffered = writer
+        .finish()
+        .map_err(|e| Error::Internal(format!("cannot write the package zip: {e}")))?;
+    std::io::Write::flush(&mut buffered)
+        .map_err(|e| Error::Internal(format!("cannot write the package zip: {e}")))?;
+    Ok(())
+}
+
 pub(crate) fn object_error(error: object_store::Error) -> Error {
     match error {
         object_store::Error::NotFound { path, .. } => Error::not_found("package content", path),

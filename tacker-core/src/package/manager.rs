@@ -21,10 +21,9 @@ use crate::model::{
     Checksum, ContainerFormat, CreateVnfPkgInfoRequest, DiskFormat, KeyValuePairs, Link,
     PackageChangeType, PackageOnboardingStateType as Onboarding,
     PackageOperationalStateType as Operational, PackageUsageStateType as Usage, PkgmLinks,
-    PkgmNotificationType, ProblemDetails,
-    UploadVnfPackageFromUriRequest, VnfPackageArtifactInfo, VnfPackageChangeNotification,
-    VnfPackageOnboardingNotification, VnfPackageSoftwareImageInfo, VnfPkgInfo, VnfPkgInfoLinks,
-    VnfPkgInfoModifications,
+    PkgmNotificationType, ProblemDetails, UploadVnfPackageFromUriRequest, VnfPackageArtifactInfo,
+    VnfPackageChangeNotification, VnfPackageOnboardingNotification, VnfPackageSoftwareImageInfo,
+    VnfPkgInfo, VnfPkgInfoLinks, VnfPkgInfoModifications,
 };
 use crate::notify::{NotificationSink, OutboxSignal, Subscriptions};
 use crate::store::{
@@ -369,7 +368,10 @@ impl VnfPackageManagerBuilder {
 
 impl VnfPackageManager {
     /// A builder over a store and an object store for package files.
-    pub fn builder(store: Arc<dyn Store>, objects: Arc<dyn ObjectStore>) -> VnfPackageManagerBuilder {
+    pub fn builder(
+        store: Arc<dyn Store>,
+        objects: Arc<dyn ObjectStore>,
+    ) -> VnfPackageManagerBuilder {
         VnfPackageManagerBuilder {
             store,
             objects,
@@ -511,6 +513,41 @@ impl VnfPackageManager {
             }
         }
         Ok(page.map(|v| v.value.info))
+    }
+
+    /// Creates a package and onboards the zip (CSAR) at `path` into it, reading it from
+    /// the file without holding it in memory. Returns the package as onboarding left
+    /// it; a package that fails validation is kept in CREATED with the reason, and the
+    /// error says why.
+    pub async fn onboard_file(
+        &self,
+        tenant: &TenantId,
+        path: &std::path::Path,
+    ) -> Result<VnfPkgInfo> {
+        let package = self
+            .create(tenant, CreateVnfPkgInfoRequest::default())
+            .await?;
+        self.upload_content_from_file(tenant, &package.id, path)
+            .await
+    }
+
+    /// Creates a package and onboards the unpacked package directory `dir` (the layout
+    /// of a CSAR: `TOSCA-Metadata/TOSCA.meta` or a root YAML, definitions, manifest,
+    /// artifacts). The directory is zipped into a spool file first; more than
+    /// `max_package_size` bytes of files is refused.
+    pub async fn onboard_directory(
+        &self,
+        tenant: &TenantId,
+        dir: &std::path::Path,
+    ) -> Result<VnfPkgInfo> {
+        let (spool, file) = SpoolFile::create(&self.spool_dir(), "directory").await?;
+        let file = file.into_std().await;
+        let root = dir.to_path_buf();
+        let limit = self.inner.config.max_package_size;
+        tokio::task::spawn_blocking(move || content::zip_directory(&root, file, limit))
+            .await
+            .map_err(|e| Error::Internal(format!("zipping the package directory failed: {e}")))??;
+        self.onboard_file(tenant, spool.path()).await
     }
 
     /// Uploads the package zip and onboards it synchronously. On success the package

@@ -39,6 +39,42 @@ pub struct VimRegistration {
     pub is_default: bool,
 }
 
+impl VimRegistration {
+    /// A registration of `name` of type `vim_type`, with no endpoint or credentials
+    /// yet, not the default VIM.
+    pub fn new(name: impl Into<String>, vim_type: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            vim_type: vim_type.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The same with a description.
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// The same with endpoint information (`interfaceInfo`).
+    pub fn with_interface_info(mut self, interface_info: KeyValuePairs) -> Self {
+        self.interface_info = interface_info;
+        self
+    }
+
+    /// The same with credentials (`accessInfo`), sealed before they are stored.
+    pub fn with_access_info(mut self, access_info: KeyValuePairs) -> Self {
+        self.access_info = access_info;
+        self
+    }
+
+    /// The same as the tenant's default VIM.
+    pub fn as_default(mut self) -> Self {
+        self.is_default = true;
+        self
+    }
+}
+
 /// Changes to a registered VIM; absent fields stay as they are.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

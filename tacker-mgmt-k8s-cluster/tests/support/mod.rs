@@ -22,8 +22,8 @@ use tacker_core::model::{
 use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver};
 use tacker_core::store::MemoryStore;
 use tacker_core::vim::{Sealer, SealingKey, VimRegistration, VimRegistry};
-use tacker_core::{VimType, Vnfm};
 use tacker_core::{Result, TenantId};
+use tacker_core::{VimType, Vnfm};
 use tacker_mgmt_k8s_cluster::hostkey::fingerprint;
 use tacker_mgmt_k8s_cluster::{KUBERNETES_VIM_TYPE, KubernetesClusterMgmtDriver, SshSettings};
 use zip::ZipWriter;
@@ -718,9 +718,8 @@ impl Env {
             Some((infra, vim)) => VimType::new(infra, vim).expect("one vimType"),
             None => k8s_sim.as_vim_type(),
         };
-        let driver = Arc::new(
-            KubernetesClusterMgmtDriver::new(sealer).ssh_settings(harness.ssh_settings()),
-        );
+        let driver =
+            Arc::new(KubernetesClusterMgmtDriver::new(sealer).ssh_settings(harness.ssh_settings()));
         let mgmt: Arc<dyn tacker_core::mgmt::MgmtDriver> = match replacement {
             Some(wrap) => wrap(driver.clone()),
             None => driver.clone(),

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tacker_core::vim::{Sealer, SealingKey};
 
 use object_store::ObjectStore;
 use tacker_core::TenantId;
@@ -16,7 +17,7 @@ use tacker_core::model::{
     CreateVnfPkgInfoRequest, CreateVnfRequest, InstantiateVnfRequest, ScaleType, ScaleVnfRequest,
     TerminateVnfRequest, TerminationType, VnfInstance,
 };
-use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
+use tacker_core::package::VnfPackageManager;
 use tacker_core::sim::{SimInfraDriver, sample_vim};
 use tacker_store::SqlStore;
 
@@ -70,13 +71,18 @@ pub async fn onboard(packages: &VnfPackageManager, tenant: &TenantId) {
         .expect("onboard the test package");
 }
 
+/// The sealer of every component in these tests: one fixed key, as a VNFM keeps one
+/// key with its database.
+pub fn sealer() -> Sealer {
+    Sealer::new(&SealingKey::from_bytes([7; 32]))
+}
+
 /// A package manager on `store` and the shared package files.
 pub fn package_manager(store: &SqlStore, files: Arc<dyn ObjectStore>) -> VnfPackageManager {
-    VnfPackageManager::new(
-        Arc::new(store.clone()),
-        files,
-        PackageManagerConfig::default(),
-    )
+    VnfPackageManager::builder(Arc::new(store.clone()), files)
+        .sealer(sealer())
+        .build()
+        .expect("package manager")
 }
 
 /// An engine on `store` driving `sim`.
@@ -93,6 +99,7 @@ pub fn engine(
         .infra_driver(Arc::new(sim.clone()))
         .mgmt_driver(mgmt)
         .default_vim("vim1", sample_vim())
+        .sealer(sealer())
         .config(config)
         .build()
         .expect("engine")

@@ -65,13 +65,12 @@ use tacker_core::model::{
 };
 
 use super::sol013::{
-    ApiError, ApiResult, EtsiJson, Listing, api_versions, json_response, located,
-    page_response,
+    ApiError, ApiResult, EtsiJson, Listing, api_versions, json_response, located, page_response,
 };
-use crate::rest::subscriptions;
-use tacker_core::store::PkgmSubscriptionRecord;
 use super::{AppState, Caller, VNFPKGM_V1_VERSION, VNFPKGM_VERSION};
+use crate::rest::subscriptions;
 use content::{has_flag, query_flags};
+use tacker_core::store::PkgmSubscriptionRecord;
 
 /// The complex attributes of `VnfPkgInfo` left out of lists by default.
 pub(crate) const PACKAGE_COMPLEX: &[&str] = &[
@@ -553,4 +552,3 @@ async fn fetch_artifacts(
 }
 
 // ----- Subscriptions -------------------------------------------------------------------
-

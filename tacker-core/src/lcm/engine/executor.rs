@@ -678,7 +678,8 @@ impl OpExecutor {
         // A terminated instance's VIMs (those its hooks produced) go with it.
         if operation == Op::Terminate
             && let Err(error) = self
-                .cluster_vims().release_produced_vims(&job.tenant, &job.instance.value.instance.id, None)
+                .cluster_vims()
+                .release_produced_vims(&job.tenant, &job.instance.value.instance.id, None)
                 .await
         {
             return self
@@ -802,7 +803,8 @@ impl OpExecutor {
         // The VIMs the hook produced or tore down go to the registry before the step
         // is recorded; the record keeps them without credentials.
         let outcome = self
-            .cluster_vims().apply_hook_vims(&job.tenant, &instance.id, outcome)
+            .cluster_vims()
+            .apply_hook_vims(&job.tenant, &instance.id, outcome)
             .await
             .map_err(|e| {
                 Error::driver(
@@ -933,7 +935,8 @@ impl OpExecutor {
             .await?;
             // A rolled back instantiation leaves no VIM its hooks produced.
             if operation == Op::Instantiate {
-                self.cluster_vims().release_produced_vims(&job.tenant, &job.instance.value.instance.id, None)
+                self.cluster_vims()
+                    .release_produced_vims(&job.tenant, &job.instance.value.instance.id, None)
                     .await?;
             }
             Ok::<Option<InfraOutcome>, Error>(outcome)

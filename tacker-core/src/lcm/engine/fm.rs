@@ -4,13 +4,12 @@
 //! change and its notifications are one commit).
 
 use super::*;
-use crate::notify::OutboxSignal;
 use crate::model::{
     AckState, Alarm, AlarmClearedNotification, AlarmClearedNotificationLinks, AlarmLinks,
     AlarmModifications, AlarmNotification, AlarmNotificationLinks, EventType, FaultyResourceInfo,
-    FaultyResourceType, FmNotificationType, FmSubscription,
-    PerceivedSeverityType, ResourceHandle,
+    FaultyResourceType, FmNotificationType, FmSubscription, PerceivedSeverityType, ResourceHandle,
 };
+use crate::notify::OutboxSignal;
 use crate::store::{AlarmRecord, FmSubscriptionRecord, NewNotification};
 
 /// A fault to report as an alarm (see [`VnfFm::raise_alarm`]).

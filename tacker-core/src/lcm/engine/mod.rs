@@ -29,9 +29,9 @@ use crate::infra::{InfraContext, InfraDriver, InfraOutcome, ScaleTarget, VNFC_PO
 use crate::mgmt::{MgmtContext, MgmtDriver, MgmtOutcome};
 use crate::model::{
     CancelModeType, CreateVnfRequest, GrantedLcmOperationType, InstantiatedVnfInfo,
-    InstantiationState, KeyValuePairs, LccnSubscription, LcmOperationStateType as State, LcmOperationType as Op,
-    Link, ModificationsTriggeredByVnfPkgChange, ProblemDetails, ScaleInfo, ScaleType,
-    VimConnectionInfo, VnfInfoModifications, VnfInstance, VnfInstanceLinks, VnfLcmOpOcc,
+    InstantiationState, KeyValuePairs, LccnSubscription, LcmOperationStateType as State,
+    LcmOperationType as Op, Link, ModificationsTriggeredByVnfPkgChange, ProblemDetails, ScaleInfo,
+    ScaleType, VimConnectionInfo, VnfInfoModifications, VnfInstance, VnfInstanceLinks, VnfLcmOpOcc,
     VnfLcmOpOccLinks, VnfOperationalStateType, VnfcInfo,
 };
 use crate::notify::{NotificationSink, OutboxSignal, Subscriptions};
@@ -294,7 +294,6 @@ fn state_name(state: State) -> &'static str {
 }
 
 impl Engine {
-
     fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
     }

@@ -20,7 +20,10 @@ impl std::fmt::Debug for VnfLcm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VnfLcm")
             .field("executor_id", &self.engine.inner.config.executor_id)
-            .field("vim_types", &self.engine.inner.infra.keys().collect::<Vec<_>>())
+            .field(
+                "vim_types",
+                &self.engine.inner.infra.keys().collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -31,8 +34,6 @@ impl VnfLcm {
         VnfLcmBuilder::default()
     }
 
-
-
     // ----- VNF identifiers -------------------------------------------------------------
 
     /// Creates a VNF identifier for an onboarded, enabled package's VNFD.
@@ -42,7 +43,8 @@ impl VnfLcm {
         request: CreateVnfRequest,
     ) -> Result<VnfInstance> {
         let package = self
-            .engine.inner
+            .engine
+            .inner
             .packages
             .package_for_vnfd(tenant, &request.vnfd_id, true)
             .await
@@ -70,7 +72,9 @@ impl VnfLcm {
             instantiated_vnf_info: None,
             metadata: request.metadata,
             extensions: KeyValuePairs::new(),
-            links: self.engine.instance_links(&id, InstantiationState::NotInstantiated),
+            links: self
+                .engine
+                .instance_links(&id, InstantiationState::NotInstantiated),
         };
         let record = VnfInstanceRecord {
             instance: instance.clone(),
@@ -85,13 +89,15 @@ impl VnfLcm {
         ));
         // The package is IN_USE before the instance exists, so nobody sees an instance
         // of a NOT_IN_USE package; a failed commit gives the mark back.
-        self.engine.inner
+        self.engine
+            .inner
             .packages
             .set_in_use(tenant, &instance.vnfd_id, true)
             .await?;
         if let Err(error) = self.engine.store().commit(tenant, writes).await {
             let _ = self
-                .engine.release_package_if_unused(tenant, &instance.vnfd_id)
+                .engine
+                .release_package_if_unused(tenant, &instance.vnfd_id)
                 .await;
             return Err(error);
         }
@@ -99,11 +105,11 @@ impl VnfLcm {
         Ok(instance)
     }
 
-
     /// Deletes a NOT_INSTANTIATED VNF identifier with no operation in progress.
     pub async fn delete_vnf(&self, tenant: &TenantId, id: &str) -> Result<()> {
         let record = self
-            .engine.store()
+            .engine
+            .store()
             .get_typed::<VnfInstanceRecord>(tenant, id)
             .await?;
         if record.value.instance.instantiation_state != InstantiationState::NotInstantiated {
@@ -129,10 +135,10 @@ impl VnfLcm {
         ));
         self.engine.store().commit(tenant, writes).await?;
         self.engine.inner.outbox.ring();
-        self.engine.release_package_if_unused(tenant, &record.value.instance.vnfd_id)
+        self.engine
+            .release_package_if_unused(tenant, &record.value.instance.vnfd_id)
             .await
     }
-
 
     /// A VNF instance with its version, which changes whenever the instance does (the
     /// HTTP `ETag` of the instance).
@@ -142,7 +148,8 @@ impl VnfLcm {
         id: &str,
     ) -> Result<Versioned<VnfInstance>> {
         let record = self
-            .engine.store()
+            .engine
+            .store()
             .get_typed::<VnfInstanceRecord>(tenant, id)
             .await?;
         Ok(Versioned {
@@ -151,17 +158,16 @@ impl VnfLcm {
         })
     }
 
-
     /// One VNF instance.
     pub async fn instance(&self, tenant: &TenantId, id: &str) -> Result<VnfInstance> {
         Ok(self
-            .engine.store()
+            .engine
+            .store()
             .get_typed::<VnfInstanceRecord>(tenant, id)
             .await?
             .value
             .instance)
     }
-
 
     /// VNF instances, filtered and paged.
     pub async fn instances(
@@ -170,33 +176,33 @@ impl VnfLcm {
         query: &ListQuery,
     ) -> Result<Page<VnfInstance>> {
         let page = self
-            .engine.store()
+            .engine
+            .store()
             .list_typed::<VnfInstanceRecord>(tenant, query)
             .await?;
         Ok(page.map(|v| v.value.instance))
     }
 
-
     /// One operation occurrence.
     pub async fn op_occ(&self, tenant: &TenantId, id: &str) -> Result<VnfLcmOpOcc> {
         Ok(self
-            .engine.store()
+            .engine
+            .store()
             .get_typed::<OpOccRecord>(tenant, id)
             .await?
             .value
             .op)
     }
 
-
     /// Operation occurrences, filtered and paged.
     pub async fn op_occs(&self, tenant: &TenantId, query: &ListQuery) -> Result<Page<VnfLcmOpOcc>> {
         let page = self
-            .engine.store()
+            .engine
+            .store()
             .list_typed::<OpOccRecord>(tenant, query)
             .await?;
         Ok(page.map(|v| v.value.op))
     }
-
 
     // ----- Operations ------------------------------------------------------------------
 
@@ -211,7 +217,6 @@ impl VnfLcm {
             .await
     }
 
-
     /// Terminate VNF.
     pub async fn terminate(
         &self,
@@ -222,7 +227,6 @@ impl VnfLcm {
         self.request(tenant, id, OpRequest::Terminate(request), false)
             .await
     }
-
 
     /// Scale VNF.
     pub async fn scale(
@@ -235,7 +239,6 @@ impl VnfLcm {
             .await
     }
 
-
     /// Scale VNF to level.
     pub async fn scale_to_level(
         &self,
@@ -246,7 +249,6 @@ impl VnfLcm {
         self.request(tenant, id, OpRequest::ScaleToLevel(request), false)
             .await
     }
-
 
     /// Heal VNF, or some of its VNFCs.
     pub async fn heal(
@@ -259,7 +261,6 @@ impl VnfLcm {
             .await
     }
 
-
     /// Change VNF flavour.
     pub async fn change_flavour(
         &self,
@@ -270,7 +271,6 @@ impl VnfLcm {
         self.request(tenant, id, OpRequest::ChangeFlavour(request), false)
             .await
     }
-
 
     /// Operate VNF (start or stop).
     pub async fn operate(
@@ -283,7 +283,6 @@ impl VnfLcm {
             .await
     }
 
-
     /// Change external VNF connectivity.
     pub async fn change_ext_conn(
         &self,
@@ -294,7 +293,6 @@ impl VnfLcm {
         self.request(tenant, id, OpRequest::ChangeExtConn(request), false)
             .await
     }
-
 
     /// Change current VNF package.
     pub async fn change_vnfpkg(
@@ -307,7 +305,6 @@ impl VnfLcm {
             .await
     }
 
-
     /// Modify VNF information (a JSON merge patch).
     pub async fn modify_info(
         &self,
@@ -318,7 +315,6 @@ impl VnfLcm {
         self.request(tenant, id, OpRequest::ModifyInfo(request), false)
             .await
     }
-
 
     /// [`Self::modify_info`] only while the instance is at `version` (the one
     /// [`Self::instance_versioned`] read, the HTTP `If-Match` of SOL003's PATCH);
@@ -340,7 +336,6 @@ impl VnfLcm {
         .await
     }
 
-
     /// Any operation; `automatic` marks one a policy started (`isAutomaticInvocation`).
     pub async fn request(
         &self,
@@ -352,7 +347,6 @@ impl VnfLcm {
         self.request_at(tenant, id, request, automatic, None).await
     }
 
-
     async fn request_at(
         &self,
         tenant: &TenantId,
@@ -362,7 +356,8 @@ impl VnfLcm {
         if_match: Option<u64>,
     ) -> Result<VnfLcmOpOcc> {
         let instance = self
-            .engine.store()
+            .engine
+            .store()
             .get_typed::<VnfInstanceRecord>(tenant, id)
             .await?;
         if let Some(expected) = if_match
@@ -447,7 +442,6 @@ impl VnfLcm {
         Ok(op)
     }
 
-
     /// Checks a request against the instance and its VNFD before anything is stored.
     async fn validate(
         &self,
@@ -477,7 +471,8 @@ impl VnfLcm {
             self.validate_modify(tenant, instance, request).await?;
             // Its hooks run in the flavour in use (the first one while NOT_INSTANTIATED).
             let package = self
-                .engine.inner
+                .engine
+                .inner
                 .packages
                 .package_for_vnfd(tenant, &instance.vnfd_id, false)
                 .await?;
@@ -487,13 +482,16 @@ impl VnfLcm {
             };
             if let Some(flavour) = flavour {
                 self.check_hooks(flavour, Op::ModifyInfo)?;
-                self.engine.cluster_vims().validate_hook_requests(tenant, instance, request, &package, flavour)
+                self.engine
+                    .cluster_vims()
+                    .validate_hook_requests(tenant, instance, request, &package, flavour)
                     .await?;
             }
             return Ok(None);
         }
         let package = self
-            .engine.inner
+            .engine
+            .inner
             .packages
             .package_for_vnfd(tenant, &instance.vnfd_id, operation == Op::Instantiate)
             .await?;
@@ -552,7 +550,10 @@ impl VnfLcm {
                     ));
                 }
                 self.check_hooks(current_flavour()?, Op::Terminate)?;
-                self.engine.cluster_vims().check_produced_vims_unused(tenant, instance, r).await?;
+                self.engine
+                    .cluster_vims()
+                    .check_produced_vims_unused(tenant, instance, r)
+                    .await?;
             }
             OpRequest::Scale(r) => {
                 let flavour = current_flavour()?;
@@ -654,7 +655,8 @@ impl VnfLcm {
                     )));
                 }
                 let target = self
-                    .engine.inner
+                    .engine
+                    .inner
                     .packages
                     .package_for_vnfd(tenant, &r.vnfd_id, true)
                     .await
@@ -694,12 +696,13 @@ impl VnfLcm {
             _ => info.and_then(|i| vnfd.flavour(&i.flavour_id)),
         };
         if let Some(flavour) = hook_flavour {
-            self.engine.cluster_vims().validate_hook_requests(tenant, instance, request, &package, flavour)
+            self.engine
+                .cluster_vims()
+                .validate_hook_requests(tenant, instance, request, &package, flavour)
                 .await?;
         }
         Ok(Some(package))
     }
-
 
     async fn validate_modify(
         &self,
@@ -718,7 +721,8 @@ impl VnfLcm {
                 ));
             }
             let target = self
-                .engine.inner
+                .engine
+                .inner
                 .packages
                 .package_for_vnfd(tenant, vnfd_id, true)
                 .await
@@ -744,7 +748,6 @@ impl VnfLcm {
         Ok(())
     }
 
-
     fn check_hooks(&self, flavour: &DeploymentFlavour, operation: Op) -> Result<()> {
         for phase in [HookPhase::Start, HookPhase::End] {
             let name = LcmHook::new(operation, phase).sol001_name();
@@ -760,7 +763,6 @@ impl VnfLcm {
         Ok(())
     }
 
-
     // ----- Tasks on operation occurrences --------------------------------------------
 
     async fn change_op(
@@ -770,7 +772,11 @@ impl VnfLcm {
         change: impl Fn(&mut OpOccRecord) -> Result<()>,
     ) -> Result<VnfLcmOpOcc> {
         for _ in 0..10 {
-            let mut record = self.engine.store().get_typed::<OpOccRecord>(tenant, op_id).await?;
+            let mut record = self
+                .engine
+                .store()
+                .get_typed::<OpOccRecord>(tenant, op_id)
+                .await?;
             let state_before = record.value.op.operation_state;
             change(&mut record.value)?;
             record.value.op.links = self.engine.record_links(&record.value);
@@ -807,7 +813,6 @@ impl VnfLcm {
         )))
     }
 
-
     /// Retry a FAILED_TEMP operation from the step that failed.
     pub async fn retry(&self, tenant: &TenantId, op_id: &str) -> Result<VnfLcmOpOcc> {
         self.change_op(tenant, op_id, |record| {
@@ -819,10 +824,13 @@ impl VnfLcm {
         .await
     }
 
-
     /// Roll a FAILED_TEMP operation back. Refused for operations its driver cannot undo.
     pub async fn rollback(&self, tenant: &TenantId, op_id: &str) -> Result<VnfLcmOpOcc> {
-        let record = self.engine.store().get_typed::<OpOccRecord>(tenant, op_id).await?;
+        let record = self
+            .engine
+            .store()
+            .get_typed::<OpOccRecord>(tenant, op_id)
+            .await?;
         let instance = match record.value.instance_before.clone() {
             Some(instance) => instance,
             None => {
@@ -842,7 +850,6 @@ impl VnfLcm {
         .await
     }
 
-
     /// Declare a FAILED_TEMP operation failed for good.
     pub async fn fail(&self, tenant: &TenantId, op_id: &str) -> Result<VnfLcmOpOcc> {
         let op = self
@@ -850,7 +857,6 @@ impl VnfLcm {
             .await?;
         Ok(op)
     }
-
 
     /// Cancel a STARTING, PROCESSING or ROLLING_BACK operation. GRACEFUL lets the current
     /// step finish; FORCEFUL stops it.
@@ -879,7 +885,8 @@ impl VnfLcm {
             .await?;
         if mode == CancelModeType::Forceful
             && let Some(token) = self
-                .engine.inner
+                .engine
+                .inner
                 .running
                 .lock()
                 .ok()
@@ -890,14 +897,12 @@ impl VnfLcm {
         Ok(op)
     }
 
-
     /// Wakes whoever waits for a change: the executor, `wait_for`, the sender.
     /// Operations this engine's executor brings to FAILED_TEMP or a final state, as they
     /// happen (a slow receiver misses the oldest events, see `broadcast`).
     pub fn op_events(&self) -> broadcast::Receiver<OpFinished> {
         self.engine.inner.events.subscribe()
     }
-
 
     /// Waits until an operation reaches one of `states` (COMPLETED, FAILED_TEMP, FAILED,
     /// ROLLED_BACK when empty): woken by this engine's commits, polling the store for
@@ -927,7 +932,9 @@ impl VnfLcm {
             // Accepted but never claimed, and no executor runs here: say so instead of
             // waiting out the timeout (an executor of any process claims within a few
             // polls of the acceptance).
-            let unclaimed_for = (Utc::now() - op.state_entered_time).to_std().unwrap_or_default();
+            let unclaimed_for = (Utc::now() - op.state_entered_time)
+                .to_std()
+                .unwrap_or_default();
             if op.operation_state == State::Starting
                 && !self.engine.executor_running()
                 && unclaimed_for > self.engine.inner.config.poll_interval.saturating_mul(4)
@@ -950,7 +957,6 @@ impl VnfLcm {
             }
         }
     }
-
 
     // ----- Subscriptions -----------------------------------------------------------------
 
