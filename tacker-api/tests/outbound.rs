@@ -118,6 +118,8 @@ fn target(uri: &str) -> NotificationTarget {
 fn api(policy: OutboundPolicy) -> Router {
     let vnfm = Vnfm::builder()
         .vim_type(SimInfraDriver::default().as_vim_type())
+        // The router alone: operations are accepted and stay STARTING.
+        .remote_executor()
         .notification_sink(Arc::new(sink(policy)))
         .build()
         .expect("the VNFM");

@@ -109,6 +109,7 @@ pub struct VnfmBuilder {
     package_config: Option<PackageManagerConfig>,
     health_config: Option<HealthConfig>,
     sender_config: Option<SenderConfig>,
+    remote_executor: bool,
 }
 
 impl std::fmt::Debug for VnfmBuilder {
@@ -236,6 +237,14 @@ impl VnfmBuilder {
         self
     }
 
+    /// Operations are run by other processes sharing the store (this one only accepts
+    /// them, as an API-only front end): requests are accepted before [`Vnfm::start`],
+    /// which is otherwise a `Conflict` naming the missing start.
+    pub fn remote_executor(mut self) -> Self {
+        self.remote_executor = true;
+        self
+    }
+
     /// How notifications are retried.
     pub fn sender_config(mut self, config: SenderConfig) -> Self {
         self.sender_config = Some(config);
@@ -304,6 +313,7 @@ impl VnfmBuilder {
             .notification_sink(sink.clone())
             .sealer(sealer.clone())
             .outbox_signal(signal.clone())
+            .require_started(!self.remote_executor)
             .config(lcm_config);
         for vim_type in &self.vim_types {
             lcm = lcm.infra_driver(vim_type.infra.clone());
@@ -325,6 +335,7 @@ impl VnfmBuilder {
             signal.clone(),
         );
         let sender = NotificationSender::new(store.clone(), sink, sealer, sender_config, signal);
+        let monitoring = !self.monitors.is_empty() || !self.policies.is_empty();
         let health = HealthService::new(
             lcm.clone(),
             fm.clone(),
@@ -341,6 +352,7 @@ impl VnfmBuilder {
                 packages,
                 vims,
                 health,
+                monitoring,
                 sender,
                 routes,
                 running: tokio::sync::Mutex::new(None),
@@ -352,7 +364,7 @@ impl VnfmBuilder {
 struct Running {
     executor: Executor,
     sender: RunningSender,
-    health: HealthHandle,
+    health: Option<HealthHandle>,
 }
 
 struct VnfmInner {
@@ -363,6 +375,8 @@ struct VnfmInner {
     packages: VnfPackageManager,
     vims: VimRegistry,
     health: HealthService,
+    /// Whether monitors or policies were given (the health service runs only then).
+    monitoring: bool,
     sender: NotificationSender,
     routes: LocalRoutes,
     running: tokio::sync::Mutex<Option<Running>>,
@@ -410,7 +424,8 @@ impl Vnfm {
         &self.inner.vims
     }
 
-    /// Monitoring and policies.
+    /// Monitoring and policies (running after [`Self::start`] when monitors or policies
+    /// were given).
     pub fn health(&self) -> &HealthService {
         &self.inner.health
     }
@@ -425,23 +440,30 @@ impl Vnfm {
         &self.inner.api_root
     }
 
-    /// Starts the executor, the notification sender and monitoring on the current tokio
-    /// runtime, and watches again the instances of the default tenant instantiated
-    /// before (others: [`HealthService::sync_tenant`]). Starting a started VNFM does
-    /// nothing.
+    /// Starts the executor, the notification sender and (when monitors or policies
+    /// were given) monitoring on the current tokio runtime; monitoring watches again the
+    /// instances of the default tenant instantiated before (others:
+    /// [`HealthService::sync_tenant`]). Starting a started VNFM does nothing.
     pub async fn start(&self) -> Result<()> {
         let mut running = self.inner.running.lock().await;
         if running.is_some() {
             return Ok(());
         }
-        let health = self.inner.health.start()?;
+        let health = if self.inner.monitoring {
+            Some(self.inner.health.start()?)
+        } else {
+            None
+        };
         *running = Some(Running {
             executor: self.inner.lcm.start(),
             sender: self.inner.sender.start(),
             health,
         });
         drop(running);
-        self.inner.health.sync_tenant(&TenantId::default()).await
+        if self.inner.monitoring {
+            self.inner.health.sync_tenant(&TenantId::default()).await?;
+        }
+        Ok(())
     }
 
     /// Whether [`Self::start`] ran and [`Self::shutdown`] did not.
@@ -455,7 +477,9 @@ impl Vnfm {
     pub async fn shutdown(&self) {
         let running = self.inner.running.lock().await.take();
         if let Some(running) = running {
-            running.health.shutdown().await;
+            if let Some(health) = running.health {
+                health.shutdown().await;
+            }
             running.executor.shutdown().await;
             running.sender.shutdown().await;
         }

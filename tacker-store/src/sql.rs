@@ -309,6 +309,31 @@ fn conflict_message(name: &str, value: &str, holder: &str) -> String {
     }
 }
 
+/// Refuses a URL whose backend this build was compiled without, naming the feature.
+fn check_backend_enabled(url: &str) -> Result<()> {
+    let scheme = url
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let (enabled, feature) = match scheme.as_str() {
+        "sqlite" => (cfg!(feature = "sqlite"), "sqlite"),
+        "postgres" | "postgresql" => (cfg!(feature = "postgres"), "postgres"),
+        other => {
+            return Err(Error::InvalidRequest(format!(
+                "database URL scheme '{other}' is not supported: use sqlite:// or postgres://"
+            )));
+        }
+    };
+    if enabled {
+        Ok(())
+    } else {
+        Err(Error::InvalidRequest(format!(
+            "this build of tacker-store has no {scheme} support: enable its `{feature}` feature"
+        )))
+    }
+}
+
 impl SqlStore {
     /// Connects (`sqlite://path?mode=rwc`, `sqlite::memory:`, `postgres://…`) and applies
     /// the migrations.
@@ -318,6 +343,7 @@ impl SqlStore {
 
     /// Connects with options and applies the migrations.
     pub async fn connect_with(url: &str, options: SqlStoreOptions) -> Result<Self> {
+        check_backend_enabled(url)?;
         let memory = url.contains(":memory:");
         let mut connect = ConnectOptions::new(url.to_owned());
         connect

@@ -33,6 +33,8 @@ pub fn api_with(
 ) -> (Router, VnfPackageManager) {
     let mut vnfm = Vnfm::builder()
         .vim_type(SimInfraDriver::default().as_vim_type())
+        // The router alone: operations are accepted and stay STARTING.
+        .remote_executor()
         .package_config(packages);
     if let Some(fetcher) = fetcher {
         vnfm = vnfm.package_fetcher(fetcher);

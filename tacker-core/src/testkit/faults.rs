@@ -34,6 +34,7 @@ pub struct FaultyStore {
     conflicts: AtomicU64,
     fired: Mutex<Option<String>>,
     claims: Mutex<HashMap<String, u32>>,
+    persistent: Option<bool>,
 }
 
 impl FaultyStore {
@@ -48,7 +49,15 @@ impl FaultyStore {
             conflicts: AtomicU64::new(0),
             fired: Mutex::new(None),
             claims: Mutex::new(HashMap::new()),
+            persistent: None,
         }
+    }
+
+    /// The same wrapper, claiming to outlive the process (as a database does) whatever
+    /// it wraps: for tests of what components demand of a persistent store.
+    pub fn claiming_persistence(mut self) -> Self {
+        self.persistent = Some(true);
+        self
     }
 
     /// The calls counted so far (reads, listings, commits and lease renewals).
@@ -266,6 +275,7 @@ impl Store for FaultyStore {
     }
 
     fn is_persistent(&self) -> bool {
-        self.inner.is_persistent()
+        self.persistent
+            .unwrap_or_else(|| self.inner.is_persistent())
     }
 }

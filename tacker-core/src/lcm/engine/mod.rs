@@ -108,10 +108,20 @@ pub struct VnfLcmBuilder {
     vims: Option<crate::vim::VimRegistry>,
     sealer: Option<crate::vim::Sealer>,
     signal: Option<OutboxSignal>,
+    require_started: bool,
     config: LcmConfig,
 }
 
 impl VnfLcmBuilder {
+    /// Refuse operation requests while no executor of this engine runs (the
+    /// [`crate::Vnfm`] façade does, unless built with `remote_executor()`); without it,
+    /// requests are accepted for whichever executor, here or in another process, claims
+    /// them first.
+    pub fn require_started(mut self, require: bool) -> Self {
+        self.require_started = require;
+        self
+    }
+
     /// Seals the credentials of subscriptions: the key the notification sender opens
     /// them with. Required with a persistent store (see [`Store::is_persistent`]).
     pub fn sealer(mut self, sealer: crate::vim::Sealer) -> Self {
@@ -222,6 +232,7 @@ impl VnfLcmBuilder {
                     outbox: self.signal.unwrap_or_default(),
                     running: Mutex::new(HashMap::new()),
                     executors: std::sync::atomic::AtomicUsize::new(0),
+                    require_started: self.require_started,
                     events: broadcast::channel(1024).0,
                 }),
             },
@@ -247,6 +258,8 @@ struct Inner {
     running: Mutex<HashMap<String, CancellationToken>>,
     /// Executors of this engine running now (for a clear error when none ever ran).
     executors: std::sync::atomic::AtomicUsize,
+    /// Whether operations are refused while no executor of this engine runs.
+    require_started: bool,
     /// Operations this executor finished, for observers such as metrics.
     events: broadcast::Sender<OpFinished>,
 }
@@ -542,6 +555,18 @@ impl Engine {
                 "the {} infra driver cannot roll back {operation}; retry it or declare it failed",
                 driver.vim_type()
             )));
+        }
+        Ok(())
+    }
+
+    /// With [`VnfLcmBuilder::require_started`], refuses operations while no executor
+    /// of this engine runs: nothing would run them.
+    fn check_started(&self) -> Result<()> {
+        if self.inner.require_started && !self.executor_running() {
+            return Err(Error::Conflict(
+                "this VNFM is not started, so nothing would run the operation: call Vnfm::start() (or VnfLcm::start()) first, or build it with remote_executor() when another process runs the operations"
+                    .to_owned(),
+            ));
         }
         Ok(())
     }

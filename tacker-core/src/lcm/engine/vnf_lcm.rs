@@ -355,6 +355,7 @@ impl VnfLcm {
         automatic: bool,
         if_match: Option<u64>,
     ) -> Result<VnfLcmOpOcc> {
+        self.engine.check_started()?;
         let instance = self
             .engine
             .store()
@@ -929,23 +930,15 @@ impl VnfLcm {
             if done {
                 return Ok(op);
             }
-            // Accepted but never claimed, and no executor runs here: say so instead of
-            // waiting out the timeout (an executor of any process claims within a few
-            // polls of the acceptance).
-            let unclaimed_for = (Utc::now() - op.state_entered_time)
-                .to_std()
-                .unwrap_or_default();
-            if op.operation_state == State::Starting
-                && !self.engine.executor_running()
-                && unclaimed_for > self.engine.inner.config.poll_interval.saturating_mul(4)
-            {
-                return Err(Error::Conflict(format!(
-                    "operation {op_id} is still STARTING after {unclaimed_for:?} and no executor runs in this process: start the VNFM (Vnfm::start or VnfLcm::start) so accepted operations run"
-                )));
-            }
+            let idle = !self.engine.executor_running();
             if tokio::time::Instant::now() >= deadline {
+                let hint = if idle && op.operation_state == State::Starting {
+                    " (no executor of this engine runs: was it started?)"
+                } else {
+                    ""
+                };
                 return Err(Error::Conflict(format!(
-                    "operation {op_id} is still {} after {timeout:?}",
+                    "operation {op_id} is still {} after {timeout:?}{hint}",
                     state_name(op.operation_state)
                 )));
             }
