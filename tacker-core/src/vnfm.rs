@@ -110,6 +110,8 @@ pub struct VnfmBuilder {
     health_config: Option<HealthConfig>,
     sender_config: Option<SenderConfig>,
     remote_executor: bool,
+    local_files: Option<std::path::PathBuf>,
+    spool_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for VnfmBuilder {
@@ -142,6 +144,24 @@ impl VnfmBuilder {
     /// `http://127.0.0.1:9890`). Overrides the `api_root` of the configurations.
     pub fn api_root(mut self, api_root: impl Into<String>) -> Self {
         self.api_root = Some(api_root.into().trim_end_matches('/').to_owned());
+        self
+    }
+
+    /// Keeps everything that is not in the store on local disk under `dir` (created
+    /// when missing): package files in `dir/packages`, uploads spooled in `dir/spool`
+    /// (stale spool files of a stopped process are removed), and, unless
+    /// [`Self::sealing_key`] gives one, the sealing key in `dir/sealing.key`, created
+    /// at first start. Explicit settings win over each of these.
+    pub fn local_files(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.local_files = Some(dir.into());
+        self
+    }
+
+    /// Where package uploads and downloads are spooled while they are onboarded
+    /// (default: `dir/spool` of [`Self::local_files`], else the system's temporary
+    /// directory). Use a disk, not a tmpfs.
+    pub fn spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.spool_dir = Some(dir.into());
         self
     }
 
@@ -269,8 +289,26 @@ impl VnfmBuilder {
         let store = self
             .store
             .unwrap_or_else(|| Arc::new(MemoryStore::new()) as Arc<dyn Store>);
+        let mut package_config = self.package_config.unwrap_or_default();
+        if let Some(dir) = self.spool_dir {
+            package_config.spool_dir = Some(dir);
+        }
+        let mut objects = self.objects;
+        let mut sealing_key = self.sealing_key;
+        if let Some(dir) = &self.local_files {
+            let local = LocalFiles::prepare(dir)?;
+            if objects.is_none() {
+                objects = Some(local.objects);
+            }
+            if package_config.spool_dir.is_none() {
+                package_config.spool_dir = Some(local.spool);
+            }
+            if sealing_key.is_none() {
+                sealing_key = Some(SealingKey::load_or_create(&local.key)?);
+            }
+        }
         let sealer = Sealer::required(
-            self.sealing_key.as_ref().map(Sealer::new),
+            sealing_key.as_ref().map(Sealer::new),
             store.as_ref(),
             "the VNFM",
         )?;
@@ -279,7 +317,6 @@ impl VnfmBuilder {
             .api_root
             .unwrap_or_else(|| lcm_config.api_root.trim_end_matches('/').to_owned());
         lcm_config.api_root = api_root.clone();
-        let mut package_config = self.package_config.unwrap_or_default();
         package_config.api_root = api_root.clone();
         let sender_config = self.sender_config.unwrap_or_else(|| {
             SenderConfig::default().with_owner(format!("{}-sender", lcm_config.executor_id))
@@ -288,9 +325,7 @@ impl VnfmBuilder {
         let signal = OutboxSignal::new();
         let routes = LocalRoutes::new();
         let sink: Arc<dyn NotificationSink> = Arc::new(RoutingSink::new(routes.clone(), self.sink));
-        let objects = self
-            .objects
-            .unwrap_or_else(|| Arc::new(object_store::memory::InMemory::new()));
+        let objects = objects.unwrap_or_else(|| Arc::new(object_store::memory::InMemory::new()));
 
         let mut packages = VnfPackageManager::builder(store.clone(), objects)
             .config(package_config)
@@ -357,6 +392,35 @@ impl VnfmBuilder {
                 routes,
                 running: tokio::sync::Mutex::new(None),
             }),
+        })
+    }
+}
+
+/// The local directories of [`VnfmBuilder::local_files`].
+struct LocalFiles {
+    objects: Arc<dyn object_store::ObjectStore>,
+    spool: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
+impl LocalFiles {
+    fn prepare(dir: &std::path::Path) -> Result<Self> {
+        let create = |path: std::path::PathBuf| {
+            std::fs::create_dir_all(&path)
+                .map(|()| path.clone())
+                .map_err(|e| Error::InvalidRequest(format!("creating {}: {e}", path.display())))
+        };
+        let packages = create(dir.join("packages"))?;
+        let spool = create(dir.join("spool"))?;
+        crate::package::remove_stale_spool_files(&spool);
+        let objects =
+            object_store::local::LocalFileSystem::new_with_prefix(&packages).map_err(|e| {
+                Error::InvalidRequest(format!("package files in {}: {e}", packages.display()))
+            })?;
+        Ok(Self {
+            objects: Arc::new(objects),
+            spool,
+            key: dir.join("sealing.key"),
         })
     }
 }

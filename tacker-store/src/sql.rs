@@ -28,6 +28,14 @@ pub struct SqlStoreOptions {
     pub connect_timeout: Duration,
 }
 
+impl SqlStoreOptions {
+    /// The defaults with a pool of `max_connections`.
+    pub fn with_max_connections(mut self, max_connections: u32) -> Self {
+        self.max_connections = max_connections;
+        self
+    }
+}
+
 impl Default for SqlStoreOptions {
     fn default() -> Self {
         Self {

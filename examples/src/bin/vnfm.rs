@@ -228,31 +228,6 @@ fn io_error(what: &str, path: &Path, error: std::io::Error) -> Error {
     Error::InvalidRequest(format!("{what} {}: {error}", path.display()))
 }
 
-/// Reads the sealing key, or creates it (readable by this user only) at first start.
-fn sealing_key(path: &Path) -> Result<SealingKey> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => SealingKey::from_hex(text.trim())
-            .map_err(|e| Error::InvalidRequest(format!("sealing key {}: {e}", path.display()))),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            let key = SealingKey::generate()?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| io_error("creating the sealing key", path, e))?;
-            file.write_all(key.to_hex().as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(|e| io_error("writing the sealing key", path, e))?;
-            tracing::info!(path = %path.display(), "created a new sealing key; back it up with the database");
-            Ok(key)
-        }
-        Err(error) => Err(io_error("reading the sealing key", path, error)),
-    }
-}
-
 fn auth_config(args: &Args) -> Result<Option<AuthConfig>> {
     if args.auth == AuthMode::None {
         if !args.listen.ip().is_loopback() {
@@ -293,34 +268,6 @@ fn auth_config(args: &Args) -> Result<Option<AuthConfig>> {
     Ok(Some(config))
 }
 
-/// Removes spool files a stopped process left behind: those not written for an hour
-/// (a live upload or download writes its file continuously, and onboarding one takes
-/// minutes at most).
-fn remove_stale_spool_files(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let stale = entry.file_name().to_string_lossy().starts_with("tacker-")
-            && entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > Duration::from_secs(3600));
-        if stale {
-            match std::fs::remove_file(entry.path()) {
-                Ok(()) => {
-                    tracing::info!(path = %entry.path().display(), "removed a stale spool file")
-                }
-                Err(error) => {
-                    tracing::warn!(path = %entry.path().display(), %error, "cannot remove a stale spool file")
-                }
-            }
-        }
-    }
-}
-
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -343,6 +290,84 @@ async fn shutdown_signal() {
     }
 }
 
+/// The VNFM of these arguments: the store given, local files under the data directory,
+/// the simulated, OpenStack and Kubernetes VIM types, the HTTP clients under the
+/// outbound policy, and the built-in monitors and policies.
+fn assemble(
+    args: &Args,
+    store: Arc<dyn Store>,
+    data_dir: &Path,
+    api_root: &str,
+    alertmanager: Arc<AlertmanagerMonitor>,
+    local: SocketAddr,
+) -> Result<Vnfm> {
+    let outbound = outbound_policy(args);
+    tracing::info!(policy = ?outbound, "outbound policy");
+    // The simulated VIM keeps its resources in the store: they outlive this process,
+    // and every process sharing the database sees the same ones.
+    let mut sim = SimInfraDriver::builder()
+        .store(store.clone())
+        .heal_readdresses(args.sim_heal_readdresses);
+    for (vdu, addresses) in vdu_addresses(args.sim_vdu_addresses.as_deref().unwrap_or(""))? {
+        sim = sim.vdu_addresses(&vdu, addresses);
+    }
+    if args.sim_latency_ms > 0 {
+        let latency = Duration::from_millis(args.sim_latency_ms);
+        sim = sim
+            .default_latency(latency)
+            .latency(SimOperation::Validate, Duration::ZERO);
+    }
+    let policy = outbound.clone();
+    let mut vnfm = Vnfm::builder()
+        .store(store)
+        .local_files(data_dir)
+        .api_root(api_root)
+        .package_config(
+            PackageManagerConfig::default().with_max_package_size(args.max_package_size),
+        )
+        .package_fetcher(Arc::new(
+            HttpPackageFetcher::builder()
+                .outbound_policy(policy.clone())
+                .build()?,
+        ))
+        .notification_sink(Arc::new(
+            HttpNotificationSink::builder()
+                .outbound_policy(policy)
+                .build()?,
+        ))
+        .vim_type(sim.build().as_vim_type())
+        .vim_type(tacker_drivers_openstack::vim_type(
+            OpenStackOptions::default(),
+            outbound.clone(),
+        )?)
+        .vim_type(tacker_drivers_k8s::vim_type(outbound)?)
+        .monitor(Arc::new(HttpMonitor::new(args.monitor_max_probes)))
+        .monitor(Arc::new(PingMonitor::new(args.monitor_max_probes)))
+        .monitor(alertmanager)
+        .policy(Arc::new(AutoHealPolicy::new(AutoHealConfig {
+            window: Duration::from_millis(args.autoheal_window_ms),
+            max_vnfc_heals: args.autoheal_max_vnfc_heals,
+        })))
+        .policy(Arc::new(AutoScalePolicy::new(AutoScaleConfig {
+            cooldown: Duration::from_secs(args.autoscale_cooldown),
+        })))
+        .lcm_config(LcmConfig {
+            executor_id: format!("vnfm-{}-{}", local, std::process::id()),
+            lease_ttl: Duration::from_secs(args.op_lease_ttl.max(1)),
+            ..LcmConfig::default()
+        });
+    if let Some(key_file) = &args.sealing_key_file {
+        vnfm = vnfm.sealing_key(SealingKey::load_or_create(key_file)?);
+    }
+    if let Some(spool_dir) = &args.spool_dir {
+        vnfm = vnfm.spool_dir(spool_dir);
+    }
+    for name in &args.noop_mgmt_drivers {
+        vnfm = vnfm.mgmt_driver(Arc::new(NoopMgmtDriver::new(name)));
+    }
+    vnfm.build()
+}
+
 async fn run(args: Args) -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let auth = auth_config(&args)?;
@@ -361,34 +386,10 @@ async fn run(args: Args) -> Result<()> {
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("tacker.db").display()));
-    let sql = SqlStore::connect_with(
-        &database_url,
-        SqlStoreOptions {
-            max_connections: args.db_max_connections,
-            ..SqlStoreOptions::default()
-        },
-    )
-    .await?;
+    let options = SqlStoreOptions::default().with_max_connections(args.db_max_connections);
+    let sql = SqlStore::connect_with(&database_url, options).await?;
     tracing::info!(backend = ?sql.backend(), tls = sql.uses_tls().await.unwrap_or(false), "store ready");
     let store: Arc<dyn Store> = Arc::new(sql);
-
-    let key_path = args
-        .sealing_key_file
-        .clone()
-        .unwrap_or_else(|| data_dir.join("sealing.key"));
-
-    let spool_dir = args
-        .spool_dir
-        .clone()
-        .unwrap_or_else(|| data_dir.join("spool"));
-    std::fs::create_dir_all(&spool_dir)
-        .map_err(|e| io_error("creating the spool directory", &spool_dir, e))?;
-    remove_stale_spool_files(&spool_dir);
-    let packages_dir = data_dir.join("packages");
-    std::fs::create_dir_all(&packages_dir)
-        .map_err(|e| io_error("creating the package directory", &packages_dir, e))?;
-    let objects = object_store::local::LocalFileSystem::new_with_prefix(&packages_dir)
-        .map_err(|e| Error::Internal(format!("package files: {e}")))?;
 
     let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -400,83 +401,29 @@ async fn run(args: Args) -> Result<()> {
     let api_root = args
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("{scheme}://{local}"))
-        .trim_end_matches('/')
-        .to_owned();
+        .unwrap_or_else(|| format!("{scheme}://{local}"));
 
-    // The simulated VIM keeps its resources in the store: they outlive this process,
-    // and every process sharing the database sees the same ones.
-    let sim = SimInfraDriver::with_store(store.clone());
-    for (vdu, addresses) in vdu_addresses(args.sim_vdu_addresses.as_deref().unwrap_or(""))? {
-        sim.set_vdu_addresses(&vdu, addresses);
-    }
-    sim.set_heal_readdresses(args.sim_heal_readdresses);
-    if args.sim_latency_ms > 0 {
-        sim.set_default_latency(Duration::from_millis(args.sim_latency_ms));
-        sim.set_latency(SimOperation::Validate, Duration::ZERO);
-    }
-    let outbound = outbound_policy(&args);
-    tracing::info!(policy = ?outbound, "outbound policy");
     let alertmanager = Arc::new(AlertmanagerMonitor::new());
-    let mut vnfm = Vnfm::builder()
-        .store(store.clone())
-        .sealing_key(sealing_key(&key_path)?)
-        .api_root(&api_root)
-        .package_objects(Arc::new(objects))
-        .package_config(PackageManagerConfig {
-            max_package_size: args.max_package_size,
-            spool_dir: Some(spool_dir),
-            ..PackageManagerConfig::default()
-        })
-        .package_fetcher(Arc::new(
-            HttpPackageFetcher::builder()
-                .outbound_policy(outbound.clone())
-                .build()?,
-        ))
-        .notification_sink(Arc::new(
-            HttpNotificationSink::builder()
-                .outbound_policy(outbound.clone())
-                .build()?,
-        ))
-        .vim_type(sim.as_vim_type())
-        .vim_type(tacker_drivers_openstack::vim_type(
-            OpenStackOptions::default(),
-            outbound.clone(),
-        )?)
-        .vim_type(tacker_drivers_k8s::vim_type(outbound)?)
-        .monitor(Arc::new(HttpMonitor::new(args.monitor_max_probes)))
-        .monitor(Arc::new(PingMonitor::new(args.monitor_max_probes)))
-        .monitor(alertmanager.clone())
-        .policy(Arc::new(AutoHealPolicy::new(AutoHealConfig {
-            window: Duration::from_millis(args.autoheal_window_ms),
-            max_vnfc_heals: args.autoheal_max_vnfc_heals,
-        })))
-        .policy(Arc::new(AutoScalePolicy::new(AutoScaleConfig {
-            cooldown: Duration::from_secs(args.autoscale_cooldown),
-        })))
-        .lcm_config(LcmConfig {
-            executor_id: format!("vnfm-{}-{}", local, std::process::id()),
-            lease_ttl: Duration::from_secs(args.op_lease_ttl.max(1)),
-            ..LcmConfig::default()
-        });
-    for name in &args.noop_mgmt_drivers {
-        vnfm = vnfm.mgmt_driver(Arc::new(NoopMgmtDriver::new(name)));
-    }
-    let vnfm = vnfm.build()?;
-    if !args.no_sim_vim
-        && let Some(vim) = vnfm
-            .ensure_default_vim(
-                &TenantId::default(),
-                VimRegistration::new("sim", SIM_VIM_TYPE)
-                    .with_description("the simulated VIM of this VNFM")
-                    .as_default(),
-            )
+    let vnfm = assemble(
+        &args,
+        store.clone(),
+        &data_dir,
+        &api_root,
+        alertmanager.clone(),
+        local,
+    )?;
+    if !args.no_sim_vim {
+        let sim = VimRegistration::new("sim", SIM_VIM_TYPE)
+            .with_description("the simulated VIM of this VNFM");
+        if let Some(vim) = vnfm
+            .ensure_default_vim(&TenantId::default(), sim.as_default())
             .await?
-    {
-        tracing::info!(
-            vim = vim.id,
-            "registered the simulated VIM as the default VIM"
-        );
+        {
+            tracing::info!(
+                vim = vim.id,
+                "registered the simulated VIM as the default VIM"
+            );
+        }
     }
     vnfm.start().await?;
     let metrics = Metrics::new(Some(store));
@@ -485,12 +432,12 @@ async fn run(args: Args) -> Result<()> {
         .with_metrics(metrics)
         .with_alertmanager(alertmanager);
     if let Some(auth) = auth {
-        api = api.with_authenticator(
-            Authenticator::new(auth)
-                .map_err(|e| Error::InvalidRequest(format!("auth config: {e}")))?,
-        );
+        let authenticator = Authenticator::new(auth)
+            .map_err(|e| Error::InvalidRequest(format!("auth config: {e}")))?;
+        api = api.with_authenticator(authenticator);
     }
     let router = api.router();
+    let api_root = vnfm.api_root().to_owned();
 
     // The first line on stdout says where the server is, for scripts and tests.
     println!("vnfm listening on {scheme}://{local} (API root {api_root})");

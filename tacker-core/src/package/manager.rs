@@ -84,6 +84,20 @@ pub struct PackageManagerConfig {
     pub upload_claim_ttl: std::time::Duration,
 }
 
+impl PackageManagerConfig {
+    /// The same with another package size limit.
+    pub fn with_max_package_size(mut self, max_package_size: u64) -> Self {
+        self.max_package_size = max_package_size;
+        self
+    }
+
+    /// The same spooling to `dir`.
+    pub fn with_spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.spool_dir = Some(dir.into());
+        self
+    }
+}
+
 impl Default for PackageManagerConfig {
     fn default() -> Self {
         Self {

@@ -88,3 +88,31 @@ mod notifications;
 pub use content::{ContentStream, SpoolFile};
 pub use manager::{Content, PackageFetcher, PackageManagerConfig, VnfPackageManager};
 pub use notifications::pkgm_filter_matches;
+
+/// Removes spool files a stopped process left behind in `dir`: those not written for an
+/// hour (a live upload or download writes its file continuously, and onboarding one
+/// takes minutes at most).
+pub fn remove_stale_spool_files(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with("tacker-")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+        if stale {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(path = %entry.path().display(), "removed a stale spool file")
+                }
+                Err(error) => {
+                    tracing::warn!(path = %entry.path().display(), %error, "cannot remove a stale spool file")
+                }
+            }
+        }
+    }
+}

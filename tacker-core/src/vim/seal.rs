@@ -45,6 +45,36 @@ impl SealingKey {
     }
 }
 
+impl SealingKey {
+    /// The key in the file at `path` (hex), or a new one written there (readable by
+    /// this user only) when the file does not exist yet. Back the file up with the
+    /// database: the sealed credentials open only with it.
+    pub fn load_or_create(path: &std::path::Path) -> Result<Self> {
+        let io = |what: &str, e: std::io::Error| {
+            Error::InvalidRequest(format!("{what} the sealing key {}: {e}", path.display()))
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::from_hex(text.trim())
+                .map_err(|e| Error::InvalidRequest(format!("sealing key {}: {e}", path.display()))),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                use std::io::Write;
+                let key = Self::generate()?;
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(path).map_err(|e| io("creating", e))?;
+                file.write_all(key.to_hex().as_bytes())
+                    .and_then(|()| file.sync_all())
+                    .map_err(|e| io("writing", e))?;
+                tracing::info!(path = %path.display(), "created a new sealing key; back it up with the database");
+                Ok(key)
+            }
+            Err(error) => Err(io("reading", error)),
+        }
+    }
+}
+
 impl std::fmt::Debug for SealingKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SealingKey(…)")
