@@ -48,8 +48,8 @@
 //! saying what is wrong.
 
 mod jwt;
+mod keys;
 mod password;
-mod pem;
 
 use std::collections::HashMap;
 use std::sync::Arc;
