@@ -29,8 +29,9 @@ use crate::{Error, Result, TenantId};
 
 /// The `User-Agent` of the probes.
 const USER_AGENT: &str = "tacker-vnfm-monitor";
-/// The most header lines an answer may have.
-const MAX_HEADERS: usize = 64;
+/// The most header lines an answer may have (hyper bounds the bytes of the head too, to
+/// about 400 KiB).
+const MAX_HEADERS: usize = 100;
 
 /// Probes each VNFC with an HTTP `GET`.
 #[derive(Debug)]
