@@ -901,3 +901,90 @@ realm: tacker
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.body["tenant"], "default");
 }
+
+#[tokio::test]
+async fn password_hashes_of_every_supported_form_are_understood() {
+    use password_hash::PasswordHasher as _;
+
+    let salt = b"sixteen byte slt";
+    // PBKDF2-HMAC-SHA256 in the PHC form hash_password makes.
+    let pbkdf2 = hash_password_with_iterations("pw-pbkdf2", 1000).expect("a hash");
+    assert!(
+        pbkdf2.starts_with("$pbkdf2-sha256$i=1000,l=32$"),
+        "{pbkdf2}"
+    );
+    // Argon2id, as the argon2 tools make it (small costs for the test).
+    let params = argon2::Params::new(64, 1, 1, None).expect("Argon2 parameters");
+    let argon2id: password_hash::phc::PasswordHash =
+        argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password_with_salt(b"pw-argon2", salt)
+            .expect("an Argon2id hash");
+    let argon2id = argon2id.to_string();
+    assert!(
+        argon2id.starts_with("$argon2id$v=19$m=64,t=1,p=1$"),
+        "{argon2id}"
+    );
+    // The older form: pbkdf2-sha256$<iterations>$<salt>$<hash>, standard base64.
+    let mut derived = [0u8; 32];
+    ring::pbkdf2::derive(
+        ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        std::num::NonZeroU32::new(1000).expect("non-zero"),
+        salt,
+        b"pw-older",
+        &mut derived,
+    );
+    let older = format!(
+        "pbkdf2-sha256$1000${}${}",
+        STANDARD.encode(salt),
+        STANDARD.encode(derived)
+    );
+    let user = |name: &str, password_hash: &str| BasicUser {
+        name: name.to_owned(),
+        password_hash: password_hash.to_owned(),
+        tenant: TenantId::new(name),
+        scopes: vec!["vims".to_owned()],
+    };
+    let app = app(AuthConfig {
+        basic: Some(BasicConfig {
+            users: vec![
+                user("pbkdf2", &pbkdf2),
+                user("argon2", &argon2id),
+                user("older", &older),
+            ],
+            cache_seconds: 0,
+        }),
+        ..AuthConfig::default()
+    });
+    for (name, password) in [
+        ("pbkdf2", "pw-pbkdf2"),
+        ("argon2", "pw-argon2"),
+        ("older", "pw-older"),
+    ] {
+        let answer = get_with(&app, "/vims/vims", &basic_auth(name, password)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{name}: {}", answer.body);
+        assert_eq!(answer.body["tenant"], name);
+        let answer = get_with(&app, "/vims/vims", &basic_auth(name, "pw-pbkdf2x")).await;
+        answer.assert_problem(StatusCode::UNAUTHORIZED);
+        assert_eq!(answer.detail(), "the user name or the password is wrong");
+    }
+    let answer = get_with(&app, "/vims/vims", &basic_auth("nobody", "pw-older")).await;
+    answer.assert_problem(StatusCode::UNAUTHORIZED);
+
+    // Hashes asking for more work than the bounds allow are refused when the
+    // configuration is read, naming the user.
+    let greedy = "$argon2id$v=19$m=4194304,t=1,p=1$c2l4dGVlbiBieXRlIHNsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let error = Authenticator::new(AuthConfig {
+        basic: Some(BasicConfig {
+            users: vec![user("greedy", greedy)],
+            ..BasicConfig::default()
+        }),
+        ..AuthConfig::default()
+    })
+    .expect_err("a hash over the memory bound");
+    assert!(
+        error
+            .to_string()
+            .contains("('greedy'): the passwordHash asks for 4194304 KiB"),
+        "{error}"
+    );
+}

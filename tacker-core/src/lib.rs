@@ -14,7 +14,9 @@
 //! - [`filter`]: SOL013 attribute filters;
 //! - [`outbound`]: the policy of the VNFM's outbound requests (SSRF protection);
 //! - [`sim`]: the simulated VIM, the embedded default;
-//! - `testkit` (feature `testkit`): conformance suites for stores and infra drivers.
+//! - `testkit` (feature `testkit`): conformance suites for stores and infra drivers;
+//! - feature `monitors` (on by default): the built-in monitors of [`monitor`] (HTTP on
+//!   `reqwest`, ping, Alertmanager); without it the crate has no HTTP client.
 //!
 //! ```
 //! use tacker_core::store::{MemoryStore, StoreExt, ListQuery, VnfInstanceRecord};

@@ -1,8 +1,11 @@
 //! `MonitorDriver` and `PolicyDriver`: noticing a broken VNF and deciding what to do.
 //!
-//! - Monitors: [`HttpMonitor`] (GET a URL per VNFC), [`PingMonitor`] (ICMP echo, or a
-//!   TCP connect where raw sockets are not allowed) and [`AlertmanagerMonitor`] (alerts
-//!   posted by Prometheus Alertmanager to the REST layer's webhook).
+//! - Monitors (with the crate feature `monitors`, on by default): `HttpMonitor` (GET a
+//!   URL per VNFC), `PingMonitor` (ICMP echo, or a TCP connect where raw sockets are not
+//!   allowed) and `AlertmanagerMonitor` (alerts posted by Prometheus Alertmanager to the
+//!   REST layer's webhook). Without the feature, the [`MonitorDriver`] and
+//!   [`PolicyDriver`] traits, the policies and [`HealthService`] remain, for monitors of
+//!   one's own, and the crate has no HTTP client.
 //! - Policies: [`AutoHealPolicy`] and [`AutoScalePolicy`].
 //! - [`HealthService`] ties them to the LCM engine: it starts monitoring an instance
 //!   after instantiate, adjusts it after every other completed operation and stops it at
@@ -33,15 +36,23 @@
 //! `{vnfcId}` and `{vduId}` its identifiers. `vduIds` limits a probe monitor to the
 //! VNFCs of those VDUs.
 
+#[cfg(feature = "monitors")]
 mod alertmanager;
+#[cfg(feature = "monitors")]
 mod http;
+#[cfg(feature = "monitors")]
 mod ping;
 mod policy;
 mod probe;
+#[cfg(feature = "monitors")]
+mod runner;
 mod service;
 
+#[cfg(feature = "monitors")]
 pub use alertmanager::{AlertOutcome, AlertmanagerMonitor, AlertmanagerPayload};
+#[cfg(feature = "monitors")]
 pub use http::HttpMonitor;
+#[cfg(feature = "monitors")]
 pub use ping::{PingMode, PingMonitor};
 pub use policy::{AutoHealConfig, AutoHealPolicy, AutoScaleConfig, AutoScalePolicy};
 pub use probe::{ProbeSettings, VnfcEndpoint, vnfc_endpoints};

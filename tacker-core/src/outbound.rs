@@ -1,7 +1,8 @@
 //! [`OutboundPolicy`]: which addresses and schemes the VNFM's own outbound requests may
 //! reach — notification callbacks and their OAuth 2.0 token endpoints, the callback
-//! check, package downloads (`upload_from_uri`), and VIM endpoints (Keystone and the
-//! services of its catalog, Kubernetes API servers).
+//! check, package downloads (`upload_from_uri`), VIM endpoints (Keystone and the
+//! services of its catalog, Kubernetes API servers), and the probes of the HTTP health
+//! monitor (`monitor::HttpMonitor`, feature `monitors`).
 //!
 //! Those URLs come from API clients, so without a policy the VNFM is a channel into
 //! whatever its own network reaches (server-side request forgery): the cloud's metadata

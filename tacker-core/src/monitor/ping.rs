@@ -15,7 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-use super::probe::{Probe, ProbeFactory, ProbeRunner, ProbeSettings, VnfcEndpoint};
+use super::probe::{ProbeSettings, VnfcEndpoint};
+use super::runner::{Probe, ProbeFactory, ProbeRunner};
 use super::{HealthEvent, MonitorDriver, MonitorTarget};
 use crate::model::KeyValuePairs;
 use crate::{Error, Result, TenantId};

@@ -1,23 +1,26 @@
 //! OAuth 2.0 bearer tokens: JWTs in the JWS compact serialization, signed with HS256,
 //! RS256 or ES256 by a configured key, and their claims.
+//!
+//! The `jsonwebtoken` crate (its RustCrypto backend) checks the structure and the
+//! signature, allowing only the algorithm of the key it is given. Before it, this module
+//! picks the candidate keys from the header (`kid`, `alg`), so that every refusal says
+//! what is wrong; after it, it checks the claims against a clock it is given (`exp`,
+//! `nbf` and `iat` with the leeway, `iss`, `aud`) and maps them to a principal.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD_PAD_INDIFFERENT, URL_SAFE_NO_PAD};
-use ring::hmac;
-use ring::signature::{
-    ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey,
-};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tacker_core::TenantId;
 
-use super::pem::{self, PublicKey};
+use super::keys::{self, Key};
 use super::{AuthConfigError, JwsAlgorithm, JwtKey, OAuth2Config, Principal, printable};
 
 /// The longest token accepted, in bytes.
 const MAX_TOKEN_LEN: usize = 16 * 1024;
-/// The shortest HS256 secret accepted (RFC 7518 §3.2: at least the hash size).
-const MIN_SECRET_LEN: usize = 32;
 
 impl JwsAlgorithm {
     /// The name in the JOSE `alg` header.
@@ -37,72 +40,39 @@ impl JwsAlgorithm {
             _ => None,
         }
     }
-}
 
-/// What checks a signature.
-enum KeyMaterial {
-    Hmac(hmac::Key),
-    Rsa(RsaPublicKeyComponents<Vec<u8>>),
-    Ec(Vec<u8>),
+    /// The algorithm of the `jsonwebtoken` crate.
+    fn jsonwebtoken(self) -> Algorithm {
+        match self {
+            Self::Hs256 => Algorithm::HS256,
+            Self::Rs256 => Algorithm::RS256,
+            Self::Es256 => Algorithm::ES256,
+        }
+    }
 }
 
 /// One key tokens may be signed with; it only ever checks its own algorithm.
 struct VerifyingKey {
     kid: Option<String>,
-    material: KeyMaterial,
+    alg: JwsAlgorithm,
+    key: jsonwebtoken::DecodingKey,
+    /// The signature check of `alg` alone; the claims are checked afterwards.
+    validation: Validation,
 }
 
 impl VerifyingKey {
-    fn alg(&self) -> JwsAlgorithm {
-        match self.material {
-            KeyMaterial::Hmac(_) => JwsAlgorithm::Hs256,
-            KeyMaterial::Rsa(_) => JwsAlgorithm::Rs256,
-            KeyMaterial::Ec(_) => JwsAlgorithm::Es256,
-        }
-    }
-
-    fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        match &self.material {
-            KeyMaterial::Hmac(key) => hmac::verify(key, message, signature).is_ok(),
-            KeyMaterial::Rsa(key) => key
-                .verify(&RSA_PKCS1_2048_8192_SHA256, message, signature)
-                .is_ok(),
-            KeyMaterial::Ec(point) => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point)
-                .verify(message, signature)
-                .is_ok(),
-        }
-    }
-
-    fn from_public_key(
-        kid: Option<String>,
-        alg: JwsAlgorithm,
-        key: PublicKey,
-    ) -> Result<Self, String> {
-        let material = match (alg, key) {
-            (JwsAlgorithm::Rs256, PublicKey::Rsa { n, e }) => {
-                KeyMaterial::Rsa(RsaPublicKeyComponents { n, e })
-            }
-            (JwsAlgorithm::Es256, PublicKey::EcP256(point)) => KeyMaterial::Ec(point),
-            (JwsAlgorithm::Rs256, _) => return Err("RS256 needs an RSA public key".to_owned()),
-            (JwsAlgorithm::Es256, _) => return Err("ES256 needs a P-256 public key".to_owned()),
-            (JwsAlgorithm::Hs256, _) => {
-                return Err("HS256 needs a shared secret, not a public key".to_owned());
-            }
-        };
-        Ok(Self { kid, material })
-    }
-
-    fn from_secret(kid: Option<String>, secret: &[u8]) -> Result<Self, String> {
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(format!(
-                "the HS256 secret has {} bytes; at least {MIN_SECRET_LEN} are needed",
-                secret.len()
-            ));
-        }
-        Ok(Self {
+    fn new(kid: Option<String>, key: Key) -> Self {
+        let mut validation = Validation::new(key.alg.jsonwebtoken());
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        Self {
             kid,
-            material: KeyMaterial::Hmac(hmac::Key::new(hmac::HMAC_SHA256, secret)),
-        })
+            alg: key.alg,
+            key: key.key,
+            validation,
+        }
     }
 }
 
@@ -119,7 +89,7 @@ fn invalid(detail: impl Into<String>) -> TokenError {
     TokenError::Invalid(detail.into())
 }
 
-/// The JOSE header fields looked at.
+/// The JOSE header fields that choose the keys.
 #[derive(Deserialize)]
 struct Header {
     #[serde(default)]
@@ -146,8 +116,8 @@ impl std::fmt::Debug for JwtVerifier {
             .keys
             .iter()
             .map(|key| match &key.kid {
-                Some(kid) => format!("{} ({kid})", key.alg().name()),
-                None => key.alg().name().to_owned(),
+                Some(kid) => format!("{} ({kid})", key.alg.name()),
+                None => key.alg.name().to_owned(),
             })
             .collect();
         f.debug_struct("JwtVerifier")
@@ -190,7 +160,9 @@ fn configured_key(index: usize, key: &JwtKey) -> Result<VerifyingKey, AuthConfig
                     ));
                 }
             };
-            VerifyingKey::from_secret(kid, &secret).map_err(error)
+            keys::secret(&secret)
+                .map(|key| VerifyingKey::new(kid, key))
+                .map_err(error)
         }
         JwsAlgorithm::Rs256 | JwsAlgorithm::Es256 => {
             if key.secret.is_some() || key.secret_base64.is_some() {
@@ -203,113 +175,31 @@ fn configured_key(index: usize, key: &JwtKey) -> Result<VerifyingKey, AuthConfig
                 .public_key_pem
                 .as_deref()
                 .ok_or_else(|| error("publicKeyPem is missing".to_owned()))?;
-            let public = pem::parse_public_key_pem(pem).map_err(error)?;
-            VerifyingKey::from_public_key(kid, key.alg, public).map_err(error)
+            keys::public_key_pem(key.alg, pem)
+                .map(|key| VerifyingKey::new(kid, key))
+                .map_err(error)
         }
-    }
-}
-
-/// One key of a JWK Set (RFC 7517).
-#[derive(Deserialize)]
-struct Jwk {
-    kty: String,
-    #[serde(default)]
-    kid: Option<String>,
-    #[serde(default)]
-    alg: Option<String>,
-    #[serde(default, rename = "use")]
-    usage: Option<String>,
-    #[serde(default)]
-    n: Option<String>,
-    #[serde(default)]
-    e: Option<String>,
-    #[serde(default)]
-    crv: Option<String>,
-    #[serde(default)]
-    x: Option<String>,
-    #[serde(default)]
-    y: Option<String>,
-    #[serde(default)]
-    k: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Jwks {
-    keys: Vec<Jwk>,
-}
-
-fn jwk_member(jwk: &Jwk, value: &Option<String>, member: &str) -> Result<Vec<u8>, String> {
-    let value = value
-        .as_deref()
-        .ok_or_else(|| format!("a {} key needs '{member}'", jwk.kty))?;
-    URL_SAFE_NO_PAD
-        .decode(value.trim_end_matches('='))
-        .map_err(|_| format!("'{member}' is not base64url"))
-}
-
-/// The key of one JWK, `None` for a key not meant for signatures or of a kind this
-/// server does not verify.
-fn jwk_key(jwk: &Jwk) -> Result<Option<VerifyingKey>, String> {
-    if jwk.usage.as_deref().is_some_and(|usage| usage != "sig") {
-        return Ok(None);
-    }
-    let alg = match jwk.alg.as_deref() {
-        Some(name) => match JwsAlgorithm::from_name(name) {
-            Some(alg) => Some(alg),
-            None => return Ok(None),
-        },
-        None => None,
-    };
-    let kid = jwk.kid.clone();
-    match (jwk.kty.as_str(), alg) {
-        ("RSA", None | Some(JwsAlgorithm::Rs256)) => {
-            let n = jwk_member(jwk, &jwk.n, "n")?;
-            let e = jwk_member(jwk, &jwk.e, "e")?;
-            let key = pem::rsa_key(n, e)?;
-            VerifyingKey::from_public_key(kid, JwsAlgorithm::Rs256, key).map(Some)
-        }
-        ("EC", None | Some(JwsAlgorithm::Es256)) => {
-            if jwk.crv.as_deref() != Some("P-256") {
-                return Ok(None);
-            }
-            let x = jwk_member(jwk, &jwk.x, "x")?;
-            let y = jwk_member(jwk, &jwk.y, "y")?;
-            if x.len() != 32 || y.len() != 32 {
-                return Err("a P-256 key needs 32-byte 'x' and 'y'".to_owned());
-            }
-            let mut point = Vec::with_capacity(65);
-            point.push(0x04);
-            point.extend_from_slice(&x);
-            point.extend_from_slice(&y);
-            let key = pem::ec_point(point)?;
-            VerifyingKey::from_public_key(kid, JwsAlgorithm::Es256, key).map(Some)
-        }
-        ("oct", None | Some(JwsAlgorithm::Hs256)) => {
-            let secret = jwk_member(jwk, &jwk.k, "k")?;
-            VerifyingKey::from_secret(kid, &secret).map(Some)
-        }
-        _ => Ok(None),
     }
 }
 
 fn jwks_keys(text: &str) -> Result<Vec<VerifyingKey>, AuthConfigError> {
-    let jwks: Jwks = serde_json::from_str(text).map_err(|error| {
+    let jwks: JwkSet = serde_json::from_str(text).map_err(|error| {
         AuthConfigError::new(format!(
             "oauth2.jwks is not a JWK Set ({{\"keys\": [...]}}): {error}"
         ))
     })?;
     let mut keys = Vec::new();
     for (index, jwk) in jwks.keys.iter().enumerate() {
-        match jwk_key(jwk) {
-            Ok(Some(key)) => keys.push(key),
+        let kid = jwk.common.key_id.clone();
+        match keys::jwk_key(jwk) {
+            Ok(Some(key)) => keys.push(VerifyingKey::new(kid, key)),
             Ok(None) => tracing::info!(
                 index,
-                kid = jwk.kid.as_deref().unwrap_or(""),
-                kty = %jwk.kty,
+                kid = kid.as_deref().unwrap_or(""),
                 "skipping a JWKS key this server does not verify with"
             ),
             Err(detail) => {
-                let name = match &jwk.kid {
+                let name = match &kid {
                     Some(kid) => format!("oauth2.jwks key {index} (kid '{kid}')"),
                     None => format!("oauth2.jwks key {index}"),
                 };
@@ -378,6 +268,9 @@ fn part(text: &str, what: &str) -> Result<Vec<u8>, TokenError> {
 impl JwtVerifier {
     /// The verifier of an `oauth2` configuration.
     pub(super) fn new(config: &OAuth2Config) -> Result<Self, AuthConfigError> {
+        // The RustCrypto backend, unless the embedder installed one before.
+        let _already_installed =
+            jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
         let mut keys = config
             .keys
             .iter()
@@ -466,7 +359,7 @@ impl JwtVerifier {
                 let matching: Vec<&VerifyingKey> = with_kid
                     .iter()
                     .copied()
-                    .filter(|key| key.alg() == alg)
+                    .filter(|key| key.alg == alg)
                     .collect();
                 if matching.is_empty() {
                     return Err(invalid(format!(
@@ -474,7 +367,7 @@ impl JwtVerifier {
                         printable(kid, 64),
                         with_kid
                             .first()
-                            .map_or("another algorithm", |key| key.alg().name()),
+                            .map_or("another algorithm", |key| key.alg.name()),
                         alg.name()
                     )));
                 }
@@ -482,7 +375,7 @@ impl JwtVerifier {
             }
             None => {
                 let matching: Vec<&VerifyingKey> =
-                    self.keys.iter().filter(|key| key.alg() == alg).collect();
+                    self.keys.iter().filter(|key| key.alg == alg).collect();
                 if matching.is_empty() {
                     return Err(invalid(format!(
                         "no key for the token's alg {} is configured",
@@ -492,18 +385,35 @@ impl JwtVerifier {
                 matching
             }
         };
-        let signature = part(signature_part, "signature")?;
-        let signing_input = &token[..header_part.len() + 1 + payload_part.len()];
-        if !candidates
-            .iter()
-            .any(|key| key.verify(signing_input.as_bytes(), &signature))
-        {
-            return Err(invalid("the token's signature is not valid"));
+        // Checked here so that what the crate reports below can only be about the
+        // signature or the payload's JSON.
+        part(signature_part, "signature")?;
+        part(payload_part, "payload")?;
+        if jsonwebtoken::decode_header(token).is_err() {
+            return Err(invalid("the token's header is not a valid JOSE header"));
         }
-        match serde_json::from_slice(&part(payload_part, "payload")?) {
-            Ok(Value::Object(claims)) => Ok(claims),
-            _ => Err(invalid("the token's payload is not a JSON object")),
+        let mut unusable = None;
+        for key in candidates {
+            match jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &key.validation) {
+                Ok(data) => return Ok(data.claims),
+                Err(error) => match error.kind() {
+                    ErrorKind::InvalidSignature => {}
+                    ErrorKind::Json(_) => {
+                        return Err(invalid("the token's payload is not a JSON object"));
+                    }
+                    ErrorKind::InvalidToken => {
+                        return Err(invalid(
+                            "the token is not a valid JWS (its header asks for what this server does not do)",
+                        ));
+                    }
+                    _ => unusable = Some(error),
+                },
+            }
         }
+        Err(invalid(match unusable {
+            Some(error) => format!("the token could not be checked: {error}"),
+            None => "the token's signature is not valid".to_owned(),
+        }))
     }
 
     /// The time and audience checks.
@@ -605,6 +515,7 @@ impl JwtVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ring::hmac;
 
     fn encode(value: &Value) -> String {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).expect("json"))
@@ -698,6 +609,62 @@ mod tests {
     }
 
     #[test]
+    fn only_the_algorithm_of_the_key_is_tried() {
+        // The HS256 key's secret is the text of an RSA public key: a token "signed" with
+        // it under RS256 is refused for want of an RS256 key, not checked as HMAC.
+        let rsa = include_str!("../../../tests/fixtures/rsa2048-public.pem");
+        let verifier = verifier(OAuth2Config {
+            keys: vec![JwtKey {
+                alg: JwsAlgorithm::Hs256,
+                kid: Some("h".to_owned()),
+                secret: Some(rsa.to_owned()),
+                secret_base64: None,
+                public_key_pem: None,
+            }],
+            ..hs_config()
+        });
+        let claims = serde_json::json!({"sub": "a", "exp": 2000});
+        let token = hs256(
+            rsa.as_bytes(),
+            &serde_json::json!({"alg": "RS256"}),
+            &claims,
+        );
+        assert_eq!(
+            verifier.verify(&token, 1000.0),
+            Err(TokenError::Invalid(
+                "no key for the token's alg RS256 is configured".to_owned()
+            ))
+        );
+        let token = hs256(
+            rsa.as_bytes(),
+            &serde_json::json!({"alg": "RS256", "kid": "h"}),
+            &claims,
+        );
+        assert_eq!(
+            verifier.verify(&token, 1000.0),
+            Err(TokenError::Invalid(
+                "the key 'h' is for HS256, not for the token's alg RS256".to_owned()
+            ))
+        );
+        let token = hs256(
+            rsa.as_bytes(),
+            &serde_json::json!({"alg": "HS256"}),
+            &claims,
+        );
+        assert!(verifier.verify(&token, 1000.0).is_ok());
+        // Unencoded payloads (RFC 7797) are not for JWTs.
+        let token = hs256(
+            rsa.as_bytes(),
+            &serde_json::json!({"alg": "HS256", "b64": false}),
+            &claims,
+        );
+        assert!(matches!(
+            verifier.verify(&token, 1000.0),
+            Err(TokenError::Invalid(_))
+        ));
+    }
+
+    #[test]
     fn needs_a_tenant_without_a_default() {
         let verifier = verifier(OAuth2Config {
             default_tenant: None,
@@ -765,7 +732,25 @@ mod tests {
             ))
             .is_err()
         );
+        // A kind this server verifies with, without its members.
+        let Err(error) = JwtVerifier::new(&jwks(r#"{"keys": [{"kty": "RSA", "kid": "r"}]}"#))
+        else {
+            panic!("an RSA key without n and e must be refused");
+        };
+        assert!(
+            error
+                .to_string()
+                .contains("(kid 'r'): an RSA key needs 'n' and 'e'"),
+            "{error}"
+        );
+        // Keys for other algorithms are skipped, not refused.
         let k = URL_SAFE_NO_PAD.encode(SECRET);
+        assert!(
+            JwtVerifier::new(&jwks(&format!(
+                r#"{{"keys": [{{"kty": "oct", "alg": "HS512", "k": "{k}"}}, {{"kty": "oct", "k": "{k}"}}]}}"#
+            )))
+            .is_ok_and(|verifier| verifier.keys.len() == 1)
+        );
         assert!(
             JwtVerifier::new(&jwks(&format!(
                 r#"{{"keys": [{{"kty": "oct", "kid": "h", "k": "{k}"}}]}}"#

@@ -14,8 +14,9 @@
 //! basic:
 //!   users:
 //!     - name: operator
-//!       # made by tacker_api::rest::auth::hash_password
-//!       passwordHash: "pbkdf2-sha256$600000$c2FsdHNhbHRzYWx0c2FsdA$…"
+//!       # a PHC string: made by tacker_api::rest::auth::hash_password, or an
+//!       # Argon2 hash ("$argon2id$v=19$m=19456,t=2,p=1$…")
+//!       passwordHash: "$pbkdf2-sha256$i=600000,l=32$c2FsdHNhbHRzYWx0c2FsdA$…"
 //!       tenant: default
 //!       scopes: [vnflcm, vnfpkgm, "vims:readonly"]
 //! oauth2:
@@ -47,11 +48,10 @@
 //! saying what is wrong.
 
 mod jwt;
+mod keys;
 mod password;
-mod pem;
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -64,11 +64,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_PAD_INDIFFERENT;
 use serde::Deserialize;
 use tacker_core::TenantId;
+use tokio::sync::Semaphore;
 
 use super::Principal;
 use super::sol013::ApiError;
 use jwt::{JwtVerifier, TokenError};
-pub use password::{DEFAULT_ITERATIONS, hash_password, hash_password_with_iterations};
+pub use password::{
+    DEFAULT_ITERATIONS, MAX_ARGON2_LANES, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PASSES, MAX_ITERATIONS,
+    MIN_ITERATIONS, hash_password, hash_password_with_iterations,
+};
 use password::{LoginCache, PasswordHash};
 
 /// How requests are authenticated: exactly one of `none`, or `basic` and/or `oauth2`.
@@ -165,8 +169,12 @@ impl Default for BasicConfig {
 pub struct BasicUser {
     /// The user name (without `:`).
     pub name: String,
-    /// The password as `pbkdf2-sha256$<iterations>$<salt-base64>$<hash-base64>`, as
-    /// [`hash_password`] makes it.
+    /// The password's hash as a PHC string: PBKDF2 (`$pbkdf2-sha256$i=<iterations>,l=<length>$<salt>$<hash>`
+    /// as [`hash_password`] makes it, or `$pbkdf2-sha512$…`) with [`MIN_ITERATIONS`] to
+    /// [`MAX_ITERATIONS`] iterations, or Argon2 (`$argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>`,
+    /// or `$argon2i$…`) with at most [`MAX_ARGON2_MEMORY_KIB`] KiB, [`MAX_ARGON2_PASSES`]
+    /// passes and [`MAX_ARGON2_LANES`] lanes. The older form
+    /// `pbkdf2-sha256$<iterations>$<salt-base64>$<hash-base64>` is still understood.
     pub password_hash: String,
     /// The tenant the user acts for (default `default`).
     #[serde(default)]
@@ -330,9 +338,11 @@ struct BasicAccount {
 
 struct BasicUsers {
     accounts: HashMap<String, BasicAccount>,
-    /// Checked for unknown users.
+    /// Checked for unknown users: as costly as the costliest configured hash.
     unmatchable: PasswordHash,
     cache: Option<LoginCache>,
+    /// Bounds the password checks running at once (each may take a hash's memory).
+    checks: Arc<Semaphore>,
 }
 
 impl BasicUsers {
@@ -365,21 +375,39 @@ impl BasicUsers {
                 )));
             }
         }
-        let iterations = accounts
+        let unmatchable = accounts
             .values()
-            .map(|account| account.hash.iterations())
-            .max()
-            .unwrap_or(NonZeroU32::MIN);
+            .map(|account| &account.hash)
+            .max_by_key(|hash| hash.cost())
+            .map(PasswordHash::unmatchable)
+            .ok_or_else(|| AuthConfigError::new("basic needs at least one user"))?;
         let cache = match config.cache_seconds {
             0 => None,
             seconds => Some(LoginCache::new(Duration::from_secs(seconds))?),
         };
+        let parallel = std::thread::available_parallelism().map_or(1, usize::from);
         Ok(Self {
             accounts,
-            unmatchable: PasswordHash::unmatchable(iterations),
+            unmatchable,
             cache,
+            checks: Arc::new(Semaphore::new(parallel.max(2))),
         })
     }
+}
+
+/// Whether `password` matches `hash`, checked on a blocking thread once one of the
+/// `checks` permits is free.
+async fn check_password(checks: &Arc<Semaphore>, hash: PasswordHash, password: String) -> bool {
+    let Ok(permit) = checks.clone().acquire_owned().await else {
+        return false;
+    };
+    tokio::task::spawn_blocking(move || {
+        let matches = hash.verify(password.as_bytes());
+        drop(permit);
+        matches
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Verifies the credentials of requests and the scopes their paths need.
@@ -596,10 +624,7 @@ impl Authenticator {
         };
         let matches = cached || {
             let hash = account.map_or_else(|| users.unmatchable.clone(), |a| a.hash.clone());
-            let password = password.to_owned();
-            tokio::task::spawn_blocking(move || hash.verify(password.as_bytes()))
-                .await
-                .unwrap_or(false)
+            check_password(&users.checks, hash, password.to_owned()).await
         };
         match account {
             Some(account) if matches => {
@@ -816,7 +841,7 @@ mod tests {
         );
         assert!(Authenticator::new(parse("{}")).is_err());
         assert!(serde_json::from_str::<AuthConfig>(r#"{"nnone": {}}"#).is_err());
-        let hash = hash_password_with_iterations("pw", 10).expect("hash");
+        let hash = hash_password_with_iterations("pw", 1000).expect("hash");
         let basic =
             format!(r#"{{"basic": {{"users": [{{"name": "a", "passwordHash": "{hash}"}}]}}}}"#);
         assert!(Authenticator::new(parse(&basic)).is_ok());
@@ -854,6 +879,37 @@ mod tests {
             scopes: Vec::new(),
         };
         assert!(!format!("{user:?}").contains("pbkdf2"));
+    }
+
+    #[test]
+    fn unknown_users_cost_as_much_as_the_costliest_user() {
+        let cheap = hash_password_with_iterations("a", 1000).expect("hash");
+        let dear = hash_password_with_iterations("b", 3000).expect("hash");
+        let config: BasicConfig = serde_json::from_str(&format!(
+            r#"{{"users": [{{"name": "a", "passwordHash": "{cheap}"}}, {{"name": "b", "passwordHash": "{dear}"}}]}}"#
+        ))
+        .expect("config");
+        let users = BasicUsers::new(&config).expect("users");
+        let costliest = users.accounts.get("b").map(|account| account.hash.cost());
+        assert_eq!(Some(users.unmatchable.cost()), costliest);
+        assert!(!users.unmatchable.verify(b"b"));
+    }
+
+    #[tokio::test]
+    async fn password_checks_wait_for_a_permit() {
+        let hash = hash_password_with_iterations("pw", 1000).expect("hash");
+        let hash = PasswordHash::parse(&hash).expect("parse");
+        let checks = Arc::new(Semaphore::new(1));
+        let outcomes = futures::future::join_all((0..6).map(|n| {
+            let password = if n % 2 == 0 { "pw" } else { "nope" };
+            check_password(&checks, hash.clone(), password.to_owned())
+        }))
+        .await;
+        assert_eq!(outcomes, [true, false, true, false, true, false]);
+        assert_eq!(checks.available_permits(), 1);
+        // Closed permits (a server shutting down) fail closed.
+        checks.close();
+        assert!(!check_password(&checks, hash, "pw".to_owned()).await);
     }
 
     #[test]
