@@ -53,7 +53,7 @@ if [ -z "${NO_BUILD:-}" ]; then
     echo "== building release binaries"
     # One invocation for both packages: building them apart unifies features differently
     # and rebuilds the shared crates.
-    cargo build --release -q -p tacker-examples --bin vnfm \
+    cargo build --release -q -p tacker-vnfm --bin vnfm \
         -p tacker-benches --bin seed-instances --bin http-load
 fi
 

@@ -57,7 +57,7 @@ trap 'stop_server; rm -rf "$work"' EXIT
 
 if [ -z "${NO_BUILD:-}" ]; then
     echo "== building vnfm (release)"
-    cargo build --release -q -p tacker-examples --bin vnfm
+    cargo build --release -q -p tacker-vnfm --bin vnfm
 fi
 
 echo "== writing a ${size_mib} MiB package"

@@ -161,7 +161,7 @@ if [ "$("$venv/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, versi
 fi
 
 echo "== conformance: building the server"
-cargo build --quiet -p tacker-examples --bin vnfm
+cargo build --quiet -p tacker-vnfm --bin vnfm
 target_dir=$(cargo metadata --format-version 1 --no-deps |
     "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 

@@ -26,18 +26,3 @@ fn the_quickstart_runs_a_vnf_through_its_whole_life() {
         assert!(stdout.contains(line), "missing '{line}' in:\n{stdout}");
     }
 }
-
-#[test]
-fn the_sample_package_is_valid() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/sample-vnf");
-    let output = Command::new(env!("CARGO_BIN_EXE_tacker"))
-        .args(["package", "validate"])
-        .arg(&dir)
-        .output()
-        .expect("run tacker");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}

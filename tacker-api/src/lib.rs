@@ -20,14 +20,19 @@
 //! `Router` an embedder can mount ([`rest::Api`]).
 
 pub mod fetch;
+#[cfg(feature = "server")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod http;
+#[cfg(feature = "server")]
 pub mod metrics;
 pub mod notify;
+#[cfg(feature = "server")]
 pub mod rest;
+#[cfg(feature = "server")]
 pub mod serve;
 
 pub use fetch::HttpPackageFetcher;
 pub use notify::HttpNotificationSink;
+#[cfg(feature = "server")]
 pub use rest::{Api, ApiConfig, Principal};

@@ -82,7 +82,8 @@ async fn a_vnfc_whose_health_endpoint_dies_is_healed_automatically() {
             subscribed.body
         );
     }
-    let package_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/sample-vnf");
+    let package_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/packages/sample-vnf");
     let package = api.onboard(&package_dir).await;
     let created = api
         .post(

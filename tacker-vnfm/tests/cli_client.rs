@@ -534,7 +534,7 @@ fn a_package_directory_is_uploaded_as_a_zip_and_followed_to_onboarded() {
     assert_eq!(code, 0, "{stderr}");
     let created: Value = serde_json::from_str(&stdout).expect("JSON");
     let id = created["id"].as_str().expect("id");
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("packages/sample-vnf");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/packages/sample-vnf");
     let sample = sample.to_string_lossy().into_owned();
     let (code, stdout, stderr) =
         tacker_at(&base, &home, &["package", "upload", id, &sample, "--wait"]);

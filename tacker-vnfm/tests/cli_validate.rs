@@ -119,3 +119,18 @@ fn validate_reads_zip_files_too() {
     let facts: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(facts["vnfd_id"], package.expected["vnfd_id"]);
 }
+
+#[test]
+fn the_sample_package_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/packages/sample-vnf");
+    let output = Command::new(env!("CARGO_BIN_EXE_tacker"))
+        .args(["package", "validate"])
+        .arg(&dir)
+        .output()
+        .expect("run tacker");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

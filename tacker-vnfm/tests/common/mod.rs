@@ -309,7 +309,7 @@ impl Client {
             .await;
         assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
         let id = created.body["id"].as_str().expect("package id").to_owned();
-        let zip = tacker_examples::zip_package_dir(package_dir).expect("zip the package");
+        let zip = tacker_vnfm::zip_package_dir(package_dir).expect("zip the package");
         let uploaded = self
             .send(
                 reqwest::Method::PUT,

@@ -1,5 +1,5 @@
-//! Runnable examples of the tacker VNF Manager (see `src/bin/`), and the helpers they
-//! share.
+//! The tacker VNF Manager as a program: the `vnfm` server (ETSI SOL002/SOL003/SOL005
+//! REST APIs over [`tacker_core::Vnfm`]) and the `tacker` command-line client ([`cli`]).
 
 use std::io::Write;
 use std::path::Path;

@@ -3,10 +3,10 @@
 //! `tacker package validate <dir-or-zip> [--json] [--missing-ok PATH]…` checks a VNF
 //! package (SOL004 CSAR with a SOL001 VNFD) the way onboarding does and prints its facts;
 //! the `package`, `vnf`, `op`, `vim` and `subscription` commands drive a VNFM server
-//! through its ETSI REST APIs. See `tacker --help` and `tacker_examples::cli`.
+//! through its ETSI REST APIs. See `tacker --help` and `tacker_vnfm::cli`.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    tacker_examples::cli::main()
+    tacker_vnfm::cli::main()
 }
