@@ -363,7 +363,7 @@ async fn a_vnf_goes_through_its_whole_life() {
     assert!(
         matches!(
             lcm.delete_vnf(&f.tenant, &id).await,
-            Err(Error::Conflict(_))
+            Err(Error::WrongInstantiationState { .. })
         ),
         "INSTANTIATED"
     );
@@ -417,7 +417,7 @@ async fn requests_are_validated_before_anything_is_stored() {
         matches!(
             lcm.scale(&f.tenant, &id, scale(ScaleType::ScaleOut, 1))
                 .await,
-            Err(Error::Conflict(_))
+            Err(Error::WrongInstantiationState { .. })
         ),
         "NOT_INSTANTIATED"
     );
@@ -473,7 +473,7 @@ async fn requests_are_validated_before_anything_is_stored() {
     assert_eq!(op.operation_state, State::Completed);
     assert!(matches!(
         lcm.instantiate(&f.tenant, &id, instantiate_request()).await,
-        Err(Error::Conflict(_))
+        Err(Error::WrongInstantiationState { .. })
     ));
     assert!(
         matches!(lcm.scale(&f.tenant, &id, scale(ScaleType::ScaleOut, 3)).await, Err(Error::Unprocessable(m)) if m.contains("0..2"))
@@ -537,7 +537,7 @@ async fn of_a_hundred_concurrent_requests_on_one_instance_exactly_one_is_accepte
     for attempt in attempts {
         match attempt.await.expect("task") {
             Ok(_) => accepted += 1,
-            Err(Error::Conflict(_)) => conflicts += 1,
+            Err(error) if error.is_conflict() => conflicts += 1,
             Err(other) => panic!("unexpected {other}"),
         }
     }
@@ -565,7 +565,7 @@ async fn a_failed_step_is_retried_from_where_it_failed() {
         matches!(
             lcm.scale(&f.tenant, &id, scale(ScaleType::ScaleOut, 1))
                 .await,
-            Err(Error::Conflict(_))
+            Err(ref error) if error.is_conflict()
         ),
         "FAILED_TEMP blocks other operations"
     );

@@ -864,10 +864,12 @@ async fn fail_then_retry(f: &Fixture, lcm: &VnfLcm, case: &Case) {
         before,
         "a failed operation leaves the instance as it was"
     );
-    assert_conflict(
-        lcm.request(&f.tenant, &id, OpRequest::ModifyInfo(rename("x")), false)
-            .await,
-        "FAILED_TEMP holds the instance",
+    let refused = lcm
+        .request(&f.tenant, &id, OpRequest::ModifyInfo(rename("x")), false)
+        .await;
+    assert!(
+        matches!(&refused, Err(Error::OperationInProgress { vnf_lcm_op_occ_id, .. }) if vnf_lcm_op_occ_id == &failed.id),
+        "FAILED_TEMP holds the instance: {refused:?}"
     );
     for mode in [CancelModeType::Graceful, CancelModeType::Forceful] {
         assert_conflict(
@@ -1928,6 +1930,10 @@ async fn modify_info_moves_a_not_instantiated_vnf_to_another_release_of_its_pack
 #[derive(Debug, Clone, Copy)]
 enum Refusal {
     Conflict,
+    /// `WrongInstantiationState`: the instance is (not) instantiated.
+    WrongState,
+    /// `OperationInProgress`: another operation holds the instance.
+    InProgress,
     Unprocessable,
     InvalidRequest,
     NotSupported,
@@ -1938,9 +1944,11 @@ impl Refusal {
         matches!(
             (self, error),
             (Self::Conflict, Error::Conflict(_))
+                | (Self::WrongState, Error::WrongInstantiationState { .. })
+                | (Self::InProgress, Error::OperationInProgress { .. })
                 | (Self::Unprocessable, Error::Unprocessable(_))
                 | (Self::InvalidRequest, Error::InvalidRequest(_))
-                | (Self::NotSupported, Error::NotSupported(_))
+                | (Self::NotSupported, Error::OperationNotSupported { .. })
         )
     }
 }
@@ -2015,7 +2023,7 @@ async fn refusals_by_the_state_of_the_instance() {
             &lcm,
             &id,
             request,
-            Refusal::Conflict,
+            Refusal::WrongState,
             "NOT_INSTANTIATED",
         )
         .await;
@@ -2026,13 +2034,21 @@ async fn refusals_by_the_state_of_the_instance() {
         &lcm,
         &id,
         OpRequest::Instantiate(instantiate_request("simple", None)),
-        Refusal::Conflict,
+        Refusal::WrongState,
         "already INSTANTIATED",
     )
     .await;
-    assert_conflict(
-        lcm.delete_vnf(&f.tenant, &id).await,
-        "delete of INSTANTIATED",
+    let refused = lcm.delete_vnf(&f.tenant, &id).await;
+    assert!(
+        matches!(
+            &refused,
+            Err(Error::WrongInstantiationState {
+                expected: InstantiationState::NotInstantiated,
+                actual: InstantiationState::Instantiated,
+                ..
+            })
+        ),
+        "delete of INSTANTIATED: {refused:?}"
     );
 
     // An operation in progress (here: FAILED_TEMP) holds the instance for every request.
@@ -2053,7 +2069,7 @@ async fn refusals_by_the_state_of_the_instance() {
     requests.retain(|r| !matches!(r, OpRequest::Operate(_)));
     requests.push(OpRequest::ModifyInfo(rename("busy")));
     for request in requests {
-        assert_refused(&f, &lcm, &id, request, Refusal::Conflict, "in progress").await;
+        assert_refused(&f, &lcm, &id, request, Refusal::InProgress, "in progress").await;
     }
     lcm.fail(&f.tenant, &op.id).await.expect("fail");
 
@@ -2304,7 +2320,7 @@ async fn refusals_of_requests_that_do_not_fit_the_vnfd_or_the_instance() {
                 vnfd_id: Some(V2.into()),
                 ..VnfInfoModificationRequest::default()
             }),
-            Refusal::Conflict,
+            Refusal::WrongState,
             "change_vnfpkg",
         ),
     ];

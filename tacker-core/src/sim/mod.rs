@@ -859,12 +859,14 @@ impl SimInfraDriver {
                 }
                 // Another driver on the store changed (or removed) the deployment since
                 // it was read: run again on what it wrote.
-                Err(Error::Conflict(_) | Error::NotFound { .. })
-                    if attempt < MAX_STORE_ATTEMPTS =>
+                Err(error)
+                    if (error.is_conflict() || matches!(error, Error::NotFound { .. }))
+                        && attempt < MAX_STORE_ATTEMPTS =>
                 {
                     tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
                 }
-                Err(Error::Conflict(message)) => {
+                Err(error) if error.is_conflict() => {
+                    let message = error.conflict_reason().unwrap_or_default();
                     return Err(Error::driver(
                         "sim",
                         true,

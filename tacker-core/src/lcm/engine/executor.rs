@@ -249,7 +249,7 @@ impl VnfLcm {
                         retryable: true,
                         ..
                     }
-                ) || matches!(&error, Error::Conflict(m) if m.contains("changed concurrently"));
+                ) || matches!(error, Error::StaleVersion { .. });
                 if transient && store_retries > 0 {
                     store_retries -= 1;
                     let attempt = STORE_RETRIES - store_retries;
@@ -699,7 +699,7 @@ impl VnfLcm {
                     job.op.version = version;
                     return Ok(());
                 }
-                Err(Error::Conflict(message)) if message.contains("changed concurrently") => {}
+                Err(Error::StaleVersion { .. }) => {}
                 Err(other) => return Err(other),
             }
         }

@@ -237,7 +237,7 @@ impl VnfLcm {
                         self.inner.outbox.notify_one();
                         return Ok((alarm, true));
                     }
-                    Err(Error::Conflict(_)) => continue,
+                    Err(Error::Conflict(_) | Error::StaleVersion { .. }) => continue,
                     Err(other) => return Err(other),
                 }
             }
@@ -350,7 +350,7 @@ impl VnfLcm {
                     self.inner.outbox.notify_one();
                     return Ok(Some(alarm));
                 }
-                Err(Error::Conflict(_)) => continue,
+                Err(Error::Conflict(_) | Error::StaleVersion { .. }) => continue,
                 Err(other) => return Err(other),
             }
         }
