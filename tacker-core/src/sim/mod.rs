@@ -91,7 +91,7 @@
 //!   (recreating removed VNFCs under their recorded ids).
 
 mod deployment;
-pub(crate) mod report;
+mod report;
 mod sample;
 mod vim;
 
@@ -986,7 +986,7 @@ fn outcome(
         .map(|d| report::resources(d, ctx.vim_connection_id))
         .unwrap_or_default();
     let resource_changes =
-        report::changes(ctx.vnf_instance.instantiated_vnf_info.as_ref(), &resources);
+        crate::infra::resource_changes(ctx.vnf_instance.instantiated_vnf_info.as_ref(), &resources);
     let changed_ext_connectivity = match changed_ext {
         Some(ids) => resources
             .ext_virtual_link_info

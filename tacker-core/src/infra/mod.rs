@@ -21,6 +21,10 @@
 //!   (`STARTED` or `STOPPED`), from which the engine fills `vnfcInfo`.
 //! - A context whose VIM has another `vimType` than the driver's is `InvalidRequest`.
 
+mod changes;
+
+pub use changes::resource_changes;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -338,18 +342,4 @@ pub fn not_supported(vim_type: &str, what: &str) -> Error {
     Error::NotSupported(format!(
         "the {vim_type} infra driver does not support {what}"
     ))
-}
-
-/// The `resourceChanges` of a call: what differs between the instance as recorded
-/// before the operation (`before`, `None` when it was not instantiated) and the
-/// resources a driver found after the call. VNFCs, storage and links are matched by
-/// their ids; a VNFC whose compute resource, storage or connection points differ is
-/// MODIFIED (a change of its power state alone is not a resource change). Drivers that
-/// read their resources back from the VIM use this so that every driver reports
-/// changes the same way.
-pub fn resource_changes(
-    before: Option<&crate::model::InstantiatedVnfInfo>,
-    after: &VnfResources,
-) -> ResourceChanges {
-    crate::sim::report::changes(before, after)
 }
