@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use object_store::memory::InMemory;
 use tacker_core::grant::GrantProvider;
-use tacker_core::infra::InfraCapabilities;
+use tacker_core::infra::{InfraCapabilities, InfraOperation};
 use tacker_core::lcm::{LcmConfig, LocalGrantProvider, OpEvent, OpRequest, VnfLcm, transition};
 use tacker_core::mgmt::{MgmtContext, MgmtDriver, MgmtOutcome};
 use tacker_core::model::{
@@ -2507,20 +2507,7 @@ async fn refusals_by_what_the_engine_and_its_drivers_can_do() {
 
     // A driver without the capabilities.
     let bare = SimInfraDriver::builder()
-        .capabilities(InfraCapabilities {
-            scale: false,
-            heal_vnfc: true,
-            heal_vnf: false,
-            change_flavour: false,
-            change_ext_conn: false,
-            change_vnfpkg: false,
-            operate: false,
-            rollback_instantiate: false,
-            rollback_scale: false,
-            rollback_change_flavour: false,
-            rollback_change_ext_conn: false,
-            rollback_change_vnfpkg: false,
-        })
+        .capabilities(InfraCapabilities::new().with(InfraOperation::HealVnfc))
         .build();
     let lcm = f.engine_wired(Wiring {
         sim: Some(bare.clone()),
@@ -2574,10 +2561,7 @@ async fn refusals_by_what_the_engine_and_its_drivers_can_do() {
     .await;
     let vnfc = vnfc_ids(&f.instance(&lcm, &id).await, "VDU1")[0].clone();
     let only_whole = SimInfraDriver::builder()
-        .capabilities(InfraCapabilities {
-            heal_vnfc: false,
-            ..InfraCapabilities::ALL
-        })
+        .capabilities(InfraCapabilities::ALL.without(InfraOperation::HealVnfc))
         .build();
     let whole_only = f.engine_wired(Wiring {
         sim: Some(only_whole),

@@ -1014,18 +1014,7 @@ impl VnfLcm {
                         )));
                     }
                 }
-                if r.vnfc_instance_id.is_empty() && !capabilities.heal_vnf {
-                    return Err(Error::operation_not_supported(
-                        "heal of the whole VNF",
-                        format!("the {} infra driver", driver.vim_type()),
-                    ));
-                }
-                if !r.vnfc_instance_id.is_empty() && !capabilities.heal_vnfc {
-                    return Err(Error::operation_not_supported(
-                        "heal of single VNFCs",
-                        format!("the {} infra driver", driver.vim_type()),
-                    ));
-                }
+                capabilities.require(crate::infra::heal_operation(r), driver.vim_type())?;
                 self.check_hooks(current_flavour()?, Op::Heal)?;
             }
             OpRequest::ChangeFlavour(r) => {
