@@ -50,11 +50,7 @@ impl MgmtDriver for RecordingMgmt {
             ctx.package.paths().iter().any(|p| p == "Scripts/mgmt.py"),
             "the hook sees the package"
         );
-        let mut outcome = MgmtOutcome::default();
-        outcome
-            .metadata
-            .insert("hooked".into(), serde_json::json!(name));
-        Ok(outcome)
+        Ok(MgmtOutcome::new().with_metadata_entry("hooked", name))
     }
 }
 

@@ -117,11 +117,7 @@ impl MgmtDriver for Hooks {
                 format!("{name}: injected hook failure"),
             ));
         }
-        let mut outcome = MgmtOutcome::default();
-        outcome
-            .metadata
-            .insert("hooked".into(), serde_json::json!(name));
-        Ok(outcome)
+        Ok(MgmtOutcome::new().with_metadata_entry("hooked", name))
     }
 }
 
