@@ -168,8 +168,9 @@ impl std::fmt::Display for InfraOperation {
 /// instantiate and terminate.
 ///
 /// It is the one statement of what a driver does. The engine reads it before it accepts
-/// a request, so nothing is accepted that would fail later; the REST layer offers a
-/// task only when it is in the set. A driver implements exactly the methods of the
+/// a request, so nothing is accepted that would fail later, and offers the `rollback`
+/// task of a failed operation (its link, the request) only when the rollback is in the
+/// set. A driver implements exactly the methods of the
 /// operations it declares: every other method keeps its default, which answers
 /// [`Error::OperationNotSupported`] naming the operation and the driver. The
 /// infra-driver conformance suite (`testkit::infra`) checks both directions: every
