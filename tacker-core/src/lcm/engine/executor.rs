@@ -815,6 +815,7 @@ impl VnfLcm {
             grant: job.op.value.grant.as_ref(),
             package: job.package.files.as_ref(),
             cancel: &job.cancel,
+            localization_language: None,
         };
         let outcome = match &job.request {
             OpRequest::Instantiate(r) => driver.instantiate(&ctx, r).await?,
@@ -980,6 +981,7 @@ impl VnfLcm {
             grant: job.op.value.grant.as_ref(),
             package: job.package.files.as_ref(),
             cancel: &job.cancel,
+            localization_language: None,
         };
         use crate::infra::Rollback;
         let target;
