@@ -51,9 +51,6 @@ pub enum InfraOperation {
     RollbackChangeExtConn,
     /// Rollback of change current VNF package.
     RollbackChangeVnfpkg,
-    /// Create VNF snapshot
-    /// ([`InfraDriver::create_snapshot`](super::InfraDriver::create_snapshot)).
-    CreateSnapshot,
 }
 
 impl InfraOperation {
@@ -73,7 +70,6 @@ impl InfraOperation {
         Self::RollbackChangeFlavour,
         Self::RollbackChangeExtConn,
         Self::RollbackChangeVnfpkg,
-        Self::CreateSnapshot,
     ];
 
     /// The operations every driver has: instantiate and terminate.
@@ -96,7 +92,6 @@ impl InfraOperation {
             Self::RollbackChangeFlavour => "rollback of change flavour",
             Self::RollbackChangeExtConn => "rollback of change external connectivity",
             Self::RollbackChangeVnfpkg => "rollback of change current VNF package",
-            Self::CreateSnapshot => "create VNF snapshot",
         }
     }
 
@@ -158,7 +153,6 @@ impl InfraOperation {
             Self::RollbackChangeFlavour => 11,
             Self::RollbackChangeExtConn => 12,
             Self::RollbackChangeVnfpkg => 13,
-            Self::CreateSnapshot => 14,
         };
         1 << index
     }
@@ -198,8 +192,6 @@ impl std::fmt::Display for InfraOperation {
 #[non_exhaustive]
 pub struct InfraCapabilities {
     operations: u64,
-    /// The most VNFCs one call creates at once (`None`: no limit).
-    pub max_vnfcs_per_call: Option<u32>,
 }
 
 impl InfraCapabilities {
@@ -213,17 +205,13 @@ impl InfraCapabilities {
             operations |= InfraOperation::ALL[i].bit();
             i += 1;
         }
-        Self {
-            operations,
-            max_vnfcs_per_call: None,
-        }
+        Self { operations }
     };
 
     /// Instantiate and terminate only.
     pub const fn new() -> Self {
         Self {
             operations: InfraOperation::Instantiate.bit() | InfraOperation::Terminate.bit(),
-            max_vnfcs_per_call: None,
         }
     }
 
@@ -232,7 +220,6 @@ impl InfraCapabilities {
     pub const fn with(self, operation: InfraOperation) -> Self {
         Self {
             operations: self.operations | operation.bit(),
-            ..self
         }
     }
 
@@ -244,7 +231,6 @@ impl InfraCapabilities {
         }
         Self {
             operations: self.operations & !operation.bit(),
-            ..self
         }
     }
 

@@ -116,8 +116,6 @@ pub struct InfraContext<'a> {
     /// Cancelled when the operation is cancelled (FORCEFUL: stop now; GRACEFUL: the
     /// engine waits for the call to return). Long waits must watch it.
     pub cancel: &'a CancellationToken,
-    /// The language the VNF is to be localized in, when the request names one.
-    pub localization_language: Option<&'a str>,
 }
 
 impl<'a> InfraContext<'a> {
@@ -146,7 +144,6 @@ impl<'a> InfraContext<'a> {
             grant: None,
             package: &NO_PACKAGE,
             cancel: &NEVER_CANCELLED,
-            localization_language: None,
         }
     }
 
@@ -549,15 +546,6 @@ pub trait InfraDriver: Send + Sync + std::fmt::Debug {
     ) -> Result<InfraOutcome> {
         let _ = ctx;
         Err(not_supported(self.vim_type(), rollback.operation()))
-    }
-
-    /// Take a snapshot of the VNF. [`InfraOperation::CreateSnapshot`].
-    async fn create_snapshot(&self, ctx: &InfraContext<'_>) -> Result<InfraOutcome> {
-        let _ = ctx;
-        Err(not_supported(
-            self.vim_type(),
-            InfraOperation::CreateSnapshot,
-        ))
     }
 }
 

@@ -575,7 +575,7 @@ impl SimInfraDriver {
     pub fn builder() -> SimBuilder {
         SimBuilder {
             vim_type: SIM_VIM_TYPE.to_owned(),
-            capabilities: InfraCapabilities::ALL.without(InfraOperation::CreateSnapshot),
+            capabilities: InfraCapabilities::ALL,
             latency: BTreeMap::new(),
             default_latency: Duration::ZERO,
             vdu_addresses: BTreeMap::new(),

@@ -1811,7 +1811,6 @@ async fn call_operation(
                 .rollback(ctx, &Rollback::ChangeVnfpkg(&pkg_request))
                 .await
         }
-        InfraOperation::CreateSnapshot => driver.create_snapshot(ctx).await,
     }
 }
 

@@ -815,7 +815,6 @@ impl VnfLcm {
             grant: job.op.value.grant.as_ref(),
             package: job.package.files.as_ref(),
             cancel: &job.cancel,
-            localization_language: None,
         };
         let outcome = match &job.request {
             OpRequest::Instantiate(r) => driver.instantiate(&ctx, r).await?,
@@ -981,7 +980,6 @@ impl VnfLcm {
             grant: job.op.value.grant.as_ref(),
             package: job.package.files.as_ref(),
             cancel: &job.cancel,
-            localization_language: None,
         };
         use crate::infra::Rollback;
         let target;
