@@ -157,7 +157,7 @@ impl<'a> MgmtContext<'a> {
 /// its VMs) returns it in `registered_vims`; the engine, not the driver, keeps the VIM
 /// registry in step with the instance:
 /// - right after the hook, before the step is recorded, each VIM is registered in the
-///   engine's [`VimRegistry`](crate::vim::VimRegistry) under its name, its
+///   engine's [`VimRegistry`] under its name, its
 ///   `accessInfo` sealed there, and marked as produced by the instance
 ///   (`extra.`[`PRODUCED_BY_VNF_INSTANCE`]). A VIM of that name that the same instance
 ///   registered before (the hook ran again after a crash or a retry, or a heal

@@ -172,7 +172,7 @@ impl std::fmt::Display for InfraOperation {
 /// task of a failed operation (its link, the request) only when the rollback is in the
 /// set. A driver implements exactly the methods of the
 /// operations it declares: every other method keeps its default, which answers
-/// [`Error::OperationNotSupported`] naming the operation and the driver. The
+/// [`Error::OperationNotSupported`](crate::Error::OperationNotSupported) naming the operation and the driver. The
 /// infra-driver conformance suite (`testkit::infra`) checks both directions: every
 /// declared operation works, every other one answers not supported.
 ///
@@ -247,7 +247,7 @@ impl InfraCapabilities {
             .filter(|operation| self.contains(*operation))
     }
 
-    /// `Ok` when `operation` is in the set, else [`Error::OperationNotSupported`]
+    /// `Ok` when `operation` is in the set, else [`Error::OperationNotSupported`](crate::Error::OperationNotSupported)
     /// naming it and the driver of `vim_type`: for drivers whose set is configured at
     /// run time (the simulator) to refuse what they do not declare.
     pub fn require(&self, operation: InfraOperation, vim_type: &str) -> Result<()> {
