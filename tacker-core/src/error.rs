@@ -1,6 +1,6 @@
 //! The one error type of the VNFM, with its mapping to ETSI `ProblemDetails`.
 
-use crate::model::ProblemDetails;
+use crate::model::{InstantiationState, LcmOperationType, ProblemDetails};
 
 /// A boxed error from a driver, a store back end or another dependency.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -23,10 +23,48 @@ pub enum Error {
         /// Its identifier.
         id: String,
     },
-    /// The request conflicts with the resource's state: another operation is in
-    /// progress, the instance is in the wrong instantiation state, a stale version. 409.
+    /// The request conflicts with the resource's state in a way none of the structured
+    /// conflicts below names (a flavour already in use, an alarm already acknowledged,
+    /// a key another resource holds). 409.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Another LCM operation is in progress on the VNF instance: SOL003 allows one at
+    /// a time. 409.
+    #[error("conflict: {}", in_progress_text(vnf_instance_id, vnf_lcm_op_occ_id, *operation))]
+    OperationInProgress {
+        /// The VNF instance.
+        vnf_instance_id: String,
+        /// The operation occurrence in progress.
+        vnf_lcm_op_occ_id: String,
+        /// Its operation, when the one who noticed knows it.
+        operation: Option<LcmOperationType>,
+    },
+    /// The VNF instance is not in the instantiation state the request needs (an
+    /// instantiate of an INSTANTIATED instance, a scale of a NOT_INSTANTIATED one). 409.
+    #[error("conflict: {detail}")]
+    WrongInstantiationState {
+        /// The VNF instance.
+        vnf_instance_id: String,
+        /// The state the request needs.
+        expected: InstantiationState,
+        /// The state the instance is in.
+        actual: InstantiationState,
+        /// What was refused and why, for people.
+        detail: String,
+    },
+    /// A record changed since it was read: the write was made against a stale version.
+    /// Reading the record again and redoing the change may succeed. 409.
+    #[error("conflict: {}", stale_text(kind, id, *read, *current))]
+    StaleVersion {
+        /// The kind of record, e.g. `VnfInstance`.
+        kind: &'static str,
+        /// Its identifier.
+        id: String,
+        /// The version the writer read.
+        read: u64,
+        /// The version stored now.
+        current: u64,
+    },
     /// The request is malformed: a missing or ill-typed field, a bad filter. 400.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
@@ -38,6 +76,16 @@ pub enum Error {
     /// VNFM never offers; the engine refuses up front, before accepting the request.
     #[error("not supported: {0}")]
     NotSupported(String),
+    /// An operation its implementer (a driver, say) does not offer: the structured form
+    /// of [`Error::NotSupported`] for callers that branch on what is missing. 501.
+    #[error("not supported: {implementer} does not support {operation}")]
+    OperationNotSupported {
+        /// The operation, as people name it (e.g. `scale`, `rollback of change flavour`).
+        operation: String,
+        /// Who lacks it, as people name it (e.g. `the ETSINFV.KUBERNETES.V_1 infra
+        /// driver`).
+        implementer: String,
+    },
     /// The resource cannot be given in the representation asked for (a multi-file
     /// VNFD as plain YAML). 406.
     #[error("not acceptable: {0}")]
@@ -98,6 +146,61 @@ impl Error {
         }
     }
 
+    /// [`Error::OperationInProgress`].
+    pub fn operation_in_progress(
+        vnf_instance_id: impl Into<String>,
+        vnf_lcm_op_occ_id: impl Into<String>,
+        operation: Option<LcmOperationType>,
+    ) -> Self {
+        Self::OperationInProgress {
+            vnf_instance_id: vnf_instance_id.into(),
+            vnf_lcm_op_occ_id: vnf_lcm_op_occ_id.into(),
+            operation,
+        }
+    }
+
+    /// [`Error::WrongInstantiationState`]: the instance is `actual`, the request needs
+    /// it `expected`; `detail` says so for people.
+    pub fn wrong_instantiation_state(
+        vnf_instance_id: impl Into<String>,
+        expected: InstantiationState,
+        actual: InstantiationState,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::WrongInstantiationState {
+            vnf_instance_id: vnf_instance_id.into(),
+            expected,
+            actual,
+            detail: detail.into(),
+        }
+    }
+
+    /// [`Error::StaleVersion`].
+    pub fn stale_version(
+        kind: &'static str,
+        id: impl Into<String>,
+        read: u64,
+        current: u64,
+    ) -> Self {
+        Self::StaleVersion {
+            kind,
+            id: id.into(),
+            read,
+            current,
+        }
+    }
+
+    /// [`Error::OperationNotSupported`].
+    pub fn operation_not_supported(
+        operation: impl Into<String>,
+        implementer: impl Into<String>,
+    ) -> Self {
+        Self::OperationNotSupported {
+            operation: operation.into(),
+            implementer: implementer.into(),
+        }
+    }
+
     /// A store error.
     pub fn store(message: impl Into<String>, retryable: bool) -> Self {
         Self::Store {
@@ -114,14 +217,64 @@ impl Error {
         }
     }
 
+    /// Whether the request conflicts with the state of a resource: [`Error::Conflict`]
+    /// or one of its structured forms ([`Error::OperationInProgress`],
+    /// [`Error::WrongInstantiationState`], [`Error::StaleVersion`]).
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Self::Conflict(_)
+                | Self::OperationInProgress { .. }
+                | Self::WrongInstantiationState { .. }
+                | Self::StaleVersion { .. }
+        )
+    }
+
+    /// What a conflict is about, without the `conflict: ` its message starts with
+    /// (`None` for an error that is no conflict, see [`Error::is_conflict`]).
+    pub fn conflict_reason(&self) -> Option<String> {
+        match self {
+            Self::Conflict(reason) => Some(reason.clone()),
+            Self::OperationInProgress {
+                vnf_instance_id,
+                vnf_lcm_op_occ_id,
+                operation,
+            } => Some(in_progress_text(
+                vnf_instance_id,
+                vnf_lcm_op_occ_id,
+                *operation,
+            )),
+            Self::WrongInstantiationState { detail, .. } => Some(detail.clone()),
+            Self::StaleVersion {
+                kind,
+                id,
+                read,
+                current,
+            } => Some(stale_text(kind, id, *read, *current)),
+            _ => None,
+        }
+    }
+
+    /// Whether the operation is not supported: [`Error::NotSupported`] or
+    /// [`Error::OperationNotSupported`].
+    pub fn is_not_supported(&self) -> bool {
+        matches!(
+            self,
+            Self::NotSupported(_) | Self::OperationNotSupported { .. }
+        )
+    }
+
     /// The HTTP status the ETSI APIs answer with.
     pub fn status(&self) -> u16 {
         match self {
             Self::NotFound { .. } => 404,
-            Self::Conflict(_) => 409,
+            Self::Conflict(_)
+            | Self::OperationInProgress { .. }
+            | Self::WrongInstantiationState { .. }
+            | Self::StaleVersion { .. } => 409,
             Self::InvalidRequest(_) => 400,
             Self::Unprocessable(_) => 422,
-            Self::NotSupported(_) => 501,
+            Self::NotSupported(_) | Self::OperationNotSupported { .. } => 501,
             Self::NotAcceptable(_) => 406,
             Self::PreconditionFailed(_) => 412,
             Self::Forbidden(_) => 403,
@@ -139,10 +292,13 @@ impl Error {
     pub fn title(&self) -> &'static str {
         match self {
             Self::NotFound { .. } => "Not Found",
-            Self::Conflict(_) => "Conflict",
+            Self::Conflict(_)
+            | Self::OperationInProgress { .. }
+            | Self::WrongInstantiationState { .. }
+            | Self::StaleVersion { .. } => "Conflict",
             Self::InvalidRequest(_) => "Bad Request",
             Self::Unprocessable(_) => "Unprocessable Entity",
-            Self::NotSupported(_) => "Not Implemented",
+            Self::NotSupported(_) | Self::OperationNotSupported { .. } => "Not Implemented",
             Self::NotAcceptable(_) => "Not Acceptable",
             Self::PreconditionFailed(_) => "Precondition Failed",
             Self::Forbidden(_) => "Forbidden",
@@ -180,6 +336,27 @@ impl Error {
     }
 }
 
+/// The text of [`Error::OperationInProgress`].
+fn in_progress_text(
+    vnf_instance_id: &str,
+    vnf_lcm_op_occ_id: &str,
+    operation: Option<LcmOperationType>,
+) -> String {
+    match operation {
+        Some(operation) => format!(
+            "operation {vnf_lcm_op_occ_id} ({operation}) is in progress on VNF instance {vnf_instance_id}"
+        ),
+        None => format!(
+            "another LCM operation ({vnf_lcm_op_occ_id}) is in progress on VNF instance {vnf_instance_id}"
+        ),
+    }
+}
+
+/// The text of [`Error::StaleVersion`].
+fn stale_text(kind: &str, id: &str, read: u64, current: u64) -> String {
+    format!("{kind} {id} was changed concurrently (version {read} read, {current} current)")
+}
+
 /// The longest reason quoted from another system in an error a client sees.
 pub const MAX_QUOTED_REASON: usize = 300;
 
@@ -206,9 +383,27 @@ mod tests {
         let cases: Vec<(Error, u16)> = vec![
             (Error::not_found("VnfInstance", "x"), 404),
             (Error::Conflict("busy".into()), 409),
+            (
+                Error::operation_in_progress("vnf-1", "op-1", Some(LcmOperationType::Scale)),
+                409,
+            ),
+            (
+                Error::wrong_instantiation_state(
+                    "vnf-1",
+                    InstantiationState::Instantiated,
+                    InstantiationState::NotInstantiated,
+                    "VNF instance vnf-1 is NOT_INSTANTIATED",
+                ),
+                409,
+            ),
+            (Error::stale_version("VnfInstance", "vnf-1", 3, 4), 409),
             (Error::InvalidRequest("bad".into()), 400),
             (Error::Unprocessable("no flavour".into()), 422),
             (Error::NotSupported("heal".into()), 501),
+            (
+                Error::operation_not_supported("heal", "the X infra driver"),
+                501,
+            ),
             (Error::NotAcceptable("multi-file VNFD".into()), 406),
             (Error::PreconditionFailed("etag".into()), 412),
             (Error::Forbidden("scope".into()), 403),
@@ -225,6 +420,46 @@ mod tests {
             assert_eq!(problem.title.as_deref(), Some(error.title()));
             assert!(!problem.detail.is_empty());
         }
+    }
+
+    #[test]
+    fn structured_conflicts_read_as_their_messages_did() {
+        let cases = [
+            (
+                Error::operation_in_progress("vnf-1", "op-1", None),
+                "conflict: another LCM operation (op-1) is in progress on VNF instance vnf-1",
+            ),
+            (
+                Error::operation_in_progress("vnf-1", "op-1", Some(LcmOperationType::Heal)),
+                "conflict: operation op-1 (HEAL) is in progress on VNF instance vnf-1",
+            ),
+            (
+                Error::stale_version("VnfInstance", "vnf-1", 3, 4),
+                "conflict: VnfInstance vnf-1 was changed concurrently (version 3 read, 4 current)",
+            ),
+            (
+                Error::operation_not_supported("operate", "the ETSINFV.X.V_1 infra driver"),
+                "not supported: the ETSINFV.X.V_1 infra driver does not support operate",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(error.to_problem_details().detail, text);
+        }
+        assert!(Error::stale_version("VnfInstance", "vnf-1", 3, 4).is_conflict());
+        for error in [
+            Error::stale_version("VnfInstance", "vnf-1", 3, 4),
+            Error::operation_in_progress("vnf-1", "op-1", None),
+            Error::Conflict("busy".into()),
+        ] {
+            assert_eq!(
+                format!("conflict: {}", error.conflict_reason().unwrap_or_default()),
+                error.to_string()
+            );
+        }
+        assert_eq!(Error::Internal("x".into()).conflict_reason(), None);
+        assert!(Error::Conflict("x".into()).is_conflict());
+        assert!(!Error::Cancelled("x".into()).is_conflict());
+        assert!(Error::operation_not_supported("a", "b").is_not_supported());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `MgmtDriver`: the VNF-specific management hooks of the SOL001 `Vnflcm` interface
 //! (`instantiate_start`, `instantiate_end`, `scale_start`, …).
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -8,11 +10,24 @@ use tokio_util::sync::CancellationToken;
 use crate::Result;
 use crate::TenantId;
 use crate::model::{Grant, KeyValuePairs, VimConnectionInfo, VnfInstance, VnfLcmOpOcc};
-use crate::package::PackageFiles;
+use crate::package::{InMemoryPackageFiles, PackageFiles};
+use crate::vim::VimRegistry;
 use crate::vnfd::{DeploymentFlavour, LcmHook, LcmOperationBinding, Vnfd};
 
+/// The package of a context built without one.
+static NO_PACKAGE: InMemoryPackageFiles = InMemoryPackageFiles::new();
+
+/// The cancellation token of a context built without one (never cancelled).
+static NEVER_CANCELLED: LazyLock<CancellationToken> = LazyLock::new(CancellationToken::new);
+
+/// The `additionalParams` of a request that has none.
+static NO_PARAMS: LazyLock<KeyValuePairs> = LazyLock::new(KeyValuePairs::new);
+
 /// Everything a hook may read.
+///
+/// Built with [`MgmtContext::new`] and the `with_*` methods (its fields can grow).
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct MgmtContext<'a> {
     /// The tenant of the instance.
     pub tenant: &'a TenantId,
@@ -39,6 +54,101 @@ pub struct MgmtContext<'a> {
     pub cancel: &'a CancellationToken,
 }
 
+impl<'a> MgmtContext<'a> {
+    /// A context for running `hook` (bound by `binding`) of the operation occurrence
+    /// `op_occ` on `vnf_instance`, in `flavour` of `vnfd`: without a VIM or a grant,
+    /// with an empty package and a token nobody cancels until the `with_*` methods say
+    /// otherwise.
+    pub fn new(
+        tenant: &'a TenantId,
+        hook: LcmHook,
+        binding: &'a LcmOperationBinding,
+        op_occ: &'a VnfLcmOpOcc,
+        vnf_instance: &'a VnfInstance,
+        vnfd: &'a Vnfd,
+        flavour: &'a DeploymentFlavour,
+    ) -> Self {
+        Self {
+            tenant,
+            hook,
+            binding,
+            op_occ,
+            vnf_instance,
+            vnfd,
+            flavour,
+            vim: None,
+            grant: None,
+            package: &NO_PACKAGE,
+            cancel: &NEVER_CANCELLED,
+        }
+    }
+
+    /// With another tenant.
+    #[must_use]
+    pub fn with_tenant(mut self, tenant: &'a TenantId) -> Self {
+        self.tenant = tenant;
+        self
+    }
+
+    /// With another hook and its binding.
+    #[must_use]
+    pub fn with_hook(mut self, hook: LcmHook, binding: &'a LcmOperationBinding) -> Self {
+        self.hook = hook;
+        self.binding = binding;
+        self
+    }
+
+    /// With another operation occurrence.
+    #[must_use]
+    pub fn with_op_occ(mut self, op_occ: &'a VnfLcmOpOcc) -> Self {
+        self.op_occ = op_occ;
+        self
+    }
+
+    /// With another instance.
+    #[must_use]
+    pub fn with_vnf_instance(mut self, vnf_instance: &'a VnfInstance) -> Self {
+        self.vnf_instance = vnf_instance;
+        self
+    }
+
+    /// With another VNFD and flavour.
+    #[must_use]
+    pub fn with_vnfd(mut self, vnfd: &'a Vnfd, flavour: &'a DeploymentFlavour) -> Self {
+        self.vnfd = vnfd;
+        self.flavour = flavour;
+        self
+    }
+
+    /// With the VIM of the instance (or none).
+    #[must_use]
+    pub fn with_vim(mut self, vim: Option<&'a VimConnectionInfo>) -> Self {
+        self.vim = vim;
+        self
+    }
+
+    /// With the grant of the operation (or none).
+    #[must_use]
+    pub fn with_grant(mut self, grant: Option<&'a Grant>) -> Self {
+        self.grant = grant;
+        self
+    }
+
+    /// With the package files.
+    #[must_use]
+    pub fn with_package(mut self, package: &'a dyn PackageFiles) -> Self {
+        self.package = package;
+        self
+    }
+
+    /// With the token the engine cancels when the operation is cancelled.
+    #[must_use]
+    pub fn with_cancel(mut self, cancel: &'a CancellationToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+}
+
 /// What a hook returns to be recorded.
 ///
 /// # VIMs a hook produces
@@ -47,7 +157,7 @@ pub struct MgmtContext<'a> {
 /// its VMs) returns it in `registered_vims`; the engine, not the driver, keeps the VIM
 /// registry in step with the instance:
 /// - right after the hook, before the step is recorded, each VIM is registered in the
-///   engine's [`VimRegistry`](crate::vim::VimRegistry) under its name, its
+///   engine's [`VimRegistry`] under its name, its
 ///   `accessInfo` sealed there, and marked as produced by the instance
 ///   (`extra.`[`PRODUCED_BY_VNF_INSTANCE`]). A VIM of that name that the same instance
 ///   registered before (the hook ran again after a crash or a retry, or a heal
@@ -78,6 +188,46 @@ pub struct MgmtOutcome {
     pub deregistered_vims: Vec<String>,
 }
 
+impl MgmtOutcome {
+    /// Nothing to record (the same as [`MgmtOutcome::default`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With one more entry to merge into the instance's `metadata` (a `null` value
+    /// removes the key).
+    #[must_use]
+    pub fn with_metadata_entry(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// With entries to merge into the instance's `metadata`.
+    #[must_use]
+    pub fn with_metadata(mut self, metadata: KeyValuePairs) -> Self {
+        self.metadata.extend(metadata);
+        self
+    }
+
+    /// With a VIM the hook created, for the VNFM to register under `name`.
+    #[must_use]
+    pub fn with_registered_vim(mut self, name: impl Into<String>, vim: VimConnectionInfo) -> Self {
+        self.registered_vims.push((name.into(), vim));
+        self
+    }
+
+    /// With the name of a VIM the instance produced that the hook tore down.
+    #[must_use]
+    pub fn with_deregistered_vim(mut self, name: impl Into<String>) -> Self {
+        self.deregistered_vims.push(name.into());
+        self
+    }
+}
+
 /// The key in a VIM's `extra` (in the registry and in `vimConnectionInfo`) naming the
 /// VNF instance whose management hook produced the VIM.
 pub const PRODUCED_BY_VNF_INSTANCE: &str = "producedByVnfInstanceId";
@@ -95,7 +245,11 @@ pub fn produced_by(vim: &VimConnectionInfo, vnf_instance_id: &str) -> bool {
 }
 
 /// What a request-time check sees: the request before it is accepted.
+///
+/// Built with [`MgmtRequestContext::new`] and the `with_*` methods (its fields can
+/// grow).
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct MgmtRequestContext<'a> {
     /// The tenant of the instance.
     pub tenant: &'a TenantId,
@@ -117,7 +271,61 @@ pub struct MgmtRequestContext<'a> {
     pub package: &'a dyn PackageFiles,
     /// The engine's VIM registry, if it has one (to check, say, that a VIM name the
     /// hook will register is free).
-    pub vims: Option<&'a crate::vim::VimRegistry>,
+    pub vims: Option<&'a VimRegistry>,
+}
+
+impl<'a> MgmtRequestContext<'a> {
+    /// A check of `request` (as `operationParams` will hold it) against the hook
+    /// `hook` bound by `binding`, on `vnf_instance` as recorded now, in `flavour` of
+    /// `vnfd`: `additionalParams` taken from the request, an empty package and no VIM
+    /// registry until the `with_*` methods say otherwise.
+    pub fn new(
+        tenant: &'a TenantId,
+        hook: LcmHook,
+        binding: &'a LcmOperationBinding,
+        request: &'a serde_json::Value,
+        vnf_instance: &'a VnfInstance,
+        vnfd: &'a Vnfd,
+        flavour: &'a DeploymentFlavour,
+    ) -> Self {
+        let additional_params = request
+            .get("additionalParams")
+            .and_then(serde_json::Value::as_object)
+            .unwrap_or(&NO_PARAMS);
+        Self {
+            tenant,
+            hook,
+            binding,
+            request,
+            additional_params,
+            vnf_instance,
+            vnfd,
+            flavour,
+            package: &NO_PACKAGE,
+            vims: None,
+        }
+    }
+
+    /// With other `additionalParams`.
+    #[must_use]
+    pub fn with_additional_params(mut self, additional_params: &'a KeyValuePairs) -> Self {
+        self.additional_params = additional_params;
+        self
+    }
+
+    /// With the package files.
+    #[must_use]
+    pub fn with_package(mut self, package: &'a dyn PackageFiles) -> Self {
+        self.package = package;
+        self
+    }
+
+    /// With the engine's VIM registry (or none).
+    #[must_use]
+    pub fn with_vims(mut self, vims: Option<&'a VimRegistry>) -> Self {
+        self.vims = vims;
+        self
+    }
 }
 
 /// A management driver, selected by the artifact a VNFD binds to a `Vnflcm` operation.

@@ -78,7 +78,10 @@ pub enum HealthStatus {
 }
 
 /// A health observation of a VNF instance or one of its VNFCs.
+///
+/// Built with [`HealthEvent::new`] and the `with_*` methods (its fields can grow).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HealthEvent {
     /// The tenant of the instance.
     pub tenant: TenantId,
@@ -98,8 +101,63 @@ pub struct HealthEvent {
     pub observed_at: DateTime,
 }
 
+impl HealthEvent {
+    /// `status` of the VNF instance `vnf_instance_id`, observed now by the monitor
+    /// `source` for `reason`; about the whole instance, of the monitor's default
+    /// severity, until the `with_*` methods say otherwise.
+    pub fn new(
+        tenant: TenantId,
+        vnf_instance_id: impl Into<String>,
+        status: HealthStatus,
+        source: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            tenant,
+            vnf_instance_id: vnf_instance_id.into(),
+            vnfc_id: None,
+            status,
+            source: source.into(),
+            reason: reason.into(),
+            severity: None,
+            observed_at: chrono::Utc::now(),
+        }
+    }
+
+    /// About one VNFC (or, with `None`, the whole instance).
+    #[must_use]
+    pub fn with_vnfc_id(mut self, vnfc_id: Option<String>) -> Self {
+        self.vnfc_id = vnfc_id;
+        self
+    }
+
+    /// With another status.
+    #[must_use]
+    pub fn with_status(mut self, status: HealthStatus) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Of this severity (or, with `None`, `MAJOR` when unhealthy).
+    #[must_use]
+    pub fn with_severity(mut self, severity: Option<PerceivedSeverityType>) -> Self {
+        self.severity = severity;
+        self
+    }
+
+    /// Observed at another time.
+    #[must_use]
+    pub fn with_observed_at(mut self, observed_at: DateTime) -> Self {
+        self.observed_at = observed_at;
+        self
+    }
+}
+
 /// What to monitor: an instance and the parameters of its monitoring policy.
+///
+/// Built with [`MonitorTarget::new`] (its fields can grow).
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MonitorTarget {
     /// The tenant of the instance.
     pub tenant: TenantId,
@@ -107,6 +165,17 @@ pub struct MonitorTarget {
     pub vnf_instance: VnfInstance,
     /// The monitor's parameters from the VNFD or `additionalParams`.
     pub params: KeyValuePairs,
+}
+
+impl MonitorTarget {
+    /// Watch `vnf_instance` of `tenant` with the monitor's `params`.
+    pub fn new(tenant: TenantId, vnf_instance: VnfInstance, params: KeyValuePairs) -> Self {
+        Self {
+            tenant,
+            vnf_instance,
+            params,
+        }
+    }
 }
 
 /// Watches VNFCs and emits health events.
@@ -138,7 +207,9 @@ pub enum ScaleDirection {
 pub enum PolicyEvent {
     /// A health observation.
     Health(HealthEvent),
-    /// A performance measurement crossed into a policy's view.
+    /// A performance measurement crossed into a policy's view
+    /// ([`PolicyEvent::metric`]).
+    #[non_exhaustive]
     Metric {
         /// The tenant of the instance.
         tenant: TenantId,
@@ -151,7 +222,9 @@ pub enum PolicyEvent {
         /// When it was measured.
         observed_at: DateTime,
     },
-    /// An alert or threshold asking to scale an aspect of an instance by one step.
+    /// An alert or threshold asking to scale an aspect of an instance by one step
+    /// ([`PolicyEvent::scale`]).
+    #[non_exhaustive]
     Scale {
         /// The tenant of the instance.
         tenant: TenantId,
@@ -169,6 +242,44 @@ pub enum PolicyEvent {
 }
 
 impl PolicyEvent {
+    /// [`PolicyEvent::Metric`]: `metric` of the VNF instance measured `value` at
+    /// `observed_at`.
+    pub fn metric(
+        tenant: TenantId,
+        vnf_instance_id: impl Into<String>,
+        metric: impl Into<String>,
+        value: f64,
+        observed_at: DateTime,
+    ) -> Self {
+        Self::Metric {
+            tenant,
+            vnf_instance_id: vnf_instance_id.into(),
+            metric: metric.into(),
+            value,
+            observed_at,
+        }
+    }
+
+    /// [`PolicyEvent::Scale`]: `source` asks at `observed_at` to scale `aspect_id` of
+    /// the VNF instance one step in `direction`.
+    pub fn scale(
+        tenant: TenantId,
+        vnf_instance_id: impl Into<String>,
+        aspect_id: impl Into<String>,
+        direction: ScaleDirection,
+        source: impl Into<String>,
+        observed_at: DateTime,
+    ) -> Self {
+        Self::Scale {
+            tenant,
+            vnf_instance_id: vnf_instance_id.into(),
+            aspect_id: aspect_id.into(),
+            direction,
+            source: source.into(),
+            observed_at,
+        }
+    }
+
     /// The tenant and instance the event is about.
     pub fn instance(&self) -> (&TenantId, &str) {
         match self {
@@ -192,7 +303,8 @@ impl PolicyEvent {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum PolicyAction {
-    /// Heal the instance (or some of its VNFCs).
+    /// Heal the instance (or some of its VNFCs) ([`PolicyAction::heal`]).
+    #[non_exhaustive]
     Heal {
         /// The tenant of the instance.
         tenant: TenantId,
@@ -201,7 +313,8 @@ pub enum PolicyAction {
         /// The request.
         request: HealVnfRequest,
     },
-    /// Scale the instance.
+    /// Scale the instance ([`PolicyAction::scale`]).
+    #[non_exhaustive]
     Scale {
         /// The tenant of the instance.
         tenant: TenantId,
@@ -210,7 +323,9 @@ pub enum PolicyAction {
         /// The request.
         request: ScaleVnfRequest,
     },
-    /// Automatic action gave up: raise an alarm for people to act on.
+    /// Automatic action gave up: raise an alarm for people to act on
+    /// ([`PolicyAction::escalate`]).
+    #[non_exhaustive]
     Escalate {
         /// The tenant of the instance.
         tenant: TenantId,
@@ -224,6 +339,48 @@ pub enum PolicyAction {
 }
 
 impl PolicyAction {
+    /// [`PolicyAction::Heal`] of the VNF instance with `request`.
+    pub fn heal(
+        tenant: TenantId,
+        vnf_instance_id: impl Into<String>,
+        request: HealVnfRequest,
+    ) -> Self {
+        Self::Heal {
+            tenant,
+            vnf_instance_id: vnf_instance_id.into(),
+            request,
+        }
+    }
+
+    /// [`PolicyAction::Scale`] of the VNF instance with `request`.
+    pub fn scale(
+        tenant: TenantId,
+        vnf_instance_id: impl Into<String>,
+        request: ScaleVnfRequest,
+    ) -> Self {
+        Self::Scale {
+            tenant,
+            vnf_instance_id: vnf_instance_id.into(),
+            request,
+        }
+    }
+
+    /// [`PolicyAction::Escalate`]: automatic action about the VNF instance (or its VNFC
+    /// `vnfc_id`) gave up, for `reason`.
+    pub fn escalate(
+        tenant: TenantId,
+        vnf_instance_id: impl Into<String>,
+        vnfc_id: Option<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self::Escalate {
+            tenant,
+            vnf_instance_id: vnf_instance_id.into(),
+            vnfc_id,
+            reason: reason.into(),
+        }
+    }
+
     /// The tenant and instance the action is about.
     pub fn instance(&self) -> (&TenantId, &str) {
         match self {

@@ -183,7 +183,8 @@ async fn concurrent_scales_are_accepted_only_on_the_state_they_were_checked_on()
                             .expect("an accepted scale ends");
                         accepted.push(op);
                     }
-                    Err(Error::Conflict(_) | Error::Unprocessable(_)) => refused += 1,
+                    Err(error) if error.is_conflict() => refused += 1,
+                    Err(Error::Unprocessable(_)) => refused += 1,
                     Err(other) => panic!("unexpected refusal: {other}"),
                 }
             }
@@ -242,7 +243,7 @@ async fn an_error_at_any_store_call_of_the_executor_ends_in_a_state() {
             message: "injected: connection reset".into(),
             retryable: true,
         },
-        || Error::Conflict("injected: changed concurrently".into()),
+        || Error::stale_version("VnfLcmOpOcc", "injected", 1, 2),
         || Error::Internal("injected: broken invariant".into()),
         || Error::Unprocessable("injected: scaling aspect worker is at level 2 of 0..2".into()),
     ];

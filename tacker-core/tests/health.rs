@@ -210,16 +210,15 @@ fn address_of(instance: &VnfInstance) -> IpAddr {
 }
 
 fn unhealthy(tenant: &TenantId, id: &str, vnfc: &str, at: chrono::DateTime<Utc>) -> HealthEvent {
-    HealthEvent {
-        tenant: tenant.clone(),
-        vnf_instance_id: id.to_owned(),
-        vnfc_id: Some(vnfc.to_owned()),
-        status: HealthStatus::Unhealthy,
-        source: "test".to_owned(),
-        reason: "injected failure".to_owned(),
-        severity: None,
-        observed_at: at,
-    }
+    HealthEvent::new(
+        tenant.clone(),
+        id,
+        HealthStatus::Unhealthy,
+        "test",
+        "injected failure",
+    )
+    .with_vnfc_id(Some(vnfc.to_owned()))
+    .with_observed_at(at)
 }
 
 /// A tiny HTTP server on `address` answering every request with `status`.
@@ -291,11 +290,11 @@ async fn http_monitor_follows_a_server_that_stops_and_starts() {
     });
     monitor
         .watch(
-            MonitorTarget {
-                tenant: f.tenant.clone(),
-                vnf_instance: instance.clone(),
-                params: serde_json::from_value(params).expect("params"),
-            },
+            MonitorTarget::new(
+                f.tenant.clone(),
+                instance.clone(),
+                serde_json::from_value(params).expect("params"),
+            ),
             tx,
         )
         .await
@@ -346,12 +345,12 @@ async fn http_monitor_follows_a_server_that_stops_and_starts() {
     let (tx, _events) = mpsc::channel(1);
     let refused = monitor
         .watch(
-            MonitorTarget {
-                tenant: f.tenant.clone(),
-                vnf_instance: instance.clone(),
-                params: serde_json::from_value(serde_json::json!({"url": "ftp://{address}/"}))
+            MonitorTarget::new(
+                f.tenant.clone(),
+                instance.clone(),
+                serde_json::from_value(serde_json::json!({"url": "ftp://{address}/"}))
                     .expect("params"),
-            },
+            ),
             tx,
         )
         .await;
@@ -377,10 +376,12 @@ async fn ping_monitor_over_tcp_and_icmp_on_loopback() {
 
     let monitor = PingMonitor::new(4);
     let (tx, mut events) = mpsc::channel(64);
-    let target = |params: serde_json::Value| MonitorTarget {
-        tenant: f.tenant.clone(),
-        vnf_instance: instance.clone(),
-        params: serde_json::from_value(params).expect("params"),
+    let target = |params: serde_json::Value| {
+        MonitorTarget::new(
+            f.tenant.clone(),
+            instance.clone(),
+            serde_json::from_value(params).expect("params"),
+        )
     };
     monitor
         .watch(
@@ -501,11 +502,10 @@ async fn twenty_failures_in_one_second_heal_once() {
     // The service handles events in order: once the failure's alarm is cleared, every
     // earlier event and the heal's completion have been handled.
     events
-        .send(HealthEvent {
-            status: HealthStatus::Healthy,
-            observed_at: Utc::now(),
-            ..unhealthy(&f.tenant, &instance.id, &vnfc, Utc::now())
-        })
+        .send(
+            unhealthy(&f.tenant, &instance.id, &vnfc, Utc::now())
+                .with_status(HealthStatus::Healthy),
+        )
         .await
         .expect("send");
     for _ in 0..600 {
@@ -797,10 +797,7 @@ async fn a_vnfc_that_keeps_failing_is_healed_whole_then_escalated() {
     );
     // Healthy again, the VNFC starts over.
     now += chrono::Duration::seconds(10);
-    let healthy = HealthEvent {
-        status: HealthStatus::Healthy,
-        ..unhealthy(&f.tenant, &instance.id, &vnfc, now)
-    };
+    let healthy = unhealthy(&f.tenant, &instance.id, &vnfc, now).with_status(HealthStatus::Healthy);
     policy
         .on_event(&PolicyEvent::Health(healthy), &instance)
         .await
@@ -851,13 +848,15 @@ async fn auto_scale_steps_within_levels_with_a_cool_down() {
     let instance = f
         .instantiated(serde_json::json!({"isAutoscaleEnabled": true}))
         .await;
-    let scale_event = |direction| PolicyEvent::Scale {
-        tenant: f.tenant.clone(),
-        vnf_instance_id: instance.id.clone(),
-        aspect_id: "worker".into(),
-        direction,
-        source: "test".into(),
-        observed_at: Utc::now(),
+    let scale_event = |direction| {
+        PolicyEvent::scale(
+            f.tenant.clone(),
+            &instance.id,
+            "worker",
+            direction,
+            "test",
+            Utc::now(),
+        )
     };
     let policy = AutoScalePolicy::new(AutoScaleConfig {
         cooldown: Duration::from_secs(3600),
@@ -1072,13 +1071,13 @@ async fn ping_monitor_sees_a_network_namespace_go_away() {
     let (tx, mut events) = mpsc::channel(64);
     monitor
         .watch(
-            MonitorTarget {
-                tenant: f.tenant.clone(),
-                vnf_instance: instance.clone(),
-                params: serde_json::from_value(serde_json::json!({
+            MonitorTarget::new(
+                f.tenant.clone(),
+                instance.clone(),
+                serde_json::from_value(serde_json::json!({
                     "mode": "icmp", "intervalMs": 50, "timeoutMs": 300, "failureThreshold": 2}))
                 .expect("params"),
-            },
+            ),
             tx,
         )
         .await
@@ -1308,12 +1307,14 @@ async fn measurements_crossing_thresholds_scale_by_one_step() {
                            "scaleOutAbove": 80.0, "scaleInBelow": 20.0}],
         }))
         .await;
-    let measured = |value: f64| PolicyEvent::Metric {
-        tenant: f.tenant.clone(),
-        vnf_instance_id: instance.id.clone(),
-        metric: "VCpuUsageMeanVnf".into(),
-        value,
-        observed_at: Utc::now(),
+    let measured = |value: f64| {
+        PolicyEvent::metric(
+            f.tenant.clone(),
+            &instance.id,
+            "VCpuUsageMeanVnf",
+            value,
+            Utc::now(),
+        )
     };
     let policy = AutoScalePolicy::new(AutoScaleConfig {
         cooldown: Duration::ZERO,
@@ -1341,13 +1342,13 @@ async fn measurements_crossing_thresholds_scale_by_one_step() {
         other => panic!("expected one scale out, got {other:?}"),
     }
     // Another metric has no rule.
-    let other = PolicyEvent::Metric {
-        tenant: f.tenant.clone(),
-        vnf_instance_id: instance.id.clone(),
-        metric: "VMemoryUsageMeanVnf".into(),
-        value: 99.0,
-        observed_at: Utc::now(),
-    };
+    let other = PolicyEvent::metric(
+        f.tenant.clone(),
+        &instance.id,
+        "VMemoryUsageMeanVnf",
+        99.0,
+        Utc::now(),
+    );
     assert!(
         policy
             .on_event(&other, &instance)

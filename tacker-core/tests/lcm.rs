@@ -50,11 +50,7 @@ impl MgmtDriver for RecordingMgmt {
             ctx.package.paths().iter().any(|p| p == "Scripts/mgmt.py"),
             "the hook sees the package"
         );
-        let mut outcome = MgmtOutcome::default();
-        outcome
-            .metadata
-            .insert("hooked".into(), serde_json::json!(name));
-        Ok(outcome)
+        Ok(MgmtOutcome::new().with_metadata_entry("hooked", name))
     }
 }
 
@@ -361,7 +357,7 @@ async fn a_vnf_goes_through_its_whole_life() {
     assert!(
         matches!(
             lcm.delete_vnf(&f.tenant, &id).await,
-            Err(Error::Conflict(_))
+            Err(Error::WrongInstantiationState { .. })
         ),
         "INSTANTIATED"
     );
@@ -415,7 +411,7 @@ async fn requests_are_validated_before_anything_is_stored() {
         matches!(
             lcm.scale(&f.tenant, &id, scale(ScaleType::ScaleOut, 1))
                 .await,
-            Err(Error::Conflict(_))
+            Err(Error::WrongInstantiationState { .. })
         ),
         "NOT_INSTANTIATED"
     );
@@ -471,7 +467,7 @@ async fn requests_are_validated_before_anything_is_stored() {
     assert_eq!(op.operation_state, State::Completed);
     assert!(matches!(
         lcm.instantiate(&f.tenant, &id, instantiate_request()).await,
-        Err(Error::Conflict(_))
+        Err(Error::WrongInstantiationState { .. })
     ));
     assert!(
         matches!(lcm.scale(&f.tenant, &id, scale(ScaleType::ScaleOut, 3)).await, Err(Error::Unprocessable(m)) if m.contains("0..2"))
@@ -535,7 +531,7 @@ async fn of_a_hundred_concurrent_requests_on_one_instance_exactly_one_is_accepte
     for attempt in attempts {
         match attempt.await.expect("task") {
             Ok(_) => accepted += 1,
-            Err(Error::Conflict(_)) => conflicts += 1,
+            Err(error) if error.is_conflict() => conflicts += 1,
             Err(other) => panic!("unexpected {other}"),
         }
     }
@@ -563,7 +559,7 @@ async fn a_failed_step_is_retried_from_where_it_failed() {
         matches!(
             lcm.scale(&f.tenant, &id, scale(ScaleType::ScaleOut, 1))
                 .await,
-            Err(Error::Conflict(_))
+            Err(ref error) if error.is_conflict()
         ),
         "FAILED_TEMP blocks other operations"
     );

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use object_store::memory::InMemory;
 use tacker_core::grant::GrantProvider;
-use tacker_core::infra::InfraCapabilities;
+use tacker_core::infra::{InfraCapabilities, InfraOperation};
 use tacker_core::lcm::{LcmConfig, LocalGrantProvider, OpEvent, OpRequest, VnfLcm, transition};
 use tacker_core::mgmt::{MgmtContext, MgmtDriver, MgmtOutcome};
 use tacker_core::model::{
@@ -117,11 +117,7 @@ impl MgmtDriver for Hooks {
                 format!("{name}: injected hook failure"),
             ));
         }
-        let mut outcome = MgmtOutcome::default();
-        outcome
-            .metadata
-            .insert("hooked".into(), serde_json::json!(name));
-        Ok(outcome)
+        Ok(MgmtOutcome::new().with_metadata_entry("hooked", name))
     }
 }
 
@@ -862,10 +858,12 @@ async fn fail_then_retry(f: &Fixture, lcm: &VnfLcm, case: &Case) {
         before,
         "a failed operation leaves the instance as it was"
     );
-    assert_conflict(
-        lcm.request(&f.tenant, &id, OpRequest::ModifyInfo(rename("x")), false)
-            .await,
-        "FAILED_TEMP holds the instance",
+    let refused = lcm
+        .request(&f.tenant, &id, OpRequest::ModifyInfo(rename("x")), false)
+        .await;
+    assert!(
+        matches!(&refused, Err(Error::OperationInProgress { vnf_lcm_op_occ_id, .. }) if vnf_lcm_op_occ_id == &failed.id),
+        "FAILED_TEMP holds the instance: {refused:?}"
     );
     for mode in [CancelModeType::Graceful, CancelModeType::Forceful] {
         assert_conflict(
@@ -1927,6 +1925,10 @@ async fn modify_info_moves_a_not_instantiated_vnf_to_another_release_of_its_pack
 #[derive(Debug, Clone, Copy)]
 enum Refusal {
     Conflict,
+    /// `WrongInstantiationState`: the instance is (not) instantiated.
+    WrongState,
+    /// `OperationInProgress`: another operation holds the instance.
+    InProgress,
     Unprocessable,
     InvalidRequest,
     NotSupported,
@@ -1937,9 +1939,11 @@ impl Refusal {
         matches!(
             (self, error),
             (Self::Conflict, Error::Conflict(_))
+                | (Self::WrongState, Error::WrongInstantiationState { .. })
+                | (Self::InProgress, Error::OperationInProgress { .. })
                 | (Self::Unprocessable, Error::Unprocessable(_))
                 | (Self::InvalidRequest, Error::InvalidRequest(_))
-                | (Self::NotSupported, Error::NotSupported(_))
+                | (Self::NotSupported, Error::OperationNotSupported { .. })
         )
     }
 }
@@ -2014,7 +2018,7 @@ async fn refusals_by_the_state_of_the_instance() {
             &lcm,
             &id,
             request,
-            Refusal::Conflict,
+            Refusal::WrongState,
             "NOT_INSTANTIATED",
         )
         .await;
@@ -2025,13 +2029,21 @@ async fn refusals_by_the_state_of_the_instance() {
         &lcm,
         &id,
         OpRequest::Instantiate(instantiate_request("simple", None)),
-        Refusal::Conflict,
+        Refusal::WrongState,
         "already INSTANTIATED",
     )
     .await;
-    assert_conflict(
-        lcm.delete_vnf(&f.tenant, &id).await,
-        "delete of INSTANTIATED",
+    let refused = lcm.delete_vnf(&f.tenant, &id).await;
+    assert!(
+        matches!(
+            &refused,
+            Err(Error::WrongInstantiationState {
+                expected: InstantiationState::NotInstantiated,
+                actual: InstantiationState::Instantiated,
+                ..
+            })
+        ),
+        "delete of INSTANTIATED: {refused:?}"
     );
 
     // An operation in progress (here: FAILED_TEMP) holds the instance for every request.
@@ -2052,7 +2064,7 @@ async fn refusals_by_the_state_of_the_instance() {
     requests.retain(|r| !matches!(r, OpRequest::Operate(_)));
     requests.push(OpRequest::ModifyInfo(rename("busy")));
     for request in requests {
-        assert_refused(&f, &lcm, &id, request, Refusal::Conflict, "in progress").await;
+        assert_refused(&f, &lcm, &id, request, Refusal::InProgress, "in progress").await;
     }
     lcm.fail(&f.tenant, &op.id).await.expect("fail");
 
@@ -2303,7 +2315,7 @@ async fn refusals_of_requests_that_do_not_fit_the_vnfd_or_the_instance() {
                 vnfd_id: Some(V2.into()),
                 ..VnfInfoModificationRequest::default()
             }),
-            Refusal::Conflict,
+            Refusal::WrongState,
             "change_vnfpkg",
         ),
     ];
@@ -2490,20 +2502,7 @@ async fn refusals_by_what_the_engine_and_its_drivers_can_do() {
 
     // A driver without the capabilities.
     let bare = SimInfraDriver::builder()
-        .capabilities(InfraCapabilities {
-            scale: false,
-            heal_vnfc: true,
-            heal_vnf: false,
-            change_flavour: false,
-            change_ext_conn: false,
-            change_vnfpkg: false,
-            operate: false,
-            rollback_instantiate: false,
-            rollback_scale: false,
-            rollback_change_flavour: false,
-            rollback_change_ext_conn: false,
-            rollback_change_vnfpkg: false,
-        })
+        .capabilities(InfraCapabilities::new().with(InfraOperation::HealVnfc))
         .build();
     let lcm = f.engine_wired(Wiring {
         sim: Some(bare.clone()),
@@ -2557,10 +2556,7 @@ async fn refusals_by_what_the_engine_and_its_drivers_can_do() {
     .await;
     let vnfc = vnfc_ids(&f.instance(&lcm, &id).await, "VDU1")[0].clone();
     let only_whole = SimInfraDriver::builder()
-        .capabilities(InfraCapabilities {
-            heal_vnfc: false,
-            ..InfraCapabilities::ALL
-        })
+        .capabilities(InfraCapabilities::ALL.without(InfraOperation::HealVnfc))
         .build();
     let whole_only = f.engine_wired(Wiring {
         sim: Some(only_whole),

@@ -7,13 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tacker_core::infra::{InfraCapabilities, InfraContext, InfraDriver, InfraOutcome, ScaleTarget};
-use tacker_core::model::{
-    ChangeCurrentVnfPkgRequest, ChangeType, Grant, HealVnfRequest, InstantiateVnfRequest,
-    InstantiationState, OperateVnfRequest, ScaleInfo, ScaleType, TerminateVnfRequest,
-    TerminationType, VimConnectionInfo, VnfInstance, VnfOperationalStateType,
+use tacker_core::infra::{
+    InfraCapabilities, InfraContext, InfraDriver, InfraOperation, InfraOutcome, Rollback,
+    ScaleTarget, VnfResources, not_supported,
 };
-use tacker_core::package::InMemoryPackageFiles;
+use tacker_core::model::{
+    ChangeCurrentVnfPkgRequest, ChangeExtVnfConnectivityRequest, ChangeType,
+    ChangeVnfFlavourRequest, Grant, HealVnfRequest, InstantiateVnfRequest, InstantiationState,
+    OperateVnfRequest, ScaleInfo, ScaleType, TerminateVnfRequest, TerminationType,
+    VimConnectionInfo, VnfInstance, VnfOperationalStateType,
+};
+use tacker_core::package::{InMemoryPackageFiles, PackageFiles};
 use tacker_core::sim::{
     self, AppliedOperation, SIM_VIM_TYPE, SimInfraDriver, SimOperation, SimVimDriver,
 };
@@ -55,11 +59,9 @@ async fn sim_passes_the_suite_without_an_inspector() {
 
 #[tokio::test]
 async fn restricted_sim_skips_what_it_lacks_and_refuses_it() {
-    let capabilities = InfraCapabilities {
-        scale: true,
-        heal_vnf: true,
-        ..InfraCapabilities::default()
-    };
+    let capabilities = InfraCapabilities::new()
+        .with(InfraOperation::Scale)
+        .with(InfraOperation::HealVnf);
     let sim = SimInfraDriver::builder().capabilities(capabilities).build();
     assert_eq!(sim.capabilities(), capabilities);
     suite::run_all(&sim, &InfraFixture::for_sim(&sim)).await;
@@ -136,18 +138,18 @@ impl Vnf {
             .instantiated_vnf_info
             .as_ref()
             .map_or("simple", |i| i.flavour_id.as_str());
-        InfraContext {
-            tenant: &self.tenant,
-            vnf_lcm_op_occ_id: &self.op_id,
-            vnf_instance: &self.record,
-            vnfd: &self.vnfd,
-            flavour: self.vnfd.flavour(flavour_id).expect("flavour"),
-            vim_connection_id: sim::SAMPLE_VIM_CONNECTION_ID,
-            vim: &self.vim,
-            grant: self.grant.as_ref(),
-            package: &self.package,
-            cancel: &self.cancel,
-        }
+        InfraContext::new(
+            &self.tenant,
+            &self.op_id,
+            &self.record,
+            &self.vnfd,
+            self.vnfd.flavour(flavour_id).expect("flavour"),
+            sim::SAMPLE_VIM_CONNECTION_ID,
+            &self.vim,
+        )
+        .with_grant(self.grant.as_ref())
+        .with_package(&self.package)
+        .with_cancel(&self.cancel)
     }
 
     fn request(&self) -> InstantiateVnfRequest {
@@ -175,15 +177,14 @@ impl Vnf {
     }
 
     fn scale_target(&self, level: u32) -> ScaleTarget {
-        ScaleTarget {
-            scale_levels: vec![ScaleInfo {
+        ScaleTarget::new(
+            vec![ScaleInfo {
                 aspect_id: "VDU1_scale".to_owned(),
                 vnfd_id: None,
                 scale_level: level,
             }],
-            scale_type: Some(ScaleType::ScaleOut),
-            additional_params: Default::default(),
-        }
+            Some(ScaleType::ScaleOut),
+        )
     }
 
     async fn scale_to(&mut self, level: u32) -> InfraOutcome {
@@ -605,7 +606,7 @@ async fn partial_scale_out_then_retry_converges_and_rollback_restores() {
 
     let rolled_back = vnf
         .sim
-        .rollback_scale(&vnf.ctx(), &target)
+        .rollback(&vnf.ctx(), &Rollback::Scale(&target))
         .await
         .expect("rollback");
     assert!(rolled_back.resource_changes.affected_vnfcs.is_empty());
@@ -654,13 +655,10 @@ async fn per_vdu_addresses_are_reported_as_configured() {
         .instantiated_vnf_info
         .clone()
         .expect("instantiated");
-    let outcome = InfraOutcome {
-        resources: tacker_core::infra::VnfResources {
-            vnfc_resource_info: info.vnfc_resource_info.clone(),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let outcome = InfraOutcome::new(
+        VnfResources::default().with_vnfc_resource_info(info.vnfc_resource_info.clone()),
+        Default::default(),
+    );
     for (server, address) in vdu1.iter().zip(&configured) {
         assert_eq!(
             first_address(&outcome, &server.vnfc_id),
@@ -866,7 +864,7 @@ async fn change_vnfpkg_rebuilds_servers_and_its_rollback_restores_images() {
     assert_eq!(outcome, again);
 
     vnf.sim
-        .rollback_change_vnfpkg(&vnf.ctx(), &request)
+        .rollback(&vnf.ctx(), &Rollback::ChangeVnfpkg(&request))
         .await
         .expect("rollback");
     let deployment = sim
@@ -893,7 +891,7 @@ async fn rollback_of_scale_in_recreates_the_recorded_vnfcs() {
     assert_eq!(vnf.servers(), 2);
     let rolled_back = vnf
         .sim
-        .rollback_scale(&vnf.ctx(), &target)
+        .rollback(&vnf.ctx(), &Rollback::Scale(&target))
         .await
         .expect("rollback");
     let ids: BTreeSet<String> = recorded
@@ -1057,6 +1055,8 @@ async fn sim_vim_driver_shares_faults_and_counters_with_its_infra_driver() {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Flaw {
+    /// None: the wrapper forwards every call.
+    None,
     /// Instantiate starts over on every call: a retry creates new resources.
     DuplicatesOnRetry,
     /// Terminate reports everything removed but leaves it in the VIM.
@@ -1065,6 +1065,12 @@ enum Flaw {
     ForgetsStorage,
     /// Heal ignores what the recorded instance says and replaces again on a retry.
     HealsTwice,
+    /// Instantiate leaves the external virtual links of the request unconnected.
+    IgnoresExtVirtualLinks,
+    /// Declares operate but leaves its method to the default (not supported).
+    ClaimsOperateWithoutIt,
+    /// Runs operate but leaves it out of its capabilities.
+    HidesOperate,
 }
 
 /// The simulated VIM with one deliberate flaw.
@@ -1081,6 +1087,9 @@ impl InfraDriver for Flawed {
     }
 
     fn capabilities(&self) -> InfraCapabilities {
+        if self.flaw == Flaw::HidesOperate {
+            return self.sim.capabilities().without(InfraOperation::Operate);
+        }
         self.sim.capabilities()
     }
 
@@ -1089,8 +1098,17 @@ impl InfraDriver for Flawed {
         ctx: &InfraContext<'_>,
         request: &InstantiateVnfRequest,
     ) -> tacker_core::Result<InfraOutcome> {
+        if self.flaw == Flaw::IgnoresExtVirtualLinks {
+            let without = InstantiateVnfRequest {
+                ext_virtual_links: Vec::new(),
+                ..request.clone()
+            };
+            return self.sim.instantiate(ctx, &without).await;
+        }
         if self.flaw == Flaw::DuplicatesOnRetry {
-            self.sim.rollback_instantiate(ctx, request).await?;
+            self.sim
+                .rollback(ctx, &Rollback::Instantiate(request))
+                .await?;
         }
         let mut outcome = self.sim.instantiate(ctx, request).await?;
         if self.flaw == Flaw::ForgetsStorage {
@@ -1108,10 +1126,7 @@ impl InfraDriver for Flawed {
     ) -> tacker_core::Result<InfraOutcome> {
         if self.flaw == Flaw::LeaksOnTerminate {
             let elsewhere = TenantId::new("nobody");
-            let ctx = InfraContext {
-                tenant: &elsewhere,
-                ..*ctx
-            };
+            let ctx = ctx.with_tenant(&elsewhere);
             return self.sim.terminate(&ctx, request).await;
         }
         self.sim.terminate(ctx, request).await
@@ -1147,19 +1162,86 @@ impl InfraDriver for Flawed {
                 }
             }
         }
-        let ctx = InfraContext {
-            vnf_instance: &current,
-            ..*ctx
-        };
+        let ctx = ctx.with_vnf_instance(&current);
         self.sim.heal(&ctx, request).await
+    }
+
+    async fn change_flavour(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &ChangeVnfFlavourRequest,
+    ) -> tacker_core::Result<InfraOutcome> {
+        self.sim.change_flavour(ctx, request).await
+    }
+
+    async fn change_ext_conn(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &ChangeExtVnfConnectivityRequest,
+    ) -> tacker_core::Result<InfraOutcome> {
+        self.sim.change_ext_conn(ctx, request).await
+    }
+
+    async fn change_vnfpkg(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &ChangeCurrentVnfPkgRequest,
+        new_vnfd: &Vnfd,
+        new_package: &dyn PackageFiles,
+    ) -> tacker_core::Result<InfraOutcome> {
+        self.sim
+            .change_vnfpkg(ctx, request, new_vnfd, new_package)
+            .await
+    }
+
+    async fn operate(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &OperateVnfRequest,
+    ) -> tacker_core::Result<InfraOutcome> {
+        if self.flaw == Flaw::ClaimsOperateWithoutIt {
+            // What the trait's default answers.
+            return Err(not_supported(self.vim_type(), InfraOperation::Operate));
+        }
+        self.sim.operate(ctx, request).await
+    }
+
+    async fn rollback(
+        &self,
+        ctx: &InfraContext<'_>,
+        rollback: &Rollback<'_>,
+    ) -> tacker_core::Result<InfraOutcome> {
+        self.sim.rollback(ctx, rollback).await
     }
 }
 
+/// A check of the suite, for [`failure_of`].
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    Lifecycle,
+    ExtVirtualLinks,
+    Agreement,
+}
+
 async fn suite_failure(flaw: Flaw) -> String {
+    failure_of(flaw, Check::Lifecycle).await
+}
+
+/// The panic message of `check` on the simulated VIM with `flaw`.
+async fn failure_of(flaw: Flaw, check: Check) -> String {
     let sim = SimInfraDriver::new();
     let fixture = InfraFixture::for_sim(&sim);
     let flawed = Flawed { sim, flaw };
-    let result = tokio::spawn(async move { suite::lifecycle(&flawed, &fixture).await }).await;
+    let result = tokio::spawn(async move {
+        match check {
+            Check::Lifecycle => suite::lifecycle(&flawed, &fixture).await,
+            Check::ExtVirtualLinks => {
+                suite::instantiate_connects_the_external_virtual_links(&flawed, &fixture).await;
+            }
+            Check::Agreement => suite::capabilities_agree_with_the_methods(&flawed, &fixture).await,
+        }
+    })
+    .await;
     let error = result.expect_err("the suite must fail a flawed driver");
     let payload = error.into_panic();
     payload
@@ -1194,6 +1276,43 @@ async fn suite_catches_a_driver_that_forgets_storage() {
 async fn suite_catches_a_driver_that_heals_twice() {
     let message = suite_failure(Flaw::HealsTwice).await;
     assert!(message.contains("heal of one VNFC"), "{message}");
+}
+
+#[tokio::test]
+async fn suite_catches_a_driver_that_ignores_external_virtual_links() {
+    for check in [Check::Lifecycle, Check::ExtVirtualLinks] {
+        let message = failure_of(Flaw::IgnoresExtVirtualLinks, check).await;
+        assert!(
+            message.contains("external virtual link ext-vl-1 of the request is missing"),
+            "{check:?}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn suite_catches_capabilities_that_disagree_with_the_methods() {
+    let message = failure_of(Flaw::ClaimsOperateWithoutIt, Check::Agreement).await;
+    assert!(
+        message.contains("declares operate among its capabilities"),
+        "{message}"
+    );
+    let message = failure_of(Flaw::HidesOperate, Check::Agreement).await;
+    assert!(
+        message.contains("operate is not among the driver's capabilities"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_wrapper_that_forwards_everything_passes_the_suite() {
+    // What the checks above catch is the flaw, not the wrapper.
+    let sim = SimInfraDriver::new();
+    let fixture = InfraFixture::for_sim(&sim);
+    let wrapper = Flawed {
+        sim,
+        flaw: Flaw::None,
+    };
+    suite::run_all(&wrapper, &fixture).await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1253,7 +1372,7 @@ async fn instances_and_resource_changes_are_etsi_data() {
 
     let mut moved = sim::sample_ext_virtual_links().remove(0);
     moved.id = "ext-vl-2".into();
-    let change = tacker_core::model::ChangeExtVnfConnectivityRequest {
+    let change = ChangeExtVnfConnectivityRequest {
         ext_virtual_links: vec![moved],
         ..Default::default()
     };

@@ -41,7 +41,7 @@ async fn fifty_spawned_tasks_racing_on_a_shared_store_have_one_winner() {
     for task in tasks {
         match task.await.expect("task") {
             Ok(_) => wins += 1,
-            Err(Error::Conflict(_)) => conflicts += 1,
+            Err(Error::OperationInProgress { .. }) => conflicts += 1,
             Err(other) => panic!("unexpected error {other}"),
         }
     }

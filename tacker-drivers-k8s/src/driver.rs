@@ -25,8 +25,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use tacker_core::infra::{
-    InfraCapabilities, InfraContext, InfraDriver, InfraOutcome, ScaleTarget, VNFC_POWER_STATE,
-    VnfResources,
+    InfraCapabilities, InfraContext, InfraDriver, InfraOperation, InfraOutcome, Rollback,
+    ScaleTarget, VNFC_POWER_STATE, VnfResources, not_supported,
 };
 use tacker_core::model::{
     AffectedVnfc, ChangeCurrentVnfPkgRequest, ChangeType, HealVnfRequest, InstantiateVnfRequest,
@@ -741,15 +741,11 @@ fn outcome(
     metadata: KeyValuePairs,
 ) -> InfraOutcome {
     let resource_changes = changes(ctx, &vnfcs);
-    InfraOutcome {
-        resources: VnfResources {
-            vnfc_resource_info: vnfcs,
-            ..VnfResources::default()
-        },
+    InfraOutcome::new(
+        VnfResources::default().with_vnfc_resource_info(vnfcs),
         resource_changes,
-        changed_ext_connectivity: Vec::new(),
-        metadata,
-    }
+    )
+    .with_metadata(metadata)
 }
 
 fn metadata(namespace: &str, files: &[String]) -> KeyValuePairs {
@@ -1224,20 +1220,14 @@ impl InfraDriver for KubernetesInfraDriver {
     }
 
     fn capabilities(&self) -> InfraCapabilities {
-        InfraCapabilities {
-            scale: true,
-            heal_vnfc: true,
-            heal_vnf: true,
-            change_flavour: false,
-            change_ext_conn: false,
-            change_vnfpkg: true,
-            operate: false,
-            rollback_instantiate: true,
-            rollback_scale: true,
-            rollback_change_flavour: false,
-            rollback_change_ext_conn: false,
-            rollback_change_vnfpkg: true,
-        }
+        InfraCapabilities::new()
+            .with(InfraOperation::Scale)
+            .with(InfraOperation::HealVnfc)
+            .with(InfraOperation::HealVnf)
+            .with(InfraOperation::ChangeVnfpkg)
+            .with(InfraOperation::RollbackInstantiate)
+            .with(InfraOperation::RollbackScale)
+            .with(InfraOperation::RollbackChangeVnfpkg)
     }
 
     async fn instantiate(
@@ -1277,14 +1267,6 @@ impl InfraDriver for KubernetesInfraDriver {
         .await
     }
 
-    async fn rollback_instantiate(
-        &self,
-        ctx: &InfraContext<'_>,
-        _request: &InstantiateVnfRequest,
-    ) -> Result<InfraOutcome> {
-        self.remove_everything(ctx, Some(0), self.timeout).await
-    }
-
     async fn terminate(
         &self,
         ctx: &InfraContext<'_>,
@@ -1305,15 +1287,6 @@ impl InfraDriver for KubernetesInfraDriver {
 
     async fn scale(&self, ctx: &InfraContext<'_>, target: &ScaleTarget) -> Result<InfraOutcome> {
         let counts = Self::scale_counts(ctx, target, true)?;
-        self.scale_to(ctx, &counts).await
-    }
-
-    async fn rollback_scale(
-        &self,
-        ctx: &InfraContext<'_>,
-        target: &ScaleTarget,
-    ) -> Result<InfraOutcome> {
-        let counts = Self::scale_counts(ctx, target, false)?;
         self.scale_to(ctx, &counts).await
     }
 
@@ -1465,11 +1438,22 @@ impl InfraDriver for KubernetesInfraDriver {
         self.switch_package(ctx, new_vnfd, new_package, files).await
     }
 
-    async fn rollback_change_vnfpkg(
+    async fn rollback(
         &self,
         ctx: &InfraContext<'_>,
-        _request: &ChangeCurrentVnfPkgRequest,
+        rollback: &Rollback<'_>,
     ) -> Result<InfraOutcome> {
-        self.switch_package(ctx, ctx.vnfd, ctx.package, None).await
+        match rollback {
+            Rollback::Instantiate(_) => self.remove_everything(ctx, Some(0), self.timeout).await,
+            Rollback::Scale(target) => {
+                // The workloads of the target's aspects, back at the recorded levels.
+                let counts = Self::scale_counts(ctx, target, false)?;
+                self.scale_to(ctx, &counts).await
+            }
+            Rollback::ChangeVnfpkg(_) => {
+                self.switch_package(ctx, ctx.vnfd, ctx.package, None).await
+            }
+            other => Err(not_supported(KUBERNETES_VIM_TYPE, other.operation())),
+        }
     }
 }

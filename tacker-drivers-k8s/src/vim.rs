@@ -71,13 +71,10 @@ impl VimDriver for KubernetesVimDriver {
                 "the Kubernetes VIM's credentials may not create Deployments: {reason}"
             )));
         }
-        let mut extra = tacker_core::model::KeyValuePairs::new();
-        extra.insert("gitVersion".into(), json!(version.git_version));
-        extra.insert("platform".into(), json!(version.platform));
-        Ok(VimDescription {
-            regions: vec!["kubernetes".to_owned()],
-            version: Some(format!("{}.{}", version.major, version.minor)),
-            extra,
-        })
+        Ok(VimDescription::new()
+            .with_regions(vec!["kubernetes".to_owned()])
+            .with_version(Some(format!("{}.{}", version.major, version.minor)))
+            .with_extra("gitVersion", json!(version.git_version))
+            .with_extra("platform", json!(version.platform)))
     }
 }

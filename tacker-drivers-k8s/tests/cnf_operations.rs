@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-use tacker_core::infra::{InfraContext, InfraDriver, InfraOutcome, ScaleTarget};
+use tacker_core::infra::{
+    InfraContext, InfraDriver, InfraOperation, InfraOutcome, Rollback, ScaleTarget,
+};
 use tacker_core::model::{
     ChangeCurrentVnfPkgRequest, ChangeType, HealVnfRequest, InstantiateVnfRequest, KeyValuePairs,
     ScaleInfo, ScaleType, TerminateVnfRequest, TerminationType, VimConnectionInfo, VnfInstance,
@@ -64,18 +66,17 @@ impl Cnf {
             .instantiated_vnf_info
             .as_ref()
             .map_or("simple", |i| i.flavour_id.as_str());
-        InfraContext {
-            tenant: &self.tenant,
-            vnf_lcm_op_occ_id: op_id,
-            vnf_instance: &self.record,
-            vnfd: &self.vnfd,
-            flavour: self.vnfd.flavour(flavour_id).expect("the flavour exists"),
-            vim_connection_id: "vim-k8s",
-            vim: &self.vim,
-            grant: None,
-            package: self.package.as_ref(),
-            cancel: &self.cancel,
-        }
+        InfraContext::new(
+            &self.tenant,
+            op_id,
+            &self.record,
+            &self.vnfd,
+            self.vnfd.flavour(flavour_id).expect("the flavour exists"),
+            "vim-k8s",
+            &self.vim,
+        )
+        .with_package(self.package.as_ref())
+        .with_cancel(&self.cancel)
     }
 
     fn record(&mut self, operation: AppliedOperation<'_>, outcome: &InfraOutcome) {
@@ -111,15 +112,14 @@ impl Cnf {
     }
 
     async fn scale(&mut self, aspect: &str, level: u32, scale_type: ScaleType) -> InfraOutcome {
-        let target = ScaleTarget {
-            scale_levels: vec![ScaleInfo {
+        let target = ScaleTarget::new(
+            vec![ScaleInfo {
                 aspect_id: aspect.to_owned(),
                 vnfd_id: None,
                 scale_level: level,
             }],
-            scale_type: Some(scale_type),
-            additional_params: KeyValuePairs::new(),
-        };
+            Some(scale_type),
+        );
         let op = new_id();
         let outcome = self
             .driver
@@ -429,15 +429,14 @@ async fn a_workload_that_never_becomes_ready_fails_then_a_retry_completes() {
 
     // A scale out whose new pods never become ready fails; its rollback removes them.
     double.inject_fault("nginx", PodFault::NeverReady);
-    let target = ScaleTarget {
-        scale_levels: vec![ScaleInfo {
+    let target = ScaleTarget::new(
+        vec![ScaleInfo {
             aspect_id: "vdu1_aspect".to_owned(),
             vnfd_id: None,
             scale_level: 2,
         }],
-        scale_type: Some(ScaleType::ScaleOut),
-        additional_params: KeyValuePairs::new(),
-    };
+        Some(ScaleType::ScaleOut),
+    );
     let op = new_id();
     let failed = cnf.driver.scale(&cnf.ctx(&op), &target).await;
     assert!(matches!(failed, Err(Error::Driver { .. })), "{failed:?}");
@@ -449,7 +448,7 @@ async fn a_workload_that_never_becomes_ready_fails_then_a_retry_completes() {
     double.clear_faults();
     let rolled_back = cnf
         .driver
-        .rollback_scale(&cnf.ctx(&op), &target)
+        .rollback(&cnf.ctx(&op), &Rollback::Scale(&target))
         .await
         .expect("the rollback of scale out completes");
     assert_eq!(
@@ -475,7 +474,7 @@ async fn a_workload_that_never_becomes_ready_fails_then_a_retry_completes() {
     fresh.record.id = cnf.record.id.clone();
     let removed = fresh
         .driver
-        .rollback_instantiate(&fresh.ctx(&op), &request)
+        .rollback(&fresh.ctx(&op), &Rollback::Instantiate(&request))
         .await
         .expect("rollback of instantiate completes");
     assert!(removed.resources.vnfc_resource_info.is_empty());
@@ -557,7 +556,7 @@ async fn change_of_package_rolls_out_and_its_rollback_restores() {
     // Roll back: the old manifests again.
     let rolled_back = cnf
         .driver
-        .rollback_change_vnfpkg(&cnf.ctx(&op), &request)
+        .rollback(&cnf.ctx(&op), &Rollback::ChangeVnfpkg(&request))
         .await
         .expect("rollback of change of package completes");
     let deployment = double
@@ -663,7 +662,9 @@ async fn bad_requests_are_refused_before_anything_is_applied() {
         "{missing:?}"
     );
     assert!(
-        !cnf.driver.capabilities().change_ext_conn,
+        !cnf.driver
+            .capabilities()
+            .contains(InfraOperation::ChangeExtConn),
         "change of external connectivity is not offered"
     );
     assert_eq!(cnf.labelled(), Vec::new(), "nothing was applied");

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use tacker_core::infra::{
-    InfraCapabilities, InfraContext, InfraDriver, InfraOutcome, ScaleTarget, VNFC_POWER_STATE,
-    resource_changes,
+    InfraCapabilities, InfraContext, InfraDriver, InfraOperation, InfraOutcome, Rollback,
+    ScaleTarget, VNFC_POWER_STATE, VnfResources, not_supported,
 };
 use tacker_core::model::{
     ChangeCurrentVnfPkgRequest, ChangeExtVnfConnectivityRequest, ChangeVnfFlavourRequest,
@@ -516,10 +516,6 @@ impl OpenStackInfraDriver {
         layout: Layout,
         ext_changed: bool,
     ) -> InfraOutcome {
-        let resource_changes = resource_changes(
-            ctx.vnf_instance.instantiated_vnf_info.as_ref(),
-            &layout.resources,
-        );
         let changed_ext_connectivity = if ext_changed {
             layout.resources.ext_virtual_link_info.clone()
         } else {
@@ -528,12 +524,9 @@ impl OpenStackInfraDriver {
         let mut metadata = KeyValuePairs::new();
         metadata.insert("stackId".into(), json!(stack.id));
         metadata.insert("stackName".into(), json!(stack.stack_name));
-        InfraOutcome {
-            resources: layout.resources,
-            resource_changes,
-            changed_ext_connectivity,
-            metadata,
-        }
+        InfraOutcome::from_resources(ctx.recorded(), layout.resources)
+            .with_changed_ext_connectivity(changed_ext_connectivity)
+            .with_metadata(metadata)
     }
 
     /// Converges the stack to `deploy` with a full template update and reports it.
@@ -840,7 +833,7 @@ impl InfraDriver for OpenStackInfraDriver {
     }
 
     fn capabilities(&self) -> InfraCapabilities {
-        InfraCapabilities::ALL
+        CAPABILITIES
     }
 
     async fn instantiate(
@@ -858,14 +851,6 @@ impl InfraDriver for OpenStackInfraDriver {
             use_grant: true,
         };
         self.deploy(ctx, &deploy, false, false).await
-    }
-
-    async fn rollback_instantiate(
-        &self,
-        ctx: &InfraContext<'_>,
-        _request: &InstantiateVnfRequest,
-    ) -> Result<InfraOutcome> {
-        self.remove_stack(ctx).await
     }
 
     async fn terminate(
@@ -901,14 +886,6 @@ impl InfraDriver for OpenStackInfraDriver {
             levels.insert(info.aspect_id.clone(), info.scale_level);
         }
         self.scale_to(ctx, &levels, true).await
-    }
-
-    async fn rollback_scale(
-        &self,
-        ctx: &InfraContext<'_>,
-        _target: &ScaleTarget,
-    ) -> Result<InfraOutcome> {
-        self.scale_to(ctx, &recorded_levels(ctx), false).await
     }
 
     async fn heal(&self, ctx: &InfraContext<'_>, request: &HealVnfRequest) -> Result<InfraOutcome> {
@@ -1003,14 +980,6 @@ impl InfraDriver for OpenStackInfraDriver {
             .await
     }
 
-    async fn rollback_change_flavour(
-        &self,
-        ctx: &InfraContext<'_>,
-        _request: &ChangeVnfFlavourRequest,
-    ) -> Result<InfraOutcome> {
-        self.restore(ctx, false).await
-    }
-
     async fn change_ext_conn(
         &self,
         ctx: &InfraContext<'_>,
@@ -1021,14 +990,6 @@ impl InfraDriver for OpenStackInfraDriver {
             merged_ext_links(recorded_ext_links(ctx), &request.ext_virtual_links);
         deploy.use_grant = true;
         self.deploy(ctx, &deploy, false, true).await
-    }
-
-    async fn rollback_change_ext_conn(
-        &self,
-        ctx: &InfraContext<'_>,
-        _request: &ChangeExtVnfConnectivityRequest,
-    ) -> Result<InfraOutcome> {
-        self.restore(ctx, true).await
     }
 
     async fn change_vnfpkg(
@@ -1053,14 +1014,6 @@ impl InfraDriver for OpenStackInfraDriver {
         );
         self.deploy(ctx, &deploy, false, !request.ext_virtual_links.is_empty())
             .await
-    }
-
-    async fn rollback_change_vnfpkg(
-        &self,
-        ctx: &InfraContext<'_>,
-        _request: &ChangeCurrentVnfPkgRequest,
-    ) -> Result<InfraOutcome> {
-        self.restore(ctx, false).await
     }
 
     async fn operate(
@@ -1088,7 +1041,38 @@ impl InfraDriver for OpenStackInfraDriver {
         let layout = self.layout(&heat, ctx, &stack, &deploy, &states).await?;
         Ok(Self::outcome(ctx, &stack, layout, false))
     }
+
+    async fn rollback(
+        &self,
+        ctx: &InfraContext<'_>,
+        rollback: &Rollback<'_>,
+    ) -> Result<InfraOutcome> {
+        match rollback {
+            Rollback::Instantiate(_) => self.remove_stack(ctx).await,
+            Rollback::Scale(_) => self.scale_to(ctx, &recorded_levels(ctx), false).await,
+            Rollback::ChangeFlavour(_) | Rollback::ChangeVnfpkg(_) => {
+                self.restore(ctx, false).await
+            }
+            Rollback::ChangeExtConn(_) => self.restore(ctx, true).await,
+            other => Err(not_supported(VIM_TYPE, other.operation())),
+        }
+    }
 }
+
+/// What the driver runs: every operation of the infra-driver API it implements.
+const CAPABILITIES: InfraCapabilities = InfraCapabilities::new()
+    .with(InfraOperation::Scale)
+    .with(InfraOperation::HealVnfc)
+    .with(InfraOperation::HealVnf)
+    .with(InfraOperation::ChangeFlavour)
+    .with(InfraOperation::ChangeExtConn)
+    .with(InfraOperation::ChangeVnfpkg)
+    .with(InfraOperation::Operate)
+    .with(InfraOperation::RollbackInstantiate)
+    .with(InfraOperation::RollbackScale)
+    .with(InfraOperation::RollbackChangeFlavour)
+    .with(InfraOperation::RollbackChangeExtConn)
+    .with(InfraOperation::RollbackChangeVnfpkg);
 
 impl OpenStackInfraDriver {
     /// The physical ids of every server, port, volume, network and subnet the stack of
@@ -1126,15 +1110,9 @@ impl OpenStackInfraDriver {
             heat.wait(&stack.reference(), "DELETE", deadline, ctx.cancel)
                 .await?;
         }
-        let resources = Default::default();
-        Ok(InfraOutcome {
-            resource_changes: resource_changes(
-                ctx.vnf_instance.instantiated_vnf_info.as_ref(),
-                &resources,
-            ),
-            resources,
-            changed_ext_connectivity: Vec::new(),
-            metadata: KeyValuePairs::new(),
-        })
+        Ok(InfraOutcome::from_resources(
+            ctx.recorded(),
+            VnfResources::default(),
+        ))
     }
 }

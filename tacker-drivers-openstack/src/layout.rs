@@ -609,14 +609,13 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
         .collect();
 
     Layout {
-        resources: VnfResources {
-            vnfc_resource_info: vnfcs,
-            vnf_virtual_link_resource_info: links,
-            virtual_storage_resource_info: storages,
-            ext_cp_info: ext_cps,
-            ext_virtual_link_info: ext_links,
-            ext_managed_virtual_link_info: managed,
-        },
+        resources: VnfResources::default()
+            .with_vnfc_resource_info(vnfcs)
+            .with_vnf_virtual_link_resource_info(links)
+            .with_virtual_storage_resource_info(storages)
+            .with_ext_cp_info(ext_cps)
+            .with_ext_virtual_link_info(ext_links)
+            .with_ext_managed_virtual_link_info(managed),
         vnfcs: found,
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::json;
-use tacker_core::model::{KeyValuePairs, VimConnectionInfo};
+use tacker_core::model::VimConnectionInfo;
 use tacker_core::outbound::OutboundPolicy;
 use tacker_core::vim::{VimDescription, VimDriver};
 use tacker_core::{Error, Result};
@@ -66,19 +66,16 @@ impl VimDriver for OpenStackVimDriver {
         })?;
         let regions = session.regions().await?;
         let orchestration = session.endpoint(ORCHESTRATION).await.ok();
-        let mut extra = KeyValuePairs::new();
-        extra.insert("orchestration".into(), json!(orchestration.is_some()));
+        let mut description = VimDescription::new()
+            .with_regions(regions)
+            .with_version(Some("identity v3".to_owned()))
+            .with_extra("orchestration", json!(orchestration.is_some()));
         if let Some(url) = orchestration {
-            extra.insert("orchestrationEndpoint".into(), json!(url.as_str()));
+            description = description.with_extra("orchestrationEndpoint", json!(url.as_str()));
         }
         if let Some(project) = session.project_id().await? {
-            extra.insert("projectId".into(), json!(project));
+            description = description.with_extra("projectId", json!(project));
         }
-        extra.insert("keystone".into(), json!(session.config().auth_url.as_str()));
-        Ok(VimDescription {
-            regions,
-            version: Some("identity v3".to_owned()),
-            extra,
-        })
+        Ok(description.with_extra("keystone", json!(session.config().auth_url.as_str())))
     }
 }

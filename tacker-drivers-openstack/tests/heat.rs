@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tacker_core::csar::{Csar, CsarOptions};
-use tacker_core::infra::{InfraContext, InfraDriver, InfraOutcome};
+use tacker_core::infra::{InfraContext, InfraDriver, InfraOutcome, Rollback};
 use tacker_core::model::{
     ChangeExtVnfConnectivityRequest, ChangeType, HealVnfRequest, InstantiateVnfRequest,
     KeyValuePairs, TerminateVnfRequest, TerminationType, VimConnectionInfo, VnfInstance,
@@ -253,18 +253,17 @@ impl Instance {
             .vnfd
             .flavour(&self.flavour_id)
             .expect("the flavour exists");
-        InfraContext {
-            tenant: &self.tenant,
-            vnf_lcm_op_occ_id: op,
-            vnf_instance: &self.record,
-            vnfd: &self.package.vnfd,
+        InfraContext::new(
+            &self.tenant,
+            op,
+            &self.record,
+            &self.package.vnfd,
             flavour,
-            vim_connection_id: VIM_ID,
-            vim: &self.vim,
-            grant: None,
-            package: self.package.files.as_ref(),
-            cancel: &self.cancel,
-        }
+            VIM_ID,
+            &self.vim,
+        )
+        .with_package(self.package.files.as_ref())
+        .with_cancel(&self.cancel)
     }
 
     fn instantiate_request(&self) -> InstantiateVnfRequest {
@@ -531,8 +530,8 @@ async fn conformance(driver: OpenStackInfraDriver, cloud: Cloud, nova: Nova) {
     check!("change vnfpkg", suite::change_vnfpkg_and_its_rollback);
     check!("operate", suite::operate_stops_and_starts);
     check!(
-        "unsupported operations",
-        suite::unsupported_operations_answer_not_supported
+        "capabilities agree with the methods",
+        suite::capabilities_agree_with_the_methods
     );
     let mut failed = Vec::new();
     for (name, task) in checks {
@@ -739,7 +738,7 @@ async fn corpus_max(driver: OpenStackInfraDriver, cloud: Cloud) {
         "the other link stays"
     );
     let rolled_back = driver
-        .rollback_change_ext_conn(&instance.ctx(&op), &change)
+        .rollback(&instance.ctx(&op), &Rollback::ChangeExtConn(&change))
         .await
         .unwrap_or_else(|e| panic!("rollback of change ext conn: {}", detail(&e)));
     assert_eq!(
@@ -803,7 +802,7 @@ async fn failure_retry_rollback(driver: OpenStackInfraDriver, cloud: Cloud) {
         .expect("listing");
     assert!(!held.is_empty());
     let rolled_back = driver
-        .rollback_instantiate(&instance.ctx(&op), &request)
+        .rollback(&instance.ctx(&op), &Rollback::Instantiate(&request))
         .await
         .unwrap_or_else(|e| panic!("rollback: {}", detail(&e)));
     assert!(rolled_back.resources.vnfc_resource_info.is_empty());
@@ -817,7 +816,7 @@ async fn failure_retry_rollback(driver: OpenStackInfraDriver, cloud: Cloud) {
     );
     // Rollback again is safe.
     driver
-        .rollback_instantiate(&instance.ctx(&op), &request)
+        .rollback(&instance.ctx(&op), &Rollback::Instantiate(&request))
         .await
         .unwrap_or_else(|e| panic!("second rollback: {}", detail(&e)));
     instance.record(sim::AppliedOperation::Terminate, &rolled_back);
@@ -886,7 +885,7 @@ async fn heat_rollback(cloud: Cloud) {
         "Heat rolled the resources back"
     );
     driver
-        .rollback_instantiate(&instance.ctx(&op), &request)
+        .rollback(&instance.ctx(&op), &Rollback::Instantiate(&request))
         .await
         .unwrap_or_else(|e| panic!("rollback: {}", detail(&e)));
 }

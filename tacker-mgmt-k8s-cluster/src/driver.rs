@@ -656,16 +656,16 @@ impl<'a> Run<'a> {
             _ => self.params.vim_name_for(&self.ctx.vnf_instance.id),
         };
         let state = self.state(vim_name.clone(), access.server.clone(), nodes)?;
-        let mut outcome = MgmtOutcome::default();
+        let mut outcome = MgmtOutcome::new();
         if let Some(previous) = previous.filter(|p| p != &vim_name) {
-            outcome.deregistered_vims.push(previous);
+            outcome = outcome.with_deregistered_vim(previous);
         }
-        outcome.registered_vims.push((vim_name, self.vim(&access)));
-        outcome.metadata.insert(
-            METADATA_KEY.into(),
-            serde_json::to_value(&state).unwrap_or_default(),
-        );
-        Ok(outcome)
+        Ok(outcome
+            .with_registered_vim(vim_name, self.vim(&access))
+            .with_metadata_entry(
+                METADATA_KEY,
+                serde_json::to_value(&state).unwrap_or_default(),
+            ))
     }
 
     /// A master of `state` that is present and not in `excluded`.
@@ -766,12 +766,10 @@ impl<'a> Run<'a> {
             .collect();
         nodes.sort_by_key(|n| order.get(n.vnfc_id.as_str()).copied().unwrap_or(usize::MAX));
         let state = self.state(state.vim_name, state.server, nodes)?;
-        let mut outcome = MgmtOutcome::default();
-        outcome.metadata.insert(
-            METADATA_KEY.into(),
+        Ok(MgmtOutcome::new().with_metadata_entry(
+            METADATA_KEY,
             serde_json::to_value(&state).unwrap_or_default(),
-        );
-        Ok(outcome)
+        ))
     }
 }
 
@@ -942,12 +940,12 @@ impl MgmtDriver for KubernetesClusterMgmtDriver {
             }
             (Op::Terminate, HookPhase::End) => {
                 // The VMs are gone; only the VIM registration is left to undo.
-                let mut outcome = MgmtOutcome::default();
-                if let Some(state) = ClusterState::of(ctx.vnf_instance)? {
-                    outcome.deregistered_vims.push(state.vim_name);
-                    outcome.metadata.insert(METADATA_KEY.into(), Value::Null);
-                }
-                Ok(outcome)
+                Ok(match ClusterState::of(ctx.vnf_instance)? {
+                    Some(state) => MgmtOutcome::new()
+                        .with_deregistered_vim(state.vim_name)
+                        .with_metadata_entry(METADATA_KEY, Value::Null),
+                    None => MgmtOutcome::new(),
+                })
             }
             (Op::Scale | Op::ScaleToLevel, HookPhase::Start) => {
                 let (Some(request), Some(info)) =

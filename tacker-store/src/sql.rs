@@ -306,9 +306,6 @@ fn decode_record(row: &QueryResult) -> Result<Versioned<Record>> {
 
 fn conflict_message(name: &str, value: &str, holder: &str) -> String {
     match name {
-        "inProgressOn" => {
-            format!("another LCM operation ({holder}) is in progress on VNF instance {value}")
-        }
         "vnfdId" => format!("VNF package {holder} already provides vnfdId {value}"),
         "vimName" => format!("VIM {holder} already has the name '{value}'"),
         "defaultVim" => format!("VIM {holder} is already the default VIM"),
@@ -452,7 +449,11 @@ impl SqlStore {
                 if holder_kind == kind && holder == record.id() {
                     continue;
                 }
-                return Err(Error::Conflict(conflict_message(name, &value, &holder)));
+                return Err(if name == "inProgressOn" {
+                    Error::operation_in_progress(value, holder, None)
+                } else {
+                    Error::Conflict(conflict_message(name, &value, &holder))
+                });
             }
             db.execute_raw(
                 Sql::new("INSERT INTO unique_keys (tenant, name, value, kind, id) VALUES (?, ?, ?, ?, ?)")
@@ -594,10 +595,12 @@ impl SqlStore {
                 if result.rows_affected() == 0 {
                     return Err(match self.current_version(db, tenant, kind, &id).await? {
                         None => Error::not_found(kind.resource_name(), id),
-                        Some(current) => Error::Conflict(format!(
-                            "{} {id} was changed concurrently (version {expected_version} read, {current} current)",
-                            kind.resource_name()
-                        )),
+                        Some(current) => Error::stale_version(
+                            kind.resource_name(),
+                            id,
+                            expected_version,
+                            current,
+                        ),
                     });
                 }
                 Ok(expected_version + 1)
@@ -623,11 +626,12 @@ impl SqlStore {
                 if result.rows_affected() == 0 {
                     return Err(match self.current_version(db, tenant, kind, &id).await? {
                         None => Error::not_found(kind.resource_name(), id),
-                        Some(current) => Error::Conflict(format!(
-                            "{} {id} was changed concurrently (version {} read, {current} current)",
+                        Some(current) => Error::stale_version(
                             kind.resource_name(),
-                            expected_version.unwrap_or_default()
-                        )),
+                            id,
+                            expected_version.unwrap_or_default(),
+                            current,
+                        ),
                     });
                 }
                 self.drop_keys(db, tenant, kind, &id).await?;
@@ -669,10 +673,12 @@ impl SqlStore {
                 if result.rows_affected() == 0 {
                     return Err(match self.current_version(db, tenant, kind, &id).await? {
                         None => Error::not_found(kind.resource_name(), id),
-                        Some(current) => Error::Conflict(format!(
-                            "{} {id} was changed concurrently (version {expected_version} read, {current} current)",
-                            kind.resource_name()
-                        )),
+                        Some(current) => Error::stale_version(
+                            kind.resource_name(),
+                            id,
+                            expected_version,
+                            current,
+                        ),
                     });
                 }
                 Ok(0)

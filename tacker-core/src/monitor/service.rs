@@ -548,7 +548,8 @@ impl HealthService {
                 Ok(None) => {
                     state.busy.remove(&key);
                 }
-                Err(Error::Conflict(reason)) => {
+                Err(error) if error.is_conflict() => {
+                    let reason = error.conflict_reason().unwrap_or_default();
                     if now.duration_since(entry.since) >= self.inner.config.max_wait {
                         state.busy.remove(&key);
                         self.escalate(

@@ -509,7 +509,7 @@ impl VnfPackageManager {
                 Ok(record)
             }
             // Someone else changed it meanwhile: their state stands.
-            Err(Error::Conflict(_)) => self.raw_record(tenant, &id).await,
+            Err(error) if error.is_conflict() => self.raw_record(tenant, &id).await,
             Err(other) => Err(other),
         }
     }
@@ -823,7 +823,7 @@ impl VnfPackageManager {
                     record.version = version;
                     return Ok(record);
                 }
-                Err(Error::Conflict(message)) => last = Some(message),
+                Err(error) if error.is_conflict() => last = error.conflict_reason(),
                 Err(other) => return Err(other),
             }
         }
@@ -963,7 +963,8 @@ impl VnfPackageManager {
                     return Ok(info);
                 }
                 // The renewer wrote the record meanwhile: read it again.
-                Err(Error::Conflict(message)) => {
+                Err(error) if error.is_conflict() => {
+                    let message = error.conflict_reason().unwrap_or_default();
                     last = Error::Conflict(format!("cannot onboard package {id}: {message}"));
                 }
                 Err(other) => {
@@ -1591,7 +1592,7 @@ impl PackageSource for VnfPackageManager {
                 .await
             {
                 Ok(_) => return Ok(()),
-                Err(Error::Conflict(_)) => continue,
+                Err(error) if error.is_conflict() => continue,
                 Err(other) => return Err(other),
             }
         }

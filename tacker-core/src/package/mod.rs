@@ -26,8 +26,10 @@ pub struct InMemoryPackageFiles {
 
 impl InMemoryPackageFiles {
     /// An empty package.
-    pub fn new() -> Self {
-        Self::default()
+    pub const fn new() -> Self {
+        Self {
+            files: BTreeMap::new(),
+        }
     }
 
     /// Adds (or replaces) a file.

@@ -91,7 +91,7 @@
 //!   (recreating removed VNFCs under their recorded ids).
 
 mod deployment;
-pub(crate) mod report;
+mod report;
 mod sample;
 mod vim;
 
@@ -103,7 +103,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-use crate::infra::{InfraCapabilities, InfraContext, InfraDriver, InfraOutcome, ScaleTarget};
+use crate::infra::{
+    InfraCapabilities, InfraContext, InfraDriver, InfraOperation, InfraOutcome, Rollback,
+    ScaleTarget, heal_operation,
+};
 use crate::model::{
     ChangeCurrentVnfPkgRequest, ChangeExtVnfConnectivityRequest, ChangeVnfFlavourRequest,
     HealVnfRequest, InstantiateVnfRequest, InstantiatedVnfInfo, KeyValuePairs, OperateVnfRequest,
@@ -138,13 +141,13 @@ pub const VOLUME_RESOURCE_TYPE: &str = "SIM::Storage::Volume";
 pub enum SimOperation {
     /// [`InfraDriver::instantiate`].
     Instantiate,
-    /// [`InfraDriver::rollback_instantiate`].
+    /// [`InfraDriver::rollback`] of an instantiate.
     RollbackInstantiate,
     /// [`InfraDriver::terminate`].
     Terminate,
     /// [`InfraDriver::scale`].
     Scale,
-    /// [`InfraDriver::rollback_scale`].
+    /// [`InfraDriver::rollback`] of a scale.
     RollbackScale,
     /// [`InfraDriver::heal`].
     Heal,
@@ -152,15 +155,15 @@ pub enum SimOperation {
     Operate,
     /// [`InfraDriver::change_flavour`].
     ChangeFlavour,
-    /// [`InfraDriver::rollback_change_flavour`].
+    /// [`InfraDriver::rollback`] of a change of flavour.
     RollbackChangeFlavour,
     /// [`InfraDriver::change_ext_conn`].
     ChangeExtConn,
-    /// [`InfraDriver::rollback_change_ext_conn`].
+    /// [`InfraDriver::rollback`] of a change of external connectivity.
     RollbackChangeExtConn,
     /// [`InfraDriver::change_vnfpkg`].
     ChangeVnfpkg,
-    /// [`InfraDriver::rollback_change_vnfpkg`].
+    /// [`InfraDriver::rollback`] of a change of the current package.
     RollbackChangeVnfpkg,
     /// [`VimDriver::validate`](crate::vim::VimDriver::validate) of [`SimVimDriver`].
     Validate,
@@ -385,7 +388,7 @@ impl SimBuilder {
     }
 
     /// The capabilities to declare (default [`InfraCapabilities::ALL`]). Operations
-    /// left out answer `NotSupported`, as a driver without them would.
+    /// left out answer `OperationNotSupported`, as a driver without them would.
     pub fn capabilities(mut self, capabilities: InfraCapabilities) -> Self {
         self.capabilities = capabilities;
         self
@@ -780,12 +783,12 @@ impl SimInfraDriver {
         }
     }
 
-    fn require(&self, supported: bool, what: &str) -> Result<()> {
-        if supported {
-            Ok(())
-        } else {
-            Err(crate::infra::not_supported(&self.shared.vim_type, what))
-        }
+    /// Refuses an operation the driver was built without (see
+    /// [`SimBuilder::capabilities`]), as a driver lacking it would.
+    fn require(&self, operation: InfraOperation) -> Result<()> {
+        self.shared
+            .capabilities
+            .require(operation, &self.shared.vim_type)
     }
 
     async fn begin(&self, op: SimOperation, ctx: &InfraContext<'_>) -> Result<Call> {
@@ -864,12 +867,14 @@ impl SimInfraDriver {
                 }
                 // Another driver on the store changed (or removed) the deployment since
                 // it was read: run again on what it wrote.
-                Err(Error::Conflict(_) | Error::NotFound { .. })
-                    if attempt < MAX_STORE_ATTEMPTS =>
+                Err(error)
+                    if (error.is_conflict() || matches!(error, Error::NotFound { .. }))
+                        && attempt < MAX_STORE_ATTEMPTS =>
                 {
                     tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
                 }
-                Err(Error::Conflict(message)) => {
+                Err(error) if error.is_conflict() => {
+                    let message = error.conflict_reason().unwrap_or_default();
                     return Err(Error::driver(
                         "sim",
                         true,
@@ -989,7 +994,7 @@ fn outcome(
         .map(|d| report::resources(d, ctx.vim_connection_id))
         .unwrap_or_default();
     let resource_changes =
-        report::changes(ctx.vnf_instance.instantiated_vnf_info.as_ref(), &resources);
+        crate::infra::resource_changes(ctx.vnf_instance.instantiated_vnf_info.as_ref(), &resources);
     let changed_ext_connectivity = match changed_ext {
         Some(ids) => resources
             .ext_virtual_link_info
@@ -1064,24 +1069,6 @@ impl InfraDriver for SimInfraDriver {
         .await
     }
 
-    async fn rollback_instantiate(
-        &self,
-        ctx: &InfraContext<'_>,
-        request: &InstantiateVnfRequest,
-    ) -> Result<InfraOutcome> {
-        let _ = request;
-        self.require(
-            self.shared.capabilities.rollback_instantiate,
-            "rollback of instantiate",
-        )?;
-        let call = self.begin(SimOperation::RollbackInstantiate, ctx).await?;
-        self.apply(&call, ctx, None, |slot, work| {
-            remove_all(slot, work);
-            Ok(())
-        })
-        .await
-    }
-
     async fn terminate(
         &self,
         ctx: &InfraContext<'_>,
@@ -1097,7 +1084,7 @@ impl InfraDriver for SimInfraDriver {
     }
 
     async fn scale(&self, ctx: &InfraContext<'_>, target: &ScaleTarget) -> Result<InfraOutcome> {
-        self.require(self.shared.capabilities.scale, "scale")?;
+        self.require(InfraOperation::Scale)?;
         let call = self.begin(SimOperation::Scale, ctx).await?;
         let flavour = ctx.flavour;
         let mut levels = scale_levels(recorded(ctx)?);
@@ -1143,24 +1130,9 @@ impl InfraDriver for SimInfraDriver {
         .await
     }
 
-    async fn rollback_scale(
-        &self,
-        ctx: &InfraContext<'_>,
-        target: &ScaleTarget,
-    ) -> Result<InfraOutcome> {
-        let _ = target;
-        self.require(self.shared.capabilities.rollback_scale, "rollback of scale")?;
-        self.restore(SimOperation::RollbackScale, ctx, None).await
-    }
-
     async fn heal(&self, ctx: &InfraContext<'_>, request: &HealVnfRequest) -> Result<InfraOutcome> {
         let whole = request.vnfc_instance_id.is_empty();
-        let capabilities = self.shared.capabilities;
-        if whole {
-            self.require(capabilities.heal_vnf, "heal of the whole VNF")?;
-        } else {
-            self.require(capabilities.heal_vnfc, "heal of chosen VNFCs")?;
-        }
+        self.require(heal_operation(request))?;
         let call = self.begin(SimOperation::Heal, ctx).await?;
         let info = recorded(ctx)?;
         let find = |id: &str| info.vnfc_resource_info.iter().find(|v| v.id == id);
@@ -1250,7 +1222,7 @@ impl InfraDriver for SimInfraDriver {
         ctx: &InfraContext<'_>,
         request: &ChangeVnfFlavourRequest,
     ) -> Result<InfraOutcome> {
-        self.require(self.shared.capabilities.change_flavour, "change flavour")?;
+        self.require(InfraOperation::ChangeFlavour)?;
         let call = self.begin(SimOperation::ChangeFlavour, ctx).await?;
         recorded(ctx)?;
         let flavour = ctx.vnfd.flavour(&request.new_flavour_id).ok_or_else(|| {
@@ -1293,29 +1265,12 @@ impl InfraDriver for SimInfraDriver {
         .await
     }
 
-    async fn rollback_change_flavour(
-        &self,
-        ctx: &InfraContext<'_>,
-        request: &ChangeVnfFlavourRequest,
-    ) -> Result<InfraOutcome> {
-        self.require(
-            self.shared.capabilities.rollback_change_flavour,
-            "rollback of change flavour",
-        )?;
-        let changed_ext = (!request.ext_virtual_links.is_empty()).then_some(&[][..]);
-        self.restore(SimOperation::RollbackChangeFlavour, ctx, changed_ext)
-            .await
-    }
-
     async fn change_ext_conn(
         &self,
         ctx: &InfraContext<'_>,
         request: &ChangeExtVnfConnectivityRequest,
     ) -> Result<InfraOutcome> {
-        self.require(
-            self.shared.capabilities.change_ext_conn,
-            "change external connectivity",
-        )?;
+        self.require(InfraOperation::ChangeExtConn)?;
         let call = self.begin(SimOperation::ChangeExtConn, ctx).await?;
         recorded(ctx)?;
         let ext_ids: Vec<String> = request
@@ -1332,20 +1287,6 @@ impl InfraDriver for SimInfraDriver {
         .await
     }
 
-    async fn rollback_change_ext_conn(
-        &self,
-        ctx: &InfraContext<'_>,
-        request: &ChangeExtVnfConnectivityRequest,
-    ) -> Result<InfraOutcome> {
-        let _ = request;
-        self.require(
-            self.shared.capabilities.rollback_change_ext_conn,
-            "rollback of change external connectivity",
-        )?;
-        self.restore(SimOperation::RollbackChangeExtConn, ctx, Some(&[]))
-            .await
-    }
-
     async fn change_vnfpkg(
         &self,
         ctx: &InfraContext<'_>,
@@ -1354,10 +1295,7 @@ impl InfraDriver for SimInfraDriver {
         new_package: &dyn PackageFiles,
     ) -> Result<InfraOutcome> {
         let _ = new_package;
-        self.require(
-            self.shared.capabilities.change_vnfpkg,
-            "change current VNF package",
-        )?;
+        self.require(InfraOperation::ChangeVnfpkg)?;
         let call = self.begin(SimOperation::ChangeVnfpkg, ctx).await?;
         let info = recorded(ctx)?;
         let flavour = new_vnfd.flavour(&info.flavour_id).ok_or_else(|| {
@@ -1401,26 +1339,12 @@ impl InfraDriver for SimInfraDriver {
         .await
     }
 
-    async fn rollback_change_vnfpkg(
-        &self,
-        ctx: &InfraContext<'_>,
-        request: &ChangeCurrentVnfPkgRequest,
-    ) -> Result<InfraOutcome> {
-        let _ = request;
-        self.require(
-            self.shared.capabilities.rollback_change_vnfpkg,
-            "rollback of change current VNF package",
-        )?;
-        self.restore(SimOperation::RollbackChangeVnfpkg, ctx, None)
-            .await
-    }
-
     async fn operate(
         &self,
         ctx: &InfraContext<'_>,
         request: &OperateVnfRequest,
     ) -> Result<InfraOutcome> {
-        self.require(self.shared.capabilities.operate, "operate")?;
+        self.require(InfraOperation::Operate)?;
         let call = self.begin(SimOperation::Operate, ctx).await?;
         recorded(ctx)?;
         self.apply(&call, ctx, None, |slot, _work| {
@@ -1431,6 +1355,38 @@ impl InfraDriver for SimInfraDriver {
             Ok(())
         })
         .await
+    }
+
+    async fn rollback(
+        &self,
+        ctx: &InfraContext<'_>,
+        rollback: &Rollback<'_>,
+    ) -> Result<InfraOutcome> {
+        self.require(rollback.operation())?;
+        match rollback {
+            Rollback::Instantiate(_) => {
+                let call = self.begin(SimOperation::RollbackInstantiate, ctx).await?;
+                self.apply(&call, ctx, None, |slot, work| {
+                    remove_all(slot, work);
+                    Ok(())
+                })
+                .await
+            }
+            Rollback::Scale(_) => self.restore(SimOperation::RollbackScale, ctx, None).await,
+            Rollback::ChangeFlavour(request) => {
+                let changed_ext = (!request.ext_virtual_links.is_empty()).then_some(&[][..]);
+                self.restore(SimOperation::RollbackChangeFlavour, ctx, changed_ext)
+                    .await
+            }
+            Rollback::ChangeExtConn(_) => {
+                self.restore(SimOperation::RollbackChangeExtConn, ctx, Some(&[]))
+                    .await
+            }
+            Rollback::ChangeVnfpkg(_) => {
+                self.restore(SimOperation::RollbackChangeVnfpkg, ctx, None)
+                    .await
+            }
+        }
     }
 }
 

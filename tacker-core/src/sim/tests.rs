@@ -117,7 +117,7 @@ fn rewiring_to_another_external_link_keeps_the_external_cp() {
 fn changes_from_nothing_are_additions_and_to_nothing_removals() {
     let (deployment, _) = deployment_with(2, None);
     let resources = report::resources(&deployment, "vim1");
-    let added = report::changes(None, &resources);
+    let added = crate::infra::resource_changes(None, &resources);
     assert_eq!(added.affected_vnfcs.len(), 2);
     assert!(
         added
@@ -127,6 +127,6 @@ fn changes_from_nothing_are_additions_and_to_nothing_removals() {
     );
     assert_eq!(added.affected_virtual_links.len(), 1);
     assert_eq!(added.affected_ext_link_ports.len(), 2);
-    let unchanged = report::changes(None, &crate::infra::VnfResources::default());
+    let unchanged = crate::infra::resource_changes(None, &crate::infra::VnfResources::default());
     assert!(unchanged.is_empty());
 }

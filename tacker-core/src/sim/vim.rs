@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Shared, SimInfraDriver, SimOperation};
-use crate::model::{KeyValuePairs, VimConnectionInfo};
+use crate::model::VimConnectionInfo;
 use crate::vim::{VimDescription, VimDriver};
 use crate::{Error, Result};
 
@@ -81,20 +81,14 @@ impl VimDriver for SimVimDriver {
                 "the simulated VIM refused the credentials (accessInfo.fail is true)",
             ));
         }
-        let mut extra = KeyValuePairs::new();
-        extra.insert("vimType".into(), json!(self.shared.vim_type));
-        extra.insert(
-            "capabilities".into(),
-            serde_json::to_value(self.shared.capabilities).unwrap_or(Value::Null),
-        );
-        extra.insert(
-            "deployments".into(),
-            json!(self.shared.lock().deployments.len()),
-        );
-        Ok(VimDescription {
-            regions: vec![region],
-            version: Some(format!("sim-{}", env!("CARGO_PKG_VERSION"))),
-            extra,
-        })
+        Ok(VimDescription::new()
+            .with_regions(vec![region])
+            .with_version(Some(format!("sim-{}", env!("CARGO_PKG_VERSION"))))
+            .with_extra("vimType", json!(self.shared.vim_type))
+            .with_extra(
+                "capabilities",
+                serde_json::to_value(self.shared.capabilities).unwrap_or(Value::Null),
+            )
+            .with_extra("deployments", json!(self.shared.lock().deployments.len())))
     }
 }

@@ -91,17 +91,20 @@ fn is_runnable(record: &Record) -> bool {
     }
 }
 
-fn describe_key_conflict(key: &UniqueKey, holder: &str) -> String {
+fn key_conflict(key: &UniqueKey, holder: &str) -> Error {
     match key.0 {
-        "inProgressOn" => format!(
-            "another LCM operation ({holder}) is in progress on VNF instance {}",
-            key.1
-        ),
-        "vnfdId" => format!("VNF package {holder} already provides vnfdId {}", key.1),
-        "vimName" => format!("VIM {holder} already has the name '{}'", key.1),
+        "inProgressOn" => Error::operation_in_progress(&key.1, holder, None),
+        other => Error::Conflict(describe_key_conflict(other, &key.1, holder)),
+    }
+}
+
+fn describe_key_conflict(name: &str, value: &str, holder: &str) -> String {
+    match name {
+        "vnfdId" => format!("VNF package {holder} already provides vnfdId {value}"),
+        "vimName" => format!("VIM {holder} already has the name '{value}'"),
         "defaultVim" => format!("VIM {holder} is already the default VIM"),
-        "activeAlarm" => format!("alarm {holder} is already active for fault {}", key.1),
-        other => format!("{other} '{}' is already held by {holder}", key.1),
+        "activeAlarm" => format!("alarm {holder} is already active for fault {value}"),
+        other => format!("{other} '{value}' is already held by {holder}"),
     }
 }
 
@@ -161,7 +164,7 @@ impl State {
             if let Some((holder_kind, holder_id)) = self.unique.get(&slot)
                 && !(*holder_kind == kind && holder_id == record.id())
             {
-                return Err(Error::Conflict(describe_key_conflict(&key, holder_id)));
+                return Err(key_conflict(&key, holder_id));
             }
         }
         Ok(())
@@ -203,12 +206,12 @@ impl State {
                     .row(tenant, kind, &id)
                     .ok_or_else(|| Error::not_found(kind.resource_name(), &id))?;
                 if current.version != expected_version {
-                    return Err(Error::Conflict(format!(
-                        "{} {id} was changed concurrently (version {} read, {} current)",
+                    return Err(Error::stale_version(
                         kind.resource_name(),
+                        id,
                         expected_version,
-                        current.version
-                    )));
+                        current.version,
+                    ));
                 }
                 let lease = current.lease.clone();
                 self.check_unique(tenant, &record)?;
@@ -238,12 +241,12 @@ impl State {
                 if let Some(expected) = expected_version
                     && current.version != expected
                 {
-                    return Err(Error::Conflict(format!(
-                        "{} {id} was changed concurrently (version {} read, {} current)",
+                    return Err(Error::stale_version(
                         kind.resource_name(),
+                        id,
                         expected,
-                        current.version
-                    )));
+                        current.version,
+                    ));
                 }
                 let prev = self.set_row(tenant, kind, &id, None);
                 undo.push(Undo::Row {
@@ -276,12 +279,12 @@ impl State {
                     .row(tenant, kind, &id)
                     .ok_or_else(|| Error::not_found(kind.resource_name(), &id))?;
                 if current.version != expected_version {
-                    return Err(Error::Conflict(format!(
-                        "{} {id} was changed concurrently (version {} read, {} current)",
+                    return Err(Error::stale_version(
                         kind.resource_name(),
+                        id,
                         expected_version,
-                        current.version
-                    )));
+                        current.version,
+                    ));
                 }
                 Ok(0)
             }

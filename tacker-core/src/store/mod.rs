@@ -9,10 +9,13 @@
 //! Invariants every implementation enforces (the conformance suite in
 //! `tacker_core::testkit::store` checks them):
 //! - tenant scoping: nothing of one tenant is visible to another;
-//! - versions: an update or delete naming a stale version fails with `Conflict`;
+//! - versions: an update, check or delete naming a stale version fails with
+//!   [`Error::StaleVersion`](crate::Error::StaleVersion);
 //! - unique keys ([`Record::unique_keys`]): among them, *at most one operation in
 //!   progress per VNF instance*, one onboarded package per vnfdId, one VIM per name and
-//!   one default VIM per tenant — a violating write fails with `Conflict`;
+//!   one default VIM per tenant — a violating write fails with `Conflict`, or with
+//!   [`Error::OperationInProgress`](crate::Error::OperationInProgress) naming the
+//!   holder when the key is the operation in progress of a VNF instance;
 //! - listing is ordered by id (ids are UUIDv7, so by creation time) with keyset paging.
 
 pub mod marker;
@@ -43,7 +46,7 @@ pub struct Versioned<T> {
 pub enum Write {
     /// Create a record; `Conflict` if its id or a unique key is taken.
     Insert(Record),
-    /// Replace a record read at `expected_version`; `Conflict` if it changed since,
+    /// Replace a record read at `expected_version`; `StaleVersion` if it changed since,
     /// `NotFound` if it is gone.
     Update {
         /// The new content.
@@ -51,7 +54,8 @@ pub enum Write {
         /// The version the caller read.
         expected_version: u64,
     },
-    /// Remove a record; with `expected_version`, only if unchanged. Deleting a
+    /// Remove a record; with `expected_version`, only if unchanged (`StaleVersion`
+    /// otherwise). Deleting a
     /// subscription also drops its undelivered notifications.
     Delete {
         /// The kind of record.
@@ -63,7 +67,7 @@ pub enum Write {
     },
     /// Queue a notification for a subscription (in the commit's tenant).
     Notify(NewNotification),
-    /// Change nothing, but fail the whole commit with `Conflict` unless the record is
+    /// Change nothing, but fail the whole commit with `StaleVersion` unless the record is
     /// still at `expected_version` (`NotFound` if it is gone): a decision taken on a
     /// record read earlier is committed only if that record did not change since.
     Check {

@@ -202,7 +202,7 @@ impl Store for FaultyStore {
             tokio::time::sleep(delay).await;
         }
         let result = self.inner.commit(tenant, writes).await;
-        if matches!(result, Err(Error::Conflict(_))) {
+        if result.as_ref().is_err_and(Error::is_conflict) {
             self.conflicts.fetch_add(1, Ordering::SeqCst);
         }
         result

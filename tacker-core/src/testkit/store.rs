@@ -29,6 +29,31 @@ fn assert_conflict<T: std::fmt::Debug>(result: crate::Result<T>, what: &str) {
     }
 }
 
+fn assert_in_progress<T: std::fmt::Debug>(
+    result: crate::Result<T>,
+    vnf_instance_id: &str,
+    holder: &str,
+    what: &str,
+) {
+    match result {
+        Err(Error::OperationInProgress {
+            vnf_instance_id: instance,
+            vnf_lcm_op_occ_id: op,
+            ..
+        }) if instance == vnf_instance_id && op == holder => {}
+        other => panic!(
+            "{what}: expected OperationInProgress naming operation {holder} on VNF instance {vnf_instance_id}, got {other:?}"
+        ),
+    }
+}
+
+fn assert_stale<T: std::fmt::Debug>(result: crate::Result<T>, what: &str) {
+    match result {
+        Err(Error::StaleVersion { .. }) => {}
+        other => panic!("{what}: expected StaleVersion, got {other:?}"),
+    }
+}
+
 fn assert_not_found<T: std::fmt::Debug>(result: crate::Result<T>, what: &str) {
     match result {
         Err(Error::NotFound { .. }) => {}
@@ -163,11 +188,11 @@ pub async fn stale_versions_are_refused(store: &dyn Store) {
     assert_eq!(v2, 2);
 
     record.instance.vnf_instance_name = Some("lost update".into());
-    assert_conflict(
+    assert_stale(
         store.update(&tenant, record.clone(), 1).await,
         "update at stale 1",
     );
-    assert_conflict(
+    assert_stale(
         store
             .delete::<VnfInstanceRecord>(&tenant, &id, Some(1))
             .await,
@@ -244,8 +269,10 @@ pub async fn one_operation_in_progress_per_instance(store: &dyn Store) {
         .expect("first op");
 
     let second = fixtures::op_occ(&new_id(), &instance, Op::Scale, State::Starting);
-    assert_conflict(
+    assert_in_progress(
         store.insert(&tenant, second.clone()).await,
+        &instance,
+        &first_id,
         "second op while STARTING",
     );
     store
@@ -263,8 +290,10 @@ pub async fn one_operation_in_progress_per_instance(store: &dyn Store) {
             .update(&tenant, first.clone(), version)
             .await
             .expect("advance first op");
-        assert_conflict(
+        assert_in_progress(
             store.insert(&tenant, second.clone()).await,
+            &instance,
+            &first_id,
             &format!("second op while first is {state}"),
         );
     }
@@ -303,10 +332,19 @@ pub async fn concurrent_starts_on_one_instance_have_one_winner(
     let winners = results.iter().filter(|r| r.is_ok()).count();
     let conflicts = results
         .iter()
-        .filter(|r| matches!(r, Err(Error::Conflict(_))))
+        .filter(|r| {
+            matches!(
+                r,
+                Err(Error::OperationInProgress { .. } | Error::Conflict(_))
+            )
+        })
         .count();
     assert_eq!(winners, 1, "exactly one start wins: {results:?}");
-    assert_eq!(conflicts, contenders - 1, "every other start is a Conflict");
+    assert_eq!(
+        conflicts,
+        contenders - 1,
+        "every other start is refused as a conflict (OperationInProgress)"
+    );
     let listed = store
         .list_typed::<OpOccRecord>(&tenant, &ListQuery::all())
         .await
@@ -421,7 +459,7 @@ pub async fn commit_is_all_or_nothing(store: &dyn Store) {
             ],
         )
         .await;
-    assert_conflict(result, "commit with a stale update");
+    assert_stale(result, "commit with a stale update");
     assert_not_found(
         store
             .get_typed::<VnfInstanceRecord>(&tenant, &inserted_id)
@@ -485,7 +523,7 @@ pub async fn checks_commit_only_on_unchanged_records(store: &dyn Store) {
         .await
         .expect("update");
     let stale_op = new_id();
-    assert_conflict(
+    assert_stale(
         store
             .commit(
                 &tenant,
@@ -543,7 +581,7 @@ pub async fn checks_commit_only_on_unchanged_records(store: &dyn Store) {
                 let op = store.get_typed::<OpOccRecord>(&tenant, &op_id).await;
                 assert!(op.is_ok(), "round {round}: the guarded insert is stored");
             }
-            (Err(Error::Conflict(_)), Ok(_)) => {}
+            (Err(Error::StaleVersion { .. }), Ok(_)) => {}
             other => panic!("round {round}: unexpected outcome {other:?}"),
         }
         current = update.expect("the update always wins or goes first");
@@ -1186,7 +1224,7 @@ pub async fn concurrent_driver_state_updates_lose_nothing(store: &dyn Store, wri
                 }
                 match store.update(&tenant, value, read.version).await {
                     Ok(_) => return,
-                    Err(Error::Conflict(_)) => tokio::task::yield_now().await,
+                    Err(Error::StaleVersion { .. }) => tokio::task::yield_now().await,
                     Err(other) => panic!("update the driver state: {other}"),
                 }
             }

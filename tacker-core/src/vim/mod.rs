@@ -7,7 +7,11 @@ use crate::Result;
 use crate::model::{KeyValuePairs, VimConnectionInfo};
 
 /// What a VIM told the VNFM about itself.
+///
+/// Built from [`VimDescription::default`] (or [`VimDescription::new`]) with the
+/// `with_*` methods (its fields can grow).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VimDescription {
     /// Regions (OpenStack) or the single cluster name (Kubernetes).
     pub regions: Vec<String>,
@@ -15,6 +19,38 @@ pub struct VimDescription {
     pub version: Option<String>,
     /// Anything else worth showing (API endpoints, node count).
     pub extra: KeyValuePairs,
+}
+
+impl VimDescription {
+    /// Nothing known yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With the regions (OpenStack) or the cluster name (Kubernetes).
+    #[must_use]
+    pub fn with_regions(mut self, regions: Vec<String>) -> Self {
+        self.regions = regions;
+        self
+    }
+
+    /// With the version the VIM reports.
+    #[must_use]
+    pub fn with_version(mut self, version: Option<String>) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// With one more fact worth showing.
+    #[must_use]
+    pub fn with_extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
+        self
+    }
 }
 
 /// The driver that registers VIMs of one type.

@@ -51,11 +51,7 @@ impl MgmtDriver for CountingMgmt {
 
     async fn run_hook(&self, ctx: &MgmtContext<'_>) -> tacker_core::Result<MgmtOutcome> {
         self.hooks.fetch_add(1, Ordering::SeqCst);
-        let mut outcome = MgmtOutcome::default();
-        outcome
-            .metadata
-            .insert("hooked".into(), serde_json::json!(ctx.hook.sol001_name()));
-        Ok(outcome)
+        Ok(MgmtOutcome::new().with_metadata_entry("hooked", ctx.hook.sol001_name()))
     }
 }
 

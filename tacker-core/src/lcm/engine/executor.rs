@@ -300,7 +300,7 @@ impl OpExecutor {
                         retryable: true,
                         ..
                     }
-                ) || matches!(&error, Error::Conflict(m) if m.contains("changed concurrently"));
+                ) || matches!(error, Error::StaleVersion { .. });
                 if transient && store_retries > 0 {
                     store_retries -= 1;
                     let attempt = STORE_RETRIES - store_retries;
@@ -751,7 +751,7 @@ impl OpExecutor {
                     job.op.version = version;
                     return Ok(());
                 }
-                Err(Error::Conflict(message)) if message.contains("changed concurrently") => {}
+                Err(Error::StaleVersion { .. }) => {}
                 Err(other) => return Err(other),
             }
         }
@@ -1035,25 +1035,29 @@ impl OpExecutor {
             package: job.package.files.as_ref(),
             cancel: &job.cancel,
         };
-        let outcome = match &job.request {
-            OpRequest::Instantiate(r) => driver.rollback_instantiate(&ctx, r).await,
+        use crate::infra::Rollback;
+        let target;
+        let rollback = match &job.request {
+            OpRequest::Instantiate(r) => Rollback::Instantiate(r),
             OpRequest::Scale(_) | OpRequest::ScaleToLevel(_) => {
-                let target = scale_target(
+                target = scale_target(
                     flavour,
                     instance.instantiated_vnf_info.as_ref(),
                     &job.request,
                 )?;
-                driver.rollback_scale(&ctx, &target).await
+                Rollback::Scale(&target)
             }
-            OpRequest::ChangeFlavour(r) => driver.rollback_change_flavour(&ctx, r).await,
-            OpRequest::ChangeExtConn(r) => driver.rollback_change_ext_conn(&ctx, r).await,
-            OpRequest::ChangeVnfpkg(r) => driver.rollback_change_vnfpkg(&ctx, r).await,
-            other => Err(Error::Conflict(format!(
-                "{} cannot be rolled back",
-                other.operation()
-            ))),
+            OpRequest::ChangeFlavour(r) => Rollback::ChangeFlavour(r),
+            OpRequest::ChangeExtConn(r) => Rollback::ChangeExtConn(r),
+            OpRequest::ChangeVnfpkg(r) => Rollback::ChangeVnfpkg(r),
+            other => {
+                return Err(Error::Conflict(format!(
+                    "{} cannot be rolled back",
+                    other.operation()
+                )));
+            }
         };
-        outcome.map(Some)
+        driver.rollback(&ctx, &rollback).await.map(Some)
     }
 
     async fn completed_instance(&self, job: &Job, vnfd: &Vnfd) -> Result<Completion> {

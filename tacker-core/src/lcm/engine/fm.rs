@@ -279,7 +279,7 @@ impl VnfFm {
                         self.inner.outbox.ring();
                         return Ok((alarm, true));
                     }
-                    Err(Error::Conflict(_)) => continue,
+                    Err(Error::Conflict(_) | Error::StaleVersion { .. }) => continue,
                     Err(other) => return Err(other),
                 }
             }
@@ -392,7 +392,7 @@ impl VnfFm {
                     self.inner.outbox.ring();
                     return Ok(Some(alarm));
                 }
-                Err(Error::Conflict(_)) => continue,
+                Err(Error::Conflict(_) | Error::StaleVersion { .. }) => continue,
                 Err(other) => return Err(other),
             }
         }

@@ -357,7 +357,7 @@ impl ClusterVims<'_> {
                 Ok(()) | Err(Error::NotFound { .. }) => {
                     tracing::info!(tenant = %tenant, vnf_instance = instance_id, vim = vim.id, name = vim.name, "deregistered a VIM the instance produced");
                 }
-                Err(Error::Conflict(reason)) => {
+                Err(reason) if reason.is_conflict() => {
                     tracing::warn!(tenant = %tenant, vnf_instance = instance_id, vim = vim.id, name = vim.name, %reason, "a VIM the instance produced stays registered: other instances are deployed on it");
                 }
                 Err(other) => return Err(other),
@@ -404,7 +404,7 @@ impl ClusterVims<'_> {
                 .await
             {
                 Ok(_) => return Ok(()),
-                Err(Error::Conflict(message)) if message.contains("changed concurrently") => {}
+                Err(Error::StaleVersion { .. }) => {}
                 Err(other) => return Err(other),
             }
         }

@@ -113,15 +113,15 @@ impl VnfLcm {
             .get_typed::<VnfInstanceRecord>(tenant, id)
             .await?;
         if record.value.instance.instantiation_state != InstantiationState::NotInstantiated {
-            return Err(Error::Conflict(format!(
-                "VNF instance {id} is INSTANTIATED; terminate it first"
-            )));
+            return Err(Error::wrong_instantiation_state(
+                id,
+                InstantiationState::NotInstantiated,
+                record.value.instance.instantiation_state,
+                format!("VNF instance {id} is INSTANTIATED; terminate it first"),
+            ));
         }
         if let Some(op) = self.engine.op_in_progress(tenant, id).await? {
-            return Err(Error::Conflict(format!(
-                "operation {} ({}) is in progress on VNF instance {id}",
-                op.id, op.operation
-            )));
+            return Err(Error::operation_in_progress(id, op.id, Some(op.operation)));
         }
         let mut writes = vec![Write::Delete {
             kind: RecordKind::VnfInstance,
@@ -432,11 +432,10 @@ impl VnfLcm {
             &op,
         ));
         self.engine.store().commit(tenant, writes).await.map_err(|error| match error {
-            Error::Conflict(reason) if reason.contains("changed concurrently") => {
-                Error::Conflict(format!(
-                    "VNF instance {id} changed while the request was checked (another operation ended); read it again and resend: {reason}"
-                ))
-            }
+            stale @ Error::StaleVersion { .. } => Error::Conflict(format!(
+                "VNF instance {id} changed while the request was checked (another operation ended); read it again and resend: {}",
+                stale.conflict_reason().unwrap_or_default()
+            )),
             other => other,
         })?;
         self.engine.committed();
@@ -454,17 +453,24 @@ impl VnfLcm {
         let operation = request.operation();
         match (operation, instantiated) {
             (Op::Instantiate, true) => {
-                return Err(Error::Conflict(format!(
-                    "VNF instance {} is already INSTANTIATED",
-                    instance.id
-                )));
+                return Err(Error::wrong_instantiation_state(
+                    &instance.id,
+                    InstantiationState::NotInstantiated,
+                    InstantiationState::Instantiated,
+                    format!("VNF instance {} is already INSTANTIATED", instance.id),
+                ));
             }
             (Op::ModifyInfo, _) | (Op::Instantiate, false) => {}
             (_, false) => {
-                return Err(Error::Conflict(format!(
-                    "VNF instance {} is NOT_INSTANTIATED; {operation} needs an instantiated VNF",
-                    instance.id
-                )));
+                return Err(Error::wrong_instantiation_state(
+                    &instance.id,
+                    InstantiationState::Instantiated,
+                    InstantiationState::NotInstantiated,
+                    format!(
+                        "VNF instance {} is NOT_INSTANTIATED; {operation} needs an instantiated VNF",
+                        instance.id
+                    ),
+                ));
             }
             _ => {}
         }
@@ -501,10 +507,10 @@ impl VnfLcm {
         let driver = self.engine.driver_for(&vim)?;
         let capabilities = driver.capabilities();
         if !capabilities.supports(operation) {
-            return Err(Error::NotSupported(format!(
-                "the {} infra driver does not support {operation}",
-                driver.vim_type()
-            )));
+            return Err(Error::operation_not_supported(
+                operation.to_string(),
+                format!("the {} infra driver", driver.vim_type()),
+            ));
         }
         let info = instance.instantiated_vnf_info.as_ref();
         let current_flavour = || -> Result<&DeploymentFlavour> {
@@ -579,18 +585,7 @@ impl VnfLcm {
                         )));
                     }
                 }
-                if r.vnfc_instance_id.is_empty() && !capabilities.heal_vnf {
-                    return Err(Error::NotSupported(format!(
-                        "the {} infra driver cannot heal a whole VNF",
-                        driver.vim_type()
-                    )));
-                }
-                if !r.vnfc_instance_id.is_empty() && !capabilities.heal_vnfc {
-                    return Err(Error::NotSupported(format!(
-                        "the {} infra driver cannot heal single VNFCs",
-                        driver.vim_type()
-                    )));
-                }
+                capabilities.require(crate::infra::heal_operation(r), driver.vim_type())?;
                 self.check_hooks(current_flavour()?, Op::Heal)?;
             }
             OpRequest::ChangeFlavour(r) => {
@@ -716,9 +711,11 @@ impl VnfLcm {
         };
         if let Some(vnfd_id) = r.vnfd_id.as_ref() {
             if instance.instantiation_state == InstantiationState::Instantiated {
-                return Err(Error::Conflict(
-                    "vnfdId can only be modified while NOT_INSTANTIATED; use change_vnfpkg"
-                        .to_owned(),
+                return Err(Error::wrong_instantiation_state(
+                    &instance.id,
+                    InstantiationState::NotInstantiated,
+                    InstantiationState::Instantiated,
+                    "vnfdId can only be modified while NOT_INSTANTIATED; use change_vnfpkg",
                 ));
             }
             let target = self
@@ -803,7 +800,7 @@ impl VnfLcm {
                     self.engine.committed();
                     return Ok(record.value.op);
                 }
-                Err(Error::Conflict(message)) if message.contains("changed concurrently") => {
+                Err(Error::StaleVersion { .. }) => {
                     continue;
                 }
                 Err(other) => return Err(other),
