@@ -55,6 +55,7 @@ pub mod monitor;
 pub mod notify;
 pub mod outbound;
 pub mod package;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod store;
 mod tenant;
@@ -68,6 +69,12 @@ pub mod testkit;
 pub use error::{BoxError, Error, Result};
 pub use tenant::TenantId;
 pub use vnfm::{VimType, Vnfm, VnfmBuilder};
+
+// Crates whose types appear in this crate's public signatures, so that an embedder
+// uses the same versions without naming them in its own manifest.
+pub use ::async_trait::{self, async_trait};
+pub use ::bytes;
+pub use ::object_store;
 
 /// A new resource identifier: a UUIDv7, so identifiers sort by creation time.
 pub fn new_id() -> String {

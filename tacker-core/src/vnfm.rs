@@ -69,6 +69,7 @@ impl VimType {
     }
 
     /// The unit of two drivers known to declare the same `vimType`.
+    #[cfg(feature = "sim")]
     pub(crate) fn from_parts(infra: Arc<dyn InfraDriver>, vim: Arc<dyn VimDriver>) -> Self {
         Self { infra, vim }
     }

@@ -10,5 +10,6 @@ pub mod corpus;
 pub mod faults;
 pub mod fixtures;
 pub mod infra;
+pub mod mocks;
 pub mod netns;
 pub mod store;
