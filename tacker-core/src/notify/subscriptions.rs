@@ -46,14 +46,37 @@ pub trait SubscriptionKind: StoredRecord {
     fn subscription_id(subscription: &Self::Subscription) -> &str;
 }
 
+/// The parts every subscription kind has alike: the request's callback and
+/// authentication, and the record of the subscription, its sealed authentication and
+/// its creation time.
+macro_rules! record_accessors {
+    () => {
+        fn callback(request: &Self::Request) -> (&str, Option<&SubscriptionAuthentication>) {
+            (&request.callback_uri, request.authentication.as_ref())
+        }
+
+        fn record(subscription: Self::Subscription, authentication: Option<Sealed>) -> Self {
+            Self {
+                subscription,
+                authentication,
+                created_at: Utc::now(),
+            }
+        }
+
+        fn subscription(self) -> Self::Subscription {
+            self.subscription
+        }
+
+        fn subscription_id(subscription: &Self::Subscription) -> &str {
+            &subscription.id
+        }
+    };
+}
+
 impl SubscriptionKind for LccnSubscriptionRecord {
     type Request = LccnSubscriptionRequest;
     type Subscription = LccnSubscription;
     const PATH: &'static str = "vnflcm/v2/subscriptions";
-
-    fn callback(request: &Self::Request) -> (&str, Option<&SubscriptionAuthentication>) {
-        (&request.callback_uri, request.authentication.as_ref())
-    }
 
     fn accept(id: String, request: Self::Request, links: SelfLink) -> Self::Subscription {
         LccnSubscription {
@@ -67,31 +90,13 @@ impl SubscriptionKind for LccnSubscriptionRecord {
         }
     }
 
-    fn record(subscription: Self::Subscription, authentication: Option<Sealed>) -> Self {
-        Self {
-            subscription,
-            authentication,
-            created_at: Utc::now(),
-        }
-    }
-
-    fn subscription(self) -> Self::Subscription {
-        self.subscription
-    }
-
-    fn subscription_id(subscription: &Self::Subscription) -> &str {
-        &subscription.id
-    }
+    record_accessors!();
 }
 
 impl SubscriptionKind for FmSubscriptionRecord {
     type Request = FmSubscriptionRequest;
     type Subscription = FmSubscription;
     const PATH: &'static str = "vnffm/v1/subscriptions";
-
-    fn callback(request: &Self::Request) -> (&str, Option<&SubscriptionAuthentication>) {
-        (&request.callback_uri, request.authentication.as_ref())
-    }
 
     fn accept(id: String, request: Self::Request, links: SelfLink) -> Self::Subscription {
         FmSubscription {
@@ -102,31 +107,13 @@ impl SubscriptionKind for FmSubscriptionRecord {
         }
     }
 
-    fn record(subscription: Self::Subscription, authentication: Option<Sealed>) -> Self {
-        Self {
-            subscription,
-            authentication,
-            created_at: Utc::now(),
-        }
-    }
-
-    fn subscription(self) -> Self::Subscription {
-        self.subscription
-    }
-
-    fn subscription_id(subscription: &Self::Subscription) -> &str {
-        &subscription.id
-    }
+    record_accessors!();
 }
 
 impl SubscriptionKind for PkgmSubscriptionRecord {
     type Request = PkgmSubscriptionRequest;
     type Subscription = PkgmSubscription;
     const PATH: &'static str = "vnfpkgm/v2/subscriptions";
-
-    fn callback(request: &Self::Request) -> (&str, Option<&SubscriptionAuthentication>) {
-        (&request.callback_uri, request.authentication.as_ref())
-    }
 
     fn accept(id: String, request: Self::Request, links: SelfLink) -> Self::Subscription {
         PkgmSubscription {
@@ -137,21 +124,7 @@ impl SubscriptionKind for PkgmSubscriptionRecord {
         }
     }
 
-    fn record(subscription: Self::Subscription, authentication: Option<Sealed>) -> Self {
-        Self {
-            subscription,
-            authentication,
-            created_at: Utc::now(),
-        }
-    }
-
-    fn subscription(self) -> Self::Subscription {
-        self.subscription
-    }
-
-    fn subscription_id(subscription: &Self::Subscription) -> &str {
-        &subscription.id
-    }
+    record_accessors!();
 }
 
 /// The subscriptions of one kind. Cheap to clone.
