@@ -1868,6 +1868,27 @@ pub async fn declared_operations_are_implemented(driver: &dyn InfraDriver, fx: &
                 "the driver declares {operation} among its capabilities, but answers: {error}"
             );
         }
+        // The operate call stopped the VNF: start it again, so that every server it
+        // stopped runs as before (a VIM's own checks may pair stops with starts).
+        if operation == InfraOperation::Operate
+            && let Ok(stopped) = &result
+        {
+            let operate = |state| OperateVnfRequest {
+                change_state_to: state,
+                stop_type: None,
+                graceful_stop_timeout: None,
+                additional_params: Default::default(),
+            };
+            let stop = operate(VnfOperationalStateType::Stopped);
+            subject.apply(AppliedOperation::Operate(&stop), stopped);
+            let start = operate(VnfOperationalStateType::Started);
+            let op_id = new_id();
+            let started = ok(
+                driver.operate(&subject.ctx(&op_id), &start).await,
+                "operate start after the declared operate",
+            );
+            subject.apply(AppliedOperation::Operate(&start), &started);
+        }
     }
     let op_id = new_id();
     ok(
