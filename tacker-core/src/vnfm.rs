@@ -180,7 +180,8 @@ impl VnfmBuilder {
 
     /// Delivers notifications to subscribers' callback URIs (HTTP: `tacker-api`'s
     /// `HttpNotificationSink`). In-process streams ([`Vnfm::lcm_notifications`], …)
-    /// need none.
+    /// need none; without one, notifications for other callbacks are retried and
+    /// finally dropped as undeliverable.
     pub fn notification_sink(mut self, sink: Arc<dyn NotificationSink>) -> Self {
         self.sink = Some(sink);
         self

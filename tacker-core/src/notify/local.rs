@@ -121,8 +121,10 @@ pub struct RoutingSink {
 }
 
 impl RoutingSink {
-    /// Routes over `local`, with `remote` for the rest (without one, other callbacks
-    /// are refused when subscribing and their notifications wait in the outbox).
+    /// Routes over `local`, with `remote` for the rest. Without a remote sink,
+    /// subscriptions with other callbacks are accepted unchecked, and their
+    /// notifications fail delivery, are retried with backoff and finally dropped like
+    /// any undeliverable notification.
     pub fn new(local: LocalRoutes, remote: Option<Arc<dyn NotificationSink>>) -> Self {
         Self { local, remote }
     }
