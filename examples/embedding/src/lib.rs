@@ -15,7 +15,9 @@ use tacker_core::infra::{
 };
 use tacker_core::lcm::{LcmConfig, LocalGrantProvider};
 use tacker_core::mgmt::{MgmtContext, MgmtDriver, MgmtOutcome};
-use tacker_core::model::{InstantiateVnfRequest, TerminateVnfRequest, VimConnectionInfo};
+use tacker_core::model::{
+    CreateVnfRequest, InstantiateVnfRequest, TerminateVnfRequest, VimConnectionInfo, VnfInstance,
+};
 use tacker_core::notify::NotificationStream;
 use tacker_core::sim::SimInfraDriver;
 use tacker_core::{Error, Result, TenantId, VimType, Vnfm};
@@ -167,6 +169,18 @@ impl MgmtDriver for WebConfig {
         pushed.push((ctx.vnf_instance.id.clone(), web));
         Ok(MgmtOutcome::new().with_metadata_entry("webConfigVersion", pushed.len()))
     }
+}
+
+/// Onboards the example package (`package/`, whose hooks name `web_config`) and creates
+/// a VNF identifier of it.
+pub async fn create_example_vnf(vnfm: &Vnfm, tenant: &TenantId) -> Result<VnfInstance> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("package");
+    let package = vnfm.packages().onboard_directory(tenant, &dir).await?;
+    let request = CreateVnfRequest {
+        vnfd_id: package.vnfd_id.unwrap_or_default(),
+        ..CreateVnfRequest::default()
+    };
+    vnfm.lcm().create_vnf(tenant, request).await
 }
 
 /// A started VNFM on the SQLite database in `dir`, with the lab cloud, its grants, the

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use tacker_core::model::{CreateVnfRequest, InstantiateVnfRequest, ScaleType, ScaleVnfRequest};
+use tacker_core::model::{InstantiateVnfRequest, ScaleType, ScaleVnfRequest};
 use tacker_core::{Result, TenantId};
-use tacker_embedding_example::{LabCloud, WebConfig, embed, lab_vim};
+use tacker_embedding_example::{LabCloud, WebConfig, create_example_vnf, embed, lab_vim};
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -15,17 +15,7 @@ async fn main() -> Result<()> {
     let (lab, web) = (LabCloud::new(3), WebConfig::default());
     let (vnfm, mut events) = embed(&dir, &lab, &web).await?;
     let tenant = TenantId::default();
-    let package_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("package");
-    let package = vnfm
-        .packages()
-        .onboard_directory(&tenant, &package_dir)
-        .await?;
-    let vnfd_id = package.vnfd_id.unwrap_or_default();
-    let request = CreateVnfRequest {
-        vnfd_id,
-        ..CreateVnfRequest::default()
-    };
-    let instance = vnfm.lcm().create_vnf(&tenant, request).await?;
+    let instance = create_example_vnf(&vnfm, &tenant).await?;
     let vims = [("lab".to_owned(), lab_vim())].into();
     let instantiate = InstantiateVnfRequest {
         flavour_id: "simple".into(),

@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use tacker_core::TenantId;
 use tacker_core::model::{
-    CreateVnfRequest, InstantiateVnfRequest, LcmOperationStateType as State, ScaleType,
-    ScaleVnfRequest,
+    InstantiateVnfRequest, LcmOperationStateType as State, ScaleType, ScaleVnfRequest,
 };
-use tacker_embedding_example::{LabCloud, WebConfig, embed, lab_vim};
+use tacker_embedding_example::{LabCloud, WebConfig, create_example_vnf, embed, lab_vim};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -27,23 +26,8 @@ async fn an_nfvo_runs_its_own_cloud_and_configuration_through_the_library() {
     let (lab, web) = (LabCloud::new(3), WebConfig::default());
     let (vnfm, mut events) = embed(&dir, &lab, &web).await.expect("embedded");
     let tenant = TenantId::default();
-    let package_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("package");
-    let package = vnfm
-        .packages()
-        .onboard_directory(&tenant, &package_dir)
-        .await
-        .expect("onboarded");
+    let instance = create_example_vnf(&vnfm, &tenant).await.expect("created");
     let lcm = vnfm.lcm();
-    let instance = lcm
-        .create_vnf(
-            &tenant,
-            CreateVnfRequest {
-                vnfd_id: package.vnfd_id.clone().unwrap_or_default(),
-                ..CreateVnfRequest::default()
-            },
-        )
-        .await
-        .expect("created");
     // The NFVO names the VIM, as SOL003 lets it; the grant confirms it.
     let instantiate = InstantiateVnfRequest {
         flavour_id: "simple".into(),

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use tacker_core::infra::{InfraCapabilities, InfraOperation};
 use tacker_core::lcm::LcmConfig;
-use tacker_core::model::{CreateVnfRequest, InstantiateVnfRequest, LcmOperationStateType as State};
+use tacker_core::model::{InstantiateVnfRequest, LcmOperationStateType as State};
 use tacker_core::testkit::mocks::{
     MockInfraBehaviour, MockInfraDriver, MockMgmtBehaviour, MockMgmtDriver, MockVimBehaviour,
     MockVimDriver,
 };
 use tacker_core::{Error, TenantId, VimType, Vnfm};
-use tacker_embedding_example::{LAB_VIM_TYPE, lab_vim};
+use tacker_embedding_example::{LAB_VIM_TYPE, create_example_vnf, lab_vim};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_instantiation_is_rolled_back_and_never_configured() {
@@ -56,23 +56,8 @@ async fn a_refused_instantiation_is_rolled_back_and_never_configured() {
         .expect("vnfm");
     vnfm.start().await.expect("started");
     let tenant = TenantId::default();
-    let package_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("package");
-    let package = vnfm
-        .packages()
-        .onboard_directory(&tenant, &package_dir)
-        .await
-        .expect("onboarded");
+    let instance = create_example_vnf(&vnfm, &tenant).await.expect("created");
     let lcm = vnfm.lcm();
-    let instance = lcm
-        .create_vnf(
-            &tenant,
-            CreateVnfRequest {
-                vnfd_id: package.vnfd_id.unwrap_or_default(),
-                ..CreateVnfRequest::default()
-            },
-        )
-        .await
-        .expect("created");
     let request = InstantiateVnfRequest {
         flavour_id: "simple".into(),
         ..InstantiateVnfRequest::default()

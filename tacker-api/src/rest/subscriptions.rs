@@ -21,10 +21,8 @@ use super::sol013::{
 use super::{AppState, Caller};
 
 /// A subscription kind the REST layer serves.
-pub(crate) trait RestSubscriptions: SubscriptionKind
-where
-    Self::Request: DeserializeOwned,
-    Self::Subscription: Serialize,
+pub(crate) trait RestSubscriptions:
+    SubscriptionKind<Request: DeserializeOwned, Subscription: Serialize>
 {
     /// The subscriptions of this kind in the server's VNFM.
     fn of(state: &AppState) -> &Subscriptions<Self>;
@@ -75,8 +73,6 @@ impl SubscriptionShape for Plain {
 pub(crate) fn routes<K, S>(router: Router<AppState>) -> Router<AppState>
 where
     K: RestSubscriptions,
-    K::Request: DeserializeOwned,
-    K::Subscription: Serialize,
     S: SubscriptionShape,
 {
     router
@@ -97,8 +93,6 @@ async fn create<K, S>(
 ) -> ApiResult<Response>
 where
     K: RestSubscriptions,
-    K::Request: DeserializeOwned,
-    K::Subscription: Serialize,
     S: SubscriptionShape,
 {
     let subscription = K::of(&state)
@@ -121,8 +115,6 @@ async fn list<K, S>(
 ) -> ApiResult<Response>
 where
     K: RestSubscriptions,
-    K::Request: DeserializeOwned,
-    K::Subscription: Serialize,
     S: SubscriptionShape,
 {
     let page = K::of(&state).list(caller.tenant(), &params.query()).await?;
@@ -139,8 +131,6 @@ async fn show<K, S>(
 ) -> ApiResult<Response>
 where
     K: RestSubscriptions,
-    K::Request: DeserializeOwned,
-    K::Subscription: Serialize,
     S: SubscriptionShape,
 {
     let subscription = K::of(&state).get(caller.tenant(), &id).await?;
@@ -154,8 +144,6 @@ async fn delete<K>(
 ) -> ApiResult<StatusCode>
 where
     K: RestSubscriptions,
-    K::Request: DeserializeOwned,
-    K::Subscription: Serialize,
 {
     K::of(&state).unsubscribe(caller.tenant(), &id).await?;
     Ok(StatusCode::NO_CONTENT)

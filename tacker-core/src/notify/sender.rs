@@ -45,20 +45,20 @@ impl Default for SenderConfig {
 }
 
 impl SenderConfig {
-    /// The defaults with `owner` as the claim owner.
+    /// The same with `owner` as the claim owner.
     pub fn with_owner(mut self, owner: impl Into<String>) -> Self {
         self.owner = owner.into();
         self
     }
 
-    /// The defaults with another retry schedule.
+    /// The same with another retry schedule.
     pub fn with_backoff(mut self, backoff: Duration, max_backoff: Duration) -> Self {
         self.backoff = backoff;
         self.max_backoff = max_backoff;
         self
     }
 
-    /// The defaults with another attempt limit.
+    /// The same with another attempt limit.
     pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
         self.max_attempts = max_attempts;
         self

@@ -101,10 +101,17 @@ impl Sealer {
         }
     }
 
-    /// A sealer with a random key: what it seals cannot be opened by another process
-    /// or after a restart. For stores that do not outlive the process.
+    /// The sealer of this process's random key, made at the first call: components
+    /// built apart (an engine, a package manager, a notification sender) open each
+    /// other's secrets, but no other process can, nor this one after a restart. For
+    /// stores that do not outlive the process.
     pub fn ephemeral() -> Result<Self> {
-        Ok(Self::new(&SealingKey::generate()?))
+        static EPHEMERAL: std::sync::OnceLock<Sealer> = std::sync::OnceLock::new();
+        if let Some(sealer) = EPHEMERAL.get() {
+            return Ok(sealer.clone());
+        }
+        let sealer = Self::new(&SealingKey::generate()?);
+        Ok(EPHEMERAL.get_or_init(|| sealer).clone())
     }
 
     /// `given`, or an ephemeral sealer when `store` does not outlive the process; a
@@ -218,6 +225,19 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ephemeral_sealers_of_one_process_share_their_key() {
+        let sealed = Sealer::ephemeral()
+            .expect("key")
+            .seal("t1/vim/a", b"s3cret")
+            .expect("seal");
+        let opened = Sealer::ephemeral()
+            .expect("key")
+            .open("t1/vim/a", &sealed)
+            .expect("open");
+        assert_eq!(opened, b"s3cret");
+    }
 
     #[test]
     fn sealed_secrets_open_only_with_their_key_and_context() {

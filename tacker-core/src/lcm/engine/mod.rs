@@ -571,6 +571,21 @@ impl Engine {
         Ok(())
     }
 
+    /// The onboarded, enabled package of `vnfd_id`; `Unprocessable` when there is none
+    /// (the request names a VNFD this VNFM cannot use).
+    async fn onboarded_package(&self, tenant: &TenantId, vnfd_id: &str) -> Result<VnfPackage> {
+        self.inner
+            .packages
+            .package_for_vnfd(tenant, vnfd_id, true)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound { .. } => {
+                    Error::Unprocessable(format!("no onboarded VNF package has vnfdId {vnfd_id}"))
+                }
+                other => other,
+            })
+    }
+
     /// Whether an executor of this engine runs now.
     fn executor_running(&self) -> bool {
         self.inner

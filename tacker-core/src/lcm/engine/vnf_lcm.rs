@@ -44,17 +44,8 @@ impl VnfLcm {
     ) -> Result<VnfInstance> {
         let package = self
             .engine
-            .inner
-            .packages
-            .package_for_vnfd(tenant, &request.vnfd_id, true)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound { .. } => Error::Unprocessable(format!(
-                    "no onboarded VNF package has vnfdId {}",
-                    request.vnfd_id
-                )),
-                other => other,
-            })?;
+            .onboarded_package(tenant, &request.vnfd_id)
+            .await?;
         let id = new_id();
         let vnfd = &package.vnfd;
         let instance = VnfInstance {
@@ -650,19 +641,7 @@ impl VnfLcm {
                         instance.id, r.vnfd_id
                     )));
                 }
-                let target = self
-                    .engine
-                    .inner
-                    .packages
-                    .package_for_vnfd(tenant, &r.vnfd_id, true)
-                    .await
-                    .map_err(|e| match e {
-                        Error::NotFound { .. } => Error::Unprocessable(format!(
-                            "no onboarded VNF package has vnfdId {}",
-                            r.vnfd_id
-                        )),
-                        other => other,
-                    })?;
+                let target = self.engine.onboarded_package(tenant, &r.vnfd_id).await?;
                 if target.vnfd.provider != instance.vnf_provider
                     || target.vnfd.product_name != instance.vnf_product_name
                 {
@@ -718,18 +697,7 @@ impl VnfLcm {
                     "vnfdId can only be modified while NOT_INSTANTIATED; use change_vnfpkg",
                 ));
             }
-            let target = self
-                .engine
-                .inner
-                .packages
-                .package_for_vnfd(tenant, vnfd_id, true)
-                .await
-                .map_err(|e| match e {
-                    Error::NotFound { .. } => Error::Unprocessable(format!(
-                        "no onboarded VNF package has vnfdId {vnfd_id}"
-                    )),
-                    other => other,
-                })?;
+            let target = self.engine.onboarded_package(tenant, vnfd_id).await?;
             if target.vnfd.provider != instance.vnf_provider
                 || target.vnfd.product_name != instance.vnf_product_name
             {
