@@ -36,3 +36,41 @@ pub use fetch::HttpPackageFetcher;
 pub use notify::HttpNotificationSink;
 #[cfg(feature = "server")]
 pub use rest::{Api, ApiConfig, Principal};
+
+/// Gives a [`VnfmBuilder`](tacker_core::VnfmBuilder) the HTTP clients of this crate,
+/// both keeping to the builder's outbound policy
+/// ([`VnfmBuilder::outbound_policy`](tacker_core::VnfmBuilder::outbound_policy)):
+/// [`HttpNotificationSink`] delivers notifications to subscribers' callbacks and
+/// [`HttpPackageFetcher`] downloads packages for "upload from URI".
+///
+/// ```
+/// use tacker_api::HttpClients;
+///
+/// # fn main() -> tacker_core::Result<()> {
+/// let vnfm = tacker_core::Vnfm::builder()
+///     .outbound_policy(tacker_core::outbound::OutboundPolicy::default().allow_loopback(false))
+///     .http_clients()?
+///     .build()?;
+/// # drop(vnfm);
+/// # Ok(())
+/// # }
+/// ```
+pub trait HttpClients: Sized {
+    /// The builder with both clients set.
+    fn http_clients(self) -> tacker_core::Result<Self>;
+}
+
+impl HttpClients for tacker_core::VnfmBuilder {
+    fn http_clients(self) -> tacker_core::Result<Self> {
+        let policy = self.outbound().clone();
+        let fetcher = HttpPackageFetcher::builder()
+            .outbound_policy(policy.clone())
+            .build()?;
+        let sink = HttpNotificationSink::builder()
+            .outbound_policy(policy)
+            .build()?;
+        Ok(self
+            .package_fetcher(std::sync::Arc::new(fetcher))
+            .notification_sink(std::sync::Arc::new(sink)))
+    }
+}

@@ -103,6 +103,8 @@ pub mod testkit;
 
 pub use error::{BoxError, Error, Result};
 pub use tenant::TenantId;
+#[cfg(feature = "monitors")]
+pub use vnfm::BuiltinMonitors;
 pub use vnfm::{VimType, Vnfm, VnfmBuilder};
 
 // Crates whose types appear in this crate's public signatures, so that an embedder

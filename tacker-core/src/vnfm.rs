@@ -113,6 +113,56 @@ pub struct VnfmBuilder {
     remote_executor: bool,
     local_files: Option<std::path::PathBuf>,
     spool_dir: Option<std::path::PathBuf>,
+    outbound: crate::outbound::OutboundPolicy,
+    #[cfg(feature = "monitors")]
+    builtin_monitors: Option<BuiltinMonitors>,
+    default_vim_registrations: Vec<VimRegistration>,
+}
+
+/// The built-in monitors and policies of [`VnfmBuilder::builtin_monitors`]: HTTP and
+/// ping probes, Alertmanager alerts, automatic heal and automatic scale.
+#[cfg(feature = "monitors")]
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BuiltinMonitors {
+    /// Probes run at once by each of the HTTP and ping monitors.
+    pub max_concurrent_probes: usize,
+    /// How automatic heal gathers failures and escalates.
+    pub auto_heal: crate::monitor::AutoHealConfig,
+    /// How automatic scale rests after a scale.
+    pub auto_scale: crate::monitor::AutoScaleConfig,
+}
+
+#[cfg(feature = "monitors")]
+impl Default for BuiltinMonitors {
+    fn default() -> Self {
+        Self {
+            max_concurrent_probes: 64,
+            auto_heal: Default::default(),
+            auto_scale: Default::default(),
+        }
+    }
+}
+
+#[cfg(feature = "monitors")]
+impl BuiltinMonitors {
+    /// At most `probes` probes at once per monitor.
+    pub fn with_max_concurrent_probes(mut self, probes: usize) -> Self {
+        self.max_concurrent_probes = probes;
+        self
+    }
+
+    /// Automatic heal configured so.
+    pub fn with_auto_heal(mut self, config: crate::monitor::AutoHealConfig) -> Self {
+        self.auto_heal = config;
+        self
+    }
+
+    /// Automatic scale configured so.
+    pub fn with_auto_scale(mut self, config: crate::monitor::AutoScaleConfig) -> Self {
+        self.auto_scale = config;
+        self
+    }
 }
 
 impl std::fmt::Debug for VnfmBuilder {
@@ -220,6 +270,37 @@ impl VnfmBuilder {
         vim: VimConnectionInfo,
     ) -> Self {
         self.default_vims.push((vim_connection_id.into(), vim));
+        self
+    }
+
+    /// A VIM registered at [`Vnfm::start`] as the default VIM of the default tenant,
+    /// unless that tenant has a default VIM already (see [`Vnfm::ensure_default_vim`]).
+    pub fn register_default_vim(mut self, registration: VimRegistration) -> Self {
+        self.default_vim_registrations.push(registration);
+        self
+    }
+
+    /// Where the VNFM may connect (callbacks, package downloads, probes): the policy
+    /// the built-in monitors keep to, and that HTTP clients built for this VNFM read
+    /// with [`VnfmBuilder::outbound`]. Default: [`OutboundPolicy::default`](crate::outbound::OutboundPolicy::default).
+    pub fn outbound_policy(mut self, policy: crate::outbound::OutboundPolicy) -> Self {
+        self.outbound = policy;
+        self
+    }
+
+    /// The outbound policy given so far.
+    pub fn outbound(&self) -> &crate::outbound::OutboundPolicy {
+        &self.outbound
+    }
+
+    /// The built-in monitors and policies: [`HttpMonitor`](crate::monitor::HttpMonitor)
+    /// (under the outbound policy), [`PingMonitor`](crate::monitor::PingMonitor),
+    /// [`AlertmanagerMonitor`](crate::monitor::AlertmanagerMonitor) (see
+    /// [`Vnfm::alertmanager`]), [`AutoHealPolicy`](crate::monitor::AutoHealPolicy) and
+    /// [`AutoScalePolicy`](crate::monitor::AutoScalePolicy).
+    #[cfg(feature = "monitors")]
+    pub fn builtin_monitors(mut self, settings: BuiltinMonitors) -> Self {
+        self.builtin_monitors = Some(settings);
         self
     }
 
@@ -372,12 +453,29 @@ impl VnfmBuilder {
             signal.clone(),
         );
         let sender = NotificationSender::new(store.clone(), sink, sealer, sender_config, signal);
-        let monitoring = !self.monitors.is_empty() || !self.policies.is_empty();
+        let (mut monitors, mut policies) = (self.monitors, self.policies);
+        #[cfg(feature = "monitors")]
+        let alertmanager = self.builtin_monitors.map(|settings| {
+            use crate::monitor::{
+                AlertmanagerMonitor, AutoHealPolicy, AutoScalePolicy, HttpMonitor, PingMonitor,
+            };
+            let alertmanager = Arc::new(AlertmanagerMonitor::new());
+            monitors.push(Arc::new(
+                HttpMonitor::new(settings.max_concurrent_probes)
+                    .outbound_policy(self.outbound.clone()),
+            ));
+            monitors.push(Arc::new(PingMonitor::new(settings.max_concurrent_probes)));
+            monitors.push(alertmanager.clone());
+            policies.push(Arc::new(AutoHealPolicy::new(settings.auto_heal)));
+            policies.push(Arc::new(AutoScalePolicy::new(settings.auto_scale)));
+            alertmanager
+        });
+        let monitoring = !monitors.is_empty() || !policies.is_empty();
         let health = HealthService::new(
             lcm.clone(),
             fm.clone(),
-            self.monitors,
-            self.policies,
+            monitors,
+            policies,
             self.health_config.unwrap_or_default(),
         );
         Ok(Vnfm {
@@ -392,6 +490,10 @@ impl VnfmBuilder {
                 monitoring,
                 sender,
                 routes,
+                outbound: self.outbound,
+                #[cfg(feature = "monitors")]
+                alertmanager,
+                default_vim_registrations: self.default_vim_registrations,
                 running: tokio::sync::Mutex::new(None),
             }),
         })
@@ -446,6 +548,10 @@ struct VnfmInner {
     sender: NotificationSender,
     routes: LocalRoutes,
     running: tokio::sync::Mutex<Option<Running>>,
+    outbound: crate::outbound::OutboundPolicy,
+    #[cfg(feature = "monitors")]
+    alertmanager: Option<Arc<crate::monitor::AlertmanagerMonitor>>,
+    default_vim_registrations: Vec<VimRegistration>,
 }
 
 /// An embeddable VNF Manager: LCM, packages, VIMs, fault management and health over one
@@ -506,14 +612,40 @@ impl Vnfm {
         &self.inner.api_root
     }
 
+    /// The outbound policy the VNFM was built with.
+    pub fn outbound_policy(&self) -> &crate::outbound::OutboundPolicy {
+        &self.inner.outbound
+    }
+
+    /// The Alertmanager monitor of [`VnfmBuilder::builtin_monitors`], which a front
+    /// end hands Alertmanager's webhook posts to.
+    #[cfg(feature = "monitors")]
+    pub fn alertmanager(&self) -> Option<&Arc<crate::monitor::AlertmanagerMonitor>> {
+        self.inner.alertmanager.as_ref()
+    }
+
     /// Starts the executor, the notification sender and (when monitors or policies
     /// were given) monitoring on the current tokio runtime; monitoring watches again the
     /// instances of the default tenant instantiated before (others:
-    /// [`HealthService::sync_tenant`]). Starting a started VNFM does nothing.
+    /// [`HealthService::sync_tenant`]). The VIMs of
+    /// [`VnfmBuilder::register_default_vim`] are registered first. Starting a started
+    /// VNFM does nothing.
     pub async fn start(&self) -> Result<()> {
         let mut running = self.inner.running.lock().await;
         if running.is_some() {
             return Ok(());
+        }
+        for registration in &self.inner.default_vim_registrations {
+            if let Some(vim) = self
+                .ensure_default_vim(&TenantId::default(), registration.clone())
+                .await?
+            {
+                tracing::info!(
+                    vim = vim.id,
+                    vim_type = vim.vim_type,
+                    "registered the default VIM"
+                );
+            }
         }
         let health = if self.inner.monitoring {
             Some(self.inner.health.start()?)

@@ -211,7 +211,7 @@ impl Api {
             max_package_size: packages.max_package_size,
             spool_dir: packages.spool_dir.clone(),
         };
-        Self {
+        let api = Self {
             state: AppState(Arc::new(Inner {
                 vnfm: vnfm.clone(),
                 config: settings,
@@ -219,12 +219,17 @@ impl Api {
             })),
             authenticator: None,
             metrics: None,
+        };
+        match vnfm.alertmanager() {
+            Some(alertmanager) => api.with_alertmanager(alertmanager.clone()),
+            None => api,
         }
     }
 
     /// Serves the Alertmanager webhook (`POST /monitoring/v1/alertmanager`) for
     /// `alertmanager` (one of the VNFM's monitors), handing scale requests to the
-    /// VNFM's health service. Without it the webhook answers 503.
+    /// VNFM's health service. A VNFM built with its built-in monitors has this already
+    /// (see `VnfmBuilder::builtin_monitors`). Without it the webhook answers 503.
     pub fn with_alertmanager(
         self,
         alertmanager: Arc<tacker_core::monitor::AlertmanagerMonitor>,

@@ -20,20 +20,16 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use tacker_api::metrics::Metrics;
 use tacker_api::rest::auth::{AuthConfig, Authenticator};
-use tacker_api::{Api, ApiConfig, HttpNotificationSink, HttpPackageFetcher};
+use tacker_api::{Api, ApiConfig, HttpClients};
 use tacker_core::lcm::LcmConfig;
 use tacker_core::mgmt::NoopMgmtDriver;
-use tacker_core::monitor::{
-    AlertmanagerMonitor, AutoHealConfig, AutoHealPolicy, AutoScaleConfig, AutoScalePolicy,
-    HttpMonitor, PingMonitor,
-};
+use tacker_core::monitor::{AutoHealConfig, AutoScaleConfig};
 use tacker_core::outbound::{Cidr, OutboundPolicy};
 use tacker_core::package::PackageManagerConfig;
 use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver, SimOperation};
 use tacker_core::store::Store;
 use tacker_core::vim::{SealingKey, VimRegistration};
-use tacker_core::{Error, Result, TenantId, Vnfm};
-use tacker_drivers_openstack::OpenStackOptions;
+use tacker_core::{BuiltinMonitors, Error, Result, VimType, Vnfm};
 use tacker_store::{SqlStore, SqlStoreOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -99,30 +95,6 @@ struct Args {
     /// takes over the operations of a process that died.
     #[arg(long, env = "TACKER_OP_LEASE_TTL", default_value_t = 30)]
     op_lease_ttl: u64,
-    /// Latency of every simulated VIM call, in milliseconds (for demonstrations).
-    #[arg(long, env = "TACKER_SIM_LATENCY_MS", default_value_t = 0)]
-    sim_latency_ms: u64,
-    /// Addresses the simulated VIM gives the first CP of a VDU's VNFCs, in order:
-    /// `VDU1=127.0.0.5,127.0.0.6;VDU2=127.0.0.7` (for pointing monitors at real hosts).
-    #[arg(long, env = "TACKER_SIM_VDU_ADDRESSES")]
-    sim_vdu_addresses: Option<String>,
-    /// Heal moves a replaced VNFC of the simulated VIM to its VDU's next free
-    /// configured address.
-    #[arg(long, env = "TACKER_SIM_HEAL_READDRESSES")]
-    sim_heal_readdresses: bool,
-    /// Milliseconds over which failures of one instance are gathered into one
-    /// automatic heal.
-    #[arg(long, env = "TACKER_AUTOHEAL_WINDOW_MS", default_value_t = 2000)]
-    autoheal_window_ms: u64,
-    /// Automatic heals of one VNFC before the whole VNF is healed, then escalated.
-    #[arg(long, env = "TACKER_AUTOHEAL_MAX_VNFC_HEALS", default_value_t = 2)]
-    autoheal_max_vnfc_heals: u32,
-    /// Seconds an aspect rests after an automatic scale.
-    #[arg(long, env = "TACKER_AUTOSCALE_COOLDOWN", default_value_t = 300)]
-    autoscale_cooldown: u64,
-    /// Probes run at once by each of the HTTP and ping monitors.
-    #[arg(long, env = "TACKER_MONITOR_MAX_PROBES", default_value_t = 64)]
-    monitor_max_probes: usize,
     /// The largest VNF package accepted, in bytes, by `PUT …/package_content` and
     /// `upload_from_uri` (more is refused with 413). Uploads are streamed: memory use
     /// does not grow with this limit, but the spool directory and the package store
@@ -138,6 +110,51 @@ struct Args {
     /// `sample-script`. Without it such packages are refused at instantiate (422).
     #[arg(long = "noop-mgmt-driver", value_name = "NAME")]
     noop_mgmt_drivers: Vec<String>,
+    #[command(flatten)]
+    sim: SimArgs,
+    #[command(flatten)]
+    monitors: MonitorArgs,
+    #[command(flatten)]
+    outbound: OutboundArgs,
+}
+
+/// The simulated VIM's flags.
+#[derive(Debug, clap::Args)]
+struct SimArgs {
+    /// Latency of every simulated VIM call, in milliseconds (for demonstrations).
+    #[arg(long, env = "TACKER_SIM_LATENCY_MS", default_value_t = 0)]
+    sim_latency_ms: u64,
+    /// Addresses the simulated VIM gives the first CP of a VDU's VNFCs, in order:
+    /// `VDU1=127.0.0.5,127.0.0.6;VDU2=127.0.0.7` (for pointing monitors at real hosts).
+    #[arg(long, env = "TACKER_SIM_VDU_ADDRESSES", value_parser = vdu_addresses)]
+    sim_vdu_addresses: Option<VduAddresses>,
+    /// Heal moves a replaced VNFC of the simulated VIM to its VDU's next free
+    /// configured address.
+    #[arg(long, env = "TACKER_SIM_HEAL_READDRESSES")]
+    sim_heal_readdresses: bool,
+}
+
+/// The built-in monitors' and policies' flags.
+#[derive(Debug, clap::Args)]
+struct MonitorArgs {
+    /// Milliseconds over which failures of one instance are gathered into one
+    /// automatic heal.
+    #[arg(long, env = "TACKER_AUTOHEAL_WINDOW_MS", default_value_t = 2000)]
+    autoheal_window_ms: u64,
+    /// Automatic heals of one VNFC before the whole VNF is healed, then escalated.
+    #[arg(long, env = "TACKER_AUTOHEAL_MAX_VNFC_HEALS", default_value_t = 2)]
+    autoheal_max_vnfc_heals: u32,
+    /// Seconds an aspect rests after an automatic scale.
+    #[arg(long, env = "TACKER_AUTOSCALE_COOLDOWN", default_value_t = 300)]
+    autoscale_cooldown: u64,
+    /// Probes run at once by each of the HTTP and ping monitors.
+    #[arg(long, env = "TACKER_MONITOR_MAX_PROBES", default_value_t = 64)]
+    monitor_max_probes: usize,
+}
+
+/// The outbound policy's flags.
+#[derive(Debug, clap::Args)]
+struct OutboundArgs {
     /// Outbound policy (callbacks, package downloads, VIM endpoints): a range the VNFM
     /// may reach (repeatable, or comma-separated), e.g. 10.20.0.0/16 or a single
     /// address. The most specific allow or deny rule decides; only an allow rule opens
@@ -184,44 +201,80 @@ fn parse_cidr(text: &str) -> std::result::Result<Cidr, String> {
     Cidr::parse(text)
 }
 
-/// The one outbound policy of every client this server builds.
-fn outbound_policy(args: &Args) -> OutboundPolicy {
-    let mut policy = OutboundPolicy::default()
-        .schemes(&args.outbound_schemes)
-        .allow_private(args.outbound_allow_private)
-        .allow_loopback(args.outbound_allow_loopback);
-    for cidr in &args.outbound_allow {
-        policy = policy.allow(*cidr);
+impl OutboundArgs {
+    /// The one outbound policy of every client this server builds.
+    fn policy(&self) -> OutboundPolicy {
+        let mut policy = OutboundPolicy::default()
+            .schemes(&self.outbound_schemes)
+            .allow_private(self.outbound_allow_private)
+            .allow_loopback(self.outbound_allow_loopback);
+        for cidr in &self.outbound_allow {
+            policy = policy.allow(*cidr);
+        }
+        for cidr in &self.outbound_deny {
+            policy = policy.deny(*cidr);
+        }
+        policy
     }
-    for cidr in &args.outbound_deny {
-        policy = policy.deny(*cidr);
-    }
-    policy
 }
 
+/// `--sim-vdu-addresses`: addresses per VDU.
+#[derive(Debug, Clone)]
+struct VduAddresses(Vec<(String, Vec<std::net::IpAddr>)>);
+
 /// Parses `VDU1=addr,addr;VDU2=addr`.
-fn vdu_addresses(text: &str) -> Result<Vec<(String, Vec<std::net::IpAddr>)>> {
+fn vdu_addresses(text: &str) -> std::result::Result<VduAddresses, String> {
     text.split(';')
         .filter(|part| !part.trim().is_empty())
         .map(|part| {
-            let (vdu, addresses) = part.split_once('=').ok_or_else(|| {
-                Error::InvalidRequest(format!(
-                    "--sim-vdu-addresses: '{part}' is not VDU=address,address"
-                ))
-            })?;
+            let (vdu, addresses) = part
+                .split_once('=')
+                .ok_or_else(|| format!("'{part}' is not VDU=address,address"))?;
             let addresses = addresses
                 .split(',')
                 .map(|a| {
-                    a.trim().parse().map_err(|e| {
-                        Error::InvalidRequest(format!(
-                            "--sim-vdu-addresses: '{a}' of {vdu} is not an IP address: {e}"
-                        ))
-                    })
+                    a.trim()
+                        .parse()
+                        .map_err(|e| format!("'{a}' of {vdu} is not an IP address: {e}"))
                 })
-                .collect::<Result<Vec<_>>>()?;
+                .collect::<std::result::Result<Vec<_>, String>>()?;
             Ok((vdu.trim().to_owned(), addresses))
         })
-        .collect()
+        .collect::<std::result::Result<Vec<_>, String>>()
+        .map(VduAddresses)
+}
+
+impl SimArgs {
+    /// The simulated VIM of these flags, keeping its resources in `store`: they outlive
+    /// this process, and every process sharing the database sees the same ones.
+    fn vim_type(&self, store: Arc<dyn Store>) -> VimType {
+        let mut sim = SimInfraDriver::builder()
+            .store(store)
+            .heal_readdresses(self.sim_heal_readdresses);
+        for (vdu, addresses) in self.sim_vdu_addresses.iter().flat_map(|a| &a.0) {
+            sim = sim.vdu_addresses(vdu, addresses.clone());
+        }
+        if self.sim_latency_ms > 0 {
+            sim = sim
+                .default_latency(Duration::from_millis(self.sim_latency_ms))
+                .latency(SimOperation::Validate, Duration::ZERO);
+        }
+        sim.build().as_vim_type()
+    }
+}
+
+impl MonitorArgs {
+    fn settings(&self) -> BuiltinMonitors {
+        BuiltinMonitors::default()
+            .with_max_concurrent_probes(self.monitor_max_probes)
+            .with_auto_heal(AutoHealConfig {
+                window: Duration::from_millis(self.autoheal_window_ms),
+                max_vnfc_heals: self.autoheal_max_vnfc_heals,
+            })
+            .with_auto_scale(AutoScaleConfig {
+                cooldown: Duration::from_secs(self.autoscale_cooldown),
+            })
+    }
 }
 
 fn io_error(what: &str, path: &Path, error: std::io::Error) -> Error {
@@ -293,69 +346,33 @@ async fn shutdown_signal() {
 /// The VNFM of these arguments: the store given, local files under the data directory,
 /// the simulated, OpenStack and Kubernetes VIM types, the HTTP clients under the
 /// outbound policy, and the built-in monitors and policies.
-fn assemble(
-    args: &Args,
-    store: Arc<dyn Store>,
-    data_dir: &Path,
-    api_root: &str,
-    alertmanager: Arc<AlertmanagerMonitor>,
-    local: SocketAddr,
-) -> Result<Vnfm> {
-    let outbound = outbound_policy(args);
+fn assemble(args: &Args, store: Arc<dyn Store>, data_dir: &Path, api_root: &str) -> Result<Vnfm> {
+    let outbound = args.outbound.policy();
     tracing::info!(policy = ?outbound, "outbound policy");
-    // The simulated VIM keeps its resources in the store: they outlive this process,
-    // and every process sharing the database sees the same ones.
-    let mut sim = SimInfraDriver::builder()
-        .store(store.clone())
-        .heal_readdresses(args.sim_heal_readdresses);
-    for (vdu, addresses) in vdu_addresses(args.sim_vdu_addresses.as_deref().unwrap_or(""))? {
-        sim = sim.vdu_addresses(&vdu, addresses);
-    }
-    if args.sim_latency_ms > 0 {
-        let latency = Duration::from_millis(args.sim_latency_ms);
-        sim = sim
-            .default_latency(latency)
-            .latency(SimOperation::Validate, Duration::ZERO);
-    }
-    let policy = outbound.clone();
     let mut vnfm = Vnfm::builder()
-        .store(store)
+        .store(store.clone())
         .local_files(data_dir)
         .api_root(api_root)
+        .outbound_policy(outbound.clone())
+        .http_clients()?
         .package_config(
             PackageManagerConfig::default().with_max_package_size(args.max_package_size),
         )
-        .package_fetcher(Arc::new(
-            HttpPackageFetcher::builder()
-                .outbound_policy(policy.clone())
-                .build()?,
-        ))
-        .notification_sink(Arc::new(
-            HttpNotificationSink::builder()
-                .outbound_policy(policy)
-                .build()?,
-        ))
-        .vim_type(sim.build().as_vim_type())
+        .vim_type(args.sim.vim_type(store))
         .vim_type(tacker_drivers_openstack::vim_type(
-            OpenStackOptions::default(),
+            Default::default(),
             outbound.clone(),
         )?)
         .vim_type(tacker_drivers_k8s::vim_type(outbound)?)
-        .monitor(Arc::new(HttpMonitor::new(args.monitor_max_probes)))
-        .monitor(Arc::new(PingMonitor::new(args.monitor_max_probes)))
-        .monitor(alertmanager)
-        .policy(Arc::new(AutoHealPolicy::new(AutoHealConfig {
-            window: Duration::from_millis(args.autoheal_window_ms),
-            max_vnfc_heals: args.autoheal_max_vnfc_heals,
-        })))
-        .policy(Arc::new(AutoScalePolicy::new(AutoScaleConfig {
-            cooldown: Duration::from_secs(args.autoscale_cooldown),
-        })))
+        .builtin_monitors(args.monitors.settings())
         .lcm_config(LcmConfig {
-            executor_id: format!("vnfm-{}-{}", local, std::process::id()),
             lease_ttl: Duration::from_secs(args.op_lease_ttl.max(1)),
             ..LcmConfig::default()
         });
+    if !args.no_sim_vim {
+        let sim = VimRegistration::new("sim", SIM_VIM_TYPE);
+        vnfm = vnfm.register_default_vim(sim.with_description("the simulated VIM").as_default());
+    }
     if let Some(key_file) = &args.sealing_key_file {
         vnfm = vnfm.sealing_key(SealingKey::load_or_create(key_file)?);
     }
@@ -381,16 +398,6 @@ async fn run(args: Args) -> Result<()> {
         .data_dir
         .canonicalize()
         .map_err(|e| io_error("the data directory", &args.data_dir, e))?;
-
-    let database_url = args
-        .database_url
-        .clone()
-        .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("tacker.db").display()));
-    let options = SqlStoreOptions::default().with_max_connections(args.db_max_connections);
-    let sql = SqlStore::connect_with(&database_url, options).await?;
-    tracing::info!(backend = ?sql.backend(), tls = sql.uses_tls().await.unwrap_or(false), "store ready");
-    let store: Arc<dyn Store> = Arc::new(sql);
-
     let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -398,58 +405,33 @@ async fn run(args: Args) -> Result<()> {
     let local = listener
         .local_addr()
         .map_err(|e| Error::Internal(e.to_string()))?;
+
+    let sqlite = format!("sqlite://{}?mode=rwc", data_dir.join("tacker.db").display());
+    let options = SqlStoreOptions::default().with_max_connections(args.db_max_connections);
+    let sql =
+        SqlStore::connect_with(args.database_url.as_deref().unwrap_or(&sqlite), options).await?;
+    tracing::info!(backend = ?sql.backend(), tls = sql.uses_tls().await.unwrap_or(false), "store ready");
+    let store: Arc<dyn Store> = Arc::new(sql);
     let api_root = args
         .public_url
         .clone()
         .unwrap_or_else(|| format!("{scheme}://{local}"));
-
-    let alertmanager = Arc::new(AlertmanagerMonitor::new());
-    let vnfm = assemble(
-        &args,
-        store.clone(),
-        &data_dir,
-        &api_root,
-        alertmanager.clone(),
-        local,
-    )?;
-    if !args.no_sim_vim {
-        let sim = VimRegistration::new("sim", SIM_VIM_TYPE)
-            .with_description("the simulated VIM of this VNFM");
-        if let Some(vim) = vnfm
-            .ensure_default_vim(&TenantId::default(), sim.as_default())
-            .await?
-        {
-            tracing::info!(
-                vim = vim.id,
-                "registered the simulated VIM as the default VIM"
-            );
-        }
-    }
+    let vnfm = assemble(&args, store.clone(), &data_dir, &api_root)?;
     vnfm.start().await?;
     let metrics = Metrics::new(Some(store));
     let watcher = metrics.watch_operations(vnfm.lcm());
-    let mut api = Api::new(&vnfm, ApiConfig::default())
-        .with_metrics(metrics)
-        .with_alertmanager(alertmanager);
+    let mut api = Api::new(&vnfm, ApiConfig::default()).with_metrics(metrics);
     if let Some(auth) = auth {
         let authenticator = Authenticator::new(auth)
             .map_err(|e| Error::InvalidRequest(format!("auth config: {e}")))?;
         api = api.with_authenticator(authenticator);
     }
-    let router = api.router();
-    let api_root = vnfm.api_root().to_owned();
 
     // The first line on stdout says where the server is, for scripts and tests.
     println!("vnfm listening on {scheme}://{local} (API root {api_root})");
     tracing::info!(%local, %api_root, data_dir = %data_dir.display(), "serving");
-    tacker_api::serve::serve(
-        listener,
-        router,
-        tls,
-        shutdown_signal(),
-        Duration::from_secs(args.shutdown_grace),
-    )
-    .await?;
+    let grace = Duration::from_secs(args.shutdown_grace);
+    tacker_api::serve::serve(listener, api.router(), tls, shutdown_signal(), grace).await?;
     tracing::info!("stopped accepting requests; handing running operations back to the store");
     vnfm.shutdown().await;
     watcher.abort();

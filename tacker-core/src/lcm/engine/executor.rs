@@ -22,6 +22,30 @@ struct Job {
     handoff: CancellationToken,
 }
 
+impl Job {
+    /// The context of an infra driver call of this job on `vim`.
+    fn infra_context<'a>(
+        &'a self,
+        vnfd: &'a Vnfd,
+        flavour: &'a DeploymentFlavour,
+        vim_id: &'a str,
+        vim: &'a VimConnectionInfo,
+    ) -> InfraContext<'a> {
+        InfraContext {
+            tenant: &self.tenant,
+            vnf_lcm_op_occ_id: &self.op.value.op.id,
+            vnf_instance: &self.instance.value.instance,
+            vnfd,
+            flavour,
+            vim_connection_id: vim_id,
+            vim,
+            grant: self.op.value.grant.as_ref(),
+            package: self.package.files.as_ref(),
+            cancel: &self.cancel,
+        }
+    }
+}
+
 /// The executor of an [`Engine`]: it claims runnable op occurrences from the store
 /// (across tenants, under a lease it renews), drives each through its steps (grant,
 /// hooks, driver work, completion; rollback steps when asked), records every step, and
@@ -447,135 +471,50 @@ impl OpExecutor {
         operation: GrantedLcmOperationType,
     ) -> Result<crate::model::GrantRequest> {
         let instance = &job.instance.value.instance;
-        let vnfd = &job.package.vnfd;
         let info = instance.instantiated_vnf_info.as_ref();
+        let logic = ops::of(&job.request);
         let mut resources = GrantResources::default();
-        let (mut flavour_id, mut level_id) = (info.map(|i| i.flavour_id.clone()), None);
-        match &job.request {
-            OpRequest::Instantiate(r) => {
-                flavour_id = Some(r.flavour_id.clone());
-                level_id = r.instantiation_level_id.clone();
-                if let Some(flavour) = vnfd.flavour(&r.flavour_id) {
-                    for vdu in &flavour.vdus {
-                        resources.add_vnfcs(
-                            flavour,
-                            &vdu.id,
-                            flavour
-                                .vdu_instances_at_level(vdu, r.instantiation_level_id.as_deref()),
-                        );
-                    }
-                    resources.add_virtual_links(flavour);
-                }
-            }
-            OpRequest::Terminate(_) => {
-                if let Some(info) = info {
-                    resources.remove_all(info);
-                }
-            }
-            OpRequest::Scale(_) | OpRequest::ScaleToLevel(_) => {
-                if let (Some(info), Some(flavour)) =
-                    (info, info.and_then(|i| vnfd.flavour(&i.flavour_id)))
-                {
-                    let target = scale_target(flavour, Some(info), &job.request)?;
-                    let before = current_levels(info);
-                    let mut after = before.clone();
-                    for level in &target.scale_levels {
-                        after.insert(level.aspect_id.clone(), level.scale_level);
-                    }
-                    for vdu in &flavour.vdus {
-                        let (old, new) = (
-                            flavour.vdu_instances(vdu, &before),
-                            flavour.vdu_instances(vdu, &after),
-                        );
-                        if new > old {
-                            resources.add_vnfcs(flavour, &vdu.id, new - old);
-                        } else if old > new {
-                            let mut victims: Vec<&str> = info
-                                .vnfc_resource_info
-                                .iter()
-                                .filter(|v| v.vdu_id == vdu.id)
-                                .map(|v| v.id.as_str())
-                                .collect();
-                            let keep = usize::try_from(new)
-                                .unwrap_or(usize::MAX)
-                                .min(victims.len());
-                            let victims = victims.split_off(keep);
-                            resources.remove_vnfcs(info, victims);
-                        }
-                    }
-                }
-            }
-            OpRequest::Heal(r) => {
-                if let Some(info) = info {
-                    if r.vnfc_instance_id.is_empty() {
-                        resources.update_vnfcs(
-                            info,
-                            info.vnfc_resource_info.iter().map(|v| v.id.as_str()),
-                        );
-                    } else {
-                        resources.update_vnfcs(info, r.vnfc_instance_id.iter().map(String::as_str));
-                    }
-                }
-            }
-            OpRequest::ChangeFlavour(r) => {
-                level_id = r.instantiation_level_id.clone();
-                flavour_id = Some(r.new_flavour_id.clone());
-                if let Some(info) = info {
-                    resources.remove_all(info);
-                }
-                if let Some(flavour) = vnfd.flavour(&r.new_flavour_id) {
-                    for vdu in &flavour.vdus {
-                        resources.add_vnfcs(
-                            flavour,
-                            &vdu.id,
-                            flavour
-                                .vdu_instances_at_level(vdu, r.instantiation_level_id.as_deref()),
-                        );
-                    }
-                    resources.add_virtual_links(flavour);
-                }
-            }
-            OpRequest::ChangeVnfpkg(_) => {
-                if let Some(info) = info {
-                    resources
-                        .update_vnfcs(info, info.vnfc_resource_info.iter().map(|v| v.id.as_str()));
-                }
-            }
-            _ => {}
-        }
+        let input = ops::GrantInput {
+            vnfd: &job.package.vnfd,
+            info,
+        };
+        logic.grant(&input, &mut resources)?;
+        let (flavour_id, level_id) = match logic.target_flavour() {
+            Some((flavour, level)) => (Some(flavour), level),
+            None => (info.map(|i| i.flavour_id.as_str()), None),
+        };
         let op = &job.op.value.op;
         let mut request = grant_request(
             operation,
             &instance.id,
             &op.id,
             &instance.vnfd_id,
-            flavour_id.as_deref(),
-            level_id.as_deref(),
+            flavour_id,
+            level_id,
             op.is_automatic_invocation,
             resources,
             (op.links.self_.clone(), op.links.vnf_instance.clone()),
         );
-        if let OpRequest::ChangeVnfpkg(r) = &job.request {
-            request.dst_vnfd_id = Some(r.vnfd_id.clone());
-        }
+        request.dst_vnfd_id = logic.target_vnfd_id().map(str::to_owned);
         Ok(request)
     }
 
     /// The flavour the operation runs against, and the hooks it calls.
     fn flavour_of<'v>(&self, job: &Job, vnfd: &'v Vnfd) -> Result<&'v DeploymentFlavour> {
+        let requested = ops::of(&job.request).requested_flavour();
         let id = match (
-            &job.request,
+            requested,
             job.instance.value.instance.instantiated_vnf_info.as_ref(),
         ) {
-            (OpRequest::Instantiate(r), _) => r.flavour_id.clone(),
-            (_, Some(info)) => info.flavour_id.clone(),
-            (_, None) => vnfd
+            (Some(id), _) => id,
+            (None, Some(info)) => info.flavour_id.as_str(),
+            (None, None) => vnfd
                 .flavours
                 .first()
-                .map(|f| f.id.clone())
+                .map(|f| f.id.as_str())
                 .unwrap_or_default(),
         };
-        vnfd.flavour(&id)
+        vnfd.flavour(id)
             .ok_or_else(|| Error::Unprocessable(format!("the VNFD has no flavour {id}")))
     }
 
@@ -852,50 +791,19 @@ impl OpExecutor {
         vnfd: &Vnfd,
         flavour: &DeploymentFlavour,
     ) -> Result<Option<serde_json::Value>> {
-        if let OpRequest::ModifyInfo(_) = &job.request {
+        let logic = ops::of(&job.request);
+        if !logic.uses_infra() {
             return Ok(Some(serde_json::Value::Null));
         }
-        let instance = &job.instance.value.instance;
         let (vim_id, vim, driver) = self.job_vim(job).await?;
-        let ctx = InfraContext {
-            tenant: &job.tenant,
-            vnf_lcm_op_occ_id: &job.op.value.op.id,
-            vnf_instance: instance,
-            vnfd,
-            flavour,
-            vim_connection_id: &vim_id,
-            vim: &vim,
-            grant: job.op.value.grant.as_ref(),
-            package: job.package.files.as_ref(),
-            cancel: &job.cancel,
+        let ctx = job.infra_context(vnfd, flavour, &vim_id, &vim);
+        let work = ops::Work {
+            engine: self,
+            operation: job.op.value.op.operation,
+            ctx: &ctx,
+            driver: driver.as_ref(),
         };
-        let outcome = match &job.request {
-            OpRequest::Instantiate(r) => driver.instantiate(&ctx, r).await?,
-            OpRequest::Terminate(r) => driver.terminate(&ctx, r).await?,
-            OpRequest::Scale(_) | OpRequest::ScaleToLevel(_) => {
-                let target = scale_target(
-                    flavour,
-                    instance.instantiated_vnf_info.as_ref(),
-                    &job.request,
-                )?;
-                driver.scale(&ctx, &target).await?
-            }
-            OpRequest::Heal(r) => driver.heal(&ctx, r).await?,
-            OpRequest::ChangeFlavour(r) => driver.change_flavour(&ctx, r).await?,
-            OpRequest::Operate(r) => driver.operate(&ctx, r).await?,
-            OpRequest::ChangeExtConn(r) => driver.change_ext_conn(&ctx, r).await?,
-            OpRequest::ChangeVnfpkg(r) => {
-                let target = self
-                    .inner
-                    .packages
-                    .package_for_vnfd(&job.tenant, &r.vnfd_id, false)
-                    .await?;
-                driver
-                    .change_vnfpkg(&ctx, r, &target.vnfd, target.files.as_ref())
-                    .await?
-            }
-            OpRequest::ModifyInfo(_) => InfraOutcome::default(),
-        };
+        let outcome = logic.run(&work).await?;
         Ok(Some(serde_json::to_value(outcome).unwrap_or_default()))
     }
 
@@ -1018,52 +926,25 @@ impl OpExecutor {
         vnfd: &Vnfd,
         flavour: &DeploymentFlavour,
     ) -> Result<Option<InfraOutcome>> {
-        if let OpRequest::ModifyInfo(_) = &job.request {
+        let logic = ops::of(&job.request);
+        if !logic.uses_infra() {
             return Ok(None);
         }
-        let instance = &job.instance.value.instance;
         let (vim_id, vim, driver) = self.job_vim(job).await?;
-        let ctx = InfraContext {
-            tenant: &job.tenant,
-            vnf_lcm_op_occ_id: &job.op.value.op.id,
-            vnf_instance: instance,
-            vnfd,
-            flavour,
-            vim_connection_id: &vim_id,
-            vim: &vim,
-            grant: job.op.value.grant.as_ref(),
-            package: job.package.files.as_ref(),
-            cancel: &job.cancel,
+        let ctx = job.infra_context(vnfd, flavour, &vim_id, &vim);
+        let work = ops::Work {
+            engine: self,
+            operation: job.op.value.op.operation,
+            ctx: &ctx,
+            driver: driver.as_ref(),
         };
-        use crate::infra::Rollback;
-        let target;
-        let rollback = match &job.request {
-            OpRequest::Instantiate(r) => Rollback::Instantiate(r),
-            OpRequest::Scale(_) | OpRequest::ScaleToLevel(_) => {
-                target = scale_target(
-                    flavour,
-                    instance.instantiated_vnf_info.as_ref(),
-                    &job.request,
-                )?;
-                Rollback::Scale(&target)
-            }
-            OpRequest::ChangeFlavour(r) => Rollback::ChangeFlavour(r),
-            OpRequest::ChangeExtConn(r) => Rollback::ChangeExtConn(r),
-            OpRequest::ChangeVnfpkg(r) => Rollback::ChangeVnfpkg(r),
-            other => {
-                return Err(Error::Conflict(format!(
-                    "{} cannot be rolled back",
-                    other.operation()
-                )));
-            }
-        };
-        driver.rollback(&ctx, &rollback).await.map(Some)
+        logic.rollback(&work).await.map(Some)
     }
 
     async fn completed_instance(&self, job: &Job, vnfd: &Vnfd) -> Result<Completion> {
         let before = &job.instance.value.instance;
         if let OpRequest::ModifyInfo(r) = &job.request {
-            let (instance, changes) = self.modified(job, before, r).await?;
+            let (instance, changes) = ops::modified(self, &job.tenant, before, r).await?;
             return Ok(Completion {
                 instance,
                 changed_info: Some(changes),
@@ -1109,76 +990,18 @@ impl OpExecutor {
         })
     }
 
-    /// The VNFD a CHANGE_VNFPKG moves to.
+    /// The VNFD the operation moves the VNF to, if it changes it.
     async fn target_vnfd(&self, job: &Job) -> Result<Option<Arc<Vnfd>>> {
-        match &job.request {
-            OpRequest::ChangeVnfpkg(r) => Ok(Some(
+        match ops::of(&job.request).target_vnfd_id() {
+            Some(vnfd_id) => Ok(Some(
                 self.inner
                     .packages
-                    .package_for_vnfd(&job.tenant, &r.vnfd_id, false)
+                    .package_for_vnfd(&job.tenant, vnfd_id, false)
                     .await?
                     .vnfd,
             )),
-            _ => Ok(None),
+            None => Ok(None),
         }
-    }
-
-    async fn modified(
-        &self,
-        job: &Job,
-        before: &VnfInstance,
-        r: &crate::model::VnfInfoModificationRequest,
-    ) -> Result<(VnfInstance, VnfInfoModifications)> {
-        let mut instance = before.clone();
-        let mut changes = VnfInfoModifications::default();
-        if let Some(name) = &r.vnf_instance_name {
-            instance.vnf_instance_name = Some(name.clone());
-            changes.vnf_instance_name = Some(name.clone());
-        }
-        if let Some(description) = &r.vnf_instance_description {
-            instance.vnf_instance_description = Some(description.clone());
-            changes.vnf_instance_description = Some(description.clone());
-        }
-        if let Some(patch) = &r.metadata {
-            crate::model::merge_patch(&mut instance.metadata, patch);
-            changes.metadata = Some(patch.clone());
-        }
-        if let Some(patch) = &r.extensions {
-            crate::model::merge_patch(&mut instance.extensions, patch);
-            changes.extensions = Some(patch.clone());
-        }
-        if let Some(patch) = &r.vnf_configurable_properties {
-            crate::model::merge_patch(&mut instance.vnf_configurable_properties, patch);
-            changes.vnf_configurable_properties = Some(patch.clone());
-        }
-        if let Some(patch) = &r.vim_connection_info {
-            let mut current = serde_json::to_value(&instance.vim_connection_info)
-                .ok()
-                .and_then(|v| v.as_object().cloned())
-                .unwrap_or_default();
-            crate::model::merge_patch(&mut current, patch);
-            instance.vim_connection_info =
-                serde_json::from_value(serde_json::Value::Object(current)).map_err(|e| {
-                    Error::Unprocessable(format!(
-                        "vimConnectionInfo after the merge patch is invalid: {e}"
-                    ))
-                })?;
-            changes.vim_connection_info = Some(instance.vim_connection_info.clone());
-        }
-        if let Some(vnfd_id) = &r.vnfd_id {
-            let target = self
-                .inner
-                .packages
-                .package_for_vnfd(&job.tenant, vnfd_id, false)
-                .await?;
-            instance.vnfd_id = target.vnfd.descriptor_id.clone();
-            instance.vnf_software_version = target.vnfd.software_version.clone();
-            instance.vnfd_version = target.vnfd.descriptor_version.clone();
-            changes.vnfd_id = Some(instance.vnfd_id.clone());
-            changes.vnf_software_version = Some(instance.vnf_software_version.clone());
-            changes.vnfd_version = Some(instance.vnfd_version.clone());
-        }
-        Ok((instance, changes))
     }
 
     /// The instance after an operation's infra outcome.
@@ -1190,62 +1013,54 @@ impl OpExecutor {
         new_vnfd: Option<&Vnfd>,
         outcome: &InfraOutcome,
     ) -> (VnfInstance, Option<ModificationsTriggeredByVnfPkgChange>) {
-        let mut instance = before.clone();
-        let mut pkg_change = None;
-        let previous = before.instantiated_vnf_info.clone();
-        match request {
-            OpRequest::Terminate(_) => {
-                instance.instantiation_state = InstantiationState::NotInstantiated;
-                instance.instantiated_vnf_info = None;
-                instance
-                    .vim_connection_info
-                    .retain(|_, vim| !crate::mgmt::produced_by(vim, &before.id));
-                instance.links =
-                    self.instance_links(&instance.id, InstantiationState::NotInstantiated);
-                return (instance, None);
-            }
-            OpRequest::Instantiate(r) => {
-                if r.vim_connection_info.is_empty() {
-                    if let Ok((id, vim)) = self.vim_of(before, request) {
-                        instance.vim_connection_info.insert(id, vim);
-                    }
-                } else {
-                    instance.vim_connection_info = r.vim_connection_info.clone();
-                }
-                instance
-                    .vnf_configurable_properties
-                    .extend(r.vnf_configurable_properties.clone());
-                instance.extensions.extend(r.extensions.clone());
-            }
-            _ => {}
-        }
+        let logic = ops::of(request);
+        let previous = before.instantiated_vnf_info.as_ref();
         let vnfd = new_vnfd.unwrap_or(vnfd);
-        let flavour_id = match (request, &previous) {
-            (OpRequest::Instantiate(r), _) => r.flavour_id.clone(),
-            (OpRequest::ChangeFlavour(r), _) => r.new_flavour_id.clone(),
-            (_, Some(info)) => info.flavour_id.clone(),
-            (_, None) => String::new(),
+        let (flavour_id, level) = match (logic.target_flavour(), previous) {
+            (Some((flavour, level)), _) => (flavour.to_owned(), Some(level)),
+            (None, Some(info)) => (info.flavour_id.clone(), None),
+            (None, None) => (String::new(), None),
         };
         let flavour = vnfd.flavour(&flavour_id);
-        let scale_status: Vec<ScaleInfo> = match (request, &previous, flavour) {
-            (OpRequest::Instantiate(r), _, Some(flavour)) => {
-                levels_vec(flavour.scale_levels_at(r.instantiation_level_id.as_deref()))
-            }
-            (OpRequest::ChangeFlavour(r), _, Some(flavour)) => {
-                levels_vec(flavour.scale_levels_at(r.instantiation_level_id.as_deref()))
-            }
-            (OpRequest::Scale(_) | OpRequest::ScaleToLevel(_), Some(info), Some(flavour)) => {
-                let mut levels = current_levels(info);
-                if let Ok(target) = scale_target(flavour, Some(info), request) {
-                    for level in target.scale_levels {
-                        levels.insert(level.aspect_id, level.scale_level);
-                    }
-                }
-                levels_vec(levels)
-            }
-            (_, Some(info), _) => info.scale_status.clone(),
-            _ => Vec::new(),
+        // A flavour and level chosen by the request give the scale levels; otherwise
+        // the operation keeps (or changes) those the instance had.
+        let scale_status = match (level, flavour) {
+            (Some(level), Some(flavour)) => flavour
+                .scale_levels_at(level)
+                .into_iter()
+                .map(|(aspect_id, scale_level)| ScaleInfo {
+                    aspect_id,
+                    vnfd_id: None,
+                    scale_level,
+                })
+                .collect(),
+            _ => previous.map(|i| i.scale_status.clone()).unwrap_or_default(),
         };
+        let mut applied = ops::Applied {
+            engine: self,
+            before,
+            instance: before.clone(),
+            flavour,
+            scale_status,
+            vnf_state: previous.map_or(VnfOperationalStateType::Started, |i| i.vnf_state),
+            localization_language: previous.and_then(|i| i.localization_language.clone()),
+            terminated: false,
+        };
+        logic.apply(&mut applied);
+        let ops::Applied {
+            mut instance,
+            scale_status,
+            vnf_state,
+            localization_language,
+            terminated,
+            ..
+        } = applied;
+        if terminated {
+            instance.instantiation_state = InstantiationState::NotInstantiated;
+            instance.instantiated_vnf_info = None;
+            instance.links = self.instance_links(&instance.id, InstantiationState::NotInstantiated);
+            return (instance, None);
+        }
         let max_scale_levels = flavour
             .map(|f| {
                 f.scaling_aspects
@@ -1258,11 +1073,6 @@ impl OpExecutor {
                     .collect()
             })
             .unwrap_or_default();
-        let vnf_state = match (request, &previous) {
-            (OpRequest::Operate(r), _) => r.change_state_to,
-            (_, Some(info)) => info.vnf_state,
-            _ => VnfOperationalStateType::Started,
-        };
         let resources = &outcome.resources;
         let vnfc_info = vnfc_info_of(&resources.vnfc_resource_info, vnf_state);
         instance.instantiation_state = InstantiationState::Instantiated;
@@ -1276,15 +1086,9 @@ impl OpExecutor {
             ext_virtual_link_info: resources.ext_virtual_link_info.clone(),
             ext_managed_virtual_link_info: resources.ext_managed_virtual_link_info.clone(),
             monitoring_parameters: previous
-                .as_ref()
                 .map(|i| i.monitoring_parameters.clone())
                 .unwrap_or_default(),
-            localization_language: match request {
-                OpRequest::Instantiate(r) => r.localization_language.clone(),
-                _ => previous
-                    .as_ref()
-                    .and_then(|i| i.localization_language.clone()),
-            },
+            localization_language,
             vnfc_resource_info: resources.vnfc_resource_info.clone(),
             vnf_virtual_link_resource_info: resources.vnf_virtual_link_resource_info.clone(),
             virtual_storage_resource_info: resources.virtual_storage_resource_info.clone(),
@@ -1293,6 +1097,7 @@ impl OpExecutor {
         for (key, value) in &outcome.metadata {
             instance.metadata.insert(key.clone(), value.clone());
         }
+        let mut pkg_change = None;
         if let Some(target) = new_vnfd {
             instance.vnfd_id = target.descriptor_id.clone();
             instance.vnf_software_version = target.software_version.clone();

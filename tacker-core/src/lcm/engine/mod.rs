@@ -25,13 +25,13 @@ use super::request::OpRequest;
 use super::state::{OpEvent, transition};
 use crate::filter::{Filter, FilterOp};
 use crate::grant::GrantProvider;
-use crate::infra::{InfraContext, InfraDriver, InfraOutcome, ScaleTarget, VNFC_POWER_STATE};
+use crate::infra::{InfraContext, InfraDriver, InfraOutcome, VNFC_POWER_STATE};
 use crate::mgmt::{MgmtContext, MgmtDriver, MgmtOutcome};
 use crate::model::{
     CancelModeType, CreateVnfRequest, GrantedLcmOperationType, InstantiatedVnfInfo,
     InstantiationState, KeyValuePairs, LccnSubscription, LcmOperationStateType as State,
     LcmOperationType as Op, Link, ModificationsTriggeredByVnfPkgChange, ProblemDetails, ScaleInfo,
-    ScaleType, VimConnectionInfo, VnfInfoModifications, VnfInstance, VnfInstanceLinks, VnfLcmOpOcc,
+    VimConnectionInfo, VnfInfoModifications, VnfInstance, VnfInstanceLinks, VnfLcmOpOcc,
     VnfLcmOpOccLinks, VnfOperationalStateType, VnfcInfo,
 };
 use crate::notify::{NotificationSink, OutboxSignal, Subscriptions};
@@ -47,6 +47,7 @@ pub use vnf_lcm::VnfLcm;
 
 mod executor;
 mod fm;
+mod ops;
 mod vims;
 mod vnf_lcm;
 
@@ -445,10 +446,16 @@ impl Engine {
         instance: &VnfInstance,
         request: &OpRequest,
     ) -> Result<(String, VimConnectionInfo)> {
-        let from_request = match request {
-            OpRequest::Instantiate(r) => r.vim_connection_info.iter().next(),
-            _ => None,
-        };
+        self.vim_of_requested(instance, ops::of(request).requested_vims())
+    }
+
+    /// [`Engine::vim_of`] with the VIMs a request named, if any.
+    fn vim_of_requested(
+        &self,
+        instance: &VnfInstance,
+        requested: Option<&BTreeMap<String, VimConnectionInfo>>,
+    ) -> Result<(String, VimConnectionInfo)> {
+        let from_request = requested.and_then(|vims| vims.iter().next());
         from_request
             .or_else(|| {
                 instance
@@ -640,160 +647,4 @@ fn restored_instance(before: &VnfInstance, outcome: &InfraOutcome) -> Option<Vnf
         instance.metadata.insert(key.clone(), value.clone());
     }
     Some(instance)
-}
-
-fn check_level(flavour: &DeploymentFlavour, level: Option<&str>) -> Result<()> {
-    if let Some(level) = level
-        && flavour.instantiation_level(level).is_none()
-    {
-        return Err(Error::Unprocessable(format!(
-            "instantiationLevelId '{level}' is not a level of flavour {} (levels: {})",
-            flavour.id,
-            flavour
-                .instantiation_levels
-                .iter()
-                .map(|l| l.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    Ok(())
-}
-
-fn check_ext_cps<'a>(
-    flavour: &DeploymentFlavour,
-    cpd_ids: impl Iterator<Item = &'a str>,
-) -> Result<()> {
-    for cpd in cpd_ids {
-        // An external CP: a substitution-mapped one, or a VduCp with no internal link.
-        let known = flavour
-            .ext_cps
-            .iter()
-            .any(|e| e.id == cpd || e.vdu_cp == cpd)
-            || flavour
-                .vdu_cps
-                .iter()
-                .any(|c| c.id == cpd && c.virtual_link.is_none());
-        if !known {
-            return Err(Error::Unprocessable(format!(
-                "extVirtualLinks: cpdId '{cpd}' is not an external CP of flavour {}",
-                flavour.id
-            )));
-        }
-    }
-    Ok(())
-}
-
-fn current_levels(info: &InstantiatedVnfInfo) -> BTreeMap<String, u32> {
-    info.scale_status
-        .iter()
-        .map(|s| (s.aspect_id.clone(), s.scale_level))
-        .collect()
-}
-
-fn levels_vec(levels: BTreeMap<String, u32>) -> Vec<ScaleInfo> {
-    levels
-        .into_iter()
-        .map(|(aspect_id, scale_level)| ScaleInfo {
-            aspect_id,
-            vnfd_id: None,
-            scale_level,
-        })
-        .collect()
-}
-
-/// The target levels of a SCALE or SCALE_TO_LEVEL request, checked against the flavour.
-fn scale_target(
-    flavour: &DeploymentFlavour,
-    info: Option<&InstantiatedVnfInfo>,
-    request: &OpRequest,
-) -> Result<ScaleTarget> {
-    let levels = info.map(current_levels).unwrap_or_default();
-    match request {
-        OpRequest::Scale(r) => {
-            let aspect = flavour.scaling_aspect(&r.aspect_id).ok_or_else(|| {
-                Error::Unprocessable(format!(
-                    "aspectId '{}' is not a scaling aspect of flavour {}",
-                    r.aspect_id, flavour.id
-                ))
-            })?;
-            let steps = r.number_of_steps.unwrap_or(1);
-            if steps == 0 {
-                return Err(Error::InvalidRequest(
-                    "numberOfSteps must be at least 1".to_owned(),
-                ));
-            }
-            let current = levels.get(&aspect.id).copied().unwrap_or(0);
-            let target = match r.scale_type {
-                ScaleType::ScaleOut => current.checked_add(steps).filter(|t| *t <= aspect.max_scale_level),
-                ScaleType::ScaleIn => current.checked_sub(steps),
-            }
-            .ok_or_else(|| {
-                Error::Unprocessable(format!(
-                    "scaling aspect {} is at level {current} of 0..{}; {} by {steps} step(s) leaves that range",
-                    aspect.id,
-                    aspect.max_scale_level,
-                    if r.scale_type == ScaleType::ScaleOut { "SCALE_OUT" } else { "SCALE_IN" }
-                ))
-            })?;
-            Ok(ScaleTarget {
-                scale_levels: vec![ScaleInfo {
-                    aspect_id: aspect.id.clone(),
-                    vnfd_id: None,
-                    scale_level: target,
-                }],
-                scale_type: Some(r.scale_type),
-                additional_params: r.additional_params.clone(),
-            })
-        }
-        OpRequest::ScaleToLevel(r) => {
-            let targets: BTreeMap<String, u32> = match (
-                &r.instantiation_level_id,
-                r.scale_info.is_empty(),
-            ) {
-                (Some(_), false) => {
-                    return Err(Error::InvalidRequest(
-                        "give instantiationLevelId or scaleInfo, not both".to_owned(),
-                    ));
-                }
-                (None, true) => {
-                    return Err(Error::InvalidRequest(
-                        "give instantiationLevelId or scaleInfo".to_owned(),
-                    ));
-                }
-                (Some(level), true) => {
-                    check_level(flavour, Some(level))?;
-                    flavour.scale_levels_at(Some(level))
-                }
-                (None, false) => {
-                    let mut targets = BTreeMap::new();
-                    for info in &r.scale_info {
-                        let aspect = flavour.scaling_aspect(&info.aspect_id).ok_or_else(|| {
-                            Error::Unprocessable(format!(
-                                "scaleInfo: aspectId '{}' is not a scaling aspect of flavour {}",
-                                info.aspect_id, flavour.id
-                            ))
-                        })?;
-                        if info.scale_level > aspect.max_scale_level {
-                            return Err(Error::Unprocessable(format!(
-                                "scaleInfo: level {} of aspect {} is above its max_scale_level {}",
-                                info.scale_level, aspect.id, aspect.max_scale_level
-                            )));
-                        }
-                        targets.insert(aspect.id.clone(), info.scale_level);
-                    }
-                    targets
-                }
-            };
-            Ok(ScaleTarget {
-                scale_levels: levels_vec(targets),
-                scale_type: None,
-                additional_params: r.additional_params.clone(),
-            })
-        }
-        other => Err(Error::Internal(format!(
-            "{} is not a scale operation",
-            other.operation()
-        ))),
-    }
 }

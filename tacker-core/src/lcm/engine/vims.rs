@@ -16,22 +16,6 @@ struct VimUser {
     deployed: bool,
 }
 
-/// `additionalParams` of a request, empty for requests without them.
-fn additional_params(request: &OpRequest) -> Option<&KeyValuePairs> {
-    match request {
-        OpRequest::Instantiate(r) => Some(&r.additional_params),
-        OpRequest::Terminate(r) => Some(&r.additional_params),
-        OpRequest::Scale(r) => Some(&r.additional_params),
-        OpRequest::ScaleToLevel(r) => Some(&r.additional_params),
-        OpRequest::Heal(r) => Some(&r.additional_params),
-        OpRequest::ChangeFlavour(r) => Some(&r.additional_params),
-        OpRequest::Operate(r) => Some(&r.additional_params),
-        OpRequest::ChangeExtConn(r) => Some(&r.additional_params),
-        OpRequest::ChangeVnfpkg(r) => Some(&r.additional_params),
-        OpRequest::ModifyInfo(_) => None,
-    }
-}
-
 fn vim_ids_of(value: Option<&serde_json::Value>) -> Vec<String> {
     value
         .and_then(|v| v.as_object())
@@ -78,7 +62,7 @@ impl ClusterVims<'_> {
     ) -> Result<()> {
         let params = request.to_params();
         let empty = KeyValuePairs::new();
-        let additional = additional_params(request).unwrap_or(&empty);
+        let additional = ops::of(request).additional_params().unwrap_or(&empty);
         for phase in [HookPhase::Start, HookPhase::End] {
             let hook = LcmHook::new(request.operation(), phase);
             let Some(binding) = flavour.lcm_operation(&hook.sol001_name()) else {

@@ -369,10 +369,8 @@ impl VnfLcm {
         {
             r.vim_connection_info.insert(vim_id, vim);
         }
-        let package = self
-            .validate(tenant, &instance.value.instance, &request)
+        self.validate(tenant, &instance.value.instance, &request)
             .await?;
-        let _ = package;
         let now = Utc::now();
         let mut op = VnfLcmOpOcc {
             id: new_id(),
@@ -433,13 +431,14 @@ impl VnfLcm {
         Ok(op)
     }
 
-    /// Checks a request against the instance and its VNFD before anything is stored.
+    /// Checks a request against the instance and its VNFD before anything is stored:
+    /// the checks every operation shares here, its own in its module of `ops`.
     async fn validate(
         &self,
         tenant: &TenantId,
         instance: &VnfInstance,
         request: &OpRequest,
-    ) -> Result<Option<VnfPackage>> {
+    ) -> Result<()> {
         let instantiated = instance.instantiation_state == InstantiationState::Instantiated;
         let operation = request.operation();
         match (operation, instantiated) {
@@ -465,253 +464,58 @@ impl VnfLcm {
             }
             _ => {}
         }
-        if operation == Op::ModifyInfo {
-            self.validate_modify(tenant, instance, request).await?;
-            // Its hooks run in the flavour in use (the first one while NOT_INSTANTIATED).
-            let package = self
-                .engine
-                .inner
-                .packages
-                .package_for_vnfd(tenant, &instance.vnfd_id, false)
-                .await?;
-            let flavour = match instance.instantiated_vnf_info.as_ref() {
-                Some(info) => package.vnfd.flavour(&info.flavour_id),
-                None => package.vnfd.flavours.first(),
-            };
-            if let Some(flavour) = flavour {
-                self.check_hooks(flavour, Op::ModifyInfo)?;
-                self.engine
-                    .cluster_vims()
-                    .validate_hook_requests(tenant, instance, request, &package, flavour)
-                    .await?;
-            }
-            return Ok(None);
-        }
+        let logic = ops::of(request);
         let package = self
             .engine
             .inner
             .packages
             .package_for_vnfd(tenant, &instance.vnfd_id, operation == Op::Instantiate)
             .await?;
-        let vnfd = package.vnfd.clone();
-        let (_, vim) = self.engine.vim_of(instance, request)?;
-        let driver = self.engine.driver_for(&vim)?;
-        let capabilities = driver.capabilities();
-        if !capabilities.supports(operation) {
-            return Err(Error::operation_not_supported(
-                operation.to_string(),
-                format!("the {} infra driver", driver.vim_type()),
-            ));
-        }
-        let info = instance.instantiated_vnf_info.as_ref();
-        let current_flavour = || -> Result<&DeploymentFlavour> {
-            let id = info.map(|i| i.flavour_id.as_str()).unwrap_or_default();
-            vnfd.flavour(id)
-                .ok_or_else(|| Error::Internal(format!("the VNFD has no flavour {id} any more")))
-        };
-        match request {
-            OpRequest::Instantiate(r) => {
-                let flavour = vnfd.flavour(&r.flavour_id).ok_or_else(|| {
-                    Error::Unprocessable(format!(
-                        "flavourId '{}' is not a flavour of VNFD {}",
-                        r.flavour_id, vnfd.descriptor_id
-                    ))
-                })?;
-                check_level(flavour, r.instantiation_level_id.as_deref())?;
-                check_ext_cps(
-                    flavour,
-                    r.ext_virtual_links
-                        .iter()
-                        .flat_map(|l| l.ext_cps.iter().map(|c| c.cpd_id.as_str())),
-                )?;
-                for link in &r.ext_managed_virtual_links {
-                    if !flavour
-                        .virtual_links
-                        .iter()
-                        .any(|v| v.id == link.vnf_virtual_link_desc_id)
-                    {
-                        return Err(Error::Unprocessable(format!(
-                            "extManagedVirtualLinks: vnfVirtualLinkDescId '{}' is not a virtual link of flavour {}",
-                            link.vnf_virtual_link_desc_id, flavour.id
-                        )));
-                    }
-                }
-                self.check_hooks(flavour, Op::Instantiate)?;
-            }
-            OpRequest::Terminate(r) => {
-                if r.graceful_termination_timeout.is_some()
-                    && r.termination_type == crate::model::TerminationType::Forceful
-                {
-                    return Err(Error::InvalidRequest(
-                        "gracefulTerminationTimeout is only allowed with GRACEFUL termination"
-                            .to_owned(),
-                    ));
-                }
-                self.check_hooks(current_flavour()?, Op::Terminate)?;
-                self.engine
-                    .cluster_vims()
-                    .check_produced_vims_unused(tenant, instance, r)
-                    .await?;
-            }
-            OpRequest::Scale(r) => {
-                let flavour = current_flavour()?;
-                let target = scale_target(flavour, info, request)?;
-                let _ = (r, target);
-                self.check_hooks(flavour, Op::Scale)?;
-            }
-            OpRequest::ScaleToLevel(_) => {
-                let flavour = current_flavour()?;
-                scale_target(flavour, info, request)?;
-                self.check_hooks(flavour, Op::ScaleToLevel)?;
-            }
-            OpRequest::Heal(r) => {
-                let known: Vec<&str> = info
-                    .map(|i| i.vnfc_resource_info.iter().map(|v| v.id.as_str()).collect())
-                    .unwrap_or_default();
-                for vnfc in &r.vnfc_instance_id {
-                    if !known.contains(&vnfc.as_str()) {
-                        return Err(Error::Unprocessable(format!(
-                            "vnfcInstanceId '{vnfc}' is not a VNFC of VNF instance {}",
-                            instance.id
-                        )));
-                    }
-                }
-                capabilities.require(crate::infra::heal_operation(r), driver.vim_type())?;
-                self.check_hooks(current_flavour()?, Op::Heal)?;
-            }
-            OpRequest::ChangeFlavour(r) => {
-                let current = current_flavour()?;
-                if r.new_flavour_id == current.id {
-                    return Err(Error::Conflict(format!(
-                        "VNF instance {} already uses flavour {}",
-                        instance.id, current.id
-                    )));
-                }
-                let flavour = vnfd.flavour(&r.new_flavour_id).ok_or_else(|| {
-                    Error::Unprocessable(format!(
-                        "newFlavourId '{}' is not a flavour of VNFD {}",
-                        r.new_flavour_id, vnfd.descriptor_id
-                    ))
-                })?;
-                check_level(flavour, r.instantiation_level_id.as_deref())?;
-                self.check_hooks(current, Op::ChangeFlavour)?;
-            }
-            OpRequest::Operate(r) => {
-                let state = info.map(|i| i.vnf_state);
-                if state == Some(r.change_state_to) {
-                    return Err(Error::Conflict(format!(
-                        "VNF instance {} is already {}",
-                        instance.id,
-                        if r.change_state_to == VnfOperationalStateType::Started {
-                            "STARTED"
-                        } else {
-                            "STOPPED"
-                        }
-                    )));
-                }
-                if r.change_state_to == VnfOperationalStateType::Started
-                    && (r.stop_type.is_some() || r.graceful_stop_timeout.is_some())
-                {
-                    return Err(Error::InvalidRequest(
-                        "stopType and gracefulStopTimeout are only allowed when stopping"
-                            .to_owned(),
-                    ));
-                }
-                self.check_hooks(current_flavour()?, Op::Operate)?;
-            }
-            OpRequest::ChangeExtConn(r) => {
-                let flavour = current_flavour()?;
-                if r.ext_virtual_links.is_empty() {
-                    return Err(Error::InvalidRequest(
-                        "extVirtualLinks must not be empty".to_owned(),
-                    ));
-                }
-                check_ext_cps(
-                    flavour,
-                    r.ext_virtual_links
-                        .iter()
-                        .flat_map(|l| l.ext_cps.iter().map(|c| c.cpd_id.as_str())),
-                )?;
-                self.check_hooks(flavour, Op::ChangeExtConn)?;
-            }
-            OpRequest::ChangeVnfpkg(r) => {
-                if r.vnfd_id == instance.vnfd_id {
-                    return Err(Error::Conflict(format!(
-                        "VNF instance {} already uses vnfdId {}",
-                        instance.id, r.vnfd_id
-                    )));
-                }
-                let target = self.engine.onboarded_package(tenant, &r.vnfd_id).await?;
-                if target.vnfd.provider != instance.vnf_provider
-                    || target.vnfd.product_name != instance.vnf_product_name
-                {
-                    return Err(Error::Unprocessable(format!(
-                        "vnfdId {} is {} {}, not the same VNF as the instance's {} {}",
-                        r.vnfd_id,
-                        target.vnfd.provider,
-                        target.vnfd.product_name,
-                        instance.vnf_provider,
-                        instance.vnf_product_name
-                    )));
-                }
-                let current = current_flavour()?;
-                if target.vnfd.flavour(&current.id).is_none() {
-                    return Err(Error::Unprocessable(format!(
-                        "vnfdId {} has no flavour {}, the instance's flavour",
-                        r.vnfd_id, current.id
-                    )));
-                }
-                self.check_hooks(current, Op::ChangeVnfpkg)?;
-            }
-            OpRequest::ModifyInfo(_) => {}
-        }
-        // The management drivers of the operation's hooks check what they will need.
-        let hook_flavour = match request {
-            OpRequest::Instantiate(r) => vnfd.flavour(&r.flavour_id),
-            _ => info.and_then(|i| vnfd.flavour(&i.flavour_id)),
-        };
-        if let Some(flavour) = hook_flavour {
-            self.engine
-                .cluster_vims()
-                .validate_hook_requests(tenant, instance, request, &package, flavour)
-                .await?;
-        }
-        Ok(Some(package))
-    }
-
-    async fn validate_modify(
-        &self,
-        tenant: &TenantId,
-        instance: &VnfInstance,
-        request: &OpRequest,
-    ) -> Result<()> {
-        let OpRequest::ModifyInfo(r) = request else {
-            return Ok(());
-        };
-        if let Some(vnfd_id) = r.vnfd_id.as_ref() {
-            if instance.instantiation_state == InstantiationState::Instantiated {
-                return Err(Error::wrong_instantiation_state(
-                    &instance.id,
-                    InstantiationState::NotInstantiated,
-                    InstantiationState::Instantiated,
-                    "vnfdId can only be modified while NOT_INSTANTIATED; use change_vnfpkg",
+        let vnfd = &package.vnfd;
+        let driver = if logic.uses_infra() {
+            let (_, vim) = self.engine.vim_of(instance, request)?;
+            let driver = self.engine.driver_for(&vim)?;
+            if !driver.capabilities().supports(operation) {
+                return Err(Error::operation_not_supported(
+                    operation.to_string(),
+                    format!("the {} infra driver", driver.vim_type()),
                 ));
             }
-            let target = self.engine.onboarded_package(tenant, vnfd_id).await?;
-            if target.vnfd.provider != instance.vnf_provider
-                || target.vnfd.product_name != instance.vnf_product_name
-            {
-                return Err(Error::Unprocessable(format!(
-                    "vnfdId {vnfd_id} is not the same VNF"
-                )));
-            }
-        }
-        if r.vnf_pkg_id.is_some() {
-            return Err(Error::Unprocessable(
-                "vnfPkgId is not modifiable here; give vnfdId".to_owned(),
-            ));
-        }
-        Ok(())
+            Some(driver)
+        } else {
+            None
+        };
+        // The flavour the operation runs in, and whose hooks it calls.
+        let flavour = match (logic.requested_flavour(), &instance.instantiated_vnf_info) {
+            (Some(id), _) => Some(vnfd.flavour(id).ok_or_else(|| {
+                Error::Unprocessable(format!(
+                    "flavourId '{id}' is not a flavour of VNFD {}",
+                    vnfd.descriptor_id
+                ))
+            })?),
+            (None, Some(info)) => vnfd.flavour(&info.flavour_id),
+            (None, None) => vnfd.flavours.first(),
+        };
+        let cx = ops::Acceptance {
+            engine: &self.engine,
+            tenant,
+            instance,
+            vnfd,
+            flavour,
+            driver: driver.as_deref(),
+        };
+        logic.validate(&cx).await?;
+        let flavour = match flavour {
+            Some(flavour) => flavour,
+            None if logic.uses_infra() => cx.flavour()?,
+            None => return Ok(()),
+        };
+        self.check_hooks(flavour, operation)?;
+        // The management drivers of the operation's hooks check what they will need.
+        self.engine
+            .cluster_vims()
+            .validate_hook_requests(tenant, instance, request, &package, flavour)
+            .await
     }
 
     fn check_hooks(&self, flavour: &DeploymentFlavour, operation: Op) -> Result<()> {
