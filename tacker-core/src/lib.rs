@@ -111,6 +111,7 @@ pub use vnfm::{VimType, Vnfm, VnfmBuilder};
 // uses the same versions without naming them in its own manifest.
 pub use ::async_trait::{self, async_trait};
 pub use ::bytes;
+#[cfg(feature = "packages")]
 pub use ::object_store;
 
 /// A new resource identifier: a UUIDv7, so identifiers sort by creation time.

@@ -34,14 +34,17 @@ use crate::lcm::{Executor, LcmConfig, VnfFm, VnfLcm};
 use crate::mgmt::MgmtDriver;
 use crate::model::{
     FmNotificationsFilter, FmSubscriptionRequest, LccnSubscriptionRequest,
-    LifecycleChangeNotificationsFilter, PkgmNotificationsFilter, PkgmSubscriptionRequest,
-    VimConnectionInfo,
+    LifecycleChangeNotificationsFilter, VimConnectionInfo,
 };
+#[cfg(feature = "packages")]
+use crate::model::{PkgmNotificationsFilter, PkgmSubscriptionRequest};
 use crate::monitor::{HealthConfig, HealthHandle, HealthService, MonitorDriver, PolicyDriver};
 use crate::notify::{
     LocalRoutes, NotificationSender, NotificationSink, NotificationStream, OutboxSignal,
     RoutingSink, RunningSender, SenderConfig, SubscriptionKind, Subscriptions,
 };
+use crate::package::PackageSource;
+#[cfg(feature = "packages")]
 use crate::package::{PackageFetcher, PackageManagerConfig, VnfPackageManager};
 use crate::store::{MemoryStore, Store};
 use crate::vim::{Sealer, SealingKey, VimDriver, VimInfo, VimRegistration, VimRegistry};
@@ -96,10 +99,8 @@ pub struct VnfmBuilder {
     store: Option<Arc<dyn Store>>,
     sealing_key: Option<SealingKey>,
     api_root: Option<String>,
-    objects: Option<Arc<dyn object_store::ObjectStore>>,
     grants: Option<Arc<dyn GrantProvider>>,
     sink: Option<Arc<dyn NotificationSink>>,
-    fetcher: Option<Arc<dyn PackageFetcher>>,
     vim_types: Vec<VimType>,
     vim_type_errors: Vec<Error>,
     mgmt: Vec<Arc<dyn MgmtDriver>>,
@@ -107,16 +108,67 @@ pub struct VnfmBuilder {
     policies: Vec<Arc<dyn PolicyDriver>>,
     default_vims: Vec<(String, VimConnectionInfo)>,
     lcm_config: Option<LcmConfig>,
-    package_config: Option<PackageManagerConfig>,
     health_config: Option<HealthConfig>,
     sender_config: Option<SenderConfig>,
     remote_executor: bool,
     local_files: Option<std::path::PathBuf>,
-    spool_dir: Option<std::path::PathBuf>,
+    #[cfg(feature = "packages")]
+    package_manager: PackageManagerParts,
+    package_source: Option<Arc<dyn PackageSource>>,
     outbound: crate::outbound::OutboundPolicy,
     #[cfg(feature = "monitors")]
     builtin_monitors: Option<BuiltinMonitors>,
     default_vim_registrations: Vec<VimRegistration>,
+}
+
+/// What [`VnfmBuilder`] gathers for the package manager.
+#[cfg(feature = "packages")]
+#[derive(Default)]
+struct PackageManagerParts {
+    objects: Option<Arc<dyn object_store::ObjectStore>>,
+    fetcher: Option<Arc<dyn PackageFetcher>>,
+    config: Option<PackageManagerConfig>,
+    spool_dir: Option<std::path::PathBuf>,
+}
+
+#[cfg(feature = "packages")]
+impl PackageManagerParts {
+    /// The package manager, with the local directories (when given) for what was not
+    /// given explicitly.
+    fn build(
+        self,
+        store: &Arc<dyn Store>,
+        local: Option<&LocalFiles>,
+        api_root: &str,
+        sink: &Arc<dyn NotificationSink>,
+        sealer: &Sealer,
+        signal: &OutboxSignal,
+    ) -> Result<VnfPackageManager> {
+        let mut config = self.config.unwrap_or_default();
+        config.api_root = api_root.to_owned();
+        if self.spool_dir.is_some() {
+            config.spool_dir = self.spool_dir;
+        }
+        let mut objects = self.objects;
+        if let Some(local) = local {
+            if objects.is_none() {
+                objects = Some(local.objects()?);
+            }
+            if config.spool_dir.is_none() {
+                config.spool_dir = Some(local.spool()?);
+            }
+        }
+        let objects = objects.unwrap_or_else(|| Arc::new(object_store::memory::InMemory::new()));
+        let mut packages = VnfPackageManager::builder(store.clone(), objects)
+            .config(config)
+            .notification_sink(sink.clone())
+            .sealer(sealer.clone())
+            .outbox_signal(signal.clone());
+        if let Some(fetcher) = self.fetcher {
+            packages = packages.fetcher(fetcher);
+        }
+        packages.build()
+    }
 }
 
 /// The built-in monitors and policies of [`VnfmBuilder::builtin_monitors`]: HTTP and
@@ -211,14 +263,24 @@ impl VnfmBuilder {
     /// Where package uploads and downloads are spooled while they are onboarded
     /// (default: `dir/spool` of [`Self::local_files`], else the system's temporary
     /// directory). Use a disk, not a tmpfs.
+    #[cfg(feature = "packages")]
     pub fn spool_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
-        self.spool_dir = Some(dir.into());
+        self.package_manager.spool_dir = Some(dir.into());
         self
     }
 
     /// Where package files are kept (default: in memory).
+    #[cfg(feature = "packages")]
     pub fn package_objects(mut self, objects: Arc<dyn object_store::ObjectStore>) -> Self {
-        self.objects = Some(objects);
+        self.package_manager.objects = Some(objects);
+        self
+    }
+
+    /// The packages the LCM engine instantiates from. Default: the package manager
+    /// ([`Vnfm::packages`]); without the `packages` feature there is none, and this
+    /// is required (e.g. the VNF packages an NFVO holds, read over SOL003).
+    pub fn package_source(mut self, packages: Arc<dyn PackageSource>) -> Self {
+        self.package_source = Some(packages);
         self
     }
 
@@ -238,8 +300,9 @@ impl VnfmBuilder {
     }
 
     /// Fetches packages for `upload_from_uri` (without one, such uploads are refused).
+    #[cfg(feature = "packages")]
     pub fn package_fetcher(mut self, fetcher: Arc<dyn PackageFetcher>) -> Self {
-        self.fetcher = Some(fetcher);
+        self.package_manager.fetcher = Some(fetcher);
         self
     }
 
@@ -329,8 +392,9 @@ impl VnfmBuilder {
     }
 
     /// How packages are handled (its `api_root` is replaced by [`Self::api_root`]'s).
+    #[cfg(feature = "packages")]
     pub fn package_config(mut self, config: PackageManagerConfig) -> Self {
-        self.package_config = Some(config);
+        self.package_manager.config = Some(config);
         self
     }
 
@@ -372,24 +436,14 @@ impl VnfmBuilder {
         let store = self
             .store
             .unwrap_or_else(|| Arc::new(MemoryStore::new()) as Arc<dyn Store>);
-        let mut package_config = self.package_config.unwrap_or_default();
-        if let Some(dir) = self.spool_dir {
-            package_config.spool_dir = Some(dir);
-        }
-        let mut objects = self.objects;
-        let mut sealing_key = self.sealing_key;
-        if let Some(dir) = &self.local_files {
-            let local = LocalFiles::prepare(dir)?;
-            if objects.is_none() {
-                objects = Some(local.objects);
+        let local = self.local_files.map(LocalFiles::new).transpose()?;
+        let sealing_key = match (self.sealing_key, &local) {
+            (Some(key), _) => Some(key),
+            (None, Some(local)) => {
+                Some(SealingKey::load_or_create(&local.dir.join("sealing.key"))?)
             }
-            if package_config.spool_dir.is_none() {
-                package_config.spool_dir = Some(local.spool);
-            }
-            if sealing_key.is_none() {
-                sealing_key = Some(SealingKey::load_or_create(&local.key)?);
-            }
-        }
+            (None, None) => None,
+        };
         let sealer = Sealer::required(
             sealing_key.as_ref().map(Sealer::new),
             store.as_ref(),
@@ -400,7 +454,6 @@ impl VnfmBuilder {
             .api_root
             .unwrap_or_else(|| lcm_config.api_root.trim_end_matches('/').to_owned());
         lcm_config.api_root = api_root.clone();
-        package_config.api_root = api_root.clone();
         let sender_config = self.sender_config.unwrap_or_else(|| {
             SenderConfig::default().with_owner(format!("{}-sender", lcm_config.executor_id))
         });
@@ -408,17 +461,26 @@ impl VnfmBuilder {
         let signal = OutboxSignal::new();
         let routes = LocalRoutes::new();
         let sink: Arc<dyn NotificationSink> = Arc::new(RoutingSink::new(routes.clone(), self.sink));
-        let objects = objects.unwrap_or_else(|| Arc::new(object_store::memory::InMemory::new()));
-
-        let mut packages = VnfPackageManager::builder(store.clone(), objects)
-            .config(package_config)
-            .notification_sink(sink.clone())
-            .sealer(sealer.clone())
-            .outbox_signal(signal.clone());
-        if let Some(fetcher) = self.fetcher {
-            packages = packages.fetcher(fetcher);
-        }
-        let packages = packages.build()?;
+        #[cfg(feature = "packages")]
+        let packages = self.package_manager.build(
+            &store,
+            local.as_ref(),
+            &api_root,
+            &sink,
+            &sealer,
+            &signal,
+        )?;
+        let package_source: Arc<dyn PackageSource> = match self.package_source {
+            Some(source) => source,
+            #[cfg(feature = "packages")]
+            None => Arc::new(packages.clone()),
+            #[cfg(not(feature = "packages"))]
+            None => {
+                return Err(Error::InvalidRequest(
+                    "the VNFM has no packages to instantiate from: give VnfmBuilder::package_source, or enable the `packages` feature of tacker-core".to_owned(),
+                ));
+            }
+        };
         let vims = VimRegistry::new(
             store.clone(),
             sealer.clone(),
@@ -426,7 +488,7 @@ impl VnfmBuilder {
         );
         let mut lcm = VnfLcm::builder()
             .store(store.clone())
-            .packages(Arc::new(packages.clone()))
+            .packages(package_source)
             .vim_registry(vims.clone())
             .notification_sink(sink.clone())
             .sealer(sealer.clone())
@@ -453,6 +515,7 @@ impl VnfmBuilder {
             signal.clone(),
         );
         let sender = NotificationSender::new(store.clone(), sink, sealer, sender_config, signal);
+        #[cfg_attr(not(feature = "monitors"), allow(unused_mut))]
         let (mut monitors, mut policies) = (self.monitors, self.policies);
         #[cfg(feature = "monitors")]
         let alertmanager = self.builtin_monitors.map(|settings| {
@@ -484,6 +547,7 @@ impl VnfmBuilder {
                 api_root,
                 lcm,
                 fm,
+                #[cfg(feature = "packages")]
                 packages,
                 vims,
                 health,
@@ -500,33 +564,42 @@ impl VnfmBuilder {
     }
 }
 
-/// The local directories of [`VnfmBuilder::local_files`].
+/// The local directory of [`VnfmBuilder::local_files`].
 struct LocalFiles {
-    objects: Arc<dyn object_store::ObjectStore>,
-    spool: std::path::PathBuf,
-    key: std::path::PathBuf,
+    dir: std::path::PathBuf,
 }
 
 impl LocalFiles {
-    fn prepare(dir: &std::path::Path) -> Result<Self> {
-        let create = |path: std::path::PathBuf| {
-            std::fs::create_dir_all(&path)
-                .map(|()| path.clone())
-                .map_err(|e| Error::InvalidRequest(format!("creating {}: {e}", path.display())))
-        };
-        let packages = create(dir.join("packages"))?;
-        let spool = create(dir.join("spool"))?;
-        crate::package::remove_stale_spool_files(&spool);
+    fn new(dir: std::path::PathBuf) -> Result<Self> {
+        Ok(Self {
+            dir: create_dir(dir)?,
+        })
+    }
+
+    /// The package files, in `packages`.
+    #[cfg(feature = "packages")]
+    fn objects(&self) -> Result<Arc<dyn object_store::ObjectStore>> {
+        let packages = create_dir(self.dir.join("packages"))?;
         let objects =
             object_store::local::LocalFileSystem::new_with_prefix(&packages).map_err(|e| {
                 Error::InvalidRequest(format!("package files in {}: {e}", packages.display()))
             })?;
-        Ok(Self {
-            objects: Arc::new(objects),
-            spool,
-            key: dir.join("sealing.key"),
-        })
+        Ok(Arc::new(objects))
     }
+
+    /// The spool directory, `spool`, without the stale files of a stopped process.
+    #[cfg(feature = "packages")]
+    fn spool(&self) -> Result<std::path::PathBuf> {
+        let spool = create_dir(self.dir.join("spool"))?;
+        crate::package::remove_stale_spool_files(&spool);
+        Ok(spool)
+    }
+}
+
+fn create_dir(path: std::path::PathBuf) -> Result<std::path::PathBuf> {
+    std::fs::create_dir_all(&path)
+        .map(|()| path.clone())
+        .map_err(|e| Error::InvalidRequest(format!("creating {}: {e}", path.display())))
 }
 
 struct Running {
@@ -540,6 +613,7 @@ struct VnfmInner {
     api_root: String,
     lcm: VnfLcm,
     fm: VnfFm,
+    #[cfg(feature = "packages")]
     packages: VnfPackageManager,
     vims: VimRegistry,
     health: HealthService,
@@ -587,6 +661,7 @@ impl Vnfm {
     }
 
     /// SOL005 package management.
+    #[cfg(feature = "packages")]
     pub fn packages(&self) -> &VnfPackageManager {
         &self.inner.packages
     }
@@ -736,6 +811,7 @@ impl Vnfm {
     }
 
     /// Package management notifications of `tenant` as an in-process stream.
+    #[cfg(feature = "packages")]
     pub async fn package_notifications(
         &self,
         tenant: &TenantId,

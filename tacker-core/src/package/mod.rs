@@ -83,17 +83,22 @@ pub trait PackageSource: Send + Sync + std::fmt::Debug {
     async fn set_in_use(&self, tenant: &TenantId, vnfd_id: &str, in_use: bool) -> Result<()>;
 }
 
+#[cfg(feature = "packages")]
 mod content;
+#[cfg(feature = "packages")]
 mod manager;
 mod notifications;
 
+#[cfg(feature = "packages")]
 pub use content::{ContentStream, SpoolFile};
+#[cfg(feature = "packages")]
 pub use manager::{Content, PackageFetcher, PackageManagerConfig, VnfPackageManager};
 pub use notifications::pkgm_filter_matches;
 
 /// Removes spool files a stopped process left behind in `dir`: those not written for an
 /// hour (a live upload or download writes its file continuously, and onboarding one
 /// takes minutes at most).
+#[cfg(feature = "packages")]
 pub fn remove_stale_spool_files(dir: &std::path::Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;

@@ -5,6 +5,9 @@
 //!   lease, records every step so retry resumes and rollback undoes;
 //! - cluster VIMs (`vims.rs`): VIMs that management hooks produce and the request-time
 //!   checks of management drivers;
+//! - one module per operation (`ops/instantiate.rs`, `ops/scale.rs`, …): what each
+//!   operation adds to the common flow (its acceptance checks, grant contents, infra
+//!   driver call and rollback, and what it changes on the instance);
 //! - [`VnfFm`] (`fm.rs`): alarms and FM subscriptions;
 //! - the shared core (`Engine`, here): configuration, drivers, links and the lookups
 //!   every part uses.
