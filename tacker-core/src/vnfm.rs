@@ -183,6 +183,12 @@ pub struct BuiltinMonitors {
     pub auto_heal: crate::monitor::AutoHealConfig,
     /// How automatic scale rests after a scale.
     pub auto_scale: crate::monitor::AutoScaleConfig,
+    /// Where the HTTP monitor's probes may go. It is not the VNFM's outbound policy
+    /// ([`VnfmBuilder::outbound_policy`]): probes go to the VNFCs' own addresses,
+    /// usually private ones an operator closes to callbacks and downloads. Default:
+    /// [`OutboundPolicy::default`](crate::outbound::OutboundPolicy::default), which
+    /// refuses the cloud metadata and link-local addresses.
+    pub probe_policy: crate::outbound::OutboundPolicy,
 }
 
 #[cfg(feature = "monitors")]
@@ -192,6 +198,7 @@ impl Default for BuiltinMonitors {
             max_concurrent_probes: 64,
             auto_heal: Default::default(),
             auto_scale: Default::default(),
+            probe_policy: Default::default(),
         }
     }
 }
@@ -207,6 +214,12 @@ impl BuiltinMonitors {
     /// Automatic heal configured so.
     pub fn with_auto_heal(mut self, config: crate::monitor::AutoHealConfig) -> Self {
         self.auto_heal = config;
+        self
+    }
+
+    /// The HTTP monitor's probes going only where `policy` allows.
+    pub fn with_probe_policy(mut self, policy: crate::outbound::OutboundPolicy) -> Self {
+        self.probe_policy = policy;
         self
     }
 
@@ -343,9 +356,11 @@ impl VnfmBuilder {
         self
     }
 
-    /// Where the VNFM may connect (callbacks, package downloads, probes): the policy
-    /// the built-in monitors keep to, and that HTTP clients built for this VNFM read
-    /// with [`VnfmBuilder::outbound`]. Default: [`OutboundPolicy::default`](crate::outbound::OutboundPolicy::default).
+    /// Where the VNFM may connect (callbacks, package downloads, VIM endpoints): the
+    /// policy that HTTP clients and drivers built for this VNFM read with
+    /// [`VnfmBuilder::outbound`]. The built-in monitors' probes have a policy of their
+    /// own ([`BuiltinMonitors::probe_policy`]). Default:
+    /// [`OutboundPolicy::default`](crate::outbound::OutboundPolicy::default).
     pub fn outbound_policy(mut self, policy: crate::outbound::OutboundPolicy) -> Self {
         self.outbound = policy;
         self
@@ -357,7 +372,7 @@ impl VnfmBuilder {
     }
 
     /// The built-in monitors and policies: [`HttpMonitor`](crate::monitor::HttpMonitor)
-    /// (under the outbound policy), [`PingMonitor`](crate::monitor::PingMonitor),
+    /// (under [`BuiltinMonitors::probe_policy`]), [`PingMonitor`](crate::monitor::PingMonitor),
     /// [`AlertmanagerMonitor`](crate::monitor::AlertmanagerMonitor) (see
     /// [`Vnfm::alertmanager`]), [`AutoHealPolicy`](crate::monitor::AutoHealPolicy) and
     /// [`AutoScalePolicy`](crate::monitor::AutoScalePolicy).
@@ -525,7 +540,7 @@ impl VnfmBuilder {
             let alertmanager = Arc::new(AlertmanagerMonitor::new());
             monitors.push(Arc::new(
                 HttpMonitor::new(settings.max_concurrent_probes)
-                    .outbound_policy(self.outbound.clone()),
+                    .outbound_policy(settings.probe_policy),
             ));
             monitors.push(Arc::new(PingMonitor::new(settings.max_concurrent_probes)));
             monitors.push(alertmanager.clone());

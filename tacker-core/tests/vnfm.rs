@@ -20,8 +20,8 @@ use tacker_core::package::VnfPackageManager;
 use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver, sample_vim};
 use tacker_core::store::{ListQuery, MemoryStore, Store};
 use tacker_core::testkit::faults::FaultyStore;
-use tacker_core::vim::{Sealer, SealingKey};
-use tacker_core::{Error, TenantId, VimType, Vnfm};
+use tacker_core::vim::{Sealer, SealingKey, VimRegistration};
+use tacker_core::{BuiltinMonitors, Error, TenantId, VimType, Vnfm};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -318,4 +318,111 @@ async fn a_package_directory_onboards_and_a_bad_one_is_refused() {
         .expect_err("too large");
     assert_eq!(error.status(), 413, "{error}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packages_from_another_source_a_default_vim_registered_at_start_and_builtin_monitors() {
+    let tenant = TenantId::default();
+    // The packages live elsewhere (here: another VNFM's package manager, as an NFVO's
+    // would); this VNFM's own package manager stays empty.
+    let holder = Vnfm::builder().build().expect("holder");
+    onboard(&holder, &tenant).await;
+    let sim = SimInfraDriver::new();
+    let vnfm = Vnfm::builder()
+        .vim_type(sim.as_vim_type())
+        .mgmt_driver(Arc::new(NoopMgmtDriver::new("mgmt_driver")))
+        .package_source(Arc::new(holder.packages().clone()))
+        .register_default_vim(VimRegistration::new("sim", SIM_VIM_TYPE).as_default())
+        .builtin_monitors(BuiltinMonitors::default().with_max_concurrent_probes(4))
+        .lcm_config(LcmConfig {
+            poll_interval: Duration::from_millis(20),
+            ..LcmConfig::default()
+        })
+        .build()
+        .expect("vnfm");
+    assert!(
+        vnfm.alertmanager().is_some(),
+        "the built-in monitors include Alertmanager's"
+    );
+    assert!(
+        vnfm.vims()
+            .default_vim(&tenant)
+            .await
+            .expect("query")
+            .is_none()
+    );
+    vnfm.start().await.expect("start");
+    let (id, _) = vnfm
+        .vims()
+        .default_vim(&tenant)
+        .await
+        .expect("query")
+        .expect("registered at start");
+    // Starting again, or another process on the same store, registers nothing more.
+    vnfm.shutdown().await;
+    vnfm.start().await.expect("start again");
+    let vims = vnfm
+        .vims()
+        .list(&tenant, &ListQuery::default())
+        .await
+        .expect("list");
+    assert_eq!(vims.items.len(), 1, "{vims:?}");
+    assert_eq!(vims.items[0].id, id);
+
+    let own = vnfm
+        .packages()
+        .list(&tenant, &ListQuery::default())
+        .await
+        .expect("list");
+    assert!(
+        own.items.is_empty(),
+        "the package came from the other source"
+    );
+    let instance = vnfm
+        .lcm()
+        .create_vnf(
+            &tenant,
+            CreateVnfRequest {
+                vnfd_id: support::VNFD_ID.into(),
+                ..CreateVnfRequest::default()
+            },
+        )
+        .await
+        .expect("created from the other source's package");
+    let op = vnfm
+        .lcm()
+        .instantiate(
+            &tenant,
+            &instance.id,
+            InstantiateVnfRequest {
+                flavour_id: "simple".into(),
+                ..InstantiateVnfRequest::default()
+            },
+        )
+        .await
+        .expect("accepted");
+    let done = vnfm
+        .lcm()
+        .wait_for(&tenant, &op.id, &[], WAIT)
+        .await
+        .expect("ends");
+    assert_eq!(
+        done.operation_state,
+        LcmOperationStateType::Completed,
+        "{done:?}"
+    );
+    let instance = vnfm
+        .lcm()
+        .instance(&tenant, &instance.id)
+        .await
+        .expect("read");
+    assert!(
+        instance
+            .vim_connection_info
+            .values()
+            .any(|v| v.vim_id.as_deref() == Some(id.as_str())),
+        "instantiated on the VIM registered at start: {:?}",
+        instance.vim_connection_info
+    );
+    vnfm.shutdown().await;
 }

@@ -107,18 +107,26 @@ impl std::fmt::Debug for HealthService {
     }
 }
 
+/// The event channels' receiving ends, held by the running service.
+type Receivers = (mpsc::Receiver<HealthEvent>, mpsc::Receiver<PolicyEvent>);
+
 /// The running service; stop it with [`HealthHandle::shutdown`].
 #[derive(Debug)]
 pub struct HealthHandle {
     stop: CancellationToken,
-    task: JoinHandle<()>,
+    task: JoinHandle<Receivers>,
+    service: HealthService,
 }
 
 impl HealthHandle {
-    /// Stops the service and waits for it.
+    /// Stops the service and waits for it; the service can then be started again.
     pub async fn shutdown(self) {
         self.stop.cancel();
-        let _ = self.task.await;
+        if let Ok(receivers) = self.task.await
+            && let Ok(mut slot) = self.service.inner.receivers.lock()
+        {
+            *slot = Some(receivers);
+        }
     }
 }
 
@@ -307,7 +315,8 @@ impl HealthService {
         Ok(())
     }
 
-    /// Starts the service on the current tokio runtime. Only once per service.
+    /// Starts the service on the current tokio runtime. A started service is started
+    /// again only after [`HealthHandle::shutdown`].
     pub fn start(&self) -> Result<HealthHandle> {
         let receivers = self
             .inner
@@ -319,15 +328,19 @@ impl HealthService {
         let stop = CancellationToken::new();
         let op_events = self.inner.lcm.op_events();
         let task = tokio::spawn(self.clone().run(receivers, op_events, stop.clone()));
-        Ok(HealthHandle { stop, task })
+        Ok(HealthHandle {
+            stop,
+            task,
+            service: self.clone(),
+        })
     }
 
     async fn run(
         self,
-        (mut health, mut policy): (mpsc::Receiver<HealthEvent>, mpsc::Receiver<PolicyEvent>),
+        (mut health, mut policy): Receivers,
         mut op_events: broadcast::Receiver<OpFinished>,
         stop: CancellationToken,
-    ) {
+    ) -> Receivers {
         let mut state = Loop::default();
         let mut tick = tokio::time::interval(self.inner.config.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -346,6 +359,7 @@ impl HealthService {
                 _ = tick.tick() => self.on_tick(&mut state).await,
             }
         }
+        (health, policy)
     }
 
     async fn on_health(&self, state: &mut Loop, event: HealthEvent) {
