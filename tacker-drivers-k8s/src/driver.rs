@@ -34,7 +34,7 @@ use tacker_core::model::{
     VnfcResourceInfo,
 };
 use tacker_core::package::PackageFiles;
-use tacker_core::vnfd::{DeploymentFlavour, Vnfd};
+use tacker_core::vnfd::{DeploymentFlavour, Vdu, Vnfd};
 use tacker_core::{Error, Result};
 
 use crate::client::{DRIVER, KUBERNETES_VIM_TYPE, api_error, connect_with_policy, is_not_found};
@@ -43,6 +43,8 @@ use crate::manifest::{
     WORKLOAD_KINDS, def_files_param, label, namespace_of, rank, read_manifests,
 };
 use tacker_core::outbound::OutboundPolicy;
+
+use crate::helm::{HELM_CHART_PATH_PARAM, HelmConfig, HelmSource, helm_name_matches};
 
 /// Our field manager for server-side apply.
 pub const FIELD_MANAGER: &str = "tacker-vnfm";
@@ -55,6 +57,7 @@ const NOT_SWEPT: &[&str] = &["Endpoints", "EndpointSlice", "Event", "ControllerR
 pub struct KubernetesInfraDriver {
     timeout: Duration,
     policy: Arc<OutboundPolicy>,
+    helm: HelmConfig,
 }
 
 impl Default for KubernetesInfraDriver {
@@ -69,7 +72,14 @@ impl KubernetesInfraDriver {
         Self {
             timeout: Duration::from_secs(300),
             policy: Arc::new(OutboundPolicy::default()),
+            helm: HelmConfig::default(),
         }
+    }
+
+    /// How Helm charts are rendered (default: `helm` on `PATH`).
+    pub fn helm(mut self, config: HelmConfig) -> Self {
+        self.helm = config;
+        self
     }
 
     /// Connects only to API servers that `policy` allows (default
@@ -91,6 +101,43 @@ struct Session {
     client: kube::Client,
     discovery: Discovery,
     deadline: Instant,
+    naming: Naming,
+}
+
+/// How the VNF's workloads carry their VDUs' names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Naming {
+    /// Named exactly as the VDU (manifest files).
+    Exact,
+    /// Named as the VDU in lower case, alone or followed by a dash (Helm charts, whose
+    /// objects carry the release's name too).
+    Helm,
+}
+
+impl Naming {
+    /// The VDU whose workload `workload` is: an exact name first, then the Helm form.
+    fn vdu_of<'f>(self, flavour: &'f DeploymentFlavour, workload: &str) -> Option<&'f Vdu> {
+        flavour
+            .vdus
+            .iter()
+            .find(|v| v.name == workload)
+            .or_else(|| {
+                if self == Self::Helm {
+                    flavour
+                        .vdus
+                        .iter()
+                        .find(|v| helm_name_matches(&v.name, workload))
+                } else {
+                    None
+                }
+            })
+    }
+
+    /// Whether `workload` is the workload of `vdu`.
+    fn is_workload_of(self, flavour: &DeploymentFlavour, vdu: &Vdu, workload: &str) -> bool {
+        self.vdu_of(flavour, workload)
+            .is_some_and(|v| v.id == vdu.id)
+    }
 }
 
 /// An object ready to apply.
@@ -112,10 +159,17 @@ impl Session {
             .run()
             .await
             .map_err(|e| api_error("API discovery", e))?;
+        // An instance deployed from charts recorded them; a new one sets its naming.
+        let naming = match HelmSource::from_params(&ctx.vnf_instance.metadata, &ctx.vnf_instance.id)
+        {
+            Ok(Some(_)) => Naming::Helm,
+            _ => Naming::Exact,
+        };
         Ok(Self {
             client,
             discovery,
             deadline: Instant::now() + timeout,
+            naming,
         })
     }
 
@@ -201,9 +255,10 @@ fn plan(
     replicas: &BTreeMap<String, u32>,
 ) -> Result<Vec<Planned>> {
     for vdu in &flavour.vdus {
-        let workload = objects
-            .iter_mut()
-            .find(|o| WORKLOAD_KINDS.contains(&o.kind()) && o.name() == vdu.name);
+        let workload = objects.iter_mut().find(|o| {
+            WORKLOAD_KINDS.contains(&o.kind())
+                && session.naming.is_workload_of(flavour, vdu, o.name())
+        });
         let Some(workload) = workload else {
             return Err(Error::Unprocessable(format!(
                 "VDU {} needs a workload ({}) named {}, which none of the manifests has",
@@ -536,7 +591,7 @@ async fn pods_of(
             }
             Some(owner) => (owner.kind.clone(), owner.name.clone()),
         };
-        let Some(vdu) = flavour.vdus.iter().find(|v| v.name == workload) else {
+        let Some(vdu) = session.naming.vdu_of(flavour, &workload) else {
             continue;
         };
         out.push(PodOfVdu {
@@ -748,11 +803,64 @@ fn outcome(
     .with_metadata(metadata)
 }
 
-fn metadata(namespace: &str, files: &[String]) -> KeyValuePairs {
+fn metadata(namespace: &str, source: &Source) -> KeyValuePairs {
     let mut metadata = KeyValuePairs::new();
     metadata.insert(NAMESPACE_PARAM.into(), json!(namespace));
-    metadata.insert(DEF_FILES_PARAM.into(), json!(files));
+    match source {
+        Source::Files(files) => {
+            metadata.insert(DEF_FILES_PARAM.into(), json!(files));
+        }
+        Source::Helm(helm) => metadata.extend(helm.recorded().clone()),
+    }
     metadata
+}
+
+/// The metadata an operation on a deployed instance records again.
+fn recorded_metadata(ctx: &InfraContext<'_>, found: &[Found]) -> Result<KeyValuePairs> {
+    let (source, namespace) = Source::recorded(ctx, found)?;
+    let namespace = namespace.as_deref().unwrap_or("default");
+    Ok(match source {
+        Some(source) => metadata(namespace, &source),
+        None => metadata(namespace, &Source::Files(Vec::new())),
+    })
+}
+
+/// Where a VNF's objects come from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// Manifest files of the package (`lcm-kubernetes-def-files`).
+    Files(Vec<String>),
+    /// Helm charts of the package.
+    Helm(HelmSource),
+}
+
+impl Source {
+    /// The source `params` name: charts, else manifest files, else none.
+    fn from_params(params: &KeyValuePairs, instance_id: &str) -> Result<Option<Self>> {
+        if let Some(helm) = HelmSource::from_params(params, instance_id)? {
+            return Ok(Some(Self::Helm(helm)));
+        }
+        Ok(def_files_param(params)?.map(Self::Files))
+    }
+
+    fn naming(&self) -> Naming {
+        match self {
+            Self::Files(_) => Naming::Exact,
+            Self::Helm(_) => Naming::Helm,
+        }
+    }
+
+    /// The source and namespace an instance was deployed from: its metadata, else
+    /// (manifest files) what the objects in the cluster record.
+    fn recorded(ctx: &InfraContext<'_>, found: &[Found]) -> Result<(Option<Self>, Option<String>)> {
+        let (files, namespace) = recorded_files(ctx, found);
+        if let Some(helm) =
+            HelmSource::from_params(&ctx.vnf_instance.metadata, &ctx.vnf_instance.id)?
+        {
+            return Ok((Some(Self::Helm(helm)), namespace));
+        }
+        Ok(((!files.is_empty()).then_some(Self::Files(files)), namespace))
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -942,16 +1050,17 @@ fn scalable(kind: &str) -> bool {
 
 /// The expected pod counts of the VDUs whose workloads have a replica count.
 fn expected_counts(
+    naming: Naming,
     planned: &[Planned],
     flavour: &DeploymentFlavour,
     replicas: &BTreeMap<String, u32>,
 ) -> BTreeMap<String, u32> {
     let mut expected = BTreeMap::new();
     for vdu in &flavour.vdus {
-        let Some(item) = planned
-            .iter()
-            .find(|p| WORKLOAD_KINDS.contains(&p.object.kind()) && p.object.name() == vdu.name)
-        else {
+        let Some(item) = planned.iter().find(|p| {
+            WORKLOAD_KINDS.contains(&p.object.kind())
+                && naming.is_workload_of(flavour, vdu, p.object.name())
+        }) else {
             continue;
         };
         match item.object.kind() {
@@ -1012,12 +1121,14 @@ impl KubernetesInfraDriver {
         vnfd: &Vnfd,
         flavour: &DeploymentFlavour,
         package: &dyn PackageFiles,
-        files: &[String],
+        source: &Source,
         namespace_param: Option<&Value>,
         replicas: &BTreeMap<String, u32>,
         prune: bool,
     ) -> Result<InfraOutcome> {
-        let objects = read_manifests(package, files).await?;
+        let objects = self
+            .objects(source, package, flavour, namespace_param, replicas)
+            .await?;
         let namespace = namespace_of(&objects, namespace_param)?;
         let planned = plan(
             session,
@@ -1048,7 +1159,7 @@ impl KubernetesInfraDriver {
             delete_all(session, ctx, &stale, None, self.timeout).await?;
         }
         await_ready(session, ctx, &planned, self.timeout).await?;
-        let expected = expected_counts(&planned, flavour, replicas);
+        let expected = expected_counts(session.naming, &planned, flavour, replicas);
         let pods = await_pods(
             session,
             ctx,
@@ -1059,7 +1170,27 @@ impl KubernetesInfraDriver {
         )
         .await?;
         let vnfcs = vnfcs(ctx, vnfd, &pods, &BTreeSet::new());
-        Ok(outcome(ctx, vnfcs, metadata(&namespace, files)))
+        Ok(outcome(ctx, vnfcs, metadata(&namespace, source)))
+    }
+
+    /// The objects of `source`: the manifest files read, or the charts rendered for
+    /// the namespace asked for (else `default`) with the VDUs' counts.
+    async fn objects(
+        &self,
+        source: &Source,
+        package: &dyn PackageFiles,
+        flavour: &DeploymentFlavour,
+        namespace_param: Option<&Value>,
+        replicas: &BTreeMap<String, u32>,
+    ) -> Result<Vec<ManifestObject>> {
+        match source {
+            Source::Files(files) => read_manifests(package, files).await,
+            Source::Helm(helm) => {
+                helm.check_vdus(flavour)?;
+                let namespace = namespace_of(&[], namespace_param)?;
+                crate::helm::render(&self.helm, package, helm, &namespace, replicas).await
+            }
+        }
     }
 
     async fn remove_everything(
@@ -1082,13 +1213,36 @@ impl KubernetesInfraDriver {
     ) -> Result<InfraOutcome> {
         let session = Session::open(ctx, self.timeout, &self.policy).await?;
         let found = labelled(&session, &ctx.vnf_instance.id).await?;
+        if let (Some(source @ Source::Helm(_)), namespace) = Source::recorded(ctx, &found)? {
+            // A chart's replica values change with the counts: it is rendered again
+            // and applied, so the release's objects and values agree.
+            let mut all = recorded_counts(ctx);
+            all.extend(counts.iter().map(|(vdu, n)| (vdu.clone(), *n)));
+            let namespace = namespace.map(Value::String);
+            return self
+                .deploy(
+                    &session,
+                    ctx,
+                    ctx.vnfd,
+                    ctx.flavour,
+                    ctx.package,
+                    &source,
+                    namespace.as_ref(),
+                    &all,
+                    false,
+                )
+                .await;
+        }
         for (vdu_id, count) in counts {
             let vdu = ctx.flavour.vdu(vdu_id).ok_or_else(|| {
                 Error::Unprocessable(format!("flavour {} has no VDU {vdu_id}", ctx.flavour.id))
             })?;
             let workload = found
                 .iter()
-                .find(|f| WORKLOAD_KINDS.contains(&f.kind()) && f.name() == vdu.name)
+                .find(|f| {
+                    WORKLOAD_KINDS.contains(&f.kind())
+                        && session.naming.is_workload_of(ctx.flavour, vdu, &f.name())
+                })
                 .ok_or_else(|| {
                     Error::Unprocessable(format!(
                         "VDU {vdu_id}: the cluster holds no workload {} of VNF instance {}",
@@ -1123,13 +1277,8 @@ impl KubernetesInfraDriver {
             self.timeout,
         )
         .await?;
-        let (files, namespace) = recorded_files(ctx, &found);
         let vnfcs = vnfcs(ctx, ctx.vnfd, &pods, &BTreeSet::new());
-        Ok(outcome(
-            ctx,
-            vnfcs,
-            metadata(namespace.as_deref().unwrap_or("default"), &files),
-        ))
+        Ok(outcome(ctx, vnfcs, recorded_metadata(ctx, &found)?))
     }
 
     fn scale_counts(
@@ -1178,18 +1327,35 @@ impl KubernetesInfraDriver {
         ctx: &InfraContext<'_>,
         vnfd: &Vnfd,
         package: &dyn PackageFiles,
-        requested_files: Option<Vec<String>>,
+        requested: Option<&KeyValuePairs>,
     ) -> Result<InfraOutcome> {
-        let session = Session::open(ctx, self.timeout, &self.policy).await?;
+        let mut session = Session::open(ctx, self.timeout, &self.policy).await?;
         let found = labelled(&session, &ctx.vnf_instance.id).await?;
-        let (recorded, namespace) = recorded_files(ctx, &found);
-        let files = requested_files.unwrap_or(recorded);
-        if files.is_empty() {
-            return Err(Error::InvalidRequest(format!(
-                "additionalParams.{DEF_FILES_PARAM} is needed: VNF instance {} records no manifest files",
-                ctx.vnf_instance.id
-            )));
+        let (recorded, namespace) = Source::recorded(ctx, &found)?;
+        let id = &ctx.vnf_instance.id;
+        let source = match (requested, recorded) {
+            // A new chart path keeps the recorded values and replica mapping.
+            (Some(params), Some(Source::Helm(helm)))
+                if params.contains_key(HELM_CHART_PATH_PARAM) =>
+            {
+                let mut merged = helm.recorded().clone();
+                merged.extend(
+                    params
+                        .iter()
+                        .filter(|(k, _)| k.starts_with("helm_"))
+                        .map(|(k, v)| (k.clone(), v.clone())),
+                );
+                Source::from_params(&merged, id)?
+            }
+            (Some(params), recorded) => Source::from_params(params, id)?.or(recorded),
+            (None, recorded) => recorded,
         }
+        .ok_or_else(|| {
+            Error::InvalidRequest(format!(
+                "additionalParams.{DEF_FILES_PARAM} or .{HELM_CHART_PATH_PARAM} is needed: VNF instance {id} records neither manifest files nor a chart"
+            ))
+        })?;
+        session.naming = source.naming();
         let flavour = vnfd.flavour(&ctx.flavour.id).ok_or_else(|| {
             Error::Unprocessable(format!(
                 "VNFD {} has no flavour {}, which the instance uses",
@@ -1204,7 +1370,7 @@ impl KubernetesInfraDriver {
             vnfd,
             flavour,
             package,
-            &files,
+            &source,
             namespace.as_ref(),
             &counts,
             true,
@@ -1235,12 +1401,15 @@ impl InfraDriver for KubernetesInfraDriver {
         ctx: &InfraContext<'_>,
         request: &InstantiateVnfRequest,
     ) -> Result<InfraOutcome> {
-        let files = def_files_param(&request.additional_params)?.ok_or_else(|| {
-            Error::InvalidRequest(format!(
-                "additionalParams.{DEF_FILES_PARAM} must name the package's Kubernetes manifests"
-            ))
-        })?;
-        let session = Session::open(ctx, self.timeout, &self.policy).await?;
+        let source = Source::from_params(&request.additional_params, &ctx.vnf_instance.id)?
+            .ok_or_else(|| {
+                Error::InvalidRequest(format!(
+                    "additionalParams must name the package's Kubernetes manifests ({DEF_FILES_PARAM}) or a Helm chart ({HELM_CHART_PATH_PARAM}, or {})",
+                    crate::helm::HELM_INSTALL_PARAM
+                ))
+            })?;
+        let mut session = Session::open(ctx, self.timeout, &self.policy).await?;
+        session.naming = source.naming();
         let level = request.instantiation_level_id.as_deref();
         let replicas: BTreeMap<String, u32> = ctx
             .flavour
@@ -1259,7 +1428,7 @@ impl InfraDriver for KubernetesInfraDriver {
             ctx.vnfd,
             ctx.flavour,
             ctx.package,
-            &files,
+            &source,
             request.additional_params.get(NAMESPACE_PARAM),
             &replicas,
             false,
@@ -1316,10 +1485,17 @@ impl InfraDriver for KubernetesInfraDriver {
         if request.vnfc_instance_id.is_empty() {
             // The whole VNF: first bring every object back to its manifest.
             let found = labelled(&session, &ctx.vnf_instance.id).await?;
-            let (files, namespace) = recorded_files(ctx, &found);
-            if !files.is_empty() {
-                let objects = read_manifests(ctx.package, &files).await?;
+            if let (Some(source), namespace) = Source::recorded(ctx, &found)? {
                 let namespace = namespace.map(Value::String);
+                let objects = self
+                    .objects(
+                        &source,
+                        ctx.package,
+                        ctx.flavour,
+                        namespace.as_ref(),
+                        &recorded_counts(ctx),
+                    )
+                    .await?;
                 let namespace = namespace_of(&objects, namespace.as_ref())?;
                 let planned = plan(
                     &session,
@@ -1419,12 +1595,7 @@ impl InfraDriver for KubernetesInfraDriver {
         let healed: BTreeSet<String> = victims.iter().map(|v| v.id.clone()).collect();
         let vnfcs = vnfcs(ctx, ctx.vnfd, &pods, &healed);
         let found = labelled(&session, &ctx.vnf_instance.id).await?;
-        let (files, namespace) = recorded_files(ctx, &found);
-        Ok(outcome(
-            ctx,
-            vnfcs,
-            metadata(namespace.as_deref().unwrap_or("default"), &files),
-        ))
+        Ok(outcome(ctx, vnfcs, recorded_metadata(ctx, &found)?))
     }
 
     async fn change_vnfpkg(
@@ -1434,8 +1605,8 @@ impl InfraDriver for KubernetesInfraDriver {
         new_vnfd: &Vnfd,
         new_package: &dyn PackageFiles,
     ) -> Result<InfraOutcome> {
-        let files = def_files_param(&request.additional_params)?;
-        self.switch_package(ctx, new_vnfd, new_package, files).await
+        self.switch_package(ctx, new_vnfd, new_package, Some(&request.additional_params))
+            .await
     }
 
     async fn rollback(

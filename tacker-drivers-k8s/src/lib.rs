@@ -20,11 +20,16 @@
 
 mod client;
 mod driver;
+mod helm;
 mod manifest;
 mod vim;
 
 pub use client::{KUBERNETES_VIM_TYPE, connect, connect_with_policy};
 pub use driver::{FIELD_MANAGER, KubernetesInfraDriver};
+pub use helm::{
+    HELM_CHART_PATH_PARAM, HELM_INSTALL_PARAM, HELM_PARAMETERS_PARAM, HELM_VALUE_NAMES_PARAM,
+    HelmConfig,
+};
 pub use manifest::{DEF_FILE_ANNOTATION, DEF_FILES_PARAM, INSTANCE_LABEL, NAMESPACE_PARAM};
 pub use vim::KubernetesVimDriver;
 

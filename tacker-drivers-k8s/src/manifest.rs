@@ -121,6 +121,49 @@ fn normalize(path: &str) -> &str {
     path.trim_start_matches('/')
 }
 
+/// The content of `file`, a package artifact listed with a digest that must match
+/// (`param` names the parameter that named it, for messages).
+pub(crate) async fn read_artifact(
+    package: &dyn PackageFiles,
+    file: &str,
+    param: &str,
+) -> Result<Vec<u8>> {
+    let artifacts = listed_artifacts(package).await?;
+    verified(package, &artifacts, file, param).await
+}
+
+async fn verified(
+    package: &dyn PackageFiles,
+    artifacts: &[ArtifactEntry],
+    file: &str,
+    param: &str,
+) -> Result<Vec<u8>> {
+    let path = normalize(file);
+    let artifact = artifacts
+        .iter()
+        .find(|a| normalize(&a.path) == path)
+        .ok_or_else(|| {
+            Error::Unprocessable(format!(
+                "{param} names {file}, which the package does not list as an artifact with a digest"
+            ))
+        })?;
+    let bytes = package.read(path).await.map_err(|_| {
+        Error::Unprocessable(format!("{param} names {file}, which is not in the package"))
+    })?;
+    let actual = digest_hex(artifact.algorithm, &mut bytes.as_slice())
+        .map_err(|e| Error::Unprocessable(format!("{file}: {e}")))?;
+    if !actual.eq_ignore_ascii_case(&artifact.hash) {
+        return Err(Error::Unprocessable(format!(
+            "{file}: the {} digest is {actual}, but {}:{} declares {}",
+            artifact.algorithm.as_str(),
+            artifact.declared_in,
+            artifact.line,
+            artifact.hash
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Reads the named manifest files: each must be an artifact the package lists with a
 /// digest, and the digest must match. Returns their objects in file order.
 pub async fn read_manifests(
@@ -131,30 +174,7 @@ pub async fn read_manifests(
     let mut objects = Vec::new();
     for file in files {
         let path = normalize(file);
-        let artifact = artifacts
-            .iter()
-            .find(|a| normalize(&a.path) == path)
-            .ok_or_else(|| {
-                Error::Unprocessable(format!(
-                    "{DEF_FILES_PARAM} names {file}, which the package does not list as an artifact with a digest"
-                ))
-            })?;
-        let bytes = package.read(path).await.map_err(|_| {
-            Error::Unprocessable(format!(
-                "{DEF_FILES_PARAM} names {file}, which is not in the package"
-            ))
-        })?;
-        let actual = digest_hex(artifact.algorithm, &mut bytes.as_slice())
-            .map_err(|e| Error::Unprocessable(format!("{file}: {e}")))?;
-        if !actual.eq_ignore_ascii_case(&artifact.hash) {
-            return Err(Error::Unprocessable(format!(
-                "{file}: the {} digest is {actual}, but {}:{} declares {}",
-                artifact.algorithm.as_str(),
-                artifact.declared_in,
-                artifact.line,
-                artifact.hash
-            )));
-        }
+        let bytes = verified(package, &artifacts, file, DEF_FILES_PARAM).await?;
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::Unprocessable(format!("{file} is not UTF-8 text")))?;
         let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(

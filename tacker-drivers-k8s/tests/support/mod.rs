@@ -1,6 +1,8 @@
 //! Helpers shared by this crate's integration tests.
 #![allow(dead_code)]
 
+pub mod cnf;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,6 +21,28 @@ pub async fn double(delay: Duration) -> ApiServerDouble {
     })
     .await
     .expect("the API-server double starts on loopback")
+}
+
+/// The `helm` v3 binary of the tests: `TACKER_TEST_HELM`, else `helm` on `PATH`. Outside
+/// CI, `None` (after saying so) when there is none; in CI a missing binary fails.
+pub fn helm_binary() -> Option<PathBuf> {
+    let found = std::env::var_os("TACKER_TEST_HELM")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+                .map(|dir| dir.join("helm"))
+                .find(|candidate| candidate.is_file())
+        });
+    match found {
+        Some(path) => Some(path),
+        None if std::env::var_os("CI").is_some() => {
+            panic!("CI must provide helm (TACKER_TEST_HELM or helm on PATH)")
+        }
+        None => {
+            eprintln!("skipped: no helm binary (set TACKER_TEST_HELM)");
+            None
+        }
+    }
 }
 
 /// A fresh scratch directory under the system temporary directory.
@@ -59,18 +83,18 @@ pub fn with_changed_file(
     corpus: &std::path::Path,
     name: &str,
     path: &str,
-    content: &str,
+    content: impl AsRef<[u8]>,
 ) -> InMemoryPackageFiles {
+    let content = content.as_ref();
     let dir = corpus.join(name).join("package");
     let mut files = InMemoryPackageFiles::new();
     let old = std::fs::read(dir.join(path)).expect("the file to change exists");
     let old_hash = digest_hex(HashAlgorithm::Sha256, &mut old.as_slice()).expect("hashing works");
-    let new_hash =
-        digest_hex(HashAlgorithm::Sha256, &mut content.as_bytes()).expect("hashing works");
+    let new_hash = digest_hex(HashAlgorithm::Sha256, &mut &content[..]).expect("hashing works");
     for (file, absolute) in tacker_core::testkit::corpus::files_below(&dir) {
         let mut bytes = std::fs::read(absolute).expect("a corpus file reads");
         if file == path {
-            bytes = content.as_bytes().to_vec();
+            bytes = content.to_vec();
         } else if file == "TOSCA-Metadata/TOSCA.meta" {
             bytes = String::from_utf8(bytes)
                 .expect("TOSCA.meta is text")
