@@ -425,14 +425,18 @@ async fn await_ready(
                     .map(|_| ())
                     .map_err(|e| Error::driver(DRIVER, true, format!("watching {name}: {e}")))
             };
-            bounded(
+            // A Service waits for its pods: their reasons say why it has no endpoints.
+            if let Err(error) = bounded(
                 session,
                 ctx,
                 &format!("{what} (no endpoints)"),
                 timeout,
                 wait,
             )
-            .await?;
+            .await
+            {
+                return Err(with_pod_reasons(session, ctx.vnf_instance.id.as_str(), error).await);
+            }
             continue;
         }
         if !matches!(

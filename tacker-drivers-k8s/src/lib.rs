@@ -9,7 +9,10 @@
 //!   VDU's `name`, with the replica counts of the instantiation level; readiness is
 //!   awaited with watches and a deadline. Scale uses the workloads' `scale`
 //!   subresource, heal replaces pods, change of package rolls the new manifests out,
-//!   terminate and rollbacks delete everything labelled with the instance.
+//!   terminate and rollbacks delete everything labelled with the instance. Helm charts
+//!   of the package (Tacker's `helm_chart_path`, `helm_parameters`, `helm_value_names`,
+//!   or v1's `using_helm_install_param`) are rendered by a real `helm` v3 binary
+//!   (`helm template`; [`HelmConfig`]) and deployed the same way.
 //! - [`KubernetesVimDriver`] checks a Kubernetes VIM's credentials.
 //! - `testkit` (feature `testkit`) is a test double of the Kubernetes API server.
 //!
@@ -38,8 +41,20 @@ pub use vim::KubernetesVimDriver;
 pub fn vim_type(
     policy: tacker_core::outbound::OutboundPolicy,
 ) -> tacker_core::Result<tacker_core::VimType> {
+    vim_type_with_helm(policy, HelmConfig::default())
+}
+
+/// [`vim_type`] rendering Helm charts as `helm` says.
+pub fn vim_type_with_helm(
+    policy: tacker_core::outbound::OutboundPolicy,
+    helm: HelmConfig,
+) -> tacker_core::Result<tacker_core::VimType> {
     tacker_core::VimType::new(
-        std::sync::Arc::new(KubernetesInfraDriver::new().outbound_policy(policy.clone())),
+        std::sync::Arc::new(
+            KubernetesInfraDriver::new()
+                .outbound_policy(policy.clone())
+                .helm(helm),
+        ),
         std::sync::Arc::new(KubernetesVimDriver::new().outbound_policy(policy)),
     )
 }

@@ -115,7 +115,7 @@ async fn a_v2_chart_goes_through_its_whole_life() {
     let (vnfd, package) = support::corpus_package(&corpus, "v2-helm-instantiate");
     let mut cnf = Cnf::new(double.clone(), vnfd, package, Duration::from_secs(60));
     cnf.driver = driver(&helm, Duration::from_secs(60));
-    let ns = "helm-v2";
+    let ns = "default";
     let outcome = cnf
         .instantiate_with(InstantiateVnfRequest {
             flavour_id: "simple".into(),
@@ -235,7 +235,7 @@ async fn v1_parameters_install_one_release_per_vdu() {
         .instantiate_with(InstantiateVnfRequest {
             flavour_id: flavour,
             additional_params: params(json!({
-                "namespace": "helm-v1",
+                "namespace": "default",
                 "using_helm_install_param": [release("vdu1"), release("vdu2")]
             })),
             ..InstantiateVnfRequest::default()
@@ -250,7 +250,7 @@ async fn v1_parameters_install_one_release_per_vdu() {
     assert_eq!(vdus, ["VDU1", "VDU2"], "{outcome:?}");
     assert!(
         double
-            .object("apps", "deployments", "helm-v1", "vdu1-localhelm")
+            .object("apps", "deployments", "default", "vdu1-localhelm")
             .is_some()
     );
     cnf.scale("vdu1_aspect", 1, ScaleType::ScaleOut).await;
@@ -271,7 +271,7 @@ async fn pods_that_never_become_ready_fail_with_the_reason_and_rollback_leaves_n
     double.inject_fault("nginx", PodFault::ImagePull);
     let request = InstantiateVnfRequest {
         flavour_id: "simple".into(),
-        additional_params: v2_params("helm-fail"),
+        additional_params: v2_params("default"),
         ..InstantiateVnfRequest::default()
     };
     let op = new_id();
@@ -280,10 +280,14 @@ async fn pods_that_never_become_ready_fail_with_the_reason_and_rollback_leaves_n
             let message = source.to_string();
             assert!(
                 message.contains("ErrImagePull") && message.contains("vdu1-"),
-                "the error names the workload and why its pods wait: {message}"
+                "the error names the workload and why its pods wait: {message}; pods {:?}",
+                double.pod_names("default")
             );
         }
-        other => panic!("pods that are never ready must fail instantiate, not {other:?}"),
+        other => panic!(
+            "pods that are never ready must fail instantiate, not {other:?}; pods {:?}",
+            double.pod_names("default")
+        ),
     }
     assert!(
         !cnf.labelled().is_empty(),

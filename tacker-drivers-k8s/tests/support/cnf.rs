@@ -55,11 +55,16 @@ impl Cnf {
     }
 
     pub fn ctx<'a>(&'a self, op_id: &'a str) -> InfraContext<'a> {
-        let flavour_id = self
-            .record
-            .instantiated_vnf_info
-            .as_ref()
-            .map_or("simple", |i| i.flavour_id.as_str());
+        let flavour_id = self.record.instantiated_vnf_info.as_ref().map_or_else(
+            || {
+                // Before instantiation: `simple`, else the VNFD's only flavour.
+                self.vnfd
+                    .flavour("simple")
+                    .or(self.vnfd.flavours.first())
+                    .map_or("simple", |f| f.id.as_str())
+            },
+            |i| i.flavour_id.as_str(),
+        );
         InfraContext::new(
             &self.tenant,
             op_id,

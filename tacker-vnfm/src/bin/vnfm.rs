@@ -30,6 +30,7 @@ use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver, SimOperation};
 use tacker_core::store::Store;
 use tacker_core::vim::{SealingKey, VimRegistration};
 use tacker_core::{BuiltinMonitors, Error, Result, VimType, Vnfm};
+use tacker_drivers_k8s::HelmConfig;
 use tacker_store::{SqlStore, SqlStoreOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -110,6 +111,9 @@ struct Args {
     /// `sample-script`. Without it such packages are refused at instantiate (422).
     #[arg(long = "noop-mgmt-driver", value_name = "NAME")]
     noop_mgmt_drivers: Vec<String>,
+    /// The helm v3 binary that renders the Helm charts of CNF packages.
+    #[arg(long, env = "TACKER_HELM_BINARY", default_value = "helm")]
+    helm_binary: PathBuf,
     #[command(flatten)]
     sim: SimArgs,
     #[command(flatten)]
@@ -363,7 +367,10 @@ fn assemble(args: &Args, store: Arc<dyn Store>, data_dir: &Path, api_root: &str)
             Default::default(),
             outbound.clone(),
         )?)
-        .vim_type(tacker_drivers_k8s::vim_type(outbound)?)
+        .vim_type(tacker_drivers_k8s::vim_type_with_helm(
+            outbound,
+            HelmConfig::default().with_binary(&args.helm_binary),
+        )?)
         .builtin_monitors(args.monitors.settings())
         .lcm_config(LcmConfig {
             lease_ttl: Duration::from_secs(args.op_lease_ttl.max(1)),
