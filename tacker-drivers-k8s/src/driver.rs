@@ -30,8 +30,8 @@ use tacker_core::infra::{
 };
 use tacker_core::model::{
     AffectedVnfc, ChangeCurrentVnfPkgRequest, ChangeType, HealVnfRequest, InstantiateVnfRequest,
-    KeyValuePairs, ResourceChanges, ResourceHandle, TerminateVnfRequest, TerminationType,
-    VnfcResourceInfo,
+    KeyValuePairs, OperateVnfRequest, ResourceChanges, ResourceHandle, StopType,
+    TerminateVnfRequest, TerminationType, VnfOperationalStateType, VnfcResourceInfo,
 };
 use tacker_core::package::PackageFiles;
 use tacker_core::vnfd::{DeploymentFlavour, Vdu, Vnfd};
@@ -1115,7 +1115,224 @@ async fn bare_pod_manifest(
     Ok(Some(object.value))
 }
 
+/// What creates a bare pod again: its manifest in the package, else its own spec.
+async fn bare_pod_again(
+    ctx: &InfraContext<'_>,
+    pod: &DynamicObject,
+    namespace: &str,
+) -> Result<Value> {
+    if let Some(manifest) = bare_pod_manifest(ctx, pod, namespace).await? {
+        return Ok(manifest);
+    }
+    let mut again = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": pod.metadata.name,
+            "namespace": namespace,
+            "labels": pod.metadata.labels,
+            "annotations": pod.metadata.annotations,
+        },
+        "spec": pod.data["spec"].clone(),
+    });
+    if let Some(meta) = again["metadata"].as_object_mut() {
+        meta.retain(|_, v| !v.is_null());
+    }
+    Ok(again)
+}
+
+/// The instance metadata key of what operate STOPPED changed, so START restores it:
+/// `"<kind>/<namespace>/<name>"` → `{"replicas": n}` (scaled to 0), `{"nodeSelector":
+/// {...}}` (a DaemonSet sent to no node) or `{"pod": {...}}` (a bare pod deleted).
+const STOPPED_WORKLOADS: &str = "stoppedWorkloads";
+
+/// The node selector that keeps a stopped DaemonSet's pods off every node.
+const STOPPED_NODE_LABEL: &str = "tacker-vnfm/stopped-vnf";
+
 impl KubernetesInfraDriver {
+    /// Operate STOPPED: every workload of the VNF without pods, what it had recorded.
+    async fn stop(
+        &self,
+        session: &Session,
+        ctx: &InfraContext<'_>,
+        grace: Option<u32>,
+    ) -> Result<InfraOutcome> {
+        let found = labelled(session, &ctx.vnf_instance.id).await?;
+        let mut stopped = serde_json::Map::new();
+        // What an earlier, interrupted stop recorded stays (its workloads are at 0).
+        if let Some(Value::Object(earlier)) = ctx.vnf_instance.metadata.get(STOPPED_WORKLOADS) {
+            stopped.extend(earlier.clone());
+        }
+        for workload in found.iter().filter(|f| WORKLOAD_KINDS.contains(&f.kind())) {
+            let key = format!(
+                "{}/{}/{}",
+                workload.kind(),
+                workload.namespace().unwrap_or_default(),
+                workload.name()
+            );
+            let api = session.api(
+                &workload.resource,
+                &workload.caps,
+                workload.namespace().as_deref(),
+            );
+            let name = workload.name();
+            match workload.kind() {
+                kind if scalable(kind) => {
+                    let replicas = workload.object.data["spec"]["replicas"]
+                        .as_u64()
+                        .unwrap_or(1);
+                    if replicas > 0 || !stopped.contains_key(&key) {
+                        stopped.insert(key, json!({"replicas": replicas}));
+                    }
+                    api.patch_scale(
+                        &name,
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({"spec": {"replicas": 0}})),
+                    )
+                    .await
+                    .map_err(|e| api_error(&format!("stopping {}", workload.describe()), e))?;
+                }
+                "DaemonSet" => {
+                    let selector =
+                        &workload.object.data["spec"]["template"]["spec"]["nodeSelector"];
+                    if selector[STOPPED_NODE_LABEL].is_null() {
+                        stopped.insert(key, json!({"nodeSelector": selector}));
+                    }
+                    api.patch(
+                        &name,
+                        &PatchParams::default(),
+                        &Patch::Merge(json!({"spec": {"template": {"spec": {"nodeSelector": {STOPPED_NODE_LABEL: "true"}}}}})),
+                    )
+                    .await
+                    .map_err(|e| api_error(&format!("stopping {}", workload.describe()), e))?;
+                }
+                "Pod" => {
+                    let namespace = workload.namespace().unwrap_or_default();
+                    stopped.insert(
+                        key,
+                        json!({"pod": bare_pod_again(ctx, &workload.object, &namespace).await?}),
+                    );
+                    let mut params = DeleteParams::default();
+                    if let Some(grace) = grace {
+                        params = params.grace_period(grace);
+                    }
+                    match api.delete(&name, &params).await {
+                        Ok(_) => {}
+                        Err(e) if is_not_found(&e) => {}
+                        Err(e) => {
+                            return Err(api_error(&format!("stopping {}", workload.describe()), e));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let none: BTreeMap<String, u32> =
+            ctx.flavour.vdus.iter().map(|v| (v.id.clone(), 0)).collect();
+        await_pods(
+            session,
+            ctx,
+            ctx.flavour,
+            &none,
+            &BTreeSet::new(),
+            self.timeout,
+        )
+        .await?;
+        let vnfcs: Vec<VnfcResourceInfo> = recorded_vnfcs(ctx)
+            .into_iter()
+            .map(|mut vnfc| {
+                vnfc.metadata
+                    .insert(VNFC_POWER_STATE.into(), json!("STOPPED"));
+                vnfc
+            })
+            .collect();
+        let mut metadata = recorded_metadata(ctx, &found)?;
+        metadata.insert(STOPPED_WORKLOADS.into(), Value::Object(stopped));
+        Ok(outcome(ctx, vnfcs, metadata))
+    }
+
+    /// Operate STARTED: what STOPPED recorded, restored; the VNFCs keep their ids.
+    async fn start(&self, session: &Session, ctx: &InfraContext<'_>) -> Result<InfraOutcome> {
+        let stopped = match ctx.vnf_instance.metadata.get(STOPPED_WORKLOADS) {
+            Some(Value::Object(map)) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        let found = labelled(session, &ctx.vnf_instance.id).await?;
+        for (key, saved) in &stopped {
+            let mut parts = key.splitn(3, '/');
+            let (Some(kind), Some(namespace), Some(name)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let namespace = (!namespace.is_empty()).then_some(namespace);
+            if kind == "Pod" {
+                let (resource, caps) = session.core("Pod")?;
+                let api = session.api(&resource, &caps, namespace);
+                let object: DynamicObject = serde_json::from_value(saved["pod"].clone())
+                    .map_err(|e| Error::driver(DRIVER, false, format!("pod {name}: {e}")))?;
+                api.patch(
+                    name,
+                    &PatchParams::apply(FIELD_MANAGER).force(),
+                    &Patch::Apply(&object),
+                )
+                .await
+                .map_err(|e| api_error(&format!("starting pod {name}"), e))?;
+                continue;
+            }
+            let Some(workload) = found.iter().find(|f| {
+                f.kind() == kind && f.name() == name && f.namespace().as_deref() == namespace
+            }) else {
+                continue;
+            };
+            let api = session.api(&workload.resource, &workload.caps, namespace);
+            let result = if scalable(kind) {
+                api.patch_scale(
+                    name,
+                    &PatchParams::default(),
+                    &Patch::Merge(
+                        json!({"spec": {"replicas": saved["replicas"].as_u64().unwrap_or(1)}}),
+                    ),
+                )
+                .await
+                .map(|_| ())
+            } else {
+                // The DaemonSet's own node selector again: ours removed, its own kept.
+                let mut selector = serde_json::Map::new();
+                selector.insert(STOPPED_NODE_LABEL.into(), Value::Null);
+                if let Value::Object(own) = &saved["nodeSelector"] {
+                    selector.extend(own.clone());
+                }
+                api.patch(
+                    name,
+                    &PatchParams::default(),
+                    &Patch::Merge(
+                        json!({"spec": {"template": {"spec": {"nodeSelector": selector}}}}),
+                    ),
+                )
+                .await
+                .map(|_| ())
+            };
+            result.map_err(|e| api_error(&format!("starting {}", workload.describe()), e))?;
+        }
+        let counts = recorded_counts(ctx);
+        let pods = await_pods(
+            session,
+            ctx,
+            ctx.flavour,
+            &counts,
+            &BTreeSet::new(),
+            self.timeout,
+        )
+        .await?;
+        // Every VNFC is back on a new pod of its VDU.
+        let restarted: BTreeSet<String> = recorded_vnfcs(ctx).into_iter().map(|v| v.id).collect();
+        let vnfcs = vnfcs(ctx, ctx.vnfd, &pods, &restarted);
+        let mut metadata = recorded_metadata(ctx, &found)?;
+        metadata.insert(STOPPED_WORKLOADS.into(), json!({}));
+        Ok(outcome(ctx, vnfcs, metadata))
+    }
+
     /// Applies `files` of `package` for the instance, waits until ready and reports.
     #[allow(clippy::too_many_arguments)]
     async fn deploy(
@@ -1395,6 +1612,7 @@ impl InfraDriver for KubernetesInfraDriver {
             .with(InfraOperation::HealVnfc)
             .with(InfraOperation::HealVnf)
             .with(InfraOperation::ChangeVnfpkg)
+            .with(InfraOperation::Operate)
             .with(InfraOperation::RollbackInstantiate)
             .with(InfraOperation::RollbackScale)
             .with(InfraOperation::RollbackChangeVnfpkg)
@@ -1562,27 +1780,7 @@ impl InfraDriver for KubernetesInfraDriver {
                     wait,
                 )
                 .await?;
-                let again = match bare_pod_manifest(ctx, &current, namespace).await? {
-                    Some(manifest) => manifest,
-                    None => {
-                        // Not from a manifest of the package: its own spec.
-                        let mut again = json!({
-                            "apiVersion": "v1",
-                            "kind": "Pod",
-                            "metadata": {
-                                "name": name,
-                                "namespace": namespace,
-                                "labels": current.metadata.labels,
-                                "annotations": current.metadata.annotations,
-                            },
-                            "spec": current.data["spec"].clone(),
-                        });
-                        if let Some(meta) = again["metadata"].as_object_mut() {
-                            meta.retain(|_, v| !v.is_null());
-                        }
-                        again
-                    }
-                };
+                let again = bare_pod_again(ctx, &current, namespace).await?;
                 let object: DynamicObject = serde_json::from_value(again)
                     .map_err(|e| Error::driver(DRIVER, false, format!("pod {name}: {e}")))?;
                 api.patch(
@@ -1600,6 +1798,26 @@ impl InfraDriver for KubernetesInfraDriver {
         let vnfcs = vnfcs(ctx, ctx.vnfd, &pods, &healed);
         let found = labelled(&session, &ctx.vnf_instance.id).await?;
         Ok(outcome(ctx, vnfcs, recorded_metadata(ctx, &found)?))
+    }
+
+    async fn operate(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &OperateVnfRequest,
+    ) -> Result<InfraOutcome> {
+        let session = Session::open(ctx, self.timeout, &self.policy).await?;
+        match request.change_state_to {
+            VnfOperationalStateType::Stopped => {
+                let grace = match request.stop_type {
+                    Some(StopType::Forceful) => Some(0),
+                    _ => request
+                        .graceful_stop_timeout
+                        .map(|t| u32::try_from(t).unwrap_or(u32::MAX)),
+                };
+                self.stop(&session, ctx, grace).await
+            }
+            VnfOperationalStateType::Started => self.start(&session, ctx).await,
+        }
     }
 
     async fn change_vnfpkg(

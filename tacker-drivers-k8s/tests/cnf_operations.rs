@@ -11,10 +11,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tacker_core::infra::VNFC_POWER_STATE;
 use tacker_core::infra::{InfraDriver, InfraOperation, Rollback, ScaleTarget};
 use tacker_core::model::{
-    ChangeCurrentVnfPkgRequest, ChangeType, InstantiateVnfRequest, KeyValuePairs, ScaleInfo,
-    ScaleType,
+    ChangeCurrentVnfPkgRequest, ChangeType, InstantiateVnfRequest, KeyValuePairs,
+    OperateVnfRequest, ScaleInfo, ScaleType, StopType, VnfOperationalStateType,
 };
 use tacker_core::package::PackageFiles;
 use tacker_core::sim::AppliedOperation;
@@ -490,4 +491,93 @@ async fn bad_requests_are_refused_before_anything_is_applied() {
         "change of external connectivity is not offered"
     );
     assert_eq!(cnf.labelled(), Vec::new(), "nothing was applied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operate_stops_every_workload_kind_and_starts_it_again() {
+    let Some(corpus) = support::corpus() else {
+        return;
+    };
+    let double = Arc::new(support::double(Duration::from_millis(20)).await);
+    let (vnfd, package) = support::corpus_package(&corpus, "v2-cnf-instantiate-cnf-resources");
+    let mut cnf = Cnf::new(double.clone(), vnfd, package, Duration::from_secs(60));
+    cnf.instantiate(CNF_RESOURCES).await;
+    let before = cnf.counts();
+    let ids: BTreeSet<String> = cnf
+        .record
+        .instantiated_vnf_info
+        .iter()
+        .flat_map(|i| i.vnfc_resource_info.iter().map(|v| v.id.clone()))
+        .collect();
+    let replicas = |name: &str| {
+        double
+            .object("apps", "deployments", "default", name)
+            .map(|d| d["spec"]["replicas"].clone())
+    };
+    let deployment_replicas = replicas("vdu2");
+
+    let stop = OperateVnfRequest {
+        change_state_to: VnfOperationalStateType::Stopped,
+        stop_type: Some(StopType::Graceful),
+        graceful_stop_timeout: Some(1),
+        additional_params: KeyValuePairs::new(),
+    };
+    let op = new_id();
+    let stopped = cnf
+        .driver
+        .operate(&cnf.ctx(&op), &stop)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "stop fails: {e}; pods left {:?}",
+                double.pod_names("default")
+            )
+        });
+    assert_eq!(
+        double.pod_names("default"),
+        Vec::<String>::new(),
+        "no pod runs"
+    );
+    assert!(
+        stopped
+            .resources
+            .vnfc_resource_info
+            .iter()
+            .all(|v| v.metadata[VNFC_POWER_STATE] == "STOPPED"),
+        "the VNFCs stay, stopped: {stopped:?}"
+    );
+    assert_eq!(replicas("vdu2"), Some(serde_json::json!(0)));
+    cnf.record(AppliedOperation::Operate(&stop), &stopped);
+
+    let start = OperateVnfRequest {
+        change_state_to: VnfOperationalStateType::Started,
+        ..stop.clone()
+    };
+    let start = OperateVnfRequest {
+        stop_type: None,
+        graceful_stop_timeout: None,
+        ..start
+    };
+    let op = new_id();
+    let started = cnf
+        .driver
+        .operate(&cnf.ctx(&op), &start)
+        .await
+        .expect("start completes");
+    cnf.record(AppliedOperation::Operate(&start), &started);
+    assert_eq!(cnf.counts(), before, "every VDU has its pods again");
+    let again: BTreeSet<String> = started
+        .resources
+        .vnfc_resource_info
+        .iter()
+        .map(|v| v.id.clone())
+        .collect();
+    assert_eq!(again, ids, "the VNFCs keep their ids");
+    assert_eq!(
+        replicas("vdu2"),
+        deployment_replicas,
+        "the replicas come back"
+    );
+    cnf.terminate().await;
+    assert_eq!(cnf.labelled(), Vec::new());
 }

@@ -586,6 +586,22 @@ fn stateful_sets(store: &mut Store, pod_delay: Duration) {
     }
 }
 
+/// The labels of the double's one node.
+const NODE_LABELS: &[(&str, &str)] = &[
+    ("kubernetes.io/hostname", "double-node"),
+    ("kubernetes.io/os", "linux"),
+    ("kubernetes.io/arch", "amd64"),
+];
+
+/// Whether a pod template's `nodeSelector` fits the double's node.
+fn node_matches(selector: &Value) -> bool {
+    selector.as_object().is_none_or(|wanted| {
+        wanted
+            .iter()
+            .all(|(key, value)| NODE_LABELS.iter().any(|(k, v)| k == key && value == v))
+    })
+}
+
 fn daemon_sets(store: &mut Store, pod_delay: Duration) {
     let list: Vec<(Key, Value)> = store
         .of_type("apps", "daemonsets", None)
@@ -599,12 +615,14 @@ fn daemon_sets(store: &mut Store, pod_delay: Duration) {
         let current = pods
             .iter()
             .find(|(_, p)| p["metadata"]["labels"]["controller-revision-hash"] == json!(hash));
+        // The double's one node runs the DaemonSet's pod if its node selector fits.
+        let wanted = node_matches(&ds["spec"]["template"]["spec"]["nodeSelector"]);
         for (pod_key, pod) in &pods {
-            if pod["metadata"]["labels"]["controller-revision-hash"] != json!(hash) {
+            if !wanted || pod["metadata"]["labels"]["controller-revision-hash"] != json!(hash) {
                 store.remove(pod_key);
             }
         }
-        if current.is_none() {
+        if wanted && current.is_none() {
             let mut template = ds["spec"]["template"].clone();
             template["metadata"]["labels"]["controller-revision-hash"] = json!(hash);
             let name = format!("{}-{}", key.name, random_suffix());
@@ -617,7 +635,7 @@ fn daemon_sets(store: &mut Store, pod_delay: Duration) {
             &key,
             json!({
                 "observedGeneration": int(&ds["metadata"]["generation"], 1),
-                "desiredNumberScheduled": 1,
+                "desiredNumberScheduled": u32::from(wanted),
                 "currentNumberScheduled": pods.len(),
                 "updatedNumberScheduled": pods.len(),
                 "numberReady": ready,
