@@ -510,13 +510,32 @@ async fn with_pod_reasons(session: &Session, instance_id: &str, error: Error) ->
                     .collect()
             })
             .unwrap_or_default();
+        // A pod no node takes has no containers yet: the scheduler says why.
+        let unscheduled = pod.data["status"]["conditions"]
+            .as_array()
+            .and_then(|conditions| {
+                conditions
+                    .iter()
+                    .find(|c| c["type"] == "PodScheduled" && c["status"] == "False")
+                    .map(|c| {
+                        // The reason code only (the message is the cluster's free text).
+                        let reason: String = c["reason"]
+                            .as_str()
+                            .unwrap_or("Unschedulable")
+                            .chars()
+                            .filter(char::is_ascii_alphanumeric)
+                            .take(64)
+                            .collect();
+                        format!("not scheduled ({reason})")
+                    })
+            });
         reasons.push(format!(
             "pod {}: {}",
             pod.metadata.name.clone().unwrap_or_default(),
-            if waiting.is_empty() {
-                "not ready".to_owned()
-            } else {
-                waiting.join(", ")
+            match (waiting.is_empty(), unscheduled) {
+                (true, Some(unscheduled)) => unscheduled,
+                (true, None) => "not ready".to_owned(),
+                (false, _) => waiting.join(", "),
             }
         ));
     }
