@@ -266,7 +266,13 @@ pub fn label(object: &mut ManifestObject, instance_id: &str) {
         value["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"][INSTANCE_LABEL] =
             json!(instance_id);
     }
-    if let Some(claims) = value["spec"]["volumeClaimTemplates"].as_array_mut() {
+    // Looked up without indexing for writing, which would add a `spec` to objects
+    // that have none (a ServiceAccount), and an API server refuses that field.
+    if let Some(claims) = value
+        .get_mut("spec")
+        .and_then(|spec| spec.get_mut("volumeClaimTemplates"))
+        .and_then(Value::as_array_mut)
+    {
         for claim in claims {
             claim["metadata"]["labels"][INSTANCE_LABEL] = json!(instance_id);
         }
@@ -292,5 +298,40 @@ pub fn rank(kind: &str) -> u8 {
         "Pod" | "ReplicaSet" | "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "CronJob" => 8,
         "HorizontalPodAutoscaler" | "PodDisruptionBudget" => 9,
         _ => 7,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labelling_adds_no_field_an_object_does_not_have() {
+        let mut account = ManifestObject {
+            file: "sa.yaml".into(),
+            value: json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa"}}),
+        };
+        label(&mut account, "vnf-1");
+        assert_eq!(
+            account.value,
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {
+                "name": "sa",
+                "labels": {INSTANCE_LABEL: "vnf-1"},
+                "annotations": {DEF_FILE_ANNOTATION: "sa.yaml"}}})
+        );
+        let mut set = ManifestObject {
+            file: "sts.yaml".into(),
+            value: json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+                "spec": {"template": {"metadata": {}}, "volumeClaimTemplates": [{"metadata": {"name": "data"}}]}}),
+        };
+        label(&mut set, "vnf-1");
+        assert_eq!(
+            set.value["spec"]["template"]["metadata"]["labels"][INSTANCE_LABEL],
+            "vnf-1"
+        );
+        assert_eq!(
+            set.value["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"][INSTANCE_LABEL],
+            "vnf-1"
+        );
     }
 }
