@@ -208,9 +208,16 @@ pub async fn read_manifests(
     Ok(objects)
 }
 
-/// The namespace of the VNF: `additionalParams.namespace`, else the one the manifests
-/// name (they must agree), else `default`.
-pub fn namespace_of(objects: &[ManifestObject], param: Option<&Value>) -> Result<String> {
+/// The namespace of the VNF's objects that name none. `strict` (the request's
+/// `additionalParams.namespace`): that namespace, which every manifest naming a
+/// namespace must agree with. Otherwise (what an instance recorded, or no parameter):
+/// the parameter, else the one namespace the manifests name, else `default`; objects
+/// that name a namespace keep it, so a VNF may span the namespaces its manifests name.
+pub fn namespace_of(
+    objects: &[ManifestObject],
+    param: Option<&Value>,
+    strict: bool,
+) -> Result<String> {
     let requested = match param {
         None | Some(Value::Null) => None,
         Some(Value::String(ns)) if !ns.is_empty() => Some(ns.clone()),
@@ -229,27 +236,20 @@ pub fn namespace_of(objects: &[ManifestObject], param: Option<&Value>) -> Result
         }
     }
     if let Some(ns) = &requested {
-        if let Some((other, object)) = named.iter().find(|(n, _)| *n != ns) {
+        if let Some((other, object)) = named.iter().find(|(n, _)| *n != ns && strict) {
             return Err(Error::Unprocessable(format!(
                 "{object} is in namespace {other}, but additionalParams.{NAMESPACE_PARAM} is {ns}"
             )));
         }
         return Ok(ns.clone());
     }
-    if named.len() > 1 {
-        let list: Vec<String> = named
-            .iter()
-            .map(|(ns, object)| format!("{ns} ({object})"))
-            .collect();
-        return Err(Error::Unprocessable(format!(
-            "the manifests name more than one namespace: {}",
-            list.join(", ")
-        )));
+    if named.len() == 1 {
+        return Ok(named
+            .into_keys()
+            .next()
+            .unwrap_or_else(|| "default".to_owned()));
     }
-    Ok(named
-        .into_keys()
-        .next()
-        .unwrap_or_else(|| "default".to_owned()))
+    Ok("default".to_owned())
 }
 
 /// Labels an object (and the pods and claims it makes) with the VNF instance and
