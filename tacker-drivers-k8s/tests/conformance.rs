@@ -1,6 +1,6 @@
 //! The infra-driver conformance suite of `tacker-core`, run against the Kubernetes
 //! driver on the API-server double with the CNF corpus package `v1-cnf-scale` (a
-//! Deployment as VDU1, scaled by `vdu1_aspect`).
+//! Deployment as VDU1, scaled by `vdu1_aspect`, in two flavours).
 
 mod support;
 
@@ -38,6 +38,11 @@ async fn conformance_suite_on_the_api_server_double() {
     fixture.inspector = Some(Arc::new(support::Inspector(double.clone())));
     // A stopped CNF has no pods: START runs its VNFCs on new ones.
     fixture.operate_replaces_compute = true;
+    // The package's other flavour, at its largest level.
+    fixture.change_flavour_to = Some((
+        "scalingsteps".to_owned(),
+        Some("instantiation_level_2".to_owned()),
+    ));
 
     let driver = KubernetesInfraDriver::new().with_timeout(Duration::from_secs(60));
     infra::run_all(&driver, &fixture).await;
