@@ -266,6 +266,24 @@ async fn register(api: &Client, cluster: &Cluster) {
     assert_eq!(vim.status, StatusCode::CREATED, "{:?}", vim.body);
 }
 
+/// A `vnfm` server with the cluster as its default VIM, `package` onboarded and an
+/// instance of it created: the server, its client, the VNFD id and the instance id.
+async fn created(
+    helm: &str,
+    cluster: &Cluster,
+    package: &Path,
+    label: &str,
+) -> (Server, Client, String, String) {
+    let (server, api) = start(helm, label);
+    register(&api, cluster).await;
+    let vnfd_id = api.onboard(package).await["vnfdId"]
+        .as_str()
+        .expect("vnfdId")
+        .to_owned();
+    let id = create(&api, &vnfd_id).await;
+    (server, api, vnfd_id, id)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_v2_helm_cnf_lives_and_changes_package_on_a_real_cluster() {
     let (Some(package), Some(helm)) = (corpus_package("v2-helm-instantiate"), helm()) else {
@@ -274,13 +292,7 @@ async fn a_v2_helm_cnf_lives_and_changes_package_on_a_real_cluster() {
     let Some(cluster) = Cluster::from_env("helm-v2") else {
         return;
     };
-    let (server, api) = start(&helm, "e2e-helm-v2");
-    register(&api, &cluster).await;
-    let vnfd_id = api.onboard(&package).await["vnfdId"]
-        .as_str()
-        .expect("vnfdId")
-        .to_owned();
-    let id = create(&api, &vnfd_id).await;
+    let (server, api, vnfd_id, id) = created(&helm, &cluster, &package, "e2e-helm-v2").await;
     let path = format!("/vnflcm/v2/vnf_instances/{id}");
     let release = format!("vnf{}", id.replace('-', ""));
 
@@ -434,13 +446,7 @@ async fn a_v1_helm_cnf_installs_a_release_per_vdu_on_a_real_cluster() {
     let Some(cluster) = Cluster::from_env("helm-v1") else {
         return;
     };
-    let (server, api) = start(&helm, "e2e-helm-v1");
-    register(&api, &cluster).await;
-    let vnfd_id = api.onboard(&package).await["vnfdId"]
-        .as_str()
-        .expect("vnfdId")
-        .to_owned();
-    let id = create(&api, &vnfd_id).await;
+    let (server, api, _, id) = created(&helm, &cluster, &package, "e2e-helm-v1").await;
     let path = format!("/vnflcm/v2/vnf_instances/{id}");
     let release = |name: &str| {
         json!({"exthelmchart": "false",
