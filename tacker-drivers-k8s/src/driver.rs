@@ -1048,6 +1048,27 @@ fn recorded_counts(ctx: &InfraContext<'_>) -> BTreeMap<String, u32> {
     counts
 }
 
+/// The pod counts a heal waits for: the recorded ones, except that a scalable
+/// workload has as many pods as it asks for now (heal changes no count, and the
+/// cluster converges to its own).
+fn heal_counts(naming: Naming, ctx: &InfraContext<'_>, found: &[Found]) -> BTreeMap<String, u32> {
+    let mut counts = recorded_counts(ctx);
+    for (vdu_id, count) in &mut counts {
+        let Some(vdu) = ctx.flavour.vdu(vdu_id) else {
+            continue;
+        };
+        let asked = found
+            .iter()
+            .find(|f| scalable(f.kind()) && naming.is_workload_of(ctx.flavour, vdu, &f.name()))
+            .and_then(|f| f.object.data["spec"]["replicas"].as_u64())
+            .and_then(|n| u32::try_from(n).ok());
+        if let Some(asked) = asked {
+            *count = asked;
+        }
+    }
+    counts
+}
+
 fn scalable(kind: &str) -> bool {
     matches!(kind, "Deployment" | "StatefulSet" | "ReplicaSet")
 }
@@ -1099,11 +1120,28 @@ async fn bare_pod_manifest(
     else {
         return Ok(None);
     };
-    if !ctx.package.paths().iter().any(|p| p == file) {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    bare_pod_from_files(ctx, std::slice::from_ref(file), &name, namespace).await
+}
+
+/// The manifest of the bare pod `name` among `files` of the instance's package,
+/// labelled for the instance, when one of them has it.
+async fn bare_pod_from_files(
+    ctx: &InfraContext<'_>,
+    files: &[String],
+    name: &str,
+    namespace: &str,
+) -> Result<Option<Value>> {
+    let paths = ctx.package.paths();
+    let files: Vec<String> = files
+        .iter()
+        .filter(|f| paths.iter().any(|p| p == *f))
+        .cloned()
+        .collect();
+    if files.is_empty() {
         return Ok(None);
     }
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    let objects = read_manifests(ctx.package, std::slice::from_ref(file)).await?;
+    let objects = read_manifests(ctx.package, &files).await?;
     let Some(mut object) = objects
         .into_iter()
         .find(|o| o.kind() == "Pod" && o.name() == name)
@@ -1158,6 +1196,7 @@ impl KubernetesInfraDriver {
         grace: Option<u32>,
     ) -> Result<InfraOutcome> {
         let found = labelled(session, &ctx.vnf_instance.id).await?;
+        let recorded = recorded_counts(ctx);
         let mut stopped = serde_json::Map::new();
         // What an earlier, interrupted stop recorded stays (its workloads are at 0).
         if let Some(Value::Object(earlier)) = ctx.vnf_instance.metadata.get(STOPPED_WORKLOADS) {
@@ -1178,9 +1217,16 @@ impl KubernetesInfraDriver {
             let name = workload.name();
             match workload.kind() {
                 kind if scalable(kind) => {
-                    let replicas = workload.object.data["spec"]["replicas"]
+                    // A VDU's workload had as many replicas as the VNFM records VNFCs,
+                    // which a repeated stop (the workload at 0 already) finds again.
+                    let own = workload.object.data["spec"]["replicas"]
                         .as_u64()
                         .unwrap_or(1);
+                    let replicas = session
+                        .naming
+                        .vdu_of(ctx.flavour, &name)
+                        .and_then(|vdu| recorded.get(&vdu.id).copied())
+                        .map_or(own, u64::from);
                     if replicas > 0 || !stopped.contains_key(&key) {
                         stopped.insert(key, json!({"replicas": replicas}));
                     }
@@ -1193,11 +1239,17 @@ impl KubernetesInfraDriver {
                     .map_err(|e| api_error(&format!("stopping {}", workload.describe()), e))?;
                 }
                 "DaemonSet" => {
-                    let selector =
-                        &workload.object.data["spec"]["template"]["spec"]["nodeSelector"];
-                    if selector[STOPPED_NODE_LABEL].is_null() {
-                        stopped.insert(key, json!({"nodeSelector": selector}));
+                    // Its own node selector: ours taken out, so that a repeated stop
+                    // records the same.
+                    let mut selector =
+                        workload.object.data["spec"]["template"]["spec"]["nodeSelector"].clone();
+                    if let Value::Object(own) = &mut selector {
+                        own.remove(STOPPED_NODE_LABEL);
+                        if own.is_empty() {
+                            selector = Value::Null;
+                        }
                     }
+                    stopped.insert(key, json!({"nodeSelector": selector}));
                     api.patch(
                         &name,
                         &PatchParams::default(),
@@ -1225,6 +1277,27 @@ impl KubernetesInfraDriver {
                     }
                 }
                 _ => {}
+            }
+        }
+        // The recorded bare pods that a repeated stop no longer finds: from their
+        // manifests again.
+        let (files, _) = recorded_files(ctx, &found);
+        for vnfc in recorded_vnfcs(ctx) {
+            if vnfc.compute_resource.vim_level_resource_type.as_deref() != Some("Pod") {
+                continue;
+            }
+            let name = &vnfc.compute_resource.resource_id;
+            let namespace = vnfc
+                .metadata
+                .get("namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("default");
+            let key = format!("Pod/{namespace}/{name}");
+            if stopped.contains_key(&key) {
+                continue;
+            }
+            if let Some(pod) = bare_pod_from_files(ctx, &files, name, namespace).await? {
+                stopped.insert(key, json!({"pod": pod}));
             }
         }
         let none: BTreeMap<String, u32> =
@@ -1792,11 +1865,11 @@ impl InfraDriver for KubernetesInfraDriver {
                 .map_err(|e| api_error(&format!("re-creating pod {namespace}/{name}"), e))?;
             }
         }
-        let counts = recorded_counts(ctx);
+        let found = labelled(&session, &ctx.vnf_instance.id).await?;
+        let counts = heal_counts(session.naming, ctx, &found);
         let pods = await_pods(&session, ctx, ctx.flavour, &counts, &gone, self.timeout).await?;
         let healed: BTreeSet<String> = victims.iter().map(|v| v.id.clone()).collect();
         let vnfcs = vnfcs(ctx, ctx.vnfd, &pods, &healed);
-        let found = labelled(&session, &ctx.vnf_instance.id).await?;
         Ok(outcome(ctx, vnfcs, recorded_metadata(ctx, &found)?))
     }
 
