@@ -356,6 +356,11 @@ impl<'a> Subject<'a> {
         {
             self.flavour = flavour;
         }
+        // The engine keeps what the driver recorded in the instance's metadata.
+        let mut next = next;
+        for (key, value) in &outcome.metadata {
+            next.metadata.insert(key.clone(), value.clone());
+        }
         self.record = next;
     }
 
@@ -1308,10 +1313,23 @@ pub async fn operate_stops_and_starts(driver: &dyn InfraDriver, fx: &InfraFixtur
         };
         let what = format!("operate to {state:?}");
         let outcome = retried!(subject, &what, |ctx| driver.operate(&ctx, &request));
+        let (after, was) = (compute_ids(&outcome.resources), compute_ids(&before));
         assert_eq!(
-            compute_ids(&outcome.resources),
-            compute_ids(&before),
-            "{what} keeps every VNFC and compute resource"
+            after.keys().collect::<Vec<_>>(),
+            was.keys().collect::<Vec<_>>(),
+            "{what} keeps every VNFC"
+        );
+        // A VIM may start a VNFC on a new compute resource (a CNF's new pod): then the
+        // VNFC is reported MODIFIED.
+        let moved: BTreeSet<String> = after
+            .iter()
+            .filter(|(id, compute)| was.get(*id) != Some(*compute))
+            .map(|(id, _)| id.clone())
+            .collect();
+        assert_eq!(
+            vnfcs_changed(&outcome.resource_changes, ChangeType::Modified),
+            moved,
+            "{what}: exactly the VNFCs on a new compute resource are MODIFIED"
         );
         assert_eq!(
             vnfcs_changed(&outcome.resource_changes, ChangeType::Added),
