@@ -177,11 +177,8 @@ pub async fn read_manifests(
         let bytes = verified(package, &artifacts, file, DEF_FILES_PARAM).await?;
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::Unprocessable(format!("{file} is not UTF-8 text")))?;
-        let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(
-            &text,
-            tacker_core::vnfd::yaml::safe_options(),
-        )
-        .map_err(|e| Error::Unprocessable(format!("{file} is not valid YAML: {e}")))?;
+        let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(&text, yaml_options())
+            .map_err(|e| Error::Unprocessable(format!("{file} is not valid YAML: {e}")))?;
         for (index, value) in documents.into_iter().enumerate() {
             if value.is_null() {
                 continue;
@@ -206,6 +203,14 @@ pub async fn read_manifests(
         }
     }
     Ok(objects)
+}
+
+/// How manifests are read: the VNFM's safe settings, and integers with a leading zero
+/// in base 8 as Kubernetes reads them (YAML 1.1: `defaultMode: 0644` is 420).
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
+    let mut options = tacker_core::vnfd::yaml::safe_options();
+    options.legacy_octal_numbers = true;
+    options
 }
 
 /// The namespace of the VNF: `additionalParams.namespace`, else the one the manifests
@@ -266,7 +271,13 @@ pub fn label(object: &mut ManifestObject, instance_id: &str) {
         value["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"][INSTANCE_LABEL] =
             json!(instance_id);
     }
-    if let Some(claims) = value["spec"]["volumeClaimTemplates"].as_array_mut() {
+    // `get_mut`, not indexing: indexing would add `volumeClaimTemplates: null` to
+    // every spec, a field the API server's schema of most kinds does not have.
+    if let Some(claims) = value
+        .get_mut("spec")
+        .and_then(|spec| spec.get_mut("volumeClaimTemplates"))
+        .and_then(Value::as_array_mut)
+    {
         for claim in claims {
             claim["metadata"]["labels"][INSTANCE_LABEL] = json!(instance_id);
         }
@@ -292,5 +303,48 @@ pub fn rank(kind: &str) -> u8 {
         "Pod" | "ReplicaSet" | "Deployment" | "StatefulSet" | "DaemonSet" | "Job" | "CronJob" => 8,
         "HorizontalPodAutoscaler" | "PodDisruptionBudget" => 9,
         _ => 7,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leading_zero_integers_are_octal_as_kubernetes_reads_them() {
+        let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(
+            "spec:\n  defaultMode: 0644\n  replicas: 10\n",
+            yaml_options(),
+        )
+        .expect("the manifest parses");
+        assert_eq!(documents[0]["spec"]["defaultMode"], 420);
+        assert_eq!(documents[0]["spec"]["replicas"], 10);
+    }
+
+    #[test]
+    fn labelling_adds_no_field_the_manifest_has_not() {
+        let mut deployment = ManifestObject {
+            file: "Files/kubernetes/d.yaml".to_owned(),
+            value: json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                          "spec": {"template": {"metadata": {}, "spec": {}}}}),
+        };
+        label(&mut deployment, "vnf-1");
+        assert_eq!(
+            deployment.value["spec"]
+                .as_object()
+                .map(|s| s.keys().cloned().collect::<Vec<_>>()),
+            Some(vec!["template".to_owned()]),
+            "{deployment:?}"
+        );
+        let mut set = ManifestObject {
+            file: "Files/kubernetes/s.yaml".to_owned(),
+            value: json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s"},
+                          "spec": {"volumeClaimTemplates": [{"metadata": {"name": "www"}}]}}),
+        };
+        label(&mut set, "vnf-1");
+        assert_eq!(
+            set.value["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"][INSTANCE_LABEL],
+            "vnf-1"
+        );
     }
 }
