@@ -42,7 +42,7 @@ use crate::manifest::{
     DEF_FILE_ANNOTATION, DEF_FILES_PARAM, INSTANCE_LABEL, ManifestObject, NAMESPACE_PARAM,
     WORKLOAD_KINDS, def_files_param, label, namespace_of, rank, read_manifests,
 };
-use tacker_core::outbound::OutboundPolicy;
+use tacker_core::outbound::{self, OutboundPolicy};
 
 use crate::helm::{HELM_CHART_PATH_PARAM, HelmConfig, HelmSource, helm_name_matches};
 
@@ -510,13 +510,27 @@ async fn with_pod_reasons(session: &Session, instance_id: &str, error: Error) ->
                     .collect()
             })
             .unwrap_or_default();
+        // A pod the scheduler could not place has no containers to wait for.
+        let unscheduled = pod.data["status"]["conditions"]
+            .as_array()
+            .and_then(|c| {
+                c.iter()
+                    .find(|c| c["type"] == "PodScheduled" && c["status"] == "False")
+            })
+            .map(|c| {
+                format!(
+                    "{} ({})",
+                    outbound::sanitize_reason(c["reason"].as_str().unwrap_or("not scheduled"), 64),
+                    outbound::sanitize_reason(c["message"].as_str().unwrap_or_default(), 200)
+                )
+            });
         reasons.push(format!(
             "pod {}: {}",
             pod.metadata.name.clone().unwrap_or_default(),
-            if waiting.is_empty() {
-                "not ready".to_owned()
-            } else {
-                waiting.join(", ")
+            match (unscheduled, waiting.is_empty()) {
+                (Some(why), _) => why,
+                (None, true) => "not ready".to_owned(),
+                (None, false) => waiting.join(", "),
             }
         ));
     }
@@ -674,6 +688,46 @@ async fn await_pods(
     {
         Ok(pods) => Ok(pods),
         Err(error) => Err(with_pod_reasons(session, instance_id, error).await),
+    }
+}
+
+/// Waits, with a watch on the instance's pods, until it has none left, not even
+/// terminating ones.
+async fn await_no_pods(session: &Session, ctx: &InfraContext<'_>, timeout: Duration) -> Result<()> {
+    let instance_id = ctx.vnf_instance.id.as_str();
+    let (resource, caps) = session.core("Pod")?;
+    let api = session.api(&resource, &caps, None);
+    let selector = instance_selector(instance_id);
+    let work = async {
+        loop {
+            let list = api
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(|e| api_error("listing the instance's pods", e))?;
+            if list.items.is_empty() {
+                return Ok(());
+            }
+            let version = list.metadata.resource_version.clone().unwrap_or_default();
+            let params = WatchParams::default().labels(&selector).timeout(30);
+            let mut stream = api
+                .watch(&params, &version)
+                .await
+                .map_err(|e| api_error("watching the instance's pods", e))?
+                .boxed();
+            match stream.try_next().await {
+                Ok(Some(WatchEvent::Error(status))) if status.code == 410 => {}
+                Ok(_) => {}
+                Err(e) => return Err(api_error("watching the instance's pods", e)),
+            }
+        }
+    };
+    // A deadline of its own: the stop's grace period may be longer than the session's.
+    tokio::select! {
+        () = ctx.cancel.cancelled() => Err(Error::Cancelled("stopping the VNF: the operation was cancelled".to_owned())),
+        result = tokio::time::timeout(timeout, work) => match result {
+            Ok(result) => result,
+            Err(_) => Err(timed_out("the VNF's pods were not gone", timeout)),
+        },
     }
 }
 
@@ -1300,17 +1354,12 @@ impl KubernetesInfraDriver {
                 stopped.insert(key, json!({"pod": pod}));
             }
         }
-        let none: BTreeMap<String, u32> =
-            ctx.flavour.vdus.iter().map(|v| (v.id.clone(), 0)).collect();
-        await_pods(
-            session,
-            ctx,
-            ctx.flavour,
-            &none,
-            &BTreeSet::new(),
-            self.timeout,
-        )
-        .await?;
+        // Stopped when no pod of the VNF is left, terminating ones included (their
+        // containers run until the grace period ends).
+        let timeout = self
+            .timeout
+            .max(Duration::from_secs(grace.map_or(30, u64::from)));
+        await_no_pods(session, ctx, timeout).await?;
         let vnfcs: Vec<VnfcResourceInfo> = recorded_vnfcs(ctx)
             .into_iter()
             .map(|mut vnfc| {
