@@ -26,12 +26,29 @@ pub fn defaults(t: &ResourceType, object: &mut Value) {
         ("", "PersistentVolumeClaim") => object["status"] = json!({"phase": "Pending"}),
         ("", "PersistentVolume") => object["status"] = json!({"phase": "Available"}),
         ("", "Pod") => {
-            if object["spec"]["nodeName"].is_null() {
-                object["spec"]["nodeName"] = json!(NODE_NAME);
-            }
+            // The scheduler binds a pod to the one node when its node selector fits,
+            // else the pod stays Pending, unschedulable, as kube-scheduler leaves it.
+            let scheduled = if object["spec"]["nodeName"].is_null() {
+                let fits = node_matches(&object["spec"]["nodeSelector"]);
+                if fits {
+                    object["spec"]["nodeName"] = json!(NODE_NAME);
+                }
+                fits
+            } else {
+                true
+            };
+            let condition = if scheduled {
+                json!({"type": "PodScheduled", "status": "True", "lastTransitionTime": now_rfc3339()})
+            } else {
+                json!({
+                    "type": "PodScheduled", "status": "False", "lastTransitionTime": now_rfc3339(),
+                    "reason": "Unschedulable",
+                    "message": "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
+                })
+            };
             object["status"] = json!({
                 "phase": "Pending",
-                "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": now_rfc3339()}],
+                "conditions": [condition],
                 "qosClass": "BestEffort",
             });
         }
@@ -661,7 +678,8 @@ fn pods(store: &mut Store) -> bool {
             .as_str()
             .unwrap_or("Pending")
             .to_owned();
-        if phase == "Succeeded" || phase == "Failed" {
+        // Unscheduled pods run nowhere.
+        if phase == "Succeeded" || phase == "Failed" || pod["spec"]["nodeName"].is_null() {
             continue;
         }
         let ready_at = *store.ready_at.entry(uid.clone()).or_insert(now);
