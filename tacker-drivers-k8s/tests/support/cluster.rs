@@ -339,7 +339,7 @@ impl Cluster {
                 &format!("{user} may {verb} {resource}"),
                 Duration::from_secs(20),
                 || async {
-                    access_allowed(admin, user, namespace, group, resource, verb)
+                    access_allowed(admin, user, &[], namespace, group, resource, verb)
                         .await
                         .then_some(())
                 },
@@ -366,6 +366,12 @@ impl Cluster {
             Backend::Real(real) => Some(real),
             Backend::Double(_) => None,
         }
+    }
+
+    /// What names of this test's cluster-scoped objects end with (after a dash; empty
+    /// on the double).
+    pub fn suffix(&self) -> &str {
+        &self.suffix
     }
 
     /// The namespace of the test's objects.
@@ -763,6 +769,7 @@ pub async fn ensure_vim_cluster_role(admin: &kube::Client, user: &str) {
 pub async fn access_allowed(
     admin: &kube::Client,
     user: &str,
+    groups: &[&str],
     namespace: Option<&str>,
     group: &str,
     resource: &str,
@@ -783,7 +790,7 @@ pub async fn access_allowed(
         "apiVersion": "authorization.k8s.io/v1",
         "kind": "SubjectAccessReview",
         "metadata": {},
-        "spec": {"user": user, "groups": ["system:authenticated"], "resourceAttributes": attributes},
+        "spec": {"user": user, "groups": groups, "resourceAttributes": attributes},
     }))
     .expect("a SubjectAccessReview");
     let answer = reviews
