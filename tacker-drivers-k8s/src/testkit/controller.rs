@@ -324,10 +324,19 @@ fn garbage_collect(store: &mut Store) {
                 store.remove(&key);
             }
         } else {
+            // The garbage collector deletes a dependent in the foreground only when
+            // it has dependents of its own.
             for dependent in dependents {
-                if store.objects.get(&dependent).is_some_and(|d| !deleting(d)) {
-                    delete(store, &dependent, "Foreground");
-                }
+                let Some(object) = store.objects.get(&dependent).filter(|d| !deleting(d)) else {
+                    continue;
+                };
+                let own = uid_of(object).unwrap_or_default();
+                let policy = if store.objects.values().any(|o| owned_by(o, &own)) {
+                    "Foreground"
+                } else {
+                    "Background"
+                };
+                delete(store, &dependent, policy);
             }
         }
     }
