@@ -49,6 +49,11 @@ use crate::helm::{HELM_CHART_PATH_PARAM, HelmConfig, HelmSource, helm_name_match
 /// Our field manager for server-side apply.
 pub const FIELD_MANAGER: &str = "tacker-vnfm";
 
+/// The annotation by which the ReplicaSet controller picks the pods a scale in removes:
+/// the lowest cost first (before the newest, which it ranks by creation time to the
+/// second only, and in buckets).
+const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+
 /// Kinds never swept by terminate: managed by the cluster for other objects.
 const NOT_SWEPT: &[&str] = &["Endpoints", "EndpointSlice", "Event", "ControllerRevision"];
 
@@ -558,6 +563,8 @@ struct PodOfVdu {
     uid: String,
     created: String,
     ready: bool,
+    /// Its `controller.kubernetes.io/pod-deletion-cost` (0 without one).
+    deletion_cost: i32,
 }
 
 /// The live pods of the instance, each attributed to its VDU through its owners.
@@ -612,9 +619,17 @@ async fn pods_of(
         let Some(vdu) = session.naming.vdu_of(flavour, &workload) else {
             continue;
         };
+        let deletion_cost = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(DELETION_COST))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
         out.push(PodOfVdu {
             vdu_id: vdu.id.clone(),
             kind,
+            deletion_cost,
             ready: ready("Pod", &pod),
             namespace: pod.metadata.namespace.clone().unwrap_or_default(),
             uid: pod.metadata.uid.clone().unwrap_or_default(),
@@ -689,6 +704,58 @@ async fn await_pods(
         Ok(pods) => Ok(pods),
         Err(error) => Err(with_pod_reasons(session, instance_id, error).await),
     }
+}
+
+/// Gives the pods of Deployments and ReplicaSets that a scale out added (not recorded
+/// yet) a deletion cost below every other pod of the instance, so that a scale in (or
+/// the rollback of the scale out) removes them first: the most recently added VNFCs,
+/// even when they were created in the same second as the others.
+async fn mark_added_pods(
+    session: &Session,
+    ctx: &InfraContext<'_>,
+    pods: &[PodOfVdu],
+) -> Result<()> {
+    let recorded: BTreeSet<String> = recorded_vnfcs(ctx)
+        .iter()
+        .filter_map(|v| pod_uid(v).map(str::to_owned))
+        .collect();
+    let added: Vec<&PodOfVdu> = pods
+        .iter()
+        .filter(|p| {
+            matches!(p.kind.as_str(), "Deployment" | "ReplicaSet")
+                && !recorded.contains(&p.uid)
+                && p.deletion_cost >= 0
+        })
+        .collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    let cost = pods
+        .iter()
+        .map(|p| p.deletion_cost)
+        .min()
+        .unwrap_or(0)
+        .min(0)
+        .saturating_sub(1);
+    let (resource, caps) = session.core("Pod")?;
+    for pod in added {
+        let api = session.api(&resource, &caps, Some(&pod.namespace));
+        let patch = json!({"metadata": {"annotations": {DELETION_COST: cost.to_string()}}});
+        match api
+            .patch(&pod.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => {
+                return Err(api_error(
+                    &format!("marking pod {}/{} as added last", pod.namespace, pod.name),
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Waits, with a watch on the instance's pods, until it has none left, not even
@@ -1562,7 +1629,7 @@ impl KubernetesInfraDriver {
             let mut all = recorded_counts(ctx);
             all.extend(counts.iter().map(|(vdu, n)| (vdu.clone(), *n)));
             let namespace = namespace.map(Value::String);
-            return self
+            let outcome = self
                 .deploy(
                     &session,
                     ctx,
@@ -1574,7 +1641,10 @@ impl KubernetesInfraDriver {
                     &all,
                     false,
                 )
-                .await;
+                .await?;
+            let pods = pods_of(&session, &ctx.vnf_instance.id, ctx.flavour).await?;
+            mark_added_pods(&session, ctx, &pods).await?;
+            return Ok(outcome);
         }
         for (vdu_id, count) in counts {
             let vdu = ctx.flavour.vdu(vdu_id).ok_or_else(|| {
@@ -1620,6 +1690,7 @@ impl KubernetesInfraDriver {
             self.timeout,
         )
         .await?;
+        mark_added_pods(&session, ctx, &pods).await?;
         let vnfcs = vnfcs(ctx, ctx.vnfd, &pods, &BTreeSet::new());
         Ok(outcome(ctx, vnfcs, recorded_metadata(ctx, &found)?))
     }
