@@ -204,6 +204,14 @@ fn owned_pods(store: &Store, namespace: &str, owner_uid: &str) -> Vec<(Key, Valu
     pods
 }
 
+/// A pod's `controller.kubernetes.io/pod-deletion-cost` (0 without one).
+fn deletion_cost(pod: &Value) -> i64 {
+    pod["metadata"]["annotations"]["controller.kubernetes.io/pod-deletion-cost"]
+        .as_str()
+        .and_then(|c| c.parse::<i32>().ok())
+        .map_or(0, i64::from)
+}
+
 fn pod_ready(pod: &Value) -> bool {
     pod["status"]["conditions"].as_array().is_some_and(|c| {
         c.iter()
@@ -477,9 +485,19 @@ fn replica_sets(store: &mut Store, pod_delay: Duration) {
                 new_pod(store, &rs, name, &rs["spec"]["template"], pod_delay);
             }
         } else if have > desired {
-            // Newest first, as the ReplicaSet controller prefers to remove.
-            while i64::try_from(pods.len()).unwrap_or(i64::MAX) > desired {
-                if let Some((pod_key, _)) = pods.pop() {
+            // As the ReplicaSet controller ranks them: pods not ready first, then the
+            // lowest `controller.kubernetes.io/pod-deletion-cost`, then the newest.
+            let ranked: Vec<(bool, i64, usize)> = pods
+                .iter()
+                .enumerate()
+                .map(|(age, (_, p))| (pod_ready(p), deletion_cost(p), usize::MAX - age))
+                .collect();
+            let mut order: Vec<usize> = (0..pods.len()).collect();
+            order.sort_by_key(|i| ranked[*i]);
+            let excess = usize::try_from(have - desired).unwrap_or(0);
+            let victims: BTreeSet<usize> = order.into_iter().take(excess).collect();
+            for (i, (pod_key, _)) in pods.drain(..).enumerate() {
+                if victims.contains(&i) {
                     store.remove(&pod_key);
                 }
             }
