@@ -441,6 +441,9 @@ async fn run(wire: &Wire) -> BTreeMap<String, Value> {
     // Foreground deletion: the owner waits for a dependent that a finalizer holds.
     step("foreground deletion", foreground(wire).await);
 
+    // A scale in removes the pod of the lowest deletion cost, whatever its age.
+    step("scale in by deletion cost", deletion_cost(wire).await);
+
     // Deleting the Deployment (foreground) takes its ReplicaSets and pods with it.
     let deleted = wire
         .delete(
@@ -529,6 +532,75 @@ async fn watch(wire: &Wire, list: &Value) -> Value {
         }
     }
     Value::Array(events)
+}
+
+/// A ReplicaSet of three pods scaled to two: the pod with the lowest
+/// `controller.kubernetes.io/pod-deletion-cost` goes (the driver marks the pods a scale
+/// out added so).
+async fn deletion_cost(wire: &Wire) -> Value {
+    let rs = format!("/apis/apps/v1/namespaces/{}/replicasets/fid-rs", wire.ns);
+    let created = wire
+        .post(
+            &format!("/apis/apps/v1/namespaces/{}/replicasets", wire.ns),
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "fid-rs"},
+                   "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "fid-rs"}},
+                            "template": {"metadata": {"labels": {"app": "fid-rs"}},
+                                         "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}),
+        )
+        .await;
+    let pods_path = format!(
+        "/api/v1/namespaces/{}/pods?labelSelector=app%3Dfid-rs",
+        wire.ns
+    );
+    let names = |answer: &Answer| -> Vec<String> {
+        let mut names: Vec<String> = answer.body["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+                    .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let three = within(Duration::from_secs(30), || async {
+        let pods = names(&wire.get(&pods_path).await);
+        (pods.len() == 3).then_some(pods)
+    })
+    .await;
+    let Some(three) = three else {
+        return json!({"create": created.code, "three pods": false});
+    };
+    // The first by name: any of them, not the newest by design.
+    let chosen = three[0].clone();
+    let marked = wire
+        .merge(
+            &format!("/api/v1/namespaces/{}/pods/{chosen}", wire.ns),
+            json!({"metadata": {"annotations": {"controller.kubernetes.io/pod-deletion-cost": "-100"}}}),
+        )
+        .await;
+    let scaled = wire
+        .merge(&format!("{rs}/scale"), json!({"spec": {"replicas": 2}}))
+        .await;
+    let two = within(Duration::from_secs(30), || async {
+        let pods = names(&wire.get(&pods_path).await);
+        (pods.len() == 2).then_some(pods)
+    })
+    .await;
+    let deleted = wire
+        .delete(
+            &rs,
+            Some(json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"})),
+        )
+        .await;
+    json!({
+        "create": created.code, "mark": marked.code, "scale": scaled.code, "delete": deleted.code,
+        "two pods": two.is_some(),
+        "the marked pod went": two.is_some_and(|pods| !pods.contains(&chosen)),
+    })
 }
 
 /// An owner deleted in the foreground while a finalizer holds its dependent.
