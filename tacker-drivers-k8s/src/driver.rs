@@ -1018,45 +1018,69 @@ impl Found {
 }
 
 /// Every top-level object (no owner) labelled with the instance, of every listable
-/// kind the API server offers.
+/// kind the API server offers (listed eight kinds at a time: a real API server offers
+/// some sixty).
 async fn labelled(session: &Session, instance_id: &str) -> Result<Vec<Found>> {
     let selector = instance_selector(instance_id);
-    let mut found = Vec::new();
-    for group in session.discovery.groups() {
-        for (resource, caps) in group.recommended_resources() {
-            if !caps.supports_operation(verbs::LIST)
-                || !caps.supports_operation(verbs::DELETE)
-                || NOT_SWEPT.contains(&resource.kind.as_str())
-            {
-                continue;
-            }
+    let kinds: Vec<(ApiResource, ApiCapabilities)> = session
+        .discovery
+        .groups()
+        .flat_map(|group| group.recommended_resources())
+        .filter(|(resource, caps)| {
+            caps.supports_operation(verbs::LIST)
+                && caps.supports_operation(verbs::DELETE)
+                && !NOT_SWEPT.contains(&resource.kind.as_str())
+        })
+        .collect();
+    let selector = &selector;
+    let lists: Vec<Result<Vec<Found>>> =
+        futures::stream::iter(kinds.into_iter().map(|(resource, caps)| async move {
             let api = session.api(&resource, &caps, None);
-            let list = match api.list(&ListParams::default().labels(&selector)).await {
+            let list = match api.list(&ListParams::default().labels(selector)).await {
                 Ok(list) => list,
                 // Kinds the identity may not list hold nothing it created.
                 Err(kube::Error::Api(status)) if (403..=405).contains(&status.code) => {
-                    continue;
+                    return Ok(Vec::new());
                 }
                 Err(e) => return Err(api_error(&format!("listing {}", resource.plural), e)),
             };
-            for object in list {
-                if object
-                    .metadata
-                    .owner_references
-                    .as_ref()
-                    .is_some_and(|r| !r.is_empty())
-                {
-                    continue;
-                }
-                found.push(Found {
+            Ok(list
+                .into_iter()
+                .filter(|object| {
+                    object
+                        .metadata
+                        .owner_references
+                        .as_ref()
+                        .is_none_or(|r| r.is_empty())
+                })
+                .map(|object| Found {
                     resource: resource.clone(),
                     caps: caps.clone(),
                     object,
-                });
-            }
-        }
+                })
+                .collect())
+        }))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let mut found = Vec::new();
+    for list in lists {
+        found.extend(list?);
     }
-    found.sort_by_key(|f| std::cmp::Reverse(rank(f.kind())));
+    found.sort_by(|a, b| {
+        (
+            std::cmp::Reverse(rank(a.kind())),
+            a.kind(),
+            a.namespace(),
+            a.name(),
+        )
+            .cmp(&(
+                std::cmp::Reverse(rank(b.kind())),
+                b.kind(),
+                b.namespace(),
+                b.name(),
+            ))
+    });
     Ok(found)
 }
 
