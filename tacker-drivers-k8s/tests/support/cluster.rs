@@ -593,25 +593,35 @@ impl Real {
         }
     }
 
-    /// Every object of every listable kind matching `selector`, with its kind.
+    /// Every object of every listable kind matching `selector`, with its kind (the
+    /// kinds listed 16 at a time).
     async fn labelled(&self, selector: &str) -> Vec<(String, DynamicObject)> {
-        let mut out = Vec::new();
-        for group in self.discovery.groups() {
-            for (resource, caps) in group.recommended_resources() {
-                if !caps.supports_operation(verbs::LIST) {
-                    continue;
+        use futures::StreamExt;
+        let listable: Vec<ApiResource> = self
+            .discovery
+            .groups()
+            .flat_map(|g| g.recommended_resources())
+            .filter(|(_, caps)| caps.supports_operation(verbs::LIST))
+            .map(|(resource, _)| resource)
+            .collect();
+        let lists = futures::stream::iter(listable.into_iter().map(|resource| async move {
+            let api: Api<DynamicObject> = Api::all_with(self.admin.clone(), &resource);
+            match api.list(&ListParams::default().labels(selector)).await {
+                Ok(list) => list
+                    .items
+                    .into_iter()
+                    .map(|o| (resource.kind.clone(), o))
+                    .collect(),
+                Err(kube::Error::Api(status)) if status.code == 404 || status.code == 405 => {
+                    Vec::new()
                 }
-                let api: Api<DynamicObject> = Api::all_with(self.admin.clone(), &resource);
-                match api.list(&ListParams::default().labels(selector)).await {
-                    Ok(list) => {
-                        out.extend(list.items.into_iter().map(|o| (resource.kind.clone(), o)))
-                    }
-                    Err(kube::Error::Api(status)) if status.code == 404 || status.code == 405 => {}
-                    Err(e) => panic!("listing {} labelled {selector}: {e}", resource.plural),
-                }
+                Err(e) => panic!("listing {} labelled {selector}: {e}", resource.plural),
             }
-        }
-        out
+        }))
+        .buffer_unordered(16)
+        .collect::<Vec<Vec<(String, DynamicObject)>>>()
+        .await;
+        lists.into_iter().flatten().collect()
     }
 }
 
