@@ -42,7 +42,7 @@ use crate::manifest::{
     DEF_FILE_ANNOTATION, DEF_FILES_PARAM, INSTANCE_LABEL, ManifestObject, NAMESPACE_PARAM,
     WORKLOAD_KINDS, def_files_param, label, namespace_of, rank, read_manifests,
 };
-use tacker_core::outbound::{self, OutboundPolicy};
+use tacker_core::outbound::OutboundPolicy;
 
 use crate::helm::{HELM_CHART_PATH_PARAM, HelmConfig, HelmSource, helm_name_matches};
 
@@ -300,13 +300,20 @@ fn plan(
                 ))
             })?;
         let namespaced = caps.scope == Scope::Namespaced;
-        if namespaced {
+        if namespaced
+            && object.value["metadata"]["namespace"]
+                .as_str()
+                .is_none_or(str::is_empty)
+        {
             object.value["metadata"]["namespace"] = json!(namespace);
         }
+        let own = object.value["metadata"]["namespace"]
+            .as_str()
+            .map(str::to_owned);
         label(&mut object, instance_id);
         planned.push(Planned {
             object,
-            namespace: namespaced.then(|| namespace.to_owned()),
+            namespace: if namespaced { own } else { None },
             resource,
             caps,
         });
@@ -515,27 +522,32 @@ async fn with_pod_reasons(session: &Session, instance_id: &str, error: Error) ->
                     .collect()
             })
             .unwrap_or_default();
-        // A pod the scheduler could not place has no containers to wait for.
+        // A pod no node takes has no containers yet: the scheduler says why.
         let unscheduled = pod.data["status"]["conditions"]
             .as_array()
-            .and_then(|c| {
-                c.iter()
+            .and_then(|conditions| {
+                conditions
+                    .iter()
                     .find(|c| c["type"] == "PodScheduled" && c["status"] == "False")
-            })
-            .map(|c| {
-                format!(
-                    "{} ({})",
-                    outbound::sanitize_reason(c["reason"].as_str().unwrap_or("not scheduled"), 64),
-                    outbound::sanitize_reason(c["message"].as_str().unwrap_or_default(), 200)
-                )
+                    .map(|c| {
+                        // The reason code only (the message is the cluster's free text).
+                        let reason: String = c["reason"]
+                            .as_str()
+                            .unwrap_or("Unschedulable")
+                            .chars()
+                            .filter(char::is_ascii_alphanumeric)
+                            .take(64)
+                            .collect();
+                        format!("not scheduled ({reason})")
+                    })
             });
         reasons.push(format!(
             "pod {}: {}",
             pod.metadata.name.clone().unwrap_or_default(),
-            match (unscheduled, waiting.is_empty()) {
-                (Some(why), _) => why,
-                (None, true) => "not ready".to_owned(),
-                (None, false) => waiting.join(", "),
+            match (waiting.is_empty(), unscheduled) {
+                (true, Some(unscheduled)) => unscheduled,
+                (true, None) => "not ready".to_owned(),
+                (false, _) => waiting.join(", "),
             }
         ));
     }
@@ -1324,16 +1336,14 @@ async fn bare_pod_again(
     Ok(again)
 }
 
-/// The instance metadata key of what operate STOPPED changed, so START restores it:
-/// `"<kind>/<namespace>/<name>"` → `{"replicas": n}` (scaled to 0), `{"nodeSelector":
-/// {...}}` (a DaemonSet sent to no node) or `{"pod": {...}}` (a bare pod deleted).
-const STOPPED_WORKLOADS: &str = "stoppedWorkloads";
-
 /// The node selector that keeps a stopped DaemonSet's pods off every node.
 const STOPPED_NODE_LABEL: &str = "tacker-vnfm/stopped-vnf";
 
 impl KubernetesInfraDriver {
-    /// Operate STOPPED: every workload of the VNF without pods, what it had recorded.
+    /// Operate STOPPED: no workload of the VNF keeps a pod. Scalable workloads go to 0
+    /// replicas, a DaemonSet gets a node selector no node has, a bare pod is deleted.
+    /// Nothing needs recording: START applies the recorded objects with the recorded
+    /// counts again. Repeating it changes nothing more.
     async fn stop(
         &self,
         session: &Session,
@@ -1341,109 +1351,44 @@ impl KubernetesInfraDriver {
         grace: Option<u32>,
     ) -> Result<InfraOutcome> {
         let found = labelled(session, &ctx.vnf_instance.id).await?;
-        let recorded = recorded_counts(ctx);
-        let mut stopped = serde_json::Map::new();
-        // What an earlier, interrupted stop recorded stays (its workloads are at 0).
-        if let Some(Value::Object(earlier)) = ctx.vnf_instance.metadata.get(STOPPED_WORKLOADS) {
-            stopped.extend(earlier.clone());
-        }
         for workload in found.iter().filter(|f| WORKLOAD_KINDS.contains(&f.kind())) {
-            let key = format!(
-                "{}/{}/{}",
-                workload.kind(),
-                workload.namespace().unwrap_or_default(),
-                workload.name()
-            );
             let api = session.api(
                 &workload.resource,
                 &workload.caps,
                 workload.namespace().as_deref(),
             );
             let name = workload.name();
-            match workload.kind() {
-                kind if scalable(kind) => {
-                    // A VDU's workload had as many replicas as the VNFM records VNFCs,
-                    // which a repeated stop (the workload at 0 already) finds again.
-                    let own = workload.object.data["spec"]["replicas"]
-                        .as_u64()
-                        .unwrap_or(1);
-                    let replicas = session
-                        .naming
-                        .vdu_of(ctx.flavour, &name)
-                        .and_then(|vdu| recorded.get(&vdu.id).copied())
-                        .map_or(own, u64::from);
-                    if replicas > 0 || !stopped.contains_key(&key) {
-                        stopped.insert(key, json!({"replicas": replicas}));
-                    }
-                    api.patch_scale(
+            let result = match workload.kind() {
+                kind if scalable(kind) => api
+                    .patch_scale(
                         &name,
                         &PatchParams::default(),
                         &Patch::Merge(json!({"spec": {"replicas": 0}})),
                     )
                     .await
-                    .map_err(|e| api_error(&format!("stopping {}", workload.describe()), e))?;
-                }
-                "DaemonSet" => {
-                    // Its own node selector: ours taken out, so that a repeated stop
-                    // records the same.
-                    let mut selector =
-                        workload.object.data["spec"]["template"]["spec"]["nodeSelector"].clone();
-                    if let Value::Object(own) = &mut selector {
-                        own.remove(STOPPED_NODE_LABEL);
-                        if own.is_empty() {
-                            selector = Value::Null;
-                        }
-                    }
-                    stopped.insert(key, json!({"nodeSelector": selector}));
-                    api.patch(
+                    .map(|_| ()),
+                "DaemonSet" => api
+                    .patch(
                         &name,
                         &PatchParams::default(),
-                        &Patch::Merge(json!({"spec": {"template": {"spec": {"nodeSelector": {STOPPED_NODE_LABEL: "true"}}}}})),
+                        &Patch::Merge(json!({"spec": {"template": {"spec": {
+                            "nodeSelector": {STOPPED_NODE_LABEL: "true"}}}}})),
                     )
                     .await
-                    .map_err(|e| api_error(&format!("stopping {}", workload.describe()), e))?;
-                }
+                    .map(|_| ()),
                 "Pod" => {
-                    let namespace = workload.namespace().unwrap_or_default();
-                    stopped.insert(
-                        key,
-                        json!({"pod": bare_pod_again(ctx, &workload.object, &namespace).await?}),
-                    );
                     let mut params = DeleteParams::default();
                     if let Some(grace) = grace {
                         params = params.grace_period(grace);
                     }
                     match api.delete(&name, &params).await {
-                        Ok(_) => {}
-                        Err(e) if is_not_found(&e) => {}
-                        Err(e) => {
-                            return Err(api_error(&format!("stopping {}", workload.describe()), e));
-                        }
+                        Err(e) if is_not_found(&e) => Ok(()),
+                        other => other.map(|_| ()),
                     }
                 }
-                _ => {}
-            }
-        }
-        // The recorded bare pods that a repeated stop no longer finds: from their
-        // manifests again.
-        let (files, _) = recorded_files(ctx, &found);
-        for vnfc in recorded_vnfcs(ctx) {
-            if vnfc.compute_resource.vim_level_resource_type.as_deref() != Some("Pod") {
-                continue;
-            }
-            let name = &vnfc.compute_resource.resource_id;
-            let namespace = vnfc
-                .metadata
-                .get("namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("default");
-            let key = format!("Pod/{namespace}/{name}");
-            if stopped.contains_key(&key) {
-                continue;
-            }
-            if let Some(pod) = bare_pod_from_files(ctx, &files, name, namespace).await? {
-                stopped.insert(key, json!({"pod": pod}));
-            }
+                _ => Ok(()),
+            };
+            result.map_err(|e| api_error(&format!("stopping {}", workload.describe()), e))?;
         }
         // Stopped when no pod of the VNF is left, terminating ones included (their
         // containers run until the grace period ends).
@@ -1459,76 +1404,56 @@ impl KubernetesInfraDriver {
                 vnfc
             })
             .collect();
-        let mut metadata = recorded_metadata(ctx, &found)?;
-        metadata.insert(STOPPED_WORKLOADS.into(), Value::Object(stopped));
-        Ok(outcome(ctx, vnfcs, metadata))
+        Ok(outcome(ctx, vnfcs, recorded_metadata(ctx, &found)?))
     }
 
-    /// Operate STARTED: what STOPPED recorded, restored; the VNFCs keep their ids.
+    /// Operate STARTED: the recorded objects applied again with the recorded counts
+    /// (bare pods created again, replicas restored) and the DaemonSets' node selector
+    /// released; the VNFCs keep their ids on their new pods.
     async fn start(&self, session: &Session, ctx: &InfraContext<'_>) -> Result<InfraOutcome> {
-        let stopped = match ctx.vnf_instance.metadata.get(STOPPED_WORKLOADS) {
-            Some(Value::Object(map)) => map.clone(),
-            _ => serde_json::Map::new(),
-        };
         let found = labelled(session, &ctx.vnf_instance.id).await?;
-        for (key, saved) in &stopped {
-            let mut parts = key.splitn(3, '/');
-            let (Some(kind), Some(namespace), Some(name)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            let namespace = (!namespace.is_empty()).then_some(namespace);
-            if kind == "Pod" {
-                let (resource, caps) = session.core("Pod")?;
-                let api = session.api(&resource, &caps, namespace);
-                let object: DynamicObject = serde_json::from_value(saved["pod"].clone())
-                    .map_err(|e| Error::driver(DRIVER, false, format!("pod {name}: {e}")))?;
-                api.patch(
-                    name,
-                    &PatchParams::apply(FIELD_MANAGER).force(),
-                    &Patch::Apply(&object),
-                )
-                .await
-                .map_err(|e| api_error(&format!("starting pod {name}"), e))?;
-                continue;
-            }
-            let Some(workload) = found.iter().find(|f| {
-                f.kind() == kind && f.name() == name && f.namespace().as_deref() == namespace
-            }) else {
-                continue;
-            };
-            let api = session.api(&workload.resource, &workload.caps, namespace);
-            let result = if scalable(kind) {
-                api.patch_scale(
-                    name,
-                    &PatchParams::default(),
-                    &Patch::Merge(
-                        json!({"spec": {"replicas": saved["replicas"].as_u64().unwrap_or(1)}}),
-                    ),
-                )
-                .await
-                .map(|_| ())
-            } else {
-                // The DaemonSet's own node selector again: ours removed, its own kept.
-                let mut selector = serde_json::Map::new();
-                selector.insert(STOPPED_NODE_LABEL.into(), Value::Null);
-                if let Value::Object(own) = &saved["nodeSelector"] {
-                    selector.extend(own.clone());
-                }
-                api.patch(
-                    name,
-                    &PatchParams::default(),
-                    &Patch::Merge(
-                        json!({"spec": {"template": {"spec": {"nodeSelector": selector}}}}),
-                    ),
-                )
-                .await
-                .map(|_| ())
-            };
-            result.map_err(|e| api_error(&format!("starting {}", workload.describe()), e))?;
-        }
+        let (Some(source), namespace) = Source::recorded(ctx, &found)? else {
+            return Err(Error::Unprocessable(format!(
+                "VNF instance {} records neither manifest files nor a chart to start from",
+                ctx.vnf_instance.id
+            )));
+        };
         let counts = recorded_counts(ctx);
+        let namespace = namespace.map(Value::String);
+        let objects = self
+            .objects(
+                &source,
+                ctx.package,
+                ctx.flavour,
+                namespace.as_ref(),
+                &counts,
+            )
+            .await?;
+        let namespace = namespace_of(&objects, namespace.as_ref(), false)?;
+        let planned = plan(
+            session,
+            objects,
+            &namespace,
+            &ctx.vnf_instance.id,
+            ctx.flavour,
+            &counts,
+        )?;
+        apply(session, &planned).await?;
+        for daemon_set in found.iter().filter(|f| f.kind() == "DaemonSet") {
+            let api = session.api(
+                &daemon_set.resource,
+                &daemon_set.caps,
+                daemon_set.namespace().as_deref(),
+            );
+            api.patch(
+                &daemon_set.name(),
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"template": {"spec": {
+                    "nodeSelector": {STOPPED_NODE_LABEL: null}}}}})),
+            )
+            .await
+            .map_err(|e| api_error(&format!("starting {}", daemon_set.describe()), e))?;
+        }
         let pods = await_pods(
             session,
             ctx,
@@ -1541,9 +1466,7 @@ impl KubernetesInfraDriver {
         // Every VNFC is back on a new pod of its VDU.
         let restarted: BTreeSet<String> = recorded_vnfcs(ctx).into_iter().map(|v| v.id).collect();
         let vnfcs = vnfcs(ctx, ctx.vnfd, &pods, &restarted);
-        let mut metadata = recorded_metadata(ctx, &found)?;
-        metadata.insert(STOPPED_WORKLOADS.into(), json!({}));
-        Ok(outcome(ctx, vnfcs, metadata))
+        Ok(outcome(ctx, vnfcs, recorded_metadata(ctx, &found)?))
     }
 
     /// Applies `files` of `package` for the instance, waits until ready and reports.
@@ -1557,13 +1480,14 @@ impl KubernetesInfraDriver {
         package: &dyn PackageFiles,
         source: &Source,
         namespace_param: Option<&Value>,
+        requested_namespace: bool,
         replicas: &BTreeMap<String, u32>,
         prune: bool,
     ) -> Result<InfraOutcome> {
         let objects = self
             .objects(source, package, flavour, namespace_param, replicas)
             .await?;
-        let namespace = namespace_of(&objects, namespace_param)?;
+        let namespace = namespace_of(&objects, namespace_param, requested_namespace)?;
         let planned = plan(
             session,
             objects,
@@ -1621,7 +1545,7 @@ impl KubernetesInfraDriver {
             Source::Files(files) => read_manifests(package, files).await,
             Source::Helm(helm) => {
                 helm.check_vdus(flavour)?;
-                let namespace = namespace_of(&[], namespace_param)?;
+                let namespace = namespace_of(&[], namespace_param, false)?;
                 crate::helm::render(&self.helm, package, helm, &namespace, replicas).await
             }
         }
@@ -1662,6 +1586,7 @@ impl KubernetesInfraDriver {
                     ctx.package,
                     &source,
                     namespace.as_ref(),
+                    false,
                     &all,
                     false,
                 )
@@ -1810,6 +1735,7 @@ impl KubernetesInfraDriver {
             package,
             &source,
             namespace.as_ref(),
+            false,
             &counts,
             true,
         )
@@ -1869,6 +1795,7 @@ impl InfraDriver for KubernetesInfraDriver {
             ctx.package,
             &source,
             request.additional_params.get(NAMESPACE_PARAM),
+            true,
             &replicas,
             false,
         )
@@ -1935,7 +1862,7 @@ impl InfraDriver for KubernetesInfraDriver {
                         &recorded_counts(ctx),
                     )
                     .await?;
-                let namespace = namespace_of(&objects, namespace.as_ref())?;
+                let namespace = namespace_of(&objects, namespace.as_ref(), false)?;
                 let planned = plan(
                     &session,
                     objects,

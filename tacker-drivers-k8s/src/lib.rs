@@ -41,19 +41,26 @@ pub use vim::KubernetesVimDriver;
 pub fn vim_type(
     policy: tacker_core::outbound::OutboundPolicy,
 ) -> tacker_core::Result<tacker_core::VimType> {
-    vim_type_with_helm(policy, HelmConfig::default())
+    vim_type_with(
+        policy,
+        HelmConfig::default(),
+        std::time::Duration::from_secs(300),
+    )
 }
 
-/// [`vim_type`] rendering Helm charts as `helm` says.
-pub fn vim_type_with_helm(
+/// [`vim_type`] rendering Helm charts as `helm` says, each operation waiting up to
+/// `timeout` for readiness.
+pub fn vim_type_with(
     policy: tacker_core::outbound::OutboundPolicy,
     helm: HelmConfig,
+    timeout: std::time::Duration,
 ) -> tacker_core::Result<tacker_core::VimType> {
     tacker_core::VimType::new(
         std::sync::Arc::new(
             KubernetesInfraDriver::new()
                 .outbound_policy(policy.clone())
-                .helm(helm),
+                .helm(helm)
+                .with_timeout(timeout),
         ),
         std::sync::Arc::new(KubernetesVimDriver::new().outbound_policy(policy)),
     )

@@ -213,9 +213,16 @@ pub(crate) fn yaml_options() -> serde_saphyr::Options {
     options
 }
 
-/// The namespace of the VNF: `additionalParams.namespace`, else the one the manifests
-/// name (they must agree), else `default`.
-pub fn namespace_of(objects: &[ManifestObject], param: Option<&Value>) -> Result<String> {
+/// The namespace of the VNF's objects that name none. `strict` (the request's
+/// `additionalParams.namespace`): that namespace, which every manifest naming a
+/// namespace must agree with. Otherwise (what an instance recorded, or no parameter):
+/// the parameter, else the one namespace the manifests name, else `default`; objects
+/// that name a namespace keep it, so a VNF may span the namespaces its manifests name.
+pub fn namespace_of(
+    objects: &[ManifestObject],
+    param: Option<&Value>,
+    strict: bool,
+) -> Result<String> {
     let requested = match param {
         None | Some(Value::Null) => None,
         Some(Value::String(ns)) if !ns.is_empty() => Some(ns.clone()),
@@ -234,27 +241,20 @@ pub fn namespace_of(objects: &[ManifestObject], param: Option<&Value>) -> Result
         }
     }
     if let Some(ns) = &requested {
-        if let Some((other, object)) = named.iter().find(|(n, _)| *n != ns) {
+        if let Some((other, object)) = named.iter().find(|(n, _)| *n != ns && strict) {
             return Err(Error::Unprocessable(format!(
                 "{object} is in namespace {other}, but additionalParams.{NAMESPACE_PARAM} is {ns}"
             )));
         }
         return Ok(ns.clone());
     }
-    if named.len() > 1 {
-        let list: Vec<String> = named
-            .iter()
-            .map(|(ns, object)| format!("{ns} ({object})"))
-            .collect();
-        return Err(Error::Unprocessable(format!(
-            "the manifests name more than one namespace: {}",
-            list.join(", ")
-        )));
+    if named.len() == 1 {
+        return Ok(named
+            .into_keys()
+            .next()
+            .unwrap_or_else(|| "default".to_owned()));
     }
-    Ok(named
-        .into_keys()
-        .next()
-        .unwrap_or_else(|| "default".to_owned()))
+    Ok("default".to_owned())
 }
 
 /// Labels an object (and the pods and claims it makes) with the VNF instance and
@@ -271,8 +271,8 @@ pub fn label(object: &mut ManifestObject, instance_id: &str) {
         value["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"][INSTANCE_LABEL] =
             json!(instance_id);
     }
-    // `get_mut`, not indexing: indexing would add `volumeClaimTemplates: null` to
-    // every spec, a field the API server's schema of most kinds does not have.
+    // Looked up without indexing for writing, which would add a `spec` to objects
+    // that have none (a ServiceAccount), and an API server refuses that field.
     if let Some(claims) = value
         .get_mut("spec")
         .and_then(|spec| spec.get_mut("volumeClaimTemplates"))
@@ -322,26 +322,29 @@ mod tests {
     }
 
     #[test]
-    fn labelling_adds_no_field_the_manifest_has_not() {
-        let mut deployment = ManifestObject {
-            file: "Files/kubernetes/d.yaml".to_owned(),
-            value: json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
-                          "spec": {"template": {"metadata": {}, "spec": {}}}}),
+    fn labelling_adds_no_field_an_object_does_not_have() {
+        let mut account = ManifestObject {
+            file: "sa.yaml".into(),
+            value: json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "sa"}}),
         };
-        label(&mut deployment, "vnf-1");
+        label(&mut account, "vnf-1");
         assert_eq!(
-            deployment.value["spec"]
-                .as_object()
-                .map(|s| s.keys().cloned().collect::<Vec<_>>()),
-            Some(vec!["template".to_owned()]),
-            "{deployment:?}"
+            account.value,
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {
+                "name": "sa",
+                "labels": {INSTANCE_LABEL: "vnf-1"},
+                "annotations": {DEF_FILE_ANNOTATION: "sa.yaml"}}})
         );
         let mut set = ManifestObject {
-            file: "Files/kubernetes/s.yaml".to_owned(),
-            value: json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s"},
-                          "spec": {"volumeClaimTemplates": [{"metadata": {"name": "www"}}]}}),
+            file: "sts.yaml".into(),
+            value: json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+                "spec": {"template": {"metadata": {}}, "volumeClaimTemplates": [{"metadata": {"name": "data"}}]}}),
         };
         label(&mut set, "vnf-1");
+        assert_eq!(
+            set.value["spec"]["template"]["metadata"]["labels"][INSTANCE_LABEL],
+            "vnf-1"
+        );
         assert_eq!(
             set.value["spec"]["volumeClaimTemplates"][0]["metadata"]["labels"][INSTANCE_LABEL],
             "vnf-1"

@@ -45,6 +45,8 @@ async fn conformance_suite(cluster: Cluster) {
     fixture.package = Arc::new(package);
     fixture.new_package = Some((infra::upgraded(&vnfd), Arc::new(new_package)));
     fixture.inspector = Some(Arc::new(support::Inspector(cluster.clone())));
+    // A stopped CNF has no pods: START runs its VNFCs on new ones.
+    fixture.operate_replaces_compute = true;
 
     let driver = KubernetesInfraDriver::new().with_timeout(Duration::from_secs(60));
     infra::run_all(&driver, &fixture).await;

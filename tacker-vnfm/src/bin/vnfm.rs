@@ -114,6 +114,10 @@ struct Args {
     /// The helm v3 binary that renders the Helm charts of CNF packages.
     #[arg(long, env = "TACKER_HELM_BINARY", default_value = "helm")]
     helm_binary: PathBuf,
+    /// Seconds a Kubernetes operation waits for its objects to become ready (or gone)
+    /// before it fails.
+    #[arg(long, env = "TACKER_KUBERNETES_TIMEOUT", default_value_t = 300)]
+    kubernetes_timeout: u64,
     #[command(flatten)]
     sim: SimArgs,
     #[command(flatten)]
@@ -367,9 +371,10 @@ fn assemble(args: &Args, store: Arc<dyn Store>, data_dir: &Path, api_root: &str)
             Default::default(),
             outbound.clone(),
         )?)
-        .vim_type(tacker_drivers_k8s::vim_type_with_helm(
+        .vim_type(tacker_drivers_k8s::vim_type_with(
             outbound,
             HelmConfig::default().with_binary(&args.helm_binary),
+            Duration::from_secs(args.kubernetes_timeout.max(1)),
         )?)
         .builtin_monitors(args.monitors.settings())
         .lcm_config(LcmConfig {
