@@ -29,9 +29,9 @@ use tacker_core::infra::{
     ScaleTarget, VNFC_POWER_STATE, VnfResources, not_supported,
 };
 use tacker_core::model::{
-    AffectedVnfc, ChangeCurrentVnfPkgRequest, ChangeType, HealVnfRequest, InstantiateVnfRequest,
-    KeyValuePairs, OperateVnfRequest, ResourceChanges, ResourceHandle, StopType,
-    TerminateVnfRequest, TerminationType, VnfOperationalStateType, VnfcResourceInfo,
+    AffectedVnfc, ChangeCurrentVnfPkgRequest, ChangeType, ChangeVnfFlavourRequest, HealVnfRequest,
+    InstantiateVnfRequest, KeyValuePairs, OperateVnfRequest, ResourceChanges, ResourceHandle,
+    StopType, TerminateVnfRequest, TerminationType, VnfOperationalStateType, VnfcResourceInfo,
 };
 use tacker_core::package::PackageFiles;
 use tacker_core::vnfd::{DeploymentFlavour, Vdu, Vnfd};
@@ -1756,6 +1756,8 @@ impl InfraDriver for KubernetesInfraDriver {
             .with(InfraOperation::HealVnf)
             .with(InfraOperation::ChangeVnfpkg)
             .with(InfraOperation::Operate)
+            .with(InfraOperation::ChangeFlavour)
+            .with(InfraOperation::RollbackChangeFlavour)
             .with(InfraOperation::RollbackInstantiate)
             .with(InfraOperation::RollbackScale)
             .with(InfraOperation::RollbackChangeVnfpkg)
@@ -1944,6 +1946,56 @@ impl InfraDriver for KubernetesInfraDriver {
         Ok(outcome(ctx, vnfcs, recorded_metadata(ctx, &found)?))
     }
 
+    async fn change_flavour(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &ChangeVnfFlavourRequest,
+    ) -> Result<InfraOutcome> {
+        let flavour = ctx.vnfd.flavour(&request.new_flavour_id).ok_or_else(|| {
+            Error::Unprocessable(format!(
+                "VNFD {} has no flavour {}",
+                ctx.vnfd.descriptor_id, request.new_flavour_id
+            ))
+        })?;
+        let mut session = Session::open(ctx, self.timeout, &self.policy).await?;
+        let found = labelled(&session, &ctx.vnf_instance.id).await?;
+        let (recorded, namespace) = Source::recorded(ctx, &found)?;
+        // The new flavour's manifests or chart, else those of the current one.
+        let source = Source::from_params(&request.additional_params, &ctx.vnf_instance.id)?
+            .or(recorded)
+            .ok_or_else(|| {
+                Error::InvalidRequest(format!(
+                    "additionalParams.{DEF_FILES_PARAM} or .{HELM_CHART_PATH_PARAM} is needed: VNF instance {} records neither manifest files nor a chart",
+                    ctx.vnf_instance.id
+                ))
+            })?;
+        session.naming = source.naming();
+        let level = request.instantiation_level_id.as_deref();
+        let counts: BTreeMap<String, u32> = flavour
+            .vdus
+            .iter()
+            .map(|vdu| (vdu.id.clone(), flavour.vdu_instances_at_level(vdu, level)))
+            .collect();
+        let (namespace, strict) = match request.additional_params.get(NAMESPACE_PARAM) {
+            Some(requested) => (Some(requested.clone()), true),
+            None => (namespace.map(Value::String), false),
+        };
+        // The old flavour's objects that the new one does not have are removed.
+        self.deploy(
+            &session,
+            ctx,
+            ctx.vnfd,
+            flavour,
+            ctx.package,
+            &source,
+            namespace.as_ref(),
+            strict,
+            &counts,
+            true,
+        )
+        .await
+    }
+
     async fn operate(
         &self,
         ctx: &InfraContext<'_>,
@@ -1986,6 +2038,10 @@ impl InfraDriver for KubernetesInfraDriver {
                 // The workloads of the target's aspects, back at the recorded levels.
                 let counts = Self::scale_counts(ctx, target, false)?;
                 self.scale_to(ctx, &counts).await
+            }
+            // The recorded objects of the old flavour, with the recorded counts.
+            Rollback::ChangeFlavour(_) => {
+                self.switch_package(ctx, ctx.vnfd, ctx.package, None).await
             }
             Rollback::ChangeVnfpkg(_) => {
                 self.switch_package(ctx, ctx.vnfd, ctx.package, None).await

@@ -9,7 +9,10 @@
 //!   VDU's `name`, with the replica counts of the instantiation level; readiness is
 //!   awaited with watches and a deadline. Scale uses the workloads' `scale`
 //!   subresource, heal replaces pods, change of package rolls the new manifests out,
-//!   terminate and rollbacks delete everything labelled with the instance. Helm charts
+//!   change of flavour deploys the new flavour's workloads and removes the old ones,
+//!   operate stops every workload (no pods left) and starts it again, terminate and
+//!   rollbacks delete everything labelled with the instance. Objects that name a
+//!   namespace keep it when the request names none, so a VNF may span namespaces. Helm charts
 //!   of the package (Tacker's `helm_chart_path`, `helm_parameters`, `helm_value_names`,
 //!   or v1's `using_helm_install_param`) are rendered by a real `helm` v3 binary
 //!   (`helm template`; [`HelmConfig`]) and deployed the same way.

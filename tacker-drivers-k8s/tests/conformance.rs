@@ -1,7 +1,8 @@
 //! The infra-driver conformance suite of `tacker-core`, run against the Kubernetes
 //! driver with the CNF corpus package `v1-cnf-scale` (a Deployment as VDU1, scaled by
-//! `vdu1_aspect`): on the API-server double (with its fault injection) and on the real
-//! cluster of `scripts/k8s-cluster.sh` (when `TACKER_TEST_K8S_SERVER` is set).
+//! `vdu1_aspect`, in two flavours): on the API-server double (with its fault injection)
+//! and on the real cluster of `scripts/k8s-cluster.sh` (when `TACKER_TEST_K8S_SERVER`
+//! is set).
 
 mod support;
 
@@ -47,6 +48,11 @@ async fn conformance_suite(cluster: Cluster) {
     fixture.inspector = Some(Arc::new(support::Inspector(cluster.clone())));
     // A stopped CNF has no pods: START runs its VNFCs on new ones.
     fixture.operate_replaces_compute = true;
+    // The package's other flavour, at its largest level.
+    fixture.change_flavour_to = Some((
+        "scalingsteps".to_owned(),
+        Some("instantiation_level_2".to_owned()),
+    ));
 
     let driver = KubernetesInfraDriver::new().with_timeout(Duration::from_secs(60));
     infra::run_all(&driver, &fixture).await;
