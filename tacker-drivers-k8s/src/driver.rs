@@ -718,10 +718,10 @@ async fn await_pods(
     }
 }
 
-/// Gives the pods of Deployments and ReplicaSets that a scale out added (not recorded
-/// yet) a deletion cost below every other pod of the instance, so that a scale in (or
-/// the rollback of the scale out) removes them first: the most recently added VNFCs,
-/// even when they were created in the same second as the others.
+/// Gives the pods of Deployments and ReplicaSets that are not recorded (a scale out
+/// or change of flavour added them) a deletion cost below every other pod of the
+/// instance, so that a scale in or a rollback removes them first: the most recently
+/// added VNFCs, even when they were created in the same second as the others.
 async fn mark_added_pods(
     session: &Session,
     ctx: &InfraContext<'_>,
@@ -1487,6 +1487,11 @@ impl KubernetesInfraDriver {
         let objects = self
             .objects(source, package, flavour, namespace_param, replicas)
             .await?;
+        // Where the counts go down (a rollback), the pods not recorded go first.
+        if !recorded_vnfcs(ctx).is_empty() {
+            let pods = pods_of(session, &ctx.vnf_instance.id, flavour).await?;
+            mark_added_pods(session, ctx, &pods).await?;
+        }
         let namespace = namespace_of(&objects, namespace_param, requested_namespace)?;
         let planned = plan(
             session,
@@ -1595,6 +1600,10 @@ impl KubernetesInfraDriver {
             mark_added_pods(&session, ctx, &pods).await?;
             return Ok(outcome);
         }
+        // A scale in, or the rollback of a scale out, removes the pods not recorded
+        // (or added last) first.
+        let before = pods_of(&session, &ctx.vnf_instance.id, ctx.flavour).await?;
+        mark_added_pods(&session, ctx, &before).await?;
         for (vdu_id, count) in counts {
             let vdu = ctx.flavour.vdu(vdu_id).ok_or_else(|| {
                 Error::Unprocessable(format!("flavour {} has no VDU {vdu_id}", ctx.flavour.id))
