@@ -49,6 +49,11 @@ use crate::helm::{HELM_CHART_PATH_PARAM, HelmConfig, HelmSource, helm_name_match
 /// Our field manager for server-side apply.
 pub const FIELD_MANAGER: &str = "tacker-vnfm";
 
+/// The annotation by which the ReplicaSet controller picks the pods a scale in removes:
+/// the lowest cost first (before the newest, which it ranks by creation time to the
+/// second only, and in buckets).
+const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
+
 /// Kinds never swept by terminate: managed by the cluster for other objects.
 const NOT_SWEPT: &[&str] = &["Endpoints", "EndpointSlice", "Event", "ControllerRevision"];
 
@@ -570,6 +575,8 @@ struct PodOfVdu {
     uid: String,
     created: String,
     ready: bool,
+    /// Its `controller.kubernetes.io/pod-deletion-cost` (0 without one).
+    deletion_cost: i32,
 }
 
 /// The live pods of the instance, each attributed to its VDU through its owners.
@@ -624,9 +631,17 @@ async fn pods_of(
         let Some(vdu) = session.naming.vdu_of(flavour, &workload) else {
             continue;
         };
+        let deletion_cost = pod
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(DELETION_COST))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
         out.push(PodOfVdu {
             vdu_id: vdu.id.clone(),
             kind,
+            deletion_cost,
             ready: ready("Pod", &pod),
             namespace: pod.metadata.namespace.clone().unwrap_or_default(),
             uid: pod.metadata.uid.clone().unwrap_or_default(),
@@ -700,6 +715,98 @@ async fn await_pods(
     {
         Ok(pods) => Ok(pods),
         Err(error) => Err(with_pod_reasons(session, instance_id, error).await),
+    }
+}
+
+/// Gives the pods of Deployments and ReplicaSets that are not recorded (a scale out
+/// or change of flavour added them) a deletion cost below every other pod of the
+/// instance, so that a scale in or a rollback removes them first: the most recently
+/// added VNFCs, even when they were created in the same second as the others.
+async fn mark_added_pods(
+    session: &Session,
+    ctx: &InfraContext<'_>,
+    pods: &[PodOfVdu],
+) -> Result<()> {
+    let recorded: BTreeSet<String> = recorded_vnfcs(ctx)
+        .iter()
+        .filter_map(|v| pod_uid(v).map(str::to_owned))
+        .collect();
+    let added: Vec<&PodOfVdu> = pods
+        .iter()
+        .filter(|p| {
+            matches!(p.kind.as_str(), "Deployment" | "ReplicaSet")
+                && !recorded.contains(&p.uid)
+                && p.deletion_cost >= 0
+        })
+        .collect();
+    if added.is_empty() {
+        return Ok(());
+    }
+    let cost = pods
+        .iter()
+        .map(|p| p.deletion_cost)
+        .min()
+        .unwrap_or(0)
+        .min(0)
+        .saturating_sub(1);
+    let (resource, caps) = session.core("Pod")?;
+    for pod in added {
+        let api = session.api(&resource, &caps, Some(&pod.namespace));
+        let patch = json!({"metadata": {"annotations": {DELETION_COST: cost.to_string()}}});
+        match api
+            .patch(&pod.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => {
+                return Err(api_error(
+                    &format!("marking pod {}/{} as added last", pod.namespace, pod.name),
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Waits, with a watch on the instance's pods, until it has none left, not even
+/// terminating ones.
+async fn await_no_pods(session: &Session, ctx: &InfraContext<'_>, timeout: Duration) -> Result<()> {
+    let instance_id = ctx.vnf_instance.id.as_str();
+    let (resource, caps) = session.core("Pod")?;
+    let api = session.api(&resource, &caps, None);
+    let selector = instance_selector(instance_id);
+    let work = async {
+        loop {
+            let list = api
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(|e| api_error("listing the instance's pods", e))?;
+            if list.items.is_empty() {
+                return Ok(());
+            }
+            let version = list.metadata.resource_version.clone().unwrap_or_default();
+            let params = WatchParams::default().labels(&selector).timeout(30);
+            let mut stream = api
+                .watch(&params, &version)
+                .await
+                .map_err(|e| api_error("watching the instance's pods", e))?
+                .boxed();
+            match stream.try_next().await {
+                Ok(Some(WatchEvent::Error(status))) if status.code == 410 => {}
+                Ok(_) => {}
+                Err(e) => return Err(api_error("watching the instance's pods", e)),
+            }
+        }
+    };
+    // A deadline of its own: the stop's grace period may be longer than the session's.
+    tokio::select! {
+        () = ctx.cancel.cancelled() => Err(Error::Cancelled("stopping the VNF: the operation was cancelled".to_owned())),
+        result = tokio::time::timeout(timeout, work) => match result {
+            Ok(result) => result,
+            Err(_) => Err(timed_out("the VNF's pods were not gone", timeout)),
+        },
     }
 }
 
@@ -923,45 +1030,69 @@ impl Found {
 }
 
 /// Every top-level object (no owner) labelled with the instance, of every listable
-/// kind the API server offers.
+/// kind the API server offers (listed eight kinds at a time: a real API server offers
+/// some sixty).
 async fn labelled(session: &Session, instance_id: &str) -> Result<Vec<Found>> {
     let selector = instance_selector(instance_id);
-    let mut found = Vec::new();
-    for group in session.discovery.groups() {
-        for (resource, caps) in group.recommended_resources() {
-            if !caps.supports_operation(verbs::LIST)
-                || !caps.supports_operation(verbs::DELETE)
-                || NOT_SWEPT.contains(&resource.kind.as_str())
-            {
-                continue;
-            }
+    let kinds: Vec<(ApiResource, ApiCapabilities)> = session
+        .discovery
+        .groups()
+        .flat_map(|group| group.recommended_resources())
+        .filter(|(resource, caps)| {
+            caps.supports_operation(verbs::LIST)
+                && caps.supports_operation(verbs::DELETE)
+                && !NOT_SWEPT.contains(&resource.kind.as_str())
+        })
+        .collect();
+    let selector = &selector;
+    let lists: Vec<Result<Vec<Found>>> =
+        futures::stream::iter(kinds.into_iter().map(|(resource, caps)| async move {
             let api = session.api(&resource, &caps, None);
-            let list = match api.list(&ListParams::default().labels(&selector)).await {
+            let list = match api.list(&ListParams::default().labels(selector)).await {
                 Ok(list) => list,
                 // Kinds the identity may not list hold nothing it created.
                 Err(kube::Error::Api(status)) if (403..=405).contains(&status.code) => {
-                    continue;
+                    return Ok(Vec::new());
                 }
                 Err(e) => return Err(api_error(&format!("listing {}", resource.plural), e)),
             };
-            for object in list {
-                if object
-                    .metadata
-                    .owner_references
-                    .as_ref()
-                    .is_some_and(|r| !r.is_empty())
-                {
-                    continue;
-                }
-                found.push(Found {
+            Ok(list
+                .into_iter()
+                .filter(|object| {
+                    object
+                        .metadata
+                        .owner_references
+                        .as_ref()
+                        .is_none_or(|r| r.is_empty())
+                })
+                .map(|object| Found {
                     resource: resource.clone(),
                     caps: caps.clone(),
                     object,
-                });
-            }
-        }
+                })
+                .collect())
+        }))
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let mut found = Vec::new();
+    for list in lists {
+        found.extend(list?);
     }
-    found.sort_by_key(|f| std::cmp::Reverse(rank(f.kind())));
+    found.sort_by(|a, b| {
+        (
+            std::cmp::Reverse(rank(a.kind())),
+            a.kind(),
+            a.namespace(),
+            a.name(),
+        )
+            .cmp(&(
+                std::cmp::Reverse(rank(b.kind())),
+                b.kind(),
+                b.namespace(),
+                b.name(),
+            ))
+    });
     Ok(found)
 }
 
@@ -1074,6 +1205,27 @@ fn recorded_counts(ctx: &InfraContext<'_>) -> BTreeMap<String, u32> {
     counts
 }
 
+/// The pod counts a heal waits for: the recorded ones, except that a scalable
+/// workload has as many pods as it asks for now (heal changes no count, and the
+/// cluster converges to its own).
+fn heal_counts(naming: Naming, ctx: &InfraContext<'_>, found: &[Found]) -> BTreeMap<String, u32> {
+    let mut counts = recorded_counts(ctx);
+    for (vdu_id, count) in &mut counts {
+        let Some(vdu) = ctx.flavour.vdu(vdu_id) else {
+            continue;
+        };
+        let asked = found
+            .iter()
+            .find(|f| scalable(f.kind()) && naming.is_workload_of(ctx.flavour, vdu, &f.name()))
+            .and_then(|f| f.object.data["spec"]["replicas"].as_u64())
+            .and_then(|n| u32::try_from(n).ok());
+        if let Some(asked) = asked {
+            *count = asked;
+        }
+    }
+    counts
+}
+
 fn scalable(kind: &str) -> bool {
     matches!(kind, "Deployment" | "StatefulSet" | "ReplicaSet")
 }
@@ -1125,11 +1277,28 @@ async fn bare_pod_manifest(
     else {
         return Ok(None);
     };
-    if !ctx.package.paths().iter().any(|p| p == file) {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    bare_pod_from_files(ctx, std::slice::from_ref(file), &name, namespace).await
+}
+
+/// The manifest of the bare pod `name` among `files` of the instance's package,
+/// labelled for the instance, when one of them has it.
+async fn bare_pod_from_files(
+    ctx: &InfraContext<'_>,
+    files: &[String],
+    name: &str,
+    namespace: &str,
+) -> Result<Option<Value>> {
+    let paths = ctx.package.paths();
+    let files: Vec<String> = files
+        .iter()
+        .filter(|f| paths.iter().any(|p| p == *f))
+        .cloned()
+        .collect();
+    if files.is_empty() {
         return Ok(None);
     }
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    let objects = read_manifests(ctx.package, std::slice::from_ref(file)).await?;
+    let objects = read_manifests(ctx.package, &files).await?;
     let Some(mut object) = objects
         .into_iter()
         .find(|o| o.kind() == "Pod" && o.name() == name)
@@ -1221,17 +1390,12 @@ impl KubernetesInfraDriver {
             };
             result.map_err(|e| api_error(&format!("stopping {}", workload.describe()), e))?;
         }
-        let none: BTreeMap<String, u32> =
-            ctx.flavour.vdus.iter().map(|v| (v.id.clone(), 0)).collect();
-        await_pods(
-            session,
-            ctx,
-            ctx.flavour,
-            &none,
-            &BTreeSet::new(),
-            self.timeout,
-        )
-        .await?;
+        // Stopped when no pod of the VNF is left, terminating ones included (their
+        // containers run until the grace period ends).
+        let timeout = self
+            .timeout
+            .max(Duration::from_secs(grace.map_or(30, u64::from)));
+        await_no_pods(session, ctx, timeout).await?;
         let vnfcs: Vec<VnfcResourceInfo> = recorded_vnfcs(ctx)
             .into_iter()
             .map(|mut vnfc| {
@@ -1323,6 +1487,11 @@ impl KubernetesInfraDriver {
         let objects = self
             .objects(source, package, flavour, namespace_param, replicas)
             .await?;
+        // Where the counts go down (a rollback), the pods not recorded go first.
+        if !recorded_vnfcs(ctx).is_empty() {
+            let pods = pods_of(session, &ctx.vnf_instance.id, flavour).await?;
+            mark_added_pods(session, ctx, &pods).await?;
+        }
         let namespace = namespace_of(&objects, namespace_param, requested_namespace)?;
         let planned = plan(
             session,
@@ -1413,7 +1582,7 @@ impl KubernetesInfraDriver {
             let mut all = recorded_counts(ctx);
             all.extend(counts.iter().map(|(vdu, n)| (vdu.clone(), *n)));
             let namespace = namespace.map(Value::String);
-            return self
+            let outcome = self
                 .deploy(
                     &session,
                     ctx,
@@ -1426,8 +1595,15 @@ impl KubernetesInfraDriver {
                     &all,
                     false,
                 )
-                .await;
+                .await?;
+            let pods = pods_of(&session, &ctx.vnf_instance.id, ctx.flavour).await?;
+            mark_added_pods(&session, ctx, &pods).await?;
+            return Ok(outcome);
         }
+        // A scale in, or the rollback of a scale out, removes the pods not recorded
+        // (or added last) first.
+        let before = pods_of(&session, &ctx.vnf_instance.id, ctx.flavour).await?;
+        mark_added_pods(&session, ctx, &before).await?;
         for (vdu_id, count) in counts {
             let vdu = ctx.flavour.vdu(vdu_id).ok_or_else(|| {
                 Error::Unprocessable(format!("flavour {} has no VDU {vdu_id}", ctx.flavour.id))
@@ -1472,6 +1648,7 @@ impl KubernetesInfraDriver {
             self.timeout,
         )
         .await?;
+        mark_added_pods(&session, ctx, &pods).await?;
         let vnfcs = vnfcs(ctx, ctx.vnfd, &pods, &BTreeSet::new());
         Ok(outcome(ctx, vnfcs, recorded_metadata(ctx, &found)?))
     }
@@ -1770,11 +1947,11 @@ impl InfraDriver for KubernetesInfraDriver {
                 .map_err(|e| api_error(&format!("re-creating pod {namespace}/{name}"), e))?;
             }
         }
-        let counts = recorded_counts(ctx);
+        let found = labelled(&session, &ctx.vnf_instance.id).await?;
+        let counts = heal_counts(session.naming, ctx, &found);
         let pods = await_pods(&session, ctx, ctx.flavour, &counts, &gone, self.timeout).await?;
         let healed: BTreeSet<String> = victims.iter().map(|v| v.id.clone()).collect();
         let vnfcs = vnfcs(ctx, ctx.vnfd, &pods, &healed);
-        let found = labelled(&session, &ctx.vnf_instance.id).await?;
         Ok(outcome(ctx, vnfcs, recorded_metadata(ctx, &found)?))
     }
 

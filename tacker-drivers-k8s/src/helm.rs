@@ -370,16 +370,14 @@ pub(crate) async fn render(
                 )),
                 other => other,
             })?;
-        let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(
-            &text,
-            tacker_core::vnfd::yaml::safe_options(),
-        )
-        .map_err(|e| {
-            Error::Unprocessable(format!(
-                "chart {} rendered YAML that does not parse: {e}",
-                release.chart
-            ))
-        })?;
+        let documents: Vec<Value> =
+            serde_saphyr::from_multiple_with_options(&text, crate::manifest::yaml_options())
+                .map_err(|e| {
+                    Error::Unprocessable(format!(
+                        "chart {} rendered YAML that does not parse: {e}",
+                        release.chart
+                    ))
+                })?;
         for value in documents {
             if value.is_null() || value["metadata"]["annotations"][HOOK_ANNOTATION].is_string() {
                 continue;

@@ -177,11 +177,8 @@ pub async fn read_manifests(
         let bytes = verified(package, &artifacts, file, DEF_FILES_PARAM).await?;
         let text = String::from_utf8(bytes)
             .map_err(|_| Error::Unprocessable(format!("{file} is not UTF-8 text")))?;
-        let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(
-            &text,
-            tacker_core::vnfd::yaml::safe_options(),
-        )
-        .map_err(|e| Error::Unprocessable(format!("{file} is not valid YAML: {e}")))?;
+        let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(&text, yaml_options())
+            .map_err(|e| Error::Unprocessable(format!("{file} is not valid YAML: {e}")))?;
         for (index, value) in documents.into_iter().enumerate() {
             if value.is_null() {
                 continue;
@@ -206,6 +203,14 @@ pub async fn read_manifests(
         }
     }
     Ok(objects)
+}
+
+/// How manifests are read: the VNFM's safe settings, and integers with a leading zero
+/// in base 8 as Kubernetes reads them (YAML 1.1: `defaultMode: 0644` is 420).
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
+    let mut options = tacker_core::vnfd::yaml::safe_options();
+    options.legacy_octal_numbers = true;
+    options
 }
 
 /// The namespace of the VNF's objects that name none. `strict` (the request's
@@ -304,6 +309,17 @@ pub fn rank(kind: &str) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leading_zero_integers_are_octal_as_kubernetes_reads_them() {
+        let documents: Vec<Value> = serde_saphyr::from_multiple_with_options(
+            "spec:\n  defaultMode: 0644\n  replicas: 10\n",
+            yaml_options(),
+        )
+        .expect("the manifest parses");
+        assert_eq!(documents[0]["spec"]["defaultMode"], 420);
+        assert_eq!(documents[0]["spec"]["replicas"], 10);
+    }
 
     #[test]
     fn labelling_adds_no_field_an_object_does_not_have() {

@@ -1,10 +1,14 @@
-//! The Kubernetes infra driver on the API-server double with the CNF corpus packages:
-//! every workload kind as a VDU, scale, heal, terminate, change of package and its
-//! rollback, readiness failures that end in an error after the deadline and complete
-//! when retried once the fault is cleared, and rollbacks that remove what was applied.
+//! The Kubernetes infra driver with the CNF corpus packages: every workload kind as a
+//! VDU, scale, heal, operate, terminate, change of package and its rollback, bad
+//! requests, on the API-server double and on the real cluster of
+//! `scripts/k8s-cluster.sh` (when `TACKER_TEST_K8S_SERVER` is set); on the double
+//! only, with its fault injection: readiness failures that end in an error after the
+//! deadline and complete when retried once the fault is cleared, and rollbacks that
+//! remove what was applied.
 
 mod support;
 
+use support::cluster::Cluster;
 use support::cnf::{Cnf, changed};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -26,6 +30,7 @@ use tacker_drivers_k8s::testkit::PodFault;
 const CNF_RESOURCES: &[&str] = &[
     "Files/kubernetes/storage-class.yaml",
     "Files/kubernetes/persistent-volume-0.yaml",
+    "Files/kubernetes/persistent-volume-1.yaml",
     "Files/kubernetes/config-map.yaml",
     "Files/kubernetes/role_rolebinding_SA.yaml",
     "Files/kubernetes/replicaset_service_secret.yaml",
@@ -35,21 +40,53 @@ const CNF_RESOURCES: &[&str] = &[
     "Files/kubernetes/daemon-set.yaml",
 ];
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_workload_kind_instantiates_scales_heals_and_terminates() {
+/// Runs `body` on the double and, as a second test, on the real cluster.
+macro_rules! on_both {
+    ($double:ident, $real:ident, $body:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $double() {
+            $body(Cluster::double(Duration::from_millis(20)).await).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $real() {
+            if let Some(cluster) = Cluster::real(stringify!($body)).await {
+                $body(cluster).await;
+            }
+        }
+    };
+}
+
+on_both!(
+    every_workload_kind_on_the_double,
+    every_workload_kind_on_the_real_cluster,
+    every_workload_kind_instantiates_scales_heals_and_terminates
+);
+
+async fn every_workload_kind_instantiates_scales_heals_and_terminates(cluster: Cluster) {
     let Some(corpus) = support::corpus() else {
         return;
     };
-    let double = Arc::new(support::double(Duration::from_millis(20)).await);
-    let (vnfd, package) = support::corpus_package(&corpus, "v2-cnf-instantiate-cnf-resources");
+    let cluster = Arc::new(cluster);
+    let ns = cluster.namespace().to_owned();
+    let (vnfd, package) = cluster.package(&corpus, "v2-cnf-instantiate-cnf-resources");
     let flavour = vnfd.flavour("simple").expect("flavour simple").clone();
-    let mut cnf = Cnf::new(double.clone(), vnfd, package, Duration::from_secs(60));
+    let mut cnf = Cnf::new(cluster.clone(), vnfd, package, Duration::from_secs(60));
 
     let instantiated = cnf.instantiate(CNF_RESOURCES).await;
+    // A DaemonSet has a pod on every node, whatever the VNFD says.
+    let nodes = cluster.schedulable_nodes().await;
     let expected: BTreeMap<String, u32> = flavour
         .vdus
         .iter()
-        .map(|vdu| (vdu.id.clone(), flavour.vdu_instances_at_level(vdu, None)))
+        .map(|vdu| {
+            let count = if vdu.id == "VDU6" {
+                nodes
+            } else {
+                flavour.vdu_instances_at_level(vdu, None)
+            };
+            (vdu.id.clone(), count)
+        })
         .collect();
     assert_eq!(cnf.counts(), expected, "one VNFC per pod, per VDU");
     let kinds: BTreeMap<String, String> = instantiated
@@ -77,8 +114,9 @@ async fn every_workload_kind_instantiates_scales_heals_and_terminates() {
         ])
     );
     for vnfc in &instantiated.resources.vnfc_resource_info {
-        let pod = double
-            .object("", "pods", "default", &vnfc.compute_resource.resource_id)
+        let pod = cluster
+            .object("", "pods", &ns, &vnfc.compute_resource.resource_id)
+            .await
             .unwrap_or_else(|| panic!("pod of VNFC {} exists", vnfc.id));
         assert_eq!(
             pod["metadata"]["labels"][INSTANCE_LABEL],
@@ -89,10 +127,16 @@ async fn every_workload_kind_instantiates_scales_heals_and_terminates() {
         changed(&instantiated, ChangeType::Added).len(),
         instantiated.resources.vnfc_resource_info.len()
     );
-    let held = cnf.labelled();
+    let held = cnf.labelled().await;
     for (kind, name) in [
-        ("StorageClass", "curry-sc-local"),
-        ("PersistentVolume", "curry-sc-pv"),
+        (
+            "StorageClass",
+            &*cluster.cluster_scoped_name("curry-sc-local"),
+        ),
+        (
+            "PersistentVolume",
+            &*cluster.cluster_scoped_name("curry-sc-pv"),
+        ),
         ("ConfigMap", "curry-test001"),
         ("Role", "curry-role"),
         ("RoleBinding", "curry-rolebinding"),
@@ -106,8 +150,9 @@ async fn every_workload_kind_instantiates_scales_heals_and_terminates() {
             "{kind} {name} is applied and labelled: {held:?}"
         );
     }
-    let deployment = double
-        .object("apps", "deployments", "default", "vdu2")
+    let deployment = cluster
+        .object("apps", "deployments", &ns, "vdu2")
+        .await
         .expect("the Deployment exists");
     assert_eq!(
         deployment["metadata"]["managedFields"][0]["manager"], "tacker-vnfm",
@@ -120,8 +165,9 @@ async fn every_workload_kind_instantiates_scales_heals_and_terminates() {
     assert_eq!(cnf.counts()["VDU5"], before["VDU5"] + 1);
     assert_eq!(changed(&out, ChangeType::Added).len(), 1);
     assert!(
-        double
-            .object("", "persistentvolumeclaims", "default", "www-vdu5-1")
+        cluster
+            .object("", "persistentvolumeclaims", &ns, "www-vdu5-1")
+            .await
             .is_some(),
         "the new StatefulSet pod has its claim"
     );
@@ -140,8 +186,9 @@ async fn every_workload_kind_instantiates_scales_heals_and_terminates() {
     // Heal a Deployment pod (replaced by its ReplicaSet) and the bare Pod (re-created).
     let (vdu2_vnfc, vdu2_pod) = cnf.vnfc_of("VDU2");
     let (vdu1_vnfc, vdu1_pod) = cnf.vnfc_of("VDU1");
-    let old_uid = double
-        .object("", "pods", "default", &vdu1_pod)
+    let old_uid = cluster
+        .object("", "pods", &ns, &vdu1_pod)
+        .await
         .expect("the bare pod exists")["metadata"]["uid"]
         .clone();
     let healed = cnf.heal(vec![vdu2_vnfc.clone(), vdu1_vnfc.clone()]).await;
@@ -154,9 +201,10 @@ async fn every_workload_kind_instantiates_scales_heals_and_terminates() {
         vdu2_pod,
         "a new pod serves VDU2's VNFC"
     );
-    assert!(double.object("", "pods", "default", &vdu2_pod).is_none());
-    let new_uid = double
-        .object("", "pods", "default", &vdu1_pod)
+    assert!(cluster.object("", "pods", &ns, &vdu2_pod).await.is_none());
+    let new_uid = cluster
+        .object("", "pods", &ns, &vdu1_pod)
+        .await
         .expect("the bare pod is back")["metadata"]["uid"]
         .clone();
     assert_ne!(old_uid, new_uid, "the bare pod was re-created");
@@ -166,24 +214,24 @@ async fn every_workload_kind_instantiates_scales_heals_and_terminates() {
     let client = tacker_drivers_k8s::connect(&cnf.vim)
         .await
         .expect("a client");
-    let maps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
-        kube::Api::namespaced(client, "default");
+    let maps: kube::Api<k8s_openapi::api::core::v1::ConfigMap> = kube::Api::namespaced(client, &ns);
     maps.delete("curry-test001", &kube::api::DeleteParams::default())
         .await
         .expect("the ConfigMap is deleted behind the VNFM's back");
-    let before: BTreeSet<String> = double.pod_names("default").into_iter().collect();
+    let before: BTreeSet<String> = cluster.pod_names(&ns).await.into_iter().collect();
     let healed = cnf.heal(Vec::new()).await;
     assert_eq!(
         changed(&healed, ChangeType::Modified).len(),
         healed.resources.vnfc_resource_info.len()
     );
     assert!(
-        double
-            .object("", "configmaps", "default", "curry-test001")
+        cluster
+            .object("", "configmaps", &ns, "curry-test001")
+            .await
             .is_some(),
         "whole-VNF heal re-applied the ConfigMap"
     );
-    let after: BTreeSet<String> = double.pod_names("default").into_iter().collect();
+    let after: BTreeSet<String> = cluster.pod_names(&ns).await.into_iter().collect();
     assert!(
         before
             .intersection(&after)
@@ -198,12 +246,12 @@ async fn every_workload_kind_instantiates_scales_heals_and_terminates() {
         healed.resources.vnfc_resource_info.len()
     );
     assert_eq!(
-        cnf.labelled(),
+        cnf.labelled().await,
         Vec::new(),
         "terminate leaves nothing behind"
     );
     assert!(
-        double.pod_names("default").is_empty(),
+        cluster.pod_names(&ns).await.is_empty(),
         "the pods went with their workloads"
     );
 }
@@ -213,11 +261,13 @@ async fn a_workload_that_never_becomes_ready_fails_then_a_retry_completes() {
     let Some(corpus) = support::corpus() else {
         return;
     };
+    // Faults are injected into the double: this runs on it only.
     let double = Arc::new(support::double(Duration::from_millis(20)).await);
+    let cluster = Arc::new(Cluster::of_double(double.clone()));
     let (vnfd, package) = support::corpus_package(&corpus, "v1-cnf-scale");
-    let mut cnf = Cnf::new(double.clone(), vnfd, package, Duration::from_secs(2));
+    let mut cnf = Cnf::new(cluster.clone(), vnfd, package, Duration::from_secs(2));
     let files = ["Files/kubernetes/deployment_scale.yaml"];
-    let request = Cnf::instantiate_request(&files);
+    let request = cnf.instantiate_request(&files);
 
     double.inject_fault("nginx", PodFault::ImagePull);
     let op = new_id();
@@ -236,7 +286,7 @@ async fn a_workload_that_never_becomes_ready_fails_then_a_retry_completes() {
         other => panic!("instantiate with an unpullable image must fail, not {other:?}"),
     }
     assert!(
-        !cnf.labelled().is_empty(),
+        !cnf.labelled().await.is_empty(),
         "the failed instantiate applied the Deployment"
     );
 
@@ -289,7 +339,7 @@ async fn a_workload_that_never_becomes_ready_fails_then_a_retry_completes() {
     // Rollback of instantiate removes everything that was applied.
     let op = new_id();
     let mut fresh = Cnf::new(
-        double.clone(),
+        cluster.clone(),
         cnf.vnfd.clone(),
         (*cnf.package).clone(),
         Duration::from_secs(2),
@@ -302,20 +352,26 @@ async fn a_workload_that_never_becomes_ready_fails_then_a_retry_completes() {
         .expect("rollback of instantiate completes");
     assert!(removed.resources.vnfc_resource_info.is_empty());
     assert_eq!(
-        cnf.labelled(),
+        cnf.labelled().await,
         Vec::new(),
         "rollback removed what was applied"
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn change_of_package_rolls_out_and_its_rollback_restores() {
+on_both!(
+    change_of_package_on_the_double,
+    change_of_package_on_the_real_cluster,
+    change_of_package_rolls_out_and_its_rollback_restores
+);
+
+async fn change_of_package_rolls_out_and_its_rollback_restores(cluster: Cluster) {
     let Some(corpus) = support::corpus() else {
         return;
     };
-    let double = Arc::new(support::double(Duration::from_millis(20)).await);
-    let (vnfd, package) = support::corpus_package(&corpus, "v2-cnf-container-update-before");
-    let (new_vnfd, new_package) = support::corpus_package(&corpus, "v2-cnf-container-update-after");
+    let cluster = Arc::new(cluster);
+    let ns = cluster.namespace().to_owned();
+    let (vnfd, package) = cluster.package(&corpus, "v2-cnf-container-update-before");
+    let (new_vnfd, new_package) = cluster.package(&corpus, "v2-cnf-container-update-after");
     let files_before: Vec<String> = package
         .paths()
         .into_iter()
@@ -326,7 +382,7 @@ async fn change_of_package_rolls_out_and_its_rollback_restores() {
         .into_iter()
         .filter(|p| p.starts_with("Files/kubernetes/"))
         .collect();
-    let mut cnf = Cnf::new(double.clone(), vnfd, package, Duration::from_secs(60));
+    let mut cnf = Cnf::new(cluster.clone(), vnfd, package, Duration::from_secs(60));
     let before_refs: Vec<&str> = files_before.iter().map(String::as_str).collect();
     cnf.instantiate(&before_refs).await;
     let recorded = cnf.counts();
@@ -348,19 +404,22 @@ async fn change_of_package_rolls_out_and_its_rollback_restores() {
         .change_vnfpkg(&cnf.ctx(&op), &request, &new_vnfd, &new_package)
         .await
         .expect("change of package completes");
-    let deployment = double
-        .object("apps", "deployments", "default", "vdu1-update")
+    let deployment = cluster
+        .object("apps", "deployments", &ns, "vdu1-update")
+        .await
         .expect("the Deployment exists");
     assert_eq!(
         deployment["spec"]["template"]["spec"]["containers"][0]["image"], "cirros",
         "the new manifest is applied"
     );
     assert!(
-        double
-            .object("", "configmaps", "default", "cm-data")
+        cluster
+            .object("", "configmaps", &ns, "cm-data")
+            .await
             .is_some()
-            && double
-                .object("", "secrets", "default", "secret-data")
+            && cluster
+                .object("", "secrets", &ns, "secret-data")
+                .await
                 .is_some(),
         "objects of the new package exist"
     );
@@ -382,8 +441,9 @@ async fn change_of_package_rolls_out_and_its_rollback_restores() {
         .rollback(&cnf.ctx(&op), &Rollback::ChangeVnfpkg(&request))
         .await
         .expect("rollback of change of package completes");
-    let deployment = double
-        .object("apps", "deployments", "default", "vdu1-update")
+    let deployment = cluster
+        .object("apps", "deployments", &ns, "vdu1-update")
+        .await
         .expect("the Deployment exists");
     assert_eq!(
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
@@ -396,18 +456,24 @@ async fn change_of_package_rolls_out_and_its_rollback_restores() {
     assert_eq!(counts, recorded);
     cnf.record(AppliedOperation::Rollback, &rolled_back);
     cnf.terminate().await;
-    assert_eq!(cnf.labelled(), Vec::new());
+    assert_eq!(cnf.labelled().await, Vec::new());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_requests_are_refused_before_anything_is_applied() {
+on_both!(
+    bad_requests_on_the_double,
+    bad_requests_on_the_real_cluster,
+    bad_requests_are_refused_before_anything_is_applied
+);
+
+async fn bad_requests_are_refused_before_anything_is_applied(cluster: Cluster) {
     let Some(corpus) = support::corpus() else {
         return;
     };
-    let double = Arc::new(support::double(Duration::from_millis(20)).await);
-    let (vnfd, package) = support::corpus_package(&corpus, "v1-cnf-scale");
+    let cluster = Arc::new(cluster);
+    let ns = cluster.namespace().to_owned();
+    let (vnfd, package) = cluster.package(&corpus, "v1-cnf-scale");
     let cnf = Cnf::new(
-        double.clone(),
+        cluster.clone(),
         vnfd.clone(),
         package,
         Duration::from_secs(5),
@@ -418,7 +484,7 @@ async fn bad_requests_are_refused_before_anything_is_applied() {
         .driver
         .instantiate(
             &cnf.ctx(&op),
-            &Cnf::instantiate_request(&["Definitions/helloworld3_df_simple.yaml"]),
+            &cnf.instantiate_request(&["Definitions/helloworld3_df_simple.yaml"]),
         )
         .await;
     match unlisted {
@@ -438,7 +504,7 @@ async fn bad_requests_are_refused_before_anything_is_applied() {
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: vdu1-scale\n",
     );
     let cnf_tampered = Cnf::new(
-        double.clone(),
+        cluster.clone(),
         vnfd.clone(),
         tampered,
         Duration::from_secs(5),
@@ -447,7 +513,7 @@ async fn bad_requests_are_refused_before_anything_is_applied() {
         .driver
         .instantiate(
             &cnf_tampered.ctx(&op),
-            &Cnf::instantiate_request(&["Files/kubernetes/deployment_scale.yaml"]),
+            &cnf_tampered.instantiate_request(&["Files/kubernetes/deployment_scale.yaml"]),
         )
         .await;
     match result {
@@ -458,13 +524,13 @@ async fn bad_requests_are_refused_before_anything_is_applied() {
         other => panic!("a file whose digest differs must be Unprocessable, not {other:?}"),
     }
 
-    let mut request = Cnf::instantiate_request(&["Files/kubernetes/deployment_scale.yaml"]);
+    let mut request = cnf.instantiate_request(&["Files/kubernetes/deployment_scale.yaml"]);
     request
         .additional_params
         .insert("namespace".into(), serde_json::json!("elsewhere"));
     match cnf.driver.instantiate(&cnf.ctx(&op), &request).await {
         Err(Error::Unprocessable(m)) => assert!(
-            m.contains("vdu1-scale") && m.contains("elsewhere") && m.contains("default"),
+            m.contains("vdu1-scale") && m.contains("elsewhere") && m.contains(&ns),
             "{m}"
         ),
         other => panic!("a namespace conflict must be Unprocessable, not {other:?}"),
@@ -490,17 +556,23 @@ async fn bad_requests_are_refused_before_anything_is_applied() {
             .contains(InfraOperation::ChangeExtConn),
         "change of external connectivity is not offered"
     );
-    assert_eq!(cnf.labelled(), Vec::new(), "nothing was applied");
+    assert_eq!(cnf.labelled().await, Vec::new(), "nothing was applied");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operate_stops_every_workload_kind_and_starts_it_again() {
+on_both!(
+    operate_on_the_double,
+    operate_on_the_real_cluster,
+    operate_stops_every_workload_kind_and_starts_it_again
+);
+
+async fn operate_stops_every_workload_kind_and_starts_it_again(cluster: Cluster) {
     let Some(corpus) = support::corpus() else {
         return;
     };
-    let double = Arc::new(support::double(Duration::from_millis(20)).await);
-    let (vnfd, package) = support::corpus_package(&corpus, "v2-cnf-instantiate-cnf-resources");
-    let mut cnf = Cnf::new(double.clone(), vnfd, package, Duration::from_secs(60));
+    let cluster = Arc::new(cluster);
+    let ns = cluster.namespace().to_owned();
+    let (vnfd, package) = cluster.package(&corpus, "v2-cnf-instantiate-cnf-resources");
+    let mut cnf = Cnf::new(cluster.clone(), vnfd, package, Duration::from_secs(60));
     cnf.instantiate(CNF_RESOURCES).await;
     let before = cnf.counts();
     let ids: BTreeSet<String> = cnf
@@ -509,12 +581,13 @@ async fn operate_stops_every_workload_kind_and_starts_it_again() {
         .iter()
         .flat_map(|i| i.vnfc_resource_info.iter().map(|v| v.id.clone()))
         .collect();
-    let replicas = |name: &str| {
-        double
-            .object("apps", "deployments", "default", name)
+    let replicas = async |name: &str| {
+        cluster
+            .object("apps", "deployments", &ns, name)
+            .await
             .map(|d| d["spec"]["replicas"].clone())
     };
-    let deployment_replicas = replicas("vdu2");
+    let deployment_replicas = replicas("vdu2").await;
 
     let stop = OperateVnfRequest {
         change_state_to: VnfOperationalStateType::Stopped,
@@ -527,14 +600,9 @@ async fn operate_stops_every_workload_kind_and_starts_it_again() {
         .driver
         .operate(&cnf.ctx(&op), &stop)
         .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "stop fails: {e}; pods left {:?}",
-                double.pod_names("default")
-            )
-        });
+        .unwrap_or_else(|e| panic!("stop fails: {e}"));
     assert_eq!(
-        double.pod_names("default"),
+        cluster.pod_names(&ns).await,
         Vec::<String>::new(),
         "no pod runs"
     );
@@ -546,7 +614,7 @@ async fn operate_stops_every_workload_kind_and_starts_it_again() {
             .all(|v| v.metadata[VNFC_POWER_STATE] == "STOPPED"),
         "the VNFCs stay, stopped: {stopped:?}"
     );
-    assert_eq!(replicas("vdu2"), Some(serde_json::json!(0)));
+    assert_eq!(replicas("vdu2").await, Some(serde_json::json!(0)));
     cnf.record(AppliedOperation::Operate(&stop), &stopped);
 
     let start = OperateVnfRequest {
@@ -574,10 +642,10 @@ async fn operate_stops_every_workload_kind_and_starts_it_again() {
         .collect();
     assert_eq!(again, ids, "the VNFCs keep their ids");
     assert_eq!(
-        replicas("vdu2"),
+        replicas("vdu2").await,
         deployment_replicas,
         "the replicas come back"
     );
     cnf.terminate().await;
-    assert_eq!(cnf.labelled(), Vec::new());
+    assert_eq!(cnf.labelled().await, Vec::new());
 }

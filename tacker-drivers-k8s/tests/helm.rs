@@ -1,8 +1,10 @@
 //! CNFs from Helm charts (the two Helm packages of the corpus) through the Kubernetes
-//! infra driver, rendered by a real `helm` v3 binary, on the API-server double:
+//! infra driver, rendered by a real `helm` v3 binary, on the API-server double and on
+//! the real cluster of `scripts/k8s-cluster.sh` (when `TACKER_TEST_K8S_SERVER` is set):
 //! instantiate with Tacker's v2 and v1 parameters, scale out and in through the
 //! replica values, heal, change of package (a new chart) and its rollback, terminate;
-//! pods that never become ready fail the operation with the reason, and its rollback
+//! pods that never become ready (a node selector no node has; on the double also an
+//! image that cannot be pulled) fail the operation with the reason, and its rollback
 //! leaves nothing behind; bad chart parameters are refused before anything is applied.
 
 mod support;
@@ -13,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use support::cluster::Cluster;
 use support::cnf::{Cnf, changed};
 use tacker_core::infra::{InfraDriver, Rollback};
 use tacker_core::model::{
@@ -98,24 +101,47 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn image_of(double: &tacker_drivers_k8s::testkit::ApiServerDouble, ns: &str, name: &str) -> Value {
-    double
+async fn image_of(cluster: &Cluster, ns: &str, name: &str) -> Value {
+    cluster
         .object("apps", "deployments", ns, name)
+        .await
         .unwrap_or_else(|| panic!("Deployment {ns}/{name} exists"))["spec"]["template"]["spec"]
         ["containers"][0]["image"]
         .clone()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_v2_chart_goes_through_its_whole_life() {
+/// Runs `body` on the double and, as a second test, on the real cluster.
+macro_rules! on_both {
+    ($double:ident, $real:ident, $body:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $double() {
+            $body(Cluster::double(Duration::from_millis(20)).await).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $real() {
+            if let Some(cluster) = Cluster::real(stringify!($body)).await {
+                $body(cluster).await;
+            }
+        }
+    };
+}
+
+on_both!(
+    a_v2_chart_on_the_double,
+    a_v2_chart_on_the_real_cluster,
+    a_v2_chart_goes_through_its_whole_life
+);
+
+async fn a_v2_chart_goes_through_its_whole_life(cluster: Cluster) {
     let (Some(corpus), Some(helm)) = (support::corpus(), support::helm_binary()) else {
         return;
     };
-    let double = Arc::new(support::double(Duration::from_millis(20)).await);
-    let (vnfd, package) = support::corpus_package(&corpus, "v2-helm-instantiate");
-    let mut cnf = Cnf::new(double.clone(), vnfd, package, Duration::from_secs(60));
+    let cluster = Arc::new(cluster);
+    let (vnfd, package) = cluster.package(&corpus, "v2-helm-instantiate");
+    let mut cnf = Cnf::new(cluster.clone(), vnfd, package, Duration::from_secs(60));
     cnf.driver = driver(&helm, Duration::from_secs(60));
-    let ns = "default";
+    let ns = cluster.namespace();
     let outcome = cnf
         .instantiate_with(InstantiateVnfRequest {
             flavour_id: "simple".into(),
@@ -142,8 +168,9 @@ async fn a_v2_chart_goes_through_its_whole_life() {
         );
     }
     // The chart's values: the parameters given, the replica counts mapped.
-    let service = double
+    let service = cluster
         .object("", "services", ns, &format!("{release}-test-chart"))
+        .await
         .expect("the chart's Service exists");
     assert_eq!(service["spec"]["ports"][0]["port"], 8081);
     assert_eq!(
@@ -152,15 +179,16 @@ async fn a_v2_chart_goes_through_its_whole_life() {
     );
     assert_eq!(outcome.metadata["namespace"], ns);
     assert_eq!(
-        image_of(&double, ns, &format!("vdu1-{release}")),
+        image_of(&cluster, ns, &format!("vdu1-{release}")).await,
         "nginx:1.16.0"
     );
 
     // Scale out and in through the mapped replica value.
     cnf.scale("vdu1_aspect", 1, ScaleType::ScaleOut).await;
     assert_eq!(cnf.counts()["VDU1"], 2);
-    let deployment = double
+    let deployment = cluster
         .object("apps", "deployments", ns, &format!("vdu1-{release}"))
+        .await
         .expect("the Deployment exists");
     assert_eq!(deployment["spec"]["replicas"], 2);
     cnf.scale("vdu1_aspect", 0, ScaleType::ScaleIn).await;
@@ -189,12 +217,13 @@ async fn a_v2_chart_goes_through_its_whole_life() {
         .await
         .expect("change of package completes");
     assert_eq!(
-        image_of(&double, ns, &format!("vdu1-{release}")),
+        image_of(&cluster, ns, &format!("vdu1-{release}")).await,
         "cirros:1.16.0"
     );
     assert_eq!(
-        double
+        cluster
             .object("", "services", ns, &format!("{release}-test-chart"))
+            .await
             .expect("the Service stays")["spec"]["ports"][0]["port"],
         8081,
         "the recorded values apply to the new chart"
@@ -206,24 +235,30 @@ async fn a_v2_chart_goes_through_its_whole_life() {
         .await
         .expect("rollback of change of package completes");
     assert_eq!(
-        image_of(&double, ns, &format!("vdu1-{release}")),
+        image_of(&cluster, ns, &format!("vdu1-{release}")).await,
         "nginx:1.16.0"
     );
     cnf.record(AppliedOperation::Rollback, &rolled_back);
     assert_eq!(cnf.counts().values().sum::<u32>(), 2);
 
     cnf.terminate().await;
-    assert_eq!(cnf.labelled(), Vec::new(), "terminate leaves nothing");
+    assert_eq!(cnf.labelled().await, Vec::new(), "terminate leaves nothing");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v1_parameters_install_one_release_per_vdu() {
+on_both!(
+    v1_parameters_on_the_double,
+    v1_parameters_on_the_real_cluster,
+    v1_parameters_install_one_release_per_vdu
+);
+
+async fn v1_parameters_install_one_release_per_vdu(cluster: Cluster) {
     let (Some(corpus), Some(helm)) = (support::corpus(), support::helm_binary()) else {
         return;
     };
-    let double = Arc::new(support::double(Duration::from_millis(20)).await);
-    let (vnfd, package) = support::corpus_package(&corpus, "v1-helm-chart");
-    let mut cnf = Cnf::new(double.clone(), vnfd, package, Duration::from_secs(60));
+    let cluster = Arc::new(cluster);
+    let ns = cluster.namespace().to_owned();
+    let (vnfd, package) = cluster.package(&corpus, "v1-helm-chart");
+    let mut cnf = Cnf::new(cluster.clone(), vnfd, package, Duration::from_secs(60));
     cnf.driver = driver(&helm, Duration::from_secs(60));
     let chart = "Files/kubernetes/localhelm-0.1.0.tgz";
     let release = |name: &str| {
@@ -235,7 +270,7 @@ async fn v1_parameters_install_one_release_per_vdu() {
         .instantiate_with(InstantiateVnfRequest {
             flavour_id: flavour,
             additional_params: params(json!({
-                "namespace": "default",
+                "namespace": ns,
                 "using_helm_install_param": [release("vdu1"), release("vdu2")]
             })),
             ..InstantiateVnfRequest::default()
@@ -249,29 +284,89 @@ async fn v1_parameters_install_one_release_per_vdu() {
         .collect();
     assert_eq!(vdus, ["VDU1", "VDU2"], "{outcome:?}");
     assert!(
-        double
-            .object("apps", "deployments", "default", "vdu1-localhelm")
+        cluster
+            .object("apps", "deployments", &ns, "vdu1-localhelm")
+            .await
             .is_some()
     );
     cnf.scale("vdu1_aspect", 1, ScaleType::ScaleOut).await;
     assert_eq!(cnf.counts()["VDU1"], 2);
     cnf.terminate().await;
-    assert_eq!(cnf.labelled(), Vec::new());
+    assert_eq!(cnf.labelled().await, Vec::new());
+}
+
+/// Why the pods of the chart never become ready.
+#[derive(Debug, Clone, Copy)]
+enum NeverReady {
+    /// `helm_parameters` give the pods a node selector that no node has: they stay
+    /// Pending, unschedulable.
+    NoNode,
+    /// The double cannot pull the image (fault injection).
+    ImagePull,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pods_that_never_become_ready_fail_with_the_reason_and_rollback_leaves_nothing() {
+async fn unschedulable_pods_fail_with_the_reason_on_the_double() {
+    pods_that_never_become_ready_fail_with_the_reason_and_rollback_leaves_nothing(
+        Cluster::double(Duration::from_millis(20)).await,
+        NeverReady::NoNode,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unpullable_images_fail_with_the_reason_on_the_double() {
+    pods_that_never_become_ready_fail_with_the_reason_and_rollback_leaves_nothing(
+        Cluster::double(Duration::from_millis(20)).await,
+        NeverReady::ImagePull,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unschedulable_pods_fail_with_the_reason_on_the_real_cluster() {
+    if let Some(cluster) = Cluster::real("unschedulable_pods_fail_with_the_reason").await {
+        pods_that_never_become_ready_fail_with_the_reason_and_rollback_leaves_nothing(
+            cluster,
+            NeverReady::NoNode,
+        )
+        .await;
+    }
+}
+
+async fn pods_that_never_become_ready_fail_with_the_reason_and_rollback_leaves_nothing(
+    cluster: Cluster,
+    why: NeverReady,
+) {
     let (Some(corpus), Some(helm)) = (support::corpus(), support::helm_binary()) else {
         return;
     };
-    let double = Arc::new(support::double(Duration::from_millis(20)).await);
-    let (vnfd, package) = support::corpus_package(&corpus, "v2-helm-instantiate");
-    let mut cnf = Cnf::new(double.clone(), vnfd, package, Duration::from_secs(2));
-    cnf.driver = driver(&helm, Duration::from_secs(2));
-    double.inject_fault("nginx", PodFault::ImagePull);
+    let cluster = Arc::new(cluster);
+    let ns = cluster.namespace().to_owned();
+    let (vnfd, package) = cluster.package(&corpus, "v2-helm-instantiate");
+    let timeout = Duration::from_secs(3);
+    let mut cnf = Cnf::new(cluster.clone(), vnfd, package, timeout);
+    cnf.driver = driver(&helm, timeout);
+    let mut additional_params = v2_params(&ns);
+    let expected = match why {
+        NeverReady::NoNode => {
+            additional_params.insert(
+                "helm_parameters".into(),
+                json!({"service.port": 8081, "nodeSelector": {"tacker-test/no-such-node": "true"}}),
+            );
+            "Unschedulable"
+        }
+        NeverReady::ImagePull => {
+            cluster
+                .as_double()
+                .expect("faults are injected into the double")
+                .inject_fault("nginx", PodFault::ImagePull);
+            "ErrImagePull"
+        }
+    };
     let request = InstantiateVnfRequest {
         flavour_id: "simple".into(),
-        additional_params: v2_params("default"),
+        additional_params,
         ..InstantiateVnfRequest::default()
     };
     let op = new_id();
@@ -279,18 +374,18 @@ async fn pods_that_never_become_ready_fail_with_the_reason_and_rollback_leaves_n
         Err(Error::Driver { source, .. }) => {
             let message = source.to_string();
             assert!(
-                message.contains("ErrImagePull") && message.contains("vdu1-"),
-                "the error names the workload and why its pods wait: {message}; pods {:?}",
-                double.pod_names("default")
+                message.contains(expected) && message.contains("vdu1-"),
+                "the error names the workload and why its pods wait ({expected}): {message}; pods {:?}",
+                cluster.pod_names(&ns).await
             );
         }
         other => panic!(
             "pods that are never ready must fail instantiate, not {other:?}; pods {:?}",
-            double.pod_names("default")
+            cluster.pod_names(&ns).await
         ),
     }
     assert!(
-        !cnf.labelled().is_empty(),
+        !cnf.labelled().await.is_empty(),
         "the chart's objects were applied"
     );
     let removed = cnf
@@ -300,20 +395,26 @@ async fn pods_that_never_become_ready_fail_with_the_reason_and_rollback_leaves_n
         .expect("rollback of instantiate completes");
     assert!(removed.resources.vnfc_resource_info.is_empty());
     assert_eq!(
-        cnf.labelled(),
+        cnf.labelled().await,
         Vec::new(),
         "the rollback leaves nothing behind"
     );
+    assert!(cluster.pod_names(&ns).await.is_empty(), "no pod is left");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_chart_parameters_are_refused_before_anything_is_applied() {
+on_both!(
+    bad_chart_parameters_on_the_double,
+    bad_chart_parameters_on_the_real_cluster,
+    bad_chart_parameters_are_refused_before_anything_is_applied
+);
+
+async fn bad_chart_parameters_are_refused_before_anything_is_applied(cluster: Cluster) {
     let (Some(corpus), Some(helm)) = (support::corpus(), support::helm_binary()) else {
         return;
     };
-    let double = Arc::new(support::double(Duration::from_millis(20)).await);
-    let (vnfd, package) = support::corpus_package(&corpus, "v2-helm-instantiate");
-    let mut cnf = Cnf::new(double.clone(), vnfd, package, Duration::from_secs(5));
+    let cluster = Arc::new(cluster);
+    let (vnfd, package) = cluster.package(&corpus, "v2-helm-instantiate");
+    let mut cnf = Cnf::new(cluster.clone(), vnfd, package, Duration::from_secs(5));
     cnf.driver = driver(&helm, Duration::from_secs(5));
     let cases = [
         (
@@ -349,7 +450,7 @@ async fn bad_chart_parameters_are_refused_before_anything_is_applied() {
             matches!(&error, Error::InvalidRequest(m) | Error::Unprocessable(m) if m.contains(expected)),
             "{given}: {error}"
         );
-        assert_eq!(cnf.labelled(), Vec::new(), "{given}: nothing applied");
+        assert_eq!(cnf.labelled().await, Vec::new(), "{given}: nothing applied");
     }
     // A helm binary that is not there is a clear error too.
     cnf.driver = driver(Path::new("/nonexistent/helm"), Duration::from_secs(5));

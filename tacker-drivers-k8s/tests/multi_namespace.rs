@@ -8,6 +8,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::cluster::Cluster;
 use support::cnf::Cnf;
 use tacker_core::model::ScaleType;
 use tacker_drivers_k8s::INSTANCE_LABEL;
@@ -34,7 +35,10 @@ async fn a_vnf_spans_the_namespaces_its_manifests_name() {
             "  name: vdu2\n  namespace: multi-namespace01\n",
         );
     let package = support::with_changed_file(&corpus, "v1-cnf-multi-ns", file, placed);
-    let mut cnf = Cnf::new(double.clone(), vnfd, package, Duration::from_secs(60));
+    // On the double only: on the real cluster the VNF would create namespaces, which the
+    // tests' VIM user may not.
+    let cluster = Arc::new(Cluster::of_double(double.clone()));
+    let mut cnf = Cnf::new(cluster, vnfd, package, Duration::from_secs(60));
 
     let outcome = cnf.instantiate(FILES).await;
     let mut placed: Vec<(String, String)> = outcome
@@ -59,7 +63,7 @@ async fn a_vnf_spans_the_namespaces_its_manifests_name() {
             ("VDU2".to_owned(), "multi-namespace01".to_owned())
         ]
     );
-    let labelled = cnf.labelled();
+    let labelled = cnf.labelled().await;
     for namespace in ["multi-namespace01", "multi-namespace02"] {
         assert!(
             labelled
@@ -81,7 +85,7 @@ async fn a_vnf_spans_the_namespaces_its_manifests_name() {
     assert_eq!(double.pod_names("multi-namespace01"), vec![new_pod]);
 
     cnf.terminate().await;
-    assert_eq!(cnf.labelled(), Vec::new(), "terminate leaves nothing");
+    assert_eq!(cnf.labelled().await, Vec::new(), "terminate leaves nothing");
     assert!(
         double
             .objects_labelled(INSTANCE_LABEL, &cnf.record.id)

@@ -362,6 +362,11 @@ impl<'a> Subject<'a> {
         {
             self.flavour = flavour;
         }
+        // The engine keeps what the driver recorded in the instance's metadata.
+        let mut next = next;
+        for (key, value) in &outcome.metadata {
+            next.metadata.insert(key.clone(), value.clone());
+        }
         self.record = next;
     }
 

@@ -26,12 +26,29 @@ pub fn defaults(t: &ResourceType, object: &mut Value) {
         ("", "PersistentVolumeClaim") => object["status"] = json!({"phase": "Pending"}),
         ("", "PersistentVolume") => object["status"] = json!({"phase": "Available"}),
         ("", "Pod") => {
-            if object["spec"]["nodeName"].is_null() {
-                object["spec"]["nodeName"] = json!(NODE_NAME);
-            }
+            // The scheduler binds a pod to the one node when its node selector fits,
+            // else the pod stays Pending, unschedulable, as kube-scheduler leaves it.
+            let scheduled = if object["spec"]["nodeName"].is_null() {
+                let fits = node_matches(&object["spec"]["nodeSelector"]);
+                if fits {
+                    object["spec"]["nodeName"] = json!(NODE_NAME);
+                }
+                fits
+            } else {
+                true
+            };
+            let condition = if scheduled {
+                json!({"type": "PodScheduled", "status": "True", "lastTransitionTime": now_rfc3339()})
+            } else {
+                json!({
+                    "type": "PodScheduled", "status": "False", "lastTransitionTime": now_rfc3339(),
+                    "reason": "Unschedulable",
+                    "message": "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.",
+                })
+            };
             object["status"] = json!({
                 "phase": "Pending",
-                "conditions": [{"type": "PodScheduled", "status": "True", "lastTransitionTime": now_rfc3339()}],
+                "conditions": [condition],
                 "qosClass": "BestEffort",
             });
         }
@@ -187,6 +204,14 @@ fn owned_pods(store: &Store, namespace: &str, owner_uid: &str) -> Vec<(Key, Valu
     pods
 }
 
+/// A pod's `controller.kubernetes.io/pod-deletion-cost` (0 without one).
+fn deletion_cost(pod: &Value) -> i64 {
+    pod["metadata"]["annotations"]["controller.kubernetes.io/pod-deletion-cost"]
+        .as_str()
+        .and_then(|c| c.parse::<i32>().ok())
+        .map_or(0, i64::from)
+}
+
 fn pod_ready(pod: &Value) -> bool {
     pod["status"]["conditions"].as_array().is_some_and(|c| {
         c.iter()
@@ -307,10 +332,19 @@ fn garbage_collect(store: &mut Store) {
                 store.remove(&key);
             }
         } else {
+            // The garbage collector deletes a dependent in the foreground only when
+            // it has dependents of its own.
             for dependent in dependents {
-                if store.objects.get(&dependent).is_some_and(|d| !deleting(d)) {
-                    delete(store, &dependent, "Foreground");
-                }
+                let Some(object) = store.objects.get(&dependent).filter(|d| !deleting(d)) else {
+                    continue;
+                };
+                let own = uid_of(object).unwrap_or_default();
+                let policy = if store.objects.values().any(|o| owned_by(o, &own)) {
+                    "Foreground"
+                } else {
+                    "Background"
+                };
+                delete(store, &dependent, policy);
             }
         }
     }
@@ -451,9 +485,19 @@ fn replica_sets(store: &mut Store, pod_delay: Duration) {
                 new_pod(store, &rs, name, &rs["spec"]["template"], pod_delay);
             }
         } else if have > desired {
-            // Newest first, as the ReplicaSet controller prefers to remove.
-            while i64::try_from(pods.len()).unwrap_or(i64::MAX) > desired {
-                if let Some((pod_key, _)) = pods.pop() {
+            // As the ReplicaSet controller ranks them: pods not ready first, then the
+            // lowest `controller.kubernetes.io/pod-deletion-cost`, then the newest.
+            let ranked: Vec<(bool, i64, usize)> = pods
+                .iter()
+                .enumerate()
+                .map(|(age, (_, p))| (pod_ready(p), deletion_cost(p), usize::MAX - age))
+                .collect();
+            let mut order: Vec<usize> = (0..pods.len()).collect();
+            order.sort_by_key(|i| ranked[*i]);
+            let excess = usize::try_from(have - desired).unwrap_or(0);
+            let victims: BTreeSet<usize> = order.into_iter().take(excess).collect();
+            for (i, (pod_key, _)) in pods.drain(..).enumerate() {
+                if victims.contains(&i) {
                     store.remove(&pod_key);
                 }
             }
@@ -661,7 +705,8 @@ fn pods(store: &mut Store) -> bool {
             .as_str()
             .unwrap_or("Pending")
             .to_owned();
-        if phase == "Succeeded" || phase == "Failed" {
+        // Unscheduled pods run nowhere.
+        if phase == "Succeeded" || phase == "Failed" || pod["spec"]["nodeName"].is_null() {
             continue;
         }
         let ready_at = *store.ready_at.entry(uid.clone()).or_insert(now);

@@ -24,6 +24,7 @@
 //! replaced; Services get Endpoints.
 
 mod controller;
+mod fields;
 pub mod resources;
 mod server;
 mod state;

@@ -10,9 +10,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::fields::{self, Part};
 use super::resources::{self, RESOURCE_TYPES, ResourceType};
 use super::state::{
-    FieldSelector, Key, LabelSelector, json_patch, merge_patch, meta_mut, name_of, now_rfc3339,
+    FieldSelector, Key, LabelSelector, json_patch, merge_patch, meta_mut, name_of,
     strategic_merge_patch, uid_of,
 };
 use super::{Shared, controller};
@@ -91,8 +92,84 @@ fn qualified(t: &ResourceType) -> String {
     }
 }
 
+/// The `details` of a `Status` about an object: no `group` for the core group, as the
+/// API server leaves it out.
 fn details(t: &ResourceType, name: &str) -> Value {
-    json!({"name": name, "group": t.group, "kind": t.plural})
+    let mut details = json!({"name": name, "kind": t.plural});
+    if !t.group.is_empty() {
+        details["group"] = json!(t.group);
+    }
+    details
+}
+
+/// The API server's plain-text 404, for paths outside the API groups it serves.
+fn page_not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "404 page not found\n",
+    )
+        .into_response()
+}
+
+/// 422 `Invalid` for a name that the kind's naming rule refuses, as the API server
+/// words it.
+fn check_name(t: &ResourceType, name: &str) -> Result<(), Failure> {
+    let label = |part: &str| {
+        !part.is_empty()
+            && part.len() <= 63
+            && part
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && part.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && part.ends_with(|c: char| c.is_ascii_alphanumeric())
+    };
+    let (valid, rule) = match (t.group, t.kind) {
+        // Services: an RFC 1035 label (a letter first); namespaces: an RFC 1123 label.
+        ("", "Service") => (
+            label(name) && name.starts_with(|c: char| c.is_ascii_lowercase()),
+            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')",
+        ),
+        ("", "Namespace") => (
+            label(name),
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+        ),
+        _ => (
+            name.len() <= 253 && name.split('.').all(label),
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        ),
+    };
+    if valid {
+        return Ok(());
+    }
+    let cause = format!("Invalid value: \"{name}\": {rule}");
+    let qualified_kind = if t.group.is_empty() {
+        t.kind.to_owned()
+    } else {
+        format!("{}.{}", t.kind, t.group)
+    };
+    let mut failure = Failure::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Invalid",
+        format!("{qualified_kind} \"{name}\" is invalid: metadata.name: {cause}"),
+    );
+    failure.details = json!({"name": name, "kind": t.kind, "causes": [
+        {"reason": "FieldValueInvalid", "message": cause, "field": "metadata.name"},
+    ]});
+    if !t.group.is_empty() {
+        failure.details["group"] = json!(t.group);
+    }
+    Err(failure)
+}
+
+/// The manager of a write: `fieldManager`, else the client's User-Agent.
+fn manager(query: &HashMap<String, String>, headers: &HeaderMap) -> String {
+    fields::manager_of(
+        query.get("fieldManager").map(String::as_str),
+        headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 fn json_response(code: StatusCode, body: &Value) -> Response {
@@ -236,6 +313,9 @@ async fn route(
                 ))
             }
         }
+        ["apis", group, ..] if !resources::groups().iter().any(|(g, _)| g == group) => {
+            Ok(page_not_found())
+        }
         ["apis", group] => group_doc(group)
             .map(|doc| json_response(StatusCode::OK, &doc))
             .ok_or_else(|| {
@@ -271,11 +351,7 @@ async fn route(
             let target = target(group, version, rest)?;
             serve(shared, method, target, query, headers, body).await
         }
-        _ => Err(Failure::new(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            "the server could not find the requested resource",
-        )),
+        _ => Ok(page_not_found()),
     }
 }
 
@@ -489,7 +565,9 @@ async fn serve(
         (&Method::POST, None, None) => create(shared, &target, query, headers, body),
         (&Method::DELETE, None, None) => delete_collection(shared, &target, query),
         (&Method::GET, Some(name), None) => get(shared, &target, name),
-        (&Method::PUT, Some(name), None) => replace(shared, &target, name, body, false),
+        (&Method::PUT, Some(name), None) => {
+            replace(shared, &target, name, query, headers, body, false)
+        }
         (&Method::PATCH, Some(name), None) => {
             patch(shared, &target, name, query, headers, body, false)
         }
@@ -500,10 +578,12 @@ async fn serve(
         (&Method::PUT, Some(name), Some("scale")) | (&Method::PATCH, Some(name), Some("scale"))
             if target.t.scale =>
         {
-            scale_set(shared, &target, name, method, headers, body)
+            scale_set(shared, &target, name, method, query, headers, body)
         }
         (&Method::GET, Some(name), Some("status")) => get(shared, &target, name),
-        (&Method::PUT, Some(name), Some("status")) => replace(shared, &target, name, body, true),
+        (&Method::PUT, Some(name), Some("status")) => {
+            replace(shared, &target, name, query, headers, body, true)
+        }
         (&Method::PATCH, Some(name), Some("status")) => {
             patch(shared, &target, name, query, headers, body, true)
         }
@@ -785,7 +865,6 @@ fn create(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Answer {
-    let _ = headers;
     let mut object = parse_body(body)?;
     let namespace = namespace_of(target);
     check_identity(target.t, &namespace, &object)?;
@@ -811,6 +890,7 @@ fn create(
             }
         },
     };
+    check_name(target.t, &name)?;
     if query.get("dryRun").is_some_and(|d| d == "All") {
         return Ok(json_response(
             StatusCode::CREATED,
@@ -830,6 +910,14 @@ fn create(
         return Err(failure);
     }
     object = served(target.t, object);
+    fields::record_update(
+        None,
+        &mut object,
+        &manager(query, headers),
+        &target.t.api_version(),
+        None,
+        Part::Main,
+    );
     controller::defaults(target.t, &mut object);
     let stored = store.insert(key, object);
     Ok(json_response(StatusCode::CREATED, &stored))
@@ -863,6 +951,8 @@ fn replace(
     shared: &Shared,
     target: &Target,
     name: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
     body: &Bytes,
     status_only: bool,
 ) -> Answer {
@@ -888,7 +978,7 @@ fn replace(
     {
         return Err(Failure::conflict(target.t, name));
     }
-    let next = if status_only {
+    let mut next = if status_only {
         let mut next = current.clone();
         next["status"] = object["status"].clone();
         next
@@ -899,6 +989,24 @@ fn replace(
         }
         next
     };
+    // What the client sent of managedFields is the server's to keep.
+    meta_mut(&mut next).insert(
+        "managedFields".into(),
+        current["metadata"]["managedFields"].clone(),
+    );
+    let (subresource, part) = if status_only {
+        (Some("status"), Part::Status)
+    } else {
+        (None, Part::Main)
+    };
+    fields::record_update(
+        Some(&current),
+        &mut next,
+        &manager(query, headers),
+        &target.t.api_version(),
+        subresource,
+        part,
+    );
     let stored = store
         .update(&key, next)
         .ok_or_else(|| Failure::not_found(target.t, name))?;
@@ -944,22 +1052,28 @@ fn patch(
                     name_of(&patch_body)
                 )));
             }
-            let managed = json!([{
-                "manager": manager,
-                "operation": "Apply",
-                "apiVersion": target.t.api_version(),
-                "time": now_rfc3339(),
-                "fieldsType": "FieldsV1",
-                "fieldsV1": {},
-            }]);
+            let part = if status_only {
+                Part::Status
+            } else {
+                Part::Main
+            };
+            let api_version = target.t.api_version();
             match current {
                 None => {
                     if status_only {
                         return Err(Failure::not_found(target.t, name));
                     }
+                    check_name(target.t, name)?;
                     check_namespace(&store, target.t, &namespace)?;
-                    let mut object = served(target.t, patch_body);
-                    meta_mut(&mut object).insert("managedFields".into(), managed);
+                    let object = fields::apply(
+                        None,
+                        &patch_body,
+                        manager,
+                        &api_version,
+                        part,
+                        strategic_merge_patch,
+                    );
+                    let mut object = served(target.t, object);
                     controller::defaults(target.t, &mut object);
                     let stored = store.insert(key, object);
                     Ok(json_response(StatusCode::CREATED, &stored))
@@ -970,21 +1084,39 @@ fn patch(
                     {
                         return Err(Failure::conflict(target.t, name));
                     }
-                    let mut next = current.clone();
                     let mut applied = patch_body;
                     if let Some(meta) = applied.get_mut("metadata").and_then(Value::as_object_mut) {
                         meta.remove("resourceVersion");
                     }
-                    if status_only {
-                        next["status"] = applied["status"].clone();
+                    let mut next = if status_only {
+                        fields::apply(
+                            Some(&current),
+                            &json!({"status": applied["status"].clone()}),
+                            manager,
+                            &api_version,
+                            part,
+                            strategic_merge_patch,
+                        )
                     } else {
-                        let status = current.get("status").cloned();
-                        strategic_merge_patch(&mut next, &applied);
-                        if let Some(status) = status {
-                            next["status"] = status;
+                        fields::apply(
+                            Some(&current),
+                            &applied,
+                            manager,
+                            &api_version,
+                            part,
+                            strategic_merge_patch,
+                        )
+                    };
+                    if !status_only {
+                        match current.get("status") {
+                            Some(status) => next["status"] = status.clone(),
+                            None => {
+                                if let Some(map) = next.as_object_mut() {
+                                    map.remove("status");
+                                }
+                            }
                         }
                     }
-                    meta_mut(&mut next).insert("managedFields".into(), managed);
                     let stored = store
                         .update(&key, served(target.t, next))
                         .ok_or_else(|| Failure::not_found(target.t, name))?;
@@ -1017,6 +1149,23 @@ fn patch(
             } else if let Some(status) = current.get("status") {
                 next["status"] = status.clone();
             }
+            meta_mut(&mut next).insert(
+                "managedFields".into(),
+                current["metadata"]["managedFields"].clone(),
+            );
+            let (subresource, part) = if status_only {
+                (Some("status"), Part::Status)
+            } else {
+                (None, Part::Main)
+            };
+            fields::record_update(
+                Some(&current),
+                &mut next,
+                &manager(query, headers),
+                &target.t.api_version(),
+                subresource,
+                part,
+            );
             let stored = store
                 .update(&key, served(target.t, next))
                 .ok_or_else(|| Failure::not_found(target.t, name))?;
@@ -1062,7 +1211,37 @@ fn delete(
         return Err(Failure::conflict(target.t, name));
     }
     let (code, object) = controller::delete(&mut store, &key, &policy);
+    let gone = !store.objects.contains_key(&key);
+    if gone && !returns_deleted_object(target.t) {
+        let mut details = details(target.t, name);
+        details["uid"] = json!(uid_of(&object));
+        return Ok(json_response(
+            code,
+            &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}),
+        ));
+    }
     Ok(json_response(code, &served(target.t, object)))
+}
+
+/// Whether the API server answers a deletion that removed the object with the object
+/// (its registries with `ReturnDeletedObject`), not with a `Status` of success.
+fn returns_deleted_object(t: &ResourceType) -> bool {
+    matches!(
+        (t.group, t.plural),
+        (
+            "",
+            "pods"
+                | "services"
+                | "serviceaccounts"
+                | "resourcequotas"
+                | "podtemplates"
+                | "nodes"
+                | "namespaces"
+                | "persistentvolumes"
+                | "persistentvolumeclaims"
+        ) | ("storage.k8s.io", "storageclasses")
+            | ("batch", "jobs")
+    )
 }
 
 fn delete_collection(shared: &Shared, target: &Target, query: &HashMap<String, String>) -> Answer {
@@ -1138,6 +1317,7 @@ fn scale_set(
     target: &Target,
     name: &str,
     method: &Method,
+    query: &HashMap<String, String>,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Answer {
@@ -1186,8 +1366,16 @@ fn scale_set(
             ),
         ));
     }
-    let mut next = current;
+    let mut next = current.clone();
     next["spec"]["replicas"] = json!(replicas);
+    fields::record_update(
+        Some(&current),
+        &mut next,
+        &manager(query, headers),
+        &target.t.api_version(),
+        Some("scale"),
+        Part::Main,
+    );
     let stored = store
         .update(&key, next)
         .ok_or_else(|| Failure::not_found(target.t, name))?;

@@ -141,7 +141,11 @@ impl Store {
         meta.insert("uid".into(), json!(uid));
         meta.insert("creationTimestamp".into(), json!(now_rfc3339()));
         meta.insert("resourceVersion".into(), json!(self.rv.to_string()));
-        meta.insert("generation".into(), json!(1));
+        if has_generation(&key) {
+            meta.insert("generation".into(), json!(1));
+        } else {
+            meta.remove("generation");
+        }
         if !key.namespace.is_empty() {
             meta.insert("namespace".into(), json!(key.namespace));
         }
@@ -176,17 +180,32 @@ impl Store {
         if let Some(ts) = old_meta.get("deletionTimestamp") {
             meta.insert("deletionTimestamp".into(), ts.clone());
         }
-        meta.insert(
-            "generation".into(),
-            json!(if spec_changed {
-                generation + 1
-            } else {
-                generation
-            }),
-        );
+        if has_generation(key) {
+            meta.insert(
+                "generation".into(),
+                json!(if spec_changed {
+                    generation + 1
+                } else {
+                    generation
+                }),
+            );
+        } else {
+            meta.remove("generation");
+        }
         meta.insert("resourceVersion".into(), json!(self.rv.to_string()));
+        // An object being deleted goes once its last finalizer is removed (namespaces
+        // wait for their contents instead).
+        let finalized = meta.contains_key("deletionTimestamp")
+            && meta
+                .get("finalizers")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty)
+            && !(key.group.is_empty() && key.plural == "namespaces");
         self.objects.insert(key.clone(), object.clone());
         self.record("MODIFIED", key.clone(), object.clone());
+        if finalized {
+            return self.remove(key);
+        }
         Some(object)
     }
 
@@ -459,6 +478,24 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
         }
         other => *target = other.clone(),
     }
+}
+
+/// Whether the API server keeps `metadata.generation` for objects of this resource
+/// (those with a spec it tracks: workloads, pods, pod templates, network policies,
+/// priority classes…), not for ConfigMaps, Secrets, Services and the like.
+fn has_generation(key: &Key) -> bool {
+    matches!(
+        (key.group.as_str(), key.plural.as_str()),
+        ("", "pods" | "podtemplates")
+            | (
+                "apps",
+                "deployments" | "replicasets" | "statefulsets" | "daemonsets"
+            )
+            | ("batch", "jobs" | "cronjobs")
+            | ("networking.k8s.io", "networkpolicies" | "ingresses")
+            | ("scheduling.k8s.io", "priorityclasses")
+            | ("policy", "poddisruptionbudgets")
+    )
 }
 
 /// A strategic merge patch, as far as the double knows the merge keys: lists of

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+use super::cluster::Cluster;
 use tacker_core::infra::{InfraContext, InfraDriver, InfraOutcome, ScaleTarget};
 use tacker_core::model::{
     ChangeType, HealVnfRequest, InstantiateVnfRequest, KeyValuePairs, ScaleInfo, ScaleType,
@@ -15,13 +16,12 @@ use tacker_core::package::InMemoryPackageFiles;
 use tacker_core::sim::{self, AppliedOperation};
 use tacker_core::vnfd::Vnfd;
 use tacker_core::{TenantId, new_id};
-use tacker_drivers_k8s::testkit::ApiServerDouble;
 use tacker_drivers_k8s::{INSTANCE_LABEL, KubernetesInfraDriver};
 
 /// One CNF driven through the driver, recorded as the engine records it.
 pub struct Cnf {
     pub driver: KubernetesInfraDriver,
-    pub double: Arc<ApiServerDouble>,
+    pub cluster: Arc<Cluster>,
     pub vnfd: Vnfd,
     pub package: Arc<InMemoryPackageFiles>,
     pub vim: VimConnectionInfo,
@@ -32,19 +32,19 @@ pub struct Cnf {
 
 impl Cnf {
     pub fn new(
-        double: Arc<ApiServerDouble>,
+        cluster: Arc<Cluster>,
         vnfd: Vnfd,
         package: InMemoryPackageFiles,
         timeout: Duration,
     ) -> Self {
-        let vim = super::vim_of(&double);
+        let vim = cluster.vim();
         let mut record = sim::sample_instance(&new_id(), &vnfd.descriptor_id);
         record
             .vim_connection_info
             .insert("vim-k8s".into(), vim.clone());
         Self {
             driver: KubernetesInfraDriver::new().with_timeout(timeout),
-            double,
+            cluster,
             vnfd,
             package: Arc::new(package),
             vim,
@@ -90,17 +90,25 @@ impl Cnf {
         }
     }
 
-    pub fn instantiate_request(files: &[&str]) -> InstantiateVnfRequest {
+    /// An instantiate request of manifest files; on the real cluster in the test's
+    /// namespace.
+    pub fn instantiate_request(&self, files: &[&str]) -> InstantiateVnfRequest {
+        let mut additional_params = super::def_files(files);
+        if self.cluster.is_real() {
+            additional_params.insert(
+                tacker_drivers_k8s::NAMESPACE_PARAM.into(),
+                serde_json::json!(self.cluster.namespace()),
+            );
+        }
         InstantiateVnfRequest {
             flavour_id: "simple".to_owned(),
-            additional_params: super::def_files(files),
+            additional_params,
             ..InstantiateVnfRequest::default()
         }
     }
 
     pub async fn instantiate(&mut self, files: &[&str]) -> InfraOutcome {
-        self.instantiate_with(Self::instantiate_request(files))
-            .await
+        self.instantiate_with(self.instantiate_request(files)).await
     }
 
     pub async fn instantiate_with(&mut self, request: InstantiateVnfRequest) -> InfraOutcome {
@@ -164,9 +172,10 @@ impl Cnf {
         outcome
     }
 
-    pub fn labelled(&self) -> Vec<(String, String, String)> {
-        self.double
+    pub async fn labelled(&self) -> Vec<(String, String, String)> {
+        self.cluster
             .objects_labelled(INSTANCE_LABEL, &self.record.id)
+            .await
     }
 
     pub fn counts(&self) -> BTreeMap<String, u32> {

@@ -1,6 +1,7 @@
 //! Helpers shared by this crate's integration tests.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod cnf;
 
 use std::path::PathBuf;
@@ -56,7 +57,7 @@ use async_trait::async_trait;
 use serde_json::json;
 use std::sync::Arc;
 use tacker_core::TenantId;
-use tacker_core::csar::{Csar, CsarOptions, HashAlgorithm, digest_hex};
+use tacker_core::csar::{Csar, CsarOptions};
 use tacker_core::model::{KeyValuePairs, LcmOperationType, VimConnectionInfo};
 use tacker_core::package::InMemoryPackageFiles;
 use tacker_core::testkit::infra::InfraInspector;
@@ -86,24 +87,13 @@ pub fn with_changed_file(
     content: impl AsRef<[u8]>,
 ) -> InMemoryPackageFiles {
     let content = content.as_ref();
-    let dir = corpus.join(name).join("package");
-    let mut files = InMemoryPackageFiles::new();
-    let old = std::fs::read(dir.join(path)).expect("the file to change exists");
-    let old_hash = digest_hex(HashAlgorithm::Sha256, &mut old.as_slice()).expect("hashing works");
-    let new_hash = digest_hex(HashAlgorithm::Sha256, &mut &content[..]).expect("hashing works");
-    for (file, absolute) in tacker_core::testkit::corpus::files_below(&dir) {
-        let mut bytes = std::fs::read(absolute).expect("a corpus file reads");
+    cluster::rewritten_package(&corpus.join(name).join("package"), |file, bytes| {
         if file == path {
-            bytes = content.to_vec();
-        } else if file == "TOSCA-Metadata/TOSCA.meta" {
-            bytes = String::from_utf8(bytes)
-                .expect("TOSCA.meta is text")
-                .replace(&old_hash, &new_hash)
-                .into_bytes();
+            content.to_vec()
+        } else {
+            bytes
         }
-        files = files.with_file(file, bytes);
-    }
-    files
+    })
 }
 
 /// The `vimConnectionInfo` of a double.
@@ -131,15 +121,19 @@ pub fn def_files(files: &[&str]) -> KeyValuePairs {
     params
 }
 
-/// Looks into the double for the conformance suite.
+/// Looks into the cluster for the conformance suite.
 #[derive(Debug, Clone)]
-pub struct Inspector(pub Arc<ApiServerDouble>);
+pub struct Inspector(pub Arc<cluster::Cluster>);
 
 #[async_trait]
 impl InfraInspector for Inspector {
     async fn resource_ids(&self, _tenant: &TenantId, vnf_instance_id: &str) -> Vec<String> {
         let mut ids = Vec::new();
-        for (kind, namespace, name) in self.0.objects_labelled(INSTANCE_LABEL, vnf_instance_id) {
+        for (kind, namespace, name) in self
+            .0
+            .objects_labelled(INSTANCE_LABEL, vnf_instance_id)
+            .await
+        {
             if kind == "Pod" {
                 ids.push(name.clone());
             }
@@ -148,17 +142,21 @@ impl InfraInspector for Inspector {
         ids
     }
 
-    /// Instantiate and scale fail once they have applied their change, when they
-    /// list the pods to wait for: instantiate's first pod listing answers 500; scale
-    /// lists every labelled object (pods among them) before it scales, so its second.
+    /// On the double, instantiate and scale fail once they have applied their change,
+    /// when they list the pods to wait for: instantiate's first pod listing answers
+    /// 500; scale lists every labelled object (pods among them) before it scales, so
+    /// its second. The real cluster cannot be told to fail.
     fn fail_next_after_partial_work(&self, operation: LcmOperationType) -> bool {
+        let Some(double) = self.0.as_double() else {
+            return false;
+        };
         match operation {
             LcmOperationType::Instantiate => {
-                self.0.fail_next_request("GET", "/pods");
+                double.fail_next_request("GET", "/pods");
                 true
             }
             LcmOperationType::Scale => {
-                self.0.fail_nth_request("GET", "/pods", 2);
+                double.fail_nth_request("GET", "/pods", 2);
                 true
             }
             _ => false,
