@@ -101,14 +101,14 @@ fn invalid(what: &str, detail: impl std::fmt::Display) -> Error {
     Error::InvalidRequest(format!("additionalParams.{what}: {detail}"))
 }
 
-/// A value path as `--set` reads it: names, dots and list indices only, so that no
-/// path can carry a second assignment.
+/// A value path as `--set` reads it: names (which may hold a `/`, as label keys do),
+/// dots and list indices only, so that no path can carry a second assignment.
 fn check_path(what: &str, path: &str) -> Result<()> {
     let valid = !path.is_empty()
         && path.len() <= 256
         && path
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '[' | ']'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '[' | ']'))
         && !path.starts_with('.')
         && !path.ends_with('.');
     if valid {
@@ -116,7 +116,7 @@ fn check_path(what: &str, path: &str) -> Result<()> {
     } else {
         Err(invalid(
             what,
-            format!("'{path}' is not a value path (letters, digits, _ - . [ ] only)"),
+            format!("'{path}' is not a value path (letters, digits, _ - . / [ ] only)"),
         ))
     }
 }

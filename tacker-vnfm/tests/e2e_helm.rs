@@ -495,3 +495,52 @@ async fn a_v1_helm_cnf_installs_a_release_per_vdu_on_a_real_cluster() {
     assert_eq!(cluster.labelled(&id), Vec::<String>::new());
     assert!(server.terminate(), "the server stops cleanly");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chart_whose_pods_never_run_fails_with_the_reason_and_its_rollback_leaves_nothing() {
+    let (Some(package), Some(helm)) = (corpus_package("v2-helm-instantiate"), helm()) else {
+        return;
+    };
+    let Some(cluster) = Cluster::from_env("helm-stuck") else {
+        return;
+    };
+    let (server, api, _, id) = created(&helm, &cluster, &package, "e2e-helm-stuck").await;
+    let path = format!("/vnflcm/v2/vnf_instances/{id}");
+    let op = run(
+        &api,
+        &format!("{path}/instantiate"),
+        json!({
+            "flavourId": "simple",
+            "additionalParams": {
+                "namespace": cluster.namespace,
+                "helm_chart_path": "Files/kubernetes/test-chart-0.1.0.tgz",
+                "helm_parameters": {"nodeSelector.tacker-e2e/nowhere": "true"}
+            }
+        }),
+    )
+    .await;
+    assert_eq!(op["operationState"], "FAILED_TEMP", "{op:#}");
+    let detail = op["error"]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("not scheduled"),
+        "the error says why the pods wait: {detail}"
+    );
+    assert!(
+        !cluster.labelled(&id).is_empty(),
+        "the chart's objects were applied"
+    );
+    let op_path = format!(
+        "/vnflcm/v2/vnf_lcm_op_occs/{}",
+        op["id"].as_str().expect("op id")
+    );
+    let rolled = run(&api, &format!("{op_path}/rollback"), json!({})).await;
+    assert_eq!(rolled["operationState"], "ROLLED_BACK", "{rolled:#}");
+    assert_eq!(
+        cluster.labelled(&id),
+        Vec::<String>::new(),
+        "the rollback leaves nothing"
+    );
+    let instance = api.get(&path).await.body;
+    assert_eq!(instance["instantiationState"], "NOT_INSTANTIATED");
+    assert!(server.terminate(), "the server stops cleanly");
+}
