@@ -257,8 +257,23 @@ async fn quickstart() -> Result<()> {
             .map(|e| e.detail.as_str())
             .unwrap_or_default()
     );
-    lcm.retry(&tenant, &op.id).await?;
-    let retried = lcm.wait_for(&tenant, &op.id, &[], TIMEOUT).await?;
+    // FAILED_TEMP is for faults that pass: retry (a few times, saying why each failed).
+    let mut retried = failed;
+    for _ in 0..3 {
+        lcm.retry(&tenant, &op.id).await?;
+        retried = lcm.wait_for(&tenant, &op.id, &[], TIMEOUT).await?;
+        if retried.operation_state != LcmOperationStateType::FailedTemp {
+            break;
+        }
+        println!(
+            "  the retry failed too: {}",
+            retried
+                .error
+                .as_ref()
+                .map(|e| e.detail.as_str())
+                .unwrap_or_default()
+        );
+    }
     println!("  retried: {}", retried.operation_state);
 
     let terminate = TerminateVnfRequest {
