@@ -875,19 +875,36 @@ async fn heat_rollback(cloud: Cloud) {
         .await
         .expect_err("the injected fault fails the create");
     let text = detail(&error);
-    assert!(text.contains("ROLLBACK_COMPLETE"), "{text}");
+    // Heat rolls the stack back itself. Under load its own rollback can fail (a nested
+    // stack it had not created yet is "not found"); the VNFM's rollback then has to
+    // clean up what Heat left.
+    let heat_rolled_back = text.contains("ROLLBACK_COMPLETE");
+    assert!(
+        heat_rolled_back || text.contains("ROLLBACK_FAILED"),
+        "{text}"
+    );
+    if heat_rolled_back {
+        assert!(
+            driver
+                .resource_ids(&instance.vim, &instance.record.id)
+                .await
+                .expect("listing")
+                .is_empty(),
+            "Heat rolled the resources back"
+        );
+    }
+    driver
+        .rollback(&instance.ctx(&op), &Rollback::Instantiate(&request))
+        .await
+        .unwrap_or_else(|e| panic!("rollback: {}", detail(&e)));
     assert!(
         driver
             .resource_ids(&instance.vim, &instance.record.id)
             .await
             .expect("listing")
             .is_empty(),
-        "Heat rolled the resources back"
+        "nothing is left after the rollback"
     );
-    driver
-        .rollback(&instance.ctx(&op), &Rollback::Instantiate(&request))
-        .await
-        .unwrap_or_else(|e| panic!("rollback: {}", detail(&e)));
 }
 
 /// A token Keystone revoked while the driver holds it: Heat answers 401, the session
