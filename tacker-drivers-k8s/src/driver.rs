@@ -658,6 +658,22 @@ async fn pods_of(
     Ok(out)
 }
 
+/// Waits for the next change (at most 30 s) of the pods `selector` picks after
+/// `version`; an expired version (410) just ends the wait, for a fresh list.
+async fn next_pod_change(api: &Api<DynamicObject>, selector: &str, version: &str) -> Result<()> {
+    let params = WatchParams::default().labels(selector).timeout(30);
+    let mut stream = api
+        .watch(&params, version)
+        .await
+        .map_err(|e| api_error("watching the instance's pods", e))?
+        .boxed();
+    match stream.try_next().await {
+        Ok(Some(WatchEvent::Error(status))) if status.code == 410 => Ok(()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(api_error("watching the instance's pods", e)),
+    }
+}
+
 /// Waits, with a watch on the instance's pods, until every VDU with a count in
 /// `expected` has exactly that many pods, all ready, none of them in `gone`, and the
 /// other VDUs' pods are ready.
@@ -691,17 +707,7 @@ async fn await_pods(
                 return Ok(pods);
             }
             // Wait for the next change of the instance's pods.
-            let params = WatchParams::default().labels(&selector).timeout(30);
-            let mut stream = api
-                .watch(&params, &version)
-                .await
-                .map_err(|e| api_error("watching the instance's pods", e))?
-                .boxed();
-            match stream.try_next().await {
-                Ok(Some(WatchEvent::Error(status))) if status.code == 410 => {}
-                Ok(_) => {}
-                Err(e) => return Err(api_error("watching the instance's pods", e)),
-            }
+            next_pod_change(&api, &selector, &version).await?;
         }
     };
     match bounded(
@@ -787,17 +793,7 @@ async fn await_no_pods(session: &Session, ctx: &InfraContext<'_>, timeout: Durat
                 return Ok(());
             }
             let version = list.metadata.resource_version.clone().unwrap_or_default();
-            let params = WatchParams::default().labels(&selector).timeout(30);
-            let mut stream = api
-                .watch(&params, &version)
-                .await
-                .map_err(|e| api_error("watching the instance's pods", e))?
-                .boxed();
-            match stream.try_next().await {
-                Ok(Some(WatchEvent::Error(status))) if status.code == 410 => {}
-                Ok(_) => {}
-                Err(e) => return Err(api_error("watching the instance's pods", e)),
-            }
+            next_pod_change(&api, &selector, &version).await?;
         }
     };
     // A deadline of its own: the stop's grace period may be longer than the session's.
@@ -1224,6 +1220,15 @@ fn heal_counts(naming: Naming, ctx: &InfraContext<'_>, found: &[Found]) -> BTree
         }
     }
     counts
+}
+
+/// The VNFCs per VDU of `flavour` at instantiation level `level`.
+fn level_counts(flavour: &DeploymentFlavour, level: Option<&str>) -> BTreeMap<String, u32> {
+    flavour
+        .vdus
+        .iter()
+        .map(|vdu| (vdu.id.clone(), flavour.vdu_instances_at_level(vdu, level)))
+        .collect()
 }
 
 fn scalable(kind: &str) -> bool {
@@ -1787,17 +1792,7 @@ impl InfraDriver for KubernetesInfraDriver {
         let mut session = Session::open(ctx, self.timeout, &self.policy).await?;
         session.naming = source.naming();
         let level = request.instantiation_level_id.as_deref();
-        let replicas: BTreeMap<String, u32> = ctx
-            .flavour
-            .vdus
-            .iter()
-            .map(|vdu| {
-                (
-                    vdu.id.clone(),
-                    ctx.flavour.vdu_instances_at_level(vdu, level),
-                )
-            })
-            .collect();
+        let replicas = level_counts(ctx.flavour, level);
         self.deploy(
             &session,
             ctx,
@@ -1980,11 +1975,7 @@ impl InfraDriver for KubernetesInfraDriver {
             })?;
         session.naming = source.naming();
         let level = request.instantiation_level_id.as_deref();
-        let counts: BTreeMap<String, u32> = flavour
-            .vdus
-            .iter()
-            .map(|vdu| (vdu.id.clone(), flavour.vdu_instances_at_level(vdu, level)))
-            .collect();
+        let counts = level_counts(flavour, level);
         let (namespace, strict) = match request.additional_params.get(NAMESPACE_PARAM) {
             Some(requested) => (Some(requested.clone()), true),
             None => (namespace.map(Value::String), false),
