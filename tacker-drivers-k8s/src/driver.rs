@@ -26,12 +26,13 @@ use tokio::time::Instant;
 
 use tacker_core::infra::{
     InfraCapabilities, InfraContext, InfraDriver, InfraOperation, InfraOutcome, Rollback,
-    ScaleTarget, VNFC_POWER_STATE, VnfResources, not_supported,
+    ScaleTarget, VNFC_POWER_STATE, VnfResources, not_supported, resource_changes,
 };
 use tacker_core::model::{
-    AffectedVnfc, ChangeCurrentVnfPkgRequest, ChangeType, ChangeVnfFlavourRequest, HealVnfRequest,
-    InstantiateVnfRequest, KeyValuePairs, OperateVnfRequest, ResourceChanges, ResourceHandle,
-    StopType, TerminateVnfRequest, TerminationType, VnfOperationalStateType, VnfcResourceInfo,
+    ChangeCurrentVnfPkgRequest, ChangeExtVnfConnectivityRequest, ChangeVnfFlavourRequest,
+    ExtManagedVirtualLinkData, ExtVirtualLinkData, HealVnfRequest, InstantiateVnfRequest,
+    KeyValuePairs, OperateVnfRequest, ResourceHandle, StopType, TerminateVnfRequest,
+    TerminationType, VnfOperationalStateType, VnfcResourceInfo,
 };
 use tacker_core::package::PackageFiles;
 use tacker_core::vnfd::{DeploymentFlavour, Vdu, Vnfd};
@@ -44,6 +45,7 @@ use crate::manifest::{
 };
 use tacker_core::outbound::OutboundPolicy;
 
+use crate::ext::{ExtConnectivity, LiveService, effective_links};
 use crate::helm::{HELM_CHART_PATH_PARAM, HelmConfig, HelmSource, helm_name_matches};
 
 /// Our field manager for server-side apply.
@@ -882,58 +884,68 @@ fn pod_uid(vnfc: &VnfcResourceInfo) -> Option<&str> {
     vnfc.metadata.get("podUid").and_then(Value::as_str)
 }
 
-/// The changes from the recorded VNFCs to `now`.
-fn changes(ctx: &InfraContext<'_>, now: &[VnfcResourceInfo]) -> ResourceChanges {
-    let recorded = recorded_vnfcs(ctx);
-    let entry = |vnfc: &VnfcResourceInfo, change_type| AffectedVnfc {
-        id: vnfc.id.clone(),
-        vdu_id: vnfc.vdu_id.clone(),
-        vnfd_id: vnfc.vnfd_id.clone(),
-        change_type,
-        compute_resource: vnfc.compute_resource.clone(),
-        resource_definition_id: None,
-        zone_id: None,
-        metadata: KeyValuePairs::new(),
-        affected_vnfc_cp_ids: Vec::new(),
-        added_storage_resource_ids: Vec::new(),
-        removed_storage_resource_ids: Vec::new(),
-    };
-    let mut affected = Vec::new();
-    for vnfc in now {
-        match recorded.iter().find(|r| r.id == vnfc.id) {
-            None => affected.push(entry(vnfc, ChangeType::Added)),
-            Some(was)
-                if was.compute_resource.resource_id != vnfc.compute_resource.resource_id
-                    || pod_uid(was) != pod_uid(vnfc) =>
-            {
-                affected.push(entry(vnfc, ChangeType::Modified))
-            }
-            Some(_) => {}
-        }
-    }
-    for was in &recorded {
-        if !now.iter().any(|v| v.id == was.id) {
-            affected.push(entry(was, ChangeType::Removed));
-        }
-    }
-    affected.sort_by(|a, b| (&a.vdu_id, &a.id).cmp(&(&b.vdu_id, &b.id)));
-    ResourceChanges {
-        affected_vnfcs: affected,
-        ..ResourceChanges::default()
+/// What an operation reports: the VNFCs found, with a CP for each external CP of
+/// their VDU in `ext`, and the changes from what the instance records.
+fn outcome(
+    ctx: &InfraContext<'_>,
+    flavour: &DeploymentFlavour,
+    mut vnfcs: Vec<VnfcResourceInfo>,
+    ext: ExtConnectivity,
+    metadata: KeyValuePairs,
+) -> InfraOutcome {
+    ext.attach(flavour, &mut vnfcs);
+    let (links, cps) = ext.into_parts();
+    let resources = VnfResources::default()
+        .with_vnfc_resource_info(vnfcs)
+        .with_ext_virtual_link_info(links)
+        .with_ext_cp_info(cps);
+    let changes = resource_changes(ctx.vnf_instance.instantiated_vnf_info.as_ref(), &resources);
+    InfraOutcome::new(resources, changes).with_metadata(metadata)
+}
+
+/// Refuses externally managed virtual links, which a Kubernetes VIM does not have.
+fn no_managed_links(links: &[ExtManagedVirtualLinkData]) -> Result<()> {
+    match links.first() {
+        None => Ok(()),
+        Some(link) => Err(Error::Unprocessable(format!(
+            "extManagedVirtualLinks ({}): a Kubernetes VIM has no VIM networks to attach a CNF's internal virtual links to",
+            link.id
+        ))),
     }
 }
 
-fn outcome(
-    ctx: &InfraContext<'_>,
-    vnfcs: Vec<VnfcResourceInfo>,
-    metadata: KeyValuePairs,
-) -> InfraOutcome {
-    let resource_changes = changes(ctx, &vnfcs);
-    InfraOutcome::new(
-        VnfResources::default().with_vnfc_resource_info(vnfcs),
-        resource_changes,
-    )
-    .with_metadata(metadata)
+/// The Service exposing each external CP of `links` among the `planned` objects, read
+/// back from the cluster (for its uid and addresses).
+async fn live_services(
+    session: &Session,
+    planned: &[Planned],
+    flavour: &DeploymentFlavour,
+    links: &[ExtVirtualLinkData],
+) -> Result<BTreeMap<String, LiveService>> {
+    let mut out = BTreeMap::new();
+    for cp in links.iter().flat_map(|l| l.ext_cps.iter()) {
+        let Some(item) = planned.iter().find(|p| {
+            p.object.kind() == "Service" && crate::ext::serves(&p.object.value, flavour, &cp.cpd_id)
+        }) else {
+            continue;
+        };
+        let api = session.api(&item.resource, &item.caps, item.namespace.as_deref());
+        let name = item.object.name();
+        let live = api
+            .get(name)
+            .await
+            .map_err(|e| api_error(&format!("reading {}", item.object.describe()), e))?;
+        let object = serde_json::to_value(&live)
+            .map_err(|e| Error::driver(DRIVER, false, format!("Service {name}: {e}")))?;
+        out.insert(
+            cp.cpd_id.clone(),
+            LiveService {
+                name: name.to_owned(),
+                object,
+            },
+        );
+    }
+    Ok(out)
 }
 
 fn metadata(namespace: &str, source: &Source) -> KeyValuePairs {
@@ -1409,7 +1421,13 @@ impl KubernetesInfraDriver {
                 vnfc
             })
             .collect();
-        Ok(outcome(ctx, vnfcs, recorded_metadata(ctx, &found)?))
+        Ok(outcome(
+            ctx,
+            ctx.flavour,
+            vnfcs,
+            ExtConnectivity::recorded(ctx),
+            recorded_metadata(ctx, &found)?,
+        ))
     }
 
     /// Operate STARTED: the recorded objects applied again with the recorded counts
@@ -1432,6 +1450,7 @@ impl KubernetesInfraDriver {
                 ctx.flavour,
                 namespace.as_ref(),
                 &counts,
+                &effective_links(ctx, &[]),
             )
             .await?;
         let namespace = namespace_of(&objects, namespace.as_ref(), false)?;
@@ -1471,7 +1490,13 @@ impl KubernetesInfraDriver {
         // Every VNFC is back on a new pod of its VDU.
         let restarted: BTreeSet<String> = recorded_vnfcs(ctx).into_iter().map(|v| v.id).collect();
         let vnfcs = vnfcs(ctx, ctx.vnfd, &pods, &restarted);
-        Ok(outcome(ctx, vnfcs, recorded_metadata(ctx, &found)?))
+        Ok(outcome(
+            ctx,
+            ctx.flavour,
+            vnfcs,
+            ExtConnectivity::recorded(ctx),
+            recorded_metadata(ctx, &found)?,
+        ))
     }
 
     /// Applies `files` of `package` for the instance, waits until ready and reports.
@@ -1488,9 +1513,11 @@ impl KubernetesInfraDriver {
         requested_namespace: bool,
         replicas: &BTreeMap<String, u32>,
         prune: bool,
+        ext_changes: &[ExtVirtualLinkData],
     ) -> Result<InfraOutcome> {
+        let links = effective_links(ctx, ext_changes);
         let objects = self
-            .objects(source, package, flavour, namespace_param, replicas)
+            .objects(source, package, flavour, namespace_param, replicas, &links)
             .await?;
         // Where the counts go down (a rollback), the pods not recorded go first.
         if !recorded_vnfcs(ctx).is_empty() {
@@ -1538,11 +1565,22 @@ impl KubernetesInfraDriver {
         )
         .await?;
         let vnfcs = vnfcs(ctx, vnfd, &pods, &BTreeSet::new());
-        Ok(outcome(ctx, vnfcs, metadata(&namespace, source)))
+        let services = live_services(session, &planned, flavour, &links).await?;
+        let ext = ExtConnectivity::of(ctx, &links, |cpd_id| services.get(cpd_id).cloned())?;
+        let outcome = outcome(ctx, flavour, vnfcs, ext, metadata(&namespace, source));
+        let changed: Vec<_> = outcome
+            .resources
+            .ext_virtual_link_info
+            .iter()
+            .filter(|l| ext_changes.iter().any(|c| c.id == l.id))
+            .cloned()
+            .collect();
+        Ok(outcome.with_changed_ext_connectivity(changed))
     }
 
     /// The objects of `source`: the manifest files read, or the charts rendered for
-    /// the namespace asked for (else `default`) with the VDUs' counts.
+    /// the namespace asked for (else `default`) with the VDUs' counts; connected to the
+    /// external virtual `links`.
     async fn objects(
         &self,
         source: &Source,
@@ -1550,15 +1588,18 @@ impl KubernetesInfraDriver {
         flavour: &DeploymentFlavour,
         namespace_param: Option<&Value>,
         replicas: &BTreeMap<String, u32>,
+        links: &[ExtVirtualLinkData],
     ) -> Result<Vec<ManifestObject>> {
-        match source {
-            Source::Files(files) => read_manifests(package, files).await,
+        let mut objects = match source {
+            Source::Files(files) => read_manifests(package, files).await?,
             Source::Helm(helm) => {
                 helm.check_vdus(flavour)?;
                 let namespace = namespace_of(&[], namespace_param, false)?;
-                crate::helm::render(&self.helm, package, helm, &namespace, replicas).await
+                crate::helm::render(&self.helm, package, helm, &namespace, replicas).await?
             }
-        }
+        };
+        crate::ext::connect(&mut objects, flavour, links)?;
+        Ok(objects)
     }
 
     async fn remove_everything(
@@ -1570,7 +1611,13 @@ impl KubernetesInfraDriver {
         let session = Session::open(ctx, timeout, &self.policy).await?;
         let found = labelled(&session, &ctx.vnf_instance.id).await?;
         delete_all(&session, ctx, &found, grace, timeout).await?;
-        Ok(outcome(ctx, Vec::new(), KeyValuePairs::new()))
+        Ok(outcome(
+            ctx,
+            ctx.flavour,
+            Vec::new(),
+            ExtConnectivity::default(),
+            KeyValuePairs::new(),
+        ))
     }
 
     /// Brings the scalable workloads of `vdus` to `counts`.
@@ -1599,6 +1646,7 @@ impl KubernetesInfraDriver {
                     false,
                     &all,
                     false,
+                    &[],
                 )
                 .await?;
             let pods = pods_of(&session, &ctx.vnf_instance.id, ctx.flavour).await?;
@@ -1655,7 +1703,13 @@ impl KubernetesInfraDriver {
         .await?;
         mark_added_pods(&session, ctx, &pods).await?;
         let vnfcs = vnfcs(ctx, ctx.vnfd, &pods, &BTreeSet::new());
-        Ok(outcome(ctx, vnfcs, recorded_metadata(ctx, &found)?))
+        Ok(outcome(
+            ctx,
+            ctx.flavour,
+            vnfcs,
+            ExtConnectivity::recorded(ctx),
+            recorded_metadata(ctx, &found)?,
+        ))
     }
 
     fn scale_counts(
@@ -1705,6 +1759,7 @@ impl KubernetesInfraDriver {
         vnfd: &Vnfd,
         package: &dyn PackageFiles,
         requested: Option<&KeyValuePairs>,
+        ext_changes: &[ExtVirtualLinkData],
     ) -> Result<InfraOutcome> {
         let mut session = Session::open(ctx, self.timeout, &self.policy).await?;
         let found = labelled(&session, &ctx.vnf_instance.id).await?;
@@ -1752,6 +1807,7 @@ impl KubernetesInfraDriver {
             false,
             &counts,
             true,
+            ext_changes,
         )
         .await
     }
@@ -1772,6 +1828,8 @@ impl InfraDriver for KubernetesInfraDriver {
             .with(InfraOperation::Operate)
             .with(InfraOperation::ChangeFlavour)
             .with(InfraOperation::RollbackChangeFlavour)
+            .with(InfraOperation::ChangeExtConn)
+            .with(InfraOperation::RollbackChangeExtConn)
             .with(InfraOperation::RollbackInstantiate)
             .with(InfraOperation::RollbackScale)
             .with(InfraOperation::RollbackChangeVnfpkg)
@@ -1782,6 +1840,7 @@ impl InfraDriver for KubernetesInfraDriver {
         ctx: &InfraContext<'_>,
         request: &InstantiateVnfRequest,
     ) -> Result<InfraOutcome> {
+        no_managed_links(&request.ext_managed_virtual_links)?;
         let source = Source::from_params(&request.additional_params, &ctx.vnf_instance.id)?
             .ok_or_else(|| {
                 Error::InvalidRequest(format!(
@@ -1804,6 +1863,7 @@ impl InfraDriver for KubernetesInfraDriver {
             true,
             &replicas,
             false,
+            &request.ext_virtual_links,
         )
         .await
     }
@@ -1866,6 +1926,7 @@ impl InfraDriver for KubernetesInfraDriver {
                         ctx.flavour,
                         namespace.as_ref(),
                         &recorded_counts(ctx),
+                        &effective_links(ctx, &[]),
                     )
                     .await?;
                 let namespace = namespace_of(&objects, namespace.as_ref(), false)?;
@@ -1947,7 +2008,13 @@ impl InfraDriver for KubernetesInfraDriver {
         let pods = await_pods(&session, ctx, ctx.flavour, &counts, &gone, self.timeout).await?;
         let healed: BTreeSet<String> = victims.iter().map(|v| v.id.clone()).collect();
         let vnfcs = vnfcs(ctx, ctx.vnfd, &pods, &healed);
-        Ok(outcome(ctx, vnfcs, recorded_metadata(ctx, &found)?))
+        Ok(outcome(
+            ctx,
+            ctx.flavour,
+            vnfcs,
+            ExtConnectivity::recorded(ctx),
+            recorded_metadata(ctx, &found)?,
+        ))
     }
 
     async fn change_flavour(
@@ -1955,6 +2022,7 @@ impl InfraDriver for KubernetesInfraDriver {
         ctx: &InfraContext<'_>,
         request: &ChangeVnfFlavourRequest,
     ) -> Result<InfraOutcome> {
+        no_managed_links(&request.ext_managed_virtual_links)?;
         let flavour = ctx.vnfd.flavour(&request.new_flavour_id).ok_or_else(|| {
             Error::Unprocessable(format!(
                 "VNFD {} has no flavour {}",
@@ -1992,6 +2060,7 @@ impl InfraDriver for KubernetesInfraDriver {
             strict,
             &counts,
             true,
+            &request.ext_virtual_links,
         )
         .await
     }
@@ -2023,7 +2092,24 @@ impl InfraDriver for KubernetesInfraDriver {
         new_vnfd: &Vnfd,
         new_package: &dyn PackageFiles,
     ) -> Result<InfraOutcome> {
-        self.switch_package(ctx, new_vnfd, new_package, Some(&request.additional_params))
+        no_managed_links(&request.ext_managed_virtual_links)?;
+        self.switch_package(
+            ctx,
+            new_vnfd,
+            new_package,
+            Some(&request.additional_params),
+            &request.ext_virtual_links,
+        )
+        .await
+    }
+
+    async fn change_ext_conn(
+        &self,
+        ctx: &InfraContext<'_>,
+        request: &ChangeExtVnfConnectivityRequest,
+    ) -> Result<InfraOutcome> {
+        // The recorded objects again, with the external CPs on their new links.
+        self.switch_package(ctx, ctx.vnfd, ctx.package, None, &request.ext_virtual_links)
             .await
     }
 
@@ -2039,12 +2125,18 @@ impl InfraDriver for KubernetesInfraDriver {
                 let counts = Self::scale_counts(ctx, target, false)?;
                 self.scale_to(ctx, &counts).await
             }
-            // The recorded objects of the old flavour, with the recorded counts.
-            Rollback::ChangeFlavour(_) => {
-                self.switch_package(ctx, ctx.vnfd, ctx.package, None).await
+            // The recorded objects and external links of the old flavour, package or
+            // connectivity, with the recorded counts.
+            Rollback::ChangeFlavour(_) | Rollback::ChangeVnfpkg(_) => {
+                self.switch_package(ctx, ctx.vnfd, ctx.package, None, &[])
+                    .await
             }
-            Rollback::ChangeVnfpkg(_) => {
-                self.switch_package(ctx, ctx.vnfd, ctx.package, None).await
+            Rollback::ChangeExtConn(_) => {
+                let outcome = self
+                    .switch_package(ctx, ctx.vnfd, ctx.package, None, &[])
+                    .await?;
+                let links = outcome.resources.ext_virtual_link_info.clone();
+                Ok(outcome.with_changed_ext_connectivity(links))
             }
             other => Err(not_supported(KUBERNETES_VIM_TYPE, other.operation())),
         }

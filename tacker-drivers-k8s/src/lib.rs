@@ -15,7 +15,10 @@
 //!   namespace keep it when the request names none, so a VNF may span namespaces. Helm charts
 //!   of the package (Tacker's `helm_chart_path`, `helm_parameters`, `helm_value_names`,
 //!   or v1's `using_helm_install_param`) are rendered by a real `helm` v3 binary
-//!   (`helm template`; [`HelmConfig`]) and deployed the same way.
+//!   (`helm template`; [`HelmConfig`]) and deployed the same way. External CPs are
+//!   the Services annotated [`EXT_CP_ANNOTATION`] (fixed addresses as `externalIPs`,
+//!   NetworkPolicies admitting the link's network), so instantiate and change of
+//!   external connectivity connect them.
 //! - [`KubernetesVimDriver`] checks a Kubernetes VIM's credentials.
 //! - `testkit` (feature `testkit`) is a test double of the Kubernetes API server.
 //!
@@ -26,12 +29,14 @@
 
 mod client;
 mod driver;
+mod ext;
 mod helm;
 mod manifest;
 mod vim;
 
 pub use client::{KUBERNETES_VIM_TYPE, connect, connect_with_policy};
 pub use driver::{FIELD_MANAGER, KubernetesInfraDriver};
+pub use ext::EXT_CP_ANNOTATION;
 pub use helm::{
     HELM_CHART_PATH_PARAM, HELM_INSTALL_PARAM, HELM_PARAMETERS_PARAM, HELM_VALUE_NAMES_PARAM,
     HelmConfig,

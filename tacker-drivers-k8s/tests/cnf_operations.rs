@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tacker_core::infra::VNFC_POWER_STATE;
-use tacker_core::infra::{InfraDriver, InfraOperation, Rollback, ScaleTarget};
+use tacker_core::infra::{InfraDriver, Rollback, ScaleTarget};
 use tacker_core::model::{
-    ChangeCurrentVnfPkgRequest, ChangeType, InstantiateVnfRequest, KeyValuePairs,
-    OperateVnfRequest, ScaleInfo, ScaleType, StopType, VnfOperationalStateType,
+    ChangeCurrentVnfPkgRequest, ChangeType, ExtManagedVirtualLinkData, InstantiateVnfRequest,
+    KeyValuePairs, OperateVnfRequest, ScaleInfo, ScaleType, StopType, VnfOperationalStateType,
 };
 use tacker_core::package::PackageFiles;
 use tacker_core::sim::AppliedOperation;
@@ -550,12 +550,24 @@ async fn bad_requests_are_refused_before_anything_is_applied(cluster: Cluster) {
         matches!(missing, Err(Error::InvalidRequest(_))),
         "{missing:?}"
     );
-    assert!(
-        !cnf.driver
-            .capabilities()
-            .contains(InfraOperation::ChangeExtConn),
-        "change of external connectivity is not offered"
-    );
+    // A Kubernetes VIM has no VIM networks for externally managed links.
+    let mut request = cnf.instantiate_request(&["Files/kubernetes/deployment_scale.yaml"]);
+    request.ext_managed_virtual_links = vec![ExtManagedVirtualLinkData {
+        id: "managed-1".to_owned(),
+        vnf_virtual_link_desc_id: "internalVL1".to_owned(),
+        vim_connection_id: None,
+        resource_provider_id: None,
+        resource_id: "net-1".to_owned(),
+        vnf_link_port: Vec::new(),
+        ext_managed_multisite_virtual_link_id: None,
+    }];
+    match cnf.driver.instantiate(&cnf.ctx(&op), &request).await {
+        Err(Error::Unprocessable(m)) => assert!(
+            m.contains("managed-1") && m.contains("Kubernetes VIM"),
+            "{m}"
+        ),
+        other => panic!("an externally managed link must be Unprocessable, not {other:?}"),
+    }
     assert_eq!(cnf.labelled().await, Vec::new(), "nothing was applied");
 }
 

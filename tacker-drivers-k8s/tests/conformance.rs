@@ -2,7 +2,9 @@
 //! driver with the CNF corpus package `v1-cnf-scale` (a Deployment as VDU1, scaled by
 //! `vdu1_aspect`, in two flavours): on the API-server double (with its fault injection)
 //! and on the real cluster of `scripts/k8s-cluster.sh` (when `TACKER_TEST_K8S_SERVER`
-//! is set).
+//! is set). The package gets a Service for VDU1's pods that exposes the external CP
+//! `VDU1_CP1` (a VduCp added to the VNFD), so that external connectivity and its change
+//! are checked too.
 
 mod support;
 
@@ -10,22 +12,57 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::cluster::Cluster;
+use tacker_core::sim;
 use tacker_core::testkit::infra::{self, InfraFixture};
+use tacker_core::vnfd::VduCp;
 use tacker_drivers_k8s::{KubernetesInfraDriver, NAMESPACE_PARAM};
+
+/// The Service of VDU1's pods, exposing the external CP `VDU1_CP1`.
+const SERVICE: &str = "---
+apiVersion: v1
+kind: Service
+metadata:
+  name: vdu1-scale-svc
+  annotations:
+    tacker-vnfm/ext-cp: VDU1_CP1
+spec:
+  selector:
+    app: webserver
+  ports:
+  - port: 80
+    protocol: TCP
+";
 
 async fn conformance_suite(cluster: Cluster) {
     let Some(corpus) = support::corpus() else {
         return;
     };
     let cluster = Arc::new(cluster);
-    let (vnfd, package) = cluster.package(&corpus, "v1-cnf-scale");
+    let (mut vnfd, _) = cluster.package(&corpus, "v1-cnf-scale");
+    for flavour in &mut vnfd.flavours {
+        flavour.vdu_cps.push(VduCp {
+            id: "VDU1_CP1".to_owned(),
+            vdu_id: "VDU1".to_owned(),
+            ..VduCp::default()
+        });
+    }
     let file = "Files/kubernetes/deployment_scale.yaml";
+    let with_service = |bytes: Vec<u8>| {
+        let manifest = String::from_utf8(bytes).expect("the manifest is text");
+        format!("{manifest}\n{SERVICE}")
+    };
+    let package = cluster.package_with(&corpus, "v1-cnf-scale", |path, bytes| {
+        if path != file {
+            return bytes;
+        }
+        with_service(bytes).into_bytes()
+    });
     let mut upgraded = false;
     let new_package = cluster.package_with(&corpus, "v1-cnf-scale", |path, bytes| {
         if path != file {
             return bytes;
         }
-        let manifest = String::from_utf8(bytes).expect("the manifest is text");
+        let manifest = with_service(bytes);
         let changed = manifest.replace("image: nginx", "image: nginx:1.27");
         upgraded = changed != manifest;
         changed.into_bytes()
@@ -36,7 +73,7 @@ async fn conformance_suite(cluster: Cluster) {
     fixture.vnfd = vnfd.clone();
     fixture.flavour_id = "simple".to_owned();
     fixture.scale_aspect_id = "vdu1_aspect".to_owned();
-    fixture.ext_virtual_links = Vec::new();
+    fixture.ext_virtual_links = sim::sample_ext_virtual_links();
     fixture.instantiate_additional_params = support::def_files(&[file]);
     if cluster.is_real() {
         fixture

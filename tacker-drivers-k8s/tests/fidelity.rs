@@ -4,7 +4,8 @@
 //! get, update, patch (server-side apply and merge), delete and the `scale`
 //! subresource; `Status` answers (kind, reason, details); 409 on a stale
 //! `resourceVersion`; server-side apply's fields and managers; lists and watches with a
-//! label selector; foreground deletion (the owner keeps `deletionTimestamp` and the
+//! label selector; a Service's address from the service range, kept when an apply
+//! drops its external IPs; foreground deletion (the owner keeps `deletionTimestamp` and the
 //! `foregroundDeletion` finalizer until its dependents are gone). What legitimately
 //! differs (uids, timestamps, `resourceVersion` values, fields only the real server
 //! defaults) is left out; every other difference is reported.
@@ -216,6 +217,21 @@ fn deployment(value: &Value) -> Value {
             "template": {"metadata": {"labels": spec["template"]["metadata"]["labels"]},
                          "spec": {"containers": [{"name": container["name"], "image": container["image"]}]}},
         },
+    })
+}
+
+/// What the driver reads of a Service: its type, whether its cluster address is one
+/// address of the service range (10.96.0.0/16), and its external IPs.
+fn service(value: &Value) -> Value {
+    let spec = &value["spec"];
+    let address = spec["clusterIP"].as_str().unwrap_or_default();
+    json!({
+        "kind": value["kind"], "type": spec["type"],
+        "clusterIP in range": address.starts_with("10.96.")
+            && address.parse::<std::net::Ipv4Addr>().is_ok(),
+        "clusterIPs": spec["clusterIPs"].as_array().map(|a| a.len() == 1 && a[0] == spec["clusterIP"]),
+        "ipFamilies": spec["ipFamilies"], "ipFamilyPolicy": spec["ipFamilyPolicy"],
+        "sessionAffinity": spec["sessionAffinity"], "externalIPs": spec["externalIPs"],
     })
 }
 
@@ -469,6 +485,39 @@ async fn run(wire: &Wire) -> BTreeMap<String, Value> {
     step(
         "the Deployment's ReplicaSets once it is gone",
         json!({"gone": gone, "replicasets": left.body["items"].as_array().map(Vec::len)}),
+    );
+
+    // A Service: the cluster gives it an address of the service range, which stays when
+    // an apply of ours drops the external IPs it applied before.
+    let service_path = format!("/api/v1/namespaces/{}/services/fid-svc", wire.ns);
+    let service_body = |external: &[&str]| {
+        let mut spec =
+            json!({"selector": {"app": "fid-web"}, "ports": [{"port": 80, "protocol": "TCP"}]});
+        if !external.is_empty() {
+            spec["externalIPs"] = json!(external);
+        }
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "fid-svc"}, "spec": spec})
+    };
+    let with_ip = wire
+        .apply(
+            &service_path,
+            FIELD_MANAGER,
+            service_body(&["198.51.100.7"]),
+        )
+        .await;
+    step(
+        "apply a Service with an external IP",
+        seen(&with_ip, service),
+    );
+    let without = wire
+        .apply(&service_path, FIELD_MANAGER, service_body(&[]))
+        .await;
+    step("apply it without the external IP", seen(&without, service));
+    let same_address = with_ip.body["spec"]["clusterIP"] == without.body["spec"]["clusterIP"];
+    step("the Service keeps its address", json!(same_address));
+    step(
+        "delete the Service",
+        json!({"code": wire.delete(&service_path, None).await.code}),
     );
 
     // Delete, and delete what is not there.

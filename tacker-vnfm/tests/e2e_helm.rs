@@ -6,7 +6,9 @@
 //! of package to a chart whose pods are never scheduled (FAILED_TEMP with the reason,
 //! then rolled back to the old chart), a change of package that completes, and
 //! terminate, after which nothing of it is left in the cluster; `v1-helm-chart` (v1
-//! parameters: one release per VDU) is instantiated, scaled and terminated.
+//! parameters: one release per VDU) is instantiated, scaled and terminated. A variant
+//! of `v2-helm-instantiate` whose Service exposes an external CP changes its external
+//! connectivity.
 //!
 //! Outside CI the test skips when the cluster or helm is missing; under `CI=true` their
 //! absence is a failure.
@@ -162,6 +164,18 @@ fn count(instance: &Value, vdu: &str) -> usize {
 /// chart packaged again by helm with `values` edited by `edit`, its digest in
 /// TOSCA.meta updated.
 fn variant(helm: &str, vnfd_id: &str, edit: impl Fn(String) -> String) -> PathBuf {
+    variant_with(helm, vnfd_id, |path, text| {
+        if path == VALUES { edit(text) } else { text }
+    })
+}
+
+const VALUES: &str = "Files/kubernetes/test-chart/values.yaml";
+const SERVICE_TEMPLATE: &str = "Files/kubernetes/test-chart/templates/service.yaml";
+const FLAVOUR: &str = "Definitions/sample_cnf_df_simple.yaml";
+
+/// [`variant`] with `edit` given each of [`VALUES`], [`SERVICE_TEMPLATE`] and
+/// [`FLAVOUR`] (path, text).
+fn variant_with(helm: &str, vnfd_id: &str, edit: impl Fn(&str, String) -> String) -> PathBuf {
     let source = corpus_package("v2-helm-instantiate").expect("the corpus is present");
     let dir = temp_dir("helm-variant");
     copy_dir(&source, &dir);
@@ -171,10 +185,12 @@ fn variant(helm: &str, vnfd_id: &str, edit: impl Fn(String) -> String) -> PathBu
         let text = std::fs::read_to_string(&file).expect("the VNFD reads");
         std::fs::write(&file, text.replace(original, vnfd_id)).expect("the VNFD writes");
     }
+    for path in [VALUES, SERVICE_TEMPLATE, FLAVOUR] {
+        let file = dir.join(path);
+        let text = std::fs::read_to_string(&file).expect("a package file reads");
+        std::fs::write(&file, edit(path, text)).expect("a package file writes");
+    }
     let chart_dir = dir.join("Files/kubernetes/test-chart");
-    let values = chart_dir.join("values.yaml");
-    let text = std::fs::read_to_string(&values).expect("values read");
-    std::fs::write(&values, edit(text)).expect("values write");
     let out = Command::new(helm)
         .arg("package")
         .arg(&chart_dir)
@@ -542,5 +558,130 @@ async fn a_chart_whose_pods_never_run_fails_with_the_reason_and_its_rollback_lea
     );
     let instance = api.get(&path).await.body;
     assert_eq!(instance["instantiationState"], "NOT_INSTANTIATED");
+    assert!(server.terminate(), "the server stops cleanly");
+}
+
+/// External connectivity through the REST API: the chart's Service exposes the VduCp
+/// `VDU1_CP1` (added to the VNFD, the Service annotated); instantiate puts the CP on a
+/// link with a fixed address, which the Service gets as its external IP; a change of
+/// external connectivity moves it to another link and address; a CP the flavour does
+/// not have is refused up front.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helm_cnf_changes_its_external_connectivity_over_rest_on_a_real_cluster() {
+    let (Some(_), Some(helm)) = (corpus_package("v2-helm-instantiate"), helm()) else {
+        return;
+    };
+    let Some(cluster) = Cluster::from_env("helm-ext") else {
+        return;
+    };
+    let vnfd_id = "b1bb0ce7-ebca-4fa7-95ed-4840d7000e01";
+    let package = variant_with(&helm, vnfd_id, |path, text| {
+        match path {
+        SERVICE_TEMPLATE => text.replace(
+            "  labels:\n",
+            "  annotations:\n    tacker-vnfm/ext-cp: VDU1_CP1\n  labels:\n",
+        ),
+        FLAVOUR => text.replace(
+            "    VDU2:\n",
+            "    VDU1_CP1:\n      type: tosca.nodes.nfv.VduCp\n      properties:\n        layer_protocols: [ ipv4 ]\n        order: 0\n      requirements:\n        - virtual_binding: VDU1\n\n    VDU2:\n",
+        ),
+        _ => text,
+    }
+    });
+    let (server, api, _, id) = created(&helm, &cluster, &package, "e2e-helm-ext").await;
+    let path = format!("/vnflcm/v2/vnf_instances/{id}");
+    let release = format!("vnf{}", id.replace('-', ""));
+    let link = |id: &str, network: &str, address: &str| {
+        json!({
+            "id": id,
+            "resourceId": network,
+            "extCps": [{
+                "cpdId": "VDU1_CP1",
+                "cpConfig": {"web": {"cpProtocolData": [{
+                    "layerProtocol": "IP_OVER_ETHERNET",
+                    "ipOverEthernet": {"ipAddresses": [{"type": "IPV4", "fixedAddresses": [address]}]}
+                }]}}
+            }]
+        })
+    };
+    let external_ips = || {
+        cluster.admin(&[
+            "get",
+            "service",
+            &format!("{release}-test-chart"),
+            "-n",
+            &cluster.namespace,
+            "-o",
+            "jsonpath={.spec.externalIPs}",
+        ])
+    };
+    let op = run(
+        &api,
+        &format!("{path}/instantiate"),
+        json!({
+            "flavourId": "simple",
+            "extVirtualLinks": [link("ext-a", "external-a", "198.51.100.11")],
+            "additionalParams": {
+                "namespace": cluster.namespace,
+                "helm_chart_path": "Files/kubernetes/test-chart-0.1.0.tgz",
+                "helm_value_names": {
+                    "VDU1": {"replica": "replicaCountVdu1"},
+                    "VDU2": {"replica": "replicaCountVdu2"}
+                }
+            }
+        }),
+    )
+    .await;
+    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    assert_eq!(external_ips(), r#"["198.51.100.11"]"#);
+    let instance = api.get(&path).await.body;
+    let info = &instance["instantiatedVnfInfo"];
+    assert_eq!(info["extVirtualLinkInfo"][0]["id"], "ext-a", "{info:#}");
+    assert_eq!(info["extCpInfo"][0]["cpdId"], "VDU1_CP1", "{info:#}");
+    assert_eq!(
+        info["extCpInfo"][0]["cpProtocolInfo"][0]["ipOverEthernet"]["ipAddresses"][0]["addresses"],
+        json!(["198.51.100.11"])
+    );
+
+    let op = run(
+        &api,
+        &format!("{path}/change_ext_conn"),
+        json!({"extVirtualLinks": [link("ext-b", "external-b", "198.51.100.12")]}),
+    )
+    .await;
+    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    assert_eq!(external_ips(), r#"["198.51.100.12"]"#);
+    let instance = api.get(&path).await.body;
+    let links: Vec<&str> = instance["instantiatedVnfInfo"]["extVirtualLinkInfo"]
+        .as_array()
+        .map(|l| l.iter().filter_map(|l| l["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(links, ["ext-b"], "the CP left ext-a: {instance:#}");
+
+    let mut unknown = link("ext-c", "external-c", "198.51.100.13");
+    unknown["extCps"][0]["cpdId"] = json!("VDU2_CP9");
+    let refused = api
+        .post(
+            &format!("{path}/change_ext_conn"),
+            json!({"extVirtualLinks": [unknown]}),
+        )
+        .await;
+    // 400: SOL003 declares no 422 for change_ext_conn.
+    assert_eq!(
+        refused.status,
+        StatusCode::BAD_REQUEST,
+        "{:?}",
+        refused.body
+    );
+    common::assert_problem(&refused, "an unknown external CP");
+
+    let op = run(
+        &api,
+        &format!("{path}/terminate"),
+        json!({"terminationType": "FORCEFUL"}),
+    )
+    .await;
+    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    assert_eq!(cluster.labelled(&id), Vec::<String>::new());
     assert!(server.terminate(), "the server stops cleanly");
 }

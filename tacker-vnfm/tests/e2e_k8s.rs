@@ -146,20 +146,29 @@ async fn a_cnf_is_instantiated_scaled_healed_and_terminated_over_rest_on_kuberne
     assert_eq!(healed[0].0, vnfc, "the VNFC keeps its id");
     assert_ne!(healed[0].1, pod, "a new pod serves it");
 
-    // Change of external connectivity is refused up front.
+    // A change of external connectivity naming a CP the package does not have is
+    // refused up front (400: SOL003 declares no 422 for this operation).
     let refused = api
         .post(
             &format!("{instance_path}/change_ext_conn"),
-            json!({"extVirtualLinks": []}),
+            json!({"extVirtualLinks": [{"id": "ext-1", "resourceId": "net-1",
+                                        "extCps": [{"cpdId": "VDU1_CP1"}]}]}),
         )
         .await;
     assert_eq!(
         refused.status,
-        StatusCode::NOT_IMPLEMENTED,
+        StatusCode::BAD_REQUEST,
         "change_ext_conn on Kubernetes: {:?}",
         refused.body
     );
     common::assert_problem(&refused, "change_ext_conn on Kubernetes");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("VDU1_CP1")),
+        "{:?}",
+        refused.body
+    );
     let instance = api.get(&instance_path).await.body;
     assert_eq!(instance["instantiationState"], "INSTANTIATED");
 

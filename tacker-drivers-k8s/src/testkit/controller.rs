@@ -52,6 +52,34 @@ pub fn defaults(t: &ResourceType, object: &mut Value) {
                 "qosClass": "BestEffort",
             });
         }
+        ("", "Service") => {
+            let spec = &mut object["spec"];
+            if spec["type"].is_null() {
+                spec["type"] = json!("ClusterIP");
+            }
+            if spec["sessionAffinity"].is_null() {
+                spec["sessionAffinity"] = json!("None");
+            }
+            // A cluster IP from the service range (10.96.0.0/16, that of
+            // scripts/k8s-cluster.sh), as the allocator gives one; ExternalName
+            // Services get none.
+            if spec["type"] != "ExternalName" && spec["clusterIP"].is_null() {
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                object["metadata"]["namespace"]
+                    .to_string()
+                    .hash(&mut hasher);
+                object["metadata"]["name"].to_string().hash(&mut hasher);
+                let n = hasher.finish();
+                let ip = format!("10.96.{}.{}", (n >> 8) % 256, 1 + n % 254);
+                object["spec"]["clusterIP"] = json!(ip);
+            }
+            let spec = &mut object["spec"];
+            if spec["clusterIPs"].is_null() && spec["clusterIP"].is_string() {
+                spec["clusterIPs"] = json!([spec["clusterIP"]]);
+                spec["ipFamilies"] = json!(["IPv4"]);
+                spec["ipFamilyPolicy"] = json!("SingleStack");
+            }
+        }
         ("apps", "Deployment" | "ReplicaSet" | "StatefulSet") => {
             if object["spec"]["replicas"].is_null() {
                 object["spec"]["replicas"] = json!(1);
