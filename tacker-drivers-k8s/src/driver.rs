@@ -25,14 +25,16 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use tacker_core::infra::{
-    InfraCapabilities, InfraContext, InfraDriver, InfraOperation, InfraOutcome, Rollback,
-    ScaleTarget, VNFC_POWER_STATE, VnfResources, not_supported, resource_changes,
+    InfraCapabilities, InfraContext, InfraDriver, InfraOperation, InfraOutcome,
+    InfraRequestContext, Rollback, ScaleTarget, VNFC_POWER_STATE, VnfResources, not_supported,
+    resource_changes,
 };
+use tacker_core::lcm::OpRequest;
 use tacker_core::model::{
     ChangeCurrentVnfPkgRequest, ChangeExtVnfConnectivityRequest, ChangeVnfFlavourRequest,
     ExtManagedVirtualLinkData, ExtVirtualLinkData, HealVnfRequest, InstantiateVnfRequest,
     KeyValuePairs, OperateVnfRequest, ResourceHandle, StopType, TerminateVnfRequest,
-    TerminationType, VnfOperationalStateType, VnfcResourceInfo,
+    TerminationType, VnfInstance, VnfOperationalStateType, VnfcResourceInfo,
 };
 use tacker_core::package::PackageFiles;
 use tacker_core::vnfd::{DeploymentFlavour, Vdu, Vnfd};
@@ -253,18 +255,18 @@ async fn bounded<T>(
 
 /// Prepares the objects of `files` for instance `instance_id` in `namespace`, with the
 /// replica counts of the VDUs set.
-fn plan(
-    session: &Session,
-    mut objects: Vec<ManifestObject>,
-    namespace: &str,
-    instance_id: &str,
+/// Finds each VDU's workload among `objects` and sets its replicas to the VDU's count;
+/// `Unprocessable` for a VDU without a workload, or with more instances than a bare Pod
+/// can give.
+fn fit_workloads(
+    objects: &mut [ManifestObject],
+    naming: Naming,
     flavour: &DeploymentFlavour,
     replicas: &BTreeMap<String, u32>,
-) -> Result<Vec<Planned>> {
+) -> Result<()> {
     for vdu in &flavour.vdus {
         let workload = objects.iter_mut().find(|o| {
-            WORKLOAD_KINDS.contains(&o.kind())
-                && session.naming.is_workload_of(flavour, vdu, o.name())
+            WORKLOAD_KINDS.contains(&o.kind()) && naming.is_workload_of(flavour, vdu, o.name())
         });
         let Some(workload) = workload else {
             return Err(Error::Unprocessable(format!(
@@ -289,6 +291,18 @@ fn plan(
             }
         }
     }
+    Ok(())
+}
+
+fn plan(
+    session: &Session,
+    mut objects: Vec<ManifestObject>,
+    namespace: &str,
+    instance_id: &str,
+    flavour: &DeploymentFlavour,
+    replicas: &BTreeMap<String, u32>,
+) -> Result<Vec<Planned>> {
+    fit_workloads(&mut objects, session.naming, flavour, replicas)?;
     let mut planned = Vec::new();
     for mut object in objects {
         let (resource, caps) = session
@@ -980,6 +994,16 @@ enum Source {
 }
 
 impl Source {
+    /// The source an instantiation's `params` must name.
+    fn requested(params: &KeyValuePairs, instance_id: &str) -> Result<Self> {
+        Self::from_params(params, instance_id)?.ok_or_else(|| {
+            Error::InvalidRequest(format!(
+                "additionalParams must name the package's Kubernetes manifests ({DEF_FILES_PARAM}) or a Helm chart ({HELM_CHART_PATH_PARAM}, or {})",
+                crate::helm::HELM_INSTALL_PARAM
+            ))
+        })
+    }
+
     /// The source `params` name: charts, else manifest files, else none.
     fn from_params(params: &KeyValuePairs, instance_id: &str) -> Result<Option<Self>> {
         if let Some(helm) = HelmSource::from_params(params, instance_id)? {
@@ -1206,9 +1230,18 @@ fn recorded_files(ctx: &InfraContext<'_>, found: &[Found]) -> (Vec<String>, Opti
 
 /// VNFC counts per VDU as recorded.
 fn recorded_counts(ctx: &InfraContext<'_>) -> BTreeMap<String, u32> {
+    counts_of(ctx.vnf_instance)
+}
+
+/// The VNFCs `instance` records, per VDU.
+fn counts_of(instance: &VnfInstance) -> BTreeMap<String, u32> {
     let mut counts = BTreeMap::new();
-    for vnfc in recorded_vnfcs(ctx) {
-        *counts.entry(vnfc.vdu_id).or_insert(0) += 1;
+    for vnfc in instance
+        .instantiated_vnf_info
+        .iter()
+        .flat_map(|info| info.vnfc_resource_info.iter())
+    {
+        *counts.entry(vnfc.vdu_id.clone()).or_insert(0) += 1;
     }
     counts
 }
@@ -1450,7 +1483,7 @@ impl KubernetesInfraDriver {
                 ctx.flavour,
                 namespace.as_ref(),
                 &counts,
-                &effective_links(ctx, &[]),
+                &effective_links(ctx.vnf_instance, &[]),
             )
             .await?;
         let namespace = namespace_of(&objects, namespace.as_ref(), false)?;
@@ -1515,7 +1548,7 @@ impl KubernetesInfraDriver {
         prune: bool,
         ext_changes: &[ExtVirtualLinkData],
     ) -> Result<InfraOutcome> {
-        let links = effective_links(ctx, ext_changes);
+        let links = effective_links(ctx.vnf_instance, ext_changes);
         let objects = self
             .objects(source, package, flavour, namespace_param, replicas, &links)
             .await?;
@@ -1600,6 +1633,26 @@ impl KubernetesInfraDriver {
         };
         crate::ext::connect(&mut objects, flavour, links)?;
         Ok(objects)
+    }
+
+    /// What [`InfraDriver::validate_request`] checks: the objects of `source` (read or
+    /// rendered, connected to `links`), their namespace (`namespace`: the parameter
+    /// and whether it must agree with the manifests) and the VDUs' workloads.
+    async fn check(
+        &self,
+        source: &Source,
+        package: &dyn PackageFiles,
+        flavour: &DeploymentFlavour,
+        namespace: (Option<&Value>, bool),
+        counts: &BTreeMap<String, u32>,
+        links: &[ExtVirtualLinkData],
+    ) -> Result<()> {
+        let (param, strict) = namespace;
+        let mut objects = self
+            .objects(source, package, flavour, param, counts, links)
+            .await?;
+        namespace_of(&objects, param, strict)?;
+        fit_workloads(&mut objects, source.naming(), flavour, counts)
     }
 
     async fn remove_everything(
@@ -1835,19 +1888,84 @@ impl InfraDriver for KubernetesInfraDriver {
             .with(InfraOperation::RollbackChangeVnfpkg)
     }
 
+    /// Reads (or renders) the objects the operation would apply, connected to its
+    /// external links, and fits the VDUs' workloads, as the operation will: what it
+    /// would refuse is refused before the operation is accepted.
+    async fn validate_request(
+        &self,
+        ctx: &InfraRequestContext<'_>,
+        request: &OpRequest,
+    ) -> Result<()> {
+        let instance = ctx.vnf_instance;
+        let recorded = || Source::from_params(&instance.metadata, &instance.id);
+        let recorded_namespace = instance.metadata.get(NAMESPACE_PARAM).cloned();
+        match request {
+            OpRequest::Instantiate(request) => {
+                no_managed_links(&request.ext_managed_virtual_links)?;
+                let source = Source::requested(&request.additional_params, &instance.id)?;
+                let counts = level_counts(ctx.flavour, request.instantiation_level_id.as_deref());
+                self.check(
+                    &source,
+                    ctx.package,
+                    ctx.flavour,
+                    (request.additional_params.get(NAMESPACE_PARAM), true),
+                    &counts,
+                    &request.ext_virtual_links,
+                )
+                .await
+            }
+            OpRequest::ChangeFlavour(request) => {
+                no_managed_links(&request.ext_managed_virtual_links)?;
+                let flavour = ctx.vnfd.flavour(&request.new_flavour_id).ok_or_else(|| {
+                    Error::Unprocessable(format!(
+                        "VNFD {} has no flavour {}",
+                        ctx.vnfd.descriptor_id, request.new_flavour_id
+                    ))
+                })?;
+                let Some(source) =
+                    Source::from_params(&request.additional_params, &instance.id)?.or(recorded()?)
+                else {
+                    return Ok(());
+                };
+                let namespace = match request.additional_params.get(NAMESPACE_PARAM) {
+                    Some(requested) => (Some(requested), true),
+                    None => (recorded_namespace.as_ref(), false),
+                };
+                let counts = level_counts(flavour, request.instantiation_level_id.as_deref());
+                let links = effective_links(instance, &request.ext_virtual_links);
+                self.check(&source, ctx.package, flavour, namespace, &counts, &links)
+                    .await
+            }
+            OpRequest::ChangeExtConn(request) => {
+                let Some(source) = recorded()? else {
+                    return Ok(());
+                };
+                let links = effective_links(instance, &request.ext_virtual_links);
+                self.check(
+                    &source,
+                    ctx.package,
+                    ctx.flavour,
+                    (recorded_namespace.as_ref(), false),
+                    &counts_of(instance),
+                    &links,
+                )
+                .await
+            }
+            OpRequest::ChangeVnfpkg(request) => {
+                no_managed_links(&request.ext_managed_virtual_links)?;
+                Source::from_params(&request.additional_params, &instance.id).map(|_| ())
+            }
+            _ => Ok(()),
+        }
+    }
+
     async fn instantiate(
         &self,
         ctx: &InfraContext<'_>,
         request: &InstantiateVnfRequest,
     ) -> Result<InfraOutcome> {
         no_managed_links(&request.ext_managed_virtual_links)?;
-        let source = Source::from_params(&request.additional_params, &ctx.vnf_instance.id)?
-            .ok_or_else(|| {
-                Error::InvalidRequest(format!(
-                    "additionalParams must name the package's Kubernetes manifests ({DEF_FILES_PARAM}) or a Helm chart ({HELM_CHART_PATH_PARAM}, or {})",
-                    crate::helm::HELM_INSTALL_PARAM
-                ))
-            })?;
+        let source = Source::requested(&request.additional_params, &ctx.vnf_instance.id)?;
         let mut session = Session::open(ctx, self.timeout, &self.policy).await?;
         session.naming = source.naming();
         let level = request.instantiation_level_id.as_deref();
@@ -1926,7 +2044,7 @@ impl InfraDriver for KubernetesInfraDriver {
                         ctx.flavour,
                         namespace.as_ref(),
                         &recorded_counts(ctx),
-                        &effective_links(ctx, &[]),
+                        &effective_links(ctx.vnf_instance, &[]),
                     )
                     .await?;
                 let namespace = namespace_of(&objects, namespace.as_ref(), false)?;

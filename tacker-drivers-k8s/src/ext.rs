@@ -32,7 +32,7 @@ use tacker_core::infra::InfraContext;
 use tacker_core::model::{
     CpProtocolInfo, ExtLinkPortInfo, ExtVirtualLinkData, ExtVirtualLinkInfo, IpAddressInfo,
     IpAddressType, IpOverEthernetAddressInfo, LayerProtocol, ResourceHandle, VnfExtCpData,
-    VnfExtCpInfo, VnfcCpInfo, VnfcResourceInfo,
+    VnfExtCpInfo, VnfInstance, VnfcCpInfo, VnfcResourceInfo,
 };
 use tacker_core::vnfd::{DeploymentFlavour, VduCp};
 use tacker_core::{Error, Result};
@@ -46,11 +46,10 @@ pub const EXT_CP_ANNOTATION: &str = "tacker-vnfm/ext-cp";
 /// The external links in effect after an operation: those the instance records, with
 /// the links of `changes` replacing the recorded ones of the same id.
 pub(crate) fn effective_links(
-    ctx: &InfraContext<'_>,
+    instance: &VnfInstance,
     changes: &[ExtVirtualLinkData],
 ) -> Vec<ExtVirtualLinkData> {
-    let mut links: Vec<ExtVirtualLinkData> = ctx
-        .vnf_instance
+    let mut links: Vec<ExtVirtualLinkData> = instance
         .instantiated_vnf_info
         .as_ref()
         .map(|info| {

@@ -14,7 +14,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::cluster::Cluster;
 use support::cnf::Cnf;
-use tacker_core::infra::{InfraDriver, Rollback};
+use tacker_core::infra::{InfraDriver, InfraRequestContext, Rollback};
+use tacker_core::lcm::OpRequest;
 use tacker_core::model::{
     ChangeExtVnfConnectivityRequest, CpProtocolData, ExtVirtualLinkData, IpAddressData,
     IpAddressType, IpOverEthernetAddressData, LayerProtocol, ScaleType, VnfExtCpConfig,
@@ -335,6 +336,28 @@ async fn external_connectivity(cluster: Cluster) {
         ),
     ];
     for (bad, expected) in refusals {
+        // Refused before the engine accepts the operation, and by the operation itself.
+        let request = OpRequest::ChangeExtConn(ChangeExtVnfConnectivityRequest {
+            ext_virtual_links: vec![bad.clone()],
+            ..ChangeExtVnfConnectivityRequest::default()
+        });
+        let flavour = cnf.vnfd.flavour("simple").expect("flavour simple");
+        let ctx = InfraRequestContext::new(
+            &cnf.tenant,
+            &cnf.record,
+            &cnf.vnfd,
+            flavour,
+            cnf.package.as_ref(),
+        );
+        let error = cnf
+            .driver
+            .validate_request(&ctx, &request)
+            .await
+            .expect_err("refused up front");
+        assert!(
+            error.to_string().contains(expected),
+            "{error} says {expected:?}"
+        );
         let error = change(&mut cnf, vec![bad]).await.expect_err("refused");
         assert!(
             error.to_string().contains(expected),

@@ -615,6 +615,46 @@ async fn a_helm_cnf_changes_its_external_connectivity_over_rest_on_a_real_cluste
             "jsonpath={.spec.externalIPs}",
         ])
     };
+    // Refused up front, naming the cause: a chart the package lacks, Helm parameters
+    // of the wrong shape, a fixed address that is no address.
+    let chart = "Files/kubernetes/test-chart-0.1.0.tgz";
+    for (params, links, cause) in [
+        (
+            json!({"helm_chart_path": "Files/kubernetes/missing-0.1.0.tgz"}),
+            json!([]),
+            "missing-0.1.0.tgz",
+        ),
+        (
+            json!({"helm_chart_path": chart, "helm_parameters": ["service.port=80"]}),
+            json!([]),
+            "helm_parameters",
+        ),
+        (
+            json!({"helm_chart_path": chart}),
+            json!([link("ext-a", "external-a", "198.51.100.300")]),
+            "198.51.100.300",
+        ),
+    ] {
+        let refused = api
+            .post(
+                &format!("{path}/instantiate"),
+                json!({"flavourId": "simple", "extVirtualLinks": links, "additionalParams": params}),
+            )
+            .await;
+        assert!(
+            refused.status.is_client_error(),
+            "{params}: {:?}",
+            refused.body
+        );
+        assert!(
+            refused.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains(cause)),
+            "{params}: the detail names {cause}: {:?}",
+            refused.body
+        );
+    }
+
     let op = run(
         &api,
         &format!("{path}/instantiate"),

@@ -80,6 +80,47 @@ async fn a_cnf_is_instantiated_scaled_healed_and_terminated_over_rest_on_kuberne
     let id = created.body["id"].as_str().expect("id").to_owned();
     let instance_path = format!("/vnflcm/v2/vnf_instances/{id}");
 
+    // What the Kubernetes driver would refuse once the operation runs is refused up
+    // front, naming the cause: a manifest the package lacks, a namespace that is no
+    // name.
+    let deployment = "Files/kubernetes/deployment_scale.yaml";
+    for (files, cause) in [
+        (
+            json!({"lcm-kubernetes-def-files": ["Files/kubernetes/missing.yaml"]}),
+            "Files/kubernetes/missing.yaml",
+        ),
+        (
+            json!({"lcm-kubernetes-def-files": [deployment], "namespace": 5}),
+            "additionalParams.namespace",
+        ),
+    ] {
+        let refused = api
+            .post(
+                &format!("{instance_path}/instantiate"),
+                json!({"flavourId": "simple", "additionalParams": files}),
+            )
+            .await;
+        assert!(
+            refused.status.is_client_error(),
+            "{files}: {:?}",
+            refused.body
+        );
+        common::assert_problem(&refused, "instantiate with bad manifests");
+        assert!(
+            refused.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains(cause)),
+            "{files}: the detail names {cause}: {:?}",
+            refused.body
+        );
+    }
+    let ops = api.get("/vnflcm/v2/vnf_lcm_op_occs").await.body;
+    assert_eq!(ops, json!([]), "no operation was started");
+    assert_eq!(
+        api.get(&instance_path).await.body["instantiationState"],
+        "NOT_INSTANTIATED"
+    );
+
     let accepted = api
         .post(
             &format!("{instance_path}/instantiate"),

@@ -434,6 +434,54 @@ impl Rollback<'_> {
     }
 }
 
+/// What an infra driver checks a request against before the engine accepts it: the
+/// instance as recorded, its VNFD and package, and the flavour the operation runs in.
+#[derive(Clone, Copy)]
+#[non_exhaustive]
+pub struct InfraRequestContext<'a> {
+    /// The tenant of the instance.
+    pub tenant: &'a TenantId,
+    /// The instance as recorded now.
+    pub vnf_instance: &'a VnfInstance,
+    /// The instance's VNFD (for an instantiation, the one it is created from).
+    pub vnfd: &'a Vnfd,
+    /// The flavour the operation runs in: the requested one for an instantiation, else
+    /// the instance's. A change of flavour names its new flavour in the request.
+    pub flavour: &'a DeploymentFlavour,
+    /// The files of the instance's package.
+    pub package: &'a dyn PackageFiles,
+}
+
+impl std::fmt::Debug for InfraRequestContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InfraRequestContext")
+            .field("tenant", &self.tenant)
+            .field("vnf_instance", &self.vnf_instance.id)
+            .field("vnfd", &self.vnfd.descriptor_id)
+            .field("flavour", &self.flavour.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> InfraRequestContext<'a> {
+    /// A context for checking a request on `vnf_instance`.
+    pub fn new(
+        tenant: &'a TenantId,
+        vnf_instance: &'a VnfInstance,
+        vnfd: &'a Vnfd,
+        flavour: &'a DeploymentFlavour,
+        package: &'a dyn PackageFiles,
+    ) -> Self {
+        Self {
+            tenant,
+            vnf_instance,
+            vnfd,
+            flavour,
+            package,
+        }
+    }
+}
+
 /// The driver of one VIM type.
 ///
 /// All methods converge and may be called again with the same context (see the module
@@ -449,6 +497,21 @@ pub trait InfraDriver: Send + Sync + std::fmt::Debug {
     /// The operations the driver runs. The engine refuses a request whose operation
     /// (or, for a rollback, whose rollback) is missing before accepting it.
     fn capabilities(&self) -> InfraCapabilities;
+
+    /// Check `request` before the engine accepts it, from the request, the package and
+    /// the instance's record alone (no call to the VIM): what the driver would refuse
+    /// once the operation runs (a parameter of the wrong shape, a file the package lacks,
+    /// a mapping the package does not have) is refused up front, `Unprocessable` or
+    /// `InvalidRequest` naming what is wrong, instead of failing the operation after
+    /// it started. The default accepts everything.
+    async fn validate_request(
+        &self,
+        ctx: &InfraRequestContext<'_>,
+        request: &crate::lcm::OpRequest,
+    ) -> Result<()> {
+        let _ = (ctx, request);
+        Ok(())
+    }
 
     /// Create the VNF's resources for `ctx.flavour` at the requested instantiation level.
     /// Returns every resource created, each as ADDED.

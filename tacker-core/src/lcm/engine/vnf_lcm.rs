@@ -5,6 +5,7 @@
 //! subscriptions. The executor ([`VnfLcm::start`]) runs what it accepted.
 
 use super::*;
+use crate::infra::InfraRequestContext;
 use crate::notify::Subscriptions;
 
 /// SOL003 VNF lifecycle management. Cheap to clone.
@@ -510,6 +511,12 @@ impl VnfLcm {
             None if logic.uses_infra() => cx.flavour()?,
             None => return Ok(()),
         };
+        // The infra driver checks what it would refuse once the operation runs.
+        if let Some(driver) = &driver {
+            let ctx =
+                InfraRequestContext::new(tenant, instance, vnfd, flavour, package.files.as_ref());
+            driver.validate_request(&ctx, request).await?;
+        }
         self.check_hooks(flavour, operation)?;
         // The management drivers of the operation's hooks check what they will need.
         self.engine
