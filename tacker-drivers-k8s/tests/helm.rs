@@ -74,19 +74,47 @@ fn repackaged_chart(helm: &Path, corpus: &Path, image: &str) -> Vec<u8> {
         }
         std::fs::write(target, bytes).expect("a chart file writes");
     }
+    package_chart(helm, &chart, &work, "test-chart-0.1.0.tgz")
+}
+
+/// The chart in `chart` packaged by helm as `file`; `work` is removed afterwards.
+fn package_chart(helm: &Path, chart: &Path, work: &Path, file: &str) -> Vec<u8> {
     let out = std::process::Command::new(helm)
         .arg("package")
-        .arg(&chart)
+        .arg(chart)
         .arg("--destination")
-        .arg(&work)
-        .env("HOME", &work)
+        .arg(work)
+        .env("HOME", work)
         .output()
         .expect("helm package runs");
     assert!(out.status.success(), "helm package: {out:?}");
-    let bytes = std::fs::read(work.join("test-chart-0.1.0.tgz")).expect("the packaged chart");
-    let _ = std::fs::remove_dir_all(&work);
+    let bytes = std::fs::read(work.join(file)).expect("the packaged chart");
+    let _ = std::fs::remove_dir_all(work);
     bytes
 }
+
+/// The packaged chart of `v1-helm-chart` (only its `.tgz` is in the package) with
+/// another image: unpacked by tar, packaged again by helm.
+fn repackaged_v1_chart(helm: &Path, corpus: &Path, image: &str) -> Vec<u8> {
+    let work = support::scratch_dir("v1-chart");
+    let out = std::process::Command::new("tar")
+        .arg("xzf")
+        .arg(corpus.join("v1-helm-chart/package").join(V1_CHART))
+        .arg("-C")
+        .arg(&work)
+        .output()
+        .expect("tar runs");
+    assert!(out.status.success(), "tar: {out:?}");
+    let chart = work.join("localhelm");
+    let values = chart.join("values.yaml");
+    let text = std::fs::read_to_string(&values).expect("values read");
+    let changed = text.replace("repository: nginx", &format!("repository: {image}"));
+    assert_ne!(changed, text, "the chart names the nginx image");
+    std::fs::write(&values, changed).expect("values write");
+    package_chart(helm, &chart, &work, "localhelm-0.1.0.tgz")
+}
+
+const V1_CHART: &str = "Files/kubernetes/localhelm-0.1.0.tgz";
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -260,9 +288,8 @@ async fn v1_parameters_install_one_release_per_vdu(cluster: Cluster) {
     let (vnfd, package) = cluster.package(&corpus, "v1-helm-chart");
     let mut cnf = Cnf::new(cluster.clone(), vnfd, package, Duration::from_secs(60));
     cnf.driver = driver(&helm, Duration::from_secs(60));
-    let chart = "Files/kubernetes/localhelm-0.1.0.tgz";
     let release = |name: &str| {
-        json!({"exthelmchart": "false", "helmchartfile_path": chart,
+        json!({"exthelmchart": "false", "helmchartfile_path": V1_CHART,
                "helmreleasename": name, "helmparameter": ["service.port=8081"]})
     };
     let flavour = cnf.vnfd.flavours[0].id.clone();
@@ -291,6 +318,57 @@ async fn v1_parameters_install_one_release_per_vdu(cluster: Cluster) {
     );
     cnf.scale("vdu1_aspect", 1, ScaleType::ScaleOut).await;
     assert_eq!(cnf.counts()["VDU1"], 2);
+    cnf.scale("vdu1_aspect", 0, ScaleType::ScaleIn).await;
+    assert_eq!(cnf.counts()["VDU1"], 1);
+
+    // Heal the VNFC of the second release: a new pod, the same VNFC id.
+    let (vnfc, pod) = cnf.vnfc_of("VDU2");
+    cnf.heal(vec![vnfc.clone()]).await;
+    let (same, new_pod) = cnf.vnfc_of("VDU2");
+    assert_eq!(same, vnfc);
+    assert_ne!(new_pod, pod, "heal replaced the pod");
+
+    // Change of package: the same releases from the new package's chart (another
+    // image); the rollback restores the old chart.
+    let new_chart = repackaged_v1_chart(&helm, &corpus, "cirros");
+    let new_package = support::with_changed_file(&corpus, "v1-helm-chart", V1_CHART, &new_chart);
+    let new_vnfd = cnf.vnfd.clone();
+    let request = ChangeCurrentVnfPkgRequest {
+        vnfd_id: new_vnfd.descriptor_id.clone(),
+        ..ChangeCurrentVnfPkgRequest::default()
+    };
+    let op = new_id();
+    let switched = cnf
+        .driver
+        .change_vnfpkg(&cnf.ctx(&op), &request, &new_vnfd, &new_package)
+        .await
+        .expect("change of package completes");
+    assert_eq!(switched.resources.vnfc_resource_info.len(), 2);
+    for deployment in ["vdu1-localhelm", "vdu2-localhelm"] {
+        assert_eq!(
+            image_of(&cluster, &ns, deployment).await,
+            "cirros:1.16.0",
+            "{deployment} runs the new chart's image"
+        );
+    }
+    let rolled_back = cnf
+        .driver
+        .rollback(&cnf.ctx(&op), &Rollback::ChangeVnfpkg(&request))
+        .await
+        .expect("rollback of change of package completes");
+    cnf.record(AppliedOperation::Rollback, &rolled_back);
+    for deployment in ["vdu1-localhelm", "vdu2-localhelm"] {
+        assert_eq!(
+            image_of(&cluster, &ns, deployment).await,
+            "nginx:1.16.0",
+            "{deployment} runs the old chart's image again"
+        );
+    }
+    assert_eq!(
+        cnf.counts(),
+        BTreeMap::from([("VDU1".into(), 1), ("VDU2".into(), 1)])
+    );
+
     cnf.terminate().await;
     assert_eq!(cnf.labelled().await, Vec::new());
 }

@@ -6,7 +6,8 @@
 //! of package to a chart whose pods are never scheduled (FAILED_TEMP with the reason,
 //! then rolled back to the old chart), a change of package that completes, and
 //! terminate, after which nothing of it is left in the cluster; `v1-helm-chart` (v1
-//! parameters: one release per VDU) is instantiated, scaled and terminated. A variant
+//! parameters: one release per VDU) is instantiated, scaled out and in, healed and
+//! terminated (its change of package and rollback are in the driver's Helm tests). A variant
 //! of `v2-helm-instantiate` whose Service exposes an external CP changes its external
 //! connectivity.
 //!
@@ -501,6 +502,31 @@ async fn a_v1_helm_cnf_installs_a_release_per_vdu_on_a_real_cluster() {
     .await;
     assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
     assert_eq!(count(&api.get(&path).await.body, "VDU1"), 2);
+    let op = run(
+        &api,
+        &format!("{path}/scale"),
+        json!({"type": "SCALE_IN", "aspectId": "vdu1_aspect", "numberOfSteps": 1}),
+    )
+    .await;
+    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    assert_eq!(count(&api.get(&path).await.body, "VDU1"), 1);
+    let (vnfc, _, pod) = vnfcs(&api.get(&path).await.body)
+        .into_iter()
+        .find(|(_, vdu, _)| vdu == "VDU2")
+        .expect("a VNFC of VDU2");
+    let op = run(
+        &api,
+        &format!("{path}/heal"),
+        json!({"vnfcInstanceId": [vnfc]}),
+    )
+    .await;
+    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    let (same, _, new_pod) = vnfcs(&api.get(&path).await.body)
+        .into_iter()
+        .find(|(_, vdu, _)| vdu == "VDU2")
+        .expect("a VNFC of VDU2");
+    assert_eq!(same, vnfc);
+    assert_ne!(new_pod, pod, "heal replaced the pod");
     let op = run(
         &api,
         &format!("{path}/terminate"),

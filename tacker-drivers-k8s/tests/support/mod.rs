@@ -121,6 +121,9 @@ pub fn def_files(files: &[&str]) -> KeyValuePairs {
     params
 }
 
+/// Kinds that the cluster's controllers create and remove for other objects.
+const CLUSTER_MANAGED: &[&str] = &["Endpoints", "EndpointSlice", "Event", "ControllerRevision"];
+
 /// Looks into the cluster for the conformance suite.
 #[derive(Debug, Clone)]
 pub struct Inspector(pub Arc<cluster::Cluster>);
@@ -134,6 +137,11 @@ impl InfraInspector for Inspector {
             .objects_labelled(INSTANCE_LABEL, vnf_instance_id)
             .await
         {
+            // Kept by the cluster for other objects (a Service's Endpoints carry its
+            // labels), gone when the cluster's controllers get to them: not the VNF's.
+            if CLUSTER_MANAGED.contains(&kind.as_str()) {
+                continue;
+            }
             if kind == "Pod" {
                 ids.push(name.clone());
             }
