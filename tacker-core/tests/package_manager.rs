@@ -281,6 +281,18 @@ async fn enable_disable_delete_and_usage_follow_sol005() {
         source.files.read("Scripts/mgmt.py").await.expect("file"),
         SCRIPT.as_bytes()
     );
+    // Streamed from the store (as software images are uploaded), the same bytes.
+    let mut streamed = Vec::new();
+    let mut chunks = source
+        .files
+        .stream("Scripts/mgmt.py")
+        .await
+        .expect("stream");
+    while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
+        streamed.extend_from_slice(&chunk.expect("a chunk"));
+    }
+    assert_eq!(streamed, SCRIPT.as_bytes());
+    assert!(source.files.stream("Scripts/none.py").await.is_err());
 
     let disable = VnfPkgInfoModifications {
         operational_state: Some(Operational::Disabled),

@@ -186,3 +186,32 @@ fn print_verdicts() {
         );
     }
 }
+
+/// Tacker's packages name the VIM flavour of a VDU as a requested additional
+/// capability, which the VNFD model keeps for the drivers.
+#[test]
+fn requested_additional_capabilities_are_read() {
+    let Some(dir) = corpus::corpus_dir(env!("CARGO_MANIFEST_DIR")) else {
+        return;
+    };
+    let package = corpus::packages(&dir)
+        .into_iter()
+        .find(|p| p.name == "v2-os-basic-lcms-min")
+        .expect("the corpus has v2-os-basic-lcms-min");
+    let options = CsarOptions {
+        missing_ok: package.missing_ok.clone(),
+        ..CsarOptions::default()
+    };
+    let csar = Csar::from_dir(&package.dir, &options).expect("the package opens");
+    let vnfd = tacker_core::vnfd::validate(&csar, &options)
+        .expect("the package is valid")
+        .vnfd;
+    let flavour = vnfd.flavour("simple").expect("flavour simple");
+    for vdu in &flavour.vdus {
+        let names = vdu
+            .virtual_compute
+            .as_ref()
+            .map(|c| c.requested_additional_capability_names.clone());
+        assert_eq!(names, Some(vec!["m1.tiny".to_owned()]), "VDU {}", vdu.id);
+    }
+}

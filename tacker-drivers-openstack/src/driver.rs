@@ -74,6 +74,7 @@ struct Shared {
     policy: Arc<OutboundPolicy>,
     sessions: Mutex<HashMap<String, Arc<KeystoneSession>>>,
     stats: Arc<SessionStats>,
+    uploads: crate::glance::UploadLocks,
 }
 
 /// The name of the stack of a VNF instance.
@@ -112,6 +113,7 @@ impl OpenStackInfraDriver {
                 policy: Arc::new(OutboundPolicy::default()),
                 sessions: Mutex::new(HashMap::new()),
                 stats: Arc::new(SessionStats::default()),
+                uploads: crate::glance::UploadLocks::default(),
             }),
         }
     }
@@ -126,6 +128,7 @@ impl OpenStackInfraDriver {
                 policy: Arc::new(policy),
                 sessions: Mutex::new(HashMap::new()),
                 stats: self.shared.stats.clone(),
+                uploads: crate::glance::UploadLocks::default(),
             }),
         }
     }
@@ -236,6 +239,7 @@ impl OpenStackInfraDriver {
             })
         };
         let template = text(top, deploy.package.read(top).await?)?;
+        let template = crate::ordering::subnets_first(&template).unwrap_or(template);
         let mut files = KeyValuePairs::new();
         for path in paths.iter().filter(|p| p.starts_with(&nested_dir)) {
             let name = &path[nested_dir.len()..];
@@ -538,12 +542,43 @@ impl OpenStackInfraDriver {
         ext_changed: bool,
     ) -> Result<InfraOutcome> {
         let heat = self.heat(ctx)?;
+        if deploy.use_grant {
+            self.ensure_images(ctx, deploy).await?;
+        }
         let template = self.stack_template(ctx, deploy).await?;
         let stack = self.converge(&heat, ctx, &template, recreate).await?;
         let layout = self
             .layout(&heat, ctx, &stack, deploy, &recorded_power_states(ctx))
             .await?;
         Ok(Self::outcome(ctx, &stack, layout, ext_changed))
+    }
+
+    /// The software images `deploy` names by name, in Glance (uploaded from the
+    /// package when the VIM lacks them; see [`crate::glance`]).
+    async fn ensure_images(&self, ctx: &InfraContext<'_>, deploy: &Deploy<'_>) -> Result<()> {
+        let granted = |desc: &str| {
+            ctx.grant
+                .and_then(|g| g.vim_assets.as_ref())
+                .is_some_and(|assets| {
+                    assets
+                        .software_images
+                        .iter()
+                        .any(|i| i.vnfd_software_image_id == desc)
+                })
+        };
+        let session = self.session(ctx.vim)?;
+        crate::glance::ensure_images(&crate::glance::Images {
+            glance: crate::glance::GlanceClient::new(session),
+            locks: &self.shared.uploads,
+            vim_key: &session_key(ctx.vim),
+            vnfd: deploy.vnfd,
+            flavour: deploy.flavour,
+            package: deploy.package,
+            granted: &granted,
+            deadline: self.deadline(),
+            cancel: ctx.cancel,
+        })
+        .await
     }
 
     /// The deployment of the instance as recorded.

@@ -721,6 +721,12 @@ impl KeystoneSession {
         self.endpoint_in(&token, service_type)
     }
 
+    /// Whether the catalog lists `service_type` for the configured region and interface.
+    pub async fn offers(&self, service_type: &str) -> Result<bool> {
+        let token = self.current().await?;
+        Ok(self.endpoint_in(&token, service_type).is_ok())
+    }
+
     fn endpoint_in(&self, token: &Token, service_type: &str) -> Result<Url> {
         let region_matches = |e: &CatalogEndpoint| match &self.config.region {
             None => true,

@@ -31,11 +31,13 @@
 //! ```
 
 mod driver;
+mod glance;
 pub mod heat;
 mod keystone;
 mod layout;
 pub mod nfv;
 mod nova;
+mod ordering;
 mod vim;
 
 pub use driver::{

@@ -5,7 +5,8 @@
 //! ```yaml
 //! VDU:
 //!   VDU1:            # per VDU
-//!     computeFlavourId: m1.small     # grant vimAssets, else the VDU id
+//!     computeFlavourId: m1.small     # grant vimAssets, else the VDU's requested
+//!                                    # additional capability name, else the VDU id
 //!     vcImageId: cirros-0.5.2        # grant vimAssets, else the VDU's image name
 //!     locationConstraints: zone-a    # grant zones, when it gives one
 //!     desired_capacity: 2            # VNFCs of the VDU at the target scale levels
@@ -66,6 +67,11 @@ fn flavour_id(grant: Option<&Grant>, vdu: &Vdu) -> String {
                 .find(|f| f.vnfd_virtual_compute_desc_id == vdu.id)
         })
         .map(|f| f.vim_flavour_id.clone())
+        .or_else(|| {
+            vdu.virtual_compute
+                .as_ref()
+                .and_then(|c| c.requested_additional_capability_names.first().cloned())
+        })
         .unwrap_or_else(|| vdu.id.clone())
 }
 
@@ -269,5 +275,21 @@ mod tests {
             json!(vdu.sw_image.as_ref().map(|i| i.name.clone()))
         );
         assert!(entry.get("locationConstraints").is_none());
+
+        // The VNFD's requested additional capability (Tacker's packages name the Nova
+        // flavour there) comes before the VDU id.
+        let mut named = flavour.clone();
+        named.vdus[0]
+            .virtual_compute
+            .get_or_insert_with(Default::default)
+            .requested_additional_capability_names = vec!["m1.tiny".to_owned()];
+        let nfv = nfv_parameter(&NfvInputs {
+            flavour: &named,
+            counts: &counts,
+            grant: None,
+            ext_virtual_links: &[],
+            ext_managed_virtual_links: &[],
+        });
+        assert_eq!(nfv["VDU"][&named.vdus[0].id]["computeFlavourId"], "m1.tiny");
     }
 }

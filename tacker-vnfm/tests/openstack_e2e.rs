@@ -1,11 +1,16 @@
-//! The `vnfm` server drives a VNF on real Keystone and Heat: the OpenStack VIM is
+//! The `vnfm` server drives a VNF on real Keystone and Heat (with real Nova, Neutron and
+//! Glance when `TACKER_TEST_OS_FULL=1`, as in CI): the OpenStack VIM is
 //! registered over the REST API (a wrong password is refused there), a corpus package
 //! is instantiated, scaled and terminated on it, and the op occurrences'
 //! `resourceChanges` list the stack's servers.
 //!
-//! Needs the `OS_*` variables of `../shared/tools/openstack/run-openstack.sh env demo`
+//! Needs the `OS_*` variables of `run-openstack.sh env demo` (`../shared/tools/openstack`
+//! or `openstack-full`)
 //! (set by `.ci/run`); skipped with a message without them, except under `CI=true`.
 
+#[path = "../../tacker-drivers-openstack/tests/cloud/mod.rs"]
+#[allow(dead_code)]
+mod cloud;
 mod common;
 
 use std::collections::BTreeSet;
@@ -36,6 +41,27 @@ fn registration() -> Option<Value> {
         eprintln!("skipped: OS_AUTH_URL is unset (see ../shared/tools/openstack)");
         return None;
     };
+    // With the full set (`TACKER_TEST_OS_FULL=1`) the servers, ports and networks are
+    // real; else Nova's and Neutron's types map to stand-ins.
+    let extra = if var("TACKER_TEST_OS_FULL").as_deref() == Some("1") {
+        json!({"heatEnvironment": {"resource_registry": {
+            "OS::Cinder::Volume": "OS::Heat::None",
+        }}})
+    } else {
+        json!({
+            "heatEnvironment": {"resource_registry": {
+                "OS::Nova::Server": "server-standin.yaml",
+                "OS::Neutron::Port": "port-standin.yaml",
+                "OS::Neutron::Net": "OS::Heat::None",
+                "OS::Neutron::Subnet": "OS::Heat::None",
+                "OS::Nova::ServerGroup": "OS::Heat::None",
+            }},
+            "heatFiles": {
+                "server-standin.yaml": standin("server-standin.yaml"),
+                "port-standin.yaml": standin("port-standin.yaml"),
+            },
+        })
+    };
     Some(json!({
         "name": "openstack-e2e",
         "vimType": "ETSINFV.OPENSTACK_KEYSTONE.V_3",
@@ -48,19 +74,7 @@ fn registration() -> Option<Value> {
             "projectDomainId": var("OS_PROJECT_DOMAIN_ID").unwrap_or_else(|| "default".into()),
             "region": var("OS_REGION_NAME").unwrap_or_else(|| "RegionOne".into()),
         },
-        "extra": {
-            "heatEnvironment": {"resource_registry": {
-                "OS::Nova::Server": "server-standin.yaml",
-                "OS::Neutron::Port": "port-standin.yaml",
-                "OS::Neutron::Net": "OS::Heat::None",
-                "OS::Neutron::Subnet": "OS::Heat::None",
-                "OS::Nova::ServerGroup": "OS::Heat::None",
-            }},
-            "heatFiles": {
-                "server-standin.yaml": standin("server-standin.yaml"),
-                "port-standin.yaml": standin("port-standin.yaml"),
-            },
-        },
+        "extra": extra,
     }))
 }
 
@@ -94,6 +108,19 @@ async fn a_vnf_lives_on_openstack_through_the_rest_api() {
     let Some(package_dir) = corpus_package("v2-os-basic-lcms-min") else {
         return;
     };
+    if std::env::var("TACKER_TEST_OS_FULL").as_deref() == Ok("1") {
+        // The image the package names, in Glance.
+        let var =
+            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        let admin = cloud::Admin::login(
+            &var("OS_AUTH_URL", ""),
+            &var("OS_ADMIN_USERNAME", "admin"),
+            &var("OS_ADMIN_PASSWORD", "admin-secret"),
+            &var("OS_ADMIN_PROJECT_NAME", "admin"),
+        )
+        .await;
+        admin.ensure_image("cirros-0.5.2-x86_64-disk").await;
+    }
     let data = temp_dir("openstack-e2e");
     // The corpus package binds its LCM hooks to Tacker's Python `sample-script`,
     // which this VNFM does not run: the operator declares it a no-op.

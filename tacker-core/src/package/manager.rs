@@ -134,6 +134,20 @@ impl PackageFiles for OpenedFiles {
         let mut files = read_members(self.0.clone(), vec![path.to_owned()]).await?;
         Ok(files.pop().map(|(_, content)| content).unwrap_or_default())
     }
+
+    async fn stream(&self, path: &str) -> Result<super::FileStream> {
+        let Some(size) = self.0.csar.size(path) else {
+            return Err(Error::not_found("package file", path));
+        };
+        let content = Content {
+            size,
+            source: Source::Member {
+                opened: self.0.clone(),
+                path: path.to_owned(),
+            },
+        };
+        content.stream(None).await
+    }
 }
 
 /// Reads members of an opened package on a blocking thread (the package may be read

@@ -16,7 +16,20 @@ pub trait PackageFiles: Send + Sync + std::fmt::Debug {
 
     /// The content of a file. `NotFound` when the package has no such file.
     async fn read(&self, path: &str) -> Result<Vec<u8>>;
+
+    /// The content of a file as a stream of chunks, for files too large to hold at once
+    /// (software images). The default reads the whole file with [`PackageFiles::read`];
+    /// the packages of the package manager stream it from storage.
+    async fn stream(&self, path: &str) -> Result<FileStream> {
+        let content = self.read(path).await?;
+        Ok(Box::pin(futures::stream::once(async move {
+            Ok(bytes::Bytes::from(content))
+        })))
+    }
 }
+
+/// The chunks of one package file.
+pub type FileStream = futures::stream::BoxStream<'static, Result<bytes::Bytes>>;
 
 /// A package held in memory: for tests, and for packages built by code.
 #[derive(Debug, Clone, Default)]

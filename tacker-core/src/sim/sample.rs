@@ -64,6 +64,7 @@ pub fn sample_vnfd() -> Vnfd {
             num_virtual_cpu: vcpus,
             virtual_mem_size: memory,
             virtual_local_storage: vec![GIB],
+            requested_additional_capability_names: Vec::new(),
         }),
         virtual_storages: storages.iter().map(|s| (*s).to_owned()).collect(),
     };

@@ -212,6 +212,11 @@ pub struct VirtualCompute {
     /// `virtual_local_storage[].size_of_storage` in bytes.
     #[serde(default)]
     pub virtual_local_storage: Vec<u64>,
+    /// `requested_additional_capabilities.*.requested_additional_capability_name`: the
+    /// VIM's names for what the VDU needs (on OpenStack, a Nova flavour such as
+    /// `m1.tiny`), in the order the VNFD lists them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requested_additional_capability_names: Vec<String>,
 }
 
 /// A `tosca.nodes.nfv.VduCp` node.

@@ -658,6 +658,18 @@ impl<'a> Reader<'a> {
                     })
                     .transpose()?
                     .unwrap_or_default(),
+                requested_additional_capability_names: compute
+                    .get("requested_additional_capabilities")
+                    .map(|capabilities| {
+                        capabilities
+                            .entries()
+                            .filter_map(|(_, c)| {
+                                c.get("requested_additional_capability_name")
+                                    .and_then(Node::scalar_text)
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
             }),
         };
         let virtual_storages = node
