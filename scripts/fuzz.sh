@@ -5,7 +5,8 @@
 # filter (SOL013 filter expressions), list_query (list query strings: filter, attribute
 # selectors, paging markers), json_body (JSON request bodies and their limits),
 # request_head (request targets through the guard layer, Range and Version headers),
-# bearer_token (OAuth 2.0 JWTs). FUZZ_TARGET_DIR (default fuzz/target) is where the
+# bearer_token (OAuth 2.0 JWTs), heat_template (a package's top Heat template through the
+# OpenStack driver's reordering). FUZZ_TARGET_DIR (default fuzz/target) is where the
 # instrumented build goes.
 # Seeds come from ../shared/corpus when it is there. Crashes land in
 # fuzz/artifacts/<target>/; reproduce with `cargo fuzz run <target> <file>`.
@@ -16,14 +17,14 @@ cd "$(dirname "$0")/.."
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(csar vnfd filter list_query json_body request_head bearer_token)
+[ ${#targets[@]} -gt 0 ] || targets=(csar vnfd filter list_query json_body request_head bearer_token heat_template)
 target_dir=${FUZZ_TARGET_DIR:-fuzz/target}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 
 corpus=../shared/corpus
 mkdir -p fuzz/corpus/csar fuzz/corpus/vnfd fuzz/corpus/filter fuzz/corpus/list_query \
-    fuzz/corpus/json_body fuzz/corpus/request_head fuzz/corpus/bearer_token
+    fuzz/corpus/json_body fuzz/corpus/request_head fuzz/corpus/bearer_token fuzz/corpus/heat_template
 # Seeds of the client-input targets: a few well-formed inputs of each.
 printf '%s' '(eq,instantiationState,INSTANTIATED);(in,vnfProvider,a,b)' > fuzz/corpus/filter/seed-1
 printf '%s' "(cont,metadata/note,'a,b (c)');(gt,instantiatedVnfInfo/scaleStatus/scaleLevel,1)" > fuzz/corpus/filter/seed-2
@@ -49,6 +50,9 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
 ' "$OLDPWD/fuzz/corpus/csar/$name.zip")
         find "$pkg" -name '*.yaml' -size -64k | head -3 | while read -r y; do
             { printf '\002'; cat "$y"; } > "fuzz/corpus/vnfd/$name-$(basename "$y")"
+        done
+        for t in "$pkg"/BaseHOT/*/*.yaml; do
+            [ -f "$t" ] && cp "$t" "fuzz/corpus/heat_template/$name-$(basename "$t")"
         done
         for m in "$pkg"/TOSCA-Metadata/TOSCA.meta; do
             [ -f "$m" ] && { printf '\000'; cat "$m"; } > "fuzz/corpus/vnfd/$name-meta"

@@ -288,7 +288,7 @@ async fn enable_disable_delete_and_usage_follow_sol005() {
         .stream("Scripts/mgmt.py")
         .await
         .expect("stream");
-    while let Some(chunk) = futures::StreamExt::next(&mut chunks).await {
+    while let Some(chunk) = chunks.next().await {
         streamed.extend_from_slice(&chunk.expect("a chunk"));
     }
     assert_eq!(streamed, SCRIPT.as_bytes());

@@ -47,6 +47,7 @@ pub use keystone::{
     Credential, DomainRef, KeystoneConfig, KeystoneSession, ProjectScope, SessionStats,
 };
 pub use layout::{META_CREATION_TIME, META_HEAT_RESOURCE};
+pub use ordering::subnets_first;
 pub use vim::OpenStackVimDriver;
 
 /// The vimType this crate serves.
