@@ -142,6 +142,16 @@ fn recorded(cnf: &Cnf) -> (BTreeMap<String, String>, Vec<String>) {
     (links, addresses)
 }
 
+/// The pods of the recorded VNFCs.
+fn recorded_pods(cnf: &Cnf) -> Vec<String> {
+    cnf.record
+        .instantiated_vnf_info
+        .iter()
+        .flat_map(|i| i.vnfc_resource_info.iter())
+        .map(|v| v.compute_resource.resource_id.clone())
+        .collect()
+}
+
 /// Every VNFC of VDU1 has a CP on the external CP, and the port of the CP is the
 /// Service.
 fn assert_vnfcs_connected(cnf: &Cnf, what: &str) {
@@ -249,17 +259,7 @@ async fn external_connectivity(cluster: Cluster) {
     assert_eq!(cnf.counts()["VDU1"], 2);
     assert_eq!(recorded(&cnf).0, links, "scale keeps the external links");
     assert_vnfcs_connected(&cnf, "scale out");
-    let pods: Vec<String> = cnf
-        .record
-        .instantiated_vnf_info
-        .as_ref()
-        .map(|i| {
-            i.vnfc_resource_info
-                .iter()
-                .map(|v| v.compute_resource.resource_id.clone())
-                .collect()
-        })
-        .unwrap_or_default();
+    let pods = recorded_pods(&cnf);
 
     // Change: the CP moves to another link, with another address.
     let before = cnf.record.clone();
@@ -281,17 +281,7 @@ async fn external_connectivity(cluster: Cluster) {
     );
     assert_eq!(addresses, ["198.51.100.20"]);
     assert_vnfcs_connected(&cnf, "change of external connectivity");
-    let pods_after: Vec<String> = cnf
-        .record
-        .instantiated_vnf_info
-        .as_ref()
-        .map(|i| {
-            i.vnfc_resource_info
-                .iter()
-                .map(|v| v.compute_resource.resource_id.clone())
-                .collect()
-        })
-        .unwrap_or_default();
+    let pods_after = recorded_pods(&cnf);
     assert_eq!(pods_after, pods, "no pod is replaced");
 
     // Its rollback, from the record before the change, restores the first link.

@@ -969,17 +969,23 @@ async fn heat_rollback(cloud: Cloud) {
     );
 }
 
+/// The cloud's administrator, for what the tests prepare and read back.
+async fn admin_api(cloud: &Cloud) -> cloud::Admin {
+    let admin = admin(cloud);
+    cloud::Admin::login(
+        &cloud.auth_url,
+        &admin.username,
+        &admin.password,
+        &admin.project,
+    )
+    .await
+}
+
 /// The images the packages of these tests name (the next version's too), and quotas
 /// for the scenarios that run side by side, on the full set.
 async fn prepare_full_cloud(cloud: &Cloud) {
     let admin_cloud = admin(cloud);
-    let api = cloud::Admin::login(
-        &cloud.auth_url,
-        &admin_cloud.username,
-        &admin_cloud.password,
-        &admin_cloud.project,
-    )
-    .await;
+    let api = admin_api(cloud).await;
     // `v2-os-basic-lcms-max` names storage images whose artifact the corpus leaves out
     // (its volumes are stand-ins here).
     for image in [
@@ -1098,13 +1104,7 @@ async fn assert_cloud_matches(
 async fn servers_and_ports_match_the_record(driver: OpenStackInfraDriver, cloud: Cloud) {
     // The administrator's project, where no other scenario makes real servers.
     let admin_cloud = admin(&cloud);
-    let api = cloud::Admin::login(
-        &cloud.auth_url,
-        &admin_cloud.username,
-        &admin_cloud.password,
-        &admin_cloud.project,
-    )
-    .await;
+    let api = admin_api(&cloud).await;
     let project = api.project_id(&admin_cloud.project).await;
     let ports_before = api.ports(&project).await;
     let networks_before = api.networks(&project).await;
@@ -1265,14 +1265,7 @@ async fn servers_and_ports_match_the_record(driver: OpenStackInfraDriver, cloud:
 /// does not match its checksum is refused, leaving no image behind.
 async fn images_from_the_package(driver: OpenStackInfraDriver, cloud: Cloud) {
     use sha2::Digest as _;
-    let admin_cloud = admin(&cloud);
-    let api = cloud::Admin::login(
-        &cloud.auth_url,
-        &admin_cloud.username,
-        &admin_cloud.password,
-        &admin_cloud.project,
-    )
-    .await;
+    let api = admin_api(&cloud).await;
     let name = format!("tacker-test-image-{}", new_id());
     let data: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8).collect();
     let hash: String = sha2::Sha512::digest(&data)
