@@ -139,6 +139,11 @@ impl GlanceClient {
             .unwrap_or_default())
     }
 
+    /// Whether an active image is named `name`.
+    pub async fn has_active(&self, name: &str) -> Result<bool> {
+        Ok(self.named(name).await?.iter().any(|i| i.status == "active"))
+    }
+
     /// One image.
     pub async fn show(&self, id: &str) -> Result<Value> {
         self.json(Method::GET, &format!("v2/images/{id}"), None)
@@ -304,13 +309,7 @@ pub async fn ensure_images(images: &Images<'_>) -> Result<()> {
         if descs.iter().all(|d| (images.granted)(d)) {
             continue;
         }
-        if images
-            .glance
-            .named(&name)
-            .await?
-            .iter()
-            .any(|i| i.status == "active")
-        {
+        if images.glance.has_active(&name).await? {
             continue;
         }
         let Some(file) = &image.file else {
@@ -322,13 +321,7 @@ pub async fn ensure_images(images: &Images<'_>) -> Result<()> {
         let lock = images.locks.of(&format!("{}\n{name}", images.vim_key));
         let _held = lock.lock().await;
         // Uploaded by another operation while this one waited.
-        if images
-            .glance
-            .named(&name)
-            .await?
-            .iter()
-            .any(|i| i.status == "active")
-        {
+        if images.glance.has_active(&name).await? {
             continue;
         }
         upload(images, &name, image, file).await?;
