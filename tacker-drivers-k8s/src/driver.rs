@@ -917,6 +917,28 @@ fn outcome(
     InfraOutcome::new(resources, changes).with_metadata(metadata)
 }
 
+/// The flavour a change of flavour moves to.
+fn new_flavour<'v>(
+    vnfd: &'v Vnfd,
+    request: &ChangeVnfFlavourRequest,
+) -> Result<&'v DeploymentFlavour> {
+    vnfd.flavour(&request.new_flavour_id).ok_or_else(|| {
+        Error::Unprocessable(format!(
+            "VNFD {} has no flavour {}",
+            vnfd.descriptor_id, request.new_flavour_id
+        ))
+    })
+}
+
+/// The namespace of a change of flavour and whether the manifests must agree with it:
+/// the one the request names (strictly), else the recorded one.
+fn flavour_namespace(params: &KeyValuePairs, recorded: Option<Value>) -> (Option<Value>, bool) {
+    match params.get(NAMESPACE_PARAM) {
+        Some(requested) => (Some(requested.clone()), true),
+        None => (recorded, false),
+    }
+}
+
 /// Refuses externally managed virtual links, which a Kubernetes VIM does not have.
 fn no_managed_links(links: &[ExtManagedVirtualLinkData]) -> Result<()> {
     match links.first() {
@@ -1916,25 +1938,25 @@ impl InfraDriver for KubernetesInfraDriver {
             }
             OpRequest::ChangeFlavour(request) => {
                 no_managed_links(&request.ext_managed_virtual_links)?;
-                let flavour = ctx.vnfd.flavour(&request.new_flavour_id).ok_or_else(|| {
-                    Error::Unprocessable(format!(
-                        "VNFD {} has no flavour {}",
-                        ctx.vnfd.descriptor_id, request.new_flavour_id
-                    ))
-                })?;
+                let flavour = new_flavour(ctx.vnfd, request)?;
                 let Some(source) =
                     Source::from_params(&request.additional_params, &instance.id)?.or(recorded()?)
                 else {
                     return Ok(());
                 };
-                let namespace = match request.additional_params.get(NAMESPACE_PARAM) {
-                    Some(requested) => (Some(requested), true),
-                    None => (recorded_namespace.as_ref(), false),
-                };
+                let (namespace, strict) =
+                    flavour_namespace(&request.additional_params, recorded_namespace);
                 let counts = level_counts(flavour, request.instantiation_level_id.as_deref());
                 let links = effective_links(instance, &request.ext_virtual_links);
-                self.check(&source, ctx.package, flavour, namespace, &counts, &links)
-                    .await
+                self.check(
+                    &source,
+                    ctx.package,
+                    flavour,
+                    (namespace.as_ref(), strict),
+                    &counts,
+                    &links,
+                )
+                .await
             }
             OpRequest::ChangeExtConn(request) => {
                 let Some(source) = recorded()? else {
@@ -2141,12 +2163,7 @@ impl InfraDriver for KubernetesInfraDriver {
         request: &ChangeVnfFlavourRequest,
     ) -> Result<InfraOutcome> {
         no_managed_links(&request.ext_managed_virtual_links)?;
-        let flavour = ctx.vnfd.flavour(&request.new_flavour_id).ok_or_else(|| {
-            Error::Unprocessable(format!(
-                "VNFD {} has no flavour {}",
-                ctx.vnfd.descriptor_id, request.new_flavour_id
-            ))
-        })?;
+        let flavour = new_flavour(ctx.vnfd, request)?;
         let mut session = Session::open(ctx, self.timeout, &self.policy).await?;
         let found = labelled(&session, &ctx.vnf_instance.id).await?;
         let (recorded, namespace) = Source::recorded(ctx, &found)?;
@@ -2162,10 +2179,8 @@ impl InfraDriver for KubernetesInfraDriver {
         session.naming = source.naming();
         let level = request.instantiation_level_id.as_deref();
         let counts = level_counts(flavour, level);
-        let (namespace, strict) = match request.additional_params.get(NAMESPACE_PARAM) {
-            Some(requested) => (Some(requested.clone()), true),
-            None => (namespace.map(Value::String), false),
-        };
+        let (namespace, strict) =
+            flavour_namespace(&request.additional_params, namespace.map(Value::String));
         // The old flavour's objects that the new one does not have are removed.
         self.deploy(
             &session,

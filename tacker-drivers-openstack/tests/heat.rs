@@ -1097,6 +1097,18 @@ async fn assert_cloud_matches(
     now
 }
 
+/// `VDU1_scale` to `level`.
+fn vdu1_scale(level: u32, scale_type: ScaleType) -> ScaleTarget {
+    ScaleTarget::new(
+        vec![ScaleInfo {
+            aspect_id: "VDU1_scale".into(),
+            vnfd_id: None,
+            scale_level: level,
+        }],
+        Some(scale_type),
+    )
+}
+
 /// On the full set: a VNF of `v2-os-basic-lcms-min` through instantiate, scale out,
 /// heal of one VNFC, stop, start, scale in and terminate, with Nova's servers and
 /// Neutron's ports and networks compared with the record and `resourceChanges` after
@@ -1160,14 +1172,7 @@ async fn servers_and_ports_match_the_record(driver: OpenStackInfraDriver, cloud:
         "Neutron holds the internal virtual links' networks"
     );
 
-    let out = ScaleTarget::new(
-        vec![ScaleInfo {
-            aspect_id: "VDU1_scale".into(),
-            vnfd_id: None,
-            scale_level: 1,
-        }],
-        Some(ScaleType::ScaleOut),
-    );
+    let out = vdu1_scale(1, ScaleType::ScaleOut);
     let outcome = driver.scale(&instance.ctx(&new_id()), &out).await;
     recorded!(
         outcome,
@@ -1219,14 +1224,7 @@ async fn servers_and_ports_match_the_record(driver: OpenStackInfraDriver, cloud:
         );
     }
 
-    let back = ScaleTarget::new(
-        vec![ScaleInfo {
-            aspect_id: "VDU1_scale".into(),
-            vnfd_id: None,
-            scale_level: 0,
-        }],
-        Some(ScaleType::ScaleIn),
-    );
+    let back = vdu1_scale(0, ScaleType::ScaleIn);
     let outcome = driver.scale(&instance.ctx(&new_id()), &back).await;
     recorded!(
         outcome,

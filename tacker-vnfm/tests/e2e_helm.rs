@@ -241,6 +241,27 @@ async fn run(api: &Client, path: &str, body: Value) -> Value {
     api.wait_for_op(&accepted.location()).await
 }
 
+/// Heals a VNFC of VDU2 over REST: it keeps its id on a new pod.
+async fn heal_a_vnfc_of_vdu2(api: &Client, path: &str) {
+    let of_vdu2 = |instance: &Value| {
+        vnfcs(instance)
+            .into_iter()
+            .find(|(_, vdu, _)| vdu == "VDU2")
+            .expect("a VNFC of VDU2")
+    };
+    let (vnfc, _, pod) = of_vdu2(&api.get(path).await.body);
+    let op = run(
+        api,
+        &format!("{path}/heal"),
+        json!({"vnfcInstanceId": [vnfc]}),
+    )
+    .await;
+    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    let (same, _, new_pod) = of_vdu2(&api.get(path).await.body);
+    assert_eq!(same, vnfc);
+    assert_ne!(new_pod, pod, "heal replaced the pod");
+}
+
 async fn create(api: &Client, vnfd_id: &str) -> String {
     let created = api
         .post("/vnflcm/v2/vnf_instances", json!({"vnfdId": vnfd_id}))
@@ -364,23 +385,7 @@ async fn a_v2_helm_cnf_lives_and_changes_package_on_a_real_cluster() {
         );
     }
 
-    let (vnfc, _, pod) = vnfcs(&api.get(&path).await.body)
-        .into_iter()
-        .find(|(_, vdu, _)| vdu == "VDU2")
-        .expect("a VNFC of VDU2");
-    let op = run(
-        &api,
-        &format!("{path}/heal"),
-        json!({"vnfcInstanceId": [vnfc]}),
-    )
-    .await;
-    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
-    let (same, _, new_pod) = vnfcs(&api.get(&path).await.body)
-        .into_iter()
-        .find(|(_, vdu, _)| vdu == "VDU2")
-        .expect("a VNFC of VDU2");
-    assert_eq!(same, vnfc);
-    assert_ne!(new_pod, pod, "heal replaced the pod");
+    heal_a_vnfc_of_vdu2(&api, &path).await;
 
     // A new package whose chart's pods no node takes: FAILED_TEMP with the reason,
     // then rolled back to the old chart.
@@ -510,23 +515,7 @@ async fn a_v1_helm_cnf_installs_a_release_per_vdu_on_a_real_cluster() {
     .await;
     assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
     assert_eq!(count(&api.get(&path).await.body, "VDU1"), 1);
-    let (vnfc, _, pod) = vnfcs(&api.get(&path).await.body)
-        .into_iter()
-        .find(|(_, vdu, _)| vdu == "VDU2")
-        .expect("a VNFC of VDU2");
-    let op = run(
-        &api,
-        &format!("{path}/heal"),
-        json!({"vnfcInstanceId": [vnfc]}),
-    )
-    .await;
-    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
-    let (same, _, new_pod) = vnfcs(&api.get(&path).await.body)
-        .into_iter()
-        .find(|(_, vdu, _)| vdu == "VDU2")
-        .expect("a VNFC of VDU2");
-    assert_eq!(same, vnfc);
-    assert_ne!(new_pod, pod, "heal replaced the pod");
+    heal_a_vnfc_of_vdu2(&api, &path).await;
     let op = run(
         &api,
         &format!("{path}/terminate"),
