@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use tacker_core::infra::{
-    InfraCapabilities, InfraContext, InfraDriver, InfraOperation, InfraOutcome, Rollback,
-    ScaleTarget, VNFC_POWER_STATE, VnfResources, not_supported,
+    InfraCapabilities, InfraContext, InfraDriver, InfraOperation, InfraOutcome,
+    InfraRequestContext, Rollback, ScaleTarget, VNFC_POWER_STATE, VnfResources, not_supported,
 };
+use tacker_core::lcm::OpRequest;
 use tacker_core::model::{
     ChangeCurrentVnfPkgRequest, ChangeExtVnfConnectivityRequest, ChangeVnfFlavourRequest,
     ExtManagedVirtualLinkData, ExtVirtualLinkData, HealVnfRequest, InstantiateVnfRequest,
@@ -27,6 +28,9 @@ use crate::keystone::{KeystoneConfig, KeystoneSession, SessionStats};
 use crate::layout::{Layout, LayoutInputs, META_FLAVOUR, META_IMAGE, leaf_ids, read_layout};
 use crate::nfv::{NfvInputs, nfv_parameter};
 use crate::nova::NovaClient;
+use crate::userdata::{
+    Call, USER_DATA, USER_DATA_CLASS, UserDataClass, UserDataRunner, merge_patch,
+};
 use crate::{DRIVER, VIM_TYPE};
 
 /// `VimConnectionInfo.extra` key: a Heat environment (`resource_registry`,
@@ -46,6 +50,9 @@ pub struct OpenStackOptions {
     /// Whether Heat rolls a failed create or update back itself. Off by default: the
     /// VNFM's own retry and rollback then see what failed.
     pub heat_rollback: bool,
+    /// Runs the user-data classes packages name (`lcm-operation-user-data`); without
+    /// it, requests that name one are refused up front.
+    pub user_data: Option<UserDataRunner>,
 }
 
 impl Default for OpenStackOptions {
@@ -54,6 +61,7 @@ impl Default for OpenStackOptions {
             operation_timeout: Duration::from_secs(30 * 60),
             nested_depth: 2,
             heat_rollback: false,
+            user_data: None,
         }
     }
 }
@@ -77,6 +85,10 @@ struct Shared {
     uploads: crate::glance::UploadLocks,
 }
 
+/// How long a retry waits for the resources of a failed stack to wind down before it
+/// updates the stack anyway (see `quiesce`).
+const QUIESCE_LIMIT: Duration = Duration::from_secs(60);
+
 /// The name of the stack of a VNF instance.
 pub fn stack_name(vnf_instance_id: &str) -> String {
     format!("vnf-{vnf_instance_id}")
@@ -96,6 +108,18 @@ struct Deploy<'a> {
     ext_managed_virtual_links: Vec<ExtManagedVirtualLinkData>,
     /// Use the grant's VIM assets (not for rollbacks).
     use_grant: bool,
+    /// The package's user-data class computes the stack instead of the driver.
+    user_data: Option<UserDataSpec>,
+}
+
+/// A call of a user-data class for one operation.
+struct UserDataSpec {
+    class: UserDataClass,
+    /// The method (`instantiate`, `scale`, `heal`).
+    operation: &'static str,
+    rollback: bool,
+    /// The operation's request as the class reads it.
+    request: Value,
 }
 
 impl Default for OpenStackInfraDriver {
@@ -203,9 +227,11 @@ impl OpenStackInfraDriver {
         ctx: &InfraContext<'_>,
         deploy: &Deploy<'_>,
     ) -> Result<StackTemplate> {
+        if let Some(spec) = &deploy.user_data {
+            return self.user_data_template(ctx, deploy, spec).await;
+        }
         let flavour_id = &deploy.flavour.id;
         let dir = format!("BaseHOT/{flavour_id}/");
-        let nested_dir = format!("{dir}nested/");
         let paths = deploy.package.paths();
         let is_yaml = |p: &str| p.ends_with(".yaml") || p.ends_with(".yml");
         let tops: Vec<&String> = paths
@@ -240,50 +266,9 @@ impl OpenStackInfraDriver {
         };
         let template = text(top, deploy.package.read(top).await?)?;
         let template = crate::ordering::subnets_first(&template).unwrap_or(template);
-        let mut files = KeyValuePairs::new();
-        for path in paths.iter().filter(|p| p.starts_with(&nested_dir)) {
-            let name = &path[nested_dir.len()..];
-            files.insert(
-                name.to_owned(),
-                json!(text(path, deploy.package.read(path).await?)?),
-            );
-        }
-        let mut environment = KeyValuePairs::new();
-        match ctx.vim.extra.get(EXTRA_HEAT_ENVIRONMENT) {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(env)) => {
-                environment.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
-            }
-            Some(_) => {
-                return Err(Error::InvalidRequest(format!(
-                    "vimConnectionInfo.extra.{EXTRA_HEAT_ENVIRONMENT} of VIM {} must be an \
-                     object (a Heat environment)",
-                    ctx.vim_connection_id
-                )));
-            }
-        }
-        match ctx.vim.extra.get(EXTRA_HEAT_FILES) {
-            None | Some(Value::Null) => {}
-            Some(Value::Object(extra)) => {
-                for (name, content) in extra {
-                    let Some(content) = content.as_str() else {
-                        return Err(Error::InvalidRequest(format!(
-                            "vimConnectionInfo.extra.{EXTRA_HEAT_FILES}.{name} of VIM {} must \
-                             be the file's text",
-                            ctx.vim_connection_id
-                        )));
-                    };
-                    files.insert(name.clone(), json!(content));
-                }
-            }
-            Some(_) => {
-                return Err(Error::InvalidRequest(format!(
-                    "vimConnectionInfo.extra.{EXTRA_HEAT_FILES} of VIM {} must be an object of \
-                     file names to texts",
-                    ctx.vim_connection_id
-                )));
-            }
-        }
+        let mut files = nested_files(deploy).await?;
+        let (extra_files, environment) = vim_extras(ctx)?;
+        files.extend(extra_files);
         let mut nfv = nfv_parameter(&NfvInputs {
             flavour: deploy.flavour,
             counts: &deploy.counts,
@@ -308,6 +293,76 @@ impl OpenStackInfraDriver {
         }
         let mut parameters = KeyValuePairs::new();
         parameters.insert("nfv".into(), nfv);
+        Ok(StackTemplate {
+            template,
+            files,
+            environment,
+            parameters,
+            tags: Self::tags(ctx),
+            timeout_mins: self.timeout_mins(),
+            disable_rollback: !self.shared.options.heat_rollback,
+        })
+    }
+
+    /// The stack the package's user-data class computes: for instantiate (and fields
+    /// the class marks `existing: false`) its template, files and parameters as they
+    /// are; for other operations merged (JSON merge patch) into the template and `nfv`
+    /// the stack holds, as Tacker's driver does.
+    async fn user_data_template(
+        &self,
+        ctx: &InfraContext<'_>,
+        deploy: &Deploy<'_>,
+        spec: &UserDataSpec,
+    ) -> Result<StackTemplate> {
+        let Some(runner) = &self.shared.options.user_data else {
+            return Err(no_user_data(&spec.class));
+        };
+        let fields = runner
+            .call(
+                ctx,
+                Call {
+                    class: &spec.class,
+                    operation: spec.operation,
+                    rollback: spec.rollback,
+                    request: spec.request.clone(),
+                    package: deploy.package,
+                },
+            )
+            .await?;
+        let method = format!("{}.{}", spec.class.class, spec.operation);
+        let mut parameters: KeyValuePairs = fields.parameters.into_iter().collect();
+        let (template, nfv) = if spec.operation == "instantiate" || !fields.existing {
+            let Some(template) = fields.template else {
+                return Err(Error::driver(
+                    DRIVER,
+                    false,
+                    format!("user-data class {method} returned no template"),
+                ));
+            };
+            (
+                template,
+                parameters.remove("nfv").unwrap_or_else(|| json!({})),
+            )
+        } else {
+            let heat = self.heat(ctx)?;
+            let stack = self.existing(&heat, ctx).await?;
+            let mut template = heat.template(&stack.reference()).await?;
+            if let Some(patch) = &fields.template {
+                merge_patch(&mut template, patch);
+            }
+            let mut nfv = stack_nfv(&stack).unwrap_or_else(|| json!({}));
+            if let Some(patch) = parameters.remove("nfv") {
+                merge_patch(&mut nfv, &patch);
+            }
+            (template, nfv)
+        };
+        parameters.insert("nfv".into(), nfv);
+        let text = template.to_string();
+        let template = crate::ordering::subnets_first(&text).unwrap_or(text);
+        let mut files = nested_files(deploy).await?;
+        let (extra_files, environment) = vim_extras(ctx)?;
+        files.extend(fields.files);
+        files.extend(extra_files);
         Ok(StackTemplate {
             template,
             files,
@@ -380,6 +435,9 @@ impl OpenStackInfraDriver {
         let (reference, action) = match existing {
             Some(stack) => {
                 let reference = stack.reference();
+                if stack.stack_status.ends_with("_FAILED") {
+                    self.quiesce(heat, &stack, deadline, ctx).await?;
+                }
                 heat.replace_stack(&reference, template).await?;
                 (reference, "UPDATE")
             }
@@ -395,6 +453,55 @@ impl OpenStackInfraDriver {
                 true,
                 format!("Heat stack {name} disappeared during {action}"),
             )),
+        }
+    }
+
+    /// Waits until no resource of failed `stack` (nested ones included) is still in
+    /// progress. Heat marks a stack failed as soon as one resource fails, while its
+    /// other resources' actions wind down (nested stacks are cancelled one by one); an
+    /// update sent before they have can be cancelled by them in turn. A resource that
+    /// stays in progress (its engine died) does not block the retry for longer than
+    /// [`QUIESCE_LIMIT`]: the update then goes ahead, and Heat takes the resource over.
+    async fn quiesce(
+        &self,
+        heat: &HeatClient,
+        stack: &Stack,
+        deadline: Instant,
+        ctx: &InfraContext<'_>,
+    ) -> Result<()> {
+        let reference = stack.reference();
+        let until = deadline.min(Instant::now() + QUIESCE_LIMIT);
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let busy: Vec<String> = heat
+                .resources(&reference, self.shared.options.nested_depth)
+                .await?
+                .into_iter()
+                .filter(|r| r.resource_status.ends_with("_IN_PROGRESS"))
+                .map(|r| format!("{} ({})", r.resource_name, r.resource_status))
+                .collect();
+            if busy.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() >= until {
+                tracing::warn!(
+                    stack = %reference.name,
+                    busy = %busy.join(", "),
+                    "resources of a failed stack still in progress; updating it anyway"
+                );
+                return Ok(());
+            }
+            let nap = pause.min(until.saturating_duration_since(Instant::now()));
+            tokio::select! {
+                () = ctx.cancel.cancelled() => {
+                    return Err(Error::Cancelled(format!(
+                        "cancelled while the resources of failed Heat stack {} wound down",
+                        reference.name
+                    )));
+                }
+                () = tokio::time::sleep(nap) => {}
+            }
+            pause = (pause * 3 / 2).min(Duration::from_secs(2));
         }
     }
 
@@ -519,7 +626,10 @@ impl OpenStackInfraDriver {
         stack: &Stack,
         layout: Layout,
         ext_changed: bool,
+        class: Option<&UserDataClass>,
     ) -> InfraOutcome {
+        let recorded = UserDataClass::recorded(ctx.vnf_instance).ok().flatten();
+        let class = class.cloned().or(recorded);
         let changed_ext_connectivity = if ext_changed {
             layout.resources.ext_virtual_link_info.clone()
         } else {
@@ -528,6 +638,18 @@ impl OpenStackInfraDriver {
         let mut metadata = KeyValuePairs::new();
         metadata.insert("stackId".into(), json!(stack.id));
         metadata.insert("stackName".into(), json!(stack.stack_name));
+        if let Some(class) = &class {
+            // Later operations call the same class, which reads the `nfv` it made.
+            metadata.extend(class.metadata());
+            if let Some(nfv) = stack_nfv(stack) {
+                metadata.insert("nfv".into(), nfv);
+            }
+        } else if ctx.vnf_instance.metadata.contains_key(USER_DATA) {
+            // An instantiation without a class after one with: forget it.
+            for key in [USER_DATA, USER_DATA_CLASS, "nfv"] {
+                metadata.insert(key.into(), Value::Null);
+            }
+        }
         InfraOutcome::from_resources(ctx.recorded(), layout.resources)
             .with_changed_ext_connectivity(changed_ext_connectivity)
             .with_metadata(metadata)
@@ -550,7 +672,8 @@ impl OpenStackInfraDriver {
         let layout = self
             .layout(&heat, ctx, &stack, deploy, &recorded_power_states(ctx))
             .await?;
-        Ok(Self::outcome(ctx, &stack, layout, ext_changed))
+        let class = deploy.user_data.as_ref().map(|spec| &spec.class);
+        Ok(Self::outcome(ctx, &stack, layout, ext_changed, class))
     }
 
     /// The software images `deploy` names by name, in Glance (uploaded from the
@@ -591,6 +714,7 @@ impl OpenStackInfraDriver {
             ext_virtual_links: recorded_ext_links(ctx),
             ext_managed_virtual_links: recorded_ext_managed(ctx),
             use_grant: false,
+            user_data: None,
         }
     }
 
@@ -599,6 +723,53 @@ impl OpenStackInfraDriver {
     async fn restore(&self, ctx: &InfraContext<'_>, ext_changed: bool) -> Result<InfraOutcome> {
         let deploy = self.recorded_deploy(ctx);
         self.deploy(ctx, &deploy, false, ext_changed).await
+    }
+
+    /// A scale (or its rollback) by the instance's user-data class: the class's
+    /// template and `nfv` merged into the stack's.
+    async fn scale_by_class(
+        &self,
+        ctx: &InfraContext<'_>,
+        target: &ScaleTarget,
+        class: UserDataClass,
+        rollback: bool,
+    ) -> Result<InfraOutcome> {
+        let Some(scale_type) = target.scale_type else {
+            return Err(unsupported_with_class(&class, "a scale to a level"));
+        };
+        let recorded = recorded_levels(ctx);
+        let (aspect, steps) = target
+            .scale_levels
+            .first()
+            .map(|info| {
+                let before = recorded.get(&info.aspect_id).copied().unwrap_or_default();
+                (info.aspect_id.clone(), info.scale_level.abs_diff(before))
+            })
+            .unwrap_or_default();
+        let request = json!({
+            "type": scale_type,
+            "aspectId": aspect,
+            "numberOfSteps": steps,
+            "additionalParams": target.additional_params,
+        });
+        let mut levels = recorded;
+        if !rollback {
+            for info in &target.scale_levels {
+                levels.insert(info.aspect_id.clone(), info.scale_level);
+            }
+        }
+        let deploy = Deploy {
+            counts: scaled_counts(ctx, &levels),
+            use_grant: !rollback,
+            user_data: Some(UserDataSpec {
+                class,
+                operation: "scale",
+                rollback,
+                request,
+            }),
+            ..self.recorded_deploy(ctx)
+        };
+        self.deploy(ctx, &deploy, false, false).await
     }
 
     /// Brings the scale levels of `target` about: scale-in first marks the VNFCs to
@@ -670,7 +841,92 @@ impl OpenStackInfraDriver {
             self.patch(&heat, ctx, &stack, &parameters).await?
         };
         let layout = self.layout(&heat, ctx, &stack, &deploy, &power).await?;
-        Ok(Self::outcome(ctx, &stack, layout, false))
+        Ok(Self::outcome(ctx, &stack, layout, false, None))
+    }
+}
+
+/// The package's nested templates of the deployed flavour (`BaseHOT/<flavour>/nested/`).
+async fn nested_files(deploy: &Deploy<'_>) -> Result<KeyValuePairs> {
+    let nested_dir = format!("BaseHOT/{}/nested/", deploy.flavour.id);
+    let mut files = KeyValuePairs::new();
+    for path in deploy
+        .package
+        .paths()
+        .iter()
+        .filter(|p| p.starts_with(&nested_dir))
+    {
+        let text = String::from_utf8(deploy.package.read(path).await?).map_err(|_| {
+            Error::Unprocessable(format!("{path} in the VNF package is not UTF-8 text"))
+        })?;
+        files.insert(path[nested_dir.len()..].to_owned(), json!(text));
+    }
+    Ok(files)
+}
+
+/// The VIM's extra files and Heat environment (`vimConnectionInfo.extra`).
+fn vim_extras(ctx: &InfraContext<'_>) -> Result<(KeyValuePairs, KeyValuePairs)> {
+    let mut files = KeyValuePairs::new();
+    let mut environment = KeyValuePairs::new();
+    match ctx.vim.extra.get(EXTRA_HEAT_ENVIRONMENT) {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(env)) => {
+            environment.extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        Some(_) => {
+            return Err(Error::InvalidRequest(format!(
+                "vimConnectionInfo.extra.{EXTRA_HEAT_ENVIRONMENT} of VIM {} must be an \
+                 object (a Heat environment)",
+                ctx.vim_connection_id
+            )));
+        }
+    }
+    match ctx.vim.extra.get(EXTRA_HEAT_FILES) {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(extra)) => {
+            for (name, content) in extra {
+                let Some(content) = content.as_str() else {
+                    return Err(Error::InvalidRequest(format!(
+                        "vimConnectionInfo.extra.{EXTRA_HEAT_FILES}.{name} of VIM {} must \
+                         be the file's text",
+                        ctx.vim_connection_id
+                    )));
+                };
+                files.insert(name.clone(), json!(content));
+            }
+        }
+        Some(_) => {
+            return Err(Error::InvalidRequest(format!(
+                "vimConnectionInfo.extra.{EXTRA_HEAT_FILES} of VIM {} must be an object of \
+                 file names to texts",
+                ctx.vim_connection_id
+            )));
+        }
+    }
+    Ok((files, environment))
+}
+
+/// The refusal of a class when the driver runs none.
+fn no_user_data(class: &UserDataClass) -> Error {
+    Error::Unprocessable(format!(
+        "the request names user-data class {} ({}), but this VNFM runs no user-data \
+         classes: its operator has not configured the sandbox's Python for them",
+        class.class, class.path
+    ))
+}
+
+fn unsupported_with_class(class: &UserDataClass, what: &str) -> Error {
+    Error::Unprocessable(format!(
+        "{what} is not supported for a VNF whose stack user-data class {} computes; \
+         instantiate, scale, heal of VNFCs and terminate are",
+        class.class
+    ))
+}
+
+/// Refuses `what` for an instance (or a request) with a user-data class.
+fn refuse_class(ctx: &InfraContext<'_>, params: &KeyValuePairs, what: &str) -> Result<()> {
+    match UserDataClass::of(ctx, params, "additionalParams")? {
+        Some(class) => Err(unsupported_with_class(&class, what)),
+        None => Ok(()),
     }
 }
 
@@ -842,6 +1098,7 @@ fn changed_deploy<'a>(
             managed.to_vec()
         },
         use_grant: true,
+        user_data: None,
     }
 }
 
@@ -867,6 +1124,64 @@ impl InfraDriver for OpenStackInfraDriver {
         VIM_TYPE
     }
 
+    async fn validate_request(
+        &self,
+        ctx: &InfraRequestContext<'_>,
+        request: &OpRequest,
+    ) -> Result<()> {
+        let recorded = || UserDataClass::recorded(ctx.vnf_instance);
+        let named = |params: &KeyValuePairs| -> Result<Option<UserDataClass>> {
+            match UserDataClass::from_params(params, "additionalParams")? {
+                Some(class) => Ok(Some(class)),
+                None => recorded(),
+            }
+        };
+        let (class, refused) = match request {
+            OpRequest::Instantiate(r) => (
+                UserDataClass::from_params(&r.additional_params, "additionalParams")?,
+                None,
+            ),
+            OpRequest::Scale(r) => (named(&r.additional_params)?, None),
+            OpRequest::ScaleToLevel(r) => {
+                (named(&r.additional_params)?, Some("a scale to a level"))
+            }
+            OpRequest::Heal(r) => (
+                named(&r.additional_params)?,
+                r.vnfc_instance_id
+                    .is_empty()
+                    .then_some("a heal of the whole VNF"),
+            ),
+            OpRequest::ChangeFlavour(r) => {
+                (named(&r.additional_params)?, Some("a change of flavour"))
+            }
+            OpRequest::ChangeExtConn(r) => (
+                named(&r.additional_params)?,
+                Some("a change of external connectivity"),
+            ),
+            OpRequest::ChangeVnfpkg(r) => (
+                named(&r.additional_params)?,
+                Some("a change of the current package"),
+            ),
+            _ => (None, None),
+        };
+        let Some(class) = class else {
+            return Ok(());
+        };
+        if let Some(what) = refused {
+            return Err(unsupported_with_class(&class, what));
+        }
+        if self.shared.options.user_data.is_none() {
+            return Err(no_user_data(&class));
+        }
+        if !ctx.package.paths().contains(&class.package_path()) {
+            return Err(Error::Unprocessable(format!(
+                "the VNF package has no {} (additionalParams.lcm-operation-user-data)",
+                class.path
+            )));
+        }
+        Ok(())
+    }
+
     fn capabilities(&self) -> InfraCapabilities {
         CAPABILITIES
     }
@@ -884,6 +1199,13 @@ impl InfraDriver for OpenStackInfraDriver {
             ext_virtual_links: request.ext_virtual_links.clone(),
             ext_managed_virtual_links: request.ext_managed_virtual_links.clone(),
             use_grant: true,
+            user_data: UserDataClass::from_params(&request.additional_params, "additionalParams")?
+                .map(|class| UserDataSpec {
+                    class,
+                    operation: "instantiate",
+                    rollback: false,
+                    request: serde_json::to_value(request).unwrap_or_default(),
+                }),
         };
         self.deploy(ctx, &deploy, false, false).await
     }
@@ -916,6 +1238,10 @@ impl InfraDriver for OpenStackInfraDriver {
     }
 
     async fn scale(&self, ctx: &InfraContext<'_>, target: &ScaleTarget) -> Result<InfraOutcome> {
+        if let Some(class) = UserDataClass::of(ctx, &target.additional_params, "additionalParams")?
+        {
+            return self.scale_by_class(ctx, target, class, false).await;
+        }
         let mut levels = recorded_levels(ctx);
         for info in &target.scale_levels {
             levels.insert(info.aspect_id.clone(), info.scale_level);
@@ -935,7 +1261,11 @@ impl InfraDriver for OpenStackInfraDriver {
             }
         }
         let deploy = self.recorded_deploy(ctx);
+        let class = UserDataClass::of(ctx, &request.additional_params, "additionalParams")?;
         if request.vnfc_instance_id.is_empty() {
+            if let Some(class) = &class {
+                return Err(unsupported_with_class(class, "a heal of the whole VNF"));
+            }
             // The whole VNF: a new stack, unless this operation made it already.
             return self.deploy(ctx, &deploy, true, false).await;
         }
@@ -984,13 +1314,34 @@ impl InfraDriver for OpenStackInfraDriver {
             marked = true;
         }
         let stack = if marked || stack.stack_status.ends_with("FAILED") {
-            self.patch(&heat, ctx, &stack, &KeyValuePairs::new())
-                .await?
+            let parameters = match &class {
+                Some(class) => {
+                    let spec = UserDataSpec {
+                        class: class.clone(),
+                        operation: "heal",
+                        rollback: false,
+                        request: serde_json::to_value(request).unwrap_or_default(),
+                    };
+                    let deploy = Deploy {
+                        use_grant: true,
+                        user_data: Some(spec),
+                        ..self.recorded_deploy(ctx)
+                    };
+                    let mut template = self.stack_template(ctx, &deploy).await?;
+                    let mut parameters = KeyValuePairs::new();
+                    if let Some(nfv) = template.parameters.remove("nfv") {
+                        parameters.insert("nfv".into(), nfv);
+                    }
+                    parameters
+                }
+                None => KeyValuePairs::new(),
+            };
+            self.patch(&heat, ctx, &stack, &parameters).await?
         } else {
             stack
         };
         let layout = self.layout(&heat, ctx, &stack, &deploy, &power).await?;
-        Ok(Self::outcome(ctx, &stack, layout, false))
+        Ok(Self::outcome(ctx, &stack, layout, false, None))
     }
 
     async fn change_flavour(
@@ -998,6 +1349,7 @@ impl InfraDriver for OpenStackInfraDriver {
         ctx: &InfraContext<'_>,
         request: &ChangeVnfFlavourRequest,
     ) -> Result<InfraOutcome> {
+        refuse_class(ctx, &request.additional_params, "a change of flavour")?;
         let flavour = ctx.vnfd.flavour(&request.new_flavour_id).ok_or_else(|| {
             Error::Unprocessable(format!(
                 "VNFD {} has no flavour {}",
@@ -1020,6 +1372,11 @@ impl InfraDriver for OpenStackInfraDriver {
         ctx: &InfraContext<'_>,
         request: &ChangeExtVnfConnectivityRequest,
     ) -> Result<InfraOutcome> {
+        refuse_class(
+            ctx,
+            &request.additional_params,
+            "a change of external connectivity",
+        )?;
         let mut deploy = self.recorded_deploy(ctx);
         deploy.ext_virtual_links =
             merged_ext_links(recorded_ext_links(ctx), &request.ext_virtual_links);
@@ -1034,6 +1391,11 @@ impl InfraDriver for OpenStackInfraDriver {
         new_vnfd: &Vnfd,
         new_package: &dyn PackageFiles,
     ) -> Result<InfraOutcome> {
+        refuse_class(
+            ctx,
+            &request.additional_params,
+            "a change of the current package",
+        )?;
         let flavour = new_vnfd.flavour(&ctx.flavour.id).ok_or_else(|| {
             Error::Unprocessable(format!(
                 "the new VNFD {} has no flavour {}, which the instance uses",
@@ -1074,7 +1436,7 @@ impl InfraDriver for OpenStackInfraDriver {
             );
         }
         let layout = self.layout(&heat, ctx, &stack, &deploy, &states).await?;
-        Ok(Self::outcome(ctx, &stack, layout, false))
+        Ok(Self::outcome(ctx, &stack, layout, false, None))
     }
 
     async fn rollback(
@@ -1084,7 +1446,12 @@ impl InfraDriver for OpenStackInfraDriver {
     ) -> Result<InfraOutcome> {
         match rollback {
             Rollback::Instantiate(_) => self.remove_stack(ctx).await,
-            Rollback::Scale(_) => self.scale_to(ctx, &recorded_levels(ctx), false).await,
+            Rollback::Scale(target) => {
+                match UserDataClass::of(ctx, &target.additional_params, "additionalParams")? {
+                    Some(class) => self.scale_by_class(ctx, target, class, true).await,
+                    None => self.scale_to(ctx, &recorded_levels(ctx), false).await,
+                }
+            }
             Rollback::ChangeFlavour(_) | Rollback::ChangeVnfpkg(_) => {
                 self.restore(ctx, false).await
             }

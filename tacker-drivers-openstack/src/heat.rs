@@ -38,6 +38,12 @@ pub struct Stack {
     /// The parameters as Heat holds them (JSON parameters as strings).
     #[serde(default)]
     pub parameters: KeyValuePairs,
+    /// When it was created (`YYYY-MM-DDThh:mm:ssZ`).
+    #[serde(default)]
+    pub creation_time: Option<String>,
+    /// When its last update began, if it was ever updated.
+    #[serde(default)]
+    pub updated_time: Option<String>,
 }
 
 impl Stack {
@@ -60,6 +66,14 @@ impl Stack {
     /// Whether an action is under way.
     pub fn in_progress(&self) -> bool {
         self.stack_status.ends_with("_IN_PROGRESS")
+    }
+
+    /// When the action the stack is in (or last ran) began: its last update's start,
+    /// else its creation.
+    pub fn action_began(&self) -> Option<&str> {
+        self.updated_time
+            .as_deref()
+            .or(self.creation_time.as_deref())
     }
 
     /// Whether the stack carries `tag`.
@@ -410,6 +424,15 @@ impl HeatClient {
         Ok(list.resources)
     }
 
+    /// The stack's current top template (as Heat holds it, parsed).
+    pub async fn template(&self, stack: &StackRef) -> Result<Value> {
+        self.get_json(
+            &format!("read the template of stack {}", stack.name),
+            &format!("{}/template", stack.path()),
+        )
+        .await
+    }
+
     /// Marks `resource` of `stack` unhealthy, so that the next update replaces it.
     pub async fn mark_unhealthy(
         &self,
@@ -529,7 +552,14 @@ impl HeatClient {
         match self.failed_events(stack).await {
             Ok(events) => {
                 let mut seen = Vec::new();
-                for event in events {
+                // Failures of earlier actions (the create a retry updates) are history,
+                // not this action's reasons.
+                let began = current.action_began();
+                let recent = |event: &HeatEvent| match (began, event.event_time.as_deref()) {
+                    (Some(began), Some(at)) => at >= began,
+                    _ => true,
+                };
+                for event in events.into_iter().filter(recent) {
                     let (Some(name), Some(reason)) =
                         (event.resource_name, event.resource_status_reason)
                     else {

@@ -47,6 +47,9 @@ pub const META_CREATION_TIME: &str = "creationTime";
 pub const META_FLAVOUR: &str = "computeFlavourId";
 /// VNFC metadata: the image the stack was given for the VDU.
 pub const META_IMAGE: &str = "vcImageId";
+/// VNFC metadata key: the index `n` of a VNFC held by its own top-level resource
+/// `<VDU>-<n>` (as user-data classes lay VNFCs out and read them back).
+pub const META_VDU_IDX: &str = "vdu_idx";
 
 /// Where a VNFC's server sits, for marking it unhealthy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -445,8 +448,25 @@ pub fn read_layout(resources: &[HeatResource], inputs: &LayoutInputs<'_>) -> Lay
         let mut metadata = KeyValuePairs::new();
         metadata.insert(META_HEAT_RESOURCE.into(), json!(server.path));
         metadata.insert(META_CREATION_TIME.into(), json!(server.created));
+        // A VNFC of its own resource `<VDU>-<n>` (the layout of Tacker's standard
+        // user-data class): its index, and its entry of the `nfv` parameter.
+        let indexed = tree
+            .parent(server.index)
+            .map(|p| resources[p].resource_name.as_str())
+            .filter(|name| {
+                name.strip_prefix(vdu.id.as_str())
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+            });
+        if let Some(name) = indexed
+            && let Some(Ok(index)) = name.rsplit_once('-').map(|(_, n)| n.parse::<u32>())
+        {
+            metadata.insert(META_VDU_IDX.into(), json!(index));
+        }
         for key in [META_FLAVOUR, META_IMAGE] {
-            if let Some(value) = nfv_value(inputs.nfv, &vdu.id, key) {
+            let value = nfv_value(inputs.nfv, &vdu.id, key)
+                .or_else(|| indexed.and_then(|name| nfv_value(inputs.nfv, name, key)));
+            if let Some(value) = value {
                 metadata.insert(key.into(), value);
             }
         }

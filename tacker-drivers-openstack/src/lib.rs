@@ -38,6 +38,7 @@ mod layout;
 pub mod nfv;
 mod nova;
 mod ordering;
+pub mod userdata;
 mod vim;
 
 pub use driver::{

@@ -9,7 +9,6 @@
 //! (set by `.ci/run`); skipped with a message without them, except under `CI=true`.
 
 #[path = "../../tacker-drivers-openstack/tests/cloud/mod.rs"]
-#[allow(dead_code)]
 mod cloud;
 mod common;
 

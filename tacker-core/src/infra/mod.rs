@@ -49,10 +49,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::model::{
     ChangeCurrentVnfPkgRequest, ChangeExtVnfConnectivityRequest, ChangeVnfFlavourRequest,
-    ExtManagedVirtualLinkInfo, ExtVirtualLinkInfo, Grant, HealVnfRequest, InstantiateVnfRequest,
-    InstantiatedVnfInfo, KeyValuePairs, OperateVnfRequest, ResourceChanges, ScaleInfo, ScaleType,
-    TerminateVnfRequest, VimConnectionInfo, VirtualStorageResourceInfo, VnfExtCpInfo, VnfInstance,
-    VnfVirtualLinkResourceInfo, VnfcResourceInfo,
+    ExtManagedVirtualLinkInfo, ExtVirtualLinkInfo, Grant, GrantRequest, HealVnfRequest,
+    InstantiateVnfRequest, InstantiatedVnfInfo, KeyValuePairs, OperateVnfRequest, ResourceChanges,
+    ScaleInfo, ScaleType, TerminateVnfRequest, VimConnectionInfo, VirtualStorageResourceInfo,
+    VnfExtCpInfo, VnfInstance, VnfVirtualLinkResourceInfo, VnfcResourceInfo,
 };
 use crate::package::{InMemoryPackageFiles, PackageFiles};
 use crate::vnfd::{DeploymentFlavour, Vnfd};
@@ -111,6 +111,9 @@ pub struct InfraContext<'a> {
     pub vim: &'a VimConnectionInfo,
     /// The grant the NFVO gave for this operation.
     pub grant: Option<&'a Grant>,
+    /// The grant request the operation sent (the resources it adds, removes and
+    /// updates, by VDU and with their ids in the grant).
+    pub grant_request: Option<&'a GrantRequest>,
     /// The files of the instance's VNF package (templates, manifests, charts).
     pub package: &'a dyn PackageFiles,
     /// Cancelled when the operation is cancelled (FORCEFUL: stop now; GRACEFUL: the
@@ -142,6 +145,7 @@ impl<'a> InfraContext<'a> {
             vim_connection_id,
             vim,
             grant: None,
+            grant_request: None,
             package: &NO_PACKAGE,
             cancel: &NEVER_CANCELLED,
         }
@@ -194,6 +198,13 @@ impl<'a> InfraContext<'a> {
     #[must_use]
     pub fn with_grant(mut self, grant: Option<&'a Grant>) -> Self {
         self.grant = grant;
+        self
+    }
+
+    /// With the grant request of the operation (or none).
+    #[must_use]
+    pub fn with_grant_request(mut self, request: Option<&'a GrantRequest>) -> Self {
+        self.grant_request = request;
         self
     }
 

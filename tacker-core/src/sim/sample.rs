@@ -429,6 +429,10 @@ pub fn apply_outcome(
         .collect();
     next.instantiation_state = InstantiationState::Instantiated;
     next.instantiated_vnf_info = Some(info);
+    // As the engine records it: the driver's facts merged into the instance's metadata.
+    for (key, value) in &outcome.metadata {
+        next.metadata.insert(key.clone(), value.clone());
+    }
     next.links = links_for(&next);
     Ok(next)
 }

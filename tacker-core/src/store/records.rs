@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    Alarm, DateTime, FmSubscription, Grant, KeyValuePairs, LccnSubscription,
+    Alarm, DateTime, FmSubscription, Grant, GrantRequest, KeyValuePairs, LccnSubscription,
     PackageOnboardingStateType, PkgmSubscription, VnfInstance, VnfLcmOpOcc, VnfPkgInfo,
 };
 use crate::{Error, Result};
@@ -280,6 +280,9 @@ pub struct OpOccRecord {
     pub steps: Vec<OpStep>,
     /// The grant obtained, if any.
     pub grant: Option<Grant>,
+    /// The grant request that obtained it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_request: Option<GrantRequest>,
     /// The instance as it was when the operation was accepted (for rollback).
     pub instance_before: Option<VnfInstance>,
 }

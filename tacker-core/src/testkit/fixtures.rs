@@ -85,6 +85,7 @@ pub fn op_occ(
         },
         steps: Vec::new(),
         grant: None,
+        grant_request: None,
         instance_before: None,
     }
 }

@@ -1,6 +1,8 @@
 //! The cloud of `../shared/tools/openstack-full` seen as its administrator: what the
 //! tests prepare there (images the packages name, quotas for parallel scenarios) and
 //! what they read back from Nova and Neutron to compare with the VNFM's record.
+//! Several test binaries include it, each using a part.
+#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -170,6 +172,31 @@ impl Admin {
                 );
             }
         }
+    }
+
+    /// Flavor `name` (public), created with `ram_mb`, `vcpus` and `disk_gb` when Nova
+    /// lacks it.
+    pub async fn ensure_flavor(&self, name: &str, ram_mb: u64, vcpus: u64, disk_gb: u64) {
+        let flavors = self.get(&format!("{}/flavors/detail", self.compute)).await;
+        let exists = flavors["flavors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|f| f["name"] == name);
+        if exists {
+            return;
+        }
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("{}/flavors", self.compute),
+                Some(json!({"flavor": {"name": name, "ram": ram_mb, "vcpus": vcpus, "disk": disk_gb}})),
+            )
+            .await;
+        assert!(
+            status == 200 || status == 409,
+            "create flavor {name}: {body}"
+        );
     }
 
     /// Quotas for the scenarios that run side by side in `project_id`.

@@ -31,6 +31,9 @@ use tacker_core::store::Store;
 use tacker_core::vim::{SealingKey, VimRegistration};
 use tacker_core::{BuiltinMonitors, Error, Result, VimType, Vnfm};
 use tacker_drivers_k8s::HelmConfig;
+use tacker_drivers_openstack::OpenStackOptions;
+use tacker_drivers_openstack::userdata::UserDataRunner;
+use tacker_sandbox::{Sandbox, SandboxConfig};
 use tacker_store::{SqlStore, SqlStoreOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -118,6 +121,18 @@ struct Args {
     /// before it fails.
     #[arg(long, env = "TACKER_KUBERNETES_TIMEOUT", default_value_t = 300)]
     kubernetes_timeout: u64,
+    /// The Python interpreter that runs packages' user-data classes
+    /// (`lcm-operation-user-data`), confined by bubblewrap: a virtual environment with
+    /// the helper modules the classes import (`scripts/tacker-userdata.sh venv` makes
+    /// one with Tacker's published modules). Without it such packages are refused.
+    #[arg(long, env = "TACKER_USER_DATA_PYTHON")]
+    user_data_python: Option<PathBuf>,
+    /// Seconds one user-data class call may run before it is stopped.
+    #[arg(long, env = "TACKER_USER_DATA_TIMEOUT", default_value_t = 60)]
+    user_data_timeout: u64,
+    /// Address space one user-data class call may use, in MiB.
+    #[arg(long, env = "TACKER_USER_DATA_MEMORY_MIB", default_value_t = 1024)]
+    user_data_memory_mib: u64,
     #[command(flatten)]
     sim: SimArgs,
     #[command(flatten)]
@@ -354,7 +369,32 @@ async fn shutdown_signal() {
 /// The VNFM of these arguments: the store given, local files under the data directory,
 /// the simulated, OpenStack and Kubernetes VIM types, the HTTP clients under the
 /// outbound policy, and the built-in monitors and policies.
-fn assemble(args: &Args, store: Arc<dyn Store>, data_dir: &Path, api_root: &str) -> Result<Vnfm> {
+/// The sandbox of user-data classes, when `--user-data-python` names an interpreter.
+async fn user_data(args: &Args, data_dir: &Path) -> Result<Option<UserDataRunner>> {
+    let Some(python) = &args.user_data_python else {
+        return Ok(None);
+    };
+    let config = SandboxConfig {
+        python: python.clone(),
+        time_limit: Duration::from_secs(args.user_data_timeout.max(1)),
+        memory_limit: args.user_data_memory_mib.max(64) << 20,
+        scratch_root: Some(data_dir.join("sandbox")),
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::new(config).await.map_err(|e| {
+        Error::InvalidRequest(format!("--user-data-python {}: {e}", python.display()))
+    })?;
+    tracing::info!(python = %python.display(), "user-data classes run in the sandbox");
+    Ok(Some(UserDataRunner::new(Arc::new(sandbox))))
+}
+
+fn assemble(
+    args: &Args,
+    store: Arc<dyn Store>,
+    data_dir: &Path,
+    api_root: &str,
+    user_data: Option<UserDataRunner>,
+) -> Result<Vnfm> {
     let outbound = args.outbound.policy();
     tracing::info!(policy = ?outbound, "outbound policy");
     let mut vnfm = Vnfm::builder()
@@ -368,7 +408,10 @@ fn assemble(args: &Args, store: Arc<dyn Store>, data_dir: &Path, api_root: &str)
         )
         .vim_type(args.sim.vim_type(store))
         .vim_type(tacker_drivers_openstack::vim_type(
-            Default::default(),
+            OpenStackOptions {
+                user_data,
+                ..OpenStackOptions::default()
+            },
             outbound.clone(),
         )?)
         .vim_type(tacker_drivers_k8s::vim_type_with(
@@ -428,7 +471,8 @@ async fn run(args: Args) -> Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("{scheme}://{local}"));
-    let vnfm = assemble(&args, store.clone(), &data_dir, &api_root)?;
+    let user_data = user_data(&args, &data_dir).await?;
+    let vnfm = assemble(&args, store.clone(), &data_dir, &api_root, user_data)?;
     vnfm.start().await?;
     let metrics = Metrics::new(Some(store));
     let watcher = metrics.watch_operations(vnfm.lcm());

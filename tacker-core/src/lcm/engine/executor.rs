@@ -40,6 +40,7 @@ impl Job {
             vim_connection_id: vim_id,
             vim,
             grant: self.op.value.grant.as_ref(),
+            grant_request: self.op.value.grant_request.as_ref(),
             package: self.package.files.as_ref(),
             cancel: &self.cancel,
         }
@@ -438,6 +439,7 @@ impl OpExecutor {
             Ok(grant) => {
                 job.op.value.op.grant_id = Some(grant.id.clone());
                 job.op.value.grant = Some(grant.clone());
+                job.op.value.grant_request = Some(request.clone());
                 job.op.value.steps.push(OpStep {
                     name: "grant".to_owned(),
                     finished_at: Utc::now(),

@@ -402,6 +402,7 @@ impl VnfLcm {
             op: op.clone(),
             steps: Vec::new(),
             grant: None,
+            grant_request: None,
             instance_before: Some(instance.value.instance.clone()),
         };
         // The request was validated against this version of the instance: it is
