@@ -110,6 +110,8 @@ struct Deploy<'a> {
     use_grant: bool,
     /// The package's user-data class computes the stack instead of the driver.
     user_data: Option<UserDataSpec>,
+    /// A rollback's step (back to the record), not the operation's forward work.
+    rollback: bool,
 }
 
 /// A call of a user-data class for one operation.
@@ -213,12 +215,20 @@ impl OpenStackInfraDriver {
     }
 
     /// The stack's tags: the instance and the operation that last converged it.
-    fn tags(ctx: &InfraContext<'_>) -> String {
-        format!("vnf-{},op-{}", ctx.vnf_instance.id, ctx.vnf_lcm_op_occ_id)
+    /// The stack's tags for a step of the operation: its forward work and its rollback
+    /// carry different ones, so that a rollback (same operation occurrence) does not take
+    /// the stack its forward step converged for its own result.
+    fn tags(ctx: &InfraContext<'_>, rollback: bool) -> String {
+        format!(
+            "vnf-{},{}",
+            ctx.vnf_instance.id,
+            Self::op_tag(ctx, rollback)
+        )
     }
 
-    fn op_tag(ctx: &InfraContext<'_>) -> String {
-        format!("op-{}", ctx.vnf_lcm_op_occ_id)
+    fn op_tag(ctx: &InfraContext<'_>, rollback: bool) -> String {
+        let kind = if rollback { "rollback" } else { "op" };
+        format!("{kind}-{}", ctx.vnf_lcm_op_occ_id)
     }
 
     /// The top template, nested templates and the VIM's extra files and environment.
@@ -298,7 +308,7 @@ impl OpenStackInfraDriver {
             files,
             environment,
             parameters,
-            tags: Self::tags(ctx),
+            tags: Self::tags(ctx, deploy.rollback),
             timeout_mins: self.timeout_mins(),
             disable_rollback: !self.shared.options.heat_rollback,
         })
@@ -368,7 +378,7 @@ impl OpenStackInfraDriver {
             files,
             environment,
             parameters,
-            tags: Self::tags(ctx),
+            tags: Self::tags(ctx, deploy.rollback),
             timeout_mins: self.timeout_mins(),
             disable_rollback: !self.shared.options.heat_rollback,
         })
@@ -404,6 +414,7 @@ impl OpenStackInfraDriver {
         ctx: &InfraContext<'_>,
         template: &StackTemplate,
         recreate: bool,
+        rollback: bool,
     ) -> Result<Stack> {
         let name = stack_name(&ctx.vnf_instance.id);
         let deadline = self.deadline();
@@ -412,7 +423,7 @@ impl OpenStackInfraDriver {
             None => None,
         };
         if let Some(stack) = &existing {
-            let done = stack.has_tag(&Self::op_tag(ctx))
+            let done = stack.has_tag(&Self::op_tag(ctx, rollback))
                 && matches!(
                     stack.stack_status.as_str(),
                     "CREATE_COMPLETE" | "UPDATE_COMPLETE"
@@ -446,7 +457,22 @@ impl OpenStackInfraDriver {
                 "CREATE",
             ),
         };
-        match heat.wait(&reference, action, deadline, ctx.cancel).await? {
+        let mut settled = heat.wait(&reference, action, deadline, ctx.cancel).await;
+        if action == "UPDATE" && settled.is_err() {
+            // Heat cancels a nested stack's update when something else of the stack was
+            // still winding down from the failure being retried; nothing of the
+            // template is wrong then, and the same update, sent again once the stack
+            // is quiet, converges. Once: a real failure fails again and is reported.
+            if let Some(stack) = heat.get_stack(&reference).await?
+                && cancelled_by_heat(&stack)
+            {
+                tracing::info!(stack = %name, reason = ?stack.stack_status_reason, "update cancelled by Heat; sending it again");
+                self.quiesce(heat, &stack, deadline, ctx).await?;
+                heat.replace_stack(&reference, template).await?;
+                settled = heat.wait(&reference, action, deadline, ctx.cancel).await;
+            }
+        }
+        match settled? {
             Settled::Complete(stack) => Ok(stack),
             Settled::Gone => Err(Error::driver(
                 DRIVER,
@@ -571,12 +597,13 @@ impl OpenStackInfraDriver {
         ctx: &InfraContext<'_>,
         stack: &Stack,
         parameters: &KeyValuePairs,
+        rollback: bool,
     ) -> Result<Stack> {
         let reference = stack.reference();
         heat.patch_stack(
             &reference,
             parameters,
-            &Self::tags(ctx),
+            &Self::tags(ctx, rollback),
             self.timeout_mins(),
         )
         .await?;
@@ -668,7 +695,9 @@ impl OpenStackInfraDriver {
             self.ensure_images(ctx, deploy).await?;
         }
         let template = self.stack_template(ctx, deploy).await?;
-        let stack = self.converge(&heat, ctx, &template, recreate).await?;
+        let stack = self
+            .converge(&heat, ctx, &template, recreate, deploy.rollback)
+            .await?;
         let layout = self
             .layout(&heat, ctx, &stack, deploy, &recorded_power_states(ctx))
             .await?;
@@ -715,13 +744,17 @@ impl OpenStackInfraDriver {
             ext_managed_virtual_links: recorded_ext_managed(ctx),
             use_grant: false,
             user_data: None,
+            rollback: false,
         }
     }
 
     /// Returns the stack to the instance as recorded (the rollback of a change of
     /// flavour, external connectivity or package).
     async fn restore(&self, ctx: &InfraContext<'_>, ext_changed: bool) -> Result<InfraOutcome> {
-        let deploy = self.recorded_deploy(ctx);
+        let deploy = Deploy {
+            rollback: true,
+            ..self.recorded_deploy(ctx)
+        };
         self.deploy(ctx, &deploy, false, ext_changed).await
     }
 
@@ -761,6 +794,7 @@ impl OpenStackInfraDriver {
         let deploy = Deploy {
             counts: scaled_counts(ctx, &levels),
             use_grant: !rollback,
+            rollback,
             user_data: Some(UserDataSpec {
                 class,
                 operation: "scale",
@@ -783,6 +817,7 @@ impl OpenStackInfraDriver {
         let heat = self.heat(ctx)?;
         let mut deploy = self.recorded_deploy(ctx);
         deploy.use_grant = use_grant;
+        deploy.rollback = !use_grant;
         deploy.counts = scaled_counts(ctx, levels);
         let stack = self.existing(&heat, ctx).await?;
         let power = recorded_power_states(ctx);
@@ -838,7 +873,8 @@ impl OpenStackInfraDriver {
             if let Some(nfv) = template.parameters.get("nfv") {
                 parameters.insert("nfv".into(), nfv.clone());
             }
-            self.patch(&heat, ctx, &stack, &parameters).await?
+            self.patch(&heat, ctx, &stack, &parameters, deploy.rollback)
+                .await?
         };
         let layout = self.layout(&heat, ctx, &stack, &deploy, &power).await?;
         Ok(Self::outcome(ctx, &stack, layout, false, None))
@@ -905,6 +941,16 @@ fn vim_extras(ctx: &InfraContext<'_>) -> Result<(KeyValuePairs, KeyValuePairs)> 
     Ok((files, environment))
 }
 
+/// Whether `stack` failed only because Heat cancelled part of it (`Stack UPDATE
+/// cancelled` of a nested stack), not because a resource failed on its own.
+fn cancelled_by_heat(stack: &Stack) -> bool {
+    stack.stack_status == "UPDATE_FAILED"
+        && stack
+            .stack_status_reason
+            .as_deref()
+            .is_some_and(|reason| reason.contains(" cancelled") && !reason.contains("Timed out"))
+}
+
 /// The refusal of a class when the driver runs none.
 fn no_user_data(class: &UserDataClass) -> Error {
     Error::Unprocessable(format!(
@@ -917,7 +963,7 @@ fn no_user_data(class: &UserDataClass) -> Error {
 fn unsupported_with_class(class: &UserDataClass, what: &str) -> Error {
     Error::Unprocessable(format!(
         "{what} is not supported for a VNF whose stack user-data class {} computes; \
-         instantiate, scale, heal of VNFCs and terminate are",
+         instantiate, scale, heal of VNFCs, change of package and terminate are",
         class.class
     ))
 }
@@ -1099,6 +1145,7 @@ fn changed_deploy<'a>(
         },
         use_grant: true,
         user_data: None,
+        rollback: false,
     }
 }
 
@@ -1158,10 +1205,7 @@ impl InfraDriver for OpenStackInfraDriver {
                 named(&r.additional_params)?,
                 Some("a change of external connectivity"),
             ),
-            OpRequest::ChangeVnfpkg(r) => (
-                named(&r.additional_params)?,
-                Some("a change of the current package"),
-            ),
+            OpRequest::ChangeVnfpkg(r) => (named(&r.additional_params)?, None),
             _ => (None, None),
         };
         let Some(class) = class else {
@@ -1206,6 +1250,7 @@ impl InfraDriver for OpenStackInfraDriver {
                     rollback: false,
                     request: serde_json::to_value(request).unwrap_or_default(),
                 }),
+            rollback: false,
         };
         self.deploy(ctx, &deploy, false, false).await
     }
@@ -1336,7 +1381,7 @@ impl InfraDriver for OpenStackInfraDriver {
                 }
                 None => KeyValuePairs::new(),
             };
-            self.patch(&heat, ctx, &stack, &parameters).await?
+            self.patch(&heat, ctx, &stack, &parameters, false).await?
         } else {
             stack
         };
@@ -1391,24 +1436,28 @@ impl InfraDriver for OpenStackInfraDriver {
         new_vnfd: &Vnfd,
         new_package: &dyn PackageFiles,
     ) -> Result<InfraOutcome> {
-        refuse_class(
-            ctx,
-            &request.additional_params,
-            "a change of the current package",
-        )?;
+        let class = UserDataClass::of(ctx, &request.additional_params, "additionalParams")?;
         let flavour = new_vnfd.flavour(&ctx.flavour.id).ok_or_else(|| {
             Error::Unprocessable(format!(
                 "the new VNFD {} has no flavour {}, which the instance uses",
                 new_vnfd.descriptor_id, ctx.flavour.id
             ))
         })?;
-        let deploy = changed_deploy(
+        let mut deploy = changed_deploy(
             ctx,
             (flavour, new_vnfd, new_package),
             recorded_counts(ctx, flavour),
             &request.ext_virtual_links,
             &request.ext_managed_virtual_links,
         );
+        // The class of the new package computes the whole stack (Tacker's
+        // `change_vnfpkg` answers `existing: false`).
+        deploy.user_data = class.map(|class| UserDataSpec {
+            class,
+            operation: "change_vnfpkg",
+            rollback: false,
+            request: serde_json::to_value(request).unwrap_or_default(),
+        });
         self.deploy(ctx, &deploy, false, !request.ext_virtual_links.is_empty())
             .await
     }
@@ -1452,9 +1501,25 @@ impl InfraDriver for OpenStackInfraDriver {
                     None => self.scale_to(ctx, &recorded_levels(ctx), false).await,
                 }
             }
-            Rollback::ChangeFlavour(_) | Rollback::ChangeVnfpkg(_) => {
-                self.restore(ctx, false).await
+            Rollback::ChangeVnfpkg(request) => {
+                match UserDataClass::of(ctx, &request.additional_params, "additionalParams")? {
+                    Some(class) => {
+                        let deploy = Deploy {
+                            user_data: Some(UserDataSpec {
+                                class,
+                                operation: "change_vnfpkg",
+                                rollback: true,
+                                request: serde_json::to_value(request).unwrap_or_default(),
+                            }),
+                            rollback: true,
+                            ..self.recorded_deploy(ctx)
+                        };
+                        self.deploy(ctx, &deploy, false, false).await
+                    }
+                    None => self.restore(ctx, false).await,
+                }
             }
+            Rollback::ChangeFlavour(_) => self.restore(ctx, false).await,
             Rollback::ChangeExtConn(_) => self.restore(ctx, true).await,
             other => Err(not_supported(VIM_TYPE, other.operation())),
         }
@@ -1516,5 +1581,43 @@ impl OpenStackInfraDriver {
             ctx.recorded(),
             VnfResources::default(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(status: &str, reason: &str) -> Stack {
+        serde_json::from_value(json!({
+            "id": "s1", "stack_name": "vnf-1", "stack_status": status,
+            "stack_status_reason": reason
+        }))
+        .expect("a stack")
+    }
+
+    #[test]
+    fn only_heat_s_own_cancellations_are_sent_again() {
+        assert!(cancelled_by_heat(&stack(
+            "UPDATE_FAILED",
+            "Resource UPDATE failed: resources.VDU2_CP1: Stack UPDATE cancelled"
+        )));
+        for (status, reason) in [
+            (
+                "UPDATE_FAILED",
+                "Resource UPDATE failed: resources.VDU1: Flavor m1.huge could not be found",
+            ),
+            ("UPDATE_FAILED", "Timed out; Stack UPDATE cancelled"),
+            (
+                "CREATE_FAILED",
+                "Resource CREATE failed: Stack CREATE cancelled",
+            ),
+            ("UPDATE_COMPLETE", "Stack UPDATE completed successfully"),
+        ] {
+            assert!(
+                !cancelled_by_heat(&stack(status, reason)),
+                "{status}: {reason}"
+            );
+        }
     }
 }

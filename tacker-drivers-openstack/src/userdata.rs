@@ -242,9 +242,10 @@ impl UserDataRunner {
             for key in ["addResources", "removeResources", "updateResources"] {
                 map.entry(key).or_insert_with(|| json!([]));
             }
-            // Tacker grants a heal as the VNFCs removed (and added again), and classes
-            // look for the healed VNFCs there; this VNFM grants them as updated.
-            if call.operation == "heal"
+            // Tacker grants a heal or a change of package as the VNFCs removed (and
+            // added again), and classes look for them there; this VNFM grants them as
+            // updated.
+            if matches!(call.operation, "heal" | "change_vnfpkg")
                 && map
                     .get("removeResources")
                     .and_then(Value::as_array)

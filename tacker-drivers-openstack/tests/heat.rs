@@ -845,6 +845,26 @@ async fn failure_retry_rollback(driver: OpenStackInfraDriver, cloud: Cloud) {
         text.contains(&stack_name(&instance.record.id)),
         "the error names the stack: {text}"
     );
+    // What the retry meets: Heat marks the stack failed as soon as one resource fails,
+    // while others may still be winding down (the race the retry waits out).
+    let heat = tacker_drivers_openstack::heat::HeatClient::new(
+        driver.session(&instance.vim).expect("session"),
+    );
+    if let Ok(Some(stack)) = heat.find_stack(&stack_name(&instance.record.id)).await {
+        let busy: Vec<String> = heat
+            .resources(&stack.reference(), 2)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.resource_status.ends_with("_IN_PROGRESS"))
+            .map(|r| format!("{} {}", r.resource_name, r.resource_status))
+            .collect();
+        eprintln!(
+            "after {}: {} resource(s) still in progress {busy:?}",
+            stack.stack_status,
+            busy.len()
+        );
+    }
     // The fault is cleared (the VIM no longer maps the server group to it); the
     // retry of the same operation updates the failed stack instead of failing.
     instance.vim = vim(&cloud, Fault::None);
@@ -1517,12 +1537,12 @@ async fn openstack_drivers_against_real_keystone_and_heat() {
         ..OpenStackOptions::default()
     });
     let mut tasks = Vec::new();
-    // `TACKER_TEST_OS_ONLY=<name>[,<name>…]` runs only those scenarios;
+    // `TACKER_TEST_OS_ONLY=<name>[;<name>…]` runs only those scenarios;
     // `TACKER_TEST_OS_REPEAT=<n>` runs "failure, retry, rollback" n times in a row.
     let only: Option<Vec<String>> = std::env::var("TACKER_TEST_OS_ONLY")
         .ok()
         .filter(|v| !v.is_empty())
-        .map(|v| v.split(',').map(|n| n.trim().to_owned()).collect());
+        .map(|v| v.split(';').map(|n| n.trim().to_owned()).collect());
     let repeat: u32 = std::env::var("TACKER_TEST_OS_REPEAT")
         .ok()
         .and_then(|v| v.parse().ok())

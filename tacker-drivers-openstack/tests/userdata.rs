@@ -16,12 +16,12 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256, Sha512};
 use tacker_core::csar::{Csar, CsarOptions};
-use tacker_core::infra::{InfraContext, InfraDriver, InfraOutcome, ScaleTarget};
+use tacker_core::infra::{InfraContext, InfraDriver, InfraOutcome, Rollback, ScaleTarget};
 use tacker_core::lcm::grant::{GrantResources, grant_request};
 use tacker_core::model::{
-    Grant, GrantRequest, GrantedLcmOperationType, HealVnfRequest, InstantiateVnfRequest,
-    KeyValuePairs, Link, ScaleInfo, ScaleType, TerminateVnfRequest, TerminationType,
-    VimConnectionInfo, VnfInstance,
+    ChangeCurrentVnfPkgRequest, Grant, GrantRequest, GrantedLcmOperationType, HealVnfRequest,
+    InstantiateVnfRequest, KeyValuePairs, Link, ScaleInfo, ScaleType, TerminateVnfRequest,
+    TerminationType, VimConnectionInfo, VnfInstance,
 };
 use tacker_core::package::InMemoryPackageFiles;
 use tacker_core::package::PackageFiles;
@@ -281,8 +281,15 @@ async fn tacker_sample_packages_run_through_their_user_data_class() {
     resources.add_vnfcs(instance.flavour(), "VDU1", 1);
     resources.add_vnfcs(instance.flavour(), "VDU2", 1);
     let granted = instance.grant_request(&op, GrantedLcmOperationType::Instantiate, resources);
+    // The image of the second sample, which VDU1 changes to below, needs more memory than
+    // the cloud's m1.tiny has (and a change of flavour would be a resize, which needs a
+    // second compute host): the NFVO's grant gives VDU1 a larger flavour from the start,
+    // which the class reads from `vimAssets`.
+    let flavour = "vnf.small";
+    api.ensure_flavor(flavour, 512, 1, 1).await;
+    let grant = vdu1_flavour_grant(&instance, &op, flavour);
     let outcome = driver
-        .instantiate(&instance.ctx(&op, &granted), &request)
+        .instantiate(&instance.granted_ctx(&op, &granted, Some(&grant)), &request)
         .await
         .unwrap_or_else(|e| panic!("instantiate through StandardUserData: {}", detail(&e)));
     instance.record(sim::AppliedOperation::Instantiate(&request), &outcome);
@@ -440,6 +447,158 @@ async fn tacker_sample_packages_run_through_their_user_data_class() {
         healed.keys().cloned().collect()
     );
 
+    // Change of package to the second sample, whose VDU1 image is an artifact of the
+    // package that the VIM lacks: the new package's class recomputes the whole stack,
+    // VDU1 gets a new server from the uploaded image, VDU2 keeps its own. Then the
+    // rollback of that change.
+    let new_package = sample(&setup, "change_vnfpkg_or_update_min_individual_vnfc");
+    let image = new_package
+        .vnfd
+        .flavour("simple")
+        .and_then(|f| f.vdu("VDU1"))
+        .and_then(|v| v.sw_image.clone())
+        .expect("VDU1 has a software image");
+    api.delete_images(&image.name).await;
+    let op = new_id();
+    let recorded = instance
+        .record
+        .instantiated_vnf_info
+        .clone()
+        .expect("instantiated");
+    let mut resources = GrantResources::default();
+    resources.update_vnfcs(
+        &recorded,
+        recorded.vnfc_resource_info.iter().map(|v| v.id.as_str()),
+    );
+    let mut granted = instance.grant_request(&op, GrantedLcmOperationType::ChangeVnfpkg, resources);
+    granted.dst_vnfd_id = Some(new_package.vnfd.descriptor_id.clone());
+    let grant = vdu1_flavour_grant(&instance, &op, flavour);
+    let change = ChangeCurrentVnfPkgRequest {
+        vnfd_id: new_package.vnfd.descriptor_id.clone(),
+        additional_params: user_data_params(),
+        ..ChangeCurrentVnfPkgRequest::default()
+    };
+    let outcome = driver
+        .change_vnfpkg(
+            &instance.granted_ctx(&op, &granted, Some(&grant)),
+            &change,
+            &new_package.vnfd,
+            new_package.files.as_ref(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("change of package: {}", detail(&e)));
+    let changed: BTreeMap<String, (String, Option<Value>, Option<Value>)> = outcome
+        .resources
+        .vnfc_resource_info
+        .iter()
+        .map(|v| {
+            (
+                v.compute_resource.resource_id.clone(),
+                (
+                    v.vdu_id.clone(),
+                    v.metadata.get("vcImageId").cloned(),
+                    v.metadata.get("computeFlavourId").cloned(),
+                ),
+            )
+        })
+        .collect();
+    let of_vdu = |servers: &BTreeMap<String, String>, vdu: &str| -> BTreeSet<String> {
+        servers
+            .iter()
+            .filter(|(_, v)| *v == vdu)
+            .map(|(k, _)| k.clone())
+            .collect()
+    };
+    let vdu1: Vec<_> = changed.values().filter(|(vdu, ..)| vdu == "VDU1").collect();
+    assert_eq!(vdu1.len(), 1, "{changed:?}");
+    assert_eq!(
+        vdu1[0].1,
+        Some(json!(image.name)),
+        "VDU1 runs the new image"
+    );
+    assert_eq!(vdu1[0].2, Some(json!(flavour)), "on the granted flavour");
+    // Heat rebuilds the server in place (the nested template's default image policy).
+    assert_eq!(
+        changed.keys().cloned().collect::<BTreeSet<_>>(),
+        healed.keys().cloned().collect::<BTreeSet<_>>(),
+        "the same servers, rebuilt"
+    );
+    assert_eq!(
+        new_servers(&api, &project, &before).await,
+        changed.keys().cloned().collect()
+    );
+    let uploaded = api.images(&image.name).await;
+    assert_eq!(
+        uploaded.len(),
+        1,
+        "one image uploaded from the package: {uploaded:?}"
+    );
+    let in_nova = api.servers(&project).await;
+    for id in of_vdu(&healed, "VDU1") {
+        assert_eq!(
+            in_nova
+                .get(&id)
+                .map(|s| (s.status.as_str(), s.image.as_str())),
+            Some(("ACTIVE", uploaded[0]["id"].as_str().unwrap_or_default())),
+            "Nova runs VDU1 on the uploaded image"
+        );
+    }
+    // The artifact's bytes have the VNFD's SHA-256, and Glance's own hash (SHA-512) of
+    // what it holds is that of those bytes.
+    let artifact = new_package
+        .files
+        .paths()
+        .into_iter()
+        .find(|p| p.starts_with("Files/images/"))
+        .expect("the package carries the image");
+    let bytes = new_package.files.read(&artifact).await.expect("artifact");
+    let hex = |digest: &[u8]| {
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert_eq!(
+        Some(hex(&Sha256::digest(&bytes))),
+        image.checksum_hash.clone().map(|h| h.to_lowercase()),
+        "the VNFD's checksum is the artifact's"
+    );
+    assert_eq!(
+        uploaded[0]["os_hash_algo"], "sha512",
+        "Glance's hash algorithm: {:?}",
+        uploaded[0]
+    );
+    assert_eq!(
+        uploaded[0]["os_hash_value"].as_str().map(str::to_lowercase),
+        Some(hex(&Sha512::digest(&bytes))),
+        "Glance holds the package's image"
+    );
+    let outcome = driver
+        .rollback(
+            &instance.ctx(&op, &granted),
+            &Rollback::ChangeVnfpkg(&change),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("rollback of the change of package: {}", detail(&e)));
+    let restored: Vec<Option<Value>> = outcome
+        .resources
+        .vnfc_resource_info
+        .iter()
+        .filter(|v| v.vdu_id == "VDU1")
+        .map(|v| v.metadata.get("vcImageId").cloned())
+        .collect();
+    assert_eq!(
+        restored,
+        vec![Some(json!("cirros-0.5.2-x86_64-disk"))],
+        "VDU1 is back on the old image"
+    );
+    instance.record(sim::AppliedOperation::Rollback, &outcome);
+    assert_eq!(instance.servers().len(), 2);
+    assert_eq!(
+        new_servers(&api, &project, &before).await,
+        instance.servers().keys().cloned().collect()
+    );
+
     let op = new_id();
     let granted = instance.grant_request(
         &op,
@@ -465,91 +624,24 @@ async fn tacker_sample_packages_run_through_their_user_data_class() {
         "terminate leaves no network"
     );
 
-    // --- change_vnfpkg_or_update_min_individual_vnfc: its VDU1 image is an artifact of
-    // the package, which the VIM lacks until the instantiation uploads it.
-    let package = sample(&setup, "change_vnfpkg_or_update_min_individual_vnfc");
-    let image = package
-        .vnfd
-        .flavour("simple")
-        .and_then(|f| f.vdu("VDU1"))
-        .and_then(|v| v.sw_image.clone())
-        .expect("VDU1 has a software image");
-    api.delete_images(&image.name).await;
-    let instance = Instance::new(package, vim(&setup));
+    // The second sample instantiates through its class too (its image is in Glance now,
+    // and the grant gives VDU1 a flavour large enough for it).
+    let instance = Instance::new(new_package, vim(&setup));
     let op = new_id();
     let mut resources = GrantResources::default();
     resources.add_vnfcs(instance.flavour(), "VDU1", 1);
     resources.add_vnfcs(instance.flavour(), "VDU2", 1);
     let granted = instance.grant_request(&op, GrantedLcmOperationType::Instantiate, resources);
-    // The image needs more memory than the cloud's m1.tiny has: the NFVO's grant names a
-    // larger flavour, which the class reads from `vimAssets`.
-    let flavour = "vnf.small";
-    api.ensure_flavor(flavour, 512, 1, 1).await;
-    let grant: Grant = serde_json::from_value(json!({
-        "id": new_id(),
-        "vnfInstanceId": instance.record.id,
-        "vnfLcmOpOccId": op,
-        "vimAssets": {"computeResourceFlavours": [
-            {"vimConnectionId": VIM_ID, "vnfdVirtualComputeDescId": "VDU1", "vimFlavourId": flavour},
-            {"vimConnectionId": VIM_ID, "vnfdVirtualComputeDescId": "VDU2", "vimFlavourId": flavour},
-        ]},
-        "_links": {"self": {"href": "grant"}, "vnfLcmOpOcc": {"href": "op"}, "vnfInstance": {"href": "instance"}},
-    }))
-    .expect("a grant");
+    let grant = vdu1_flavour_grant(&instance, &op, flavour);
     let outcome = driver
         .instantiate(&instance.granted_ctx(&op, &granted, Some(&grant)), &request)
         .await
         .unwrap_or_else(|e| panic!("instantiate the second sample: {}", detail(&e)));
-    assert!(
-        outcome
-            .resources
-            .vnfc_resource_info
-            .iter()
-            .all(|v| v.metadata.get("computeFlavourId") == Some(&json!(flavour))),
-        "the class took the granted flavour: {:?}",
-        outcome
-            .resources
-            .vnfc_resource_info
-            .iter()
-            .map(|v| &v.metadata)
-            .collect::<Vec<_>>()
-    );
     assert_eq!(outcome.resources.vnfc_resource_info.len(), 2);
-    let uploaded = api.images(&image.name).await;
     assert_eq!(
-        uploaded.len(),
-        1,
-        "one image uploaded from the package: {uploaded:?}"
-    );
-    // The artifact's bytes have the VNFD's SHA-256, and Glance's own hash (SHA-512) of
-    // what it holds is that of those bytes.
-    let files = instance.package.files.clone();
-    let artifact = files
-        .paths()
-        .into_iter()
-        .find(|p| p.starts_with("Files/images/"))
-        .expect("the package carries the image");
-    let bytes = files.read(&artifact).await.expect("artifact");
-    let hex = |digest: &[u8]| {
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
-    assert_eq!(
-        Some(hex(&Sha256::digest(&bytes))),
-        image.checksum_hash.clone().map(|h| h.to_lowercase()),
-        "the VNFD's checksum is the artifact's"
-    );
-    assert_eq!(
-        uploaded[0]["os_hash_algo"], "sha512",
-        "Glance's hash algorithm: {:?}",
-        uploaded[0]
-    );
-    assert_eq!(
-        uploaded[0]["os_hash_value"].as_str().map(str::to_lowercase),
-        Some(hex(&Sha512::digest(&bytes))),
-        "Glance holds the package's image"
+        new_servers(&api, &project, &before).await.len(),
+        2,
+        "Nova holds its two servers"
     );
     let op = new_id();
     let granted = instance.grant_request(
@@ -563,4 +655,22 @@ async fn tacker_sample_packages_run_through_their_user_data_class() {
         .unwrap_or_else(|e| panic!("terminate the second sample: {}", detail(&e)));
     assert!(new_servers(&api, &project, &before).await.is_empty());
     api.delete_images(&image.name).await;
+}
+
+/// A grant whose `vimAssets` give VDU1 the flavour `flavour`.
+fn vdu1_flavour_grant(instance: &Instance, op: &str, flavour: &str) -> Grant {
+    serde_json::from_value(json!({
+        "id": new_id(),
+        "vnfInstanceId": instance.record.id,
+        "vnfLcmOpOccId": op,
+        "vimAssets": {"computeResourceFlavours": [
+            {"vimConnectionId": VIM_ID, "vnfdVirtualComputeDescId": "VDU1", "vimFlavourId": flavour},
+        ]},
+        "_links": {
+            "self": {"href": "grant"},
+            "vnfLcmOpOcc": {"href": "op"},
+            "vnfInstance": {"href": "instance"}
+        },
+    }))
+    .expect("a grant")
 }

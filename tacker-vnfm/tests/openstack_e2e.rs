@@ -243,3 +243,183 @@ async fn a_vnf_lives_on_openstack_through_the_rest_api() {
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     assert!(server.terminate(), "vnfm exits cleanly");
 }
+
+/// Tacker's sample package whose stack its `StandardUserData` class computes, through the
+/// REST API of a `vnfm` started with `--user-data-python`: the engine's grant requests
+/// reach the class; later requests find the class recorded; what the class does not
+/// drive is refused up front. Needs `scripts/tacker-userdata.sh all` (as the driver's
+/// `tests/userdata.rs`) and the full set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tacker_user_data_package_lives_through_the_rest_api() {
+    let Some(registration) = registration() else {
+        return;
+    };
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (Some(python), Some(samples), Some("1")) = (
+        var("TACKER_TEST_USERDATA_PYTHON"),
+        var("TACKER_TEST_USERDATA_SAMPLES"),
+        var("TACKER_TEST_OS_FULL").as_deref(),
+    ) else {
+        assert!(
+            var("CI").as_deref() != Some("true"),
+            "CI=true but the user-data samples or the full OpenStack set are missing"
+        );
+        eprintln!("skipped: needs scripts/tacker-userdata.sh all and the full OpenStack set");
+        return;
+    };
+    let admin = cloud::Admin::login(
+        &var("OS_AUTH_URL").unwrap_or_default(),
+        &var("OS_ADMIN_USERNAME").unwrap_or_else(|| "admin".into()),
+        &var("OS_ADMIN_PASSWORD").unwrap_or_else(|| "admin-secret".into()),
+        &var("OS_ADMIN_PROJECT_NAME").unwrap_or_else(|| "admin".into()),
+    )
+    .await;
+    admin.ensure_image("cirros-0.5.2-x86_64-disk").await;
+    let package_dir = Path::new(&samples).join("basic_lcms_min_individual_vnfc");
+
+    let data = temp_dir("openstack-userdata-e2e");
+    let server = Server::start(
+        &data,
+        &[
+            "--noop-mgmt-driver",
+            "sample-script",
+            "--user-data-python",
+            &python,
+        ],
+    );
+    let api = Client::new(&server.url);
+    let vim = api.post("/vims", registration.clone()).await;
+    assert_eq!(vim.status, StatusCode::CREATED, "{:?}", vim.body);
+    let vim_id = vim.body["id"].as_str().expect("vim id").to_owned();
+    let package = api.onboard(&package_dir).await;
+    let vnfd_id = package["vnfdId"].as_str().expect("vnfdId").to_owned();
+    let created = api
+        .post(
+            "/vnflcm/v2/vnf_instances",
+            json!({"vnfdId": vnfd_id, "vnfInstanceName": "user-data"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let instance_path = format!("/vnflcm/v2/vnf_instances/{id}");
+    let vim_connection = json!({"openstack": {
+        "vimId": vim_id,
+        "vimType": "ETSINFV.OPENSTACK_KEYSTONE.V_3"
+    }});
+
+    // A class the package lacks is refused before anything starts (400: SOL003 gives
+    // the task resources no 422).
+    let refused = api
+        .post(
+            &format!("{instance_path}/instantiate"),
+            json!({
+                "flavourId": "simple",
+                "vimConnectionInfo": vim_connection,
+                "additionalParams": {
+                    "lcm-operation-user-data": "./UserData/missing.py",
+                    "lcm-operation-user-data-class": "StandardUserData"
+                }
+            }),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::BAD_REQUEST,
+        "{:?}",
+        refused.body
+    );
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("UserData/missing.py")),
+        "{:?}",
+        refused.body
+    );
+
+    let accepted = api
+        .post(
+            &format!("{instance_path}/instantiate"),
+            json!({
+                "flavourId": "simple",
+                "vimConnectionInfo": vim_connection,
+                "additionalParams": {
+                    "lcm-operation-user-data": "./UserData/userdata_standard.py",
+                    "lcm-operation-user-data-class": "StandardUserData"
+                }
+            }),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
+    let op = api.wait_for_op(&accepted.location()).await;
+    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    assert_eq!(
+        compute_ids(&op, "ADDED").len(),
+        2,
+        "VDU1-0 and VDU2-0: {op:#}"
+    );
+    let instance = api.get(&instance_path).await;
+    assert_eq!(
+        instance.body["metadata"]["lcm-operation-user-data-class"], "StandardUserData",
+        "{:#}",
+        instance.body
+    );
+
+    // Scale out without repeating the class: the recorded one computes VDU1-1.
+    let accepted = api
+        .post(
+            &format!("{instance_path}/scale"),
+            json!({"type": "SCALE_OUT", "aspectId": "VDU1_scale", "numberOfSteps": 1}),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
+    let op = api.wait_for_op(&accepted.location()).await;
+    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    assert_eq!(compute_ids(&op, "ADDED").len(), 1, "{op:#}");
+
+    // What the class does not drive is refused up front, naming it.
+    let refused = api
+        .post(
+            &format!("{instance_path}/heal"),
+            json!({"cause": "whole VNF"}),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::BAD_REQUEST,
+        "{:?}",
+        refused.body
+    );
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("StandardUserData")),
+        "{:?}",
+        refused.body
+    );
+
+    // Scale in again: the grant removes one VNFC, the class deletes its resource.
+    let accepted = api
+        .post(
+            &format!("{instance_path}/scale"),
+            json!({"type": "SCALE_IN", "aspectId": "VDU1_scale", "numberOfSteps": 1}),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
+    let op = api.wait_for_op(&accepted.location()).await;
+    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    assert_eq!(compute_ids(&op, "REMOVED").len(), 1, "{op:#}");
+
+    let accepted = api
+        .post(
+            &format!("{instance_path}/terminate"),
+            json!({"terminationType": "FORCEFUL"}),
+        )
+        .await;
+    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
+    let op = api.wait_for_op(&accepted.location()).await;
+    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    assert_eq!(compute_ids(&op, "REMOVED").len(), 2, "{op:#}");
+    let deleted = api.delete(&instance_path).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert!(server.terminate(), "vnfm exits cleanly");
+}

@@ -270,11 +270,17 @@ fn ok<T>(result: Result<T>, what: &str) -> T {
 
 /// Calls a driver method twice with the same context and checks both calls return an
 /// equal outcome and the second creates nothing in the VIM.
+/// With `op = id`, the calls belong to operation occurrence `id` (a rollback belongs
+/// to the occurrence whose forward step it undoes, as the engine calls it).
 macro_rules! retried {
     ($subject:expr, $what:expr, |$ctx:ident| $call:expr) => {{
         let op_id = new_id();
+        retried!($subject, $what, op = &op_id, |$ctx| $call)
+    }};
+    ($subject:expr, $what:expr, op = $op:expr, |$ctx:ident| $call:expr) => {{
+        let op_id: &str = $op;
         let what: &str = $what;
-        let $ctx = $subject.ctx(&op_id);
+        let $ctx = $subject.ctx(op_id);
         let first = ok($call.await, what);
         let held = $subject.probe().await;
         let again = ok(
@@ -1452,7 +1458,7 @@ pub async fn rollback_of_scale_out_restores_the_vnfcs(driver: &dyn InfraDriver, 
         vnfc_ids(&out.resources).len() > vnfc_ids(&before).len(),
         "scale out must add VNFCs"
     );
-    let rolled_back = retried!(subject, "rollback of scale out", |ctx| driver
+    let rolled_back = retried!(subject, "rollback of scale out", op = &op_id, |ctx| driver
         .rollback(&ctx, &Rollback::Scale(&target)));
     assert_consistent(
         fx,
@@ -1562,8 +1568,13 @@ pub async fn change_ext_conn_and_its_rollback(driver: &dyn InfraDriver, fx: &Inf
         ext_virtual_links: vec![moved.clone()],
         ..ChangeExtVnfConnectivityRequest::default()
     };
-    let changed = retried!(subject, "change external connectivity", |ctx| driver
-        .change_ext_conn(&ctx, &request));
+    let op_id = new_id();
+    let changed = retried!(
+        subject,
+        "change external connectivity",
+        op = &op_id,
+        |ctx| driver.change_ext_conn(&ctx, &request)
+    );
     assert_consistent(
         fx,
         subject.flavour,
@@ -1604,9 +1615,12 @@ pub async fn change_ext_conn_and_its_rollback(driver: &dyn InfraDriver, fx: &Inf
 
     if caps.contains(InfraOperation::RollbackChangeExtConn) {
         let rollback = Rollback::ChangeExtConn(&request);
-        let rolled_back = retried!(subject, "rollback of change external connectivity", |ctx| {
-            driver.rollback(&ctx, &rollback)
-        });
+        let rolled_back = retried!(
+            subject,
+            "rollback of change external connectivity",
+            op = &op_id,
+            |ctx| { driver.rollback(&ctx, &rollback) }
+        );
         let ids = |r: &VnfResources| -> BTreeMap<String, String> {
             r.ext_virtual_link_info
                 .iter()
@@ -1652,7 +1666,8 @@ pub async fn change_flavour_and_its_rollback(driver: &dyn InfraDriver, fx: &Infr
         instantiation_level_id: level.clone(),
         ..ChangeVnfFlavourRequest::default()
     };
-    let changed = retried!(subject, "change flavour", |ctx| driver
+    let op_id = new_id();
+    let changed = retried!(subject, "change flavour", op = &op_id, |ctx| driver
         .change_flavour(&ctx, &request));
     assert_eq!(
         vnfc_counts(&changed.resources),
@@ -1671,8 +1686,10 @@ pub async fn change_flavour_and_its_rollback(driver: &dyn InfraDriver, fx: &Infr
     );
 
     if caps.contains(InfraOperation::RollbackChangeFlavour) {
-        let rolled_back = retried!(subject, "rollback of change flavour", |ctx| driver
-            .rollback(&ctx, &Rollback::ChangeFlavour(&request)));
+        let rollback = Rollback::ChangeFlavour(&request);
+        let rolled_back = retried!(subject, "rollback of change flavour", op = &op_id, |ctx| {
+            driver.rollback(&ctx, &rollback)
+        });
         assert_eq!(
             vnfc_ids(&rolled_back.resources),
             vnfc_ids(&before),
@@ -1709,8 +1726,10 @@ pub async fn change_vnfpkg_and_its_rollback(driver: &dyn InfraDriver, fx: &Infra
         vnfd_id: new_vnfd.descriptor_id.clone(),
         ..ChangeCurrentVnfPkgRequest::default()
     };
-    let changed = retried!(subject, "change current VNF package", |ctx| driver
-        .change_vnfpkg(&ctx, &request, new_vnfd, new_package.as_ref()));
+    let op_id = new_id();
+    let changed = retried!(subject, "change current VNF package", op = &op_id, |ctx| {
+        driver.change_vnfpkg(&ctx, &request, new_vnfd, new_package.as_ref())
+    });
     assert_eq!(
         vnfc_counts(&changed.resources),
         vnfc_counts(&before),
@@ -1727,9 +1746,12 @@ pub async fn change_vnfpkg_and_its_rollback(driver: &dyn InfraDriver, fx: &Infra
     }
     if caps.contains(InfraOperation::RollbackChangeVnfpkg) {
         let rollback = Rollback::ChangeVnfpkg(&request);
-        let rolled_back = retried!(subject, "rollback of change current VNF package", |ctx| {
-            driver.rollback(&ctx, &rollback)
-        });
+        let rolled_back = retried!(
+            subject,
+            "rollback of change current VNF package",
+            op = &op_id,
+            |ctx| { driver.rollback(&ctx, &rollback) }
+        );
         assert_eq!(
             vnfc_counts(&rolled_back.resources),
             vnfc_counts(&before),

@@ -18,11 +18,12 @@ pub struct Admin {
     image: String,
 }
 
-/// One Nova server: its status and the ports Neutron holds for it.
+/// One Nova server: its status, the ports Neutron holds for it and its image's id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Server {
     pub status: String,
     pub addresses: BTreeSet<String>,
+    pub image: String,
 }
 
 impl Admin {
@@ -247,6 +248,7 @@ impl Admin {
                     Server {
                         status: s["status"].as_str().unwrap_or_default().to_owned(),
                         addresses,
+                        image: s["image"]["id"].as_str().unwrap_or_default().to_owned(),
                     },
                 ))
             })
