@@ -303,15 +303,7 @@ impl OpenStackInfraDriver {
         }
         let mut parameters = KeyValuePairs::new();
         parameters.insert("nfv".into(), nfv);
-        Ok(StackTemplate {
-            template,
-            files,
-            environment,
-            parameters,
-            tags: Self::tags(ctx, deploy.rollback),
-            timeout_mins: self.timeout_mins(),
-            disable_rollback: !self.shared.options.heat_rollback,
-        })
+        Ok(self.body(ctx, deploy, template, files, environment, parameters))
     }
 
     /// The stack the package's user-data class computes: for instantiate (and fields
@@ -373,7 +365,21 @@ impl OpenStackInfraDriver {
         let (extra_files, environment) = vim_extras(ctx)?;
         files.extend(fields.files);
         files.extend(extra_files);
-        Ok(StackTemplate {
+        Ok(self.body(ctx, deploy, template, files, environment, parameters))
+    }
+
+    /// The stack's body for `deploy`: the driver's tags and timeouts around what it
+    /// deploys.
+    fn body(
+        &self,
+        ctx: &InfraContext<'_>,
+        deploy: &Deploy<'_>,
+        template: String,
+        files: KeyValuePairs,
+        environment: KeyValuePairs,
+        parameters: KeyValuePairs,
+    ) -> StackTemplate {
+        StackTemplate {
             template,
             files,
             environment,
@@ -381,7 +387,7 @@ impl OpenStackInfraDriver {
             tags: Self::tags(ctx, deploy.rollback),
             timeout_mins: self.timeout_mins(),
             disable_rollback: !self.shared.options.heat_rollback,
-        })
+        }
     }
 
     /// Waits until no action runs on the stack; returns it as it then is (`None`:

@@ -230,17 +230,6 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-async fn run(api: &Client, path: &str, body: Value) -> Value {
-    let accepted = api.post(path, body).await;
-    assert_eq!(
-        accepted.status,
-        StatusCode::ACCEPTED,
-        "{path}: {:?}",
-        accepted.body
-    );
-    api.wait_for_op(&accepted.location()).await
-}
-
 /// Heals a VNFC of VDU2 over REST: it keeps its id on a new pod.
 async fn heal_a_vnfc_of_vdu2(api: &Client, path: &str) {
     let of_vdu2 = |instance: &Value| {
@@ -250,12 +239,9 @@ async fn heal_a_vnfc_of_vdu2(api: &Client, path: &str) {
             .expect("a VNFC of VDU2")
     };
     let (vnfc, _, pod) = of_vdu2(&api.get(path).await.body);
-    let op = run(
-        api,
-        &format!("{path}/heal"),
-        json!({"vnfcInstanceId": [vnfc]}),
-    )
-    .await;
+    let op = api
+        .run_op(&format!("{path}/heal"), json!({"vnfcInstanceId": [vnfc]}))
+        .await;
     assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
     let (same, _, new_pod) = of_vdu2(&api.get(path).await.body);
     assert_eq!(same, vnfc);
@@ -334,24 +320,24 @@ async fn a_v2_helm_cnf_lives_and_changes_package_on_a_real_cluster() {
     let path = format!("/vnflcm/v2/vnf_instances/{id}");
     let release = format!("vnf{}", id.replace('-', ""));
 
-    let op = run(
-        &api,
-        &format!("{path}/instantiate"),
-        json!({
-            "flavourId": "simple",
-            "instantiationLevelId": "instantiation_level_1",
-            "additionalParams": {
-                "namespace": cluster.namespace,
-                "helm_chart_path": "Files/kubernetes/test-chart-0.1.0.tgz",
-                "helm_parameters": {"service.port": 8081},
-                "helm_value_names": {
-                    "VDU1": {"replica": "replicaCountVdu1"},
-                    "VDU2": {"replica": "replicaCountVdu2"}
+    let op = api
+        .run_op(
+            &format!("{path}/instantiate"),
+            json!({
+                "flavourId": "simple",
+                "instantiationLevelId": "instantiation_level_1",
+                "additionalParams": {
+                    "namespace": cluster.namespace,
+                    "helm_chart_path": "Files/kubernetes/test-chart-0.1.0.tgz",
+                    "helm_parameters": {"service.port": 8081},
+                    "helm_value_names": {
+                        "VDU1": {"replica": "replicaCountVdu1"},
+                        "VDU2": {"replica": "replicaCountVdu2"}
+                    }
                 }
-            }
-        }),
-    )
-    .await;
+            }),
+        )
+        .await;
     assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
     let instance = api.get(&path).await.body;
     assert_eq!(
@@ -370,12 +356,12 @@ async fn a_v2_helm_cnf_lives_and_changes_package_on_a_real_cluster() {
     }
 
     for (direction, expected) in [("SCALE_OUT", 2), ("SCALE_IN", 1)] {
-        let op = run(
-            &api,
-            &format!("{path}/scale"),
-            json!({"type": direction, "aspectId": "vdu1_aspect", "numberOfSteps": 1}),
-        )
-        .await;
+        let op = api
+            .run_op(
+                &format!("{path}/scale"),
+                json!({"type": direction, "aspectId": "vdu1_aspect", "numberOfSteps": 1}),
+            )
+            .await;
         assert_eq!(op["operationState"], "COMPLETED", "{direction}: {op:#}");
         let instance = api.get(&path).await.body;
         assert_eq!(count(&instance, "VDU1"), expected, "{direction}");
@@ -397,12 +383,12 @@ async fn a_v2_helm_cnf_lives_and_changes_package_on_a_real_cluster() {
         )
     });
     api.onboard(&stuck).await;
-    let op = run(
-        &api,
-        &format!("{path}/change_vnfpkg"),
-        json!({"vnfdId": stuck_id, "additionalParams": {"upgrade_type": "RollingUpdate"}}),
-    )
-    .await;
+    let op = api
+        .run_op(
+            &format!("{path}/change_vnfpkg"),
+            json!({"vnfdId": stuck_id, "additionalParams": {"upgrade_type": "RollingUpdate"}}),
+        )
+        .await;
     assert_eq!(op["operationState"], "FAILED_TEMP", "{op:#}");
     let detail = op["error"]["detail"].as_str().unwrap_or_default();
     assert!(
@@ -413,7 +399,7 @@ async fn a_v2_helm_cnf_lives_and_changes_package_on_a_real_cluster() {
         "/vnflcm/v2/vnf_lcm_op_occs/{}",
         op["id"].as_str().expect("op id")
     );
-    let rolled = run(&api, &format!("{op_path}/rollback"), json!({})).await;
+    let rolled = api.run_op(&format!("{op_path}/rollback"), json!({})).await;
     assert_eq!(rolled["operationState"], "ROLLED_BACK", "{rolled:#}");
     let instance = api.get(&path).await.body;
     assert_eq!(instance["vnfdId"], vnfd_id.as_str());
@@ -430,12 +416,9 @@ async fn a_v2_helm_cnf_lives_and_changes_package_on_a_real_cluster() {
         values.replace("repository: nginx", "repository: registry.local/nginx")
     });
     api.onboard(&newer).await;
-    let op = run(
-        &api,
-        &format!("{path}/change_vnfpkg"),
-        json!({"vnfdId": new_id}),
-    )
-    .await;
+    let op = api
+        .run_op(&format!("{path}/change_vnfpkg"), json!({"vnfdId": new_id}))
+        .await;
     assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
     let instance = api.get(&path).await.body;
     assert_eq!(instance["vnfdId"], new_id);
@@ -445,12 +428,12 @@ async fn a_v2_helm_cnf_lives_and_changes_package_on_a_real_cluster() {
         "registry.local/nginx:1.16.0"
     );
 
-    let op = run(
-        &api,
-        &format!("{path}/terminate"),
-        json!({"terminationType": "FORCEFUL"}),
-    )
-    .await;
+    let op = api
+        .run_op(
+            &format!("{path}/terminate"),
+            json!({"terminationType": "FORCEFUL"}),
+        )
+        .await;
     assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
     assert_eq!(
         cluster.labelled(&id),
@@ -476,18 +459,18 @@ async fn a_v1_helm_cnf_installs_a_release_per_vdu_on_a_real_cluster() {
                "helmreleasename": name,
                "helmparameter": ["service.port=8081"]})
     };
-    let op = run(
-        &api,
-        &format!("{path}/instantiate"),
-        json!({
-            "flavourId": "helmchart",
-            "additionalParams": {
-                "namespace": cluster.namespace,
-                "using_helm_install_param": [release("vdu1"), release("vdu2")]
-            }
-        }),
-    )
-    .await;
+    let op = api
+        .run_op(
+            &format!("{path}/instantiate"),
+            json!({
+                "flavourId": "helmchart",
+                "additionalParams": {
+                    "namespace": cluster.namespace,
+                    "using_helm_install_param": [release("vdu1"), release("vdu2")]
+                }
+            }),
+        )
+        .await;
     assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
     let instance = api.get(&path).await.body;
     assert_eq!(
@@ -499,29 +482,29 @@ async fn a_v1_helm_cnf_installs_a_release_per_vdu_on_a_real_cluster() {
         cluster.deployment("vdu1-localhelm")["status"]["readyReplicas"],
         1
     );
-    let op = run(
-        &api,
-        &format!("{path}/scale"),
-        json!({"type": "SCALE_OUT", "aspectId": "vdu1_aspect", "numberOfSteps": 1}),
-    )
-    .await;
+    let op = api
+        .run_op(
+            &format!("{path}/scale"),
+            json!({"type": "SCALE_OUT", "aspectId": "vdu1_aspect", "numberOfSteps": 1}),
+        )
+        .await;
     assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
     assert_eq!(count(&api.get(&path).await.body, "VDU1"), 2);
-    let op = run(
-        &api,
-        &format!("{path}/scale"),
-        json!({"type": "SCALE_IN", "aspectId": "vdu1_aspect", "numberOfSteps": 1}),
-    )
-    .await;
+    let op = api
+        .run_op(
+            &format!("{path}/scale"),
+            json!({"type": "SCALE_IN", "aspectId": "vdu1_aspect", "numberOfSteps": 1}),
+        )
+        .await;
     assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
     assert_eq!(count(&api.get(&path).await.body, "VDU1"), 1);
     heal_a_vnfc_of_vdu2(&api, &path).await;
-    let op = run(
-        &api,
-        &format!("{path}/terminate"),
-        json!({"terminationType": "FORCEFUL"}),
-    )
-    .await;
+    let op = api
+        .run_op(
+            &format!("{path}/terminate"),
+            json!({"terminationType": "FORCEFUL"}),
+        )
+        .await;
     assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
     assert_eq!(cluster.labelled(&id), Vec::<String>::new());
     assert!(server.terminate(), "the server stops cleanly");
@@ -537,19 +520,19 @@ async fn a_chart_whose_pods_never_run_fails_with_the_reason_and_its_rollback_lea
     };
     let (server, api, _, id) = created(&helm, &cluster, &package, "e2e-helm-stuck").await;
     let path = format!("/vnflcm/v2/vnf_instances/{id}");
-    let op = run(
-        &api,
-        &format!("{path}/instantiate"),
-        json!({
-            "flavourId": "simple",
-            "additionalParams": {
-                "namespace": cluster.namespace,
-                "helm_chart_path": "Files/kubernetes/test-chart-0.1.0.tgz",
-                "helm_parameters": {"nodeSelector.tacker-e2e/nowhere": "true"}
-            }
-        }),
-    )
-    .await;
+    let op = api
+        .run_op(
+            &format!("{path}/instantiate"),
+            json!({
+                "flavourId": "simple",
+                "additionalParams": {
+                    "namespace": cluster.namespace,
+                    "helm_chart_path": "Files/kubernetes/test-chart-0.1.0.tgz",
+                    "helm_parameters": {"nodeSelector.tacker-e2e/nowhere": "true"}
+                }
+            }),
+        )
+        .await;
     assert_eq!(op["operationState"], "FAILED_TEMP", "{op:#}");
     let detail = op["error"]["detail"].as_str().unwrap_or_default();
     assert!(
@@ -564,7 +547,7 @@ async fn a_chart_whose_pods_never_run_fails_with_the_reason_and_its_rollback_lea
         "/vnflcm/v2/vnf_lcm_op_occs/{}",
         op["id"].as_str().expect("op id")
     );
-    let rolled = run(&api, &format!("{op_path}/rollback"), json!({})).await;
+    let rolled = api.run_op(&format!("{op_path}/rollback"), json!({})).await;
     assert_eq!(rolled["operationState"], "ROLLED_BACK", "{rolled:#}");
     assert_eq!(
         cluster.labelled(&id),
@@ -670,23 +653,23 @@ async fn a_helm_cnf_changes_its_external_connectivity_over_rest_on_a_real_cluste
         );
     }
 
-    let op = run(
-        &api,
-        &format!("{path}/instantiate"),
-        json!({
-            "flavourId": "simple",
-            "extVirtualLinks": [link("ext-a", "external-a", "198.51.100.11")],
-            "additionalParams": {
-                "namespace": cluster.namespace,
-                "helm_chart_path": "Files/kubernetes/test-chart-0.1.0.tgz",
-                "helm_value_names": {
-                    "VDU1": {"replica": "replicaCountVdu1"},
-                    "VDU2": {"replica": "replicaCountVdu2"}
+    let op = api
+        .run_op(
+            &format!("{path}/instantiate"),
+            json!({
+                "flavourId": "simple",
+                "extVirtualLinks": [link("ext-a", "external-a", "198.51.100.11")],
+                "additionalParams": {
+                    "namespace": cluster.namespace,
+                    "helm_chart_path": "Files/kubernetes/test-chart-0.1.0.tgz",
+                    "helm_value_names": {
+                        "VDU1": {"replica": "replicaCountVdu1"},
+                        "VDU2": {"replica": "replicaCountVdu2"}
+                    }
                 }
-            }
-        }),
-    )
-    .await;
+            }),
+        )
+        .await;
     assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
     assert_eq!(external_ips(), r#"["198.51.100.11"]"#);
     let instance = api.get(&path).await.body;
@@ -698,12 +681,12 @@ async fn a_helm_cnf_changes_its_external_connectivity_over_rest_on_a_real_cluste
         json!(["198.51.100.11"])
     );
 
-    let op = run(
-        &api,
-        &format!("{path}/change_ext_conn"),
-        json!({"extVirtualLinks": [link("ext-b", "external-b", "198.51.100.12")]}),
-    )
-    .await;
+    let op = api
+        .run_op(
+            &format!("{path}/change_ext_conn"),
+            json!({"extVirtualLinks": [link("ext-b", "external-b", "198.51.100.12")]}),
+        )
+        .await;
     assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
     assert_eq!(external_ips(), r#"["198.51.100.12"]"#);
     let instance = api.get(&path).await.body;
@@ -730,12 +713,12 @@ async fn a_helm_cnf_changes_its_external_connectivity_over_rest_on_a_real_cluste
     );
     common::assert_problem(&refused, "an unknown external CP");
 
-    let op = run(
-        &api,
-        &format!("{path}/terminate"),
-        json!({"terminationType": "FORCEFUL"}),
-    )
-    .await;
+    let op = api
+        .run_op(
+            &format!("{path}/terminate"),
+            json!({"terminationType": "FORCEFUL"}),
+        )
+        .await;
     assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
     assert_eq!(cluster.labelled(&id), Vec::<String>::new());
     assert!(server.terminate(), "the server stops cleanly");

@@ -77,6 +77,14 @@ fn registration() -> Option<Value> {
     }))
 }
 
+/// Posts `body` to the task resource `path`, which must accept it (202), and the
+/// operation occurrence once it has COMPLETED.
+async fn completed(api: &Client, path: &str, body: Value) -> Value {
+    let op = api.run_op(path, body).await;
+    assert_eq!(op["operationState"], "COMPLETED", "{path}: {op:#}");
+    op
+}
+
 fn compute_ids(op: &Value, change_type: &str) -> BTreeSet<String> {
     op["resourceChanges"]["affectedVnfcs"]
         .as_array()
@@ -164,21 +172,18 @@ async fn a_vnf_lives_on_openstack_through_the_rest_api() {
     let id = created.body["id"].as_str().expect("id").to_owned();
     let instance_path = format!("/vnflcm/v2/vnf_instances/{id}");
 
-    let accepted = api
-        .post(
-            &format!("{instance_path}/instantiate"),
-            json!({
-                "flavourId": "simple",
-                "vimConnectionInfo": {"openstack": {
-                    "vimId": vim_id,
-                    "vimType": "ETSINFV.OPENSTACK_KEYSTONE.V_3"
-                }}
-            }),
-        )
-        .await;
-    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
-    let op = api.wait_for_op(&accepted.location()).await;
-    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    let op = completed(
+        &api,
+        &format!("{instance_path}/instantiate"),
+        json!({
+            "flavourId": "simple",
+            "vimConnectionInfo": {"openstack": {
+                "vimId": vim_id,
+                "vimType": "ETSINFV.OPENSTACK_KEYSTONE.V_3"
+            }}
+        }),
+    )
+    .await;
     let added = compute_ids(&op, "ADDED");
     assert_eq!(added.len(), 2, "VDU1 and VDU2: {op:#}");
 
@@ -209,27 +214,21 @@ async fn a_vnf_lives_on_openstack_through_the_rest_api() {
     );
 
     // Scale out by one step of VDU1_scale.
-    let accepted = api
-        .post(
-            &format!("{instance_path}/scale"),
-            json!({"type": "SCALE_OUT", "aspectId": "VDU1_scale", "numberOfSteps": 1}),
-        )
-        .await;
-    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
-    let op = api.wait_for_op(&accepted.location()).await;
-    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    let op = completed(
+        &api,
+        &format!("{instance_path}/scale"),
+        json!({"type": "SCALE_OUT", "aspectId": "VDU1_scale", "numberOfSteps": 1}),
+    )
+    .await;
     assert_eq!(compute_ids(&op, "ADDED").len(), 1, "{op:#}");
 
     // Terminate: every server REMOVED, the stack gone.
-    let accepted = api
-        .post(
-            &format!("{instance_path}/terminate"),
-            json!({"terminationType": "FORCEFUL"}),
-        )
-        .await;
-    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
-    let op = api.wait_for_op(&accepted.location()).await;
-    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    let op = completed(
+        &api,
+        &format!("{instance_path}/terminate"),
+        json!({"terminationType": "FORCEFUL"}),
+    )
+    .await;
     assert_eq!(compute_ids(&op, "REMOVED").len(), 3, "{op:#}");
     assert!(
         driver
@@ -336,22 +335,19 @@ async fn a_tacker_user_data_package_lives_through_the_rest_api() {
         refused.body
     );
 
-    let accepted = api
-        .post(
-            &format!("{instance_path}/instantiate"),
-            json!({
-                "flavourId": "simple",
-                "vimConnectionInfo": vim_connection,
-                "additionalParams": {
-                    "lcm-operation-user-data": "./UserData/userdata_standard.py",
-                    "lcm-operation-user-data-class": "StandardUserData"
-                }
-            }),
-        )
-        .await;
-    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
-    let op = api.wait_for_op(&accepted.location()).await;
-    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    let op = completed(
+        &api,
+        &format!("{instance_path}/instantiate"),
+        json!({
+            "flavourId": "simple",
+            "vimConnectionInfo": vim_connection,
+            "additionalParams": {
+                "lcm-operation-user-data": "./UserData/userdata_standard.py",
+                "lcm-operation-user-data-class": "StandardUserData"
+            }
+        }),
+    )
+    .await;
     assert_eq!(
         compute_ids(&op, "ADDED").len(),
         2,
@@ -365,15 +361,12 @@ async fn a_tacker_user_data_package_lives_through_the_rest_api() {
     );
 
     // Scale out without repeating the class: the recorded one computes VDU1-1.
-    let accepted = api
-        .post(
-            &format!("{instance_path}/scale"),
-            json!({"type": "SCALE_OUT", "aspectId": "VDU1_scale", "numberOfSteps": 1}),
-        )
-        .await;
-    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
-    let op = api.wait_for_op(&accepted.location()).await;
-    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    let op = completed(
+        &api,
+        &format!("{instance_path}/scale"),
+        json!({"type": "SCALE_OUT", "aspectId": "VDU1_scale", "numberOfSteps": 1}),
+    )
+    .await;
     assert_eq!(compute_ids(&op, "ADDED").len(), 1, "{op:#}");
 
     // What the class does not drive is refused up front, naming it.
@@ -398,26 +391,20 @@ async fn a_tacker_user_data_package_lives_through_the_rest_api() {
     );
 
     // Scale in again: the grant removes one VNFC, the class deletes its resource.
-    let accepted = api
-        .post(
-            &format!("{instance_path}/scale"),
-            json!({"type": "SCALE_IN", "aspectId": "VDU1_scale", "numberOfSteps": 1}),
-        )
-        .await;
-    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
-    let op = api.wait_for_op(&accepted.location()).await;
-    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    let op = completed(
+        &api,
+        &format!("{instance_path}/scale"),
+        json!({"type": "SCALE_IN", "aspectId": "VDU1_scale", "numberOfSteps": 1}),
+    )
+    .await;
     assert_eq!(compute_ids(&op, "REMOVED").len(), 1, "{op:#}");
 
-    let accepted = api
-        .post(
-            &format!("{instance_path}/terminate"),
-            json!({"terminationType": "FORCEFUL"}),
-        )
-        .await;
-    assert_eq!(accepted.status, StatusCode::ACCEPTED, "{:?}", accepted.body);
-    let op = api.wait_for_op(&accepted.location()).await;
-    assert_eq!(op["operationState"], "COMPLETED", "{op:#}");
+    let op = completed(
+        &api,
+        &format!("{instance_path}/terminate"),
+        json!({"terminationType": "FORCEFUL"}),
+    )
+    .await;
     assert_eq!(compute_ids(&op, "REMOVED").len(), 2, "{op:#}");
     let deleted = api.delete(&instance_path).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);

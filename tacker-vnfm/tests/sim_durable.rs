@@ -45,14 +45,7 @@ async fn instantiated(api: &Client, vnfd_id: &str, name: &str) -> String {
 
 /// Submits an operation and asserts that it completes.
 async fn run(api: &Client, path: &str, body: Value) {
-    let accepted = api.post(path, body).await;
-    assert_eq!(
-        accepted.status,
-        StatusCode::ACCEPTED,
-        "{path}: {:?}",
-        accepted.body
-    );
-    let op = api.wait_for_op(&accepted.location()).await;
+    let op = api.run_op(path, body).await;
     assert_eq!(
         op["operationState"], "COMPLETED",
         "{path} (the simulated VIM must still know the instance): {op:#}"

