@@ -206,11 +206,19 @@ impl UserDataRunner {
             .await
             .map_err(sandbox_error)?;
         for path in paths.iter().filter(|p| !p.starts_with(NOT_COPIED)) {
-            let bytes = call.package.read(path).await?;
-            scratch
-                .write(&format!("csar/{path}"), &bytes)
-                .await
+            // Streamed: a package's other artifacts may be large.
+            let target = scratch
+                .resolve(&format!("csar/{path}"))
                 .map_err(sandbox_error)?;
+            copy_to(call.package.stream(path).await?, &target)
+                .await
+                .map_err(|e| {
+                    Error::driver(
+                        DRIVER,
+                        false,
+                        format!("user-data class {method}: copying {path}: {e}"),
+                    )
+                })?;
         }
         let mut instance =
             without_credentials(serde_json::to_value(ctx.vnf_instance).unwrap_or_default());
@@ -291,6 +299,28 @@ impl UserDataRunner {
         parse_fields(&output.stdout)
             .map_err(|why| Error::driver(DRIVER, false, format!("user-data class {method} {why}")))
     }
+}
+
+/// Writes the chunks of `stream` to a new file at `target` (folders made as needed).
+async fn copy_to(
+    mut stream: tacker_core::package::FileStream,
+    target: &std::path::Path,
+) -> std::result::Result<(), String> {
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    if let Some(parent) = target.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let mut file = tokio::fs::File::create(target)
+        .await
+        .map_err(|e| e.to_string())?;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        file.write_all(&chunk).await.map_err(|e| e.to_string())?;
+    }
+    file.flush().await.map_err(|e| e.to_string())
 }
 
 /// `value` (an instance or a grant) without the VIMs' `accessInfo`: the class computes
