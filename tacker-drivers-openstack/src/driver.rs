@@ -976,7 +976,7 @@ fn unsupported_with_class(class: &UserDataClass, what: &str) -> Error {
 
 /// Refuses `what` for an instance (or a request) with a user-data class.
 fn refuse_class(ctx: &InfraContext<'_>, params: &KeyValuePairs, what: &str) -> Result<()> {
-    match UserDataClass::of(ctx, params, "additionalParams")? {
+    match UserDataClass::of(ctx.vnf_instance, params, "additionalParams")? {
         Some(class) => Err(unsupported_with_class(&class, what)),
         None => Ok(()),
     }
@@ -1182,12 +1182,8 @@ impl InfraDriver for OpenStackInfraDriver {
         ctx: &InfraRequestContext<'_>,
         request: &OpRequest,
     ) -> Result<()> {
-        let recorded = || UserDataClass::recorded(ctx.vnf_instance);
-        let named = |params: &KeyValuePairs| -> Result<Option<UserDataClass>> {
-            match UserDataClass::from_params(params, "additionalParams")? {
-                Some(class) => Ok(Some(class)),
-                None => recorded(),
-            }
+        let named = |params: &KeyValuePairs| {
+            UserDataClass::of(ctx.vnf_instance, params, "additionalParams")
         };
         let (class, refused) = match request {
             OpRequest::Instantiate(r) => (
@@ -1289,8 +1285,11 @@ impl InfraDriver for OpenStackInfraDriver {
     }
 
     async fn scale(&self, ctx: &InfraContext<'_>, target: &ScaleTarget) -> Result<InfraOutcome> {
-        if let Some(class) = UserDataClass::of(ctx, &target.additional_params, "additionalParams")?
-        {
+        if let Some(class) = UserDataClass::of(
+            ctx.vnf_instance,
+            &target.additional_params,
+            "additionalParams",
+        )? {
             return self.scale_by_class(ctx, target, class, false).await;
         }
         let mut levels = recorded_levels(ctx);
@@ -1312,7 +1311,11 @@ impl InfraDriver for OpenStackInfraDriver {
             }
         }
         let deploy = self.recorded_deploy(ctx);
-        let class = UserDataClass::of(ctx, &request.additional_params, "additionalParams")?;
+        let class = UserDataClass::of(
+            ctx.vnf_instance,
+            &request.additional_params,
+            "additionalParams",
+        )?;
         if request.vnfc_instance_id.is_empty() {
             if let Some(class) = &class {
                 return Err(unsupported_with_class(class, "a heal of the whole VNF"));
@@ -1442,7 +1445,11 @@ impl InfraDriver for OpenStackInfraDriver {
         new_vnfd: &Vnfd,
         new_package: &dyn PackageFiles,
     ) -> Result<InfraOutcome> {
-        let class = UserDataClass::of(ctx, &request.additional_params, "additionalParams")?;
+        let class = UserDataClass::of(
+            ctx.vnf_instance,
+            &request.additional_params,
+            "additionalParams",
+        )?;
         let flavour = new_vnfd.flavour(&ctx.flavour.id).ok_or_else(|| {
             Error::Unprocessable(format!(
                 "the new VNFD {} has no flavour {}, which the instance uses",
@@ -1502,13 +1509,21 @@ impl InfraDriver for OpenStackInfraDriver {
         match rollback {
             Rollback::Instantiate(_) => self.remove_stack(ctx).await,
             Rollback::Scale(target) => {
-                match UserDataClass::of(ctx, &target.additional_params, "additionalParams")? {
+                match UserDataClass::of(
+                    ctx.vnf_instance,
+                    &target.additional_params,
+                    "additionalParams",
+                )? {
                     Some(class) => self.scale_by_class(ctx, target, class, true).await,
                     None => self.scale_to(ctx, &recorded_levels(ctx), false).await,
                 }
             }
             Rollback::ChangeVnfpkg(request) => {
-                match UserDataClass::of(ctx, &request.additional_params, "additionalParams")? {
+                match UserDataClass::of(
+                    ctx.vnf_instance,
+                    &request.additional_params,
+                    "additionalParams",
+                )? {
                     Some(class) => {
                         let deploy = Deploy {
                             user_data: Some(UserDataSpec {

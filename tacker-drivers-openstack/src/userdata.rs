@@ -88,10 +88,10 @@ impl UserDataClass {
     }
 
     /// The class `params` name, else the one recorded in the instance at instantiation.
-    pub fn of(ctx: &InfraContext<'_>, params: &KeyValuePairs, field: &str) -> Result<Option<Self>> {
+    pub fn of(instance: &VnfInstance, params: &KeyValuePairs, field: &str) -> Result<Option<Self>> {
         match Self::from_params(params, field)? {
             Some(named) => Ok(Some(named)),
-            None => Self::recorded(ctx.vnf_instance),
+            None => Self::recorded(instance),
         }
     }
 

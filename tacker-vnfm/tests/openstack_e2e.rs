@@ -77,6 +77,19 @@ fn registration() -> Option<Value> {
     }))
 }
 
+/// Asserts that `answer` is a 400 ProblemDetails whose detail names `what`.
+fn refused_naming(answer: &common::Answer, what: &str) {
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{:?}", answer.body);
+    common::assert_problem(answer, what);
+    assert!(
+        answer.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains(what)),
+        "the refusal names {what}: {:?}",
+        answer.body
+    );
+}
+
 /// Posts `body` to the task resource `path`, which must accept it (202), and the
 /// operation occurrence once it has COMPLETED.
 async fn completed(api: &Client, path: &str, body: Value) -> Value {
@@ -321,19 +334,7 @@ async fn a_tacker_user_data_package_lives_through_the_rest_api() {
             }),
         )
         .await;
-    assert_eq!(
-        refused.status,
-        StatusCode::BAD_REQUEST,
-        "{:?}",
-        refused.body
-    );
-    assert!(
-        refused.body["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("UserData/missing.py")),
-        "{:?}",
-        refused.body
-    );
+    refused_naming(&refused, "UserData/missing.py");
 
     let op = completed(
         &api,
@@ -376,19 +377,7 @@ async fn a_tacker_user_data_package_lives_through_the_rest_api() {
             json!({"cause": "whole VNF"}),
         )
         .await;
-    assert_eq!(
-        refused.status,
-        StatusCode::BAD_REQUEST,
-        "{:?}",
-        refused.body
-    );
-    assert!(
-        refused.body["detail"]
-            .as_str()
-            .is_some_and(|d| d.contains("StandardUserData")),
-        "{:?}",
-        refused.body
-    );
+    refused_naming(&refused, "StandardUserData");
 
     // Scale in again: the grant removes one VNFC, the class deletes its resource.
     let op = completed(
