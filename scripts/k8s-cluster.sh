@@ -22,6 +22,9 @@ PKI=$RUN/pki
 LOGS=$RUN/logs
 PIDS=$RUN/pids
 
+# The address every component listens on (another loopback address gives a second cluster
+# on the same ports).
+ADDRESS=${K8S_CLUSTER_ADDRESS:-127.0.0.1}
 API_PORT=${K8S_CLUSTER_API_PORT:-16443}
 ETCD_PORT=${K8S_CLUSTER_ETCD_PORT:-12379}
 ETCD_PEER_PORT=${K8S_CLUSTER_ETCD_PEER_PORT:-12380}
@@ -110,7 +113,6 @@ find_kubectl() {
 
 cmd_build() {
     mkdir -p "$BIN"
-    command -v go >/dev/null || die "go is not installed"
     local digest wanted=("$@") missing=() b
     digest=$(recipe_digest)
     if [ "$(cat "$BIN/.recipe" 2>/dev/null)" != "$digest" ]; then
@@ -124,6 +126,7 @@ cmd_build() {
     fi
     for b in "${wanted[@]}"; do [ -x "$BIN/$b" ] || missing+=("$b"); done
     if [ ${#missing[@]} -gt 0 ]; then
+        command -v go >/dev/null || die "go is not installed"
         log "Kubernetes $KUBE_VERSION, kwok $KWOK_VERSION, etcd $ETCD_VERSION; Go caches under $GO_DIR"
         for b in "${missing[@]}"; do build_one "$b"; done
     fi
@@ -131,6 +134,10 @@ cmd_build() {
 }
 
 # ----------------------------------------------------------------- pki -----
+address_sans() {
+    if [ "$ADDRESS" = 127.0.0.1 ]; then echo "IP:127.0.0.1"; else echo "IP:127.0.0.1,IP:$ADDRESS"; fi
+}
+
 sign() { # name subject extensions
     local name=$1 subject=$2 ext=$3
     openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
@@ -152,19 +159,25 @@ ensure_pki() {
     local svc_ip
     svc_ip=$(awk -F'[./]' '{ printf "%d.%d.%d.%d", $1, $2, $3, $4 + 1 }' <<<"$SERVICE_CIDR")
     sign apiserver "/CN=kube-apiserver" "extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,DNS:localhost,IP:$svc_ip,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+subjectAltName=$(address_sans),DNS:localhost,IP:$svc_ip,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
     sign admin "/O=system:masters/CN=k8s-cluster-admin" "extendedKeyUsage=clientAuth"
     sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "extendedKeyUsage=clientAuth"
     sign kube-controller-manager "/CN=system:kube-controller-manager" "extendedKeyUsage=clientAuth"
     sign kube-scheduler "/CN=system:kube-scheduler" "extendedKeyUsage=clientAuth"
     sign kwok "/CN=kwok" "extendedKeyUsage=serverAuth
-subjectAltName=IP:127.0.0.1,DNS:localhost"
+subjectAltName=$(address_sans),DNS:localhost"
     sign vim "/O=$VIM_GROUP/CN=$VIM_USER" "extendedKeyUsage=clientAuth"
     openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
     openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
     openssl rand -hex 32 >"$PKI/vim.token"
-    echo "$(cat "$PKI/vim.token"),$VIM_USER,$VIM_USER,$VIM_GROUP" >"$PKI/tokens.csv"
-    chmod 600 "$PKI"/*.key "$PKI/vim.token" "$PKI/tokens.csv"
+    # A token in kubeadm's bootstrap-token shape for nodes that join (no rights until a
+    # binding grants the group some).
+    echo "$(openssl rand -hex 3).$(openssl rand -hex 8)" >"$PKI/join.token"
+    {
+        echo "$(cat "$PKI/vim.token"),$VIM_USER,$VIM_USER,$VIM_GROUP"
+        echo "$(cat "$PKI/join.token"),k8s-cluster-joiner,k8s-cluster-joiner,k8s-cluster-joiners"
+    } >"$PKI/tokens.csv"
+    chmod 600 "$PKI"/*.key "$PKI/vim.token" "$PKI/join.token" "$PKI/tokens.csv"
     touch "$PKI/.done"
 }
 
@@ -175,7 +188,7 @@ kind: Config
 clusters:
 - name: k8s-cluster
   cluster:
-    server: https://127.0.0.1:$API_PORT
+    server: https://$ADDRESS:$API_PORT
     certificate-authority: $PKI/ca.crt
 users:
 - name: $2
@@ -203,7 +216,7 @@ kind: Config
 clusters:
 - name: k8s-cluster
   cluster:
-    server: https://127.0.0.1:$API_PORT
+    server: https://$ADDRESS:$API_PORT
     certificate-authority: $PKI/ca.crt
 users:
 - name: $VIM_USER
@@ -242,7 +255,7 @@ start() { # name binary args...
 api() { # curl as the admin user: api PATH [curl args...]
     local path=$1; shift
     curl -sf --max-time 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
-        "$@" "https://127.0.0.1:$API_PORT$path"
+        "$@" "https://$ADDRESS:$API_PORT$path"
 }
 
 show_log() { # name: the end of a component's log, on standard error
@@ -290,7 +303,7 @@ EOF
 cmd_up() {
     local t0; t0=$(now)
     if alive kube-apiserver && api /readyz >/dev/null 2>&1 && all_alive; then
-        log "already up (https://127.0.0.1:$API_PORT)"
+        log "already up (https://$ADDRESS:$API_PORT)"
         return 0
     fi
     local n
@@ -302,12 +315,12 @@ cmd_up() {
     local t1; t1=$(now)
 
     start etcd "$BIN/etcd" --name k8s-cluster --data-dir "$RUN/etcd" \
-        --listen-client-url "http://127.0.0.1:$ETCD_PORT" --listen-peer-url "http://127.0.0.1:$ETCD_PEER_PORT"
-    wait_for "etcd" 30 curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health"
+        --listen-client-url "http://$ADDRESS:$ETCD_PORT" --listen-peer-url "http://$ADDRESS:$ETCD_PEER_PORT"
+    wait_for "etcd" 30 curl -sf --max-time 2 "http://$ADDRESS:$ETCD_PORT/health"
 
     start kube-apiserver "$BIN/kube-apiserver" \
-        --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-        --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
+        --etcd-servers "http://$ADDRESS:$ETCD_PORT" \
+        --bind-address $ADDRESS --advertise-address $ADDRESS --secure-port "$API_PORT" \
         --endpoint-reconciler-type none \
         --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
         --client-ca-file "$PKI/ca.crt" --token-auth-file "$PKI/tokens.csv" \
@@ -335,7 +348,7 @@ cmd_up() {
         --kubeconfig "$RUN/kube-controller-manager.kubeconfig" \
         --authentication-kubeconfig "$RUN/kube-controller-manager.kubeconfig" \
         --authorization-kubeconfig "$RUN/kube-controller-manager.kubeconfig" --authentication-skip-lookup \
-        --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$RUN/kube-controller-manager" \
+        --bind-address $ADDRESS --secure-port "$KCM_PORT" --cert-dir "$RUN/kube-controller-manager" \
         --leader-elect=false --use-service-account-credentials=true \
         --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
         --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
@@ -344,11 +357,11 @@ cmd_up() {
         --kubeconfig "$RUN/kube-scheduler.kubeconfig" \
         --authentication-kubeconfig "$RUN/kube-scheduler.kubeconfig" \
         --authorization-kubeconfig "$RUN/kube-scheduler.kubeconfig" --authentication-skip-lookup \
-        --bind-address 127.0.0.1 --secure-port "$SCHED_PORT" --leader-elect=false --profiling=false
+        --bind-address $ADDRESS --secure-port "$SCHED_PORT" --leader-elect=false --profiling=false
     start kwok "$BIN/kwok" \
         --kubeconfig "$RUN/admin.kubeconfig" --config "$BIN/kwok-stages.yaml" \
         --manage-all-nodes=false --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
-        --node-ip 127.0.0.1 --node-port "$KWOK_PORT" --server-address "127.0.0.1:$KWOK_PORT" \
+        --node-ip $ADDRESS --node-port "$KWOK_PORT" --server-address "$ADDRESS:$KWOK_PORT" \
         --tls-cert-file "$PKI/kwok.crt" --tls-private-key-file "$PKI/kwok.key" \
         --node-lease-duration-seconds 40
 
@@ -363,7 +376,7 @@ cmd_up() {
     done
     log "nodes Ready after $(since "$t1")s"
     wait_for "ServiceAccount default/default" 60 api /api/v1/namespaces/default/serviceaccounts/default
-    log "up: Kubernetes $KUBE_VERSION at https://127.0.0.1:$API_PORT, $NODES node(s) Ready," \
+    log "up: Kubernetes $KUBE_VERSION at https://$ADDRESS:$API_PORT, $NODES node(s) Ready," \
         "$(since "$t1")s after the start of etcd ($(since "$t0")s in all)"
 }
 
@@ -402,7 +415,7 @@ cmd_env() {
     cat <<EOF
 export KUBECONFIG=$RUN/admin.kubeconfig
 export TACKER_TEST_K8S_ADMIN_KUBECONFIG=$RUN/admin.kubeconfig
-export TACKER_TEST_K8S_SERVER=https://127.0.0.1:$API_PORT
+export TACKER_TEST_K8S_SERVER=https://$ADDRESS:$API_PORT
 export TACKER_TEST_K8S_CA=$PKI/ca.crt
 export TACKER_TEST_K8S_USER=$VIM_USER
 export TACKER_TEST_K8S_TOKEN=$(cat "$PKI/vim.token")

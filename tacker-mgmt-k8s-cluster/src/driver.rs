@@ -1,6 +1,7 @@
 //! `KubernetesClusterMgmtDriver`: the hooks.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,8 @@ use tacker_core::vnfd::{DeploymentFlavour, HookPhase};
 use tacker_core::{Error, Result, TenantId};
 use tokio_util::sync::CancellationToken;
 
-use crate::params::{ClusterParams, NodeParams, PARAM, Role};
+use crate::hostkey::HostKeyPolicy;
+use crate::params::{ClusterParams, NodeParams, OperatorDefaults, PARAM, Role};
 use crate::script::{AccessInfo, Action, ApiAuth, JoinInfo, MARKER, ScriptOutput, command_line};
 use crate::ssh::{Session, SshError, SshSettings, Target, stderr_suffix};
 
@@ -82,6 +84,7 @@ pub struct KubernetesClusterMgmtDriver {
     name: String,
     sealer: Sealer,
     ssh: SshSettings,
+    defaults: OperatorDefaults,
 }
 
 impl KubernetesClusterMgmtDriver {
@@ -96,7 +99,41 @@ impl KubernetesClusterMgmtDriver {
             name: Self::DEFAULT_NAME.to_owned(),
             sealer,
             ssh: SshSettings::default(),
+            defaults: OperatorDefaults::default(),
         }
+    }
+
+    /// The operator's SSH key (OpenSSH or PEM, ed25519 or ECDSA): nodes whose
+    /// parameters give neither `password` nor `private_key` are logged in to with it.
+    /// Fails on a key that cannot be read.
+    pub fn ssh_private_key(mut self, pem: &str, passphrase: Option<&str>) -> Result<Self> {
+        let key = russh::keys::decode_secret_key(pem, passphrase).map_err(|e| {
+            Error::InvalidRequest(format!(
+                "the operator's SSH key is not a readable OpenSSH or PEM private key (ed25519 or ECDSA): {e}"
+            ))
+        })?;
+        self.defaults.private_key = Some(Arc::new(key));
+        Ok(self)
+    }
+
+    /// The operator's `known_hosts` (OpenSSH's format, hashed names allowed): it
+    /// decides for every host it has an entry for; a request's
+    /// `ssh_host_key_fingerprints` and `known_hosts` only for the others (or never, with
+    /// [`KubernetesClusterMgmtDriver::host_keys_from_request`]). Fails, naming the line,
+    /// on a malformed file.
+    pub fn known_hosts(mut self, text: &str) -> Result<Self> {
+        let policy = HostKeyPolicy::new(&[], Some(text))
+            .map_err(|e| Error::InvalidRequest(format!("the operator's known_hosts: {e}")))?;
+        self.defaults.known_hosts = Some(Arc::new(policy));
+        Ok(self)
+    }
+
+    /// Whether requests may give host keys (default true). When false, requests that
+    /// give `ssh_host_key_fingerprints` or `known_hosts` are refused (422), and only the
+    /// operator's `known_hosts` decides: set it too.
+    pub fn host_keys_from_request(mut self, allowed: bool) -> Self {
+        self.defaults.reject_request_host_keys = !allowed;
+        self
     }
 
     /// Selected by another artifact name or file name.
@@ -150,7 +187,7 @@ impl KubernetesClusterMgmtDriver {
                     "additionalParams.{PARAM}: the parameters recorded at instantiation cannot be opened ({e}); give them again in the request"
                 ))
             })?;
-        ClusterParams::parse(&raw)
+        ClusterParams::parse_with(&raw, &self.defaults)
     }
 
     /// The parameters of an operation: from its request, else as recorded.
@@ -162,7 +199,7 @@ impl KubernetesClusterMgmtDriver {
         required: bool,
     ) -> Result<ClusterParams> {
         if let Some(params) = additional_params
-            .map(ClusterParams::from_additional_params)
+            .map(|p| ClusterParams::from_additional_params_with(p, &self.defaults))
             .transpose()?
             .flatten()
         {

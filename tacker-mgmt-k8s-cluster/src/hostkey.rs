@@ -16,6 +16,8 @@ pub struct HostKeyPolicy {
     fingerprints: Vec<String>,
     /// Parsed `known_hosts` lines.
     known_hosts: Vec<KnownHost>,
+    /// The policy that decides for hosts this one has no entry for.
+    fallback: Option<Box<HostKeyPolicy>>,
 }
 
 impl std::fmt::Debug for HostKeyPolicy {
@@ -239,7 +241,17 @@ impl HostKeyPolicy {
         Ok(Self {
             fingerprints: normalized,
             known_hosts: lines,
+            fallback: None,
         })
+    }
+
+    /// This policy, deferring to `fallback` for a host it has no `known_hosts` entry
+    /// (and no fingerprint) for: the operator's `known_hosts` decides for the hosts it
+    /// knows, a request's host keys for the others.
+    #[must_use]
+    pub fn with_fallback(mut self, fallback: HostKeyPolicy) -> Self {
+        self.fallback = Some(Box::new(fallback));
+        self
     }
 
     /// Checks the key a node at `host`:`port` presented.
@@ -262,6 +274,11 @@ impl HostKeyPolicy {
             || applicable.iter().any(|l| !l.revoked && &l.key == key)
         {
             return Ok(());
+        }
+        if let Some(fallback) = &self.fallback
+            && !applicable.iter().any(|l| !l.revoked)
+        {
+            return fallback.check(host, port, key);
         }
         let reason = if applicable.iter().any(|l| !l.revoked) {
             format!(
@@ -371,5 +388,22 @@ mod tests {
         assert!(!wildcard_match(b"a?c", b"abcd"));
         assert!(wildcard_match(b"*.example.com", b"node.Example.com"));
         assert!(!wildcard_match(b"", b"x"));
+    }
+
+    #[test]
+    fn the_operators_known_hosts_decides_for_the_hosts_it_knows() {
+        let operator = HostKeyPolicy::new(&[], Some(&format!("10.0.0.1 ssh-ed25519 {KEY}\n")))
+            .expect("operator file");
+        let request = HostKeyPolicy::new(&[fingerprint(&key(OTHER))], None).expect("request");
+        let policy = operator.with_fallback(request);
+        // The operator's entry wins over the request's fingerprint for its host.
+        assert!(policy.check("10.0.0.1", 22, &key(KEY)).is_ok());
+        let changed = policy
+            .check("10.0.0.1", 22, &key(OTHER))
+            .expect_err("the request cannot override the operator's pin");
+        assert!(changed.reason.contains("CHANGED"), "{}", changed.reason);
+        // Other hosts are decided by the request.
+        assert!(policy.check("10.0.0.2", 22, &key(OTHER)).is_ok());
+        assert!(policy.check("10.0.0.2", 22, &key(KEY)).is_err());
     }
 }

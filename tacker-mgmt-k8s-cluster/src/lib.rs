@@ -113,9 +113,11 @@ pub mod hostkey;
 pub mod params;
 pub mod script;
 pub mod ssh;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use driver::{
     ClusterState, KUBERNETES_VIM_TYPE, KubernetesClusterMgmtDriver, METADATA_KEY, NodeState,
 };
-pub use params::{ClusterParams, PARAM, Role};
+pub use params::{ClusterParams, OperatorDefaults, PARAM, Role};
 pub use ssh::SshSettings;

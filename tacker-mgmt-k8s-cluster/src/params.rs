@@ -12,6 +12,7 @@ use tacker_core::{Error, Result};
 
 use crate::hostkey::HostKeyPolicy;
 use crate::ssh::Credentials;
+use russh::keys::PrivateKey;
 
 /// The `additionalParams` key the driver reads.
 pub const PARAM: &str = "k8s_cluster_installation_param";
@@ -243,7 +244,37 @@ fn cidr(fields: &Fields<'_>, key: &str) -> Result<Option<String>> {
     Ok(value)
 }
 
-fn node(fields: &Fields<'_>) -> Result<NodeParams> {
+/// What the operator configured for every cluster: used where a request is silent, and
+/// deciding whether a request may name host keys.
+#[derive(Clone, Default)]
+pub struct OperatorDefaults {
+    /// The key to log in with when a node gives neither `password` nor `private_key`.
+    pub private_key: Option<Arc<PrivateKey>>,
+    /// The operator's `known_hosts`: it decides for the hosts it has entries for; the
+    /// request's fingerprints and `known_hosts` (when accepted) for the others.
+    pub known_hosts: Option<Arc<HostKeyPolicy>>,
+    /// Whether a request may give `ssh_host_key_fingerprints` and `known_hosts` (default
+    /// true). When false, only the operator's `known_hosts` decides.
+    pub reject_request_host_keys: bool,
+}
+
+impl std::fmt::Debug for OperatorDefaults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperatorDefaults")
+            .field(
+                "private_key",
+                &self
+                    .private_key
+                    .as_ref()
+                    .map(|k| k.algorithm().as_str().to_owned()),
+            )
+            .field("known_hosts", &self.known_hosts)
+            .field("reject_request_host_keys", &self.reject_request_host_keys)
+            .finish()
+    }
+}
+
+fn node(fields: &Fields<'_>, defaults: &OperatorDefaults) -> Result<NodeParams> {
     let username = fields.required("username")?;
     let password = fields.string("password")?;
     let private_key = fields.string("private_key")?;
@@ -255,12 +286,15 @@ fn node(fields: &Fields<'_>) -> Result<NodeParams> {
                 "give password or private_key, not both",
             ));
         }
-        (None, None) => {
-            return Err(unprocessable(
-                &fields.field("password"),
-                "is required (or private_key)",
-            ));
-        }
+        (None, None) => match &defaults.private_key {
+            Some(key) => Credentials::PrivateKey(key.clone()),
+            None => {
+                return Err(unprocessable(
+                    &fields.field("password"),
+                    "is required (or private_key; the operator configured no SSH key)",
+                ));
+            }
+        },
         (Some(password), None) => Credentials::Password(password),
         (None, Some(pem)) => {
             let key = russh::keys::decode_secret_key(&pem, passphrase.as_deref()).map_err(|e| {
@@ -274,14 +308,46 @@ fn node(fields: &Fields<'_>) -> Result<NodeParams> {
     };
     let fingerprints = fields.strings("ssh_host_key_fingerprints")?;
     let known_hosts = fields.string("known_hosts")?;
-    let host_keys = HostKeyPolicy::new(&fingerprints, known_hosts.as_deref()).map_err(|e| {
-        let field = if known_hosts.is_some() && !e.starts_with('[') {
-            fields.field("known_hosts")
+    if defaults.reject_request_host_keys && (!fingerprints.is_empty() || known_hosts.is_some()) {
+        let field = if known_hosts.is_some() {
+            "known_hosts"
         } else {
-            fields.field("ssh_host_key_fingerprints")
+            "ssh_host_key_fingerprints"
         };
-        unprocessable(&field, e)
-    })?;
+        return Err(unprocessable(
+            &fields.field(field),
+            "host keys come from the operator's known_hosts only; the request may not give them",
+        ));
+    }
+    if let Some(operator) = &defaults.known_hosts {
+        let mut policy = HostKeyPolicy::clone(operator);
+        if !fingerprints.is_empty() || known_hosts.is_some() {
+            let request = HostKeyPolicy::new(&fingerprints, known_hosts.as_deref())
+                .map_err(|e| host_key_error(fields, known_hosts.is_some(), e))?;
+            policy = policy.with_fallback(request);
+        }
+        return node_params(fields, username, credentials, policy);
+    }
+    let host_keys = HostKeyPolicy::new(&fingerprints, known_hosts.as_deref())
+        .map_err(|e| host_key_error(fields, known_hosts.is_some(), e))?;
+    node_params(fields, username, credentials, host_keys)
+}
+
+fn host_key_error(fields: &Fields<'_>, known_hosts: bool, e: String) -> Error {
+    let field = if known_hosts && !e.starts_with('[') {
+        fields.field("known_hosts")
+    } else {
+        fields.field("ssh_host_key_fingerprints")
+    };
+    unprocessable(&field, e)
+}
+
+fn node_params(
+    fields: &Fields<'_>,
+    username: String,
+    credentials: Credentials,
+    host_keys: HostKeyPolicy,
+) -> Result<NodeParams> {
     Ok(NodeParams {
         field: fields.path.clone(),
         vdu_id: fields.required("vdu_id")?,
@@ -298,14 +364,27 @@ impl ClusterParams {
     /// Reads `k8s_cluster_installation_param` from `additionalParams`; `None` when absent.
     /// Errors are `Unprocessable` naming the field.
     pub fn from_additional_params(params: &KeyValuePairs) -> Result<Option<Self>> {
+        Self::from_additional_params_with(params, &OperatorDefaults::default())
+    }
+
+    /// The same, falling back on the operator's defaults.
+    pub fn from_additional_params_with(
+        params: &KeyValuePairs,
+        defaults: &OperatorDefaults,
+    ) -> Result<Option<Self>> {
         match params.get(PARAM).filter(|v| !v.is_null()) {
             None => Ok(None),
-            Some(value) => Self::parse(value).map(Some),
+            Some(value) => Self::parse_with(value, defaults).map(Some),
         }
     }
 
-    /// Reads the parameters themselves.
+    /// Reads the parameters themselves, without operator defaults.
     pub fn parse(value: &Value) -> Result<Self> {
+        Self::parse_with(value, &OperatorDefaults::default())
+    }
+
+    /// Reads the parameters, falling back on the operator's defaults.
+    pub fn parse_with(value: &Value, defaults: &OperatorDefaults) -> Result<Self> {
         let top = Fields::of(format!("additionalParams.{PARAM}"), value)?;
         let script_path = top.required("script_path")?;
         let vim_name = top.string("vim_name")?;
@@ -321,12 +400,15 @@ impl ClusterParams {
             .object("master_node")?
             .ok_or_else(|| unprocessable(&top.field("master_node"), "is required"))?;
         let master = MasterParams {
-            node: node(&master_fields)?,
+            node: node(&master_fields, defaults)?,
             cluster_cp_name: master_fields.required("cluster_cp_name")?,
             pod_cidr: cidr(&master_fields, "pod_cidr")?,
             cluster_cidr: cidr(&master_fields, "cluster_cidr")?,
         };
-        let worker = top.object("worker_node")?.map(|w| node(&w)).transpose()?;
+        let worker = top
+            .object("worker_node")?
+            .map(|w| node(&w, defaults))
+            .transpose()?;
         let proxy = match top.object("proxy")? {
             None => ProxyParams::default(),
             Some(proxy) => ProxyParams {
@@ -537,5 +619,46 @@ mod tests {
         assert!(!is_cidr("10.0.0.0/33"));
         assert!(!is_cidr("10.0.0.0"));
         assert!(!is_cidr("x/8"));
+    }
+
+    #[test]
+    fn operator_defaults_fill_in_and_may_forbid_request_host_keys() {
+        let mut v = valid();
+        v["master_node"]
+            .as_object_mut()
+            .expect("object")
+            .remove("password");
+        assert!(error_of(v.clone()).contains("the operator configured no SSH key"));
+
+        let known = HostKeyPolicy::new(
+            &[],
+            Some("10.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJdD7y3aLq454yWBdwLWbieU1ebz9/cu7/QEXn9OIeZJ\n"),
+        )
+        .expect("known_hosts");
+        let key = PrivateKey::from(russh::keys::ssh_key::private::Ed25519Keypair::from_seed(
+            &[7; 32],
+        ));
+        let defaults = OperatorDefaults {
+            private_key: Some(Arc::new(key)),
+            known_hosts: Some(Arc::new(known)),
+            reject_request_host_keys: false,
+        };
+        let params = ClusterParams::parse_with(&v, &defaults).expect("the operator's key is used");
+        assert!(matches!(
+            params.master.node.credentials,
+            Credentials::PrivateKey(_)
+        ));
+
+        let strict = OperatorDefaults {
+            reject_request_host_keys: true,
+            ..defaults
+        };
+        let Err(Error::Unprocessable(message)) = ClusterParams::parse_with(&v, &strict) else {
+            panic!("request host keys are refused");
+        };
+        assert!(
+            message.ends_with("master_node.ssh_host_key_fingerprints: host keys come from the operator's known_hosts only; the request may not give them"),
+            "{message}"
+        );
     }
 }

@@ -555,7 +555,8 @@ async fn an_unreachable_node_fails_after_the_configured_attempts() {
     assert!(k8s_vims(&env).await.is_empty());
 
     // The node comes up: the retry runs the hook again (every action is idempotent).
-    h.bring_up(h.workers[1]);
+    let worker = h.workers[1];
+    h.bring_up(worker);
     h.clear_log();
     env.complete(env.lcm.retry(&env.tenant, &op.id).await).await;
     assert_eq!(h.log().len(), 4);

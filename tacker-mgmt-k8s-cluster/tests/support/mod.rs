@@ -5,12 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{Value, json};
@@ -24,7 +21,6 @@ use tacker_core::store::MemoryStore;
 use tacker_core::vim::{Sealer, SealingKey, VimRegistration, VimRegistry};
 use tacker_core::{Result, TenantId};
 use tacker_core::{VimType, Vnfm};
-use tacker_mgmt_k8s_cluster::hostkey::fingerprint;
 use tacker_mgmt_k8s_cluster::{KUBERNETES_VIM_TYPE, KubernetesClusterMgmtDriver, SshSettings};
 use zip::ZipWriter;
 use zip::write::SimpleFileOptions;
@@ -151,287 +147,47 @@ topology_template:
           size: 1 GB
 "#;
 
-static NEXT_HARNESS: AtomicU32 = AtomicU32::new(0);
+pub use tacker_mgmt_k8s_cluster::testkit::{SshHosts, sshd_available};
 
-/// Whether the tests can run: OpenSSH's server is installed. Under `CI=true` its
-/// absence is a failure (`.ci/run` installs it).
-pub fn sshd_available() -> bool {
-    if Path::new("/usr/sbin/sshd").exists() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "/usr/sbin/sshd is missing: install openssh-server (.ci/run does)"
-    );
-    eprintln!("skipped: /usr/sbin/sshd is missing (apt-get install openssh-server)");
-    false
-}
-
-fn run(command: &mut Command) -> String {
-    let output = command.output().expect("run a helper command");
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn keygen(path: &Path) {
-    run(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test", "-f"])
-        .arg(path));
-}
-
-/// The base64 of an OpenSSH public key file.
-fn public_key_text(path: &Path) -> String {
-    let text = std::fs::read_to_string(path).expect("public key");
-    text.split_whitespace()
-        .nth(1)
-        .expect("key field")
-        .to_owned()
-}
-
-/// One `sshd -D` on one address; killed when dropped.
-pub struct Sshd {
-    child: Child,
-    /// Where it listens.
-    pub address: Ipv4Addr,
-    /// Its host key's fingerprint.
-    pub fingerprint: String,
-    /// Its host public key (base64).
-    pub public_key: String,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The SSH "VMs" of one test: a temp directory, a client key, sshd per address.
+/// The SSH "VMs" of one test ([`SshHosts`]), the test script's state and the directory
+/// the driver uploads scripts to.
 pub struct Harness {
-    /// The temp directory.
-    pub dir: PathBuf,
+    /// The servers.
+    pub hosts: SshHosts,
     /// Where the test script writes its log and looks for fault files.
     pub state: PathBuf,
     /// Where the driver uploads scripts.
     pub remote: PathBuf,
-    /// The user the nodes are logged in as (this process's user).
-    pub username: String,
-    /// The client private key (OpenSSH format).
-    pub client_key: String,
-    /// The master addresses, in the order the sim gives them out.
-    pub masters: Vec<Ipv4Addr>,
-    /// The worker addresses, likewise.
-    pub workers: Vec<Ipv4Addr>,
-    /// The SSH port of every node.
-    pub port: u16,
-    /// The servers, by address.
-    pub sshds: BTreeMap<Ipv4Addr, Sshd>,
     /// The driver's command timeout in these tests.
     pub command_timeout: Duration,
 }
 
-impl Drop for Harness {
-    fn drop(&mut self) {
-        self.sshds.clear();
-        if std::env::var_os("TACKER_KEEP_TEST_DIRS").is_none() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+impl std::ops::Deref for Harness {
+    type Target = SshHosts;
+    fn deref(&self) -> &SshHosts {
+        &self.hosts
     }
 }
 
-fn free_on_all(addresses: &[Ipv4Addr], port: u16) -> bool {
-    addresses
-        .iter()
-        .all(|a| TcpListener::bind(SocketAddr::from((*a, port))).is_ok())
+impl std::ops::DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut SshHosts {
+        &mut self.hosts
+    }
 }
 
 impl Harness {
-    /// Starts sshd on `masters` master and `workers` worker addresses, except on the
-    /// addresses `down` names (indexes into the masters, then the workers), which stay
-    /// silent until [`Harness::bring_up`]. Every address has its host key already.
+    /// [`SshHosts::start`], with the test script's state directory.
     pub fn start(masters: usize, workers: usize, down: &[usize]) -> Self {
-        let number = NEXT_HARNESS.fetch_add(1, Ordering::SeqCst);
-        let pid = std::process::id();
-        // A block of 127.0.0.0/8 per test and process: 127.<100..199>.<test>.<node>.
-        let second = u8::try_from(100 + pid % 100).expect("octet");
-        let third = u8::try_from(number % 250 + 1).expect("octet");
-        let masters_at: Vec<Ipv4Addr> = (0..masters)
-            .map(|i| Ipv4Addr::new(127, second, third, u8::try_from(10 + i).expect("octet")))
-            .collect();
-        let workers_at: Vec<Ipv4Addr> = (0..workers)
-            .map(|i| Ipv4Addr::new(127, second, third, u8::try_from(50 + i).expect("octet")))
-            .collect();
-        let dir = std::env::temp_dir().join(format!("tacker-k8s-mgmt-{pid}-{number}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        let state = dir.join("state");
-        let remote = dir.join("remote");
+        let hosts = SshHosts::start(masters, workers, down);
+        let state = hosts.dir.join("state");
+        let remote = hosts.dir.join("remote");
         std::fs::create_dir_all(&state).expect("state dir");
-        // sshd running as root wants its privilege separation directory.
-        let _ = std::fs::create_dir_all("/run/sshd");
-        let username = run(Command::new("id").arg("-un")).trim().to_owned();
-        let client = dir.join("client_key");
-        keygen(&client);
-        let client_key = std::fs::read_to_string(&client).expect("client key");
-        std::fs::copy(dir.join("client_key.pub"), dir.join("authorized_keys"))
-            .expect("authorized_keys");
-        let all: Vec<Ipv4Addr> = masters_at
-            .iter()
-            .chain(workers_at.iter())
-            .copied()
-            .collect();
-        for address in &all {
-            let node_dir = dir.join(format!("sshd-{address}"));
-            std::fs::create_dir_all(&node_dir).expect("node dir");
-            keygen(&node_dir.join("host_key"));
-        }
-        let mut harness = Self {
-            dir,
+        Self {
+            hosts,
             state,
             remote,
-            username,
-            client_key,
-            masters: masters_at,
-            workers: workers_at,
-            port: 0,
-            sshds: BTreeMap::new(),
             command_timeout: Duration::from_secs(30),
-        };
-        let seed = u64::from(pid) * 7919 + u64::from(number) * 104_729;
-        for attempt in 0..20u64 {
-            let port = u16::try_from(20_000 + (seed + attempt * 1_543) % 40_000).expect("port");
-            if !free_on_all(&all, port) {
-                continue;
-            }
-            harness.port = port;
-            let mut started = true;
-            for (_, address) in all.iter().enumerate().filter(|(i, _)| !down.contains(i)) {
-                match harness.start_sshd(*address) {
-                    Ok(sshd) => {
-                        harness.sshds.insert(*address, sshd);
-                    }
-                    Err(error) => {
-                        eprintln!("sshd on {address}:{port} did not start ({error}); another port");
-                        started = false;
-                        break;
-                    }
-                }
-            }
-            if started {
-                return harness;
-            }
-            harness.sshds.clear();
         }
-        panic!("no port was free for the test sshd servers");
-    }
-
-    fn start_sshd(&self, address: Ipv4Addr) -> std::result::Result<Sshd, String> {
-        let node_dir = self.dir.join(format!("sshd-{address}"));
-        let host_key = node_dir.join("host_key");
-        let config = node_dir.join("sshd_config");
-        std::fs::write(
-            &config,
-            format!(
-                "ListenAddress {address}:{port}\nHostKey {host_key}\nPidFile {pid}\nAuthorizedKeysFile {keys}\nStrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\nPubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nSubsystem sftp internal-sftp\nMaxStartups 50\nLogLevel ERROR\n",
-                port = self.port,
-                host_key = host_key.display(),
-                pid = node_dir.join("sshd.pid").display(),
-                keys = self.dir.join("authorized_keys").display(),
-            ),
-        )
-        .map_err(|e| e.to_string())?;
-        let log = std::fs::File::create(node_dir.join("sshd.log")).map_err(|e| e.to_string())?;
-        let mut child = Command::new("/usr/sbin/sshd")
-            .args(["-D", "-e", "-f"])
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        let sshd = Sshd {
-            fingerprint: self.host_fingerprint(address),
-            public_key: self.host_key(address),
-            address,
-            child: {
-                // Wait (bounded) until it accepts connections, or has exited.
-                let deadline = Instant::now() + Duration::from_secs(10);
-                loop {
-                    if let Ok(Some(status)) = child.try_wait() {
-                        let text =
-                            std::fs::read_to_string(node_dir.join("sshd.log")).unwrap_or_default();
-                        return Err(format!("sshd exited with {status}: {text}"));
-                    }
-                    let target = SocketAddr::from((address, self.port));
-                    if TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_ok() {
-                        break;
-                    }
-                    if Instant::now() > deadline {
-                        let _ = child.kill();
-                        let _ = child.wait();
-                        return Err("sshd did not listen within 10 s".to_owned());
-                    }
-                    std::thread::sleep(Duration::from_millis(25));
-                }
-                child
-            },
-        };
-        Ok(sshd)
-    }
-
-    /// Starts the sshd of an address left down.
-    pub fn bring_up(&mut self, address: Ipv4Addr) {
-        let sshd = self.start_sshd(address).expect("sshd starts");
-        self.sshds.insert(address, sshd);
-    }
-
-    /// Stops the sshd of an address.
-    pub fn take_down(&mut self, address: Ipv4Addr) {
-        self.sshds.remove(&address);
-    }
-
-    /// The host public key (base64) of an address.
-    pub fn host_key(&self, address: Ipv4Addr) -> String {
-        public_key_text(
-            &self
-                .dir
-                .join(format!("sshd-{address}"))
-                .join("host_key.pub"),
-        )
-    }
-
-    /// The fingerprint of an address's host key.
-    pub fn host_fingerprint(&self, address: Ipv4Addr) -> String {
-        let key = russh::keys::parse_public_key_base64(&self.host_key(address)).expect("key");
-        fingerprint(key.key_data())
-    }
-
-    /// The fingerprint of a key no node has (the client's own key).
-    pub fn stranger_fingerprint(&self) -> String {
-        let key = russh::keys::parse_public_key_base64(&public_key_text(
-            &self.dir.join("client_key.pub"),
-        ))
-        .expect("key");
-        fingerprint(key.key_data())
-    }
-
-    /// The fingerprints of the masters' host keys.
-    pub fn master_fingerprints(&self) -> Vec<String> {
-        self.masters
-            .iter()
-            .map(|a| self.host_fingerprint(*a))
-            .collect()
-    }
-
-    /// `known_hosts` text for the workers.
-    pub fn worker_known_hosts(&self) -> String {
-        self.workers
-            .iter()
-            .map(|a| format!("[{a}]:{} ssh-ed25519 {}\n", self.port, self.host_key(*a)))
-            .collect()
     }
 
     /// `k8s_cluster_installation_param` for these nodes.

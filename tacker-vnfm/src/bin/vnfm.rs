@@ -22,17 +22,18 @@ use tacker_api::metrics::Metrics;
 use tacker_api::rest::auth::{AuthConfig, Authenticator};
 use tacker_api::{Api, ApiConfig, HttpClients};
 use tacker_core::lcm::LcmConfig;
-use tacker_core::mgmt::NoopMgmtDriver;
+use tacker_core::mgmt::{MgmtDriver, NoopMgmtDriver};
 use tacker_core::monitor::{AutoHealConfig, AutoScaleConfig};
 use tacker_core::outbound::{Cidr, OutboundPolicy};
 use tacker_core::package::PackageManagerConfig;
 use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver, SimOperation};
 use tacker_core::store::Store;
-use tacker_core::vim::{SealingKey, VimRegistration};
+use tacker_core::vim::{Sealer, SealingKey, VimRegistration};
 use tacker_core::{BuiltinMonitors, Error, Result, VimType, Vnfm};
 use tacker_drivers_k8s::HelmConfig;
 use tacker_drivers_openstack::OpenStackOptions;
 use tacker_drivers_openstack::userdata::UserDataRunner;
+use tacker_mgmt_k8s_cluster::{KubernetesClusterMgmtDriver, SshSettings};
 use tacker_sandbox::{Sandbox, SandboxConfig};
 use tacker_store::{SqlStore, SqlStoreOptions};
 
@@ -134,6 +135,8 @@ struct Args {
     #[arg(long, env = "TACKER_USER_DATA_MEMORY_MIB", default_value_t = 1024)]
     user_data_memory_mib: u64,
     #[command(flatten)]
+    k8s_cluster: K8sClusterArgs,
+    #[command(flatten)]
     sim: SimArgs,
     #[command(flatten)]
     monitors: MonitorArgs,
@@ -155,6 +158,104 @@ struct SimArgs {
     /// configured address.
     #[arg(long, env = "TACKER_SIM_HEAL_READDRESSES")]
     sim_heal_readdresses: bool,
+}
+
+/// The Kubernetes-cluster management driver's flags (`tacker_mgmt_k8s_cluster`).
+#[derive(Debug, clap::Args)]
+struct K8sClusterArgs {
+    /// Run the LCM hooks bound to this artifact name or file name with the driver that
+    /// installs a Kubernetes cluster on the VNF's VMs over SSH and registers it as a VIM
+    /// (repeatable; Tacker's packages name it `kubernetes_mgmt.py`).
+    #[arg(
+        long = "k8s-cluster-mgmt-driver",
+        env = "TACKER_K8S_CLUSTER_MGMT_DRIVER",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    names: Vec<String>,
+    /// The SSH private key (OpenSSH or PEM, ed25519 or ECDSA) the driver logs in to
+    /// nodes with when the request gives neither `password` nor `private_key`.
+    #[arg(
+        long = "k8s-cluster-ssh-key",
+        env = "TACKER_K8S_CLUSTER_SSH_KEY",
+        value_name = "FILE"
+    )]
+    ssh_key: Option<PathBuf>,
+    /// A `known_hosts` file (OpenSSH's format) that decides the host keys of the nodes
+    /// it has entries for; requests' `ssh_host_key_fingerprints` or `known_hosts`
+    /// decide for the others. A node whose key nothing vouches for is never logged in to.
+    #[arg(
+        long = "k8s-cluster-known-hosts",
+        env = "TACKER_K8S_CLUSTER_KNOWN_HOSTS",
+        value_name = "FILE"
+    )]
+    known_hosts: Option<PathBuf>,
+    /// Refuse requests that give host keys: only `--k8s-cluster-known-hosts` decides.
+    #[arg(
+        long = "k8s-cluster-no-request-host-keys",
+        env = "TACKER_K8S_CLUSTER_NO_REQUEST_HOST_KEYS",
+        requires = "known_hosts"
+    )]
+    no_request_host_keys: bool,
+    /// Seconds one installation step on a node may run.
+    #[arg(
+        long = "k8s-cluster-command-timeout",
+        env = "TACKER_K8S_CLUSTER_COMMAND_TIMEOUT",
+        default_value_t = 1800
+    )]
+    command_timeout: u64,
+    /// SSH connection attempts per node before a step fails (5 s apart, doubling up to
+    /// a minute): VMs take a while to start their SSH server.
+    #[arg(
+        long = "k8s-cluster-connect-attempts",
+        env = "TACKER_K8S_CLUSTER_CONNECT_ATTEMPTS",
+        default_value_t = 10
+    )]
+    connect_attempts: u32,
+    /// The directory on the nodes that scripts are uploaded to (a relative path is in
+    /// the login user's home).
+    #[arg(
+        long = "k8s-cluster-remote-dir",
+        env = "TACKER_K8S_CLUSTER_REMOTE_DIR",
+        default_value = ".tacker-k8s-cluster"
+    )]
+    remote_dir: String,
+}
+
+impl K8sClusterArgs {
+    /// One driver per name, sealing what it records with the VNFM's key.
+    fn drivers(&self, key: &SealingKey) -> Result<Vec<KubernetesClusterMgmtDriver>> {
+        if self.names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut driver = KubernetesClusterMgmtDriver::new(Sealer::new(key))
+            .ssh_settings(SshSettings {
+                command_timeout: Duration::from_secs(self.command_timeout.max(1)),
+                connect_attempts: self.connect_attempts.max(1),
+                remote_dir: self.remote_dir.clone(),
+                ..SshSettings::default()
+            })
+            .host_keys_from_request(!self.no_request_host_keys);
+        if let Some(path) = &self.ssh_key {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| io_error("reading --k8s-cluster-ssh-key", path, e))?;
+            driver = driver.ssh_private_key(&pem, None).map_err(|e| {
+                Error::InvalidRequest(format!("--k8s-cluster-ssh-key {}: {e}", path.display()))
+            })?;
+        }
+        if let Some(path) = &self.known_hosts {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| io_error("reading --k8s-cluster-known-hosts", path, e))?;
+            driver = driver.known_hosts(&text).map_err(|e| {
+                Error::InvalidRequest(format!("--k8s-cluster-known-hosts {}: {e}", path.display()))
+            })?;
+        }
+        Ok(self
+            .names
+            .iter()
+            .map(|name| driver.clone().named(name))
+            .collect())
+    }
 }
 
 /// The built-in monitors' and policies' flags.
@@ -428,9 +529,18 @@ fn assemble(
         let sim = VimRegistration::new("sim", SIM_VIM_TYPE);
         vnfm = vnfm.register_default_vim(sim.with_description("the simulated VIM").as_default());
     }
-    if let Some(key_file) = &args.sealing_key_file {
-        vnfm = vnfm.sealing_key(SealingKey::load_or_create(key_file)?);
+    // The key is resolved here, as the builder would, because the cluster driver
+    // seals what it records with it too.
+    let key_file = args
+        .sealing_key_file
+        .clone()
+        .unwrap_or_else(|| data_dir.join("sealing.key"));
+    let key = SealingKey::load_or_create(&key_file)?;
+    for driver in args.k8s_cluster.drivers(&key)? {
+        tracing::info!(name = driver.name(), "Kubernetes-cluster management driver");
+        vnfm = vnfm.mgmt_driver(Arc::new(driver));
     }
+    vnfm = vnfm.sealing_key(key);
     if let Some(spool_dir) = &args.spool_dir {
         vnfm = vnfm.spool_dir(spool_dir);
     }

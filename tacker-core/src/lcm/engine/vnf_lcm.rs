@@ -526,19 +526,39 @@ impl VnfLcm {
             .await
     }
 
+    /// Refuses an operation whose hooks no registered MgmtDriver serves. Instantiation
+    /// checks every hook the flavour binds, so that an instance is never created whose
+    /// later operations (scale, heal, terminate) could not run their hooks.
     fn check_hooks(&self, flavour: &DeploymentFlavour, operation: Op) -> Result<()> {
-        for phase in [HookPhase::Start, HookPhase::End] {
-            let name = LcmHook::new(operation, phase).sol001_name();
-            if let Some(binding) = flavour.lcm_operation(&name)
-                && let Some(implementation) = &binding.implementation
-                && self.engine.mgmt_driver(binding).is_none()
-            {
-                return Err(Error::Unprocessable(format!(
-                    "the VNFD binds {name} to '{implementation}' but no MgmtDriver of that name is registered"
-                )));
-            }
+        let hooks: Vec<String> = [HookPhase::Start, HookPhase::End]
+            .into_iter()
+            .map(|phase| LcmHook::new(operation, phase).sol001_name())
+            .collect();
+        let unserved: Vec<String> = flavour
+            .lcm_operations
+            .iter()
+            .filter(|binding| {
+                operation == Op::Instantiate && is_hook_name(&binding.name)
+                    || hooks.contains(&binding.name)
+            })
+            .filter(|binding| {
+                binding.implementation.is_some() && self.engine.mgmt_driver(binding).is_none()
+            })
+            .map(|binding| {
+                let artifact = binding.implementation.as_deref().unwrap_or_default();
+                match &binding.artifact_file {
+                    Some(file) => format!("{} to artifact '{artifact}' ({file})", binding.name),
+                    None => format!("{} to artifact '{artifact}'", binding.name),
+                }
+            })
+            .collect();
+        if unserved.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        Err(Error::Unprocessable(format!(
+            "the VNFD binds {}, but no MgmtDriver serving that artifact name or file name is configured",
+            unserved.join(", ")
+        )))
     }
 
     // ----- Tasks on operation occurrences --------------------------------------------
@@ -745,4 +765,9 @@ impl VnfLcm {
     pub fn start(&self) -> Executor {
         executor::start(&self.engine)
     }
+}
+
+/// Whether a `Vnflcm` operation name is a hook (`…_start` or `…_end`).
+fn is_hook_name(name: &str) -> bool {
+    name.ends_with("_start") || name.ends_with("_end")
 }
