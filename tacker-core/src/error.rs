@@ -318,7 +318,13 @@ impl Error {
     pub fn to_problem_details(&self) -> ProblemDetails {
         let mut detail = self.to_string();
         let mut source = std::error::Error::source(self);
+        let mut hook_data = None;
         while let Some(cause) = source {
+            if let Some(failure) = cause.downcast_ref::<crate::mgmt::HookFailure>()
+                && !failure.data.is_empty()
+            {
+                hook_data = Some(failure.data.clone());
+            }
             let text = cause.to_string();
             if !detail.contains(&text) {
                 detail.push_str(": ");
@@ -332,6 +338,7 @@ impl Error {
             status: self.status(),
             detail,
             instance: None,
+            user_script_err_handling_data: hook_data,
         }
     }
 }

@@ -9,7 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::Result;
 use crate::TenantId;
-use crate::model::{Grant, KeyValuePairs, VimConnectionInfo, VnfInstance, VnfLcmOpOcc};
+use crate::model::{
+    Grant, GrantRequest, KeyValuePairs, VimConnectionInfo, VnfInstance, VnfLcmOpOcc,
+};
 use crate::package::{InMemoryPackageFiles, PackageFiles};
 use crate::vim::VimRegistry;
 use crate::vnfd::{DeploymentFlavour, LcmHook, LcmOperationBinding, Vnfd};
@@ -48,6 +50,11 @@ pub struct MgmtContext<'a> {
     pub vim: Option<&'a VimConnectionInfo>,
     /// The grant of the operation.
     pub grant: Option<&'a Grant>,
+    /// The grant request that obtained it.
+    pub grant_request: Option<&'a GrantRequest>,
+    /// What hooks recorded about their progress when this operation last failed
+    /// ([`HookFailure::data`]), for a retry to pick up where they stopped.
+    pub hook_data: Option<&'a KeyValuePairs>,
     /// The package files (the hook's scripts live there).
     pub package: &'a dyn PackageFiles,
     /// Cancelled when the operation is cancelled.
@@ -78,6 +85,8 @@ impl<'a> MgmtContext<'a> {
             flavour,
             vim: None,
             grant: None,
+            grant_request: None,
+            hook_data: None,
             package: &NO_PACKAGE,
             cancel: &NEVER_CANCELLED,
         }
@@ -134,6 +143,20 @@ impl<'a> MgmtContext<'a> {
         self
     }
 
+    /// With the grant request of the operation (or none).
+    #[must_use]
+    pub fn with_grant_request(mut self, grant_request: Option<&'a GrantRequest>) -> Self {
+        self.grant_request = grant_request;
+        self
+    }
+
+    /// With what hooks recorded when the operation last failed (or nothing).
+    #[must_use]
+    pub fn with_hook_data(mut self, hook_data: Option<&'a KeyValuePairs>) -> Self {
+        self.hook_data = hook_data;
+        self
+    }
+
     /// With the package files.
     #[must_use]
     pub fn with_package(mut self, package: &'a dyn PackageFiles) -> Self {
@@ -179,6 +202,14 @@ impl<'a> MgmtContext<'a> {
 pub struct MgmtOutcome {
     /// Entries to merge into the instance's `metadata`.
     pub metadata: KeyValuePairs,
+    /// Entries to merge into the instance's `vnfConfigurableProperties` (a `null`
+    /// value removes the key): what the hook found configured on the VNF.
+    #[serde(default, skip_serializing_if = "KeyValuePairs::is_empty")]
+    pub vnf_configurable_properties: KeyValuePairs,
+    /// Entries to merge into the instance's `extensions` (a `null` value removes the
+    /// key).
+    #[serde(default, skip_serializing_if = "KeyValuePairs::is_empty")]
+    pub extensions: KeyValuePairs,
     /// VIMs the hook created and the VNFM should register (for example a Kubernetes
     /// cluster installed on the VNF's VMs), with the name to register each under.
     pub registered_vims: Vec<(String, VimConnectionInfo)>,
@@ -225,6 +256,44 @@ impl MgmtOutcome {
     pub fn with_deregistered_vim(mut self, name: impl Into<String>) -> Self {
         self.deregistered_vims.push(name.into());
         self
+    }
+}
+
+/// The `metadata` key where a modify-info that changes `vnfConfigurableProperties`
+/// records how the change reached the VNF: `applied: true`, `appliedAt` (when the last
+/// `modify_information_*` hook finished), `hooks`, `vnfLcmOpOccId` and `properties`; or
+/// `applied: false` with the `reason` (the VNFD binds no such hook).
+pub const CONFIGURATION_STATE: &str = "vnfConfigurationState";
+
+/// A hook's failure with what the hook recorded about its progress: the engine keeps
+/// [`HookFailure::data`] in the operation's error (`userScriptErrHandlingData`) and
+/// gives it back to the hooks ([`MgmtContext::hook_data`]) when the operation is
+/// retried. Return it as the source of an [`Error::driver`](crate::Error::driver).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookFailure {
+    /// What failed.
+    pub message: String,
+    /// What the hook recorded (empty: nothing).
+    pub data: KeyValuePairs,
+}
+
+impl std::fmt::Display for HookFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HookFailure {}
+
+/// Merges `entries` into `target` as a JSON merge patch of one level: a `null` value
+/// removes the key.
+pub fn merge_entries(target: &mut KeyValuePairs, entries: &KeyValuePairs) {
+    for (key, value) in entries {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            target.insert(key.clone(), value.clone());
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 use tacker_core::infra::InfraContext;
-use tacker_core::model::{KeyValuePairs, VnfInstance};
+use tacker_core::model::{KeyValuePairs, VnfInstance, without_access_info};
 use tacker_core::package::PackageFiles;
 use tacker_core::{Error, Result};
 use tacker_sandbox::{JOB_DIR, Job, Sandbox, SandboxError};
@@ -207,21 +207,13 @@ impl UserDataRunner {
             .map_err(sandbox_error)?;
         for path in paths.iter().filter(|p| !p.starts_with(NOT_COPIED)) {
             // Streamed: a package's other artifacts may be large.
-            let target = scratch
-                .resolve(&format!("csar/{path}"))
-                .map_err(sandbox_error)?;
-            copy_to(call.package.stream(path).await?, &target)
+            scratch
+                .write_stream(&format!("csar/{path}"), call.package.stream(path).await?)
                 .await
-                .map_err(|e| {
-                    Error::driver(
-                        DRIVER,
-                        false,
-                        format!("user-data class {method}: copying {path}: {e}"),
-                    )
-                })?;
+                .map_err(sandbox_error)?;
         }
         let mut instance =
-            without_credentials(serde_json::to_value(ctx.vnf_instance).unwrap_or_default());
+            without_access_info(serde_json::to_value(ctx.vnf_instance).unwrap_or_default());
         // Classes read what the stack was given back from `instantiatedVnfInfo.metadata`
         // (Tacker's place for it); this VNFM keeps it in the instance's metadata.
         if let Some(info) = instance
@@ -243,7 +235,7 @@ impl UserDataRunner {
         }
         let grant = ctx
             .grant
-            .map(|g| without_credentials(serde_json::to_value(g).unwrap_or_default()))
+            .map(|g| without_access_info(serde_json::to_value(g).unwrap_or_default()))
             .unwrap_or_else(|| json!({}));
         let mut grant_request = serde_json::to_value(grant_request).unwrap_or_default();
         if let Some(map) = grant_request.as_object_mut() {
@@ -299,44 +291,6 @@ impl UserDataRunner {
         parse_fields(&output.stdout)
             .map_err(|why| Error::driver(DRIVER, false, format!("user-data class {method} {why}")))
     }
-}
-
-/// Writes the chunks of `stream` to a new file at `target` (folders made as needed).
-async fn copy_to(
-    mut stream: tacker_core::package::FileStream,
-    target: &std::path::Path,
-) -> std::result::Result<(), String> {
-    use futures::StreamExt;
-    use tokio::io::AsyncWriteExt;
-    if let Some(parent) = target.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    let mut file = tokio::fs::File::create(target)
-        .await
-        .map_err(|e| e.to_string())?;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| e.to_string())?;
-        file.write_all(&chunk).await.map_err(|e| e.to_string())?;
-    }
-    file.flush().await.map_err(|e| e.to_string())
-}
-
-/// `value` (an instance or a grant) without the VIMs' `accessInfo`: the class computes
-/// templates and has no business with credentials.
-fn without_credentials(mut value: Value) -> Value {
-    if let Some(vims) = value
-        .get_mut("vimConnectionInfo")
-        .and_then(Value::as_object_mut)
-    {
-        for vim in vims.values_mut() {
-            if let Some(vim) = vim.as_object_mut() {
-                vim.remove("accessInfo");
-            }
-        }
-    }
-    value
 }
 
 fn last_chars(text: &str, n: usize) -> &str {

@@ -172,6 +172,52 @@ impl Scratch {
             .map_err(SandboxError::io(format!("write {}", target.display())))
     }
 
+    /// Writes the chunks of `stream` to `relative` as they come (folders made as
+    /// needed), so that a large file never sits in memory whole.
+    pub async fn write_stream<S, B, E>(
+        &self,
+        relative: &str,
+        mut stream: S,
+    ) -> Result<(), SandboxError>
+    where
+        S: futures::Stream<Item = Result<B, E>> + Unpin,
+        B: AsRef<[u8]>,
+        E: std::fmt::Display,
+    {
+        use futures::StreamExt;
+        let target = self.resolve(relative)?;
+        if let Some(parent) = target.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(SandboxError::io(format!("create {}", parent.display())))?;
+        }
+        let mut file = tokio::fs::File::create(&target)
+            .await
+            .map_err(SandboxError::io(format!("create {}", target.display())))?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| SandboxError::Io {
+                context: format!("read what goes to {relative}"),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            file.write_all(chunk.as_ref())
+                .await
+                .map_err(SandboxError::io(format!("write {}", target.display())))?;
+        }
+        file.flush()
+            .await
+            .map_err(SandboxError::io(format!("write {}", target.display())))
+    }
+
+    /// Writes `bytes` to `relative` readable by its owner only (a private key).
+    pub async fn write_private(&self, relative: &str, bytes: &[u8]) -> Result<(), SandboxError> {
+        use std::os::unix::fs::PermissionsExt;
+        self.write(relative, bytes).await?;
+        let target = self.resolve(relative)?;
+        tokio::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600))
+            .await
+            .map_err(SandboxError::io(format!("protect {}", target.display())))
+    }
+
     /// The host path of `relative`, refused when it would leave the folder.
     pub fn resolve(&self, relative: &str) -> Result<PathBuf, SandboxError> {
         let path = Path::new(relative);

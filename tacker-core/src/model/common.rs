@@ -41,6 +41,15 @@ pub struct ProblemDetails {
     /// A URI reference that identifies this occurrence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
+    /// An extension member of an operation's error (the name Tacker gives it): what a
+    /// failed LCM script recorded about its progress, given back to the scripts when
+    /// the operation is retried.
+    #[serde(
+        rename = "userScriptErrHandlingData",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub user_script_err_handling_data: Option<KeyValuePairs>,
 }
 
 /// `ResourceHandle`: where a virtualised resource lives in a VIM.

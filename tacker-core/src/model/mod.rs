@@ -23,3 +23,19 @@ pub use lccn::*;
 pub use opocc::*;
 pub use package::*;
 pub use requests::*;
+
+/// `value` (a serialized instance or grant) without the VIMs' `accessInfo`: for code
+/// the VNFM does not trust with credentials, such as a package's scripts.
+pub fn without_access_info(mut value: serde_json::Value) -> serde_json::Value {
+    if let Some(vims) = value
+        .get_mut("vimConnectionInfo")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        for vim in vims.values_mut() {
+            if let Some(vim) = vim.as_object_mut() {
+                vim.remove("accessInfo");
+            }
+        }
+    }
+    value
+}

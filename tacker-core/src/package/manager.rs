@@ -304,6 +304,7 @@ fn failure_details(error: &Error) -> ProblemDetails {
         status: error.status(),
         detail: error.to_string(),
         instance: None,
+        user_script_err_handling_data: None,
     }
 }
 

@@ -285,6 +285,11 @@ pub struct OpOccRecord {
     pub grant_request: Option<GrantRequest>,
     /// The instance as it was when the operation was accepted (for rollback).
     pub instance_before: Option<VnfInstance>,
+    /// What the hooks recorded about their progress when the operation last failed
+    /// (the error's `userScriptErrHandlingData`), kept across a retry, which clears the
+    /// error, and given to the hooks again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook_data: Option<KeyValuePairs>,
 }
 
 /// A finished step of an operation.

@@ -87,6 +87,7 @@ pub fn op_occ(
         grant: None,
         grant_request: None,
         instance_before: None,
+        hook_data: None,
     }
 }
 

@@ -34,6 +34,7 @@ use tacker_drivers_k8s::HelmConfig;
 use tacker_drivers_openstack::OpenStackOptions;
 use tacker_drivers_openstack::userdata::UserDataRunner;
 use tacker_mgmt_k8s_cluster::{KubernetesClusterMgmtDriver, SshSettings};
+use tacker_mgmt_scripts::{PythonScriptMgmtDriver, ScriptNetwork};
 use tacker_sandbox::{Sandbox, SandboxConfig};
 use tacker_store::{SqlStore, SqlStoreOptions};
 
@@ -110,9 +111,11 @@ struct Args {
     /// (default: `<data-dir>/spool`).
     #[arg(long, env = "TACKER_SPOOL_DIR")]
     spool_dir: Option<PathBuf>,
-    /// A management driver name whose hooks are skipped (repeatable): for packages
-    /// that bind LCM hooks to scripts this VNFM does not run, such as Tacker's Python
-    /// `sample-script`. Without it such packages are refused at instantiate (422).
+    /// A management driver name whose hooks are skipped (repeatable): an explicit
+    /// opt-in for packages whose LCM hooks should not run here. Without a driver for
+    /// every hook a flavour binds (this, `--script-mgmt-driver` or
+    /// `--k8s-cluster-mgmt-driver`), instantiation is refused (422, naming the hook,
+    /// the artifact and its file).
     #[arg(long = "noop-mgmt-driver", value_name = "NAME")]
     noop_mgmt_drivers: Vec<String>,
     /// The helm v3 binary that renders the Helm charts of CNF packages.
@@ -137,6 +140,8 @@ struct Args {
     #[command(flatten)]
     k8s_cluster: K8sClusterArgs,
     #[command(flatten)]
+    scripts: ScriptArgs,
+    #[command(flatten)]
     sim: SimArgs,
     #[command(flatten)]
     monitors: MonitorArgs,
@@ -158,6 +163,89 @@ struct SimArgs {
     /// configured address.
     #[arg(long, env = "TACKER_SIM_HEAL_READDRESSES")]
     sim_heal_readdresses: bool,
+}
+
+/// The flags of the drivers that run a package's own LCM scripts
+/// (`tacker_mgmt_scripts`).
+#[derive(Debug, clap::Args)]
+struct ScriptArgs {
+    /// Run the LCM hooks bound to this artifact name or file name as Tacker v2 runs
+    /// them: the package's Python script with a pickled dict on stdin, confined by
+    /// bubblewrap (repeatable; Tacker's packages name it `sample-script`).
+    #[arg(
+        long = "script-mgmt-driver",
+        env = "TACKER_SCRIPT_MGMT_DRIVER",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    python_names: Vec<String>,
+    /// The Python interpreter that runs packages' scripts (a virtual environment's
+    /// brings the modules the scripts import).
+    #[arg(
+        long = "script-python",
+        env = "TACKER_SCRIPT_PYTHON",
+        default_value = "python3"
+    )]
+    python: PathBuf,
+    /// Seconds one script may run before it is stopped.
+    #[arg(
+        long = "script-timeout",
+        env = "TACKER_SCRIPT_TIMEOUT",
+        default_value_t = 600
+    )]
+    timeout: u64,
+    /// Address space one script may use, in MiB.
+    #[arg(
+        long = "script-memory-mib",
+        env = "TACKER_SCRIPT_MEMORY_MIB",
+        default_value_t = 1024
+    )]
+    memory_mib: u64,
+    /// Whether scripts may use the host's network (`shared`, for scripts that
+    /// configure the VNFCs over the network) or none (the default).
+    #[arg(
+        long = "script-network",
+        env = "TACKER_SCRIPT_NETWORK",
+        value_enum,
+        default_value = "none"
+    )]
+    network: ScriptNetworkArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ScriptNetworkArg {
+    /// No network in the sandbox.
+    None,
+    /// The host's network.
+    Shared,
+}
+
+impl ScriptArgs {
+    /// One driver per name, sharing one sandbox.
+    async fn drivers(&self, data_dir: &Path) -> Result<Vec<PythonScriptMgmtDriver>> {
+        if self.python_names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let config = SandboxConfig {
+            python: self.python.clone(),
+            time_limit: Duration::from_secs(self.timeout.max(1)),
+            memory_limit: self.memory_mib.max(64) << 20,
+            scratch_root: Some(data_dir.join("sandbox")),
+            ..SandboxConfig::default()
+        };
+        let sandbox = Arc::new(Sandbox::new(config).await.map_err(|e| {
+            Error::InvalidRequest(format!("--script-mgmt-driver needs the sandbox: {e}"))
+        })?);
+        let network = match self.network {
+            ScriptNetworkArg::None => ScriptNetwork::None,
+            ScriptNetworkArg::Shared => ScriptNetwork::Shared,
+        };
+        Ok(self
+            .python_names
+            .iter()
+            .map(|name| PythonScriptMgmtDriver::new(name, sandbox.clone()).network(network))
+            .collect())
+    }
 }
 
 /// The Kubernetes-cluster management driver's flags (`tacker_mgmt_k8s_cluster`).
@@ -495,6 +583,7 @@ fn assemble(
     data_dir: &Path,
     api_root: &str,
     user_data: Option<UserDataRunner>,
+    scripts: Vec<PythonScriptMgmtDriver>,
 ) -> Result<Vnfm> {
     let outbound = args.outbound.policy();
     tracing::info!(policy = ?outbound, "outbound policy");
@@ -541,6 +630,10 @@ fn assemble(
         vnfm = vnfm.mgmt_driver(Arc::new(driver));
     }
     vnfm = vnfm.sealing_key(key);
+    for driver in scripts {
+        tracing::info!(name = driver.name(), "package scripts run in the sandbox");
+        vnfm = vnfm.mgmt_driver(Arc::new(driver));
+    }
     if let Some(spool_dir) = &args.spool_dir {
         vnfm = vnfm.spool_dir(spool_dir);
     }
@@ -582,7 +675,15 @@ async fn run(args: Args) -> Result<()> {
         .clone()
         .unwrap_or_else(|| format!("{scheme}://{local}"));
     let user_data = user_data(&args, &data_dir).await?;
-    let vnfm = assemble(&args, store.clone(), &data_dir, &api_root, user_data)?;
+    let scripts = args.scripts.drivers(&data_dir).await?;
+    let vnfm = assemble(
+        &args,
+        store.clone(),
+        &data_dir,
+        &api_root,
+        user_data,
+        scripts,
+    )?;
     vnfm.start().await?;
     let metrics = Metrics::new(Some(store));
     let watcher = metrics.watch_operations(vnfm.lcm());

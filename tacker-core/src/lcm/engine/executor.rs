@@ -734,6 +734,8 @@ impl OpExecutor {
             flavour,
             vim: vim.as_ref(),
             grant: job.op.value.grant.as_ref(),
+            grant_request: job.op.value.grant_request.as_ref(),
+            hook_data: job.op.value.hook_data.as_ref(),
             package: job.package.files.as_ref(),
             cancel: &job.cancel,
         };
@@ -946,7 +948,9 @@ impl OpExecutor {
     async fn completed_instance(&self, job: &Job, vnfd: &Vnfd) -> Result<Completion> {
         let before = &job.instance.value.instance;
         if let OpRequest::ModifyInfo(r) = &job.request {
-            let (instance, changes) = ops::modified(self, &job.tenant, before, r).await?;
+            let (mut instance, changes) = ops::modified(self, &job.tenant, before, r).await?;
+            apply_hook_outcomes(&mut instance, &job.op.value.steps);
+            record_configuration(&mut instance, &job.op.value, r);
             return Ok(Completion {
                 instance,
                 changed_info: Some(changes),
@@ -966,15 +970,7 @@ impl OpExecutor {
         let new_vnfd = self.target_vnfd(job).await?;
         let (mut instance, pkg_change) =
             self.apply(before, &job.request, vnfd, new_vnfd.as_deref(), &outcome);
-        for step in &job.op.value.steps {
-            if step.name.ends_with("_end")
-                && let Ok(mgmt) = serde_json::from_value::<MgmtOutcome>(step.output.clone())
-            {
-                for (key, value) in mgmt.metadata {
-                    instance.metadata.insert(key, value);
-                }
-            }
-        }
+        apply_hook_outcomes(&mut instance, &job.op.value.steps);
         // The VIMs hooks produced or tore down, in the order the hooks ran.
         for step in &job.op.value.steps {
             if (step.name.ends_with("_start") || step.name.ends_with("_end"))
@@ -1249,4 +1245,70 @@ impl Step {
             Self::Work => "work".to_owned(),
         }
     }
+}
+
+/// What the operation's hooks reported, in the order they ran: `metadata` of the `*_end`
+/// hooks, and `vnfConfigurableProperties` and `extensions` of every hook.
+fn apply_hook_outcomes(instance: &mut VnfInstance, steps: &[OpStep]) {
+    for step in steps {
+        let start = step.name.ends_with("_start");
+        if !(start || step.name.ends_with("_end")) {
+            continue;
+        }
+        let Ok(mgmt) = serde_json::from_value::<MgmtOutcome>(step.output.clone()) else {
+            continue;
+        };
+        if !start {
+            for (key, value) in mgmt.metadata {
+                instance.metadata.insert(key, value);
+            }
+        }
+        crate::mgmt::merge_entries(
+            &mut instance.vnf_configurable_properties,
+            &mgmt.vnf_configurable_properties,
+        );
+        crate::mgmt::merge_entries(&mut instance.extensions, &mgmt.extensions);
+    }
+}
+
+/// Records in the instance's `metadata` ([`crate::mgmt::CONFIGURATION_STATE`]) how a change of
+/// `vnfConfigurableProperties` reached the VNF: which `modify_information_*` hooks ran
+/// and when the last of them finished, or that none is bound and the change is only
+/// recorded.
+fn record_configuration(
+    instance: &mut VnfInstance,
+    record: &OpOccRecord,
+    request: &crate::model::VnfInfoModificationRequest,
+) {
+    let Some(changed) = request
+        .vnf_configurable_properties
+        .as_ref()
+        .filter(|p| !p.is_empty())
+    else {
+        return;
+    };
+    let hooks: Vec<&OpStep> = record
+        .steps
+        .iter()
+        .filter(|s| s.name.starts_with("modify_information_") && !s.output.is_null())
+        .collect();
+    let properties: Vec<&String> = changed.keys().collect();
+    let state = match hooks.last() {
+        Some(last) => serde_json::json!({
+            "applied": true,
+            "appliedAt": last.finished_at,
+            "hooks": hooks.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            "vnfLcmOpOccId": record.op.id,
+            "properties": properties,
+        }),
+        None => serde_json::json!({
+            "applied": false,
+            "reason": "the VNFD binds no modify_information hook: the properties are recorded, not sent to the VNF",
+            "vnfLcmOpOccId": record.op.id,
+            "properties": properties,
+        }),
+    };
+    instance
+        .metadata
+        .insert(crate::mgmt::CONFIGURATION_STATE.to_owned(), state);
 }

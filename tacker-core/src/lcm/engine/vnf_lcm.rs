@@ -404,6 +404,7 @@ impl VnfLcm {
             grant: None,
             grant_request: None,
             instance_before: Some(instance.value.instance.clone()),
+            hook_data: None,
         };
         // The request was validated against this version of the instance: it is
         // accepted only if no other operation changed the instance since (one that
@@ -615,7 +616,14 @@ impl VnfLcm {
     pub async fn retry(&self, tenant: &TenantId, op_id: &str) -> Result<VnfLcmOpOcc> {
         self.change_op(tenant, op_id, |record| {
             Engine::event(record, OpEvent::Retry)?;
-            record.op.error = None;
+            if let Some(data) = record
+                .op
+                .error
+                .take()
+                .and_then(|e| e.user_script_err_handling_data)
+            {
+                record.hook_data = Some(data);
+            }
             record.op.is_cancel_pending = false;
             Ok(())
         })

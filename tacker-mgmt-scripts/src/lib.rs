@@ -1,0 +1,55 @@
+//! MgmtDrivers that run a VNF package's own LCM scripts, confined by the sandbox of
+//! `tacker-sandbox` (bubblewrap: a read-only copy of the package, a private `/tmp`, no
+//! network unless the operator allows it, time and memory limits, nothing of the VNFM's
+//! data, keys or configuration).
+//!
+//! - [`PythonScriptMgmtDriver`]: the Python scripts Tacker v2 packages bind to their
+//!   `Vnflcm` hooks, run with Tacker's protocol so that such packages work unchanged.
+//!
+//! Both are selected like every MgmtDriver: by the artifact name (or file name) the
+//! VNFD binds the hook to, which the operator gives the driver.
+
+mod python;
+
+pub use python::{PythonScriptMgmtDriver, ScriptNetwork};
+
+use tacker_core::package::PackageFiles;
+use tacker_core::{Error, Result};
+use tacker_sandbox::{SandboxError, Scratch};
+
+/// The folder of the scratch that holds the package copy (`/job/csar` inside).
+const CSAR: &str = "csar";
+
+/// Copies every file of `package` to `csar/` in `scratch`, streamed file by file.
+async fn copy_package(package: &dyn PackageFiles, scratch: &Scratch) -> Result<()> {
+    for path in package.paths() {
+        let stream = package.stream(&path).await?;
+        scratch
+            .write_stream(&format!("{CSAR}/{path}"), stream)
+            .await
+            .map_err(|e| Error::Internal(format!("copying {path} for the script: {e}")))?;
+    }
+    Ok(())
+}
+
+/// The end of `text`: at most `n` characters.
+fn last_chars(text: &str, n: usize) -> &str {
+    let count = text.chars().count();
+    if count <= n {
+        return text;
+    }
+    let skip = text
+        .char_indices()
+        .nth(count - n)
+        .map(|(i, _)| i)
+        .unwrap_or_default();
+    &text[skip..]
+}
+
+/// Whether a sandbox error may pass on a later attempt (a slow host).
+fn retryable(error: &SandboxError) -> bool {
+    matches!(
+        error,
+        SandboxError::TimedOut { .. } | SandboxError::Io { .. }
+    )
+}
