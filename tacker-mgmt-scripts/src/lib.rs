@@ -5,12 +5,16 @@
 //!
 //! - [`PythonScriptMgmtDriver`]: the Python scripts Tacker v2 packages bind to their
 //!   `Vnflcm` hooks, run with Tacker's protocol so that such packages work unchanged.
+//! - [`AnsibleMgmtDriver`]: Ansible playbooks of the package, run against the
+//!   instance's VNFCs.
 //!
 //! Both are selected like every MgmtDriver: by the artifact name (or file name) the
 //! VNFD binds the hook to, which the operator gives the driver.
 
+mod ansible;
 mod python;
 
+pub use ansible::{ANSIBLE_PARAM, AnsibleMgmtDriver, AnsibleSettings};
 pub use python::{PythonScriptMgmtDriver, ScriptNetwork};
 
 use tacker_core::package::PackageFiles;

@@ -6,26 +6,21 @@
 //!
 //! Skipped without bubblewrap (or the samples), except under `CI=true`.
 
-use std::io::Write;
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use tacker_core::lcm::{LcmConfig, VnfLcm};
+use serde_json::json;
 use tacker_core::model::{
-    CreateVnfPkgInfoRequest, CreateVnfRequest, InstantiateVnfRequest, KeyValuePairs,
-    LcmOperationStateType as State, ScaleType, ScaleVnfRequest, TerminateVnfRequest,
-    TerminationType, VnfInfoModificationRequest, VnfLcmOpOcc,
+    KeyValuePairs, LcmOperationStateType as State, ScaleType, ScaleVnfRequest,
+    VnfInfoModificationRequest,
 };
-use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver};
-use tacker_core::store::{MemoryStore, OpOccRecord, StoreExt};
-use tacker_core::vim::VimRegistration;
-use tacker_core::{Result, TenantId, Vnfm};
+use tacker_core::sim::SimInfraDriver;
 use tacker_mgmt_scripts::PythonScriptMgmtDriver;
-use tacker_sandbox::{Sandbox, SandboxConfig};
 
-const WAIT: Duration = Duration::from_secs(60);
+use support::{Env, instantiate, package_zip, sample_package, sandbox, terminate};
 
 /// Our own script in Tacker's protocol.
 const CONFIG_SCRIPT: &str = r#"import os
@@ -79,226 +74,31 @@ sys.stdout.buffer.write(pickle.dumps(out))
 
 /// The sample VNF, its hooks bound to `config-script` (`Scripts/config.py`).
 fn config_package() -> Vec<u8> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/packages/sample-vnf");
-    let df = std::fs::read_to_string(root.join("Definitions/sample_vnf_df_simple.yaml"))
-        .expect("the sample's flavour");
-    let hooks = [
-        "instantiate_start",
-        "instantiate_end",
-        "terminate_start",
-        "terminate_end",
-        "scale_start",
-        "scale_end",
-        "modify_information_start",
-        "modify_information_end",
-    ]
-    .iter()
-    .map(|h| format!("          {h}:\n            implementation: config-script\n"))
-    .collect::<String>();
-    let bound = df.replacen(
-        "        flavour_description: One database, one to three web servers\n",
-        &format!(
-            "        flavour_description: One database, one to three web servers\n      interfaces:\n        Vnflcm:\n{hooks}      artifacts:\n        config-script:\n          type: tosca.artifacts.Implementation.Python\n          file: ../Scripts/config.py\n"
-        ),
-        1,
-    );
-    assert_ne!(
-        bound, df,
-        "the flavour's VNF node is where the test expects it"
-    );
-    package_zip(
-        &root,
+    sample_package(
         &[
-            ("Definitions/sample_vnf_df_simple.yaml", bound.as_bytes()),
-            ("Scripts/config.py", CONFIG_SCRIPT.as_bytes()),
+            "instantiate_start",
+            "instantiate_end",
+            "terminate_start",
+            "terminate_end",
+            "scale_start",
+            "scale_end",
+            "modify_information_start",
+            "modify_information_end",
         ],
+        "config-script",
+        "tosca.artifacts.Implementation.Python",
+        &[("Scripts/config.py", CONFIG_SCRIPT)],
     )
-}
-
-/// A zip of the package folder `root` with `replaced` files, its manifest (if it has
-/// one) rewritten with every file's digest.
-fn package_zip(root: &Path, replaced: &[(&str, &[u8])]) -> Vec<u8> {
-    use sha2::Digest;
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).expect("package folder") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let name = path
-                    .strip_prefix(root)
-                    .expect("inside")
-                    .to_string_lossy()
-                    .into_owned();
-                files.push((name, std::fs::read(&path).expect("file")));
-            }
-        }
-    }
-    for (name, bytes) in replaced {
-        files.retain(|(n, _)| n != name);
-        files.push(((*name).to_owned(), bytes.to_vec()));
-    }
-    if let Some(manifest) = files
-        .iter()
-        .position(|(n, _)| n.ends_with(".mf") && !n.contains('/'))
-    {
-        let metadata = String::from_utf8_lossy(&files[manifest].1)
-            .split("\n\n")
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let mut text = format!("{metadata}\n");
-        for (name, bytes) in &files {
-            if name.ends_with(".mf") && !name.contains('/') || name.starts_with("TOSCA-Metadata/") {
-                continue;
-            }
-            let digest: String = sha2::Sha256::digest(bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            text.push_str(&format!(
-                "\nSource: {name}\nAlgorithm: SHA-256\nHash: {digest}\n"
-            ));
-        }
-        files[manifest].1 = text.into_bytes();
-    }
-    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, bytes) in &files {
-        zip.start_file(name.as_str(), zip::write::SimpleFileOptions::default())
-            .expect("zip entry");
-        zip.write_all(bytes).expect("zip write");
-    }
-    zip.finish().expect("zip").into_inner()
-}
-
-/// The sandbox, or `None` (the test skips) where bubblewrap cannot run.
-async fn sandbox(time_limit: Duration) -> Option<Arc<Sandbox>> {
-    let config = SandboxConfig {
-        time_limit,
-        memory_limit: 512 << 20,
-        ..SandboxConfig::default()
-    };
-    match Sandbox::new(config).await {
-        Ok(sandbox) => Some(Arc::new(sandbox)),
-        Err(error) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but the sandbox cannot run: {error}"
-            );
-            eprintln!("skipped: {error}");
-            None
-        }
-    }
-}
-
-struct Env {
-    vnfm: Vnfm,
-    store: Arc<MemoryStore>,
-    tenant: TenantId,
-}
-
-impl Env {
-    async fn new(driver: PythonScriptMgmtDriver, package: Vec<u8>) -> (Self, String) {
-        let store = Arc::new(MemoryStore::new());
-        let vnfm = Vnfm::builder()
-            .store(store.clone())
-            .vim_type(SimInfraDriver::builder().build().as_vim_type())
-            .register_default_vim(VimRegistration::new("sim", SIM_VIM_TYPE).as_default())
-            .mgmt_driver(Arc::new(driver))
-            .lcm_config(LcmConfig {
-                poll_interval: Duration::from_millis(20),
-                ..LcmConfig::default()
-            })
-            .build()
-            .expect("vnfm");
-        vnfm.start().await.expect("start");
-        let tenant = TenantId::default();
-        let created = vnfm
-            .packages()
-            .create(&tenant, CreateVnfPkgInfoRequest::default())
-            .await
-            .expect("package");
-        let onboarded = vnfm
-            .packages()
-            .upload_content(&tenant, &created.id, package.into())
-            .await
-            .expect("onboarding");
-        let vnfd_id = onboarded.vnfd_id.expect("vnfdId");
-        (
-            Self {
-                vnfm,
-                store,
-                tenant,
-            },
-            vnfd_id,
-        )
-    }
-
-    fn lcm(&self) -> &VnfLcm {
-        self.vnfm.lcm()
-    }
-
-    async fn create(&self, vnfd_id: &str) -> String {
-        self.lcm()
-            .create_vnf(
-                &self.tenant,
-                CreateVnfRequest {
-                    vnfd_id: vnfd_id.to_owned(),
-                    ..CreateVnfRequest::default()
-                },
-            )
-            .await
-            .expect("create")
-            .id
-    }
-
-    async fn finish(&self, op: Result<VnfLcmOpOcc>) -> VnfLcmOpOcc {
-        let op = op.expect("accepted");
-        self.lcm()
-            .wait_for(&self.tenant, &op.id, &[], WAIT)
-            .await
-            .expect("the operation ends")
-    }
-
-    async fn steps(&self, op_id: &str) -> Vec<(String, Value)> {
-        self.store
-            .get_typed::<OpOccRecord>(&self.tenant, op_id)
-            .await
-            .expect("record")
-            .value
-            .steps
-            .into_iter()
-            .map(|s| (s.name, s.output))
-            .collect()
-    }
-}
-
-fn instantiate(params: Value) -> InstantiateVnfRequest {
-    let additional: KeyValuePairs = serde_json::from_value(params).expect("params");
-    InstantiateVnfRequest {
-        flavour_id: "simple".into(),
-        additional_params: additional,
-        ..InstantiateVnfRequest::default()
-    }
-}
-
-fn terminate() -> TerminateVnfRequest {
-    TerminateVnfRequest {
-        termination_type: TerminationType::Forceful,
-        graceful_termination_timeout: None,
-        additional_params: KeyValuePairs::new(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_script_in_tackers_protocol_configures_the_vnf() {
-    let Some(sandbox) = sandbox(Duration::from_secs(30)).await else {
+    let Some(sandbox) = sandbox(None, Duration::from_secs(30)).await else {
         return;
     };
     let (env, vnfd_id) = Env::new(
-        PythonScriptMgmtDriver::new("config-script", sandbox),
+        Arc::new(PythonScriptMgmtDriver::new("config-script", sandbox)),
+        SimInfraDriver::builder().build(),
         config_package(),
     )
     .await;
@@ -409,11 +209,12 @@ async fn a_script_in_tackers_protocol_configures_the_vnf() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_scripts_are_stopped_and_reported() {
-    let Some(sandbox) = sandbox(Duration::from_secs(4)).await else {
+    let Some(sandbox) = sandbox(None, Duration::from_secs(4)).await else {
         return;
     };
     let (env, vnfd_id) = Env::new(
-        PythonScriptMgmtDriver::new("config-script", sandbox),
+        Arc::new(PythonScriptMgmtDriver::new("config-script", sandbox)),
+        SimInfraDriver::builder().build(),
         config_package(),
     )
     .await;
@@ -479,7 +280,7 @@ async fn tackers_own_sample_script_runs_in_its_hooks() {
         );
         return;
     };
-    let Some(sandbox) = sandbox(Duration::from_secs(30)).await else {
+    let Some(sandbox) = sandbox(None, Duration::from_secs(30)).await else {
         return;
     };
     let root = Path::new(&samples).join("basic_lcms_min_individual_vnfc");
@@ -490,7 +291,8 @@ async fn tackers_own_sample_script_runs_in_its_hooks() {
         "the real script"
     );
     let (env, vnfd_id) = Env::new(
-        PythonScriptMgmtDriver::new("sample-script", sandbox),
+        Arc::new(PythonScriptMgmtDriver::new("sample-script", sandbox)),
+        SimInfraDriver::builder().build(),
         package_zip(&root, &[]),
     )
     .await;

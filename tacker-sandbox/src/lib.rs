@@ -253,6 +253,7 @@ pub struct Job<'a> {
     stdin: Vec<u8>,
     env: Vec<(String, String)>,
     network: Network,
+    files: Vec<(String, String)>,
 }
 
 impl<'a> Job<'a> {
@@ -265,7 +266,16 @@ impl<'a> Job<'a> {
             stdin: Vec::new(),
             env: Vec::new(),
             network: Network::None,
+            files: Vec::new(),
         }
+    }
+
+    /// Shows the scratch file `relative` (read-only) at the absolute path `target`
+    /// inside the sandbox, e.g. a one-line `/etc/passwd` for tools that look the user
+    /// up (OpenSSH's client does).
+    pub fn file_at(mut self, relative: impl Into<String>, target: impl Into<String>) -> Self {
+        self.files.push((relative.into(), target.into()));
+        self
     }
 
     /// Arguments after the script.
@@ -493,6 +503,18 @@ impl Sandbox {
             job.scratch.path().into(),
             JOB_DIR.into(),
         ]);
+        for (relative, target) in &job.files {
+            if !target.starts_with('/') || target.contains("..") {
+                return Err(SandboxError::Invalid(format!(
+                    "{target:?} is not an absolute path to show {relative} at"
+                )));
+            }
+            args.extend([
+                "--ro-bind".into(),
+                job.scratch.resolve(relative)?.into(),
+                target.into(),
+            ]);
+        }
         for (name, value) in &job.env {
             args.extend(["--setenv".into(), name.into(), value.into()]);
         }

@@ -34,7 +34,7 @@ use tacker_drivers_k8s::HelmConfig;
 use tacker_drivers_openstack::OpenStackOptions;
 use tacker_drivers_openstack::userdata::UserDataRunner;
 use tacker_mgmt_k8s_cluster::{KubernetesClusterMgmtDriver, SshSettings};
-use tacker_mgmt_scripts::{PythonScriptMgmtDriver, ScriptNetwork};
+use tacker_mgmt_scripts::{AnsibleMgmtDriver, PythonScriptMgmtDriver, ScriptNetwork};
 use tacker_sandbox::{Sandbox, SandboxConfig};
 use tacker_store::{SqlStore, SqlStoreOptions};
 
@@ -210,6 +210,49 @@ struct ScriptArgs {
         default_value = "none"
     )]
     network: ScriptNetworkArg,
+    /// Run the LCM hooks bound to this artifact name or file name as an Ansible
+    /// playbook against the instance's VNFCs (repeatable).
+    #[arg(
+        long = "ansible-mgmt-driver",
+        env = "TACKER_ANSIBLE_MGMT_DRIVER",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    ansible_names: Vec<String>,
+    /// The Python interpreter with ansible-core (`scripts/ansible.sh` makes one).
+    #[arg(long = "ansible-python", env = "TACKER_ANSIBLE_PYTHON")]
+    ansible_python: Option<PathBuf>,
+    /// The SSH private key playbooks log in to the VNFCs with.
+    #[arg(
+        long = "ansible-ssh-key",
+        env = "TACKER_ANSIBLE_SSH_KEY",
+        value_name = "FILE"
+    )]
+    ansible_ssh_key: Option<PathBuf>,
+    /// The VNFCs' host keys (OpenSSH's known_hosts format): a host it does not vouch
+    /// for is never configured.
+    #[arg(
+        long = "ansible-known-hosts",
+        env = "TACKER_ANSIBLE_KNOWN_HOSTS",
+        value_name = "FILE"
+    )]
+    ansible_known_hosts: Option<PathBuf>,
+    /// The user playbooks log in as when a request names none.
+    #[arg(long = "ansible-user", env = "TACKER_ANSIBLE_USER")]
+    ansible_user: Option<String>,
+    /// Let requests add host keys (`additionalParams.ansible.known_hosts`).
+    #[arg(
+        long = "ansible-request-host-keys",
+        env = "TACKER_ANSIBLE_REQUEST_HOST_KEYS"
+    )]
+    ansible_request_host_keys: bool,
+    /// Seconds one playbook may run before it is stopped.
+    #[arg(
+        long = "ansible-timeout",
+        env = "TACKER_ANSIBLE_TIMEOUT",
+        default_value_t = 1800
+    )]
+    ansible_timeout: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -221,6 +264,57 @@ enum ScriptNetworkArg {
 }
 
 impl ScriptArgs {
+    /// One Ansible driver per name, sharing one sandbox.
+    async fn ansible_drivers(&self, data_dir: &Path) -> Result<Vec<AnsibleMgmtDriver>> {
+        if self.ansible_names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let needed =
+            |flag: &str| Error::InvalidRequest(format!("--ansible-mgmt-driver needs {flag}"));
+        let python = self
+            .ansible_python
+            .clone()
+            .ok_or_else(|| needed("--ansible-python (scripts/ansible.sh makes one)"))?;
+        let key_file = self
+            .ansible_ssh_key
+            .as_ref()
+            .ok_or_else(|| needed("--ansible-ssh-key"))?;
+        let hosts_file = self
+            .ansible_known_hosts
+            .as_ref()
+            .ok_or_else(|| needed("--ansible-known-hosts"))?;
+        let key = std::fs::read_to_string(key_file)
+            .map_err(|e| io_error("reading --ansible-ssh-key", key_file, e))?;
+        let known_hosts = std::fs::read_to_string(hosts_file)
+            .map_err(|e| io_error("reading --ansible-known-hosts", hosts_file, e))?;
+        let config = SandboxConfig {
+            python,
+            time_limit: Duration::from_secs(self.ansible_timeout.max(1)),
+            memory_limit: self.memory_mib.max(256) << 20,
+            scratch_root: Some(data_dir.join("sandbox")),
+            ..SandboxConfig::default()
+        };
+        let sandbox = Arc::new(Sandbox::new(config).await.map_err(|e| {
+            Error::InvalidRequest(format!("--ansible-mgmt-driver needs the sandbox: {e}"))
+        })?);
+        self.ansible_names
+            .iter()
+            .map(|name| {
+                let mut driver = AnsibleMgmtDriver::new(
+                    name,
+                    sandbox.clone(),
+                    key.clone(),
+                    known_hosts.clone(),
+                )?
+                .host_keys_from_request(self.ansible_request_host_keys);
+                if let Some(user) = &self.ansible_user {
+                    driver = driver.default_user(user);
+                }
+                Ok(driver)
+            })
+            .collect()
+    }
+
     /// One driver per name, sharing one sandbox.
     async fn drivers(&self, data_dir: &Path) -> Result<Vec<PythonScriptMgmtDriver>> {
         if self.python_names.is_empty() {
@@ -583,7 +677,7 @@ fn assemble(
     data_dir: &Path,
     api_root: &str,
     user_data: Option<UserDataRunner>,
-    scripts: Vec<PythonScriptMgmtDriver>,
+    scripts: Vec<Arc<dyn MgmtDriver>>,
 ) -> Result<Vnfm> {
     let outbound = args.outbound.policy();
     tracing::info!(policy = ?outbound, "outbound policy");
@@ -632,7 +726,7 @@ fn assemble(
     vnfm = vnfm.sealing_key(key);
     for driver in scripts {
         tracing::info!(name = driver.name(), "package scripts run in the sandbox");
-        vnfm = vnfm.mgmt_driver(Arc::new(driver));
+        vnfm = vnfm.mgmt_driver(driver);
     }
     if let Some(spool_dir) = &args.spool_dir {
         vnfm = vnfm.spool_dir(spool_dir);
@@ -675,7 +769,13 @@ async fn run(args: Args) -> Result<()> {
         .clone()
         .unwrap_or_else(|| format!("{scheme}://{local}"));
     let user_data = user_data(&args, &data_dir).await?;
-    let scripts = args.scripts.drivers(&data_dir).await?;
+    let mut scripts: Vec<Arc<dyn MgmtDriver>> = Vec::new();
+    for driver in args.scripts.drivers(&data_dir).await? {
+        scripts.push(Arc::new(driver));
+    }
+    for driver in args.scripts.ansible_drivers(&data_dir).await? {
+        scripts.push(Arc::new(driver));
+    }
     let vnfm = assemble(
         &args,
         store.clone(),

@@ -1247,21 +1247,18 @@ impl Step {
     }
 }
 
-/// What the operation's hooks reported, in the order they ran: `metadata` of the `*_end`
-/// hooks, and `vnfConfigurableProperties` and `extensions` of every hook.
+/// What the operation's hooks reported (`metadata`, `vnfConfigurableProperties`,
+/// `extensions`), in the order they ran.
 fn apply_hook_outcomes(instance: &mut VnfInstance, steps: &[OpStep]) {
     for step in steps {
-        let start = step.name.ends_with("_start");
-        if !(start || step.name.ends_with("_end")) {
+        if !(step.name.ends_with("_start") || step.name.ends_with("_end")) {
             continue;
         }
         let Ok(mgmt) = serde_json::from_value::<MgmtOutcome>(step.output.clone()) else {
             continue;
         };
-        if !start {
-            for (key, value) in mgmt.metadata {
-                instance.metadata.insert(key, value);
-            }
+        for (key, value) in mgmt.metadata {
+            instance.metadata.insert(key, value);
         }
         crate::mgmt::merge_entries(
             &mut instance.vnf_configurable_properties,
