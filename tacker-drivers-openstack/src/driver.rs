@@ -15,8 +15,8 @@ use tacker_core::lcm::OpRequest;
 use tacker_core::model::{
     ChangeCurrentVnfPkgRequest, ChangeExtVnfConnectivityRequest, ChangeVnfFlavourRequest,
     ExtManagedVirtualLinkData, ExtVirtualLinkData, HealVnfRequest, InstantiateVnfRequest,
-    KeyValuePairs, OperateVnfRequest, TerminateVnfRequest, TerminationType, VimConnectionInfo,
-    VnfOperationalStateType,
+    KeyValuePairs, OperateVnfRequest, ResourceType, TerminateVnfRequest, TerminationType,
+    VimConnectionInfo, VnfOperationalStateType,
 };
 use tacker_core::outbound::OutboundPolicy;
 use tacker_core::package::PackageFiles;
@@ -813,7 +813,9 @@ impl OpenStackInfraDriver {
     }
 
     /// Brings the scale levels of `target` about: scale-in first marks the VNFCs to
-    /// remove (those not recorded, then the newest) so that Heat removes them.
+    /// remove so that Heat removes them: those the grant request removes (the VNFCs the
+    /// NFVO approved and the management hooks prepared for), then those not recorded,
+    /// then the newest.
     async fn scale_to(
         &self,
         ctx: &InfraContext<'_>,
@@ -829,6 +831,20 @@ impl OpenStackInfraDriver {
         let power = recorded_power_states(ctx);
         let before = self.layout(&heat, ctx, &stack, &deploy, &power).await?;
         let recorded: Vec<&str> = recorded_vnfcs(ctx).iter().map(|v| v.id.as_str()).collect();
+        let granted: Vec<&str> = if use_grant {
+            ctx.grant_request
+                .map(|g| {
+                    g.remove_resources
+                        .iter()
+                        .filter(|r| r.resource_type == ResourceType::Compute)
+                        .filter_map(|r| r.resource.as_ref())
+                        .map(|h| h.resource_id.as_str())
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         for (vdu, wanted) in &deploy.counts {
             let mut of_vdu: Vec<_> = before
                 .vnfcs
@@ -839,20 +855,17 @@ impl OpenStackInfraDriver {
             if excess == 0 {
                 continue;
             }
-            // Unrecorded first, then the newest.
+            // Granted first, then unrecorded, then the newest.
             of_vdu.sort_by(|a, b| {
-                let a_key = (
-                    recorded.contains(&a.info.id.as_str()),
-                    creation(&a.info.metadata),
-                );
-                let b_key = (
-                    recorded.contains(&b.info.id.as_str()),
-                    creation(&b.info.metadata),
-                );
-                a_key
-                    .0
-                    .cmp(&b_key.0)
-                    .then(b_key.1.cmp(&a_key.1))
+                let key = |v: &&crate::layout::FoundVnfc| {
+                    (
+                        !granted.contains(&v.info.compute_resource.resource_id.as_str()),
+                        recorded.contains(&v.info.id.as_str()),
+                    )
+                };
+                key(a)
+                    .cmp(&key(b))
+                    .then(creation(&b.info.metadata).cmp(&creation(&a.info.metadata)))
                     .then(b.info.id.cmp(&a.info.id))
             });
             for victim in of_vdu.into_iter().take(excess) {

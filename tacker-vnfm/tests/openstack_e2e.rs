@@ -20,62 +20,7 @@ use serde_json::{Value, json};
 use tacker_core::model::VimConnectionInfo;
 use tacker_drivers_openstack::{OpenStackInfraDriver, OpenStackOptions};
 
-use common::{Client, Server, corpus_package, temp_dir};
-
-fn standin(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tacker-drivers-openstack/tests/fixtures")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// The VIM registration body for the cloud of the `OS_*` variables, or `None`.
-fn registration() -> Option<Value> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let Some(auth_url) = var("OS_AUTH_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but OS_AUTH_URL is unset: .ci/run must start Keystone and Heat"
-        );
-        eprintln!("skipped: OS_AUTH_URL is unset (see ../shared/tools/openstack)");
-        return None;
-    };
-    // With the full set (`TACKER_TEST_OS_FULL=1`) the servers, ports and networks are
-    // real; else Nova's and Neutron's types map to stand-ins.
-    let extra = if var("TACKER_TEST_OS_FULL").as_deref() == Some("1") {
-        json!({"heatEnvironment": {"resource_registry": {
-            "OS::Cinder::Volume": "OS::Heat::None",
-        }}})
-    } else {
-        json!({
-            "heatEnvironment": {"resource_registry": {
-                "OS::Nova::Server": "server-standin.yaml",
-                "OS::Neutron::Port": "port-standin.yaml",
-                "OS::Neutron::Net": "OS::Heat::None",
-                "OS::Neutron::Subnet": "OS::Heat::None",
-                "OS::Nova::ServerGroup": "OS::Heat::None",
-            }},
-            "heatFiles": {
-                "server-standin.yaml": standin("server-standin.yaml"),
-                "port-standin.yaml": standin("port-standin.yaml"),
-            },
-        })
-    };
-    Some(json!({
-        "name": "openstack-e2e",
-        "vimType": "ETSINFV.OPENSTACK_KEYSTONE.V_3",
-        "interfaceInfo": {"endpoint": auth_url},
-        "accessInfo": {
-            "username": var("OS_USERNAME").unwrap_or_else(|| "demo".into()),
-            "password": var("OS_PASSWORD").unwrap_or_default(),
-            "project": var("OS_PROJECT_NAME").unwrap_or_else(|| "demo".into()),
-            "userDomainId": var("OS_USER_DOMAIN_ID").unwrap_or_else(|| "default".into()),
-            "projectDomainId": var("OS_PROJECT_DOMAIN_ID").unwrap_or_else(|| "default".into()),
-            "region": var("OS_REGION_NAME").unwrap_or_else(|| "RegionOne".into()),
-        },
-        "extra": extra,
-    }))
-}
+use common::{Client, Server, corpus_package, registration, temp_dir};
 
 /// Asserts that `answer` is a 400 ProblemDetails whose detail names `what`.
 fn refused_naming(answer: &common::Answer, what: &str) {
@@ -142,9 +87,9 @@ async fn a_vnf_lives_on_openstack_through_the_rest_api() {
         admin.ensure_image("cirros-0.5.2-x86_64-disk").await;
     }
     let data = temp_dir("openstack-e2e");
-    // The corpus package binds its LCM hooks to Tacker's Python `sample-script`,
-    // which this VNFM does not run: the operator declares it a no-op.
-    let server = Server::start(&data, &["--noop-mgmt-driver", "sample-script"]);
+    // The corpus package binds its LCM hooks to Tacker's Python `sample-script`, which
+    // runs in the sandbox.
+    let server = Server::start(&data, &["--script-mgmt-driver", "sample-script"]);
     let api = Client::new(&server.url);
 
     // Registration checks the credentials against Keystone.
@@ -293,7 +238,7 @@ async fn a_tacker_user_data_package_lives_through_the_rest_api() {
     let server = Server::start(
         &data,
         &[
-            "--noop-mgmt-driver",
+            "--script-mgmt-driver",
             "sample-script",
             "--user-data-python",
             &python,

@@ -298,3 +298,58 @@ impl Admin {
             .collect()
     }
 }
+
+impl Admin {
+    /// A network with a subnet inside 127.0.0.0/8 whose allocation pools are exactly
+    /// `pools` (first and last address of each): the ports Neutron makes on it get the
+    /// loopback addresses test servers listen on. Neutron refuses DHCP on a loopback
+    /// subnet, and there is no gateway. Returns the network's and the subnet's ids.
+    pub async fn loopback_network(
+        &self,
+        name: &str,
+        cidr: &str,
+        pools: &[(String, String)],
+    ) -> (String, String) {
+        let (status, network) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("{}/v2.0/networks", self.network),
+                Some(json!({"network": {"name": name}})),
+            )
+            .await;
+        assert_eq!(status, 201, "network {name}: {network}");
+        let network_id = network["network"]["id"].as_str().expect("id").to_owned();
+        let pools: Vec<Value> = pools
+            .iter()
+            .map(|(start, end)| json!({"start": start, "end": end}))
+            .collect();
+        let (status, subnet) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("{}/v2.0/subnets", self.network),
+                Some(json!({"subnet": {
+                    "name": name, "network_id": network_id, "ip_version": 4, "cidr": cidr,
+                    "gateway_ip": null, "enable_dhcp": false, "allocation_pools": pools,
+                }})),
+            )
+            .await;
+        assert_eq!(status, 201, "subnet {cidr}: {subnet}");
+        let subnet_id = subnet["subnet"]["id"].as_str().expect("id").to_owned();
+        (network_id, subnet_id)
+    }
+
+    /// Deletes a network (and its subnets); a network already gone is not an error.
+    pub async fn delete_network(&self, id: &str) {
+        let (status, body) = self
+            .call(
+                reqwest::Method::DELETE,
+                &format!("{}/v2.0/networks/{id}", self.network),
+                None,
+            )
+            .await;
+        assert!(
+            matches!(status, 204 | 404),
+            "DELETE network {id}: {status} {body}"
+        );
+    }
+}

@@ -410,3 +410,58 @@ pub fn temp_dir(label: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
+
+pub fn standin(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tacker-drivers-openstack/tests/fixtures")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The VIM registration body for the cloud of the `OS_*` variables, or `None`.
+pub fn registration() -> Option<Value> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let Some(auth_url) = var("OS_AUTH_URL") else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but OS_AUTH_URL is unset: .ci/run must start Keystone and Heat"
+        );
+        eprintln!("skipped: OS_AUTH_URL is unset (see ../shared/tools/openstack)");
+        return None;
+    };
+    // With the full set (`TACKER_TEST_OS_FULL=1`) the servers, ports and networks are
+    // real; else Nova's and Neutron's types map to stand-ins.
+    let extra = if var("TACKER_TEST_OS_FULL").as_deref() == Some("1") {
+        serde_json::json!({"heatEnvironment": {"resource_registry": {
+            "OS::Cinder::Volume": "OS::Heat::None",
+        }}})
+    } else {
+        serde_json::json!({
+            "heatEnvironment": {"resource_registry": {
+                "OS::Nova::Server": "server-standin.yaml",
+                "OS::Neutron::Port": "port-standin.yaml",
+                "OS::Neutron::Net": "OS::Heat::None",
+                "OS::Neutron::Subnet": "OS::Heat::None",
+                "OS::Nova::ServerGroup": "OS::Heat::None",
+            }},
+            "heatFiles": {
+                "server-standin.yaml": standin("server-standin.yaml"),
+                "port-standin.yaml": standin("port-standin.yaml"),
+            },
+        })
+    };
+    Some(serde_json::json!({
+        "name": "openstack-e2e",
+        "vimType": "ETSINFV.OPENSTACK_KEYSTONE.V_3",
+        "interfaceInfo": {"endpoint": auth_url},
+        "accessInfo": {
+            "username": var("OS_USERNAME").unwrap_or_else(|| "demo".into()),
+            "password": var("OS_PASSWORD").unwrap_or_default(),
+            "project": var("OS_PROJECT_NAME").unwrap_or_else(|| "demo".into()),
+            "userDomainId": var("OS_USER_DOMAIN_ID").unwrap_or_else(|| "default".into()),
+            "projectDomainId": var("OS_PROJECT_DOMAIN_ID").unwrap_or_else(|| "default".into()),
+            "region": var("OS_REGION_NAME").unwrap_or_else(|| "RegionOne".into()),
+        },
+        "extra": extra,
+    }))
+}
