@@ -20,7 +20,7 @@ use tacker_core::infra::InfraContext;
 use tacker_core::model::{KeyValuePairs, VnfInstance, without_access_info};
 use tacker_core::package::PackageFiles;
 use tacker_core::{Error, Result};
-use tacker_sandbox::{JOB_DIR, Job, Sandbox, SandboxError};
+use tacker_sandbox::{JOB_DIR, Job, Sandbox, SandboxError, last_chars};
 
 use crate::DRIVER;
 
@@ -291,19 +291,6 @@ impl UserDataRunner {
         parse_fields(&output.stdout)
             .map_err(|why| Error::driver(DRIVER, false, format!("user-data class {method} {why}")))
     }
-}
-
-fn last_chars(text: &str, n: usize) -> &str {
-    let count = text.chars().count();
-    if count <= n {
-        return text;
-    }
-    let skip = text
-        .char_indices()
-        .nth(count - n)
-        .map(|(i, _)| i)
-        .unwrap_or_default();
-    &text[skip..]
 }
 
 /// The fields of a method's JSON answer.

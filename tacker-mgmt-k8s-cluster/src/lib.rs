@@ -31,6 +31,16 @@
 //! script the package does not hold are refused when the operation is requested
 //! (`Unprocessable`, 422, naming the field).
 //!
+//! # What the operator configures
+//!
+//! [`KubernetesClusterMgmtDriver::ssh_private_key`] is used for nodes whose parameters
+//! give neither `password` nor `private_key`. [`KubernetesClusterMgmtDriver::known_hosts`]
+//! decides the host keys of every host it has an entry for (a request cannot override
+//! it); the request's fingerprints or `known_hosts` decide for the others, unless
+//! [`KubernetesClusterMgmtDriver::host_keys_from_request`] forbids requests to give any.
+//! `vnfm` exposes them as `--k8s-cluster-mgmt-driver`, `--k8s-cluster-ssh-key`,
+//! `--k8s-cluster-known-hosts` and `--k8s-cluster-no-request-host-keys`.
+//!
 //! Node addresses come from the instance the infra driver produced: for each VNFC of
 //! the master and worker VDUs, the address of its CP named `ssh_cp_name` (SSH) and
 //! `nic_cp_name` (the node's cluster address).

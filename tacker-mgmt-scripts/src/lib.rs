@@ -21,6 +21,8 @@ use tacker_core::package::PackageFiles;
 use tacker_core::{Error, Result};
 use tacker_sandbox::{SandboxError, Scratch};
 
+pub(crate) use tacker_sandbox::last_chars;
+
 /// The folder of the scratch that holds the package copy (`/job/csar` inside).
 const CSAR: &str = "csar";
 
@@ -34,20 +36,6 @@ async fn copy_package(package: &dyn PackageFiles, scratch: &Scratch) -> Result<(
             .map_err(|e| Error::Internal(format!("copying {path} for the script: {e}")))?;
     }
     Ok(())
-}
-
-/// The end of `text`: at most `n` characters.
-fn last_chars(text: &str, n: usize) -> &str {
-    let count = text.chars().count();
-    if count <= n {
-        return text;
-    }
-    let skip = text
-        .char_indices()
-        .nth(count - n)
-        .map(|(i, _)| i)
-        .unwrap_or_default();
-    &text[skip..]
 }
 
 /// Whether a sandbox error may pass on a later attempt (a slow host).

@@ -91,17 +91,24 @@ fn config_package() -> Vec<u8> {
     )
 }
 
+/// The engine with the config package onboarded and scripts limited to `time_limit`.
+async fn config_env(time_limit: Duration) -> Option<(Env, String)> {
+    let sandbox = sandbox(None, time_limit).await?;
+    Some(
+        Env::new(
+            Arc::new(PythonScriptMgmtDriver::new("config-script", sandbox)),
+            SimInfraDriver::builder().build(),
+            config_package(),
+        )
+        .await,
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_script_in_tackers_protocol_configures_the_vnf() {
-    let Some(sandbox) = sandbox(None, Duration::from_secs(30)).await else {
+    let Some((env, vnfd_id)) = config_env(Duration::from_secs(30)).await else {
         return;
     };
-    let (env, vnfd_id) = Env::new(
-        Arc::new(PythonScriptMgmtDriver::new("config-script", sandbox)),
-        SimInfraDriver::builder().build(),
-        config_package(),
-    )
-    .await;
     let id = env.create(&vnfd_id).await;
     let op = env
         .finish(
@@ -209,15 +216,9 @@ async fn a_script_in_tackers_protocol_configures_the_vnf() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_scripts_are_stopped_and_reported() {
-    let Some(sandbox) = sandbox(None, Duration::from_secs(4)).await else {
+    let Some((env, vnfd_id)) = config_env(Duration::from_secs(4)).await else {
         return;
     };
-    let (env, vnfd_id) = Env::new(
-        Arc::new(PythonScriptMgmtDriver::new("config-script", sandbox)),
-        SimInfraDriver::builder().build(),
-        config_package(),
-    )
-    .await;
     // What the VNFM keeps: a secret file beside its data.
     let data_dir = std::env::temp_dir().join(format!("tacker-scripts-{}", std::process::id()));
     std::fs::create_dir_all(&data_dir).expect("data dir");

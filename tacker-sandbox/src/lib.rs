@@ -626,6 +626,21 @@ impl Sandbox {
     }
 }
 
+/// The end of `text`: its last `n` characters at most (for quoting a script's stderr
+/// in an error).
+pub fn last_chars(text: &str, n: usize) -> &str {
+    let count = text.chars().count();
+    if count <= n {
+        return text;
+    }
+    let skip = text
+        .char_indices()
+        .nth(count - n)
+        .map(|(i, _)| i)
+        .unwrap_or_default();
+    &text[skip..]
+}
+
 /// Reads `reader` to its end, keeping the last `limit` bytes (as lossy UTF-8).
 async fn read_tail(mut reader: impl AsyncRead + Unpin, limit: usize) -> String {
     let mut kept: Vec<u8> = Vec::new();

@@ -47,6 +47,19 @@ fn bwrap_available() -> bool {
     found
 }
 
+/// Onboards the package and creates an instance of it.
+async fn onboarded_instance(client: &Client, package: &std::path::Path) -> String {
+    let vnfd_id = client.onboard(package).await["vnfdId"]
+        .as_str()
+        .expect("vnfdId")
+        .to_owned();
+    let created = client
+        .post("/vnflcm/v2/vnf_instances", json!({"vnfdId": vnfd_id}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    created.body["id"].as_str().expect("id").to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tacker_package_runs_its_scripts_through_the_rest_api() {
     let Some(package) = sample() else {
@@ -59,14 +72,7 @@ async fn a_tacker_package_runs_its_scripts_through_the_rest_api() {
     // Without a driver for its hooks the package cannot be instantiated.
     let bare = Server::start(&temp_dir("scripts-bare"), &[]);
     let client = Client::new(&bare.url);
-    let vnfd_id = client.onboard(&package).await["vnfdId"]
-        .as_str()
-        .expect("vnfdId")
-        .to_owned();
-    let created = client
-        .post("/vnflcm/v2/vnf_instances", json!({"vnfdId": vnfd_id}))
-        .await;
-    let id = created.body["id"].as_str().expect("id").to_owned();
+    let id = onboarded_instance(&client, &package).await;
     let refused = client
         .post(
             &format!("/vnflcm/v2/vnf_instances/{id}/instantiate"),
@@ -99,15 +105,7 @@ async fn a_tacker_package_runs_its_scripts_through_the_rest_api() {
         ],
     );
     let client = Client::new(&server.url);
-    let vnfd_id = client.onboard(&package).await["vnfdId"]
-        .as_str()
-        .expect("vnfdId")
-        .to_owned();
-    let created = client
-        .post("/vnflcm/v2/vnf_instances", json!({"vnfdId": vnfd_id}))
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
-    let id = created.body["id"].as_str().expect("id").to_owned();
+    let id = onboarded_instance(&client, &package).await;
     let op = client
         .run_op(
             &format!("/vnflcm/v2/vnf_instances/{id}/instantiate"),
