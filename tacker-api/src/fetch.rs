@@ -30,6 +30,7 @@ impl Default for HttpPackageFetcherBuilder {
                 read_timeout: Some(Duration::from_secs(60)),
                 extra_ca_pem: None,
                 verify_tls: true,
+                client_identity_pem: None,
                 policy: Arc::new(OutboundPolicy::default()),
             },
         }

@@ -32,6 +32,9 @@ pub(crate) struct ClientSettings {
     pub extra_ca_pem: Option<Vec<u8>>,
     /// Whether server certificates are verified.
     pub verify_tls: bool,
+    /// The client certificate chain and its private key (PEM, in one buffer) presented
+    /// to servers that ask for one (mutual TLS).
+    pub client_identity_pem: Option<Vec<u8>>,
     /// Where requests may go.
     pub policy: Arc<OutboundPolicy>,
 }
@@ -44,6 +47,7 @@ impl std::fmt::Debug for ClientSettings {
             .field("read_timeout", &self.read_timeout)
             .field("extra_ca_pem", &self.extra_ca_pem.as_ref().map(Vec::len))
             .field("verify_tls", &self.verify_tls)
+            .field("client_identity", &self.client_identity_pem.is_some())
             .field("policy", &self.policy)
             .finish()
     }
@@ -143,6 +147,15 @@ pub(crate) fn build_client(settings: &ClientSettings, policy: redirect::Policy) 
     }
     if !settings.verify_tls {
         builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    if let Some(pem) = &settings.client_identity_pem {
+        let identity = reqwest::Identity::from_pem(pem).map_err(|e| {
+            Error::InvalidRequest(format!(
+                "the client certificate and key are not a PEM certificate chain and private key: {}",
+                chain(&e)
+            ))
+        })?;
+        builder = builder.identity(identity);
     }
     builder
         .build()

@@ -23,16 +23,19 @@ pub mod fetch;
 #[cfg(feature = "server")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod grant;
 mod http;
 #[cfg(feature = "server")]
 pub mod metrics;
 pub mod notify;
+mod oauth;
 #[cfg(feature = "server")]
 pub mod rest;
 #[cfg(feature = "server")]
 pub mod serve;
 
 pub use fetch::HttpPackageFetcher;
+pub use grant::HttpGrantProvider;
 pub use notify::HttpNotificationSink;
 #[cfg(feature = "server")]
 pub use rest::{Api, ApiConfig, Principal};

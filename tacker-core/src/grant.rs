@@ -9,8 +9,11 @@ use crate::model::{Grant, GrantRequest};
 /// Grants LCM operations.
 ///
 /// A refusal is `Error::Forbidden` with the NFVO's reason; the engine then ends the
-/// operation ROLLED_BACK with that reason. Other errors end it FAILED_TEMP. The same
-/// request may be sent again after a crash; a provider should answer it the same way.
+/// operation ROLLED_BACK with that reason, as it does for any error that cannot pass
+/// (a request the NFVO calls malformed). A retryable error (the NFVO unreachable,
+/// answering 5xx, or not deciding in time) ends it FAILED_TEMP without a grant, and a
+/// retry asks for the grant again. The same request may be sent again after a crash; a
+/// provider should answer it the same way.
 #[async_trait]
 pub trait GrantProvider: Send + Sync + std::fmt::Debug {
     /// Ask for a grant.

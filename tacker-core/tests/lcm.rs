@@ -57,6 +57,37 @@ impl MgmtDriver for RecordingMgmt {
 #[derive(Debug)]
 struct RefusingGrants;
 
+/// An NFVO that cannot answer the first `failures` requests (as when it is down), then
+/// approves like the local grant.
+#[derive(Debug)]
+struct UnreachableNfvo {
+    failures: Mutex<u32>,
+    calls: Mutex<u32>,
+}
+
+#[async_trait]
+impl GrantProvider for UnreachableNfvo {
+    async fn grant(&self, tenant: &TenantId, request: &GrantRequest) -> tacker_core::Result<Grant> {
+        *self.calls.lock().expect("calls") += 1;
+        let down = {
+            let mut failures = self.failures.lock().expect("failures");
+            let down = *failures > 0;
+            *failures = failures.saturating_sub(1);
+            down
+        };
+        if down {
+            return Err(Error::driver(
+                "nfvo",
+                true,
+                "POST http://127.0.0.1:1/grant/v1/grants: cannot connect",
+            ));
+        }
+        tacker_core::lcm::LocalGrantProvider::default()
+            .grant(tenant, request)
+            .await
+    }
+}
+
 #[async_trait]
 impl GrantProvider for RefusingGrants {
     async fn grant(
@@ -655,6 +686,58 @@ async fn rollback_undoes_a_failed_scale_out_and_fail_ends_an_operation() {
         State::Completed,
         "the instance is free again"
     );
+    executor.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_nfvo_fails_the_operation_until_a_retry_gets_the_grant() {
+    let f = fixture().await;
+    let nfvo = Arc::new(UnreachableNfvo {
+        failures: Mutex::new(2),
+        calls: Mutex::new(0),
+    });
+    let lcm = f.engine_with(config(), Some(nfvo.clone()));
+    let executor = lcm.start();
+    let id = f.new_instance(&lcm).await;
+    let op = run(
+        &lcm,
+        &f.tenant,
+        lcm.instantiate(&f.tenant, &id, instantiate_request()).await,
+    )
+    .await;
+    assert_eq!(op.operation_state, State::FailedTemp);
+    let error = op.error.expect("reason");
+    assert!(
+        error.detail.contains("the grant could not be obtained yet")
+            && error.detail.contains("cannot connect"),
+        "{}",
+        error.detail
+    );
+    assert_eq!(op.grant_id, None);
+    assert_eq!(f.sim.calls(SimOperation::Instantiate), 0);
+
+    // The NFVO is still down: the retry fails the same way.
+    let retried = |op_id: String| {
+        let lcm = lcm.clone();
+        let tenant = f.tenant.clone();
+        async move {
+            let op = lcm.retry(&tenant, &op_id).await.expect("retry accepted");
+            assert_eq!(op.operation_state, State::Processing);
+            lcm.wait_for(&tenant, &op.id, &[], WAIT)
+                .await
+                .expect("op ends")
+        }
+    };
+    let op = retried(op.id.clone()).await;
+    assert_eq!(op.operation_state, State::FailedTemp);
+    assert_eq!(*nfvo.calls.lock().expect("calls"), 2);
+
+    // It is back: the retry gets the grant and completes.
+    let op = retried(op.id.clone()).await;
+    assert_eq!(op.operation_state, State::Completed, "{:?}", op.error);
+    assert!(op.grant_id.is_some());
+    assert_eq!(*nfvo.calls.lock().expect("calls"), 3);
+    assert_eq!(f.sim.calls(SimOperation::Instantiate), 1);
     executor.shutdown().await;
 }
 

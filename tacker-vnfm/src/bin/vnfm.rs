@@ -20,7 +20,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use tacker_api::metrics::Metrics;
 use tacker_api::rest::auth::{AuthConfig, Authenticator};
-use tacker_api::{Api, ApiConfig, HttpClients};
+use tacker_api::{Api, ApiConfig, HttpClients, HttpGrantProvider};
 use tacker_core::lcm::LcmConfig;
 use tacker_core::mgmt::{MgmtDriver, NoopMgmtDriver};
 use tacker_core::monitor::{AutoHealConfig, AutoScaleConfig};
@@ -138,6 +138,8 @@ struct Args {
     #[arg(long, env = "TACKER_USER_DATA_MEMORY_MIB", default_value_t = 1024)]
     user_data_memory_mib: u64,
     #[command(flatten)]
+    nfvo: NfvoArgs,
+    #[command(flatten)]
     k8s_cluster: K8sClusterArgs,
     #[command(flatten)]
     scripts: ScriptArgs,
@@ -163,6 +165,87 @@ struct SimArgs {
     /// configured address.
     #[arg(long, env = "TACKER_SIM_HEAL_READDRESSES")]
     sim_heal_readdresses: bool,
+}
+
+/// The NFVO that grants the operations (default: the local grant, which approves
+/// everything).
+#[derive(Debug, clap::Args)]
+struct NfvoArgs {
+    /// The NFVO's API root: every LCM operation asks
+    /// `POST {url}/grant/v1/grants` (SOL003) for its grant.
+    #[arg(long = "nfvo-url", env = "TACKER_NFVO_URL")]
+    url: Option<String>,
+    /// OAuth 2.0 token endpoint for the NFVO (client credentials).
+    #[arg(
+        long = "nfvo-token-url",
+        env = "TACKER_NFVO_TOKEN_URL",
+        requires = "client_id"
+    )]
+    token_url: Option<String>,
+    /// OAuth 2.0 client id.
+    #[arg(
+        long = "nfvo-client-id",
+        env = "TACKER_NFVO_CLIENT_ID",
+        requires = "client_secret_file"
+    )]
+    client_id: Option<String>,
+    /// A file holding the OAuth 2.0 client secret.
+    #[arg(
+        long = "nfvo-client-secret-file",
+        env = "TACKER_NFVO_CLIENT_SECRET_FILE"
+    )]
+    client_secret_file: Option<PathBuf>,
+    /// The client certificate chain and private key (PEM, one file) presented to the
+    /// NFVO (mutual TLS).
+    #[arg(long = "nfvo-client-cert", env = "TACKER_NFVO_CLIENT_CERT")]
+    client_cert: Option<PathBuf>,
+    /// Certificate authorities (PEM) trusted for the NFVO besides the system's.
+    #[arg(long = "nfvo-ca", env = "TACKER_NFVO_CA")]
+    ca: Option<PathBuf>,
+    /// Seconds the NFVO has to decide an asynchronous grant.
+    #[arg(
+        long = "nfvo-grant-deadline",
+        env = "TACKER_NFVO_GRANT_DEADLINE",
+        default_value_t = 300
+    )]
+    grant_deadline: u64,
+}
+
+impl NfvoArgs {
+    /// The NFVO's grant provider, when `--nfvo-url` is given.
+    fn grants(&self, outbound: &OutboundPolicy) -> Result<Option<HttpGrantProvider>> {
+        let Some(url) = &self.url else {
+            return Ok(None);
+        };
+        let read = |flag: &str, path: &Path| {
+            std::fs::read(path).map_err(|e| io_error(&format!("reading {flag}"), path, e))
+        };
+        let mut builder = HttpGrantProvider::builder(url)
+            .outbound_policy(outbound.clone())
+            .polling(
+                Duration::from_secs(1),
+                Duration::from_secs(10),
+                Duration::from_secs(self.grant_deadline.max(1)),
+            );
+        if let (Some(token_url), Some(client_id), Some(secret_file)) =
+            (&self.token_url, &self.client_id, &self.client_secret_file)
+        {
+            let secret = read("--nfvo-client-secret-file", secret_file)?;
+            let secret = String::from_utf8_lossy(&secret).trim().to_owned();
+            builder = builder.oauth2(token_url, client_id, secret);
+        }
+        if let Some(path) = &self.client_cert {
+            builder = builder.client_identity_pem(read("--nfvo-client-cert", path)?);
+        }
+        if let Some(path) = &self.ca {
+            builder = builder.extra_ca_pem(read("--nfvo-ca", path)?);
+        }
+        let grants = builder
+            .build()
+            .map_err(|e| Error::InvalidRequest(format!("--nfvo-url {url}: {e}")))?;
+        tracing::info!(nfvo = %url, "operations are granted by the NFVO");
+        Ok(Some(grants))
+    }
 }
 
 /// The flags of the drivers that run a package's own LCM scripts
@@ -699,7 +782,7 @@ fn assemble(
             outbound.clone(),
         )?)
         .vim_type(tacker_drivers_k8s::vim_type_with(
-            outbound,
+            outbound.clone(),
             HelmConfig::default().with_binary(&args.helm_binary),
             Duration::from_secs(args.kubernetes_timeout.max(1)),
         )?)
@@ -708,6 +791,9 @@ fn assemble(
             lease_ttl: Duration::from_secs(args.op_lease_ttl.max(1)),
             ..LcmConfig::default()
         });
+    if let Some(grants) = args.nfvo.grants(&outbound)? {
+        vnfm = vnfm.grant_provider(Arc::new(grants));
+    }
     if !args.no_sim_vim {
         let sim = VimRegistration::new("sim", SIM_VIM_TYPE);
         vnfm = vnfm.register_default_vim(sim.with_description("the simulated VIM").as_default());

@@ -437,16 +437,28 @@ impl OpExecutor {
         self.fence(job).await?;
         match self.inner.grants.grant(&job.tenant, &request).await {
             Ok(grant) => {
-                job.op.value.op.grant_id = Some(grant.id.clone());
-                job.op.value.grant = Some(grant.clone());
-                job.op.value.grant_request = Some(request.clone());
-                job.op.value.steps.push(OpStep {
-                    name: "grant".to_owned(),
-                    finished_at: Utc::now(),
-                    output: serde_json::to_value(&grant).unwrap_or_default(),
-                });
+                record_grant(&mut job.op.value, grant, request);
                 self.finish(&job.tenant, &mut job.op, OpEvent::Granted, None, None)
                     .await
+            }
+            // An NFVO that cannot answer now (unreachable, 5xx, no decision in time):
+            // the operation goes on to FAILED_TEMP, and a retry asks for the grant again.
+            Err(error) if error.is_retryable() => {
+                self.finish(&job.tenant, &mut job.op, OpEvent::Granted, None, None)
+                    .await?;
+                let error = Error::driver(
+                    "grant",
+                    true,
+                    format!("the grant could not be obtained yet (retry asks again): {error}"),
+                );
+                self.finish(
+                    &job.tenant,
+                    &mut job.op,
+                    OpEvent::StepFailed,
+                    Some(&error),
+                    None,
+                )
+                .await
             }
             Err(error) => {
                 let error = match error {
@@ -520,7 +532,68 @@ impl OpExecutor {
             .ok_or_else(|| Error::Unprocessable(format!("the VNFD has no flavour {id}")))
     }
 
+    /// Asks again for the grant of an operation whose grant could not be obtained
+    /// when it started (see [`Executor::run_starting`]); `Ok(false)` when the operation
+    /// failed again and was moved to FAILED_TEMP.
+    async fn obtain_missing_grant(&self, job: &mut Job) -> Result<bool> {
+        let operation = job.op.value.op.operation;
+        let Some(granted_operation) = GrantedLcmOperationType::from_operation(operation) else {
+            return Ok(true);
+        };
+        if job.op.value.grant.is_some() || job.op.value.steps.iter().any(|s| s.name == "grant") {
+            return Ok(true);
+        }
+        let request = self.grant_request_for(job, granted_operation)?;
+        self.fence(job).await?;
+        let error = match self.inner.grants.grant(&job.tenant, &request).await {
+            Ok(grant) => {
+                for _ in 0..10 {
+                    self.refresh(job).await?;
+                    self.fence(job).await?;
+                    record_grant(&mut job.op.value, grant.clone(), request.clone());
+                    job.op.value.op.links = self.record_links(&job.op.value);
+                    match self
+                        .store()
+                        .update(&job.tenant, job.op.value.clone(), job.op.version)
+                        .await
+                    {
+                        Ok(version) => {
+                            job.op.version = version;
+                            return Ok(true);
+                        }
+                        Err(Error::StaleVersion { .. }) => {}
+                        Err(other) => return Err(other),
+                    }
+                }
+                return Err(Error::Conflict(format!(
+                    "operation {} keeps changing; its grant is not recorded",
+                    job.op.value.op.id
+                )));
+            }
+            Err(Error::Forbidden(reason)) => Error::Forbidden(format!(
+                "the grant was refused (roll the operation back): {reason}"
+            )),
+            Err(error) => Error::driver(
+                "grant",
+                error.is_retryable(),
+                format!("the grant could not be obtained: {error}"),
+            ),
+        };
+        self.finish(
+            &job.tenant,
+            &mut job.op,
+            OpEvent::StepFailed,
+            Some(&error),
+            None,
+        )
+        .await?;
+        Ok(false)
+    }
+
     async fn run_processing(&self, job: &mut Job) -> Result<()> {
+        if !self.obtain_missing_grant(job).await? {
+            return Ok(());
+        }
         let operation = job.op.value.op.operation;
         let vnfd = job.package.vnfd.clone();
         let flavour = match self.flavour_of(job, &vnfd) {
@@ -1308,4 +1381,21 @@ fn record_configuration(
     instance
         .metadata
         .insert(crate::mgmt::CONFIGURATION_STATE.to_owned(), state);
+}
+
+/// Records an obtained grant in the operation: its id, the grant, the request and the
+/// `grant` step.
+fn record_grant(
+    record: &mut OpOccRecord,
+    grant: crate::model::Grant,
+    request: crate::model::GrantRequest,
+) {
+    record.op.grant_id = Some(grant.id.clone());
+    record.steps.push(OpStep {
+        name: "grant".to_owned(),
+        finished_at: Utc::now(),
+        output: serde_json::to_value(&grant).unwrap_or_default(),
+    });
+    record.grant = Some(grant);
+    record.grant_request = Some(request);
 }
