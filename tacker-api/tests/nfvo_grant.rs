@@ -261,6 +261,27 @@ async fn every_lcm_operation_is_granted_by_the_nfvo() {
         requests[2].body["removeResources"].as_array().map(Vec::len),
         Some(1)
     );
+    // The flavour's anti-affinity rule for the web VDU: none while there is one web
+    // VNFC; at the scale-out, the new VNFC apart from the one that stays.
+    assert!(
+        requests[0].body.get("placementConstraints").is_none(),
+        "{}",
+        requests[0].body
+    );
+    let constraint = &requests[1].body["placementConstraints"][0];
+    assert_eq!(constraint["affinityOrAntiAffinity"], "ANTI_AFFINITY");
+    assert_eq!(constraint["scope"], "NFVI_NODE");
+    let refs: Vec<&str> = constraint["resource"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .map(|r| r["idType"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(refs, ["GRANT", "RES_MGMT"], "{constraint}");
+    assert_eq!(
+        constraint["resource"][0]["resourceId"],
+        requests[1].body["addResources"][0]["id"]
+    );
     env.vnfm.shutdown().await;
 }
 

@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 
 use crate::grant::GrantProvider;
 use crate::model::{
-    Grant, GrantInfo, GrantLinks, GrantRequest, GrantRequestLinks, GrantedLcmOperationType,
-    InstantiatedVnfInfo, Link, ResourceDefinition, ResourceHandle, ResourceType, VimConnectionInfo,
+    AffinityType, ConstraintIdType, ConstraintResourceRef, Grant, GrantInfo, GrantLinks,
+    GrantRequest, GrantRequestLinks, GrantedLcmOperationType, InstantiatedVnfInfo, Link,
+    PlacementConstraint, PlacementScope, ResourceDefinition, ResourceHandle, ResourceType,
+    VimConnectionInfo,
 };
 use crate::vnfd::DeploymentFlavour;
 use crate::{Result, TenantId, new_id};
@@ -239,4 +241,76 @@ pub fn grant_request(
             vnf_instance: links.1,
         },
     }
+}
+
+/// The `placementConstraints` of a grant request: one per `AffinityRule` /
+/// `AntiAffinityRule` of the flavour whose target VDUs get new VNFCs in the request,
+/// covering those new VNFCs (`GRANT` references to their resource definitions) and the
+/// VNFCs of the target VDUs that stay (`RES_MGMT` references to their compute
+/// resources), when that is two or more. Rules with a scope SOL003 does not know, or that
+/// target groups rather than VDUs, give none.
+pub fn placement_constraints(
+    flavour: &DeploymentFlavour,
+    request: &GrantRequest,
+    info: Option<&InstantiatedVnfInfo>,
+) -> Vec<PlacementConstraint> {
+    let removed: Vec<&str> = request
+        .remove_resources
+        .iter()
+        .filter_map(|r| r.resource.as_ref())
+        .map(|h| h.resource_id.as_str())
+        .collect();
+    let mut constraints = Vec::new();
+    for rule in &flavour.placement_rules {
+        let scope = match rule.scope.to_ascii_lowercase().as_str() {
+            "nfvi_node" => PlacementScope::NfviNode,
+            "zone" => PlacementScope::Zone,
+            "zone_group" => PlacementScope::ZoneGroup,
+            "nfvi_pop" => PlacementScope::NfviPop,
+            _ => continue,
+        };
+        let targeted = |vdu: Option<&str>| vdu.is_some_and(|v| rule.targets.iter().any(|t| t == v));
+        let mut resources: Vec<ConstraintResourceRef> = request
+            .add_resources
+            .iter()
+            .filter(|d| d.resource_type == ResourceType::Compute && targeted(d.vdu_id.as_deref()))
+            .map(|d| ConstraintResourceRef {
+                id_type: ConstraintIdType::Grant,
+                resource_id: d.id.clone(),
+                vim_connection_id: None,
+                resource_provider_id: None,
+            })
+            .collect();
+        if resources.is_empty() {
+            continue;
+        }
+        for vnfc in info
+            .map(|i| i.vnfc_resource_info.as_slice())
+            .unwrap_or_default()
+        {
+            let handle = &vnfc.compute_resource;
+            if targeted(Some(&vnfc.vdu_id)) && !removed.contains(&handle.resource_id.as_str()) {
+                resources.push(ConstraintResourceRef {
+                    id_type: ConstraintIdType::ResMgmt,
+                    resource_id: handle.resource_id.clone(),
+                    vim_connection_id: handle.vim_connection_id.clone(),
+                    resource_provider_id: handle.resource_provider_id.clone(),
+                });
+            }
+        }
+        if resources.len() < 2 {
+            continue;
+        }
+        constraints.push(PlacementConstraint {
+            affinity_or_anti_affinity: if rule.anti_affinity {
+                AffinityType::AntiAffinity
+            } else {
+                AffinityType::Affinity
+            },
+            scope,
+            resource: resources,
+            fallback_best_effort: Some(false),
+        });
+    }
+    constraints
 }

@@ -32,7 +32,12 @@ impl Namespace {
         let offset = purpose
             .bytes()
             .fold(0u32, |sum, b| sum.wrapping_add(u32::from(b)));
-        let subnet = (std::process::id().wrapping_add(offset)) % 250 + 1;
+        let mut subnet = (std::process::id().wrapping_add(offset)) % 250 + 1;
+        // 169.254.169.0/24 and 169.254.170.0/24 hold cloud metadata addresses, which the
+        // outbound policy names as such rather than as link-local.
+        if matches!(subnet, 169 | 170) {
+            subnet += 2;
+        }
         let host_address = format!("169.254.{subnet}.1/30");
         let address = IpAddr::V4(Ipv4Addr::new(
             169,

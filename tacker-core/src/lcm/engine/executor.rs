@@ -108,14 +108,14 @@ impl OpExecutor {
             while running.try_join_next().is_some() {}
             let free = slots.available_permits();
             if free > 0 {
+                // Each claim holds its leases under a name of its own (the executor's id
+                // and a fresh suffix): a run that releases or renews late can never
+                // touch the lease of a newer run of the same operation, even on this
+                // executor.
+                let owner = format!("{}#{}", self.inner.config.executor_id, new_id());
                 let claimed = self
                     .store()
-                    .claim_ops(
-                        &self.inner.config.executor_id,
-                        Utc::now(),
-                        self.inner.config.lease_ttl,
-                        free,
-                    )
+                    .claim_ops(&owner, Utc::now(), self.inner.config.lease_ttl, free)
                     .await;
                 match claimed {
                     Ok(claimed) => {
@@ -128,6 +128,11 @@ impl OpExecutor {
                                 .lock()
                                 .is_ok_and(|running| running.contains_key(&op.op.value.op.id));
                             if already_running {
+                                // Its lease had lapsed and is this claim's now: the run
+                                // goes on under it.
+                                if let Ok(mut leases) = self.inner.leases.lock() {
+                                    leases.insert(op.op.value.op.id.clone(), op.lease.clone());
+                                }
                                 continue;
                             }
                             let Ok(permit) = slots.clone().try_acquire_owned() else {
@@ -161,6 +166,9 @@ impl OpExecutor {
         if let Ok(mut running) = self.inner.running.lock() {
             running.insert(op_id.clone(), token.clone());
         }
+        if let Ok(mut leases) = self.inner.leases.lock() {
+            leases.insert(op_id.clone(), claimed.lease.clone());
+        }
         let lease_lost = CancellationToken::new();
         let tenant = claimed.tenant.clone();
         let lease = claimed.lease.clone();
@@ -176,6 +184,14 @@ impl OpExecutor {
                 Ok(())
             }
         };
+        // The lease as held now (a later claim may have handed the run a new one).
+        let lease = self
+            .inner
+            .leases
+            .lock()
+            .ok()
+            .and_then(|mut leases| leases.remove(&op_id))
+            .unwrap_or(lease);
         if let Ok(mut running) = self.inner.running.lock() {
             running.remove(&op_id);
         }
@@ -200,14 +216,47 @@ impl OpExecutor {
         lost: CancellationToken,
     ) {
         let period = self.inner.config.lease_ttl / 3;
+        let current = |fallback: &OpLease| {
+            self.inner
+                .leases
+                .lock()
+                .ok()
+                .and_then(|leases| leases.get(&fallback.op_occ_id).cloned())
+                .unwrap_or_else(|| fallback.clone())
+        };
         loop {
             tokio::time::sleep(period).await;
-            match self
+            lease = current(&lease);
+            let renewed = match self
                 .store()
                 .renew_op_lease(&lease, Utc::now(), self.inner.config.lease_ttl)
                 .await
             {
-                Ok(renewed) => lease = renewed,
+                Ok(renewed) => Ok(renewed),
+                // A claim may have handed this run a new lease meanwhile.
+                Err(error) => {
+                    let now_held = current(&lease);
+                    if now_held.owner == lease.owner {
+                        Err(error)
+                    } else {
+                        lease = now_held;
+                        self.store()
+                            .renew_op_lease(&lease, Utc::now(), self.inner.config.lease_ttl)
+                            .await
+                    }
+                }
+            };
+            match renewed {
+                Ok(renewed) => {
+                    if let Ok(mut leases) = self.inner.leases.lock()
+                        && leases
+                            .get(&renewed.op_occ_id)
+                            .is_some_and(|held| held.owner == renewed.owner)
+                    {
+                        leases.insert(renewed.op_occ_id.clone(), renewed.clone());
+                    }
+                    lease = renewed;
+                }
                 Err(_) => {
                     lost.cancel();
                     token.cancel();
@@ -243,6 +292,8 @@ impl OpExecutor {
             )
         {
             let step = op.value.steps.len() + 1;
+            // The executor's id, without the suffix of its claim.
+            let previous = previous.split('#').next().unwrap_or(previous);
             let error = Error::Internal(format!(
                 "the VNFM executor {previous} stopped during step {step} of the operation; retry or roll it back"
             ));
@@ -510,6 +561,12 @@ impl OpExecutor {
             (op.links.self_.clone(), op.links.vnf_instance.clone()),
         );
         request.dst_vnfd_id = logic.target_vnfd_id().map(str::to_owned);
+        let vnfd = &job.package.vnfd;
+        let flavour = flavour_id.and_then(|id| vnfd.flavour(id));
+        if let Some(flavour) = flavour {
+            request.placement_constraints =
+                crate::lcm::grant::placement_constraints(flavour, &request, info);
+        }
         Ok(request)
     }
 

@@ -235,6 +235,7 @@ impl VnfLcmBuilder {
                     op_changed: Notify::new(),
                     outbox: self.signal.unwrap_or_default(),
                     running: Mutex::new(HashMap::new()),
+                    leases: Mutex::new(HashMap::new()),
                     executors: std::sync::atomic::AtomicUsize::new(0),
                     require_started: self.require_started,
                     events: broadcast::channel(1024).0,
@@ -260,6 +261,9 @@ struct Inner {
     /// Rung when notifications may be waiting, for the sender.
     outbox: OutboxSignal,
     running: Mutex<HashMap<String, CancellationToken>>,
+    /// The lease each running op holds now (a claim made while its run still went on
+    /// hands the run the new lease).
+    leases: Mutex<HashMap<String, OpLease>>,
     /// Executors of this engine running now (for a clear error when none ever ran).
     executors: std::sync::atomic::AtomicUsize,
     /// Whether operations are refused while no executor of this engine runs.
