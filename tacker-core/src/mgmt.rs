@@ -52,8 +52,10 @@ pub struct MgmtContext<'a> {
     pub grant: Option<&'a Grant>,
     /// The grant request that obtained it.
     pub grant_request: Option<&'a GrantRequest>,
-    /// What hooks recorded about their progress when this operation last failed
-    /// ([`HookFailure::data`]), for a retry to pick up where they stopped.
+    /// What hooks recorded about their progress: when this operation last failed
+    /// ([`HookFailure::data`]), for a retry to pick up where they stopped, merged with
+    /// what the hooks before this one in the operation returned
+    /// ([`MgmtOutcome::hook_data`]).
     pub hook_data: Option<&'a KeyValuePairs>,
     /// The package files (the hook's scripts live there).
     pub package: &'a dyn PackageFiles,
@@ -210,6 +212,11 @@ pub struct MgmtOutcome {
     /// key).
     #[serde(default, skip_serializing_if = "KeyValuePairs::is_empty")]
     pub extensions: KeyValuePairs,
+    /// What the hook records about its progress for the hooks after it in the same
+    /// operation (merged into their [`MgmtContext::hook_data`]), as a failed hook's
+    /// [`HookFailure::data`] is for a retry.
+    #[serde(default, skip_serializing_if = "KeyValuePairs::is_empty")]
+    pub hook_data: KeyValuePairs,
     /// VIMs the hook created and the VNFM should register (for example a Kubernetes
     /// cluster installed on the VNF's VMs), with the name to register each under.
     pub registered_vims: Vec<(String, VimConnectionInfo)>,

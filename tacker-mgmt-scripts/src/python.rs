@@ -21,7 +21,8 @@
 //! `tmp_csar_dir` (a read-only copy of the package) and `user_script_err_handling_data`
 //! (what the script recorded when this operation last failed, else `{}`). A non-zero
 //! exit fails the hook with the end of its stderr. On stdout the script may print a
-//! pickled dict: `user_script_err_handling_data` is kept (in the operation's error as
+//! pickled dict: `user_script_err_handling_data` is given to the scripts after it in
+//! the operation and, when it fails, kept (in the operation's error as
 //! `userScriptErrHandlingData`, and given back to the scripts on retry), and from
 //! `vnf_instance` the changes to `vnfConfigurableProperties`, `metadata` and
 //! `extensions` are applied to the instance when the operation completes; changes to
@@ -211,10 +212,13 @@ impl MgmtDriver for PythonScriptMgmtDriver {
             ));
         }
         tracing::debug!(%hook, elapsed = ?output.elapsed, "LCM script finished");
-        Ok(match answer.get("vnf_instance") {
+        let mut outcome = match answer.get("vnf_instance") {
             Some(Value::Object(updated)) => self.changes(ctx, &hook, updated),
             _ => MgmtOutcome::new(),
-        })
+        };
+        // Tacker hands the dict a script updated to the scripts after it.
+        outcome.hook_data = data;
+        Ok(outcome)
     }
 }
 

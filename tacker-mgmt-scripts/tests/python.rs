@@ -50,7 +50,10 @@ elif op == "instantiate_start" and hostile == "alloc":
     hoard = []
     while True:
         hoard.append(bytearray(64 << 20))
+elif op == "instantiate_start":
+    out["user_script_err_handling_data"] = {"started": "instantiate_start"}
 elif op == "instantiate_end":
+    assert d["user_script_err_handling_data"].get("started") == "instantiate_start", d["user_script_err_handling_data"]
     inst.setdefault("extensions", {})["configuredBy"] = "config.py"
     vnfcs = inst["instantiatedVnfInfo"]["vnfcResourceInfo"]
     inst.setdefault("metadata", {})["vnfcCount"] = len(vnfcs)

@@ -854,6 +854,18 @@ impl OpExecutor {
             Ok((vim_id, vim)) => Some(self.credentials(&job.tenant, &vim_id, vim).await?),
             Err(_) => None,
         };
+        // What the failed run recorded, then what earlier hooks of this run returned.
+        let mut hook_data = job.op.value.hook_data.clone();
+        for step in &job.op.value.steps {
+            if (step.name.ends_with("_start") || step.name.ends_with("_end"))
+                && let Ok(earlier) = serde_json::from_value::<MgmtOutcome>(step.output.clone())
+                && !earlier.hook_data.is_empty()
+            {
+                hook_data
+                    .get_or_insert_with(KeyValuePairs::new)
+                    .extend(earlier.hook_data);
+            }
+        }
         let ctx = MgmtContext {
             tenant: &job.tenant,
             hook,
@@ -865,7 +877,7 @@ impl OpExecutor {
             vim: vim.as_ref(),
             grant: job.op.value.grant.as_ref(),
             grant_request: job.op.value.grant_request.as_ref(),
-            hook_data: job.op.value.hook_data.as_ref(),
+            hook_data: hook_data.as_ref(),
             package: job.package.files.as_ref(),
             cancel: &job.cancel,
         };
