@@ -415,6 +415,10 @@ async fn scenario(
     );
 }
 
+/// The two scenarios start a control plane each; one at a time keeps a two-core
+/// machine from starving them.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// sshd and the control plane's binaries, or `None` (the test skips).
 fn prerequisites(dir: &Path) -> Option<LocalControlPlanes> {
     if !sshd_available() {
@@ -452,6 +456,7 @@ fn start_vnfm(hosts: &SshHosts, dir: &Path, known: &[Ipv4Addr], sim: Option<Stri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_built_by_vnf_a_hosts_vnf_b_on_the_simulated_vim() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let dir = temp_dir("k8s-cluster-sim");
     let Some(planes) = prerequisites(&dir) else {
         return;
@@ -492,6 +497,7 @@ async fn a_cluster_built_by_vnf_a_hosts_vnf_b_on_heat() {
         eprintln!("skipped: needs the full OpenStack set (TACKER_TEST_OS_FULL=1)");
         return;
     }
+    let _turn = ONE_AT_A_TIME.lock().await;
     let dir = temp_dir("k8s-cluster-heat");
     let Some(planes) = prerequisites(&dir) else {
         return;

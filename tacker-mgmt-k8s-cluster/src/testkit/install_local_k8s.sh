@@ -78,7 +78,9 @@ join() { # role
 case "$action" in
     install)
         cluster_env "$K8S_API_ADDRESS"
-        bash "$CLUSTER_SH" up >&2
+        # `up` is idempotent: a component that died while starting (a busy machine) is
+        # started again by a second run.
+        bash "$CLUSTER_SH" up >&2 || { sleep 2; bash "$CLUSTER_SH" up >&2; }
         pki="$K8S_CLUSTER_DIR/pki"
         # What `kubeadm init` sets up: the VIM's identity may deploy anywhere, joining
         # nodes may register themselves, and the CA is public for discovery.
