@@ -37,11 +37,10 @@ use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use tacker_core::mgmt::{HookFailure, MgmtContext, MgmtDriver, MgmtOutcome, MgmtRequestContext};
 use tacker_core::model::{KeyValuePairs, VnfInstance, without_access_info};
-use tacker_core::vnfd::LcmOperationBinding;
 use tacker_core::{Error, Result};
 use tacker_sandbox::{JOB_DIR, Job, Network, Sandbox, SandboxError};
 
-use crate::{CSAR, copy_package, last_chars, retryable};
+use crate::{CSAR, bound_file, copy_package, last_chars, retryable};
 
 /// Runs `ansible-playbook` in-process inside the sandbox.
 const RUNNER: &str = include_str!("ansible_runner.py");
@@ -149,26 +148,6 @@ impl AnsibleMgmtDriver {
                 data: KeyValuePairs::new(),
             },
         )
-    }
-
-    fn playbook<'a>(
-        &self,
-        hook: &str,
-        binding: &'a LcmOperationBinding,
-        package: &dyn tacker_core::package::PackageFiles,
-    ) -> Result<&'a str> {
-        let artifact = binding.implementation.as_deref().unwrap_or_default();
-        let file = binding.artifact_file.as_deref().ok_or_else(|| {
-            Error::Unprocessable(format!(
-                "the VNFD binds {hook} to artifact '{artifact}', which names no playbook file"
-            ))
-        })?;
-        if !package.paths().iter().any(|p| p == file) {
-            return Err(Error::Unprocessable(format!(
-                "the VNFD binds {hook} to artifact '{artifact}', whose playbook {file} is not in the package"
-            )));
-        }
-        Ok(file)
     }
 
     fn settings(&self, additional_params: Option<&Map<String, Value>>) -> Result<AnsibleSettings> {
@@ -368,7 +347,12 @@ impl MgmtDriver for AnsibleMgmtDriver {
     }
 
     async fn validate_request(&self, ctx: &MgmtRequestContext<'_>) -> Result<()> {
-        self.playbook(&ctx.hook.sol001_name(), ctx.binding, ctx.package)?;
+        bound_file(
+            &ctx.hook.sol001_name(),
+            ctx.binding,
+            ctx.package,
+            "playbook",
+        )?;
         let params: Map<String, Value> = ctx.additional_params.clone().into_iter().collect();
         let recorded = recorded_params(ctx.vnf_instance);
         self.settings(
@@ -381,7 +365,7 @@ impl MgmtDriver for AnsibleMgmtDriver {
 
     async fn run_hook(&self, ctx: &MgmtContext<'_>) -> Result<MgmtOutcome> {
         let hook = ctx.hook.sol001_name();
-        let playbook = self.playbook(&hook, ctx.binding, ctx.package)?;
+        let playbook = bound_file(&hook, ctx.binding, ctx.package, "playbook")?;
         let request = ctx
             .op_occ
             .operation_params

@@ -38,6 +38,28 @@ async fn copy_package(package: &dyn PackageFiles, scratch: &Scratch) -> Result<(
     Ok(())
 }
 
+/// The package file that `binding` (of `hook`) names as its `kind` (script,
+/// playbook); `Unprocessable` when it names none or the package lacks it.
+fn bound_file<'a>(
+    hook: &str,
+    binding: &'a tacker_core::vnfd::LcmOperationBinding,
+    package: &dyn PackageFiles,
+    kind: &str,
+) -> Result<&'a str> {
+    let artifact = binding.implementation.as_deref().unwrap_or_default();
+    let file = binding.artifact_file.as_deref().ok_or_else(|| {
+        Error::Unprocessable(format!(
+            "the VNFD binds {hook} to artifact '{artifact}', which names no {kind} file"
+        ))
+    })?;
+    if !package.paths().iter().any(|p| p == file) {
+        return Err(Error::Unprocessable(format!(
+            "the VNFD binds {hook} to artifact '{artifact}', whose {kind} {file} is not in the package"
+        )));
+    }
+    Ok(file)
+}
+
 /// Whether a sandbox error may pass on a later attempt (a slow host).
 fn retryable(error: &SandboxError) -> bool {
     matches!(

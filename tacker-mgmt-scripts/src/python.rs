@@ -44,7 +44,7 @@ use tacker_core::model::{KeyValuePairs, without_access_info};
 use tacker_core::{Error, Result};
 use tacker_sandbox::{JOB_DIR, Job, Network, Sandbox, SandboxError};
 
-use crate::{CSAR, copy_package, last_chars, retryable};
+use crate::{CSAR, bound_file, copy_package, last_chars, retryable};
 
 /// The runner that speaks pickle with the script inside the sandbox.
 const RUNNER: &str = include_str!("runner.py");
@@ -94,27 +94,6 @@ impl PythonScriptMgmtDriver {
     fn error(&self, retryable: bool, message: String, data: KeyValuePairs) -> Error {
         Error::driver(self.name.clone(), retryable, HookFailure { message, data })
     }
-
-    /// The script's path in the package.
-    fn script<'a>(
-        &self,
-        hook: &str,
-        binding: &'a tacker_core::vnfd::LcmOperationBinding,
-        package: &dyn tacker_core::package::PackageFiles,
-    ) -> Result<&'a str> {
-        let artifact = binding.implementation.as_deref().unwrap_or_default();
-        let file = binding.artifact_file.as_deref().ok_or_else(|| {
-            Error::Unprocessable(format!(
-                "the VNFD binds {hook} to artifact '{artifact}', which names no file"
-            ))
-        })?;
-        if !package.paths().iter().any(|p| p == file) {
-            return Err(Error::Unprocessable(format!(
-                "the VNFD binds {hook} to artifact '{artifact}', whose file {file} is not in the package"
-            )));
-        }
-        Ok(file)
-    }
 }
 
 #[async_trait]
@@ -124,13 +103,12 @@ impl MgmtDriver for PythonScriptMgmtDriver {
     }
 
     async fn validate_request(&self, ctx: &MgmtRequestContext<'_>) -> Result<()> {
-        self.script(&ctx.hook.sol001_name(), ctx.binding, ctx.package)
-            .map(|_| ())
+        bound_file(&ctx.hook.sol001_name(), ctx.binding, ctx.package, "script").map(|_| ())
     }
 
     async fn run_hook(&self, ctx: &MgmtContext<'_>) -> Result<MgmtOutcome> {
         let hook = ctx.hook.sol001_name();
-        let script = self.script(&hook, ctx.binding, ctx.package)?;
+        let script = bound_file(&hook, ctx.binding, ctx.package, "script")?;
         let sandbox_error = |error: SandboxError| {
             let retry = retryable(&error);
             self.error(

@@ -120,19 +120,22 @@ impl OpExecutor {
                 match claimed {
                     Ok(claimed) => {
                         for op in claimed {
-                            // An op this executor still runs (its renewals came late):
-                            // the running task keeps it; a second task would repeat steps.
-                            let already_running = self
-                                .inner
-                                .running
-                                .lock()
-                                .is_ok_and(|running| running.contains_key(&op.op.value.op.id));
-                            if already_running {
-                                // Its lease had lapsed and is this claim's now: the run
-                                // goes on under it.
+                            // An op this executor still runs (its renewals came late, or
+                            // the run is ending): the running task keeps it, under this
+                            // claim's lease, and releases that lease when it ends; a
+                            // second task would repeat steps. `running` stays locked
+                            // while the lease is handed over, so a run that is ending
+                            // either sees the new lease or is gone already.
+                            let handed_over = self.inner.running.lock().is_ok_and(|running| {
+                                if !running.contains_key(&op.op.value.op.id) {
+                                    return false;
+                                }
                                 if let Ok(mut leases) = self.inner.leases.lock() {
                                     leases.insert(op.op.value.op.id.clone(), op.lease.clone());
                                 }
+                                true
+                            });
+                            if handed_over {
                                 continue;
                             }
                             let Ok(permit) = slots.clone().try_acquire_owned() else {
@@ -184,17 +187,20 @@ impl OpExecutor {
                 Ok(())
             }
         };
-        // The lease as held now (a later claim may have handed the run a new one).
-        let lease = self
-            .inner
-            .leases
-            .lock()
-            .ok()
-            .and_then(|mut leases| leases.remove(&op_id))
-            .unwrap_or(lease);
-        if let Ok(mut running) = self.inner.running.lock() {
-            running.remove(&op_id);
-        }
+        // The lease as held now (a later claim may have handed the run a new one),
+        // taken while `running` is locked: see the claim loop.
+        let lease = match self.inner.running.lock() {
+            Ok(mut running) => {
+                running.remove(&op_id);
+                self.inner
+                    .leases
+                    .lock()
+                    .ok()
+                    .and_then(|mut leases| leases.remove(&op_id))
+                    .unwrap_or(lease)
+            }
+            Err(_) => lease,
+        };
         match result {
             Ok(()) => {
                 let _ = self.store().release_op_lease(&lease).await;
@@ -604,28 +610,11 @@ impl OpExecutor {
         self.fence(job).await?;
         let error = match self.inner.grants.grant(&job.tenant, &request).await {
             Ok(grant) => {
-                for _ in 0..10 {
-                    self.refresh(job).await?;
-                    self.fence(job).await?;
-                    record_grant(&mut job.op.value, grant.clone(), request.clone());
-                    job.op.value.op.links = self.record_links(&job.op.value);
-                    match self
-                        .store()
-                        .update(&job.tenant, job.op.value.clone(), job.op.version)
-                        .await
-                    {
-                        Ok(version) => {
-                            job.op.version = version;
-                            return Ok(true);
-                        }
-                        Err(Error::StaleVersion { .. }) => {}
-                        Err(other) => return Err(other),
-                    }
-                }
-                return Err(Error::Conflict(format!(
-                    "operation {} keeps changing; its grant is not recorded",
-                    job.op.value.op.id
-                )));
+                self.record_change(job, "grant", |record| {
+                    record_grant(record, grant.clone(), request.clone());
+                })
+                .await?;
+                return Ok(true);
             }
             Err(Error::Forbidden(reason)) => Error::Forbidden(format!(
                 "the grant was refused (roll the operation back): {reason}"
@@ -801,17 +790,30 @@ impl OpExecutor {
     }
 
     async fn record_step(&self, job: &mut Job, step: OpStep) -> Result<()> {
+        let name = step.name.clone();
+        self.record_change(job, &name, |record| record.steps.push(step.clone()))
+            .await
+    }
+
+    /// Records what step `name` changed in the op (`change` applied to the op as stored
+    /// now), unless the op left the state it was in while the step ran.
+    async fn record_change(
+        &self,
+        job: &mut Job,
+        name: &str,
+        change: impl Fn(&mut OpOccRecord),
+    ) -> Result<()> {
         for _ in 0..10 {
             let state = job.op.value.op.operation_state;
             self.refresh(job).await?;
             if job.op.value.op.operation_state != state {
                 return Err(Error::Conflict(format!(
-                    "operation {} moved to {} while step {} ran; the step is not recorded",
-                    job.op.value.op.id, job.op.value.op.operation_state, step.name
+                    "operation {} moved to {} while step {name} ran; the step is not recorded",
+                    job.op.value.op.id, job.op.value.op.operation_state
                 )));
             }
             self.fence(job).await?;
-            job.op.value.steps.push(step.clone());
+            change(&mut job.op.value);
             job.op.value.op.links = self.record_links(&job.op.value);
             match self
                 .store()
@@ -827,8 +829,8 @@ impl OpExecutor {
             }
         }
         Err(Error::Conflict(format!(
-            "operation {} keeps changing; step {} not recorded",
-            job.op.value.op.id, step.name
+            "operation {} keeps changing; step {name} not recorded",
+            job.op.value.op.id
         )))
     }
 
