@@ -643,6 +643,11 @@ impl Csar {
         self.files.keys().map(String::as_str)
     }
 
+    /// The limits the package was read with.
+    pub fn limits(&self) -> &CsarLimits {
+        &self.limits
+    }
+
     /// Whether the package has this file.
     pub fn contains(&self, path: &str) -> bool {
         self.files.contains_key(&normalize(path))

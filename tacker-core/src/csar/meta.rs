@@ -66,6 +66,11 @@ pub struct ArtifactEntry {
     pub declared_in: String,
     /// The line of its `Source`/`Name` key (1-based).
     pub line: usize,
+    /// `Signature`: the package file holding a CMS signature of this artifact
+    /// (SOL004 individual artifact signature).
+    pub signature: Option<String>,
+    /// `Certificate`: the package file holding the certificate that signed it.
+    pub certificate: Option<String>,
 }
 
 impl ArtifactEntry {
@@ -209,6 +214,8 @@ fn artifact_block(file: &str, block: &[Field]) -> Result<Option<ArtifactEntry>, 
         content_type: find("Content-Type").map(|f| f.value.clone()),
         declared_in: file.to_owned(),
         line: source.line,
+        signature: find("Signature").map(|f| f.value.clone()),
+        certificate: find("Certificate").map(|f| f.value.clone()),
     }))
 }
 

@@ -12,12 +12,16 @@
 
 mod archive;
 mod meta;
+#[cfg(feature = "signatures")]
+mod signature;
 
 pub use archive::{
     ArchiveSource, Csar, CsarLimits, CsarOptions, HashCheck, HashOutcome, SharedFile, digest_hex,
     seek_position,
 };
 pub use meta::{ArtifactEntry, HashAlgorithm, Manifest, ToscaMeta};
+#[cfg(feature = "signatures")]
+pub use signature::{PackageTrust, SignaturePolicy, SignatureReport};
 
 /// Why a CSAR was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -119,6 +123,15 @@ pub enum CsarError {
         path: String,
         /// Offset of the first invalid byte.
         offset: usize,
+    },
+    /// A signature that does not hold, or a package that lacks one its tenant's policy
+    /// requires.
+    #[error("signature check of '{file}' failed: {reason}")]
+    Signature {
+        /// The file whose signature is refused (the manifest, an artifact).
+        file: String,
+        /// Why.
+        reason: String,
     },
     /// Reading an entry failed.
     #[error("cannot read '{entry}': {message}")]

@@ -82,12 +82,23 @@ pub struct PackageManagerConfig {
     /// every third of it): how soon a package whose onboarding process stopped goes back
     /// from UPLOADING or PROCESSING to CREATED.
     pub upload_claim_ttl: std::time::Duration,
+    /// Which package signers are trusted and what each tenant's packages must show
+    /// (SOL004 security options). `None`: signatures are not looked at.
+    #[cfg(feature = "signatures")]
+    pub trust: Option<crate::csar::PackageTrust>,
 }
 
 impl PackageManagerConfig {
     /// The same with another package size limit.
     pub fn with_max_package_size(mut self, max_package_size: u64) -> Self {
         self.max_package_size = max_package_size;
+        self
+    }
+
+    /// The same checking package signatures with `trust`.
+    #[cfg(feature = "signatures")]
+    pub fn with_trust(mut self, trust: crate::csar::PackageTrust) -> Self {
+        self.trust = Some(trust);
         self
     }
 
@@ -106,8 +117,22 @@ impl Default for PackageManagerConfig {
             max_package_size: 8 << 30,
             spool_dir: None,
             upload_claim_ttl: std::time::Duration::from_secs(60),
+            #[cfg(feature = "signatures")]
+            trust: None,
         }
     }
+}
+
+/// What the signatures of a package showed.
+#[cfg(feature = "signatures")]
+type Signatures = crate::csar::SignatureReport;
+
+/// Without signature checks: nothing.
+#[cfg(not(feature = "signatures"))]
+#[derive(Debug, Default)]
+struct Signatures {
+    security_option: Option<crate::model::PackageSecurityOption>,
+    signing_certificate: Option<String>,
 }
 
 /// A package read from the object store, kept for the VNFD and file reads that follow.
@@ -883,16 +908,27 @@ impl VnfPackageManager {
     ) -> Result<VnfPkgInfo> {
         let options = self.inner.config.csar.clone();
         let file = path.to_owned();
-        let validated = tokio::task::spawn_blocking(move || -> Result<Opened> {
+        #[cfg(feature = "signatures")]
+        let trust = self.inner.config.trust.clone();
+        #[cfg(feature = "signatures")]
+        let owner = tenant.clone();
+        let validated = tokio::task::spawn_blocking(move || -> Result<(Opened, Signatures)> {
             let csar = Csar::from_zip_file(&file, &options)?;
             let report = crate::vnfd::validate(&csar, &options)?;
-            Ok(Opened { csar, report })
+            #[cfg(feature = "signatures")]
+            let signatures = match &trust {
+                Some(trust) => trust.verify(&csar, &owner)?,
+                None => Signatures::default(),
+            };
+            #[cfg(not(feature = "signatures"))]
+            let signatures = Signatures::default();
+            Ok((Opened { csar, report }, signatures))
         })
         .await
         .map_err(|e| Error::Internal(format!("package validation task failed: {e}")))
         .and_then(|validated| validated);
-        let opened = match validated {
-            Ok(opened) => opened,
+        let (opened, signatures) = match validated {
+            Ok(validated) => validated,
             Err(error) => {
                 self.fail_onboarding(tenant, &claim, &error).await;
                 return Err(error);
@@ -906,7 +942,7 @@ impl VnfPackageManager {
                 return Err(error);
             }
         };
-        self.finish_onboarding(tenant, claim, &opened, checksum, key)
+        self.finish_onboarding(tenant, claim, &opened, &signatures, checksum, key)
             .await
     }
 
@@ -933,6 +969,7 @@ impl VnfPackageManager {
         tenant: &TenantId,
         claim: Claim,
         opened: &Opened,
+        signatures: &Signatures,
         checksum: String,
         key: ObjectPath,
     ) -> Result<VnfPkgInfo> {
@@ -949,6 +986,8 @@ impl VnfPackageManager {
             };
             let mut info = record.value.info.clone();
             self.describe(&mut info, opened, checksum.clone());
+            info.package_security_option = signatures.security_option;
+            info.signing_certificate = signatures.signing_certificate.clone();
             info.onboarding_state = Onboarding::Onboarded;
             info.operational_state = Operational::Enabled;
             let updated = VnfPackageRecord {

@@ -21,6 +21,7 @@ use clap::{Parser, ValueEnum};
 use tacker_api::metrics::Metrics;
 use tacker_api::rest::auth::{AuthConfig, Authenticator};
 use tacker_api::{Api, ApiConfig, HttpClients, HttpGrantProvider};
+use tacker_core::csar::{PackageTrust, SignaturePolicy};
 use tacker_core::lcm::LcmConfig;
 use tacker_core::mgmt::{MgmtDriver, NoopMgmtDriver};
 use tacker_core::monitor::{AutoHealConfig, AutoScaleConfig};
@@ -29,7 +30,7 @@ use tacker_core::package::PackageManagerConfig;
 use tacker_core::sim::{SIM_VIM_TYPE, SimInfraDriver, SimOperation};
 use tacker_core::store::Store;
 use tacker_core::vim::{Sealer, SealingKey, VimRegistration};
-use tacker_core::{BuiltinMonitors, Error, Result, VimType, Vnfm};
+use tacker_core::{BuiltinMonitors, Error, Result, TenantId, VimType, Vnfm};
 use tacker_drivers_k8s::HelmConfig;
 use tacker_drivers_openstack::OpenStackOptions;
 use tacker_drivers_openstack::userdata::UserDataRunner;
@@ -138,6 +139,8 @@ struct Args {
     #[arg(long, env = "TACKER_USER_DATA_MEMORY_MIB", default_value_t = 1024)]
     user_data_memory_mib: u64,
     #[command(flatten)]
+    package_trust: PackageTrustArgs,
+    #[command(flatten)]
     nfvo: NfvoArgs,
     #[command(flatten)]
     k8s_cluster: K8sClusterArgs,
@@ -149,6 +152,68 @@ struct Args {
     monitors: MonitorArgs,
     #[command(flatten)]
     outbound: OutboundArgs,
+}
+
+/// Which signers of VNF packages are trusted (SOL004 security options).
+#[derive(Debug, clap::Args)]
+struct PackageTrustArgs {
+    /// The certificate authorities (PEM bundle) whose signing certificates may sign
+    /// packages: the manifest's CMS signature and single artifacts' signatures are
+    /// checked against them.
+    #[arg(long = "package-trust-ca", env = "TACKER_PACKAGE_TRUST_CA")]
+    trust_ca: Option<PathBuf>,
+    /// What packages must show: `require` (a signed manifest listing every file),
+    /// `if-present` (signatures found are checked) or `ignore`. Default: `if-present`
+    /// with `--package-trust-ca`, else `ignore`.
+    #[arg(long = "package-signatures", env = "TACKER_PACKAGE_SIGNATURES")]
+    signature_policy: Option<SignaturePolicy>,
+    /// A tenant's own policy, `TENANT=POLICY` (repeatable).
+    #[arg(long = "package-signatures-tenant", value_name = "TENANT=POLICY", value_parser = tenant_policy)]
+    tenant_policies: Vec<(TenantId, SignaturePolicy)>,
+}
+
+fn tenant_policy(text: &str) -> std::result::Result<(TenantId, SignaturePolicy), String> {
+    let (tenant, policy) = text
+        .split_once('=')
+        .ok_or_else(|| format!("'{text}' is not TENANT=POLICY"))?;
+    if tenant.is_empty() {
+        return Err(format!("'{text}' names no tenant"));
+    }
+    Ok((TenantId::new(tenant), policy.parse()?))
+}
+
+impl PackageTrustArgs {
+    /// The trust the package manager checks signatures with, if any is configured.
+    fn trust(&self) -> Result<Option<PackageTrust>> {
+        let default = self.signature_policy.unwrap_or(if self.trust_ca.is_some() {
+            SignaturePolicy::IfPresent
+        } else {
+            SignaturePolicy::Ignore
+        });
+        if self.trust_ca.is_none() && self.tenant_policies.is_empty() && default == SignaturePolicy::Ignore {
+            return Ok(None);
+        }
+        let mut trust = match &self.trust_ca {
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| io_error("reading --package-trust-ca", path, e))?;
+                PackageTrust::from_pem(&pem, default).map_err(|e| {
+                    Error::InvalidRequest(format!("--package-trust-ca {}: {e}", path.display()))
+                })?
+            }
+            None => PackageTrust::new(default),
+        };
+        for (tenant, policy) in &self.tenant_policies {
+            trust = trust.with_tenant_policy(tenant.clone(), *policy);
+        }
+        tracing::info!(
+            policy = %default,
+            trusted_cas = trust.anchor_count(),
+            tenants = self.tenant_policies.len(),
+            "package signatures are checked"
+        );
+        Ok(Some(trust))
+    }
 }
 
 /// The simulated VIM's flags.
@@ -770,9 +835,10 @@ fn assemble(
         .api_root(api_root)
         .outbound_policy(outbound.clone())
         .http_clients()?
-        .package_config(
-            PackageManagerConfig::default().with_max_package_size(args.max_package_size),
-        )
+        .package_config(PackageManagerConfig {
+            trust: args.package_trust.trust()?,
+            ..PackageManagerConfig::default().with_max_package_size(args.max_package_size)
+        })
         .vim_type(args.sim.vim_type(store))
         .vim_type(tacker_drivers_openstack::vim_type(
             OpenStackOptions {
