@@ -26,6 +26,7 @@ pub const DEFAULT_VERSION: &str = "2.0.0";
 pub struct HttpNotificationSinkBuilder {
     version: String,
     settings: ClientSettings,
+    identity: Option<Vec<u8>>,
 }
 
 impl Default for HttpNotificationSinkBuilder {
@@ -41,6 +42,7 @@ impl Default for HttpNotificationSinkBuilder {
                 client_identity_pem: None,
                 policy: Arc::new(OutboundPolicy::default()),
             },
+            identity: None,
         }
     }
 }
@@ -72,6 +74,14 @@ impl HttpNotificationSinkBuilder {
         self
     }
 
+    /// The client certificate chain and private key (PEM, one file) presented to
+    /// callbacks whose subscription asks for `TLS_CERT` authentication (SOL013 mutual
+    /// TLS). Other callbacks never see it.
+    pub fn client_identity_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.identity = Some(pem.into());
+        self
+    }
+
     /// Whether server certificates are verified (default `true`). Turn it off only for
     /// tests.
     pub fn verify_tls(mut self, verify: bool) -> Self {
@@ -98,8 +108,19 @@ impl HttpNotificationSinkBuilder {
         })?;
         // A callback that redirects is answering something other than 204.
         let client = http::build_client(&self.settings, redirect::Policy::none())?;
+        let mutual = match self.identity {
+            None => None,
+            Some(pem) => {
+                let settings = ClientSettings {
+                    client_identity_pem: Some(pem),
+                    ..self.settings.clone()
+                };
+                Some(http::build_client(&settings, redirect::Policy::none())?)
+            }
+        };
         Ok(HttpNotificationSink {
             client,
+            mutual,
             policy: self.settings.policy,
             version,
             timeout: self.settings.timeout,
@@ -117,13 +138,17 @@ impl HttpNotificationSinkBuilder {
 /// `OAUTH2_CLIENT_CREDENTIALS` (preferred when its parameters are given) sends a bearer
 /// token obtained with the client credentials grant, cached per token endpoint and
 /// client until shortly before it expires and renewed once when the callback answers
-/// 401; `BASIC` sends HTTP basic credentials; `TLS_CERT` alone is refused as not
-/// supported. Redirects are not followed. Requests go only where the sink's
+/// 401; `BASIC` sends HTTP basic credentials; `TLS_CERT` (alone or with one of them)
+/// connects with the client certificate of
+/// [`HttpNotificationSinkBuilder::client_identity_pem`], and is refused as not
+/// supported when the sink has none. Redirects are not followed. Requests go only where the sink's
 /// [`OutboundPolicy`] allows (checked after name resolution), and errors quote the
 /// callback's status line, never its body. Cheap to clone; clones share the token cache.
 #[derive(Clone)]
 pub struct HttpNotificationSink {
     client: Client,
+    /// The client presenting the VNFM's certificate, for `TLS_CERT` subscriptions.
+    mutual: Option<Client>,
     policy: Arc<OutboundPolicy>,
     version: HeaderValue,
     timeout: Duration,
@@ -137,6 +162,7 @@ impl std::fmt::Debug for HttpNotificationSink {
             .field("version", &self.version)
             .field("timeout", &self.timeout)
             .field("cached_tokens", &cached)
+            .field("client_certificate", &self.mutual.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -207,13 +233,6 @@ fn auth_of(authentication: Option<&SubscriptionAuthentication>) -> Result<Auth<'
             "BASIC needs paramsBasic with the userName and password".to_owned(),
         ));
     }
-    if wants(AuthType::TlsCert) {
-        return Err(Error::NotSupported(
-            "TLS_CERT (mutual TLS) authentication to notification callbacks is not \
-             supported yet; use BASIC or OAUTH2_CLIENT_CREDENTIALS"
-                .to_owned(),
-        ));
-    }
     Ok(Auth::None)
 }
 
@@ -227,6 +246,23 @@ impl HttpNotificationSink {
     /// A sink with the defaults of [`HttpNotificationSink::builder`].
     pub fn new() -> Result<Self> {
         Self::builder().build()
+    }
+
+    /// The client for a subscription: the one with the VNFM's certificate when it asks
+    /// for `TLS_CERT`.
+    fn client_for(&self, authentication: Option<&SubscriptionAuthentication>) -> Result<&Client> {
+        let wants_tls = authentication.is_some_and(|a| a.auth_type.contains(&AuthType::TlsCert));
+        if !wants_tls {
+            return Ok(&self.client);
+        }
+        self.mutual.as_ref().ok_or_else(|| {
+            Error::NotSupported(
+                "TLS_CERT (mutual TLS) authentication to notification callbacks needs the \
+                 VNFM's client certificate, and none is configured (vnfm \
+                 --notification-client-cert); use BASIC or OAUTH2_CLIENT_CREDENTIALS"
+                    .to_owned(),
+            )
+        })
     }
 
     /// The `Version` header this sink sends.
@@ -248,13 +284,13 @@ impl HttpNotificationSink {
     /// One request to a callback with `credentials`.
     async fn send(
         &self,
+        client: &Client,
         method: &Method,
         url: &Url,
         body: Option<&Bytes>,
         credentials: Credentials<'_>,
     ) -> Result<Response> {
-        let mut request = self
-            .client
+        let mut request = client
             .request(method.clone(), url.clone())
             .header(ACCEPT, "application/json")
             .header("Version", self.version.clone());
@@ -278,21 +314,25 @@ impl HttpNotificationSink {
     /// a 401 renews the token and tries once more.
     async fn exchange(
         &self,
+        connection: &Client,
         method: &Method,
         url: &Url,
         body: Option<&Bytes>,
         auth: &Auth<'_>,
     ) -> Result<Response> {
         match auth {
-            Auth::None => self.send(method, url, body, Credentials::None).await,
+            Auth::None => {
+                self.send(connection, method, url, body, Credentials::None)
+                    .await
+            }
             Auth::Basic { user, password } => {
                 let credentials = Credentials::Basic { user, password };
-                self.send(method, url, body, credentials).await
+                self.send(connection, method, url, body, credentials).await
             }
             Auth::Oauth2(client) => {
                 let token = self.token(client, url).await?;
                 let response = self
-                    .send(method, url, body, Credentials::Bearer(&token))
+                    .send(connection, method, url, body, Credentials::Bearer(&token))
                     .await?;
                 if response.status() != StatusCode::UNAUTHORIZED {
                     return Ok(response);
@@ -304,7 +344,7 @@ impl HttpNotificationSink {
                 );
                 self.tokens.forget(client, &token);
                 let token = self.token(client, url).await?;
-                self.send(method, url, body, Credentials::Bearer(&token))
+                self.send(connection, method, url, body, Credentials::Bearer(&token))
                     .await
             }
         }
@@ -316,8 +356,8 @@ impl NotificationSink for HttpNotificationSink {
     /// Posts `notification` to the callback. SOL003 specifies 204 No Content as the
     /// answer; any 2xx is accepted. Another status fails, retryable for 5xx, 408 and
     /// 429; so does a connection failure or a timeout, always retryable. Invalid
-    /// authentication parameters fail with `InvalidRequest`, `TLS_CERT` alone with
-    /// `NotSupported`.
+    /// authentication parameters fail with `InvalidRequest`, `TLS_CERT` without a
+    /// client certificate with `NotSupported`.
     async fn deliver(
         &self,
         target: &NotificationTarget,
@@ -326,6 +366,7 @@ impl NotificationSink for HttpNotificationSink {
         let url = http::parse_http_url("the callback URI", &target.callback_uri)?;
         http::check_url(&self.policy, "the callback URI", &url)?;
         let auth = auth_of(target.authentication.as_ref())?;
+        let connection = self.client_for(target.authentication.as_ref())?;
         let body = serde_json::to_vec(notification)
             .map(Bytes::from)
             .map_err(|e| Error::Internal(format!("cannot serialise a notification: {e}")))?;
@@ -340,7 +381,7 @@ impl NotificationSink for HttpNotificationSink {
             )
         };
         let response = self
-            .exchange(&Method::POST, &url, Some(&body), &auth)
+            .exchange(connection, &Method::POST, &url, Some(&body), &auth)
             .await
             .map_err(|e| match e {
                 Error::Driver {
@@ -372,11 +413,12 @@ impl NotificationSink for HttpNotificationSink {
         let url = http::parse_http_url("the callback URI", &target.callback_uri)?;
         http::check_url(&self.policy, "the callback URI", &url)?;
         let auth = auth_of(target.authentication.as_ref())?;
+        let connection = self.client_for(target.authentication.as_ref())?;
         let failed = |why: String| {
             Error::Unprocessable(format!("the notification endpoint test failed: {why}"))
         };
         let response = self
-            .exchange(&Method::GET, &url, None, &auth)
+            .exchange(connection, &Method::GET, &url, None, &auth)
             .await
             .map_err(|e| match e {
                 Error::Driver { source, .. } => failed(source.to_string()),
@@ -446,7 +488,17 @@ mod tests {
         }
         let error = auth_of(Some(&oauth)).err().expect("refused");
         assert!(error.to_string().contains("tokenEndpoint"), "{error}");
-        let tls = authentication(vec![AuthType::TlsCert]);
-        assert!(matches!(auth_of(Some(&tls)), Err(Error::NotSupported(_))));
+        let mut tls = authentication(vec![AuthType::TlsCert]);
+        tls.params_basic = None;
+        tls.params_oauth2_client_credentials = None;
+        assert!(matches!(auth_of(Some(&tls)), Ok(Auth::None)));
+        let sink = HttpNotificationSink::new().expect("sink");
+        let error = sink.client_for(Some(&tls)).expect_err("no certificate");
+        assert!(matches!(error, Error::NotSupported(_)), "{error}");
+        assert!(
+            error.to_string().contains("--notification-client-cert"),
+            "{error}"
+        );
+        assert!(sink.client_for(None).is_ok());
     }
 }

@@ -21,8 +21,8 @@ use ring::signature::{
 use serde_json::{Value, json};
 use tacker_api::Principal;
 use tacker_api::rest::auth::{
-    AuthConfig, Authenticator, BasicConfig, BasicUser, JwsAlgorithm, JwtKey, OAuth2Config,
-    authenticate, hash_password_with_iterations,
+    AuthConfig, Authenticator, BasicConfig, BasicUser, CertificateUser, JwsAlgorithm, JwtKey,
+    OAuth2Config, authenticate, hash_password_with_iterations,
 };
 use tacker_core::TenantId;
 use tower::ServiceExt as _;
@@ -986,5 +986,68 @@ async fn password_hashes_of_every_supported_form_are_understood() {
             .to_string()
             .contains("('greedy'): the passwordHash asks for 4194304 KiB"),
         "{error}"
+    );
+}
+
+#[test]
+fn client_certificate_entries_are_checked_when_the_configuration_is_read() {
+    let entry = |subject: Option<&str>, common_name: Option<&str>| CertificateUser {
+        subject: subject.map(str::to_owned),
+        common_name: common_name.map(str::to_owned),
+        tenant: TenantId::default(),
+        scopes: vec!["vnflcm".to_owned()],
+    };
+    for (users, expected) in [
+        (
+            vec![entry(None, None)],
+            "clientCertificates[0]: give exactly one",
+        ),
+        (
+            vec![entry(Some("CN=a"), None), entry(Some("CN=b"), Some("b"))],
+            "clientCertificates[1]: give exactly one",
+        ),
+    ] {
+        let error = Authenticator::new(AuthConfig {
+            client_certificates: users,
+            ..AuthConfig::default()
+        })
+        .expect_err("refused");
+        assert!(error.to_string().contains(expected), "{error}");
+    }
+    let error = Authenticator::new(AuthConfig {
+        client_certificates: vec![entry(None, Some("nfvo"))],
+        ..AuthConfig::none(TenantId::default())
+    })
+    .expect_err("none and certificates");
+    assert!(
+        error
+            .to_string()
+            .contains("none excludes clientCertificates"),
+        "{error}"
+    );
+    Authenticator::new(AuthConfig {
+        client_certificates: vec![entry(None, Some("nfvo"))],
+        ..AuthConfig::default()
+    })
+    .expect("certificates alone are a mode");
+}
+
+#[tokio::test]
+async fn without_a_certificate_a_certificate_only_server_says_what_it_needs() {
+    let app = app(AuthConfig {
+        client_certificates: vec![CertificateUser {
+            subject: None,
+            common_name: Some("nfvo.example".to_owned()),
+            tenant: TenantId::new("operator"),
+            scopes: vec!["vnflcm".to_owned()],
+        }],
+        ..AuthConfig::default()
+    });
+    let answer = call(&app, Method::GET, "/vnflcm/v2/vnf_instances", None).await;
+    answer.assert_problem(StatusCode::UNAUTHORIZED);
+    assert!(
+        answer.detail().contains("present a client certificate"),
+        "{}",
+        answer.detail()
     );
 }

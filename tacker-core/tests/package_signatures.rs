@@ -11,6 +11,7 @@ use tacker_core::model::{PackageOnboardingStateType as Onboarding, PackageSecuri
 use tacker_core::package::{PackageManagerConfig, VnfPackageManager};
 use tacker_core::store::MemoryStore;
 
+#[allow(dead_code)]
 mod signing;
 use signing::{Ca, DF, Package, Scratch, sha256_hex};
 

@@ -76,11 +76,13 @@ impl Ca {
             format!(
                 "[ca]\ndefault_ca = own\n[own]\ndir = .\ndatabase = {name}.index\n\
                  new_certs_dir = .\nserial = {name}.serial\ndefault_md = sha256\n\
-                 policy = any\nunique_subject = no\n[any]\ncommonName = supplied\n\
+                 policy = any\nunique_subject = no\n[any]\ncommonName = supplied\norganizationName = optional\n\
                  [signer]\nbasicConstraints = CA:FALSE\nkeyUsage = critical,digitalSignature\n\
                  extendedKeyUsage = codeSigning\nsubjectKeyIdentifier = hash\n\
                  authorityKeyIdentifier = keyid\n[server]\nbasicConstraints = CA:FALSE\n\
-                 extendedKeyUsage = serverAuth\n"
+                 extendedKeyUsage = serverAuth\n[tls-server]\nbasicConstraints = CA:FALSE\n\
+                 extendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1,DNS:localhost\n\
+                 [tls-client]\nbasicConstraints = CA:FALSE\nextendedKeyUsage = clientAuth\n"
             ),
         )
         .expect("ca config");
@@ -96,6 +98,11 @@ impl Ca {
         std::fs::read(self.dir.join(format!("{}.pem", self.name))).expect("ca pem")
     }
 
+    /// The CA certificate file.
+    pub fn pem_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.pem", self.name))
+    }
+
     /// A signing certificate `name` (RSA when `rsa`, else P-256), valid from `start` to
     /// `end` (`YYYYMMDDHHMMSSZ`), with the extensions of `section`.
     pub fn issue(
@@ -105,8 +112,9 @@ impl Ca {
         window: Option<(&str, &str)>,
         section: &str,
     ) -> Signer {
-        let key = format!("{name}.key");
-        let csr = format!("{name}.csr");
+        let stem = format!("{}-{name}", self.name);
+        let key = format!("{stem}.key");
+        let csr = format!("{stem}.csr");
         let mut request = vec!["req", "-new", "-nodes", "-keyout", &key, "-out", &csr];
         let subject = format!("/CN={name}/O=Example Vendor");
         request.extend(["-subj", &subject]);
@@ -117,7 +125,7 @@ impl Ca {
         }
         openssl(&self.dir, &request);
         let config = format!("{}.cnf", self.name);
-        let cert = format!("{name}.pem");
+        let cert = format!("{stem}.pem");
         let ca_cert = format!("{}.pem", self.name);
         let ca_key = format!("{}.key", self.name);
         let mut sign = vec![
@@ -144,7 +152,7 @@ impl Ca {
         openssl(&self.dir, &sign);
         Signer {
             dir: self.dir.clone(),
-            name: name.to_owned(),
+            name: stem,
         }
     }
 }
@@ -157,6 +165,24 @@ pub struct Signer {
 impl Signer {
     pub fn pem(&self) -> String {
         std::fs::read_to_string(self.dir.join(format!("{}.pem", self.name))).expect("pem")
+    }
+
+    /// The certificate file.
+    pub fn cert_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.pem", self.name))
+    }
+
+    /// The private key file.
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.join(format!("{}.key", self.name))
+    }
+
+    /// The certificate and its key in one PEM file (a client identity); its path.
+    pub fn identity_path(&self) -> PathBuf {
+        let path = self.dir.join(format!("{}.identity.pem", self.name));
+        let key = std::fs::read_to_string(self.key_path()).expect("key");
+        std::fs::write(&path, format!("{}{key}", self.pem())).expect("identity");
+        path
     }
 
     /// A detached PEM CMS signature of `content` (with the certificate inside unless

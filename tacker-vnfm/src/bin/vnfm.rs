@@ -20,7 +20,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use tacker_api::metrics::Metrics;
 use tacker_api::rest::auth::{AuthConfig, Authenticator};
-use tacker_api::{Api, ApiConfig, HttpClients, HttpGrantProvider};
+use tacker_api::{Api, ApiConfig, HttpClients, HttpGrantProvider, HttpNotificationSink};
 use tacker_core::csar::{PackageTrust, SignaturePolicy};
 use tacker_core::lcm::LcmConfig;
 use tacker_core::mgmt::{MgmtDriver, NoopMgmtDriver};
@@ -47,6 +47,9 @@ enum AuthMode {
     Basic,
     /// OAuth 2.0 bearer tokens (JWT), keys from `--auth-config`.
     Oauth2,
+    /// Client certificates of mutual TLS (`--tls-client-ca`), mapped to tenants and
+    /// scopes by the `clientCertificates` of `--auth-config`.
+    Certificate,
 }
 
 #[derive(Debug, Parser)]
@@ -79,6 +82,21 @@ struct Args {
     /// TLS private key (PEM).
     #[arg(long, env = "TACKER_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Certificate authorities (PEM bundle) of client certificates: with it the server
+    /// asks clients for a certificate in the TLS handshake (mutual TLS). The auth
+    /// file's `clientCertificates` map certificate subjects to tenants and scopes.
+    #[arg(long, env = "TACKER_TLS_CLIENT_CA", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+    /// `required`: a client without a certificate of those CAs fails the handshake;
+    /// `optional`: such a client may still authenticate by the auth file's other means.
+    #[arg(
+        long,
+        env = "TACKER_TLS_CLIENT_AUTH",
+        default_value = "required",
+        value_parser = ["required", "optional"],
+        requires = "tls_client_ca"
+    )]
+    tls_client_auth: String,
     /// How clients authenticate.
     #[arg(long, env = "TACKER_AUTH", value_enum, default_value = "none")]
     auth: AuthMode,
@@ -141,6 +159,8 @@ struct Args {
     #[command(flatten)]
     package_trust: PackageTrustArgs,
     #[command(flatten)]
+    notifications: NotificationArgs,
+    #[command(flatten)]
     nfvo: NfvoArgs,
     #[command(flatten)]
     k8s_cluster: K8sClusterArgs,
@@ -152,6 +172,43 @@ struct Args {
     monitors: MonitorArgs,
     #[command(flatten)]
     outbound: OutboundArgs,
+}
+
+/// How notifications reach subscribers' callbacks.
+#[derive(Debug, clap::Args)]
+struct NotificationArgs {
+    /// The client certificate chain and private key (PEM, one file) presented to
+    /// callbacks whose subscription asks for `TLS_CERT` authentication (mutual TLS).
+    /// Without it such subscriptions are refused.
+    #[arg(
+        long = "notification-client-cert",
+        env = "TACKER_NOTIFICATION_CLIENT_CERT"
+    )]
+    notification_client_cert: Option<PathBuf>,
+    /// Certificate authorities (PEM) trusted for callbacks' servers besides the
+    /// system's.
+    #[arg(long = "notification-ca", env = "TACKER_NOTIFICATION_CA")]
+    notification_ca: Option<PathBuf>,
+}
+
+impl NotificationArgs {
+    /// A sink of its own when either flag is given (else the default one stays).
+    fn sink(&self, outbound: &OutboundPolicy) -> Result<Option<HttpNotificationSink>> {
+        if self.notification_client_cert.is_none() && self.notification_ca.is_none() {
+            return Ok(None);
+        }
+        let read = |flag: &str, path: &Path| {
+            std::fs::read(path).map_err(|e| io_error(&format!("reading {flag}"), path, e))
+        };
+        let mut builder = HttpNotificationSink::builder().outbound_policy(outbound.clone());
+        if let Some(path) = &self.notification_client_cert {
+            builder = builder.client_identity_pem(read("--notification-client-cert", path)?);
+        }
+        if let Some(path) = &self.notification_ca {
+            builder = builder.extra_ca_pem(read("--notification-ca", path)?);
+        }
+        builder.build().map(Some)
+    }
 }
 
 /// Which signers of VNF packages are trusted (SOL004 security options).
@@ -190,7 +247,10 @@ impl PackageTrustArgs {
         } else {
             SignaturePolicy::Ignore
         });
-        if self.trust_ca.is_none() && self.tenant_policies.is_empty() && default == SignaturePolicy::Ignore {
+        if self.trust_ca.is_none()
+            && self.tenant_policies.is_empty()
+            && default == SignaturePolicy::Ignore
+        {
             return Ok(None);
         }
         let mut trust = match &self.trust_ca {
@@ -755,21 +815,24 @@ fn auth_config(args: &Args) -> Result<Option<AuthConfig>> {
         std::fs::read_to_string(path).map_err(|e| io_error("reading the auth config", path, e))?;
     let config: AuthConfig = tacker_core::vnfd::yaml::from_str(&text)
         .map_err(|e| Error::InvalidRequest(format!("auth config {}: {e}", path.display())))?;
-    let wanted = match args.auth {
-        AuthMode::Basic => config.basic.is_some(),
-        AuthMode::Oauth2 => config.oauth2.is_some(),
-        AuthMode::None => true,
+    let (wanted, section) = match args.auth {
+        AuthMode::Basic => (config.basic.is_some(), "basic"),
+        AuthMode::Oauth2 => (config.oauth2.is_some(), "oauth2"),
+        AuthMode::Certificate => (!config.client_certificates.is_empty(), "clientCertificates"),
+        AuthMode::None => (true, "none"),
     };
     if !wanted || config.none.is_some() {
         return Err(Error::InvalidRequest(format!(
-            "auth config {}: --auth {:?} needs a `{}` section and no `none`",
+            "auth config {}: --auth {:?} needs a `{section}` section and no `none`",
             path.display(),
             args.auth,
-            if args.auth == AuthMode::Basic {
-                "basic"
-            } else {
-                "oauth2"
-            }
+        )));
+    }
+    if !config.client_certificates.is_empty() && args.tls_client_ca.is_none() {
+        return Err(Error::InvalidRequest(format!(
+            "auth config {}: clientCertificates need --tls-client-ca (and --tls-cert), so \
+             that clients present certificates",
+            path.display()
         )));
     }
     Ok(Some(config))
@@ -883,6 +946,9 @@ fn assemble(
     if let Some(spool_dir) = &args.spool_dir {
         vnfm = vnfm.spool_dir(spool_dir);
     }
+    if let Some(sink) = args.notifications.sink(&outbound)? {
+        vnfm = vnfm.notification_sink(Arc::new(sink));
+    }
     for name in &args.noop_mgmt_drivers {
         vnfm = vnfm.mgmt_driver(Arc::new(NoopMgmtDriver::new(name)));
     }
@@ -893,7 +959,19 @@ async fn run(args: Args) -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let auth = auth_config(&args)?;
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(tacker_api::serve::tls_config(cert, key)?),
+        (Some(cert), Some(key)) => {
+            let clients = args.tls_client_ca.as_deref().map(|ca| {
+                let auth = if args.tls_client_auth == "optional" {
+                    tacker_api::serve::ClientAuth::Optional
+                } else {
+                    tacker_api::serve::ClientAuth::Required
+                };
+                (ca, auth)
+            });
+            Some(tacker_api::serve::tls_config_with_clients(
+                cert, key, clients,
+            )?)
+        }
         _ => None,
     };
     std::fs::create_dir_all(&args.data_dir)

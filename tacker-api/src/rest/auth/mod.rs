@@ -8,7 +8,10 @@
 //!   allow this when it listens on loopback);
 //! - **basic** and/or **oauth2**: a request presents either HTTP Basic credentials of a
 //!   configured user (RFC 7617) or an OAuth 2.0 bearer token (RFC 6750), a JWT signed
-//!   with HS256, RS256 or ES256 by a configured key.
+//!   with HS256, RS256 or ES256 by a configured key;
+//! - **clientCertificates** (alone or beside basic/oauth2): a request without an
+//!   `Authorization` header acts for the entry matching the client certificate its
+//!   connection presented (verified by the TLS server against its client CAs).
 //!
 //! ```yaml
 //! basic:
@@ -33,6 +36,13 @@
 //!         …
 //!         -----END PUBLIC KEY-----
 //!   jwks: '{"keys": [{"kty": "EC", "crv": "P-256", "kid": "ec1", "x": "…", "y": "…"}]}'
+//! clientCertificates:            # mutual TLS (vnfm --tls-client-ca)
+//!   - subject: "CN=nfvo.example,O=Example Operator"
+//!     tenant: default
+//!     scopes: [vnflcm, vnfpkgm]
+//!   - commonName: em.example
+//!     tenant: default
+//!     scopes: ["vnflcm:readonly"]
 //! adminScope: admin
 //! publicPaths: [/healthz]
 //! realm: tacker
@@ -68,6 +78,7 @@ use tokio::sync::Semaphore;
 
 use super::Principal;
 use super::sol013::ApiError;
+use crate::serve::ClientCertificate;
 use jwt::{JwtVerifier, TokenError};
 pub use password::{
     DEFAULT_ITERATIONS, MAX_ARGON2_LANES, MAX_ARGON2_MEMORY_KIB, MAX_ARGON2_PASSES, MAX_ITERATIONS,
@@ -90,6 +101,10 @@ pub struct AuthConfig {
     pub basic: Option<BasicConfig>,
     /// OAuth 2.0 bearer tokens (JWTs).
     pub oauth2: Option<OAuth2Config>,
+    /// Clients known by the certificate they present in the TLS handshake (mutual
+    /// TLS: the server's `--tls-client-ca` verifies it first). A request without an
+    /// `Authorization` header acts for the entry matching its certificate.
+    pub client_certificates: Vec<CertificateUser>,
     /// The scope allowing every request to every API (default `admin`).
     pub admin_scope: String,
     /// Paths served without authentication, e.g. `/healthz` (the default). An entry
@@ -117,6 +132,7 @@ impl Default for AuthConfig {
             none: None,
             basic: None,
             oauth2: None,
+            client_certificates: Vec::new(),
             admin_scope: "admin".to_owned(),
             public_paths: vec!["/healthz".to_owned()],
             realm: "tacker".to_owned(),
@@ -140,6 +156,51 @@ impl AuthConfig {
 pub struct NoneConfig {
     /// The tenant every request acts for (default `default`).
     pub tenant: TenantId,
+}
+
+/// A client known by its certificate: exactly one of `subject` (the whole subject as an
+/// RFC 4514 string, e.g. `CN=nfvo.example,O=Example`: the same attributes in any order,
+/// compared without case) and `commonName`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CertificateUser {
+    /// The certificate's whole subject.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// The certificate's common name.
+    #[serde(default)]
+    pub common_name: Option<String>,
+    /// The tenant the client acts for (default `default`).
+    #[serde(default)]
+    pub tenant: TenantId,
+    /// What the client may do.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+impl CertificateUser {
+    fn matches(&self, certificate: &ClientCertificate) -> bool {
+        match (&self.subject, &self.common_name) {
+            (Some(subject), _) => normalized_name(subject) == normalized_name(&certificate.subject),
+            (None, Some(name)) => certificate.common_name.as_deref() == Some(name.as_str()),
+            (None, None) => false,
+        }
+    }
+}
+
+/// The attributes of an RFC 4514 name, without spaces around separators, in lower
+/// case and sorted (a name written most-specific-first matches one written in
+/// certificate order).
+fn normalized_name(name: &str) -> Vec<String> {
+    let mut parts: Vec<String> = name
+        .split(',')
+        .map(|part| {
+            let (key, value) = part.split_once('=').unwrap_or((part, ""));
+            format!("{}={}", key.trim(), value.trim()).to_lowercase()
+        })
+        .collect();
+    parts.sort();
+    parts
 }
 
 /// HTTP Basic authentication.
@@ -416,6 +477,7 @@ pub struct Authenticator {
     anonymous: Option<Principal>,
     basic: Option<BasicUsers>,
     bearer: Option<JwtVerifier>,
+    certificates: Vec<CertificateUser>,
     admin_scope: String,
     public_paths: Vec<String>,
     realm: String,
@@ -489,15 +551,28 @@ impl Authenticator {
                 "publicPaths: '{path}' does not start with '/'"
             )));
         }
+        for (index, user) in config.client_certificates.iter().enumerate() {
+            if user.subject.is_some() == user.common_name.is_some() {
+                return Err(AuthConfigError::new(format!(
+                    "clientCertificates[{index}]: give exactly one of subject and commonName"
+                )));
+            }
+        }
+        let certificates = !config.client_certificates.is_empty();
         let anonymous = match (&config.none, &config.basic, &config.oauth2) {
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
                 return Err(AuthConfigError::new(
                     "none excludes basic and oauth2: choose one",
                 ));
             }
-            (None, None, None) => {
+            (Some(_), None, None) if certificates => {
                 return Err(AuthConfigError::new(
-                    "no authentication mode: configure none, basic or oauth2",
+                    "none excludes clientCertificates: choose one",
+                ));
+            }
+            (None, None, None) if !certificates => {
+                return Err(AuthConfigError::new(
+                    "no authentication mode: configure none, basic, oauth2 or clientCertificates",
                 ));
             }
             (Some(none), _, _) => Some(Principal {
@@ -513,6 +588,7 @@ impl Authenticator {
             anonymous,
             basic,
             bearer,
+            certificates: config.client_certificates,
             admin_scope: config.admin_scope,
             public_paths: config.public_paths,
             realm: config.realm,
@@ -534,16 +610,22 @@ impl Authenticator {
         method: &Method,
         path: &str,
         headers: &HeaderMap,
+        client: Option<&ClientCertificate>,
     ) -> Result<Option<Principal>, Denied> {
         if self.is_public(path) {
             return Ok(None);
         }
-        let authenticated = match &self.anonymous {
-            Some(principal) => Authenticated {
+        let authenticated = match (&self.anonymous, client) {
+            (Some(principal), _) => Authenticated {
                 principal: principal.clone(),
                 bearer: false,
             },
-            None => self.credentials(headers).await?,
+            (None, Some(client))
+                if !self.certificates.is_empty() && !headers.contains_key(AUTHORIZATION) =>
+            {
+                self.certificate(client)?
+            }
+            (None, _) => self.credentials(headers).await?,
         };
         self.authorize(&authenticated, method, path)?;
         Ok(Some(authenticated.principal))
@@ -554,10 +636,22 @@ impl Authenticator {
         let mut values = headers.get_all(AUTHORIZATION).iter();
         let value = match (values.next(), values.next()) {
             (None, _) => {
-                return Err(Denied::credentials(format!(
-                    "this resource needs authentication: send an Authorization header ({})",
-                    self.schemes().join(" or ")
-                )));
+                let schemes = self.schemes();
+                let certificate = if self.certificates.is_empty() {
+                    ""
+                } else if schemes.is_empty() {
+                    "present a client certificate this server knows in the TLS handshake"
+                } else {
+                    ", or present a client certificate this server knows"
+                };
+                return Err(Denied::credentials(if schemes.is_empty() {
+                    format!("this resource needs authentication: {certificate}")
+                } else {
+                    format!(
+                        "this resource needs authentication: send an Authorization header ({}){certificate}",
+                        schemes.join(" or ")
+                    )
+                }));
             }
             (Some(_), Some(_)) => {
                 return Err(Denied::credentials(
@@ -595,6 +689,28 @@ impl Authenticator {
                 self.schemes().join(" or ")
             )))
         }
+    }
+
+    /// The principal a verified client certificate stands for.
+    fn certificate(&self, client: &ClientCertificate) -> Result<Authenticated, Denied> {
+        let user = self
+            .certificates
+            .iter()
+            .find(|user| user.matches(client))
+            .ok_or_else(|| {
+                Denied::credentials(format!(
+                    "the client certificate of '{}' is not one this server knows",
+                    printable(&client.subject, 200)
+                ))
+            })?;
+        Ok(Authenticated {
+            principal: Principal {
+                subject: format!("certificate:{}", client.subject),
+                tenant: user.tenant.clone(),
+                scopes: user.scopes.clone(),
+            },
+            bearer: false,
+        })
     }
 
     fn schemes(&self) -> Vec<&'static str> {
@@ -782,7 +898,12 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let outcome = authenticator
-        .check(request.method(), request.uri().path(), request.headers())
+        .check(
+            request.method(),
+            request.uri().path(),
+            request.headers(),
+            request.extensions().get::<ClientCertificate>(),
+        )
         .await;
     match outcome {
         Ok(Some(principal)) => {
