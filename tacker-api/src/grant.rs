@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, LOCATION};
-use reqwest::{Client, Method, Response, StatusCode, redirect};
+use reqwest::header::{HeaderValue, LOCATION};
+use reqwest::{Method, Response, StatusCode, redirect};
 use tacker_core::grant::GrantProvider;
 use tacker_core::model::{Grant, GrantRequest, ProblemDetails};
 use tacker_core::outbound::{self, OutboundPolicy};
@@ -33,25 +33,21 @@ use tacker_core::{Error, Result, TenantId};
 use url::Url;
 
 use crate::http::{self, ClientSettings, DRIVER, ReadError};
-use crate::oauth::{OauthClient, TokenCache};
+use crate::nfvo::{NfvoConnection, Oauth2};
+use crate::oauth::TokenCache;
 
 /// The `Version` of the SOL003 granting interface sent when none is configured (the
 /// version of `../shared/etsi`'s SOL003 v3.7.1 document).
 pub const DEFAULT_GRANT_API_VERSION: &str = "1.7.0";
+
+/// What the grant interface answers.
+const JSON: &str = "application/json";
 
 /// The largest Grant (or ProblemDetails) read.
 const MAX_GRANT: u64 = 4 << 20;
 
 /// How much of an NFVO's refusal is quoted.
 const MAX_REASON: usize = 1000;
-
-/// OAuth 2.0 client credentials for the NFVO.
-#[derive(Clone)]
-struct Oauth2 {
-    token_endpoint: Url,
-    client_id: String,
-    client_secret: String,
-}
 
 /// Builds an [`HttpGrantProvider`].
 #[derive(Clone)]
@@ -193,16 +189,18 @@ impl HttpGrantProviderBuilder {
             policy: policy.clone(),
         };
         Ok(HttpGrantProvider {
-            client: http::build_client(&settings, redirect::Policy::none())?,
-            base,
+            nfvo: NfvoConnection {
+                client: http::build_client(&settings, redirect::Policy::none())?,
+                base,
+                timeout: self.timeout,
+                policy,
+                oauth2,
+                tokens: TokenCache::default(),
+                attempts: self.attempts,
+                backoff: self.backoff,
+                max_backoff: self.max_backoff,
+            },
             version,
-            timeout: self.timeout,
-            policy,
-            oauth2,
-            tokens: TokenCache::default(),
-            attempts: self.attempts,
-            backoff: self.backoff,
-            max_backoff: self.max_backoff,
             poll_interval: self.poll_interval,
             max_poll_interval: self.max_poll_interval,
             deadline: self.deadline,
@@ -213,16 +211,8 @@ impl HttpGrantProviderBuilder {
 /// Grants from an NFVO over HTTP (see the module documentation). Cheap to clone.
 #[derive(Clone)]
 pub struct HttpGrantProvider {
-    client: Client,
-    base: Url,
+    nfvo: NfvoConnection,
     version: HeaderValue,
-    timeout: Duration,
-    policy: Arc<OutboundPolicy>,
-    oauth2: Option<Oauth2>,
-    tokens: TokenCache,
-    attempts: u32,
-    backoff: Duration,
-    max_backoff: Duration,
     poll_interval: Duration,
     max_poll_interval: Duration,
     deadline: Duration,
@@ -231,9 +221,8 @@ pub struct HttpGrantProvider {
 impl std::fmt::Debug for HttpGrantProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpGrantProvider")
-            .field("base", &http::redact(&self.base))
+            .field("nfvo", &self.nfvo)
             .field("version", &self.version)
-            .field("oauth2", &self.oauth2.as_ref().map(|o| &o.client_id))
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
@@ -270,96 +259,13 @@ impl HttpGrantProvider {
     }
 
     fn grants_url(&self) -> Result<Url> {
-        self.base
-            .join("grant/v1/grants")
-            .map_err(|e| Error::Internal(format!("the grants URL: {e}")))
+        self.nfvo.join("grant/v1/grants")
     }
 
-    /// One request, with a bearer token when OAuth 2.0 is configured (renewed once
-    /// when the NFVO answers 401).
-    async fn send(&self, method: &Method, url: &Url, body: Option<&Bytes>) -> Result<Response> {
-        let mut token = self.token().await?;
-        for renewed in [false, true] {
-            let mut request = self
-                .client
-                .request(method.clone(), url.clone())
-                .header(ACCEPT, "application/json")
-                .header("Version", self.version.clone());
-            if let Some(body) = body {
-                request = request
-                    .header(CONTENT_TYPE, "application/json")
-                    .body(body.clone());
-            }
-            if let Some(token) = &token {
-                request = request.bearer_auth(token);
-            }
-            let response = request
-                .send()
-                .await
-                .map_err(|e| http::transport_error(method, url, &e, self.timeout))?;
-            if response.status() != StatusCode::UNAUTHORIZED || renewed {
-                return Ok(response);
-            }
-            let (Some(oauth2), Some(used)) = (&self.oauth2, &token) else {
-                return Ok(response);
-            };
-            drop(response);
-            self.tokens.forget(&oauth_client(oauth2), used);
-            token = self.token().await?;
-        }
-        Err(Error::Internal(
-            "unreachable: the loop always returns".into(),
-        ))
-    }
-
-    async fn token(&self) -> Result<Option<String>> {
-        let Some(oauth2) = &self.oauth2 else {
-            return Ok(None);
-        };
-        let context = format!(
-            "no OAuth 2.0 token for the NFVO {}",
-            http::redact(&self.base)
-        );
-        self.tokens
-            .token(
-                &self.client,
-                &self.policy,
-                self.timeout,
-                &oauth_client(oauth2),
-                &context,
-            )
-            .await
-            .map(Some)
-    }
-
-    /// `send` again while the NFVO cannot answer (no connection, 5xx, 408, 429), at
-    /// most `attempts` times in all, with a doubling delay.
-    async fn send_with_retries(
-        &self,
-        method: &Method,
-        url: &Url,
-        body: Option<&Bytes>,
-    ) -> Result<Response> {
-        let mut delay = self.backoff;
-        let mut attempt = 1;
-        loop {
-            let outcome = self.send(method, url, body).await;
-            let retry = match &outcome {
-                Ok(response) => http::status_retryable(response.status()),
-                Err(error) => error.is_retryable(),
-            };
-            if !retry || attempt >= self.attempts {
-                return outcome;
-            }
-            let why = match &outcome {
-                Ok(response) => format!("answered {}", response.status()),
-                Err(error) => error.to_string(),
-            };
-            tracing::warn!(url = %http::redact(url), attempt, %why, "the NFVO cannot answer now; trying again");
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(self.max_backoff);
-            attempt += 1;
-        }
+    /// The NFVO this provider asks: its URL, authentication and TLS, for the other
+    /// SOL003 interfaces the VNFM consumes (package management).
+    pub fn connection(&self) -> NfvoConnection {
+        self.nfvo.clone()
     }
 
     /// Reads the answer to a grant request or a poll.
@@ -373,7 +279,7 @@ impl HttpGrantProvider {
         let status = response.status();
         match status {
             StatusCode::CREATED | StatusCode::OK => {
-                let body = read(&mut response, method, url, self.timeout).await?;
+                let body = read(&mut response, method, url, self.nfvo.timeout).await?;
                 let grant: Grant = serde_json::from_slice(&body).map_err(|e| {
                     Error::driver(
                         DRIVER,
@@ -424,7 +330,7 @@ impl HttpGrantProvider {
                                 ),
                             ));
                         }
-                        http::check_url(&self.policy, "the grant's Location", &next)?;
+                        http::check_url(&self.nfvo.policy, "the grant's Location", &next)?;
                         Ok(Answer::Pending(next))
                     }
                     // A poll of a grant still being decided.
@@ -440,7 +346,7 @@ impl HttpGrantProvider {
                 }
             }
             StatusCode::FORBIDDEN => {
-                let reason = match read(&mut response, method, url, self.timeout).await {
+                let reason = match read(&mut response, method, url, self.nfvo.timeout).await {
                     Ok(body) => serde_json::from_slice::<ProblemDetails>(&body)
                         .map(|p| outbound::sanitize_reason(&p.detail, MAX_REASON))
                         .unwrap_or_default(),
@@ -511,14 +417,6 @@ fn unapproved(request: &GrantRequest, grant: &Grant) -> Result<()> {
     )))
 }
 
-fn oauth_client(oauth2: &Oauth2) -> OauthClient<'_> {
-    OauthClient {
-        token_endpoint: oauth2.token_endpoint.clone(),
-        client_id: &oauth2.client_id,
-        client_password: &oauth2.client_secret,
-    }
-}
-
 /// The body of an answer, bounded.
 async fn read(
     response: &mut Response,
@@ -545,13 +443,14 @@ async fn read(
 impl GrantProvider for HttpGrantProvider {
     async fn grant(&self, _tenant: &TenantId, request: &GrantRequest) -> Result<Grant> {
         let url = self.grants_url()?;
-        http::check_url(&self.policy, "the NFVO URL", &url)?;
+        http::check_url(&self.nfvo.policy, "the NFVO URL", &url)?;
         let body = serde_json::to_vec(request)
             .map(Bytes::from)
             .map_err(|e| Error::Internal(format!("cannot serialise a grant request: {e}")))?;
         let started = Instant::now();
         let response = self
-            .send_with_retries(&Method::POST, &url, Some(&body))
+            .nfvo
+            .send_with_retries(&Method::POST, &url, Some(&body), &self.version, JSON)
             .await?;
         let mut pending = match self.answer(&Method::POST, &url, response, request).await? {
             Answer::Grant(grant) => return Ok(*grant),
@@ -574,7 +473,10 @@ impl GrantProvider for HttpGrantProvider {
             }
             tokio::time::sleep(interval.min(self.deadline - waited)).await;
             interval = (interval * 2).min(self.max_poll_interval);
-            let response = self.send_with_retries(&Method::GET, &pending, None).await?;
+            let response = self
+                .nfvo
+                .send_with_retries(&Method::GET, &pending, None, &self.version, JSON)
+                .await?;
             match self
                 .answer(&Method::GET, &pending, response, request)
                 .await?
@@ -586,7 +488,7 @@ impl GrantProvider for HttpGrantProvider {
     }
 
     fn grant_uri(&self, grant_id: &str) -> Option<String> {
-        self.base
+        self.nfvo
             .join(&format!("grant/v1/grants/{grant_id}"))
             .ok()
             .map(|u| u.to_string())

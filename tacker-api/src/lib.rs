@@ -27,6 +27,8 @@ pub mod grant;
 mod http;
 #[cfg(feature = "server")]
 pub mod metrics;
+pub mod nfvo;
+pub mod nfvo_packages;
 pub mod notify;
 mod oauth;
 #[cfg(feature = "server")]
@@ -36,6 +38,8 @@ pub mod serve;
 
 pub use fetch::HttpPackageFetcher;
 pub use grant::HttpGrantProvider;
+pub use nfvo::NfvoConnection;
+pub use nfvo_packages::NfvoPackageSource;
 pub use notify::HttpNotificationSink;
 #[cfg(feature = "server")]
 pub use rest::{Api, ApiConfig, Principal};

@@ -115,11 +115,17 @@ pub struct VnfmBuilder {
     #[cfg(feature = "packages")]
     package_manager: PackageManagerParts,
     package_source: Option<Arc<dyn PackageSource>>,
+    #[cfg(feature = "packages")]
+    package_source_over: Option<PackageSourceOver>,
     outbound: crate::outbound::OutboundPolicy,
     #[cfg(feature = "monitors")]
     builtin_monitors: Option<BuiltinMonitors>,
     default_vim_registrations: Vec<VimRegistration>,
 }
+
+/// Makes the engine's package source from the VNFM's package manager.
+#[cfg(feature = "packages")]
+type PackageSourceOver = Box<dyn FnOnce(VnfPackageManager) -> Arc<dyn PackageSource> + Send>;
 
 /// What [`VnfmBuilder`] gathers for the package manager.
 #[cfg(feature = "packages")]
@@ -294,6 +300,18 @@ impl VnfmBuilder {
     /// is required (e.g. the VNF packages an NFVO holds, read over SOL003).
     pub fn package_source(mut self, packages: Arc<dyn PackageSource>) -> Self {
         self.package_source = Some(packages);
+        self
+    }
+
+    /// The packages the LCM engine instantiates from, made over the VNFM's own package
+    /// manager: e.g. `tacker_api::NfvoPackageSource`, which falls back to the NFVO for
+    /// the VNFDs not onboarded here. [`VnfmBuilder::package_source`] takes precedence.
+    #[cfg(feature = "packages")]
+    pub fn package_source_over_manager(
+        mut self,
+        make: impl FnOnce(VnfPackageManager) -> Arc<dyn PackageSource> + Send + 'static,
+    ) -> Self {
+        self.package_source_over = Some(Box::new(make));
         self
     }
 
@@ -485,10 +503,15 @@ impl VnfmBuilder {
             &sealer,
             &signal,
         )?;
+        #[cfg(feature = "packages")]
+        let over = self.package_source_over;
         let package_source: Arc<dyn PackageSource> = match self.package_source {
             Some(source) => source,
             #[cfg(feature = "packages")]
-            None => Arc::new(packages.clone()),
+            None => match over {
+                Some(make) => make(packages.clone()),
+                None => Arc::new(packages.clone()),
+            },
             #[cfg(not(feature = "packages"))]
             None => {
                 return Err(Error::InvalidRequest(

@@ -184,11 +184,15 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// Where the NFVO posts its package notifications (see [`Api::with_nfvo_packages`]).
+pub const NFVO_PACKAGE_NOTIFICATIONS: &str = "/nfvo/v1/vnf_package_notifications";
+
 /// The REST APIs over the VNFM facades.
 pub struct Api {
     state: AppState,
     authenticator: Option<Arc<auth::Authenticator>>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    nfvo_packages: Option<Arc<crate::NfvoPackageSource>>,
 }
 
 impl std::fmt::Debug for Api {
@@ -219,6 +223,7 @@ impl Api {
             })),
             authenticator: None,
             metrics: None,
+            nfvo_packages: None,
         };
         match vnfm.alertmanager() {
             Some(alertmanager) => api.with_alertmanager(alertmanager.clone()),
@@ -238,6 +243,15 @@ impl Api {
             health: self.state.0.vnfm.health().clone(),
             alertmanager,
         });
+        self
+    }
+
+    /// Serves the callback of the NFVO's package notifications
+    /// (`/nfvo/v1/vnf_package_notifications`, scope `nfvo`): `GET` answers 204 (the
+    /// endpoint test), `POST` answers 204 and hands the notification to `source`, which
+    /// reads the package's state from the NFVO again.
+    pub fn with_nfvo_packages(mut self, source: Arc<crate::NfvoPackageSource>) -> Self {
+        self.nfvo_packages = Some(source);
         self
     }
 
@@ -309,6 +323,24 @@ impl Api {
                         )
                     }
                 }),
+            );
+        }
+        if let Some(source) = &self.nfvo_packages {
+            let source = source.clone();
+            router = router.route(
+                NFVO_PACKAGE_NOTIFICATIONS,
+                axum::routing::post(move |body: axum::body::Bytes| {
+                    let source = source.clone();
+                    async move {
+                        if let Ok(notification) = serde_json::from_slice::<serde_json::Value>(&body)
+                        {
+                            tokio::spawn(async move { source.notified(&notification).await });
+                        }
+                        axum::http::StatusCode::NO_CONTENT
+                    }
+                })
+                .get(|| async { axum::http::StatusCode::NO_CONTENT })
+                .fallback(method_not_allowed),
             );
         }
         let router = router

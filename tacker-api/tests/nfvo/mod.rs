@@ -60,6 +60,22 @@ struct Inner {
     /// The client credentials the token endpoint accepts, and the tokens it gave.
     oauth: Option<(String, String)>,
     tokens: Vec<String>,
+    /// vnfdId → the package it offers.
+    packages: HashMap<String, Offered>,
+    /// (id, callbackUri) of the package subscriptions it accepted.
+    subscriptions: Vec<(String, String)>,
+}
+
+/// A package the NFVO offers over SOL003 VNF package management.
+#[derive(Clone)]
+struct Offered {
+    info: Value,
+    content: Bytes,
+}
+
+fn sha256_hex(mut bytes: &[u8]) -> String {
+    tacker_core::csar::digest_hex(tacker_core::csar::HashAlgorithm::Sha256, &mut bytes)
+        .expect("digest")
 }
 
 /// The running NFVO.
@@ -95,6 +111,15 @@ impl TestNfvo {
             .route("/nfvo/grant/v1/grants", post(create))
             .route("/nfvo/grant/v1/grants/{id}", get(show))
             .route("/nfvo/token", post(token))
+            .route(
+                "/nfvo/vnfpkgm/v2/onboarded_vnf_packages/{vnfd_id}",
+                get(package_info),
+            )
+            .route(
+                "/nfvo/vnfpkgm/v2/onboarded_vnf_packages/{vnfd_id}/package_content",
+                get(package_content),
+            )
+            .route("/nfvo/vnfpkgm/v2/subscriptions", post(subscribe))
             .with_state(inner.clone());
         (Self { url, inner }, router)
     }
@@ -115,6 +140,130 @@ impl TestNfvo {
         let mut inner = self.lock();
         inner.scenario = Some(scenario);
         inner.requests = 0;
+    }
+
+    /// Offers the package `zip` (its facts read from its VNFD), ENABLED; returns its
+    /// `VnfPkgInfo`, which is checked against the ETSI schema.
+    pub fn offer_package(&self, zip: Vec<u8>) -> Value {
+        let options = tacker_core::csar::CsarOptions::default();
+        let csar = tacker_core::csar::Csar::from_zip_bytes(zip.clone(), &options)
+            .expect("the offered package opens");
+        // Read without checking digests: a test may offer a package whose files do not
+        // match its manifest.
+        let report = tacker_core::vnfd::read_vnfd(&csar, &options.missing_ok)
+            .expect("the offered package has a VNFD");
+        let vnfd = &report.vnfd;
+        let id = format!("nfvo-pkg-{}", tacker_core::new_id());
+        let base = self.url.clone();
+        let info = json!({
+            "id": id,
+            "vnfdId": vnfd.descriptor_id,
+            "vnfProvider": vnfd.provider,
+            "vnfProductName": vnfd.product_name,
+            "vnfSoftwareVersion": vnfd.software_version,
+            "vnfdVersion": vnfd.descriptor_version,
+            "checksum": {"algorithm": "SHA-256", "hash": sha256_hex(&zip)},
+            "packageSecurityOption": "OPTION_1",
+            "onboardingState": "ONBOARDED",
+            "operationalState": "ENABLED",
+            "usageState": "NOT_IN_USE",
+            "_links": {
+                "self": {"href": format!("{base}/vnfpkgm/v2/onboarded_vnf_packages/{}", vnfd.descriptor_id)},
+                "packageContent": {"href": format!("{base}/vnfpkgm/v2/onboarded_vnf_packages/{}/package_content", vnfd.descriptor_id)},
+                "vnfd": {"href": format!("{base}/vnfpkgm/v2/onboarded_vnf_packages/{}/vnfd", vnfd.descriptor_id)},
+            },
+        });
+        if let Some(etsi) = harness::etsi() {
+            etsi.validate(harness::SOL003_PKGM, "VnfPkgInfo", &info)
+                .expect("the NFVO's VnfPkgInfo is valid");
+        }
+        self.lock().packages.insert(
+            vnfd.descriptor_id.clone(),
+            Offered {
+                info: info.clone(),
+                content: Bytes::from(zip),
+            },
+        );
+        info
+    }
+
+    /// Serves `content` for the package of `vnfd_id` from now on, keeping its
+    /// `VnfPkgInfo` (and checksum) as it was.
+    pub fn replace_content(&self, vnfd_id: &str, content: Vec<u8>) {
+        if let Some(offered) = self.lock().packages.get_mut(vnfd_id) {
+            offered.content = Bytes::from(content);
+        }
+    }
+
+    /// Disables (or enables) the package of `vnfd_id`, or withdraws it (`None`), and
+    /// notifies every package subscription (`VnfPackageChangeNotification`, checked
+    /// against the ETSI schema). Returns the notifications' delivery statuses.
+    pub async fn change_package(&self, vnfd_id: &str, enabled: Option<bool>) -> Vec<u16> {
+        let (package_id, subscriptions) = {
+            let mut inner = self.lock();
+            let package_id = inner
+                .packages
+                .get(vnfd_id)
+                .and_then(|o| o.info["id"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            match enabled {
+                Some(enabled) => {
+                    if let Some(offered) = inner.packages.get_mut(vnfd_id) {
+                        offered.info["operationalState"] =
+                            json!(if enabled { "ENABLED" } else { "DISABLED" });
+                    }
+                }
+                None => {
+                    inner.packages.remove(vnfd_id);
+                }
+            }
+            (package_id, inner.subscriptions.clone())
+        };
+        let mut statuses = Vec::new();
+        for (subscription, callback) in subscriptions {
+            let mut notification = json!({
+                "id": tacker_core::new_id(),
+                "notificationType": "VnfPackageChangeNotification",
+                "subscriptionId": subscription,
+                "timeStamp": "2026-12-07T12:00:00Z",
+                "vnfPkgId": package_id,
+                "vnfdId": vnfd_id,
+                "_links": {
+                    "subscription": {"href": format!("{}/vnfpkgm/v2/subscriptions/{subscription}", self.url)},
+                    "vnfPackage": {"href": format!("{}/vnfpkgm/v2/onboarded_vnf_packages/{vnfd_id}", self.url)},
+                },
+            });
+            match enabled {
+                Some(enabled) => {
+                    notification["changeType"] = json!("OP_STATE_CHANGE");
+                    notification["operationalState"] =
+                        json!(if enabled { "ENABLED" } else { "DISABLED" });
+                }
+                None => notification["changeType"] = json!("PKG_DELETE"),
+            }
+            if let Some(etsi) = harness::etsi() {
+                etsi.validate(
+                    harness::SOL003_PKGM_NOTIF,
+                    "VnfPackageChangeNotification",
+                    &notification,
+                )
+                .expect("the NFVO's notification is valid");
+            }
+            let status = reqwest::Client::new()
+                .post(&callback)
+                .json(&notification)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
+            statuses.push(status);
+        }
+        statuses
+    }
+
+    /// The package subscriptions it accepted: (id, callbackUri).
+    pub fn package_subscriptions(&self) -> Vec<(String, String)> {
+        self.lock().subscriptions.clone()
     }
 
     /// What it received, in order.
@@ -399,6 +548,141 @@ async fn token(
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
         json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600}).to_string(),
+    )
+        .into_response()
+}
+
+async fn package_info(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(vnfd_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = inner.lock().expect("state");
+    record(
+        &mut inner,
+        "GET",
+        &format!("/nfvo/vnfpkgm/v2/onboarded_vnf_packages/{vnfd_id}"),
+        &headers,
+        Value::Null,
+        Vec::new(),
+    );
+    if !authorized(&inner, &headers) {
+        return problem(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+    }
+    match inner.packages.get(&vnfd_id) {
+        Some(offered) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            offered.info.to_string(),
+        )
+            .into_response(),
+        None => problem(
+            StatusCode::NOT_FOUND,
+            "no onboarded package has this vnfdId",
+        ),
+    }
+}
+
+async fn package_content(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(vnfd_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = inner.lock().expect("state");
+    record(
+        &mut inner,
+        "GET",
+        &format!("/nfvo/vnfpkgm/v2/onboarded_vnf_packages/{vnfd_id}/package_content"),
+        &headers,
+        Value::Null,
+        Vec::new(),
+    );
+    if !authorized(&inner, &headers) {
+        return problem(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+    }
+    match inner.packages.get(&vnfd_id) {
+        Some(offered) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/zip")],
+            offered.content.clone(),
+        )
+            .into_response(),
+        None => problem(
+            StatusCode::NOT_FOUND,
+            "no onboarded package has this vnfdId",
+        ),
+    }
+}
+
+async fn subscribe(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let schema_errors: Vec<String> = match harness::etsi() {
+        Some(etsi) => etsi
+            .validate(harness::SOL003_PKGM, "PkgmSubscriptionRequest", &request)
+            .err()
+            .into_iter()
+            .collect(),
+        None => Vec::new(),
+    };
+    let (id, base) = {
+        let mut inner = inner.lock().expect("state");
+        record(
+            &mut inner,
+            "POST",
+            "/nfvo/vnfpkgm/v2/subscriptions",
+            &headers,
+            request.clone(),
+            schema_errors.clone(),
+        );
+        if !authorized(&inner, &headers) {
+            return problem(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+        }
+        if !schema_errors.is_empty() {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "the subscription request is not valid",
+            );
+        }
+        (
+            format!("sub-{}", inner.subscriptions.len() + 1),
+            inner.base.clone(),
+        )
+    };
+    let Some(callback) = request["callbackUri"].as_str().map(str::to_owned) else {
+        return problem(StatusCode::BAD_REQUEST, "no callbackUri");
+    };
+    // The endpoint test SOL013 asks for: GET must answer 204.
+    let tested = reqwest::Client::new()
+        .get(&callback)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    if tested != 204 {
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("the callback answered {tested} to the endpoint test"),
+        );
+    }
+    inner
+        .lock()
+        .expect("state")
+        .subscriptions
+        .push((id.clone(), callback.clone()));
+    let subscription = json!({
+        "id": id,
+        "filter": request["filter"],
+        "callbackUri": callback,
+        "_links": {"self": {"href": format!("{base}/vnfpkgm/v2/subscriptions/{id}")}},
+    });
+    (
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, "application/json")],
+        subscription.to_string(),
     )
         .into_response()
 }

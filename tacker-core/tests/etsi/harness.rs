@@ -33,6 +33,11 @@ pub const SOL003_FM: &str =
 pub const SOL003_FM_NOTIF: &str = "SOL002-SOL003-v3.7.1/SOL003/VNFFaultManagementNotification/definitions/SOL003VNFFaultManagementNotification_def.yaml";
 /// SOL003 VNF lifecycle operation granting.
 pub const SOL003_GRANT: &str = "SOL002-SOL003-v3.7.1/SOL003/VNFLifecycleOperationGranting/definitions/SOL003VNFLifecycleOperationGranting_def.yaml";
+/// SOL003 VNF package management (the VNFM as a consumer of the NFVO's packages).
+pub const SOL003_PKGM: &str = "SOL002-SOL003-v3.7.1/SOL003/VNFPackageManagement/definitions/SOL003VNFPackageManagement_def.yaml";
+/// SOL003 VNF package management notifications (what the test NFVO sends).
+#[allow(dead_code)]
+pub const SOL003_PKGM_NOTIF: &str = "SOL002-SOL003-v3.7.1/SOL003/VNFPackageManagementNotification/definitions/SOL003VNFPackageManagementNotification_def.yaml";
 /// SOL003 general definitions.
 pub const SOL003_GENERAL: &str = "SOL002-SOL003-v3.7.1/SOL003/General_Definitions/SOL003_def.yaml";
 /// SOL002 VNF lifecycle management (Ve-Vnfm).
@@ -544,6 +549,14 @@ pub const PATCHES: &[Patch] = &[
     patch!(SOL002_LCM, "VnfcInfo", vnfc_info_state_enum),
     patch!(SOL003_LCM, "VnfLcmOpOcc", vnf_lcm_op_occ_links_required),
     patch!(SOL002_LCM, "VnfLcmOpOcc", vnf_lcm_op_occ_links_required),
+    // 15. SOL003's Checksum is a string "#no definition found"; SOL005 and SOL004 define it.
+    patch!(SOL003_GENERAL, "Checksum", checksum_object),
+    // 16. The SOL003 copy of the package filter requires one of the alternatives too.
+    patch!(
+        SOL003_PKGM,
+        "PkgmNotificationsFilter",
+        sol003_pkgm_filter_alternatives
+    ),
 ];
 
 // -- helpers for the patches ------------------------------------------------------------------
@@ -758,6 +771,41 @@ fn vnf_pkg_info_compatible_versions_array(def: &mut Value) -> Result<(), String>
         return Err(format!("unexpected $ref {reference}"));
     }
     *property = json!({ "type": "array", "items": { "type": "string" } });
+    Ok(())
+}
+
+/// SOL003 PkgmNotificationsFilter: as in SOL005 (see [`pkgm_filter_alternatives`]), the
+/// alternatives of note 2 are made mandatory, here by an `anyOf` holding one `oneOf`, so a
+/// filter on notification types only is rejected. Replaced by "at most one".
+fn sol003_pkgm_filter_alternatives(def: &mut Value) -> Result<(), String> {
+    let alternatives = ["vnfProductsFromProviders", "vnfdId", "vnfPkgId"];
+    let any_of = object_mut(def, "PkgmNotificationsFilter")?
+        .remove("anyOf")
+        .ok_or("no top-level `anyOf`")?;
+    let mut inner = any_of
+        .as_array()
+        .and_then(|entries| entries.first())
+        .cloned()
+        .ok_or("the `anyOf` is not a list")?;
+    take_required_alternatives(&mut inner, "oneOf", &alternatives)?;
+    add_all_of(def, at_most_one_of(&alternatives))
+}
+
+/// SOL003 Checksum: the document leaves it a bare string ("no definition found"), while
+/// the VnfPkgInfo it types carries the SOL004 checksum of SOL005: an object with the
+/// `algorithm` and the hexadecimal `hash`.
+fn checksum_object(def: &mut Value) -> Result<(), String> {
+    if def.get("type").and_then(Value::as_str) != Some("string") {
+        return Err("Checksum is no longer a string".to_owned());
+    }
+    *def = json!({
+        "type": "object",
+        "required": ["algorithm", "hash"],
+        "properties": {
+            "algorithm": {"type": "string"},
+            "hash": {"type": "string"},
+        },
+    });
     Ok(())
 }
 

@@ -20,7 +20,9 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use tacker_api::metrics::Metrics;
 use tacker_api::rest::auth::{AuthConfig, Authenticator};
-use tacker_api::{Api, ApiConfig, HttpClients, HttpGrantProvider, HttpNotificationSink};
+use tacker_api::{
+    Api, ApiConfig, HttpClients, HttpGrantProvider, HttpNotificationSink, NfvoPackageSource,
+};
 use tacker_core::csar::{PackageTrust, SignaturePolicy};
 use tacker_core::lcm::LcmConfig;
 use tacker_core::mgmt::{MgmtDriver, NoopMgmtDriver};
@@ -889,7 +891,7 @@ fn assemble(
     api_root: &str,
     user_data: Option<UserDataRunner>,
     scripts: Vec<Arc<dyn MgmtDriver>>,
-) -> Result<Vnfm> {
+) -> Result<(Vnfm, Option<Arc<NfvoPackageSource>>)> {
     let outbound = args.outbound.policy();
     tracing::info!(policy = ?outbound, "outbound policy");
     let mut vnfm = Vnfm::builder()
@@ -920,7 +922,16 @@ fn assemble(
             lease_ttl: Duration::from_secs(args.op_lease_ttl.max(1)),
             ..LcmConfig::default()
         });
+    let nfvo_packages = Arc::new(std::sync::OnceLock::new());
     if let Some(grants) = args.nfvo.grants(&outbound)? {
+        // Packages not onboarded here come from the NFVO.
+        let connection = grants.connection();
+        let slot = nfvo_packages.clone();
+        vnfm = vnfm.package_source_over_manager(move |manager| {
+            let source = Arc::new(NfvoPackageSource::new(connection, manager));
+            let _ = slot.set(source.clone());
+            source
+        });
         vnfm = vnfm.grant_provider(Arc::new(grants));
     }
     if !args.no_sim_vim {
@@ -952,7 +963,34 @@ fn assemble(
     for name in &args.noop_mgmt_drivers {
         vnfm = vnfm.mgmt_driver(Arc::new(NoopMgmtDriver::new(name)));
     }
-    vnfm.build()
+    let vnfm = vnfm.build()?;
+    Ok((vnfm, nfvo_packages.get().cloned()))
+}
+
+/// Subscribes to the NFVO's package notifications, trying again (a bounded number of
+/// times, with a growing delay) while the NFVO cannot be reached.
+fn subscribe_to_nfvo_packages(source: Arc<NfvoPackageSource>, api_root: &str) {
+    let callback = format!(
+        "{}{}",
+        api_root.trim_end_matches('/'),
+        tacker_api::rest::NFVO_PACKAGE_NOTIFICATIONS
+    );
+    tokio::spawn(async move {
+        let mut delay = Duration::from_secs(1);
+        for attempt in 1..=10 {
+            tokio::time::sleep(delay).await;
+            match source.subscribe(&callback).await {
+                Ok(_) => return,
+                Err(error) => {
+                    tracing::warn!(attempt, %error, "cannot subscribe to the NFVO's package notifications");
+                }
+            }
+            delay = (delay * 2).min(Duration::from_secs(60));
+        }
+        tracing::error!(
+            "gave up subscribing to the NFVO's package notifications; copies of its packages are still checked before each new instance"
+        );
+    });
 }
 
 async fn run(args: Args) -> Result<()> {
@@ -1006,7 +1044,7 @@ async fn run(args: Args) -> Result<()> {
     for driver in args.scripts.ansible_drivers(&data_dir).await? {
         scripts.push(Arc::new(driver));
     }
-    let vnfm = assemble(
+    let (vnfm, nfvo_packages) = assemble(
         &args,
         store.clone(),
         &data_dir,
@@ -1022,6 +1060,10 @@ async fn run(args: Args) -> Result<()> {
         let authenticator = Authenticator::new(auth)
             .map_err(|e| Error::InvalidRequest(format!("auth config: {e}")))?;
         api = api.with_authenticator(authenticator);
+    }
+    if let Some(source) = nfvo_packages {
+        api = api.with_nfvo_packages(source.clone());
+        subscribe_to_nfvo_packages(source, &api_root);
     }
 
     // The first line on stdout says where the server is, for scripts and tests.
