@@ -301,8 +301,15 @@ fn plan(
     instance_id: &str,
     flavour: &DeploymentFlavour,
     replicas: &BTreeMap<String, u32>,
+    zones: &BTreeMap<String, Vec<String>>,
 ) -> Result<Vec<Planned>> {
     fit_workloads(&mut objects, session.naming, flavour, replicas)?;
+    let naming = session.naming;
+    crate::placement::place(&mut objects, flavour, instance_id, zones, |o, vdu_id| {
+        flavour.vdu(vdu_id).is_some_and(|vdu| {
+            WORKLOAD_KINDS.contains(&o.kind()) && naming.is_workload_of(flavour, vdu, o.name())
+        })
+    });
     let mut planned = Vec::new();
     for mut object in objects {
         let (resource, caps) = session
@@ -832,6 +839,7 @@ fn vnfcs(
     healed: &BTreeSet<String>,
 ) -> Vec<VnfcResourceInfo> {
     let recorded = recorded_vnfcs(ctx);
+    let zones = crate::placement::zones(ctx, ctx.flavour);
     let mut claimed: BTreeMap<String, String> = BTreeMap::new(); // pod name → VNFC id
     for vnfc in &recorded {
         if pods.iter().any(|p| {
@@ -864,6 +872,10 @@ fn vnfcs(
             metadata.insert("namespace".into(), json!(pod.namespace));
             metadata.insert("podUid".into(), json!(pod.uid));
             metadata.insert(VNFC_POWER_STATE.into(), json!("STARTED"));
+            let vdu_zones = zones.get(&pod.vdu_id);
+            if let Some(vdu_zones) = vdu_zones {
+                metadata.insert(crate::placement::ZONES_METADATA.into(), json!(vdu_zones));
+            }
             VnfcResourceInfo {
                 id,
                 vdu_id: pod.vdu_id.clone(),
@@ -874,7 +886,10 @@ fn vnfcs(
                     resource_id: pod.name.clone(),
                     vim_level_resource_type: Some(pod.kind.clone()),
                 },
-                zone_id: None,
+                // The zone when the VDU is held to exactly one.
+                zone_id: vdu_zones
+                    .filter(|zones| zones.len() == 1)
+                    .and_then(|zones| zones.first().cloned()),
                 storage_resource_ids: Vec::new(),
                 reservation_id: None,
                 vnfc_cp_info: Vec::new(),
@@ -1516,6 +1531,7 @@ impl KubernetesInfraDriver {
             &ctx.vnf_instance.id,
             ctx.flavour,
             &counts,
+            &crate::placement::zones(ctx, ctx.flavour),
         )?;
         apply(session, &planned).await?;
         for daemon_set in found.iter().filter(|f| f.kind() == "DaemonSet") {
@@ -1587,6 +1603,7 @@ impl KubernetesInfraDriver {
             &ctx.vnf_instance.id,
             flavour,
             replicas,
+            &crate::placement::zones(ctx, flavour),
         )?;
         apply(session, &planned).await?;
         if prune {
@@ -2077,6 +2094,7 @@ impl InfraDriver for KubernetesInfraDriver {
                     &ctx.vnf_instance.id,
                     ctx.flavour,
                     &recorded_counts(ctx),
+                    &crate::placement::zones(ctx, ctx.flavour),
                 )?;
                 apply(&session, &planned).await?;
             }

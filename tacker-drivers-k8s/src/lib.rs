@@ -32,6 +32,7 @@ mod driver;
 mod ext;
 mod helm;
 mod manifest;
+pub mod placement;
 mod vim;
 
 pub use client::{KUBERNETES_VIM_TYPE, connect, connect_with_policy};
