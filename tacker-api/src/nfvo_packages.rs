@@ -406,7 +406,8 @@ impl NfvoPackageSource {
     }
 
     /// Subscribes to the NFVO's package notifications (`VnfPackageChangeNotification`)
-    /// with `callback_uri` (where [`NfvoPackageSource::notification_router`] is served).
+    /// with `callback_uri` (where the API serves [`crate::rest::NFVO_PACKAGE_NOTIFICATIONS`]:
+    /// see [`crate::Api::with_nfvo_packages`]).
     /// Returns the subscription's id.
     pub async fn subscribe(&self, callback_uri: &str) -> Result<String> {
         let url = self.nfvo.join("vnfpkgm/v2/subscriptions")?;

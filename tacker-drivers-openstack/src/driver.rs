@@ -283,6 +283,11 @@ impl OpenStackInfraDriver {
             flavour: deploy.flavour,
             counts: &deploy.counts,
             grant: if deploy.use_grant { ctx.grant } else { None },
+            grant_request: if deploy.use_grant {
+                ctx.grant_request
+            } else {
+                None
+            },
             ext_virtual_links: &deploy.ext_virtual_links,
             ext_managed_virtual_links: &deploy.ext_managed_virtual_links,
         });
@@ -299,6 +304,19 @@ impl OpenStackInfraDriver {
                         entry.insert(key.to_owned(), value.clone());
                     }
                 }
+            }
+        }
+        // A VDU the grant gives no zone keeps the zone its VNFCs are in, so that an
+        // operation adding nothing to it does not move (replace) its servers.
+        for vnfc in recorded_vnfcs(ctx) {
+            if let Some(zone) = &vnfc.zone_id
+                && let Some(entry) = nfv
+                    .get_mut("VDU")
+                    .and_then(|v| v.get_mut(&vnfc.vdu_id))
+                    .and_then(Value::as_object_mut)
+                && !entry.contains_key("locationConstraints")
+            {
+                entry.insert("locationConstraints".to_owned(), json!(zone));
             }
         }
         let mut parameters = KeyValuePairs::new();

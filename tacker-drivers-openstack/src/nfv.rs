@@ -25,7 +25,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
-use tacker_core::model::{ExtManagedVirtualLinkData, ExtVirtualLinkData, Grant};
+use tacker_core::model::{
+    ExtManagedVirtualLinkData, ExtVirtualLinkData, Grant, GrantRequest, ResourceType,
+};
 use tacker_core::vnfd::{DeploymentFlavour, Vdu};
 
 /// The inputs of the `nfv` parameter.
@@ -37,6 +39,9 @@ pub struct NfvInputs<'a> {
     pub counts: &'a BTreeMap<String, u32>,
     /// The grant of the operation.
     pub grant: Option<&'a Grant>,
+    /// The grant request of the operation (which resources of which VDU the grant's
+    /// `addResources` answer).
+    pub grant_request: Option<&'a GrantRequest>,
     /// The external virtual links the VNF is connected to.
     pub ext_virtual_links: &'a [ExtVirtualLinkData],
     /// The externally managed internal virtual links.
@@ -88,7 +93,10 @@ fn image_id(grant: Option<&Grant>, desc_id: &str, fallback: Option<&str>) -> Opt
         .or_else(|| fallback.map(str::to_owned))
 }
 
-fn zone(grant: Option<&Grant>) -> Option<String> {
+/// The zone the grant gives a VDU's new compute resources. Without the grant request
+/// (no way to tell the VDUs apart): the zone of any granted resource, else the first
+/// zone of the grant.
+fn zone(grant: Option<&Grant>, request: Option<&GrantRequest>, vdu_id: &str) -> Option<String> {
     let grant = grant?;
     let zone_of = |id: &str| {
         grant
@@ -97,20 +105,34 @@ fn zone(grant: Option<&Grant>) -> Option<String> {
             .find(|z| z.id == id)
             .map(|z| z.zone_id.clone())
     };
-    grant
+    let Some(request) = request else {
+        return grant
+            .add_resources
+            .iter()
+            .chain(grant.update_resources.iter())
+            .find_map(|info| info.zone_id.as_deref().and_then(zone_of))
+            .or_else(|| grant.zones.first().map(|z| z.zone_id.clone()));
+    };
+    request
         .add_resources
         .iter()
-        .chain(grant.update_resources.iter())
-        .find_map(|info| info.zone_id.as_deref().and_then(zone_of))
-        .or_else(|| grant.zones.first().map(|z| z.zone_id.clone()))
+        .filter(|d| d.resource_type == ResourceType::Compute && d.vdu_id.as_deref() == Some(vdu_id))
+        .find_map(|definition| {
+            grant
+                .add_resources
+                .iter()
+                .find(|info| info.resource_definition_id == definition.id)
+                .and_then(|info| info.zone_id.as_deref())
+                .and_then(zone_of)
+        })
 }
 
 /// The `nfv` parameter.
 pub fn nfv_parameter(inputs: &NfvInputs<'_>) -> Value {
     let flavour = inputs.flavour;
     let mut vdus = Map::new();
-    let zone = zone(inputs.grant);
     for vdu in &flavour.vdus {
+        let zone = zone(inputs.grant, inputs.grant_request, &vdu.id);
         let mut entry = Map::new();
         entry.insert(
             "computeFlavourId".into(),
@@ -245,6 +267,7 @@ mod tests {
             flavour,
             counts: &counts,
             grant: Some(&grant),
+            grant_request: None,
             ext_virtual_links: std::slice::from_ref(&link),
             ext_managed_virtual_links: &[],
         });
@@ -265,6 +288,7 @@ mod tests {
             flavour,
             counts: &counts,
             grant: None,
+            grant_request: None,
             ext_virtual_links: &[],
             ext_managed_virtual_links: &[],
         });
@@ -287,9 +311,47 @@ mod tests {
             flavour: &named,
             counts: &counts,
             grant: None,
+            grant_request: None,
             ext_virtual_links: &[],
             ext_managed_virtual_links: &[],
         });
         assert_eq!(nfv["VDU"][&named.vdus[0].id]["computeFlavourId"], "m1.tiny");
+    }
+
+    #[test]
+    fn each_vdu_gets_the_zone_granted_to_its_own_resources() {
+        let vnfd = tacker_core::sim::sample_vnfd();
+        let mut flavour = vnfd.flavours[0].clone();
+        let mut second = flavour.vdus[0].clone();
+        second.id = "VDU_B".into();
+        flavour.vdus.push(second);
+        let first = flavour.vdus[0].id.clone();
+        let grant: Grant = serde_json::from_value(json!({
+            "id": "g", "vnfInstanceId": "i", "vnfLcmOpOccId": "o",
+            "zones": [{"id": "z1", "zoneId": "az-1"}, {"id": "z2", "zoneId": "az-2"}],
+            "addResources": [{"resourceDefinitionId": "r1", "zoneId": "z2"}, {"resourceDefinitionId": "r2", "zoneId": "z1"}],
+            "_links": {"self": {"href": "x"}, "vnfLcmOpOcc": {"href": "x"}, "vnfInstance": {"href": "x"}}
+        }))
+        .expect("grant");
+        let request: GrantRequest = serde_json::from_value(json!({
+            "vnfInstanceId": "i", "vnfLcmOpOccId": "o", "vnfdId": "d", "operation": "INSTANTIATE",
+            "isAutomaticInvocation": false,
+            "addResources": [
+                {"id": "r1", "type": "COMPUTE", "vduId": first, "resourceTemplateId": first},
+                {"id": "r2", "type": "COMPUTE", "vduId": "VDU_B", "resourceTemplateId": "VDU_B"}],
+            "_links": {"vnfLcmOpOcc": {"href": "x"}, "vnfInstance": {"href": "x"}}
+        }))
+        .expect("request");
+        let counts = BTreeMap::new();
+        let nfv = nfv_parameter(&NfvInputs {
+            flavour: &flavour,
+            counts: &counts,
+            grant: Some(&grant),
+            grant_request: Some(&request),
+            ext_virtual_links: &[],
+            ext_managed_virtual_links: &[],
+        });
+        assert_eq!(nfv["VDU"][&first]["locationConstraints"], "az-2");
+        assert_eq!(nfv["VDU"]["VDU_B"]["locationConstraints"], "az-1");
     }
 }
