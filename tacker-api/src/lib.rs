@@ -19,6 +19,7 @@
 //! management (`/vnfpkgm/v2`, `/vnfpkgm/v1`) and the VIM registry (`/vims`), as an axum
 //! `Router` an embedder can mount ([`rest::Api`]).
 
+pub mod coordination;
 pub mod fetch;
 #[cfg(feature = "server")]
 #[doc(hidden)]
@@ -36,6 +37,7 @@ pub mod rest;
 #[cfg(feature = "server")]
 pub mod serve;
 
+pub use coordination::HttpLcmCoordinator;
 pub use fetch::HttpPackageFetcher;
 pub use grant::HttpGrantProvider;
 pub use nfvo::NfvoConnection;

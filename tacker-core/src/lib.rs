@@ -78,6 +78,7 @@
 //! the crate); `testkit` the conformance suites for stores and infra drivers, the
 //! fault-injecting store, and `mockall` mocks of every driver trait.
 
+pub mod coordination;
 pub mod csar;
 pub mod error;
 pub mod filter;

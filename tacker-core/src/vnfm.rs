@@ -100,6 +100,7 @@ pub struct VnfmBuilder {
     sealing_key: Option<SealingKey>,
     api_root: Option<String>,
     grants: Option<Arc<dyn GrantProvider>>,
+    coordinator: Option<Arc<dyn crate::coordination::LcmCoordinator>>,
     sink: Option<Arc<dyn NotificationSink>>,
     vim_types: Vec<VimType>,
     vim_type_errors: Vec<Error>,
@@ -318,6 +319,17 @@ impl VnfmBuilder {
     /// Who grants lifecycle operations (default: a local grant on the instance's VIM).
     pub fn grant_provider(mut self, grants: Arc<dyn GrantProvider>) -> Self {
         self.grants = Some(grants);
+        self
+    }
+
+    /// Who runs the LCM coordination actions VNFDs declare (an EM or the NFVO:
+    /// `tacker_api::HttpLcmCoordinator`). Without one, operations whose VNFD declares
+    /// coordination actions are refused.
+    pub fn lcm_coordinator(
+        mut self,
+        coordinator: Arc<dyn crate::coordination::LcmCoordinator>,
+    ) -> Self {
+        self.coordinator = Some(coordinator);
         self
     }
 
@@ -541,6 +553,9 @@ impl VnfmBuilder {
         }
         for (id, vim) in self.default_vims {
             lcm = lcm.default_vim(id, vim);
+        }
+        if let Some(coordinator) = self.coordinator {
+            lcm = lcm.lcm_coordinator(coordinator);
         }
         if let Some(grants) = self.grants {
             lcm = lcm.grant_provider(grants);

@@ -34,9 +34,9 @@ use serde_json::{Value, json};
 use tacker_core::csar::{Csar, CsarOptions};
 use tacker_core::infra::{InfraContext, InfraDriver, InfraOutcome, Rollback, ScaleTarget};
 use tacker_core::model::{
-    ChangeExtVnfConnectivityRequest, ChangeType, HealVnfRequest, InstantiateVnfRequest,
-    KeyValuePairs, OperateVnfRequest, ScaleInfo, ScaleType, StopType, TerminateVnfRequest,
-    TerminationType, VimConnectionInfo, VnfInstance, VnfOperationalStateType,
+    ChangeExtVnfConnectivityRequest, ChangeType, Grant, GrantRequest, HealVnfRequest,
+    InstantiateVnfRequest, KeyValuePairs, OperateVnfRequest, ScaleInfo, ScaleType, StopType,
+    TerminateVnfRequest, TerminationType, VimConnectionInfo, VnfInstance, VnfOperationalStateType,
 };
 use tacker_core::package::InMemoryPackageFiles;
 use tacker_core::sim;
@@ -211,6 +211,7 @@ fn vim_with(cloud: &Cloud, registry: Value, files: Value) -> VimConnectionInfo {
 }
 
 /// A corpus package: its VNFD and its files.
+#[derive(Clone)]
 struct Package {
     vnfd: Vnfd,
     files: Arc<InMemoryPackageFiles>,
@@ -1380,6 +1381,97 @@ async fn images_from_the_package(driver: OpenStackInfraDriver, cloud: Cloud) {
     api.delete_images(&name).await;
 }
 
+/// On the full set: the zone a grant gives VDU2 of `v2-os-basic-lcms-min` (whose HOT
+/// here hands `nfv.VDU.VDU2.locationConstraints` to the server's `availability_zone`, as
+/// Tacker's samples do) is the zone Nova puts its server in; a zone Nova does not have
+/// fails the instantiation with Nova's reason, and its rollback leaves nothing.
+async fn granted_zones_reach_nova(driver: OpenStackInfraDriver, cloud: Cloud) {
+    let admin_cloud = admin(&cloud);
+    let api = admin_api(&cloud).await;
+    let mut package = package("v2-os-basic-lcms-min");
+    let hot = "BaseHOT/simple/sample2.yaml";
+    let text = String::from_utf8(futures_lite_read(&package.files, hot)).expect("HOT text");
+    let zoned = text.replacen(
+        "      name: VDU2\n",
+        "      name: VDU2\n      availability_zone: { get_param: [ nfv, VDU, VDU2, locationConstraints ] }\n",
+        1,
+    );
+    assert_ne!(zoned, text, "the HOT names VDU2's server");
+    package.files = Arc::new((*package.files).clone().with_file(hot, zoned.into_bytes()));
+    for (zone, succeeds) in [("nova", true), ("no-such-zone", false)] {
+        let mut instance = Instance::new(package.clone(), "simple", vim(&admin_cloud, Fault::None));
+        let op = new_id();
+        let request: GrantRequest = serde_json::from_value(json!({
+            "vnfInstanceId": instance.record.id, "vnfLcmOpOccId": op,
+            "vnfdId": instance.package.vnfd.descriptor_id, "operation": "INSTANTIATE",
+            "isAutomaticInvocation": false,
+            "addResources": [
+                {"id": "r1", "type": "COMPUTE", "vduId": "VDU1", "resourceTemplateId": "VDU1"},
+                {"id": "r2", "type": "COMPUTE", "vduId": "VDU2", "resourceTemplateId": "VDU2"}],
+            "_links": {"vnfLcmOpOcc": {"href": "x"}, "vnfInstance": {"href": "x"}}
+        }))
+        .expect("grant request");
+        let grant: Grant = serde_json::from_value(json!({
+            "id": "g", "vnfInstanceId": instance.record.id, "vnfLcmOpOccId": op,
+            "zones": [{"id": "z", "zoneId": zone}],
+            "addResources": [{"resourceDefinitionId": "r1"}, {"resourceDefinitionId": "r2", "zoneId": "z"}],
+            "_links": {"self": {"href": "x"}, "vnfLcmOpOcc": {"href": "x"}, "vnfInstance": {"href": "x"}}
+        }))
+        .expect("grant");
+        let instantiate = instance.instantiate_request();
+        let ctx = instance
+            .ctx(&op)
+            .with_grant(Some(&grant))
+            .with_grant_request(Some(&request));
+        let outcome = driver.instantiate(&ctx, &instantiate).await;
+        if succeeds {
+            let outcome =
+                outcome.unwrap_or_else(|e| panic!("instantiate in {zone}: {}", detail(&e)));
+            let vdu2 = outcome
+                .resources
+                .vnfc_resource_info
+                .iter()
+                .find(|v| v.vdu_id == "VDU2")
+                .expect("a VNFC of VDU2");
+            assert_eq!(
+                vdu2.zone_id.as_deref(),
+                Some(zone),
+                "the VNFC records its zone"
+            );
+            assert_eq!(
+                api.server_zone(&vdu2.compute_resource.resource_id).await,
+                zone,
+                "Nova placed VDU2's server in the granted zone"
+            );
+            instance.record(sim::AppliedOperation::Instantiate(&instantiate), &outcome);
+            let terminated = driver
+                .terminate(&instance.ctx(&new_id()), &forceful())
+                .await
+                .unwrap_or_else(|e| panic!("terminate: {}", detail(&e)));
+            instance.record(sim::AppliedOperation::Terminate, &terminated);
+        } else {
+            let error = outcome.expect_err("Nova has no such zone");
+            let text = detail(&error).to_ascii_lowercase();
+            assert!(
+                text.contains("availability zone") || text.contains(zone),
+                "the error quotes Nova's reason: {text}"
+            );
+            driver
+                .rollback(&ctx, &Rollback::Instantiate(&instantiate))
+                .await
+                .unwrap_or_else(|e| panic!("rollback: {}", detail(&e)));
+            assert!(
+                driver
+                    .resource_ids(&instance.vim, &instance.record.id)
+                    .await
+                    .expect("listing")
+                    .is_empty(),
+                "the rollback leaves nothing"
+            );
+        }
+    }
+}
+
 /// The bytes of a package file (the test packages are in memory).
 fn futures_lite_read(files: &InMemoryPackageFiles, path: &str) -> Vec<u8> {
     futures::executor::block_on(tacker_core::package::PackageFiles::read(files, path))
@@ -1607,6 +1699,10 @@ async fn openstack_drivers_against_real_keystone_and_heat() {
         scenario!(
             "images from the package",
             images_from_the_package(driver.clone(), cloud.clone())
+        );
+        scenario!(
+            "granted zones reach Nova",
+            granted_zones_reach_nova(driver.clone(), cloud.clone())
         );
     }
     let registration = only

@@ -37,6 +37,19 @@ pub enum Scenario {
     Zones { zone: String, flavour: String },
 }
 
+/// How the NFVO (as the EM of the VNF) answers coordination requests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Coordination {
+    /// 201 with CONTINUE.
+    Continue,
+    /// 201 with ABORT and this reason in `outputParams.reason`.
+    Abort(String),
+    /// 202 with a Location; the coordination answers 202 `polls` times, then CONTINUE.
+    Async { polls: u32 },
+    /// 503 for the first `failures` requests, then as `Continue`.
+    Down { failures: u32 },
+}
+
 /// One request the NFVO received.
 #[derive(Debug, Clone)]
 pub struct Seen {
@@ -64,6 +77,11 @@ struct Inner {
     packages: HashMap<String, Offered>,
     /// (id, callbackUri) of the package subscriptions it accepted.
     subscriptions: Vec<(String, String)>,
+    /// How it coordinates, the coordinations it runs (LcmCoord, polls left) and how
+    /// many coordination requests it got.
+    coordination: Option<Coordination>,
+    coordinations: HashMap<String, (Value, u32)>,
+    coordination_requests: u32,
 }
 
 /// A package the NFVO offers over SOL003 VNF package management.
@@ -120,6 +138,8 @@ impl TestNfvo {
                 get(package_content),
             )
             .route("/nfvo/vnfpkgm/v2/subscriptions", post(subscribe))
+            .route("/nfvo/lcmcoord/v1/coordinations", post(coordinate))
+            .route("/nfvo/lcmcoord/v1/coordinations/{id}", get(coordination))
             .with_state(inner.clone());
         (Self { url, inner }, router)
     }
@@ -264,6 +284,21 @@ impl TestNfvo {
     /// The package subscriptions it accepted: (id, callbackUri).
     pub fn package_subscriptions(&self) -> Vec<(String, String)> {
         self.lock().subscriptions.clone()
+    }
+
+    /// Answers coordination requests as `coordination` says from now on.
+    pub fn set_coordination(&self, coordination: Coordination) {
+        let mut inner = self.lock();
+        inner.coordination = Some(coordination);
+        inner.coordination_requests = 0;
+    }
+
+    /// The coordination requests it received.
+    pub fn coordination_requests(&self) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.method == "POST" && s.path.ends_with("/coordinations"))
+            .collect()
     }
 
     /// What it received, in order.
@@ -685,4 +720,118 @@ async fn subscribe(
         subscription.to_string(),
     )
         .into_response()
+}
+
+fn coordination_response(status: StatusCode, coord: &Value, location: Option<String>) -> Response {
+    if let Some(etsi) = harness::etsi() {
+        etsi.validate(harness::SOL002_COORD, "LcmCoord", coord)
+            .expect("the NFVO's LcmCoord is valid");
+    }
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        coord.to_string(),
+    )
+        .into_response();
+    if let Some(location) = location
+        && let Ok(value) = location.parse()
+    {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+async fn coordinate(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let schema_errors: Vec<String> = match harness::etsi() {
+        Some(etsi) => etsi
+            .validate(harness::SOL002_COORD, "LcmCoordRequest", &request)
+            .err()
+            .into_iter()
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut inner = inner.lock().expect("state");
+    let base = inner.base.clone();
+    record(
+        &mut inner,
+        "POST",
+        "/nfvo/lcmcoord/v1/coordinations",
+        &headers,
+        request.clone(),
+        schema_errors.clone(),
+    );
+    if !authorized(&inner, &headers) {
+        return problem(StatusCode::UNAUTHORIZED, "a valid bearer token is required");
+    }
+    if !schema_errors.is_empty() {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "the coordination request is not valid",
+        );
+    }
+    inner.coordination_requests += 1;
+    let id = format!("coord-{}", inner.seen.len());
+    let mut coord = json!({
+        "id": id,
+        "coordinationResult": "CONTINUE",
+        "vnfInstanceId": request["vnfInstanceId"],
+        "vnfLcmOpOccId": request["vnfLcmOpOccId"],
+        "lcmOperationType": request["lcmOperationType"],
+        "coordinationActionName": request["coordinationActionName"],
+        "_links": {
+            "self": {"href": format!("{base}/lcmcoord/v1/coordinations/{id}")},
+            "vnfLcmOpOcc": request["_links"]["vnfLcmOpOcc"],
+            "vnfInstance": request["_links"]["vnfInstance"],
+        },
+    });
+    match inner.coordination.clone().unwrap_or(Coordination::Continue) {
+        Coordination::Continue => coordination_response(StatusCode::CREATED, &coord, None),
+        Coordination::Abort(reason) => {
+            coord["coordinationResult"] = json!("ABORT");
+            coord["outputParams"] = json!({"reason": reason});
+            coordination_response(StatusCode::CREATED, &coord, None)
+        }
+        Coordination::Down { failures } if inner.coordination_requests <= failures => {
+            problem(StatusCode::SERVICE_UNAVAILABLE, "the EM is busy")
+        }
+        Coordination::Down { .. } => coordination_response(StatusCode::CREATED, &coord, None),
+        Coordination::Async { polls } => {
+            inner.coordinations.insert(id.clone(), (coord, polls));
+            let mut response = StatusCode::ACCEPTED.into_response();
+            if let Ok(value) = format!("{base}/lcmcoord/v1/coordinations/{id}").parse() {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            response
+        }
+    }
+}
+
+async fn coordination(
+    State(inner): State<Arc<Mutex<Inner>>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let mut inner = inner.lock().expect("state");
+    record(
+        &mut inner,
+        "GET",
+        &format!("/nfvo/lcmcoord/v1/coordinations/{id}"),
+        &headers,
+        Value::Null,
+        Vec::new(),
+    );
+    let Some((coord, polls)) = inner.coordinations.get_mut(&id) else {
+        return problem(StatusCode::NOT_FOUND, "no such coordination");
+    };
+    if *polls > 0 {
+        *polls -= 1;
+        return StatusCode::ACCEPTED.into_response();
+    }
+    let coord = coord.clone();
+    coordination_response(StatusCode::OK, &coord, None)
 }

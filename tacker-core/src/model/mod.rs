@@ -7,6 +7,7 @@
 //! spellings. `tests/etsi_schema.rs` checks every type against the ETSI OpenAPI schemas.
 
 mod common;
+mod coordination;
 mod fm;
 mod grant;
 mod instance;
@@ -16,6 +17,7 @@ mod package;
 mod requests;
 
 pub use common::*;
+pub use coordination::*;
 pub use fm::*;
 pub use grant::*;
 pub use instance::*;

@@ -135,6 +135,7 @@ pub fn sample_vnfd() -> Vnfd {
             scope: "nfvi_node".to_owned(),
             targets: vec!["VDU1".to_owned()],
         }],
+        lcm_coordinations: Vec::new(),
         lcm_operations: Vec::new(),
     };
     Vnfd {

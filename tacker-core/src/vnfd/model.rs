@@ -72,6 +72,10 @@ pub struct DeploymentFlavour {
     /// Affinity and anti-affinity rules.
     #[serde(default)]
     pub placement_rules: Vec<PlacementRule>,
+    /// The LCM coordination actions operations run (`LcmCoordinationsForLcmOperation`
+    /// with their `LcmCoordinationAction`s).
+    #[serde(default)]
+    pub lcm_coordinations: Vec<LcmCoordination>,
     /// The operations of the `Vnflcm` interface and what implements them.
     #[serde(default)]
     pub lcm_operations: Vec<LcmOperationBinding>,
@@ -334,6 +338,31 @@ pub struct InstantiationLevel {
     /// `VduInstantiationLevels`: instances of each VDU at this level.
     #[serde(default)]
     pub vdu_instances: BTreeMap<String, u32>,
+}
+
+/// A coordination action an LCM operation runs (SOL001 `LcmCoordinationAction`, bound
+/// to the operation by `LcmCoordinationsForLcmOperation`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LcmCoordination {
+    /// `action_name`: the `coordinationActionName` of the coordination request.
+    pub action_name: String,
+    /// The operation that runs it.
+    pub operation: LcmOperationType,
+    /// `coordination_stage`: before (`start`) or after (`end`) every other change of
+    /// the operation; unset (an intermediate stage the VNFD leaves to the VNFM): after
+    /// the changes, before the operation completes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// `endpoint_type`: `mgmt` (an EM or the NFVO) or `vnf` (the VNF itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_type: Option<String>,
+}
+
+impl LcmCoordination {
+    /// Whether it runs before the operation's changes.
+    pub fn at_start(&self) -> bool {
+        self.stage.as_deref() == Some("start")
+    }
 }
 
 /// An `AffinityRule` or `AntiAffinityRule` policy.

@@ -5,12 +5,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::VnfdError;
 use super::model::{
-    DeploymentFlavour, ExtCp, InstantiationLevel, LcmOperationBinding, PlacementRule,
-    ScalingAspect, SwImage, Vdu, VduCp, VirtualCompute, VirtualLink, VirtualStorage, Vnfd,
+    DeploymentFlavour, ExtCp, InstantiationLevel, LcmCoordination, LcmOperationBinding,
+    PlacementRule, ScalingAspect, SwImage, Vdu, VduCp, VirtualCompute, VirtualLink, VirtualStorage,
+    Vnfd,
 };
 use super::tosca::{ToscaModel, resolve_path};
 use super::yaml::{Node, Value};
 use crate::csar::Csar;
+use crate::model::LcmOperationType;
 
 const VNF: &str = "tosca.nodes.nfv.VNF";
 const VDU_COMPUTE: &str = "tosca.nodes.nfv.Vdu.Compute";
@@ -1158,6 +1160,10 @@ impl<'a> Reader<'a> {
                 }
             }
         }
+        // Coordination actions by name: (coordination_stage, endpoint_type); and the
+        // operations' bindings: (policy, operation, action name, referenced only).
+        let mut actions: HashMap<String, (Option<String>, Option<String>)> = HashMap::new();
+        let mut bindings: Vec<(String, LcmOperationType, String, bool)> = Vec::new();
         for (policy_name, policy) in &policy_list {
             let properties = policy.get("properties");
             let policy_label = policy_name.scalar_text().unwrap_or_default();
@@ -1271,10 +1277,90 @@ impl<'a> Reader<'a> {
                         .unwrap_or_default(),
                     targets: strings(policy.get("targets")),
                 });
+            } else if is(policy, "LcmCoordinationAction") {
+                let text = |node: Option<&Node>| node.and_then(Node::scalar_text);
+                let Some(name) = text(properties.and_then(|p| p.get("action_name"))) else {
+                    return Err(VnfdError::at(
+                        file,
+                        policy,
+                        format!("coordination action policy '{policy_label}' has no action_name"),
+                    ));
+                };
+                let action = properties.and_then(|p| p.get("action"));
+                actions.insert(
+                    name,
+                    (
+                        text(action.and_then(|a| a.get("coordination_stage"))),
+                        text(action.and_then(|a| a.get("endpoint_type"))),
+                    ),
+                );
+            } else if is(policy, "LcmCoordinationsForLcmOperation") {
+                let operation_node = properties.and_then(|p| p.get("vnf_lcm_operation"));
+                let operation_name = operation_node
+                    .and_then(Node::scalar_text)
+                    .unwrap_or_default();
+                let Some(operation) = coordinated_operation(&operation_name) else {
+                    return Err(VnfdError::at(
+                        file,
+                        operation_node.unwrap_or(policy),
+                        format!(
+                            "policy '{policy_label}' coordinates the operation '{operation_name}', which is not a VNF LCM operation"
+                        ),
+                    ));
+                };
+                for (key, referenced) in [
+                    ("actions", false),
+                    ("referenced_coordination_actions", true),
+                ] {
+                    for name in strings(properties.and_then(|p| p.get(key))) {
+                        bindings.push((policy_label.clone(), operation, name, referenced));
+                    }
+                }
             }
+        }
+        for (policy_label, operation, name, referenced) in bindings {
+            let (stage, endpoint_type) = match actions.get(&name) {
+                Some(found) => found.clone(),
+                None if referenced => (None, None),
+                None => {
+                    return Err(VnfdError::new(
+                        file,
+                        0,
+                        0,
+                        format!(
+                            "policy '{policy_label}' lists the coordination action '{name}', which no LcmCoordinationAction policy declares (name it in referenced_coordination_actions if it is defined elsewhere)"
+                        ),
+                    ));
+                }
+            };
+            flavour.lcm_coordinations.push(LcmCoordination {
+                action_name: name,
+                operation,
+                stage,
+                endpoint_type,
+            });
         }
         Ok(())
     }
+}
+
+/// The LCM operation a `LcmCoordinationsForLcmOperation` names.
+fn coordinated_operation(name: &str) -> Option<LcmOperationType> {
+    Some(match name {
+        "instantiate" => LcmOperationType::Instantiate,
+        "scale" => LcmOperationType::Scale,
+        "scale_to_level" => LcmOperationType::ScaleToLevel,
+        "change_flavour" => LcmOperationType::ChangeFlavour,
+        "terminate" => LcmOperationType::Terminate,
+        "heal" => LcmOperationType::Heal,
+        "operate" => LcmOperationType::Operate,
+        "change_ext_conn" => LcmOperationType::ChangeExtConn,
+        "modify_info" => LcmOperationType::ModifyInfo,
+        "create_snapshot" => LcmOperationType::CreateSnapshot,
+        "revert_to_snapshot" => LcmOperationType::RevertToSnapshot,
+        "change_current_package" | "change_vnfpkg" => LcmOperationType::ChangeVnfpkg,
+        _ => return None,
+    })
 }
 
 fn strings(node: Option<&Node>) -> Vec<String> {

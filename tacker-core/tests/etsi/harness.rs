@@ -42,6 +42,10 @@ pub const SOL003_PKGM_NOTIF: &str = "SOL002-SOL003-v3.7.1/SOL003/VNFPackageManag
 pub const SOL003_GENERAL: &str = "SOL002-SOL003-v3.7.1/SOL003/General_Definitions/SOL003_def.yaml";
 /// SOL002 VNF lifecycle management (Ve-Vnfm).
 pub const SOL002_LCM: &str = "SOL002-SOL003-v3.7.1/SOL002/VNFLifecycleManagement/definitions/SOL002VNFLifecycleManagement_def.yaml";
+/// SOL002 VNF LCM coordination (what the test NFVO checks coordination requests with).
+#[allow(dead_code)]
+pub const SOL002_COORD: &str =
+    "SOL002-SOL003-v3.7.1/SOL002/VNFLCMCoordination/definitions/SOL002VNFLCMCoordination_def.yaml";
 /// SOL002 general definitions.
 pub const SOL002_GENERAL: &str = "SOL002-SOL003-v3.7.1/SOL002/General_Definitions/SOL002_def.yaml";
 /// SOL005 VNF package management.

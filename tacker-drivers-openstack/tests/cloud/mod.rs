@@ -255,6 +255,15 @@ impl Admin {
             .collect()
     }
 
+    /// The availability zone Nova placed a server in.
+    pub async fn server_zone(&self, id: &str) -> String {
+        let server = self.get(&format!("{}/servers/{id}", self.compute)).await;
+        server["server"]["OS-EXT-AZ:availability_zone"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// The ports of `project_id` in Neutron: id → (device id, fixed addresses).
     pub async fn ports(&self, project_id: &str) -> BTreeMap<String, (String, BTreeSet<String>)> {
         let ports = self

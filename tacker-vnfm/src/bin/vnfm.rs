@@ -18,10 +18,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+use tacker_api::grant::HttpGrantProviderBuilder;
 use tacker_api::metrics::Metrics;
 use tacker_api::rest::auth::{AuthConfig, Authenticator};
 use tacker_api::{
-    Api, ApiConfig, HttpClients, HttpGrantProvider, HttpNotificationSink, NfvoPackageSource,
+    Api, ApiConfig, HttpClients, HttpGrantProvider, HttpLcmCoordinator, HttpNotificationSink,
+    NfvoPackageSource,
 };
 use tacker_core::csar::{PackageTrust, SignaturePolicy};
 use tacker_core::lcm::LcmConfig;
@@ -329,7 +331,14 @@ struct NfvoArgs {
     /// Certificate authorities (PEM) trusted for the NFVO besides the system's.
     #[arg(long = "nfvo-ca", env = "TACKER_NFVO_CA")]
     ca: Option<PathBuf>,
-    /// Seconds the NFVO has to decide an asynchronous grant.
+    /// The API root of the EM (or NFVO) that runs the LCM coordination actions VNFDs
+    /// declare (SOL002 `{url}/lcmcoord/v1/coordinations`), reached with the NFVO's
+    /// authentication flags. Without it, operations whose VNFD declares coordination
+    /// actions are refused.
+    #[arg(long = "lcm-coordination-url", env = "TACKER_LCM_COORDINATION_URL")]
+    coordination_url: Option<String>,
+    /// Seconds the NFVO has to decide an asynchronous grant (and an asynchronous
+    /// coordination to finish).
     #[arg(
         long = "nfvo-grant-deadline",
         env = "TACKER_NFVO_GRANT_DEADLINE",
@@ -339,11 +348,9 @@ struct NfvoArgs {
 }
 
 impl NfvoArgs {
-    /// The NFVO's grant provider, when `--nfvo-url` is given.
-    fn grants(&self, outbound: &OutboundPolicy) -> Result<Option<HttpGrantProvider>> {
-        let Some(url) = &self.url else {
-            return Ok(None);
-        };
+    /// A client of the NFVO's kind for `url`: this NFVO's authentication (OAuth 2.0,
+    /// client certificate) and CAs, under the outbound policy.
+    fn builder(&self, url: &str, outbound: &OutboundPolicy) -> Result<HttpGrantProviderBuilder> {
         let read = |flag: &str, path: &Path| {
             std::fs::read(path).map_err(|e| io_error(&format!("reading {flag}"), path, e))
         };
@@ -367,11 +374,39 @@ impl NfvoArgs {
         if let Some(path) = &self.ca {
             builder = builder.extra_ca_pem(read("--nfvo-ca", path)?);
         }
-        let grants = builder
+        Ok(builder)
+    }
+
+    /// The NFVO's grant provider, when `--nfvo-url` is given.
+    fn grants(&self, outbound: &OutboundPolicy) -> Result<Option<HttpGrantProvider>> {
+        let Some(url) = &self.url else {
+            return Ok(None);
+        };
+        let grants = self
+            .builder(url, outbound)?
             .build()
             .map_err(|e| Error::InvalidRequest(format!("--nfvo-url {url}: {e}")))?;
         tracing::info!(nfvo = %url, "operations are granted by the NFVO");
         Ok(Some(grants))
+    }
+
+    /// The coordinator of LCM coordination actions, when `--lcm-coordination-url` is
+    /// given (it is reached with the NFVO's authentication).
+    fn coordinator(&self, outbound: &OutboundPolicy) -> Result<Option<HttpLcmCoordinator>> {
+        let Some(url) = &self.coordination_url else {
+            return Ok(None);
+        };
+        let connection = self
+            .builder(url, outbound)?
+            .build()
+            .map_err(|e| Error::InvalidRequest(format!("--lcm-coordination-url {url}: {e}")))?
+            .connection();
+        tracing::info!(endpoint = %url, "LCM coordination actions run with this endpoint");
+        Ok(Some(HttpLcmCoordinator::new(connection).polling(
+            Duration::from_secs(1),
+            Duration::from_secs(10),
+            Duration::from_secs(self.grant_deadline.max(1)),
+        )))
     }
 }
 
@@ -933,6 +968,9 @@ fn assemble(
             source
         });
         vnfm = vnfm.grant_provider(Arc::new(grants));
+    }
+    if let Some(coordinator) = args.nfvo.coordinator(&outbound)? {
+        vnfm = vnfm.lcm_coordinator(Arc::new(coordinator));
     }
     if !args.no_sim_vim {
         let sim = VimRegistration::new("sim", SIM_VIM_TYPE);

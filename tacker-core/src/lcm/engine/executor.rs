@@ -1,6 +1,10 @@
 //! The executor: claims operation occurrences with leases and runs them step by step.
 
 use super::*;
+use crate::model::{
+    CoordinationEndpointType, LcmCoordRequest, LcmCoordRequestLinks, LcmCoordResultType,
+};
+use crate::vnfd::LcmCoordination;
 
 /// How often a step that failed on a transient store error (a retryable one, or a
 /// concurrent change of the op) is tried again in place.
@@ -661,13 +665,24 @@ impl OpExecutor {
                 .lcm_operation(&LcmHook::new(operation, phase).sol001_name())
                 .is_some_and(|b| b.implementation.is_some())
         };
+        let coordinations: Vec<&LcmCoordination> = flavour
+            .lcm_coordinations
+            .iter()
+            .filter(|c| c.operation == operation)
+            .collect();
         let mut steps = Vec::new();
+        for coordination in coordinations.iter().filter(|c| c.at_start()) {
+            steps.push(Step::Coordinate((*coordination).clone()));
+        }
         if bound(HookPhase::Start) {
             steps.push(Step::Hook(LcmHook::new(operation, HookPhase::Start)));
         }
         steps.push(Step::Work);
         if bound(HookPhase::End) {
             steps.push(Step::Hook(LcmHook::new(operation, HookPhase::End)));
+        }
+        for coordination in coordinations.iter().filter(|c| !c.at_start()) {
+            steps.push(Step::Coordinate((*coordination).clone()));
         }
         for step in steps {
             let name = step.name();
@@ -695,6 +710,7 @@ impl OpExecutor {
             }
             self.fence(job).await?;
             let output = match &step {
+                Step::Coordinate(coordination) => self.coordinate(job, coordination).await,
                 Step::Hook(hook) => self.run_hook(job, &vnfd, &flavour, *hook).await,
                 Step::Work => self.run_work(job, &vnfd, &flavour).await,
             };
@@ -904,6 +920,93 @@ impl OpExecutor {
     }
 
     /// The instance a hook sees: before the work for `*_start`, after it for `*_end`.
+    /// Runs a coordination action with the coordinator: CONTINUE goes on (the
+    /// coordination is recorded as the step's output); ABORT and CANCELLED fail the
+    /// operation with the coordination's reason.
+    async fn coordinate(
+        &self,
+        job: &mut Job,
+        coordination: &LcmCoordination,
+    ) -> Result<Option<serde_json::Value>> {
+        let Some(coordinator) = &self.inner.coordinator else {
+            return Err(Error::Unprocessable(format!(
+                "the VNFD declares the LCM coordination action '{}', but no coordination \
+                 endpoint is configured",
+                coordination.action_name
+            )));
+        };
+        let op = &job.op.value.op;
+        let root = self.inner.config.api_root.trim_end_matches('/');
+        let request = LcmCoordRequest {
+            vnf_instance_id: op.vnf_instance_id.clone(),
+            vnf_lcm_op_occ_id: op.id.clone(),
+            lcm_operation_type: op.operation,
+            coordination_action_name: coordination.action_name.clone(),
+            input_params: Default::default(),
+            links: LcmCoordRequestLinks {
+                vnf_lcm_op_occ: Link::new(format!("{root}/vnflcm/v2/vnf_lcm_op_occs/{}", op.id)),
+                vnf_instance: Link::new(format!(
+                    "{root}/vnflcm/v2/vnf_instances/{}",
+                    op.vnf_instance_id
+                )),
+            },
+        };
+        let started = Utc::now();
+        let result = coordinator.coordinate(&job.tenant, &request).await?;
+        // The op occurrence shows the coordination (`lcmCoordinations`), whatever it
+        // decided.
+        let entry = crate::model::LcmCoordination {
+            id: result.id.clone(),
+            coordination_action_name: coordination.action_name.clone(),
+            coordination_result: Some(result.coordination_result),
+            start_time: started,
+            end_time: Some(Utc::now()),
+            delay: None,
+            endpoint_type: if coordination.endpoint_type.as_deref() == Some("vnf") {
+                CoordinationEndpointType::Vnf
+            } else {
+                CoordinationEndpointType::Mgmt
+            },
+        };
+        let step = format!("coordinate:{}", coordination.action_name);
+        self.record_change(job, &step, |record| {
+            record.op.lcm_coordinations.push(entry.clone())
+        })
+        .await?;
+        match result.coordination_result {
+            LcmCoordResultType::Continue => Ok(Some(serde_json::json!({
+                "coordinationId": result.id,
+                "coordinationResult": "CONTINUE",
+                "outputParams": result.output_params,
+            }))),
+            outcome => {
+                let reason = result
+                    .error
+                    .as_ref()
+                    .map(|e| crate::outbound::sanitize_reason(&e.detail, 1000))
+                    .or_else(|| {
+                        result
+                            .output_params
+                            .get("reason")
+                            .and_then(serde_json::Value::as_str)
+                            .map(|r| crate::outbound::sanitize_reason(r, 1000))
+                    })
+                    .filter(|r| !r.is_empty())
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
+                Err(Error::Conflict(format!(
+                    "the LCM coordination action '{}' answered {}{reason}",
+                    coordination.action_name,
+                    if outcome == LcmCoordResultType::Abort {
+                        "ABORT"
+                    } else {
+                        "CANCELLED"
+                    }
+                )))
+            }
+        }
+    }
+
     async fn instance_for_hook(&self, job: &Job, hook: LcmHook) -> Result<VnfInstance> {
         let before = job.instance.value.instance.clone();
         if hook.phase != HookPhase::End {
@@ -1378,6 +1481,7 @@ struct Completion {
 }
 
 enum Step {
+    Coordinate(LcmCoordination),
     Hook(LcmHook),
     Work,
 }
@@ -1385,6 +1489,9 @@ enum Step {
 impl Step {
     fn name(&self) -> String {
         match self {
+            Self::Coordinate(coordination) => {
+                format!("coordinate:{}", coordination.action_name)
+            }
             Self::Hook(hook) => hook.sol001_name(),
             Self::Work => "work".to_owned(),
         }

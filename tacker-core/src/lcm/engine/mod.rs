@@ -107,6 +107,7 @@ pub struct VnfLcmBuilder {
     infra: HashMap<String, Arc<dyn InfraDriver>>,
     mgmt: HashMap<String, Arc<dyn MgmtDriver>>,
     grants: Option<Arc<dyn GrantProvider>>,
+    coordinator: Option<Arc<dyn crate::coordination::LcmCoordinator>>,
     sink: Option<Arc<dyn NotificationSink>>,
     default_vims: BTreeMap<String, VimConnectionInfo>,
     vims: Option<crate::vim::VimRegistry>,
@@ -170,6 +171,16 @@ impl VnfLcmBuilder {
         self
     }
 
+    /// Runs the coordination actions operations' VNFDs declare (see
+    /// [`crate::coordination`]). Without one, such operations are refused.
+    pub fn lcm_coordinator(
+        mut self,
+        coordinator: Arc<dyn crate::coordination::LcmCoordinator>,
+    ) -> Self {
+        self.coordinator = Some(coordinator);
+        self
+    }
+
     /// Checks the callback of a subscription before accepting it (the sink a
     /// [`crate::notify::NotificationSender`] delivers with).
     pub fn notification_sink(mut self, sink: Arc<dyn NotificationSink>) -> Self {
@@ -227,6 +238,7 @@ impl VnfLcmBuilder {
                     infra: self.infra,
                     mgmt: self.mgmt,
                     grants,
+                    coordinator: self.coordinator,
                     subscriptions,
                     default_vims: self.default_vims,
                     vims: self.vims,
@@ -251,6 +263,7 @@ struct Inner {
     infra: HashMap<String, Arc<dyn InfraDriver>>,
     mgmt: HashMap<String, Arc<dyn MgmtDriver>>,
     grants: Arc<dyn GrantProvider>,
+    coordinator: Option<Arc<dyn crate::coordination::LcmCoordinator>>,
     subscriptions: Subscriptions<LccnSubscriptionRecord>,
     default_vims: BTreeMap<String, VimConnectionInfo>,
     vims: Option<crate::vim::VimRegistry>,

@@ -520,6 +520,7 @@ impl VnfLcm {
             driver.validate_request(&ctx, request).await?;
         }
         self.check_hooks(flavour, operation)?;
+        self.check_coordinations(flavour, operation)?;
         // The management drivers of the operation's hooks check what they will need.
         self.engine
             .cluster_vims()
@@ -559,6 +560,29 @@ impl VnfLcm {
         Err(Error::Unprocessable(format!(
             "the VNFD binds {}, but no MgmtDriver serving that artifact name or file name is configured",
             unserved.join(", ")
+        )))
+    }
+
+    /// Refuses an operation whose VNFD declares coordination actions when no
+    /// coordinator is configured. Instantiation checks every operation's actions, as
+    /// it checks every hook.
+    fn check_coordinations(&self, flavour: &DeploymentFlavour, operation: Op) -> Result<()> {
+        if self.engine.inner.coordinator.is_some() {
+            return Ok(());
+        }
+        let declared: Vec<String> = flavour
+            .lcm_coordinations
+            .iter()
+            .filter(|c| operation == Op::Instantiate || c.operation == operation)
+            .map(|c| format!("'{}' ({:?})", c.action_name, c.operation))
+            .collect();
+        if declared.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Unprocessable(format!(
+            "the VNFD declares the LCM coordination actions {}, but no coordination \
+             endpoint is configured",
+            declared.join(", ")
         )))
     }
 
