@@ -33,8 +33,20 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// The sample VNF's package.
 fn sample_package() -> Vec<u8> {
+    sample_package_as(None)
+}
+
+/// The sample VNF's package, under another vnfdId when one is given (the manifest's
+/// digest of the changed template follows).
+fn sample_package_as(vnfd_id: Option<&str>) -> Vec<u8> {
+    const ORIGINAL: &str = "7f3c2c1a-5d59-4e0c-9b6e-2f0f6f1d0a01";
+    let sha256 = |bytes: &[u8]| {
+        let mut reader = bytes;
+        tacker_core::csar::digest_hex(tacker_core::csar::HashAlgorithm::Sha256, &mut reader)
+            .expect("digest")
+    };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/packages/sample-vnf");
-    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
     let mut pending = vec![root.clone()];
     while let Some(dir) = pending.pop() {
         for entry in std::fs::read_dir(&dir).expect("package folder") {
@@ -48,11 +60,34 @@ fn sample_package() -> Vec<u8> {
                 .expect("inside")
                 .to_string_lossy()
                 .into_owned();
-            zip.start_file(name, zip::write::SimpleFileOptions::default())
-                .expect("zip entry");
-            zip.write_all(&std::fs::read(&path).expect("file"))
-                .expect("zip write");
+            files.push((name, std::fs::read(&path).expect("file")));
         }
+    }
+    if let Some(vnfd_id) = vnfd_id {
+        let mut replaced = Vec::new();
+        for (_, content) in &mut files {
+            let text = String::from_utf8_lossy(content).into_owned();
+            if text.contains(ORIGINAL) {
+                let before = sha256(content);
+                *content = text.replace(ORIGINAL, vnfd_id).into_bytes();
+                replaced.push((before, sha256(content)));
+            }
+        }
+        for (name, content) in &mut files {
+            if name.ends_with(".mf") {
+                let mut text = String::from_utf8_lossy(content).into_owned();
+                for (before, after) in &replaced {
+                    text = text.replace(before, after);
+                }
+                *content = text.into_bytes();
+            }
+        }
+    }
+    let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, content) in files {
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .expect("zip entry");
+        zip.write_all(&content).expect("zip write");
     }
     zip.finish().expect("zip").into_inner()
 }
@@ -141,6 +176,7 @@ impl Env {
                     id,
                     InstantiateVnfRequest {
                         flavour_id: "simple".into(),
+                        ext_virtual_links: ext_links("net-a"),
                         ..InstantiateVnfRequest::default()
                     },
                 )
@@ -148,6 +184,17 @@ impl Env {
         )
         .await
     }
+}
+
+/// The external virtual link `ext-1` of the web servers' external CP on `network`.
+fn ext_links(network: &str) -> Vec<tacker_core::model::ExtVirtualLinkData> {
+    serde_json::from_value(serde_json::json!([{
+        "id": "ext-1", "resourceId": network,
+        "extCps": [{"cpdId": "WEB_CP_EXT", "cpConfig": {"web-ext": {"cpProtocolData": [
+            {"layerProtocol": "IP_OVER_ETHERNET", "ipOverEthernet": {"ipAddresses": [
+                {"type": "IPV4", "numDynamicAddresses": 1}]}}]}}}]
+    }]))
+    .expect("external links")
 }
 
 fn completed(op: &VnfLcmOpOcc) {
@@ -175,8 +222,37 @@ fn all_valid(nfvo: &TestNfvo) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_lcm_operation_is_granted_by_the_nfvo() {
-    let nfvo = TestNfvo::start(Scenario::Sync).await;
+    granted_life(Scenario::Sync).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_lcm_operation_waits_for_asynchronous_grants() {
+    granted_life(Scenario::Async { polls: 1 }).await;
+}
+
+/// Every LCM operation type that changes resources, each granted by the NFVO
+/// answering as `scenario` says.
+async fn granted_life(scenario: Scenario) {
+    let nfvo = TestNfvo::start(scenario).await;
     let env = Env::new(provider(&nfvo).build().expect("provider")).await;
+    let other_package = env
+        .vnfm
+        .packages()
+        .create(&env.tenant, CreateVnfPkgInfoRequest::default())
+        .await
+        .expect("package");
+    let other_vnfd = env
+        .vnfm
+        .packages()
+        .upload_content(
+            &env.tenant,
+            &other_package.id,
+            sample_package_as(Some("0b1e7c55-0000-4000-8000-000000000002")).into(),
+        )
+        .await
+        .expect("the second package onboards")
+        .vnfd_id
+        .expect("vnfdId");
     let id = env.create().await;
     let op = env.instantiate(&id).await;
     completed(&op);
@@ -226,6 +302,21 @@ async fn every_lcm_operation_is_granted_by_the_nfvo() {
         )
         .await,
     );
+    let change_ext_conn: tacker_core::model::ChangeExtVnfConnectivityRequest =
+        serde_json::from_value(serde_json::json!({
+            "extVirtualLinks": serde_json::to_value(ext_links("net-b")).expect("links")
+        }))
+        .expect("change of external connectivity");
+    completed(
+        &env.finish(lcm.change_ext_conn(t, &id, change_ext_conn).await)
+            .await,
+    );
+    let change_vnfpkg: tacker_core::model::ChangeCurrentVnfPkgRequest =
+        serde_json::from_value(serde_json::json!({"vnfdId": other_vnfd})).expect("request");
+    completed(
+        &env.finish(lcm.change_vnfpkg(t, &id, change_vnfpkg).await)
+            .await,
+    );
     let terminate = TerminateVnfRequest {
         termination_type: TerminationType::Forceful,
         graceful_termination_timeout: None,
@@ -247,8 +338,17 @@ async fn every_lcm_operation_is_granted_by_the_nfvo() {
             "HEAL",
             "OPERATE",
             "OPERATE",
+            "CHANGE_EXT_CONN",
+            "CHANGE_VNFPKG",
             "TERMINATE"
         ]
+    );
+    let requests = nfvo.grant_requests();
+    assert_eq!(
+        requests[7].body["dstVnfdId"],
+        other_vnfd.as_str(),
+        "the change of package names its target: {}",
+        requests[7].body
     );
     all_valid(&nfvo);
     // What the requests asked for: a scale-out adds a web VNFC, a scale-in removes one.
@@ -317,6 +417,59 @@ async fn a_refusal_rolls_the_operation_back_with_the_nfvos_reason() {
         "{}",
         error.detail
     );
+
+    // Every other operation type is refused the same way, the instance left as it was.
+    nfvo.set_scenario(Scenario::Sync);
+    let id = env.create().await;
+    completed(&env.instantiate(&id).await);
+    let before = env
+        .lcm()
+        .instance(&env.tenant, &id)
+        .await
+        .expect("instance");
+    nfvo.set_scenario(Scenario::Refuse {
+        detail: "maintenance of the NFVI".into(),
+    });
+    let lcm = env.lcm();
+    let t = &env.tenant;
+    for what in ["scale", "heal", "terminate"] {
+        let op = match what {
+            "scale" => {
+                let scale = ScaleVnfRequest {
+                    scale_type: ScaleType::ScaleOut,
+                    aspect_id: "web".into(),
+                    number_of_steps: Some(1),
+                    additional_params: Default::default(),
+                };
+                lcm.scale(t, &id, scale).await
+            }
+            "heal" => lcm.heal(t, &id, HealVnfRequest::default()).await,
+            _ => {
+                let terminate = TerminateVnfRequest {
+                    termination_type: TerminationType::Forceful,
+                    graceful_termination_timeout: None,
+                    additional_params: Default::default(),
+                };
+                lcm.terminate(t, &id, terminate).await
+            }
+        };
+        let op = env.finish(op).await;
+        assert_eq!(op.operation_state, State::RolledBack, "{what}");
+        let detail = op.error.map(|e| e.detail).unwrap_or_default();
+        assert!(
+            detail.contains("maintenance of the NFVI"),
+            "{what}: {detail}"
+        );
+        let after = env
+            .lcm()
+            .instance(&env.tenant, &id)
+            .await
+            .expect("instance");
+        assert_eq!(
+            after.instantiated_vnf_info, before.instantiated_vnf_info,
+            "{what} changed nothing"
+        );
+    }
     env.vnfm.shutdown().await;
 }
 
