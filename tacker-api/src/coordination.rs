@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use reqwest::header::{HeaderValue, LOCATION};
+use reqwest::header::HeaderValue;
 use reqwest::{Method, Response, StatusCode};
 use tacker_core::coordination::LcmCoordinator;
 use tacker_core::model::{LcmCoord, LcmCoordRequest};
@@ -26,7 +26,7 @@ use tacker_core::{Error, Result, TenantId};
 use url::Url;
 
 use crate::http::{self, DRIVER, ReadError};
-use crate::nfvo::NfvoConnection;
+use crate::nfvo::{NfvoConnection, Polled, Polling};
 
 /// The `Version` of SOL002 VNF LCM coordination v1 sent.
 pub const COORDINATION_API_VERSION: &str = "1.1.0";
@@ -44,12 +44,6 @@ pub struct HttpLcmCoordinator {
     poll_interval: Duration,
     max_poll_interval: Duration,
     deadline: Duration,
-}
-
-/// What one exchange came to.
-enum Answer {
-    Done(Box<LcmCoord>),
-    Pending(Url),
 }
 
 impl HttpLcmCoordinator {
@@ -104,7 +98,7 @@ impl HttpLcmCoordinator {
         url: &Url,
         mut response: Response,
         request: &LcmCoordRequest,
-    ) -> Result<Answer> {
+    ) -> Result<Polled<Box<LcmCoord>>> {
         let status = response.status();
         let shown = http::redact(url);
         match status {
@@ -128,42 +122,14 @@ impl HttpLcmCoordinator {
                         ),
                     ));
                 }
-                Ok(Answer::Done(Box::new(coord)))
+                Ok(Polled::Done(Box::new(coord)))
             }
-            StatusCode::ACCEPTED => {
-                let location = response
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                match location {
-                    Some(location) => {
-                        let next = url.join(&location).map_err(|e| {
-                            Error::driver(
-                                DRIVER,
-                                false,
-                                format!("{method} {shown} answered 202 with a Location that is not a URI: {e}"),
-                            )
-                        })?;
-                        if !http::is_http(&next) {
-                            return Err(Error::driver(
-                                DRIVER,
-                                false,
-                                format!(
-                                    "{method} {shown} answered 202 with a Location that is not http(s)"
-                                ),
-                            ));
-                        }
-                        Ok(Answer::Pending(next))
-                    }
-                    None if *method == Method::GET => Ok(Answer::Pending(url.clone())),
-                    None => Err(Error::driver(
-                        DRIVER,
-                        false,
-                        format!("{method} {shown} answered 202 without a Location"),
-                    )),
-                }
-            }
+            StatusCode::ACCEPTED => Ok(Polled::Pending(self.endpoint.pending_location(
+                method,
+                url,
+                &response,
+                "the coordination's Location",
+            )?)),
             StatusCode::CONFLICT => Err(Error::driver(
                 DRIVER,
                 true,
@@ -195,38 +161,35 @@ impl LcmCoordinator for HttpLcmCoordinator {
             .endpoint
             .send_with_retries(&Method::POST, &url, Some(&body), &self.version, JSON)
             .await?;
-        let mut pending = match self.answer(&Method::POST, &url, response, request).await? {
-            Answer::Done(coord) => return Ok(*coord),
-            Answer::Pending(next) => next,
+        let pending = match self.answer(&Method::POST, &url, response, request).await? {
+            Polled::Done(coord) => return Ok(*coord),
+            Polled::Pending(next) => next,
         };
-        let mut interval = self.poll_interval;
-        loop {
-            let waited = started.elapsed();
-            if waited >= self.deadline {
-                return Err(Error::driver(
-                    DRIVER,
-                    true,
-                    format!(
-                        "the coordination action '{}' did not finish within {:?} ({})",
-                        request.coordination_action_name,
-                        self.deadline,
-                        http::redact(&pending)
-                    ),
-                ));
-            }
-            tokio::time::sleep(interval.min(self.deadline - waited)).await;
-            interval = (interval * 2).min(self.max_poll_interval);
-            let response = self
-                .endpoint
-                .send_with_retries(&Method::GET, &pending, None, &self.version, JSON)
-                .await?;
-            match self
-                .answer(&Method::GET, &pending, response, request)
-                .await?
-            {
-                Answer::Done(coord) => return Ok(*coord),
-                Answer::Pending(next) => pending = next,
-            }
-        }
+        let polling = Polling {
+            interval: self.poll_interval,
+            max_interval: self.max_poll_interval,
+            deadline: self.deadline,
+        };
+        let late = |pending: &Url| {
+            format!(
+                "the coordination action '{}' did not finish within {:?} ({})",
+                request.coordination_action_name,
+                self.deadline,
+                http::redact(pending)
+            )
+        };
+        self.endpoint
+            .poll(
+                pending,
+                &self.version,
+                polling,
+                started,
+                late,
+                |url, response| async move {
+                    self.answer(&Method::GET, &url, response, request).await
+                },
+            )
+            .await
+            .map(|coord| *coord)
     }
 }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use reqwest::header::{HeaderValue, LOCATION};
+use reqwest::header::HeaderValue;
 use reqwest::{Method, Response, StatusCode, redirect};
 use tacker_core::grant::GrantProvider;
 use tacker_core::model::{Grant, GrantRequest, ProblemDetails};
@@ -33,7 +33,7 @@ use tacker_core::{Error, Result, TenantId};
 use url::Url;
 
 use crate::http::{self, ClientSettings, DRIVER, ReadError};
-use crate::nfvo::{NfvoConnection, Oauth2};
+use crate::nfvo::{NfvoConnection, Oauth2, Polled, Polling};
 use crate::oauth::TokenCache;
 
 /// The `Version` of the SOL003 granting interface sent when none is configured (the
@@ -228,14 +228,6 @@ impl std::fmt::Debug for HttpGrantProvider {
     }
 }
 
-/// What one exchange with the NFVO came to.
-enum Answer {
-    /// The Grant.
-    Grant(Box<Grant>),
-    /// Not decided yet; poll this URL.
-    Pending(Url),
-}
-
 impl HttpGrantProvider {
     /// A builder for the NFVO at `base` (its API root: the grants are at
     /// `{base}/grant/v1/grants`), with the defaults of [`HttpGrantProviderBuilder`].
@@ -275,7 +267,7 @@ impl HttpGrantProvider {
         url: &Url,
         mut response: Response,
         request: &GrantRequest,
-    ) -> Result<Answer> {
+    ) -> Result<Polled<Box<Grant>>> {
         let status = response.status();
         match status {
             StatusCode::CREATED | StatusCode::OK => {
@@ -307,44 +299,14 @@ impl HttpGrantProvider {
                     ));
                 }
                 unapproved(request, &grant)?;
-                Ok(Answer::Grant(Box::new(grant)))
+                Ok(Polled::Done(Box::new(grant)))
             }
-            StatusCode::ACCEPTED => {
-                let location = response
-                    .headers()
-                    .get(LOCATION)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned);
-                match location {
-                    Some(location) => {
-                        let next = url.join(&location).map_err(|e| {
-                            Error::driver(DRIVER, false, format!("{method} {} answered 202 with a Location that is not a URI: {e}", http::redact(url)))
-                        })?;
-                        if !http::is_http(&next) {
-                            return Err(Error::driver(
-                                DRIVER,
-                                false,
-                                format!(
-                                    "{method} {} answered 202 with a Location that is not http(s)",
-                                    http::redact(url)
-                                ),
-                            ));
-                        }
-                        http::check_url(&self.nfvo.policy, "the grant's Location", &next)?;
-                        Ok(Answer::Pending(next))
-                    }
-                    // A poll of a grant still being decided.
-                    None if *method == Method::GET => Ok(Answer::Pending(url.clone())),
-                    None => Err(Error::driver(
-                        DRIVER,
-                        false,
-                        format!(
-                            "{method} {} answered 202 without a Location",
-                            http::redact(url)
-                        ),
-                    )),
-                }
-            }
+            StatusCode::ACCEPTED => Ok(Polled::Pending(self.nfvo.pending_location(
+                method,
+                url,
+                &response,
+                "the grant's Location",
+            )?)),
             StatusCode::FORBIDDEN => {
                 let reason = match read(&mut response, method, url, self.nfvo.timeout).await {
                     Ok(body) => serde_json::from_slice::<ProblemDetails>(&body)
@@ -452,39 +414,36 @@ impl GrantProvider for HttpGrantProvider {
             .nfvo
             .send_with_retries(&Method::POST, &url, Some(&body), &self.version, JSON)
             .await?;
-        let mut pending = match self.answer(&Method::POST, &url, response, request).await? {
-            Answer::Grant(grant) => return Ok(*grant),
-            Answer::Pending(next) => next,
+        let pending = match self.answer(&Method::POST, &url, response, request).await? {
+            Polled::Done(grant) => return Ok(*grant),
+            Polled::Pending(next) => next,
         };
         tracing::info!(grant = %http::redact(&pending), "the NFVO decides the grant asynchronously; polling");
-        let mut interval = self.poll_interval;
-        loop {
-            let waited = started.elapsed();
-            if waited >= self.deadline {
-                return Err(Error::driver(
-                    DRIVER,
-                    true,
-                    format!(
-                        "the NFVO did not decide the grant {} within {:?}",
-                        http::redact(&pending),
-                        self.deadline
-                    ),
-                ));
-            }
-            tokio::time::sleep(interval.min(self.deadline - waited)).await;
-            interval = (interval * 2).min(self.max_poll_interval);
-            let response = self
-                .nfvo
-                .send_with_retries(&Method::GET, &pending, None, &self.version, JSON)
-                .await?;
-            match self
-                .answer(&Method::GET, &pending, response, request)
-                .await?
-            {
-                Answer::Grant(grant) => return Ok(*grant),
-                Answer::Pending(next) => pending = next,
-            }
-        }
+        let polling = Polling {
+            interval: self.poll_interval,
+            max_interval: self.max_poll_interval,
+            deadline: self.deadline,
+        };
+        let late = |pending: &Url| {
+            format!(
+                "the NFVO did not decide the grant {} within {:?}",
+                http::redact(pending),
+                self.deadline
+            )
+        };
+        self.nfvo
+            .poll(
+                pending,
+                &self.version,
+                polling,
+                started,
+                late,
+                |url, response| async move {
+                    self.answer(&Method::GET, &url, response, request).await
+                },
+            )
+            .await
+            .map(|grant| *grant)
     }
 
     fn grant_uri(&self, grant_id: &str) -> Option<String> {

@@ -3,18 +3,36 @@
 //! interfaces it consumes: granting ([`crate::HttpGrantProvider`]) and package
 //! management ([`crate::NfvoPackageSource`]).
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, LOCATION};
 use reqwest::{Client, Method, Response, StatusCode};
 use tacker_core::outbound::OutboundPolicy;
 use tacker_core::{Error, Result};
 use url::Url;
 
-use crate::http;
+use crate::http::{self, DRIVER};
 use crate::oauth::{OauthClient, TokenCache};
+
+/// How a task the NFVO (or an EM) runs asynchronously is polled: the first interval
+/// (doubling), the longest, and how long it may take in all.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Polling {
+    pub(crate) interval: Duration,
+    pub(crate) max_interval: Duration,
+    pub(crate) deadline: Duration,
+}
+
+/// What one answer of an asynchronous task came to.
+pub(crate) enum Polled<T> {
+    /// The result.
+    Done(T),
+    /// Not decided yet; poll this URL.
+    Pending(Url),
+}
 
 /// OAuth 2.0 client credentials for the NFVO.
 #[derive(Clone)]
@@ -157,6 +175,86 @@ impl NfvoConnection {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(self.max_backoff);
             attempt += 1;
+        }
+    }
+}
+
+impl NfvoConnection {
+    /// Where a 202 Accepted to `method url` says to poll: its `Location` (resolved
+    /// against `url`, http(s) and allowed by the outbound policy), or, answering a poll
+    /// without one, `url` again.
+    pub(crate) fn pending_location(
+        &self,
+        method: &Method,
+        url: &Url,
+        response: &Response,
+        what: &str,
+    ) -> Result<Url> {
+        let shown = http::redact(url);
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let Some(location) = location else {
+            if *method == Method::GET {
+                return Ok(url.clone());
+            }
+            return Err(Error::driver(
+                DRIVER,
+                false,
+                format!("{method} {shown} answered 202 without a Location"),
+            ));
+        };
+        let next = url.join(&location).map_err(|e| {
+            Error::driver(
+                DRIVER,
+                false,
+                format!("{method} {shown} answered 202 with a Location that is not a URI: {e}"),
+            )
+        })?;
+        if !http::is_http(&next) {
+            return Err(Error::driver(
+                DRIVER,
+                false,
+                format!("{method} {shown} answered 202 with a Location that is not http(s)"),
+            ));
+        }
+        http::check_url(&self.policy, what, &next)?;
+        Ok(next)
+    }
+
+    /// Polls `pending` (GET, with `version`) until `answer` makes a result of an
+    /// answer, with the growing interval of `polling`, until its deadline counted from
+    /// `started`; then a retryable error saying `late`.
+    pub(crate) async fn poll<T, F, Fut>(
+        &self,
+        mut pending: Url,
+        version: &HeaderValue,
+        polling: Polling,
+        started: Instant,
+        late: impl Fn(&Url) -> String,
+        mut answer: F,
+    ) -> Result<T>
+    where
+        F: FnMut(Url, Response) -> Fut,
+        Fut: Future<Output = Result<Polled<T>>>,
+    {
+        let mut interval = polling.interval;
+        loop {
+            let waited = started.elapsed();
+            if waited >= polling.deadline {
+                return Err(Error::driver(DRIVER, true, late(&pending)));
+            }
+            tokio::time::sleep(interval.min(polling.deadline - waited)).await;
+            interval = (interval * 2).min(polling.max_interval);
+            let response = self
+                .send_with_retries(&Method::GET, &pending, None, version, "application/json")
+                .await?;
+            match answer(pending.clone(), response).await? {
+                Polled::Done(result) => return Ok(result),
+                Polled::Pending(next) => pending = next,
+            }
         }
     }
 }
