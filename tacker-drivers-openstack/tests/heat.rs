@@ -1386,7 +1386,8 @@ async fn images_from_the_package(driver: OpenStackInfraDriver, cloud: Cloud) {
 /// Tacker's samples do) is the zone Nova puts its server in; a zone Nova does not have
 /// fails the instantiation with Nova's reason, and its rollback leaves nothing.
 async fn granted_zones_reach_nova(driver: OpenStackInfraDriver, cloud: Cloud) {
-    let admin_cloud = admin(&cloud);
+    // The demo project: the administrator's is kept to the scenario that compares
+    // every server of the project with its record.
     let api = admin_api(&cloud).await;
     let mut package = package("v2-os-basic-lcms-min");
     let hot = "BaseHOT/simple/sample2.yaml";
@@ -1399,7 +1400,7 @@ async fn granted_zones_reach_nova(driver: OpenStackInfraDriver, cloud: Cloud) {
     assert_ne!(zoned, text, "the HOT names VDU2's server");
     package.files = Arc::new((*package.files).clone().with_file(hot, zoned.into_bytes()));
     for (zone, succeeds) in [("nova", true), ("no-such-zone", false)] {
-        let mut instance = Instance::new(package.clone(), "simple", vim(&admin_cloud, Fault::None));
+        let mut instance = Instance::new(package.clone(), "simple", vim(&cloud, Fault::None));
         let op = new_id();
         let request: GrantRequest = serde_json::from_value(json!({
             "vnfInstanceId": instance.record.id, "vnfLcmOpOccId": op,
