@@ -252,3 +252,46 @@ async fn the_lcm_api_follows_sol013_on_errors() {
     let answer = router.clone().oneshot(text_body).await.expect("answer");
     assert_eq!(answer.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+#[tokio::test]
+async fn lists_are_paged_by_the_configured_size_and_the_last_page_links_nowhere() {
+    let router = support::api(ApiConfig::default().with_page_size(2)).0;
+    for name in ["vim-a", "vim-b", "vim-c", "vim-d"] {
+        let created = call(
+            &router,
+            Method::POST,
+            "/vims",
+            Some(json!({"name": name, "vimType": SIM_VIM_TYPE})),
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    }
+    let mut names = Vec::new();
+    let mut uri = "/vims".to_owned();
+    let mut pages = 0;
+    loop {
+        let page = call(&router, Method::GET, &uri, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+        let items = page.body.as_array().expect("a page");
+        assert!(items.len() <= 2, "{items:?}");
+        names.extend(
+            items
+                .iter()
+                .filter_map(|v| v["name"].as_str().map(str::to_owned)),
+        );
+        pages += 1;
+        let Some(link) = page.link else {
+            break;
+        };
+        let next = link
+            .split_once("/vims")
+            .and_then(|(_, rest)| rest.split_once(">;"))
+            .map(|(rest, _)| format!("/vims{rest}"))
+            .expect("a link to the next page");
+        uri = next;
+        assert!(pages < 5, "paging ends");
+    }
+    names.sort();
+    assert_eq!(names, ["vim-a", "vim-b", "vim-c", "vim-d"]);
+    assert_eq!(pages, 2, "two full pages, the last without a next link");
+}

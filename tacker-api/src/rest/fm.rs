@@ -35,7 +35,10 @@ async fn list_alarms(
     OriginalUri(uri): OriginalUri,
     FilterOnly(params): FilterOnly,
 ) -> ApiResult<Response> {
-    let page = state.fm().alarms(caller.tenant(), &params.query()).await?;
+    let page = state
+        .fm()
+        .alarms(caller.tenant(), &params.query(state.config().page_size))
+        .await?;
     page_response(page, &state.config().api_root, &uri, |value| value)
 }
 

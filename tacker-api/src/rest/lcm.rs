@@ -165,7 +165,7 @@ async fn list_instances(
 ) -> ApiResult<Response> {
     let page = state
         .lcm()
-        .instances(caller.tenant(), &params.query())
+        .instances(caller.tenant(), &params.query(state.config().page_size))
         .await?;
     page_response(page, &state.config().api_root, &uri, |mut value| {
         params.selector.apply(&mut value, INSTANCE_COMPLEX);
@@ -300,7 +300,7 @@ async fn list_ops(
 ) -> ApiResult<Response> {
     let page = state
         .lcm()
-        .op_occs(caller.tenant(), &params.query())
+        .op_occs(caller.tenant(), &params.query(state.config().page_size))
         .await?;
     page_response(page, &state.config().api_root, &uri, |mut value| {
         params.selector.apply(&mut value, OP_COMPLEX);

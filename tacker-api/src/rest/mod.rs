@@ -73,13 +73,26 @@ pub struct Principal {
 pub struct ApiConfig {
     /// The tenant of requests no authentication assigned one.
     pub default_tenant: TenantId,
+    /// Items per page of a list (SOL013 paging): 1 to [`sol013::MAX_PAGE_SIZE`],
+    /// default [`sol013::PAGE_SIZE`].
+    pub page_size: usize,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             default_tenant: TenantId::new(TenantId::DEFAULT),
+            page_size: sol013::PAGE_SIZE,
         }
+    }
+}
+
+impl ApiConfig {
+    /// The same with `page_size` items per page (kept within 1 to
+    /// [`sol013::MAX_PAGE_SIZE`]).
+    pub fn with_page_size(mut self, page_size: usize) -> Self {
+        self.page_size = page_size.clamp(1, sol013::MAX_PAGE_SIZE);
+        self
     }
 }
 
@@ -105,6 +118,8 @@ pub(crate) struct Settings {
     /// Where request bodies of `PUT package_content` are spooled (the package
     /// manager's spool directory; default: the system's temporary directory).
     pub(crate) spool_dir: Option<std::path::PathBuf>,
+    /// Items per page of a list.
+    pub(crate) page_size: usize,
 }
 
 struct Inner {
@@ -212,6 +227,7 @@ impl Api {
         let settings = Settings {
             api_root: vnfm.api_root().to_owned(),
             default_tenant: config.default_tenant,
+            page_size: config.page_size.clamp(1, sol013::MAX_PAGE_SIZE),
             max_package_size: packages.max_package_size,
             spool_dir: packages.spool_dir.clone(),
         };

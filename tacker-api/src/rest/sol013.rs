@@ -29,6 +29,9 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// The most items one page of a list holds.
 pub const PAGE_SIZE: usize = 100;
 
+/// The largest page size a server may be configured with.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
 /// An error answer: a status and an ETSI `ProblemDetails` body.
 #[derive(Debug)]
 pub struct ApiError {
@@ -640,11 +643,11 @@ impl ListParams {
         Ok(())
     }
 
-    /// The store query for one page.
-    pub fn query(&self) -> ListQuery {
+    /// The store query for one page of `page_size` items.
+    pub fn query(&self, page_size: usize) -> ListQuery {
         ListQuery {
             filter: self.filter.clone(),
-            limit: Some(PAGE_SIZE),
+            limit: Some(page_size.clamp(1, MAX_PAGE_SIZE)),
             after: self.marker.clone(),
         }
     }

@@ -117,7 +117,9 @@ where
     K: RestSubscriptions,
     S: SubscriptionShape,
 {
-    let page = K::of(&state).list(caller.tenant(), &params.query()).await?;
+    let page = K::of(&state)
+        .list(caller.tenant(), &params.query(state.config().page_size))
+        .await?;
     page_response(page, &state.config().api_root, &uri, |value| {
         shape.subscription(value)
     })

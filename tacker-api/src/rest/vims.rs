@@ -56,7 +56,10 @@ async fn list(
     OriginalUri(uri): OriginalUri,
     FilterOnly(params): FilterOnly,
 ) -> ApiResult<Response> {
-    let page = state.vims().list(caller.tenant(), &params.query()).await?;
+    let page = state
+        .vims()
+        .list(caller.tenant(), &params.query(state.config().page_size))
+        .await?;
     page_response(page, &state.config().api_root, &uri, |value| value)
 }
 

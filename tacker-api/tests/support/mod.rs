@@ -91,6 +91,7 @@ pub struct Answer {
     pub status: StatusCode,
     pub content_type: String,
     pub location: Option<String>,
+    pub link: Option<String>,
     pub body: Value,
 }
 
@@ -131,6 +132,7 @@ pub async fn call(router: &Router, method: Method, uri: &str, body: Option<Value
     };
     let content_type = header("content-type").unwrap_or_default();
     let location = header("location");
+    let link = header("link");
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .expect("body");
@@ -138,6 +140,7 @@ pub async fn call(router: &Router, method: Method, uri: &str, body: Option<Value
         status,
         content_type,
         location,
+        link,
         body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     }
 }

@@ -130,6 +130,15 @@ struct Args {
     /// need room for it.
     #[arg(long, env = "TACKER_MAX_PACKAGE_SIZE", default_value_t = 8 << 30)]
     max_package_size: u64,
+    /// Items per page of every list (SOL013 paging; a `Link: rel="next"` header leads
+    /// to the next page when more follow).
+    #[arg(
+        long,
+        env = "TACKER_PAGE_SIZE",
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u16).range(1..=1000)
+    )]
+    page_size: u16,
     /// Where package uploads and downloads are spooled while they are onboarded
     /// (default: `<data-dir>/spool`).
     #[arg(long, env = "TACKER_SPOOL_DIR")]
@@ -1093,7 +1102,11 @@ async fn run(args: Args) -> Result<()> {
     vnfm.start().await?;
     let metrics = Metrics::new(Some(store));
     let watcher = metrics.watch_operations(vnfm.lcm());
-    let mut api = Api::new(&vnfm, ApiConfig::default()).with_metrics(metrics);
+    let mut api = Api::new(
+        &vnfm,
+        ApiConfig::default().with_page_size(usize::from(args.page_size)),
+    )
+    .with_metrics(metrics);
     if let Some(auth) = auth {
         let authenticator = Authenticator::new(auth)
             .map_err(|e| Error::InvalidRequest(format!("auth config: {e}")))?;

@@ -230,7 +230,7 @@ async fn list_packages(
 ) -> ApiResult<Response> {
     let page = state
         .packages()
-        .list(caller.tenant(), &params.query())
+        .list(caller.tenant(), &params.query(state.config().page_size))
         .await?;
     page_response(page, &state.config().api_root, &uri, |value| {
         let mut value = shape.package(value);
