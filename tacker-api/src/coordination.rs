@@ -25,14 +25,11 @@ use tacker_core::model::{LcmCoord, LcmCoordRequest};
 use tacker_core::{Error, Result, TenantId};
 use url::Url;
 
-use crate::http::{self, DRIVER, ReadError};
+use crate::http::{self, DRIVER};
 use crate::nfvo::{NfvoConnection, Polled, Polling};
 
 /// The `Version` of SOL002 VNF LCM coordination v1 sent.
 pub const COORDINATION_API_VERSION: &str = "1.1.0";
-
-/// The largest answer read.
-const MAX_ANSWER: u64 = 4 << 20;
 
 const JSON: &str = "application/json";
 
@@ -74,24 +71,6 @@ impl HttpLcmCoordinator {
         self
     }
 
-    async fn read(&self, response: &mut Response, method: &Method, url: &Url) -> Result<Bytes> {
-        http::read_limited(response, MAX_ANSWER)
-            .await
-            .map_err(|e| match e {
-                ReadError::TooLarge => Error::driver(
-                    DRIVER,
-                    false,
-                    format!(
-                        "{method} {} answered more than {MAX_ANSWER} bytes",
-                        http::redact(url)
-                    ),
-                ),
-                ReadError::Transport(e) => {
-                    http::transport_error(method, url, &e, self.endpoint.timeout)
-                }
-            })
-    }
-
     async fn answer(
         &self,
         method: &Method,
@@ -103,7 +82,10 @@ impl HttpLcmCoordinator {
         let shown = http::redact(url);
         match status {
             StatusCode::CREATED | StatusCode::OK => {
-                let body = self.read(&mut response, method, url).await?;
+                let body = self
+                    .endpoint
+                    .read_answer(&mut response, method, url)
+                    .await?;
                 let coord: LcmCoord = serde_json::from_slice(&body).map_err(|e| {
                     Error::driver(
                         DRIVER,

@@ -32,7 +32,7 @@ use tacker_core::outbound::{self, OutboundPolicy};
 use tacker_core::{Error, Result, TenantId};
 use url::Url;
 
-use crate::http::{self, ClientSettings, DRIVER, ReadError};
+use crate::http::{self, ClientSettings, DRIVER};
 use crate::nfvo::{NfvoConnection, Oauth2, Polled, Polling};
 use crate::oauth::TokenCache;
 
@@ -42,9 +42,6 @@ pub const DEFAULT_GRANT_API_VERSION: &str = "1.7.0";
 
 /// What the grant interface answers.
 const JSON: &str = "application/json";
-
-/// The largest Grant (or ProblemDetails) read.
-const MAX_GRANT: u64 = 4 << 20;
 
 /// How much of an NFVO's refusal is quoted.
 const MAX_REASON: usize = 1000;
@@ -271,7 +268,7 @@ impl HttpGrantProvider {
         let status = response.status();
         match status {
             StatusCode::CREATED | StatusCode::OK => {
-                let body = read(&mut response, method, url, self.nfvo.timeout).await?;
+                let body = self.nfvo.read_answer(&mut response, method, url).await?;
                 let grant: Grant = serde_json::from_slice(&body).map_err(|e| {
                     Error::driver(
                         DRIVER,
@@ -308,7 +305,7 @@ impl HttpGrantProvider {
                 "the grant's Location",
             )?)),
             StatusCode::FORBIDDEN => {
-                let reason = match read(&mut response, method, url, self.nfvo.timeout).await {
+                let reason = match self.nfvo.read_answer(&mut response, method, url).await {
                     Ok(body) => serde_json::from_slice::<ProblemDetails>(&body)
                         .map(|p| outbound::sanitize_reason(&p.detail, MAX_REASON))
                         .unwrap_or_default(),
@@ -377,28 +374,6 @@ fn unapproved(request: &GrantRequest, grant: &Grant) -> Result<()> {
         "the NFVO did not approve {}",
         missing.join(", ")
     )))
-}
-
-/// The body of an answer, bounded.
-async fn read(
-    response: &mut Response,
-    method: &Method,
-    url: &Url,
-    timeout: Duration,
-) -> Result<Bytes> {
-    http::read_limited(response, MAX_GRANT)
-        .await
-        .map_err(|e| match e {
-            ReadError::TooLarge => Error::driver(
-                DRIVER,
-                false,
-                format!(
-                    "{method} {} answered more than {MAX_GRANT} bytes",
-                    http::redact(url)
-                ),
-            ),
-            ReadError::Transport(e) => http::transport_error(method, url, &e, timeout),
-        })
 }
 
 #[async_trait]

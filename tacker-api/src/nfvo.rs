@@ -14,7 +14,11 @@ use tacker_core::outbound::OutboundPolicy;
 use tacker_core::{Error, Result};
 use url::Url;
 
-use crate::http::{self, DRIVER};
+use crate::http::{self, DRIVER, ReadError};
+
+/// The largest JSON answer read from the NFVO or an EM (a Grant, a VnfPkgInfo, an
+/// LcmCoord, a ProblemDetails).
+const MAX_ANSWER: u64 = 4 << 20;
 use crate::oauth::{OauthClient, TokenCache};
 
 /// How a task the NFVO (or an EM) runs asynchronously is polled: the first interval
@@ -180,6 +184,28 @@ impl NfvoConnection {
 }
 
 impl NfvoConnection {
+    /// The body of an answer to `method url`, at most [`MAX_ANSWER`] bytes.
+    pub(crate) async fn read_answer(
+        &self,
+        response: &mut Response,
+        method: &Method,
+        url: &Url,
+    ) -> Result<Bytes> {
+        http::read_limited(response, MAX_ANSWER)
+            .await
+            .map_err(|e| match e {
+                ReadError::TooLarge => Error::driver(
+                    DRIVER,
+                    false,
+                    format!(
+                        "{method} {} answered more than {MAX_ANSWER} bytes",
+                        http::redact(url)
+                    ),
+                ),
+                ReadError::Transport(e) => http::transport_error(method, url, &e, self.timeout),
+            })
+    }
+
     /// Where a 202 Accepted to `method url` says to poll: its `Location` (resolved
     /// against `url`, http(s) and allowed by the outbound policy), or, answering a poll
     /// without one, `url` again.

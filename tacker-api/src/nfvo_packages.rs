@@ -37,7 +37,7 @@ use tacker_core::store::ListQuery;
 use tacker_core::{Error, Result, TenantId};
 use tokio::io::AsyncWriteExt as _;
 
-use crate::http::{self, DRIVER, ReadError};
+use crate::http::{self, DRIVER};
 use crate::nfvo::NfvoConnection;
 
 /// The `Version` of SOL003 VNF package management v2 sent to the NFVO.
@@ -45,9 +45,6 @@ pub const PACKAGE_API_VERSION: &str = "2.1.0";
 
 /// The `userDefinedData` key naming the NFVO's package a cached copy was fetched from.
 pub const NFVO_PACKAGE_KEY: &str = "nfvoVnfPkgId";
-
-/// The largest `VnfPkgInfo` or subscription answer read.
-const MAX_INFO: u64 = 4 << 20;
 
 /// What the NFVO says of a package.
 #[derive(Debug, Clone)]
@@ -162,7 +159,7 @@ impl NfvoPackageSource {
                 message,
             ));
         }
-        let body = read_info(&mut response, &method, &url, self.nfvo.timeout).await?;
+        let body = self.nfvo.read_answer(&mut response, &method, &url).await?;
         let info: Value = serde_json::from_slice(&body).map_err(|e| {
             Error::driver(
                 DRIVER,
@@ -444,7 +441,7 @@ impl NfvoPackageSource {
                 .and_then(|l| l.rsplit('/').next())
                 .map(str::to_owned)
         } else {
-            let body = read_info(&mut response, &method, &url, self.nfvo.timeout).await?;
+            let body = self.nfvo.read_answer(&mut response, &method, &url).await?;
             serde_json::from_slice::<Value>(&body)
                 .ok()
                 .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
@@ -492,28 +489,6 @@ impl NfvoPackageSource {
             tracing::warn!(vnfd_id, %error, "cannot bring the copies of an NFVO package in line");
         }
     }
-}
-
-/// A bounded JSON answer of the NFVO.
-async fn read_info(
-    response: &mut reqwest::Response,
-    method: &Method,
-    url: &url::Url,
-    timeout: std::time::Duration,
-) -> Result<Bytes> {
-    http::read_limited(response, MAX_INFO)
-        .await
-        .map_err(|e| match e {
-            ReadError::TooLarge => Error::driver(
-                DRIVER,
-                false,
-                format!(
-                    "{method} {} answered more than {MAX_INFO} bytes",
-                    http::redact(url)
-                ),
-            ),
-            ReadError::Transport(e) => http::transport_error(method, url, &e, timeout),
-        })
 }
 
 fn hex(bytes: &[u8]) -> String {
