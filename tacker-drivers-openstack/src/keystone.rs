@@ -462,6 +462,33 @@ pub(crate) fn transport_error(what: &str, url: &str, error: &reqwest::Error) -> 
     Error::driver(DRIVER, true, format!("{what} {url} failed: {text}"))
 }
 
+/// Whether a request failed because its connection broke (reset or closed before an
+/// answer) rather than by a timeout, a refused connection or the outbound policy.
+fn connection_broke(error: &reqwest::Error) -> bool {
+    if error.is_timeout() || error.is_connect() || outbound::find_refusal(error).is_some() {
+        return false;
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            );
+        }
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() || hyper.is_canceled() {
+                return true;
+            }
+        }
+        source = cause.source();
+    }
+    false
+}
+
 /// Installs rustls's ring provider as the process default once; a provider installed
 /// before (by the embedder) is kept.
 fn install_crypto_provider() {
@@ -796,8 +823,11 @@ impl KeystoneSession {
     }
 
     /// Sends a request to `service_type` at `path` (relative to its endpoint) with the
-    /// token; on 401 the token is renewed and the request sent once more. `build`
-    /// adds the method-specific parts (body, query) and may be called twice.
+    /// token; on 401 the token is renewed and the request sent once more. An
+    /// idempotent request (GET, HEAD, PUT, DELETE) whose connection broke before an
+    /// answer came (a kept-alive connection the service closed as it was reused) is
+    /// sent once more on a fresh one. `build` adds the method-specific parts (body,
+    /// query) and may be called more than once.
     pub(crate) async fn send(
         &self,
         service_type: &str,
@@ -805,7 +835,9 @@ impl KeystoneSession {
         path: &str,
         build: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<(Url, Response)> {
-        for attempt in 0..2 {
+        let mut renewed = false;
+        let mut resent = false;
+        loop {
             let token = self.current().await?;
             let base = self.endpoint_in(&token, service_type)?;
             let url = base
@@ -818,20 +850,24 @@ impl KeystoneSession {
                 .request(method.clone(), url.clone())
                 .header("X-Auth-Token", &token.value)
                 .header("Accept", "application/json");
-            let response = build(request)
-                .send()
-                .await
-                .map_err(|e| transport_error(&format!("{method}"), url.as_str(), &e))?;
-            if response.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+            let response = match build(request).send().await {
+                Ok(response) => response,
+                Err(e) if !resent && method.is_idempotent() && connection_broke(&e) => {
+                    tracing::info!(%url, error = %e, "the connection broke; sending the request once more");
+                    resent = true;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                Err(e) => return Err(transport_error(&format!("{method}"), url.as_str(), &e)),
+            };
+            if response.status() == StatusCode::UNAUTHORIZED && !renewed {
                 tracing::info!(%url, "the service refused the token; renewing it");
+                renewed = true;
                 self.forget(&token).await;
                 continue;
             }
             return Ok((url, response));
         }
-        Err(Error::Internal(
-            "the retry loop of a service request ended without an answer".into(),
-        ))
     }
 }
 
@@ -978,5 +1014,100 @@ mod tests {
         let message = error_message(&long);
         assert!(message.chars().count() <= REASON_CHARS + 1, "{message}");
         assert!(!message.contains('\u{1b}'), "{message}");
+    }
+
+    /// A stand-in for Keystone and one `image` service on a loopback port, one request
+    /// per connection. A request to the service whose number is in `broken` has its
+    /// connection closed without an answer. Returns the address and the count of
+    /// service requests.
+    async fn flaky_cloud(
+        broken: &'static [usize],
+    ) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = calls.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut chunk = [0_u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&request).into_owned();
+                    let (status, extra, body) = if head.starts_with("POST /v3/auth/tokens") {
+                        let token = json!({"token": {
+                            "expires_at": (Utc::now() + chrono::Duration::hours(1)).to_rfc3339(),
+                            "catalog": [{"type": "image", "endpoints": [
+                                {"interface": "public", "url": format!("http://{address}/image")}
+                            ]}]
+                        }});
+                        ("201 Created", "X-Subject-Token: t-1\r\n", token.to_string())
+                    } else {
+                        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                        if broken.contains(&n) {
+                            return;
+                        }
+                        ("200 OK", "", "{}".to_owned())
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(answer.as_bytes()).await;
+                });
+            }
+        });
+        (address, calls)
+    }
+
+    fn flaky_session(address: std::net::SocketAddr) -> KeystoneSession {
+        let config = KeystoneConfig::from_vim(&vim(
+            json!({"endpoint": format!("http://{address}/v3")}),
+            json!({"username": "nfv", "password": "pw", "project": "vnfs"}),
+        ))
+        .expect("valid");
+        KeystoneSession::new(config, Arc::new(SessionStats::default())).expect("session")
+    }
+
+    #[tokio::test]
+    async fn an_idempotent_request_is_sent_again_once_when_its_connection_breaks() {
+        let (address, calls) = flaky_cloud(&[1]).await;
+        let session = flaky_session(address);
+        let (_, answer) = session
+            .send("image", Method::GET, "v2/images", |r| r)
+            .await
+            .expect("the second connection answers");
+        assert_eq!(answer.status(), StatusCode::OK);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+        let (address, calls) = flaky_cloud(&[1, 2]).await;
+        let session = flaky_session(address);
+        let error = session
+            .send("image", Method::DELETE, "v2/images/i-1", |r| r)
+            .await
+            .expect_err("sent twice at most");
+        assert!(error.is_retryable(), "{error}");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_may_have_acted_is_not_sent_again() {
+        let (address, calls) = flaky_cloud(&[1]).await;
+        let session = flaky_session(address);
+        let error = session
+            .send("image", Method::POST, "v2/images", |r| r.json(&json!({})))
+            .await
+            .expect_err("a POST whose connection broke fails");
+        assert!(error.to_string().contains("POST"), "{error}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }
