@@ -757,6 +757,21 @@ async fn an_upload_whose_claim_lapsed_goes_back_to_created_when_read() {
         .update(&f.tenant, record.value, record.version)
         .await
         .expect("update");
+    // A default list (from the kept summaries) repairs it first, as a full list does.
+    let summaries = f
+        .manager
+        .summaries(
+            &f.tenant,
+            &tacker_core::store::ListQuery::all().with_limit(10),
+        )
+        .await
+        .expect("summaries");
+    assert_eq!(summaries.items.len(), 1);
+    assert!(
+        summaries.items[0].contains("\"onboardingState\":\"CREATED\""),
+        "{}",
+        summaries.items[0]
+    );
     let listed = f
         .manager
         .list(&f.tenant, &tacker_core::store::ListQuery::all())

@@ -10,7 +10,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(InitialSchema), Box::new(FaultManagement)]
+        vec![
+            Box::new(InitialSchema),
+            Box::new(FaultManagement),
+            Box::new(ListSummaries),
+        ]
     }
 }
 
@@ -145,6 +149,36 @@ impl MigrationTrait for FaultManagement {
         manager
             .get_connection()
             .execute_unprepared("DROP INDEX IF EXISTS records_alarm_object")
+            .await?;
+        Ok(())
+    }
+}
+
+/// Lists served without decoding records: `summary` holds a record's default list view
+/// (`Record::summary`) for the kinds whose lists leave complex attributes out. Rows
+/// written before it have none and are summarised when listed.
+struct ListSummaries;
+
+impl MigrationName for ListSummaries {
+    fn name(&self) -> &str {
+        "m0003_list_summaries"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for ListSummaries {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("ALTER TABLE records ADD COLUMN summary TEXT")
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("ALTER TABLE records DROP COLUMN summary")
             .await?;
         Ok(())
     }

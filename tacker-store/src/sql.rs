@@ -192,6 +192,7 @@ const CONTENT_COLUMNS: &[&str] = &[
     "is_default",
     "runnable",
     "state_entered_at",
+    "summary",
 ];
 
 /// The values of [`CONTENT_COLUMNS`] for a record.
@@ -215,6 +216,11 @@ fn content_values(record: &Record) -> Result<Vec<Value>> {
         i32::from(c.is_default).into(),
         i32::from(is_runnable(record)).into(),
         c.state_entered_at.into(),
+        record
+            .kind()
+            .complex_attributes()
+            .map(|_| record.summary())
+            .into(),
     ])
 }
 
@@ -293,6 +299,15 @@ fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &str) -> Result<T> {
         .map_err(|e| Error::store(format!("reading column {column}: {e}"), false))
 }
 
+/// What a listing makes of each row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listed {
+    /// The decoded records.
+    Records,
+    /// The kept summaries ([`Record::summary`]).
+    Summaries,
+}
+
 fn decode_record(row: &QueryResult) -> Result<Versioned<Record>> {
     let body: String = get(row, "body")?;
     let version: i64 = get(row, "version")?;
@@ -340,6 +355,185 @@ fn check_backend_enabled(url: &str) -> Result<()> {
 }
 
 impl SqlStore {
+    /// One unfiltered page of kept summaries in one row: the database joins the page's
+    /// ids and summaries with newlines (which compact JSON and ids never hold), so the
+    /// page crosses from the database as one value rather than row by row. `None` when a
+    /// row of the page has no kept summary, a newline where none belongs, or (SQLite)
+    /// the ids out of their byte order: the caller then walks the rows.
+    async fn summary_page(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        query: &ListQuery,
+        limit: usize,
+    ) -> Result<Option<Page<String>>> {
+        if limit == 0 {
+            return Ok(None);
+        }
+        let after = query.after.as_deref().map(marker::decode).transpose()?;
+        let (join_ids, join_summaries) = match self.backend {
+            DbBackend::Postgres => (
+                "string_agg(id, chr(10) ORDER BY id)",
+                "string_agg(summary, chr(10) ORDER BY id)",
+            ),
+            // SQLite joins in the order the ordered subquery yields (checked below):
+            // an ORDER BY in the aggregate would sort the page again.
+            _ => (
+                "group_concat(id, char(10))",
+                "group_concat(summary, char(10))",
+            ),
+        };
+        let mut sql = Sql::new(format!(
+            "SELECT count(*) AS listed, count(summary) AS kept, {join_ids} AS ids, \
+             {join_summaries} AS summaries FROM (SELECT id, summary FROM records \
+             WHERE tenant = ? AND kind = ?"
+        ))
+        .bind(tenant.as_str())
+        .bind(kind_name(kind));
+        if let Some(after) = after {
+            sql.push(" AND id > ?");
+            sql.add(after);
+        }
+        sql.push(" ORDER BY id LIMIT ?) AS page");
+        sql.add(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX));
+        let Some(row) = self
+            .db
+            .query_one_raw(sql.build(self.backend))
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        let listed = usize::try_from(get::<i64>(&row, "listed")?).unwrap_or_default();
+        let kept = usize::try_from(get::<i64>(&row, "kept")?).unwrap_or_default();
+        if kept < listed {
+            return Ok(None);
+        }
+        if listed == 0 {
+            return Ok(Some(Page {
+                items: Vec::new(),
+                next_marker: None,
+            }));
+        }
+        let ids: String = get::<Option<String>>(&row, "ids")?.unwrap_or_default();
+        let summaries: String = get::<Option<String>>(&row, "summaries")?.unwrap_or_default();
+        let ids: Vec<&str> = ids.split('\n').collect();
+        let summaries: Vec<&str> = summaries.split('\n').collect();
+        if ids.len() != listed || summaries.len() != listed {
+            return Ok(None);
+        }
+        if self.backend == DbBackend::Sqlite && !ids.windows(2).all(|pair| pair[0] < pair[1]) {
+            return Ok(None);
+        }
+        let shown = listed.min(limit);
+        Ok(Some(Page {
+            items: summaries[..shown].iter().map(|s| (*s).to_owned()).collect(),
+            next_marker: (listed > limit).then(|| marker::encode(ids[shown - 1])),
+        }))
+    }
+
+    /// Walks the rows of `kind` in id order from the query's marker, in batches, keeping
+    /// those the query's filter matches, and makes an item of each with `item` (the row,
+    /// and its decoded record when the filter or [`Listed::Records`] needed it) until
+    /// the page is full.
+    async fn list_rows<T>(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        query: &ListQuery,
+        listed: Listed,
+        mut item: impl FnMut(&QueryResult, Option<Versioned<Record>>) -> Result<T>,
+    ) -> Result<Page<T>> {
+        let mut after = query.after.as_deref().map(marker::decode).transpose()?;
+        let limit = query.limit.unwrap_or(usize::MAX);
+        // Terms on a column become SQL; every term is also checked on the record.
+        let mut pushed = Sql::new("");
+        if let Some(filter) = &query.filter {
+            for term in &filter.terms {
+                let [attribute] = term.path.as_slice() else {
+                    continue;
+                };
+                let Some(column) = column_of(kind, attribute) else {
+                    continue;
+                };
+                if matches!(term.op, FilterOp::Eq | FilterOp::In) && !term.values.is_empty() {
+                    let marks = vec!["?"; term.values.len()].join(", ");
+                    pushed.push(&format!(" AND {column} IN ({marks})"));
+                    for value in &term.values {
+                        pushed.add(value.clone());
+                    }
+                }
+            }
+        }
+        let decode = query.filter.is_some() || listed == Listed::Records;
+        let columns = match (listed, decode) {
+            (Listed::Records, _) => "id, version, body",
+            (Listed::Summaries, true) => "id, version, summary, body",
+            // The body only where no summary was kept.
+            (Listed::Summaries, false) => {
+                "id, version, summary, CASE WHEN summary IS NULL THEN body END AS body"
+            }
+        };
+        let batch = limit.saturating_add(1).clamp(1, 500);
+        let mut items = Vec::new();
+        let mut last_id: Option<String> = None;
+        loop {
+            let mut sql = Sql::new(format!(
+                "SELECT {columns} FROM records WHERE tenant = ? AND kind = ?"
+            ))
+            .bind(tenant.as_str())
+            .bind(kind_name(kind));
+            if let Some(after) = &after {
+                sql.push(" AND id > ?");
+                sql.add(after.clone());
+            }
+            sql.push(&pushed.text);
+            for value in &pushed.values {
+                sql.add(value.clone());
+            }
+            sql.push(" ORDER BY id LIMIT ?");
+            sql.add(i64::try_from(batch).unwrap_or(i64::MAX));
+            let rows = self
+                .db
+                .query_all_raw(sql.build(self.backend))
+                .await
+                .map_err(store_error)?;
+            let exhausted = rows.len() < batch;
+            for row in &rows {
+                let id: String = get(row, "id")?;
+                let record = if decode {
+                    let record = decode_record(row)?;
+                    if query
+                        .filter
+                        .as_ref()
+                        .is_some_and(|f: &Filter| !f.matches(&record.value.etsi_view()))
+                    {
+                        after = Some(id);
+                        continue;
+                    }
+                    Some(record)
+                } else {
+                    None
+                };
+                if items.len() == limit {
+                    return Ok(Page {
+                        items,
+                        next_marker: last_id.as_deref().map(marker::encode),
+                    });
+                }
+                items.push(item(row, record)?);
+                after = Some(id.clone());
+                last_id = Some(id);
+            }
+            if exhausted {
+                return Ok(Page {
+                    items,
+                    next_marker: None,
+                });
+            }
+        }
+    }
+
     /// Connects (`sqlite://path?mode=rwc`, `sqlite::memory:`, `postgres://…`) and applies
     /// the migrations.
     pub async fn connect(url: &str) -> Result<Self> {
@@ -823,79 +1017,33 @@ impl Store for SqlStore {
         kind: RecordKind,
         query: &ListQuery,
     ) -> Result<Page<Versioned<Record>>> {
-        let mut after = query.after.as_deref().map(marker::decode).transpose()?;
-        let limit = query.limit.unwrap_or(usize::MAX);
-        // Terms on a column become SQL; every term is also checked on the record.
-        let mut pushed = Sql::new("");
-        if let Some(filter) = &query.filter {
-            for term in &filter.terms {
-                let [attribute] = term.path.as_slice() else {
-                    continue;
-                };
-                let Some(column) = column_of(kind, attribute) else {
-                    continue;
-                };
-                if matches!(term.op, FilterOp::Eq | FilterOp::In) && !term.values.is_empty() {
-                    let marks = vec!["?"; term.values.len()].join(", ");
-                    pushed.push(&format!(" AND {column} IN ({marks})"));
-                    for value in &term.values {
-                        pushed.add(value.clone());
-                    }
-                }
-            }
+        self.list_rows(tenant, kind, query, Listed::Records, |_, record| {
+            record.ok_or_else(|| Error::Internal("a listed row without its record".into()))
+        })
+        .await
+    }
+
+    async fn list_summaries(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        query: &ListQuery,
+    ) -> Result<Page<String>> {
+        if query.filter.is_none()
+            && let Some(limit) = query.limit
+            && let Some(page) = self.summary_page(tenant, kind, query, limit).await?
+        {
+            return Ok(page);
         }
-        let batch = limit.saturating_add(1).clamp(1, 500);
-        let mut items = Vec::new();
-        loop {
-            let mut sql =
-                Sql::new("SELECT id, version, body FROM records WHERE tenant = ? AND kind = ?")
-                    .bind(tenant.as_str())
-                    .bind(kind_name(kind));
-            if let Some(after) = &after {
-                sql.push(" AND id > ?");
-                sql.add(after.clone());
+        self.list_rows(tenant, kind, query, Listed::Summaries, |row, record| {
+            match (get::<Option<String>>(row, "summary")?, record) {
+                (Some(summary), _) => Ok(summary),
+                // A row written before summaries were kept.
+                (None, Some(record)) => Ok(record.value.summary()),
+                (None, None) => decode_record(row).map(|record| record.value.summary()),
             }
-            sql.push(&pushed.text);
-            for value in &pushed.values {
-                sql.add(value.clone());
-            }
-            sql.push(" ORDER BY id LIMIT ?");
-            sql.add(i64::try_from(batch).unwrap_or(i64::MAX));
-            let rows = self
-                .db
-                .query_all_raw(sql.build(self.backend))
-                .await
-                .map_err(store_error)?;
-            let exhausted = rows.len() < batch;
-            for row in &rows {
-                let id: String = get(row, "id")?;
-                after = Some(id);
-                let record = decode_record(row)?;
-                if query
-                    .filter
-                    .as_ref()
-                    .is_some_and(|f: &Filter| !f.matches(&record.value.etsi_view()))
-                {
-                    continue;
-                }
-                if items.len() == limit {
-                    let marker = items
-                        .last()
-                        .map(|last: &Versioned<Record>| marker::encode(last.value.id()));
-                    return Ok(Page {
-                        items,
-                        next_marker: marker,
-                    });
-                }
-                items.push(record);
-            }
-            if exhausted {
-                return Ok(Page {
-                    items,
-                    next_marker: None,
-                });
-            }
-        }
+        })
+        .await
     }
 
     async fn commit(&self, tenant: &TenantId, writes: Vec<Write>) -> Result<Vec<u64>> {

@@ -82,3 +82,52 @@ async fn postgresql_over_tls_when_the_url_asks_for_it() {
     );
     database.drop_database().await;
 }
+
+/// Rows written before the store kept list summaries (their `summary` is NULL) are
+/// summarised from their record when listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_without_a_kept_summary_are_summarised_when_listed() {
+    use sea_orm::ConnectionTrait;
+    use tacker_core::store::{ListQuery, RecordKind, Store, StoreExt};
+    let path = std::env::temp_dir().join(format!("tacker-store-{}.db", tacker_core::new_id()));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let store = SqlStore::connect(&url).await.expect("connect");
+    let tenant = tacker_core::TenantId::new("summaries".to_owned());
+    for n in 0..5 {
+        let record = tacker_core::testkit::fixtures::instance(
+            &tacker_core::new_id(),
+            "vnfd-old-rows",
+            &format!("vnf-{n}"),
+        );
+        store.insert(&tenant, record).await.expect("insert");
+    }
+    let db = sea_orm::Database::connect(url.as_str())
+        .await
+        .expect("a second connection");
+    let cleared = db
+        .execute_unprepared("UPDATE records SET summary = NULL WHERE id IN (SELECT id FROM records ORDER BY id LIMIT 3)")
+        .await
+        .expect("clear summaries");
+    assert_eq!(cleared.rows_affected(), 3);
+    drop(db);
+    // Unbounded (row by row) and one page (joined by the database, then row by row
+    // because a summary is missing).
+    for query in [ListQuery::all(), ListQuery::all().with_limit(10)] {
+        let records = store
+            .list(&tenant, RecordKind::VnfInstance, &query)
+            .await
+            .expect("list");
+        let summaries = store
+            .list_summaries(&tenant, RecordKind::VnfInstance, &query)
+            .await
+            .expect("list summaries");
+        let expected: Vec<String> = records.items.iter().map(|r| r.value.summary()).collect();
+        assert_eq!(summaries.items.len(), 5);
+        assert_eq!(summaries.items, expected);
+        assert_eq!(summaries.next_marker, None);
+    }
+    drop(store);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}

@@ -193,6 +193,34 @@ async fn a_vnf_lives_its_whole_life_over_http() {
     );
     let full = api.get("/vnflcm/v2/vnf_instances?all_fields").await;
     assert!(full.body[0].get("instantiatedVnfInfo").is_some());
+    // A default list (served from the summaries the store keeps) is the full list less
+    // the complex attributes, item by item, for every resource that has them.
+    for (list, complex) in [
+        (
+            "/vnflcm/v2/vnf_instances",
+            tacker_core::store::VNF_INSTANCE_COMPLEX,
+        ),
+        (
+            "/vnflcm/v2/vnf_lcm_op_occs",
+            tacker_core::store::VNF_LCM_OP_OCC_COMPLEX,
+        ),
+        (
+            "/vnfpkgm/v2/vnf_packages",
+            tacker_core::store::VNF_PKG_INFO_COMPLEX,
+        ),
+    ] {
+        let brief = api.get(list).await;
+        assert_eq!(brief.status, StatusCode::OK, "{list}: {:?}", brief.body);
+        let mut expected = api.get(&format!("{list}?all_fields")).await.body;
+        for item in expected.as_array_mut().expect("an array") {
+            let item = item.as_object_mut().expect("an object");
+            for name in complex {
+                item.remove(*name);
+            }
+        }
+        assert!(expected.as_array().is_some_and(|a| !a.is_empty()), "{list}");
+        assert_eq!(brief.body, expected, "{list}");
+    }
     let ops = api
         .get(&format!(
             "/vnflcm/v2/vnf_lcm_op_occs?filter=(eq,vnfInstanceId,{id});(in,operation,SCALE,HEAL)"

@@ -15,8 +15,8 @@ use tacker_core::model::{
 };
 
 use super::sol013::{
-    ApiError, ApiResult, EtsiJson, Listing, accepted, api_versions, json_response, located,
-    page_response,
+    ApiError, ApiResult, EtsiJson, Listing, Selector, accepted, api_versions, json_response,
+    located, page_response, summary_page_response,
 };
 use super::subscriptions::{self, Plain};
 use super::{AppState, Caller, VNFLCM_VERSION};
@@ -24,25 +24,10 @@ use axum::Extension;
 use tacker_core::store::LccnSubscriptionRecord;
 
 /// The complex attributes of `VnfInstance` left out of lists by default.
-pub(crate) const INSTANCE_COMPLEX: &[&str] = &[
-    "vnfConfigurableProperties",
-    "vimConnectionInfo",
-    "instantiatedVnfInfo",
-    "metadata",
-    "extensions",
-];
+pub(crate) const INSTANCE_COMPLEX: &[&str] = tacker_core::store::VNF_INSTANCE_COMPLEX;
 
 /// The complex attributes of `VnfLcmOpOcc` left out of lists by default.
-pub(crate) const OP_COMPLEX: &[&str] = &[
-    "operationParams",
-    "error",
-    "resourceChanges",
-    "changedInfo",
-    "changedExtConnectivity",
-    "lcmCoordinations",
-    "modificationsTriggeredByVnfPkgChange",
-    "warnings",
-];
+pub(crate) const OP_COMPLEX: &[&str] = tacker_core::store::VNF_LCM_OP_OCC_COMPLEX;
 
 pub(crate) fn routes() -> Router<AppState> {
     let router = Router::new()
@@ -78,53 +63,11 @@ async fn versions(State(state): State<AppState>) -> ApiResult<Response> {
     )
 }
 
-/// Names of request parameters that hold secrets (for example the SSH credentials of
-/// `k8s_cluster_installation_param`): dropped from `operationParams` in answers.
-const SECRET_PARAMETERS: &[&str] = &[
-    "password",
-    "private_key",
-    "privateKey",
-    "bearer_token",
-    "client_secret",
-    "clientSecret",
-];
-
-fn drop_secrets(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            map.retain(|key, _| !SECRET_PARAMETERS.contains(&key.as_str()));
-            map.values_mut().for_each(drop_secrets);
-        }
-        Value::Array(items) => items.iter_mut().for_each(drop_secrets),
-        _ => {}
-    }
-}
-
 /// Credentials never leave the server: `accessInfo` is dropped from every
 /// `vimConnectionInfo` entry of a resource, wherever the entries sit, and secret
 /// parameters from the `operationParams` of op occurrences.
 pub(crate) fn redact_access_info(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if let Some(params) = map.get_mut("operationParams") {
-                drop_secrets(params);
-            }
-            if let Some(Value::Object(entries)) = map.get_mut("vimConnectionInfo") {
-                for entry in entries.values_mut() {
-                    if let Value::Object(entry) = entry {
-                        entry.remove("accessInfo");
-                    }
-                }
-            }
-            for (key, inner) in map.iter_mut() {
-                if key != "vimConnectionInfo" {
-                    redact_access_info(inner);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact_access_info),
-        _ => {}
-    }
+    tacker_core::model::redact_credentials(value);
 }
 
 fn redacted<T: serde::Serialize>(value: &T) -> ApiResult<Value> {
@@ -163,10 +106,15 @@ async fn list_instances(
     OriginalUri(uri): OriginalUri,
     Listing(params): Listing,
 ) -> ApiResult<Response> {
-    let page = state
-        .lcm()
-        .instances(caller.tenant(), &params.query(state.config().page_size))
-        .await?;
+    let query = params.query(state.config().page_size);
+    if params.selector == Selector::Default {
+        let page = state
+            .lcm()
+            .instance_summaries(caller.tenant(), &query)
+            .await?;
+        return summary_page_response(page, &state.config().api_root, &uri);
+    }
+    let page = state.lcm().instances(caller.tenant(), &query).await?;
     page_response(page, &state.config().api_root, &uri, |mut value| {
         params.selector.apply(&mut value, INSTANCE_COMPLEX);
         redact_access_info(&mut value);
@@ -298,10 +246,15 @@ async fn list_ops(
     OriginalUri(uri): OriginalUri,
     Listing(params): Listing,
 ) -> ApiResult<Response> {
-    let page = state
-        .lcm()
-        .op_occs(caller.tenant(), &params.query(state.config().page_size))
-        .await?;
+    let query = params.query(state.config().page_size);
+    if params.selector == Selector::Default {
+        let page = state
+            .lcm()
+            .op_occ_summaries(caller.tenant(), &query)
+            .await?;
+        return summary_page_response(page, &state.config().api_root, &uri);
+    }
+    let page = state.lcm().op_occs(caller.tenant(), &query).await?;
     page_response(page, &state.config().api_root, &uri, |mut value| {
         params.selector.apply(&mut value, OP_COMPLEX);
         redact_access_info(&mut value);

@@ -716,8 +716,42 @@ pub fn page_response<T: Serialize>(
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         items.push(shape(value));
     }
-    let mut response = json_response(StatusCode::OK, &items)?;
-    if let Some(marker) = &page.next_marker {
+    let response = json_response(StatusCode::OK, &items)?;
+    with_next_link(response, page.next_marker.as_deref(), api_root, uri)
+}
+
+/// [`page_response`] for a page of JSON texts (each a resource as a list shows it by
+/// default), written as they are: no resource is decoded or encoded again.
+pub fn summary_page_response(
+    page: Page<String>,
+    api_root: &str,
+    uri: &axum::http::Uri,
+) -> ApiResult<Response> {
+    let length = page.items.iter().map(|item| item.len() + 1).sum::<usize>() + 2;
+    let mut body = Vec::with_capacity(length);
+    body.push(b'[');
+    for (n, item) in page.items.iter().enumerate() {
+        if n > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(item.as_bytes());
+    }
+    body.push(b']');
+    let mut response = (StatusCode::OK, body).into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    with_next_link(response, page.next_marker.as_deref(), api_root, uri)
+}
+
+/// Adds the `Link: <…>; rel="next"` header when a page follows.
+fn with_next_link(
+    mut response: Response,
+    marker: Option<&str>,
+    api_root: &str,
+    uri: &axum::http::Uri,
+) -> ApiResult<Response> {
+    if let Some(marker) = marker {
         let link = next_page_link(api_root, uri.path(), uri.query(), marker);
         let value = HeaderValue::from_str(&format!("<{link}>; rel=\"next\""))
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;

@@ -26,6 +26,57 @@ pub use opocc::*;
 pub use package::*;
 pub use requests::*;
 
+/// Names of request parameters that hold secrets (for example the SSH credentials of
+/// `k8s_cluster_installation_param`): [`redact_credentials`] drops them from
+/// `operationParams`.
+pub const SECRET_PARAMETERS: &[&str] = &[
+    "password",
+    "private_key",
+    "privateKey",
+    "bearer_token",
+    "client_secret",
+    "clientSecret",
+];
+
+/// Drops every credential from a serialized resource: the `accessInfo` of each
+/// `vimConnectionInfo` entry, wherever the entries sit, and the [`SECRET_PARAMETERS`]
+/// anywhere under `operationParams`. What the ETSI APIs show, and what their filters
+/// see, has been through it.
+pub fn redact_credentials(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    fn drop_secrets(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                map.retain(|key, _| !SECRET_PARAMETERS.contains(&key.as_str()));
+                map.values_mut().for_each(drop_secrets);
+            }
+            Value::Array(items) => items.iter_mut().for_each(drop_secrets),
+            _ => {}
+        }
+    }
+    match value {
+        Value::Object(map) => {
+            if let Some(params) = map.get_mut("operationParams") {
+                drop_secrets(params);
+            }
+            if let Some(Value::Object(entries)) = map.get_mut("vimConnectionInfo") {
+                for entry in entries.values_mut() {
+                    if let Value::Object(entry) = entry {
+                        entry.remove("accessInfo");
+                    }
+                }
+            }
+            for (key, inner) in map.iter_mut() {
+                if key != "vimConnectionInfo" {
+                    redact_credentials(inner);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_credentials),
+        _ => {}
+    }
+}
+
 /// `value` (a serialized instance or grant) without the VIMs' `accessInfo`: for code
 /// the VNFM does not trust with credentials, such as a package's scripts.
 pub fn without_access_info(mut value: serde_json::Value) -> serde_json::Value {

@@ -210,6 +210,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         query: &ListQuery,
     ) -> Result<Page<Versioned<Record>>>;
 
+    /// [`list`](Self::list), each record given as its [`Record::summary`]: what a list
+    /// with the default attribute selector shows. A store that keeps the summaries
+    /// beside the records answers without decoding a record, unless the query's filter
+    /// needs it.
+    async fn list_summaries(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        query: &ListQuery,
+    ) -> Result<Page<String>> {
+        Ok(self
+            .list(tenant, kind, query)
+            .await?
+            .map(|record| record.value.summary()))
+    }
+
     /// Apply the writes atomically, in order. Returns the new version of each Insert and
     /// Update, in order (0 for Delete, Notify and Check). On error nothing is applied.
     async fn commit(&self, tenant: &TenantId, writes: Vec<Write>) -> Result<Vec<u64>>;
@@ -368,6 +384,15 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         query: &ListQuery,
     ) -> Result<Page<Versioned<Record>>> {
         (**self).list(tenant, kind, query).await
+    }
+
+    async fn list_summaries(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        query: &ListQuery,
+    ) -> Result<Page<String>> {
+        (**self).list_summaries(tenant, kind, query).await
     }
 
     async fn commit(&self, tenant: &TenantId, writes: Vec<Write>) -> Result<Vec<u64>> {

@@ -31,7 +31,63 @@ pub enum RecordKind {
     DriverState,
 }
 
+/// The complex attributes of `VnfInstance` that lists leave out by default (SOL003).
+pub const VNF_INSTANCE_COMPLEX: &[&str] = &[
+    "vnfConfigurableProperties",
+    "vimConnectionInfo",
+    "instantiatedVnfInfo",
+    "metadata",
+    "extensions",
+];
+
+/// The complex attributes of `VnfLcmOpOcc` that lists leave out by default (SOL003).
+pub const VNF_LCM_OP_OCC_COMPLEX: &[&str] = &[
+    "operationParams",
+    "error",
+    "resourceChanges",
+    "changedInfo",
+    "changedExtConnectivity",
+    "lcmCoordinations",
+    "modificationsTriggeredByVnfPkgChange",
+    "warnings",
+];
+
+/// The complex attributes of `VnfPkgInfo` that lists leave out by default (SOL005).
+pub const VNF_PKG_INFO_COMPLEX: &[&str] = &[
+    "softwareImages",
+    "additionalArtifacts",
+    "userDefinedData",
+    "checksum",
+    "onboardingFailureDetails",
+];
+
 impl RecordKind {
+    /// The attributes of the kind's ETSI resource that a list leaves out unless the
+    /// client selects them (SOL013's default attribute selector); `None` for kinds whose
+    /// lists show every attribute.
+    pub fn complex_attributes(self) -> Option<&'static [&'static str]> {
+        match self {
+            Self::VnfInstance => Some(VNF_INSTANCE_COMPLEX),
+            Self::VnfLcmOpOcc => Some(VNF_LCM_OP_OCC_COMPLEX),
+            Self::VnfPackage => Some(VNF_PKG_INFO_COMPLEX),
+            _ => None,
+        }
+    }
+
+    /// `view` (a resource of this kind as the ETSI APIs show it) less the kind's
+    /// [`complex_attributes`](Self::complex_attributes), as JSON text: what
+    /// [`Record::summary`] gives.
+    pub fn summary_of(self, mut view: serde_json::Value) -> String {
+        if let (Some(complex), serde_json::Value::Object(map)) =
+            (self.complex_attributes(), &mut view)
+        {
+            for name in complex {
+                map.remove(*name);
+            }
+        }
+        view.to_string()
+    }
+
     /// Every kind.
     pub const ALL: [Self; 9] = [
         Self::VnfPackage,
@@ -166,8 +222,27 @@ impl Record {
         }
     }
 
-    /// The record as the ETSI APIs show it; filters are evaluated on this view.
+    /// The record as an ETSI list shows it by default, as JSON text: its
+    /// [`etsi_view`](Self::etsi_view) less the kind's
+    /// [`complex_attributes`](RecordKind::complex_attributes). A store may keep it beside
+    /// the record, so that a list answers without decoding records
+    /// ([`Store::list_summaries`](super::Store::list_summaries)).
+    pub fn summary(&self) -> String {
+        self.kind().summary_of(self.etsi_view())
+    }
+
+    /// The record as the ETSI APIs show it, credentials left out
+    /// ([`redact_credentials`](crate::model::redact_credentials)); filters are evaluated
+    /// on this view, so no filter can test a credential.
     pub fn etsi_view(&self) -> serde_json::Value {
+        let mut view = self.etsi_view_with_credentials();
+        if matches!(self, Self::VnfInstance(_) | Self::VnfLcmOpOcc(_)) {
+            crate::model::redact_credentials(&mut view);
+        }
+        view
+    }
+
+    fn etsi_view_with_credentials(&self) -> serde_json::Value {
         let view = match self {
             Self::VnfPackage(r) => serde_json::to_value(&r.info),
             Self::VnfInstance(r) => serde_json::to_value(&r.instance),

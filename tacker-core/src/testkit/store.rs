@@ -73,6 +73,8 @@ pub async fn run_all(store: &dyn Store) {
     commit_is_all_or_nothing(store).await;
     checks_commit_only_on_unchanged_records(store).await;
     listing_filters_orders_and_pages(store).await;
+    summaries_list_what_records_list(store).await;
+    filters_never_test_credentials(store).await;
     notifications_commit_with_their_state_change(store).await;
     outbox_delivers_in_order_per_subscription(store).await;
     deleting_a_subscription_drops_its_notifications(store).await;
@@ -670,6 +672,185 @@ pub async fn listing_filters_orders_and_pages(store: &dyn Store) {
             .is_err(),
         "a forged marker is refused"
     );
+}
+
+/// [`Store::list_summaries`] gives, page by page and under a filter, the summary of
+/// each record [`Store::list`] gives, with the same markers; a summary follows its
+/// record's updates and holds none of the complex attributes (credentials among them).
+pub async fn summaries_list_what_records_list(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let instance_ids: Vec<String> = (0..9).map(|_| new_id()).collect();
+    for (n, id) in instance_ids.iter().enumerate() {
+        let mut record = fixtures::instance(id, "vnfd-summaries", &format!("vnf-{n}"));
+        if n % 3 == 0 {
+            record.instance.instantiation_state = InstantiationState::Instantiated;
+            let mut access = crate::model::KeyValuePairs::new();
+            access.insert("password".into(), serde_json::json!("summary-secret"));
+            record.instance.vim_connection_info.insert(
+                "vim1".into(),
+                crate::model::VimConnectionInfo {
+                    vim_id: Some("vim-1".into()),
+                    vim_type: "ETSINFV.OPENSTACK_KEYSTONE.V_3".into(),
+                    interface_info: crate::model::KeyValuePairs::new(),
+                    access_info: access,
+                    extra: crate::model::KeyValuePairs::new(),
+                },
+            );
+        }
+        store
+            .insert(&tenant, record)
+            .await
+            .expect("insert instance");
+    }
+    for id in &instance_ids[..4] {
+        store
+            .insert(
+                &tenant,
+                fixtures::op_occ(&new_id(), id, Op::Instantiate, State::Completed),
+            )
+            .await
+            .expect("insert op");
+    }
+    for n in 0..5 {
+        store
+            .insert(
+                &tenant,
+                fixtures::package(&new_id(), Some(&format!("vnfd-summaries-{n}"))),
+            )
+            .await
+            .expect("insert package");
+    }
+    let queries = [
+        ListQuery::all(),
+        ListQuery::all().with_limit(4),
+        ListQuery::filtered(Filter::eq("instantiationState", "INSTANTIATED")).with_limit(2),
+        ListQuery::filtered(Filter::eq("vnfInstanceName", "vnf-4")),
+    ];
+    for kind in [
+        RecordKind::VnfInstance,
+        RecordKind::VnfLcmOpOcc,
+        RecordKind::VnfPackage,
+    ] {
+        for query in &queries {
+            let mut query = query.clone();
+            let mut pages = 0;
+            loop {
+                pages += 1;
+                assert!(pages <= 10, "paging must end");
+                let records = store.list(&tenant, kind, &query).await.expect("list");
+                let summaries = store
+                    .list_summaries(&tenant, kind, &query)
+                    .await
+                    .expect("list summaries");
+                let expected: Vec<String> =
+                    records.items.iter().map(|r| r.value.summary()).collect();
+                assert_eq!(summaries.items, expected, "{kind:?} {query:?}");
+                assert_eq!(summaries.next_marker, records.next_marker, "{kind:?}");
+                for summary in &summaries.items {
+                    let view: serde_json::Value =
+                        serde_json::from_str(summary).expect("a summary is JSON");
+                    for name in kind.complex_attributes().unwrap_or_default() {
+                        assert!(view.get(*name).is_none(), "{kind:?} summary holds {name}");
+                    }
+                    assert!(!summary.contains("summary-secret"), "{summary}");
+                }
+                match records.next_marker {
+                    Some(marker) => query = query.after(Some(marker)),
+                    None => break,
+                }
+            }
+        }
+    }
+    let updated = &instance_ids[1];
+    let current = store
+        .get_typed::<VnfInstanceRecord>(&tenant, updated)
+        .await
+        .expect("get");
+    let mut record = current.value;
+    record.instance.vnf_instance_name = Some("renamed".into());
+    store
+        .update(&tenant, record, current.version)
+        .await
+        .expect("update");
+    let page = store
+        .list_summaries(
+            &tenant,
+            RecordKind::VnfInstance,
+            &ListQuery::filtered(Filter::eq("id", updated.as_str())),
+        )
+        .await
+        .expect("list the updated instance");
+    assert_eq!(page.items.len(), 1);
+    assert!(
+        page.items[0].contains("\"vnfInstanceName\":\"renamed\""),
+        "{}",
+        page.items[0]
+    );
+}
+
+/// A filter cannot test a credential (an oracle that would give a secret away a
+/// character at a time): `accessInfo` and secret request parameters are not in the view
+/// filters see, so a term on them matches nothing, however right the guess.
+pub async fn filters_never_test_credentials(store: &dyn Store) {
+    let tenant = fresh_tenant();
+    let id = new_id();
+    let mut record = fixtures::instance(&id, "vnfd-secrets", "vnf-secrets");
+    let mut access = crate::model::KeyValuePairs::new();
+    access.insert("password".into(), serde_json::json!("s3cret-pw"));
+    let vim = crate::model::VimConnectionInfo {
+        vim_id: Some("vim-1".into()),
+        vim_type: "ETSINFV.OPENSTACK_KEYSTONE.V_3".into(),
+        interface_info: crate::model::KeyValuePairs::new(),
+        access_info: access,
+        extra: crate::model::KeyValuePairs::new(),
+    };
+    record
+        .instance
+        .vim_connection_info
+        .insert("vim1".into(), vim.clone());
+    store
+        .insert(&tenant, record)
+        .await
+        .expect("insert instance");
+    let mut op = fixtures::op_occ(&new_id(), &id, Op::Instantiate, State::Processing);
+    op.op.operation_params = Some(serde_json::json!({
+        "flavourId": "simple",
+        "vimConnectionInfo": {"vim1": vim},
+        "additionalParams": {"k8s_cluster_installation_param": {"password": "s3cret-ssh"}},
+    }));
+    store.insert(&tenant, op).await.expect("insert op");
+    let probes = [
+        (
+            RecordKind::VnfInstance,
+            "(eq,vimConnectionInfo/vim1/accessInfo/password,s3cret-pw)",
+        ),
+        (
+            RecordKind::VnfInstance,
+            "(cont,vimConnectionInfo/vim1/accessInfo/password,s3)",
+        ),
+        (
+            RecordKind::VnfLcmOpOcc,
+            "(eq,operationParams/vimConnectionInfo/vim1/accessInfo/password,s3cret-pw)",
+        ),
+        (
+            RecordKind::VnfLcmOpOcc,
+            "(cont,operationParams/additionalParams/k8s_cluster_installation_param/password,s3)",
+        ),
+    ];
+    for (kind, filter) in probes {
+        let query = ListQuery::filtered(Filter::parse(filter).expect("filter"));
+        let found = store.list(&tenant, kind, &query).await.expect("list");
+        assert!(found.items.is_empty(), "{filter} matched a credential");
+    }
+    // The rest of the same entries stays filterable.
+    let query = ListQuery::filtered(
+        Filter::parse("(eq,vimConnectionInfo/vim1/vimId,vim-1)").expect("filter"),
+    );
+    let found = store
+        .list(&tenant, RecordKind::VnfInstance, &query)
+        .await
+        .expect("list");
+    assert_eq!(found.items.len(), 1);
 }
 
 async fn claim_for(

@@ -65,7 +65,8 @@ use tacker_core::model::{
 };
 
 use super::sol013::{
-    ApiError, ApiResult, EtsiJson, Listing, api_versions, json_response, located, page_response,
+    ApiError, ApiResult, EtsiJson, Listing, Selector, api_versions, json_response, located,
+    page_response, summary_page_response,
 };
 use super::{AppState, Caller, VNFPKGM_V1_VERSION, VNFPKGM_VERSION};
 use crate::rest::subscriptions;
@@ -73,13 +74,7 @@ use content::{has_flag, query_flags};
 use tacker_core::store::PkgmSubscriptionRecord;
 
 /// The complex attributes of `VnfPkgInfo` left out of lists by default.
-pub(crate) const PACKAGE_COMPLEX: &[&str] = &[
-    "softwareImages",
-    "additionalArtifacts",
-    "userDefinedData",
-    "checksum",
-    "onboardingFailureDetails",
-];
+pub(crate) const PACKAGE_COMPLEX: &[&str] = tacker_core::store::VNF_PKG_INFO_COMPLEX;
 
 /// Which API a request came in on: the resources' shape, URIs and version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,10 +223,12 @@ async fn list_packages(
     OriginalUri(uri): OriginalUri,
     Listing(params): Listing,
 ) -> ApiResult<Response> {
-    let page = state
-        .packages()
-        .list(caller.tenant(), &params.query(state.config().page_size))
-        .await?;
+    let query = params.query(state.config().page_size);
+    if shape == Shape::V2 && params.selector == Selector::Default {
+        let page = state.packages().summaries(caller.tenant(), &query).await?;
+        return summary_page_response(page, &state.config().api_root, &uri);
+    }
+    let page = state.packages().list(caller.tenant(), &query).await?;
     page_response(page, &state.config().api_root, &uri, |value| {
         let mut value = shape.package(value);
         params.selector.apply(&mut value, shape.complex());

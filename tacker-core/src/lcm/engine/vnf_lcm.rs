@@ -175,6 +175,19 @@ impl VnfLcm {
         Ok(page.map(|v| v.value.instance))
     }
 
+    /// VNF instances, filtered and paged, each as a list shows it by default (without
+    /// its complex attributes, as JSON text: [`Record::summary`](crate::store::Record::summary)).
+    pub async fn instance_summaries(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Page<String>> {
+        self.engine
+            .store()
+            .list_summaries(tenant, RecordKind::VnfInstance, query)
+            .await
+    }
+
     /// One operation occurrence.
     pub async fn op_occ(&self, tenant: &TenantId, id: &str) -> Result<VnfLcmOpOcc> {
         Ok(self
@@ -194,6 +207,19 @@ impl VnfLcm {
             .list_typed::<OpOccRecord>(tenant, query)
             .await?;
         Ok(page.map(|v| v.value.op))
+    }
+
+    /// Operation occurrences, filtered and paged, each as a list shows it by default
+    /// (without its complex attributes, as JSON text).
+    pub async fn op_occ_summaries(
+        &self,
+        tenant: &TenantId,
+        query: &ListQuery,
+    ) -> Result<Page<String>> {
+        self.engine
+            .store()
+            .list_summaries(tenant, RecordKind::VnfLcmOpOcc, query)
+            .await
     }
 
     // ----- Operations ------------------------------------------------------------------
