@@ -155,8 +155,10 @@ impl MigrationTrait for FaultManagement {
 }
 
 /// Lists served without decoding records: `summary` holds a record's default list view
-/// (`Record::summary`) for the kinds whose lists leave complex attributes out. Rows
-/// written before it have none and are summarised when listed.
+/// (`Record::summary`) for the kinds whose lists leave complex attributes out, and
+/// `summary_version` the record version it was written at. Rows written before it, or
+/// updated since by a VNFM that does not keep summaries, have none current and are
+/// summarised when listed.
 struct ListSummaries;
 
 impl MigrationName for ListSummaries {
@@ -168,18 +170,20 @@ impl MigrationName for ListSummaries {
 #[async_trait::async_trait]
 impl MigrationTrait for ListSummaries {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .get_connection()
-            .execute_unprepared("ALTER TABLE records ADD COLUMN summary TEXT")
+        let db = manager.get_connection();
+        db.execute_unprepared("ALTER TABLE records ADD COLUMN summary TEXT")
+            .await?;
+        db.execute_unprepared("ALTER TABLE records ADD COLUMN summary_version BIGINT")
             .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .get_connection()
-            .execute_unprepared("ALTER TABLE records DROP COLUMN summary")
-            .await?;
+        let db = manager.get_connection();
+        for column in ["summary_version", "summary"] {
+            db.execute_unprepared(&format!("ALTER TABLE records DROP COLUMN {column}"))
+                .await?;
+        }
         Ok(())
     }
 }

@@ -358,7 +358,8 @@ impl SqlStore {
     /// One unfiltered page of kept summaries in one row: the database joins the page's
     /// ids and summaries with newlines (which compact JSON and ids never hold), so the
     /// page crosses from the database as one value rather than row by row. `None` when a
-    /// row of the page has no kept summary, a newline where none belongs, or (SQLite)
+    /// row of the page has no current summary (none kept, or the row's version moved
+    /// past it), a newline where none belongs, or (SQLite)
     /// the ids out of their byte order: the caller then walks the rows.
     async fn summary_page(
         &self,
@@ -384,9 +385,9 @@ impl SqlStore {
             ),
         };
         let mut sql = Sql::new(format!(
-            "SELECT count(*) AS listed, count(summary) AS kept, {join_ids} AS ids, \
-             {join_summaries} AS summaries FROM (SELECT id, summary FROM records \
-             WHERE tenant = ? AND kind = ?"
+            "SELECT count(*) AS listed, count(CASE WHEN summary_version = version THEN summary END) AS kept, \
+             {join_ids} AS ids, {join_summaries} AS summaries FROM (SELECT id, version, summary_version, summary \
+             FROM records WHERE tenant = ? AND kind = ?"
         ))
         .bind(tenant.as_str())
         .bind(kind_name(kind));
@@ -468,10 +469,13 @@ impl SqlStore {
         let decode = query.filter.is_some() || listed == Listed::Records;
         let columns = match (listed, decode) {
             (Listed::Records, _) => "id, version, body",
-            (Listed::Summaries, true) => "id, version, summary, body",
-            // The body only where no summary was kept.
+            (Listed::Summaries, true) => {
+                "id, version, CASE WHEN summary_version = version THEN summary END AS summary, body"
+            }
+            // The body only where no current summary was kept.
             (Listed::Summaries, false) => {
-                "id, version, summary, CASE WHEN summary IS NULL THEN body END AS body"
+                "id, version, CASE WHEN summary_version = version THEN summary END AS summary, \
+                 CASE WHEN summary_version = version AND summary IS NOT NULL THEN NULL ELSE body END AS body"
             }
         };
         let batch = limit.saturating_add(1).clamp(1, 500);
@@ -724,8 +728,8 @@ impl SqlStore {
                 // reported; the commit's transaction undoes the keys).
                 self.claim_keys(db, tenant, &record).await?;
                 let mut sql = Sql::new(format!(
-                    "INSERT INTO records (tenant, kind, id, version, created_at, updated_at, {}) \
-                     VALUES (?, ?, ?, 1, ?, ?, {}) ON CONFLICT (tenant, kind, id) DO NOTHING",
+                    "INSERT INTO records (tenant, kind, id, version, summary_version, created_at, updated_at, {}) \
+                     VALUES (?, ?, ?, 1, 1, ?, ?, {}) ON CONFLICT (tenant, kind, id) DO NOTHING",
                     CONTENT_COLUMNS.join(", "),
                     vec!["?"; CONTENT_COLUMNS.len()].join(", ")
                 ))
@@ -766,7 +770,7 @@ impl SqlStore {
                 let assignments: Vec<String> =
                     CONTENT_COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
                 let mut sql = Sql::new(format!(
-                    "UPDATE records SET version = version + 1, updated_at = ?, {}{lease} \
+                    "UPDATE records SET version = version + 1, summary_version = version + 1, updated_at = ?, {}{lease} \
                      WHERE tenant = ? AND kind = ? AND id = ? AND version = ?",
                     assignments.join(", ")
                 ))
@@ -1038,7 +1042,8 @@ impl Store for SqlStore {
         self.list_rows(tenant, kind, query, Listed::Summaries, |row, record| {
             match (get::<Option<String>>(row, "summary")?, record) {
                 (Some(summary), _) => Ok(summary),
-                // A row written before summaries were kept.
+                // A row written before summaries were kept, or since by a VNFM that
+                // does not keep them (its version moved past the summary's).
                 (None, Some(record)) => Ok(record.value.summary()),
                 (None, None) => decode_record(row).map(|record| record.value.summary()),
             }

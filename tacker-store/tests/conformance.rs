@@ -83,8 +83,9 @@ async fn postgresql_over_tls_when_the_url_asks_for_it() {
     database.drop_database().await;
 }
 
-/// Rows written before the store kept list summaries (their `summary` is NULL) are
-/// summarised from their record when listed.
+/// Rows written before the store kept list summaries (their `summary` is NULL), or
+/// updated since by a VNFM that does not keep them, are summarised from their record
+/// when listed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_without_a_kept_summary_are_summarised_when_listed() {
     use sea_orm::ConnectionTrait;
@@ -105,10 +106,21 @@ async fn rows_without_a_kept_summary_are_summarised_when_listed() {
         .await
         .expect("a second connection");
     let cleared = db
-        .execute_unprepared("UPDATE records SET summary = NULL WHERE id IN (SELECT id FROM records ORDER BY id LIMIT 3)")
+        .execute_unprepared("UPDATE records SET summary = NULL WHERE id IN (SELECT id FROM records ORDER BY id LIMIT 2)")
         .await
         .expect("clear summaries");
-    assert_eq!(cleared.rows_affected(), 3);
+    assert_eq!(cleared.rows_affected(), 2);
+    // As a VNFM that does not keep summaries updates a row: a new body and version, the
+    // summary left as it was.
+    let renamed = db
+        .execute_unprepared(
+            "UPDATE records SET version = version + 1, \
+             body = replace(body, '\"vnf-4\"', '\"renamed-by-an-older-vnfm\"') \
+             WHERE body LIKE '%\"vnf-4\"%'",
+        )
+        .await
+        .expect("update as an older VNFM");
+    assert_eq!(renamed.rows_affected(), 1);
     drop(db);
     // Unbounded (row by row) and one page (joined by the database, then row by row
     // because a summary is missing).
@@ -124,6 +136,13 @@ async fn rows_without_a_kept_summary_are_summarised_when_listed() {
         let expected: Vec<String> = records.items.iter().map(|r| r.value.summary()).collect();
         assert_eq!(summaries.items.len(), 5);
         assert_eq!(summaries.items, expected);
+        assert!(
+            summaries
+                .items
+                .iter()
+                .any(|s| s.contains("renamed-by-an-older-vnfm")),
+            "a stale summary was served"
+        );
         assert_eq!(summaries.next_marker, None);
     }
     drop(store);
