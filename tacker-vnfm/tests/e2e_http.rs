@@ -208,6 +208,15 @@ async fn a_vnf_lives_its_whole_life_over_http() {
             "/vnfpkgm/v2/vnf_packages",
             tacker_core::store::VNF_PKG_INFO_COMPLEX,
         ),
+        (
+            "/vnfpkgm/v1/vnf_packages",
+            &[
+                "softwareImages",
+                "additionalArtifacts",
+                "userDefinedData",
+                "checksum",
+            ],
+        ),
     ] {
         let brief = api.get(list).await;
         assert_eq!(brief.status, StatusCode::OK, "{list}: {:?}", brief.body);

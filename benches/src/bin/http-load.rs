@@ -523,7 +523,7 @@ async fn walk(args: &Args) -> Result<bool, String> {
     let pages = latencies.len();
     latencies.sort_unstable();
     println!(
-        "{}: walked {pages} page(s){} in {total:.2} s: {items} items, {} distinct ids; \
+        "{}: walked {pages} page(s){} in {total:.4} s: {items} items, {} distinct ids; \
          per page p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
         args.label,
         if complete {

@@ -224,8 +224,16 @@ async fn list_packages(
     Listing(params): Listing,
 ) -> ApiResult<Response> {
     let query = params.query(state.config().page_size);
-    if shape == Shape::V2 && params.selector == Selector::Default {
-        let page = state.packages().summaries(caller.tenant(), &query).await?;
+    if params.selector == Selector::Default {
+        let mut page = state.packages().summaries(caller.tenant(), &query).await?;
+        // The v2.6.1 shape keeps a subset of what the current one shows by default.
+        if shape == Shape::V1 {
+            for item in &mut page.items {
+                let value: Value = serde_json::from_str(item)
+                    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+                *item = shape.package(value).to_string();
+            }
+        }
         return summary_page_response(page, &state.config().api_root, &uri);
     }
     let page = state.packages().list(caller.tenant(), &query).await?;
