@@ -479,10 +479,10 @@ fn connection_broke(error: &reqwest::Error) -> bool {
                     | std::io::ErrorKind::UnexpectedEof
             );
         }
-        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
-            if hyper.is_incomplete_message() || hyper.is_canceled() {
-                return true;
-            }
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>()
+            && (hyper.is_incomplete_message() || hyper.is_canceled())
+        {
+            return true;
         }
         source = cause.source();
     }
