@@ -926,8 +926,11 @@ async fn deadline(cloud: Cloud) {
         text.contains("did not finish CREATE in time") && text.contains("CREATE_IN_PROGRESS"),
         "{text}"
     );
+    // The retry first waits for Heat to time the first create out (a minute), then
+    // updates the stack; on a loaded CI machine that update alone has taken over a
+    // minute, so the patient deadline leaves it several.
     let patient = OpenStackInfraDriver::new(OpenStackOptions {
-        operation_timeout: Duration::from_secs(120),
+        operation_timeout: Duration::from_secs(300),
         ..OpenStackOptions::default()
     });
     let done = patient
