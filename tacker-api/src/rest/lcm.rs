@@ -21,6 +21,7 @@ use super::sol013::{
 use super::subscriptions::{self, Plain};
 use super::{AppState, Caller, VNFLCM_VERSION};
 use axum::Extension;
+use tacker_core::model::redact_credentials;
 use tacker_core::store::LccnSubscriptionRecord;
 
 /// The complex attributes of `VnfInstance` left out of lists by default.
@@ -63,17 +64,10 @@ async fn versions(State(state): State<AppState>) -> ApiResult<Response> {
     )
 }
 
-/// Credentials never leave the server: `accessInfo` is dropped from every
-/// `vimConnectionInfo` entry of a resource, wherever the entries sit, and secret
-/// parameters from the `operationParams` of op occurrences.
-pub(crate) fn redact_access_info(value: &mut Value) {
-    tacker_core::model::redact_credentials(value);
-}
-
 fn redacted<T: serde::Serialize>(value: &T) -> ApiResult<Value> {
     let mut value = serde_json::to_value(value)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    redact_access_info(&mut value);
+    redact_credentials(&mut value);
     Ok(value)
 }
 
@@ -117,7 +111,7 @@ async fn list_instances(
     let page = state.lcm().instances(caller.tenant(), &query).await?;
     page_response(page, &state.config().api_root, &uri, |mut value| {
         params.selector.apply(&mut value, INSTANCE_COMPLEX);
-        redact_access_info(&mut value);
+        redact_credentials(&mut value);
         value
     })
 }
@@ -257,7 +251,7 @@ async fn list_ops(
     let page = state.lcm().op_occs(caller.tenant(), &query).await?;
     page_response(page, &state.config().api_root, &uri, |mut value| {
         params.selector.apply(&mut value, OP_COMPLEX);
-        redact_access_info(&mut value);
+        redact_credentials(&mut value);
         value
     })
 }
@@ -336,12 +330,12 @@ mod tests {
             "changedInfo": {"vimConnectionInfo": {"vim1": {"vimId": "v", "accessInfo": {"token": "t"}}}},
             "vimConnectionInfo": {"a": {"accessInfo": {}, "vimId": "v"}},
         });
-        redact_access_info(&mut op);
+        redact_credentials(&mut op);
         assert!(!op.to_string().contains("accessInfo"), "{op}");
         assert_eq!(op["changedInfo"]["vimConnectionInfo"]["vim1"]["vimId"], "v");
         let mut op = json!({"operationParams": {"additionalParams": {"k8s_cluster_installation_param": {
             "master_node": {"username": "ubuntu", "password": "p", "private_key": "k"}}}}});
-        redact_access_info(&mut op);
+        redact_credentials(&mut op);
         assert_eq!(
             op["operationParams"]["additionalParams"]["k8s_cluster_installation_param"]["master_node"],
             json!({"username": "ubuntu"})
