@@ -55,12 +55,14 @@ impl Stack {
         }
     }
 
-    /// The action part of the status (`CREATE`, `UPDATE`, `DELETE`, `ROLLBACK`, …).
+    /// The action part of the status (`CREATE`, `UPDATE`, `DELETE`, `ROLLBACK`, …):
+    /// the status without its `_IN_PROGRESS`, `_COMPLETE` or `_FAILED`.
     pub fn action(&self) -> &str {
-        self.stack_status
-            .rsplit_once('_')
-            .map(|(action, _)| action)
-            .unwrap_or(&self.stack_status)
+        let status = self.stack_status.as_str();
+        ["_IN_PROGRESS", "_COMPLETE", "_FAILED"]
+            .iter()
+            .find_map(|state| status.strip_suffix(state))
+            .unwrap_or(status)
     }
 
     /// Whether an action is under way.
@@ -616,6 +618,34 @@ struct EventList {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn stack(status: &str) -> Stack {
+        serde_json::from_value(serde_json::json!({
+            "id": "1234",
+            "stack_name": "vnf-1",
+            "stack_status": status,
+        }))
+        .expect("a stack")
+    }
+
+    #[test]
+    fn the_action_is_the_status_without_its_state() {
+        for (status, action, in_progress) in [
+            ("CREATE_IN_PROGRESS", "CREATE", true),
+            ("CREATE_FAILED", "CREATE", false),
+            ("UPDATE_IN_PROGRESS", "UPDATE", true),
+            ("UPDATE_COMPLETE", "UPDATE", false),
+            ("ROLLBACK_IN_PROGRESS", "ROLLBACK", true),
+            ("DELETE_COMPLETE", "DELETE", false),
+            ("SNAPSHOT_IN_PROGRESS", "SNAPSHOT", true),
+            ("INIT_COMPLETE", "INIT", false),
+            ("UNKNOWN", "UNKNOWN", false),
+        ] {
+            let stack = stack(status);
+            assert_eq!(stack.action(), action, "{status}");
+            assert_eq!(stack.in_progress(), in_progress, "{status}");
+        }
+    }
 
     #[test]
     fn stack_links_are_read() {
