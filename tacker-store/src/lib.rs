@@ -4,7 +4,9 @@
 //!
 //! One schema serves both databases (see [`migration`]): a `records` table with the
 //! record as JSON beside typed, indexed columns for what the APIs filter and sort on;
-//! `unique_keys` for the keys a record declares; and the notification `outbox`. The
+//! `unique_keys` for the keys a record declares; `record_attrs`, the attribute index that
+//! answers SOL013 filters on any attribute without testing every record; and the
+//! notification `outbox`. The
 //! invariant "one operation in progress per VNF instance" is also a partial unique
 //! index. Every row carries its tenant and every query is scoped by it.
 //!
@@ -16,6 +18,7 @@
 //! # }
 //! ```
 
+mod attrs;
 pub mod migration;
 mod sql;
 #[cfg(feature = "testkit")]

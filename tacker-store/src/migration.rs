@@ -14,6 +14,7 @@ impl MigratorTrait for Migrator {
             Box::new(InitialSchema),
             Box::new(FaultManagement),
             Box::new(ListSummaries),
+            Box::new(AttributeIndex),
         ]
     }
 }
@@ -183,6 +184,70 @@ impl MigrationTrait for ListSummaries {
         for column in ["summary_version", "summary"] {
             db.execute_unprepared(&format!("ALTER TABLE records DROP COLUMN {column}"))
                 .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The attribute index (see the `attrs` module): `record_attrs` holds a row per scalar
+/// of a record's ETSI view, and `records.attrs_version` the record version those rows
+/// were written at. Rows whose index is not current (written before it, by a VNFM that
+/// does not keep it, or too large to index) are found through `records_unindexed` and
+/// taken as candidates by every filtered list; [`crate::SqlStore::migrate`] indexes
+/// them.
+struct AttributeIndex;
+
+impl MigrationName for AttributeIndex {
+    fn name(&self) -> &str {
+        "m0004_attribute_index"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for AttributeIndex {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        // Orderings compare strings byte by byte, as filters on records do: PostgreSQL's
+        // default collation would not.
+        let value = match manager.get_database_backend() {
+            DbBackend::Postgres => "TEXT COLLATE \"C\"",
+            _ => "TEXT",
+        };
+        for statement in [
+            "ALTER TABLE records ADD COLUMN attrs_version BIGINT".to_owned(),
+            format!(
+                "CREATE TABLE IF NOT EXISTS record_attrs (
+                    tenant TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    id TEXT NOT NULL,
+                    path TEXT NOT NULL,
+                    value {value},
+                    num DOUBLE PRECISION
+                )"
+            ),
+            "CREATE INDEX IF NOT EXISTS record_attrs_value ON record_attrs (tenant, kind, path, value, id)"
+                .to_owned(),
+            "CREATE INDEX IF NOT EXISTS record_attrs_num ON record_attrs (tenant, kind, path, num, id) \
+             WHERE num IS NOT NULL"
+                .to_owned(),
+            "CREATE INDEX IF NOT EXISTS record_attrs_owner ON record_attrs (tenant, kind, id)".to_owned(),
+            "CREATE INDEX IF NOT EXISTS records_unindexed ON records (tenant, kind, id) \
+             WHERE attrs_version IS NULL OR attrs_version <> version"
+                .to_owned(),
+        ] {
+            db.execute_unprepared(&statement).await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        for statement in [
+            "DROP INDEX IF EXISTS records_unindexed",
+            "DROP TABLE IF EXISTS record_attrs",
+            "ALTER TABLE records DROP COLUMN attrs_version",
+        ] {
+            db.execute_unprepared(statement).await?;
         }
         Ok(())
     }

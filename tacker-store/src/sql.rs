@@ -9,14 +9,15 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
-use tacker_core::filter::{Filter, FilterOp};
+use tacker_core::filter::{Filter, FilterOp, FilterTerm};
 use tacker_core::model::{DateTime, LcmOperationStateType};
 use tacker_core::store::{
     ClaimedOp, ListQuery, NewNotification, OpLease, OpOccRecord, OutboxEntry, Page, Record,
-    RecordKind, Store, StoredRecord, Versioned, Write, lease_deadline, marker,
+    RecordKind, Store, StoredRecord, UniqueKey, Versioned, Write, lease_deadline, marker,
 };
 use tacker_core::{Error, Result, TenantId};
 
+use crate::attrs::{self, Leaf};
 use crate::migration::Migrator;
 
 /// How to connect.
@@ -102,6 +103,14 @@ fn is_runnable(record: &Record) -> bool {
         ),
         _ => false,
     }
+}
+
+/// Whether records of `kind` may hold unique keys ([`Record::unique_keys`]).
+fn keyed(kind: RecordKind) -> bool {
+    matches!(
+        kind,
+        RecordKind::VnfLcmOpOcc | RecordKind::VnfPackage | RecordKind::Vim | RecordKind::Alarm
+    )
 }
 
 fn enum_text<T: serde::Serialize>(value: &T) -> Option<String> {
@@ -195,11 +204,34 @@ const CONTENT_COLUMNS: &[&str] = &[
     "summary",
 ];
 
-/// The values of [`CONTENT_COLUMNS`] for a record.
-fn content_values(record: &Record) -> Result<Vec<Value>> {
+/// What a write stores of a record: the values of [`CONTENT_COLUMNS`], and its
+/// attribute index rows (`None`: not indexed).
+struct Content {
+    values: Vec<Value>,
+    leaves: Option<Vec<Leaf>>,
+}
+
+/// The values of [`CONTENT_COLUMNS`] and the index rows of a record (one ETSI view
+/// serves both).
+fn content(record: &Record) -> Result<Content> {
     let c = columns(record);
     let body = serde_json::to_string(record).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(vec![
+    let kind = record.kind();
+    let (leaves, summary) = if attrs::indexed(kind) || kind.complex_attributes().is_some() {
+        let view = record.etsi_view();
+        let leaves = if attrs::indexed(kind) {
+            attrs::leaves(&view)
+        } else {
+            None
+        };
+        (
+            leaves,
+            kind.complex_attributes().map(|_| kind.summary_of(view)),
+        )
+    } else {
+        (None, None)
+    };
+    let values = vec![
         body.into(),
         c.vnfd_id.into(),
         c.vnf_provider.into(),
@@ -216,12 +248,9 @@ fn content_values(record: &Record) -> Result<Vec<Value>> {
         i32::from(c.is_default).into(),
         i32::from(is_runnable(record)).into(),
         c.state_entered_at.into(),
-        record
-            .kind()
-            .complex_attributes()
-            .map(|_| record.summary())
-            .into(),
-    ])
+        summary.into(),
+    ];
+    Ok(Content { values, leaves })
 }
 
 /// The column an ETSI attribute is stored in, for each kind (single-name paths only).
@@ -246,33 +275,33 @@ fn column_of(kind: RecordKind, attribute: &str) -> Option<&'static str> {
 }
 
 /// A statement with `?` placeholders, numbered for PostgreSQL.
-struct Sql {
-    text: String,
+pub(crate) struct Sql {
+    pub(crate) text: String,
     values: Vec<Value>,
 }
 
 impl Sql {
-    fn new(text: impl Into<String>) -> Self {
+    pub(crate) fn new(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
             values: Vec::new(),
         }
     }
 
-    fn bind(mut self, value: impl Into<Value>) -> Self {
+    pub(crate) fn bind(mut self, value: impl Into<Value>) -> Self {
         self.values.push(value.into());
         self
     }
 
-    fn push(&mut self, text: &str) {
+    pub(crate) fn push(&mut self, text: &str) {
         self.text.push_str(text);
     }
 
-    fn add(&mut self, value: impl Into<Value>) {
+    pub(crate) fn add(&mut self, value: impl Into<Value>) {
         self.values.push(value.into());
     }
 
-    fn build(self, backend: DbBackend) -> Statement {
+    pub(crate) fn build(self, backend: DbBackend) -> Statement {
         let text = match backend {
             DbBackend::Postgres => {
                 let mut numbered = String::with_capacity(self.text.len() + 16);
@@ -449,22 +478,38 @@ impl SqlStore {
         let limit = query.limit.unwrap_or(usize::MAX);
         // Terms on a column become SQL; every term is also checked on the record.
         let mut pushed = Sql::new("");
+        let typed = |term: &FilterTerm| match term.path.as_slice() {
+            [attribute]
+                if matches!(term.op, FilterOp::Eq | FilterOp::In) && !term.values.is_empty() =>
+            {
+                column_of(kind, attribute)
+            }
+            _ => None,
+        };
         if let Some(filter) = &query.filter {
             for term in &filter.terms {
-                let [attribute] = term.path.as_slice() else {
+                let Some(column) = typed(term) else {
                     continue;
                 };
-                let Some(column) = column_of(kind, attribute) else {
-                    continue;
-                };
-                if matches!(term.op, FilterOp::Eq | FilterOp::In) && !term.values.is_empty() {
-                    let marks = vec!["?"; term.values.len()].join(", ");
-                    pushed.push(&format!(" AND {column} IN ({marks})"));
-                    for value in &term.values {
-                        pushed.add(value.clone());
-                    }
+                let marks = vec!["?"; term.values.len()].join(", ");
+                pushed.push(&format!(" AND {column} IN ({marks})"));
+                for value in &term.values {
+                    pushed.add(value.clone());
                 }
             }
+        }
+        // The other positive terms through the attribute index.
+        if let Some(filter) = &query.filter
+            && let Some(candidates) = attrs::candidates(
+                self.backend,
+                tenant.as_str(),
+                kind_name(kind),
+                filter,
+                |term| typed(term).is_some(),
+            )
+        {
+            pushed.push(&candidates.text);
+            pushed.values.extend(candidates.values);
         }
         let decode = query.filter.is_some() || listed == Listed::Records;
         let columns = match (listed, decode) {
@@ -607,7 +652,80 @@ impl SqlStore {
     pub async fn migrate(&self) -> Result<()> {
         Migrator::up(&self.db, None)
             .await
-            .map_err(|e| Error::store(format!("migrating the schema: {e}"), false))
+            .map_err(|e| Error::store(format!("migrating the schema: {e}"), false))?;
+        self.index_stale_records().await
+    }
+
+    /// Writes the attribute index of every record whose index is not current (rows
+    /// from before the index, or written by a VNFM that does not keep it), in
+    /// transactions of at most 200 records. A record changed meanwhile is left to the
+    /// write that changed it; one too large to index stays a candidate of every filter.
+    async fn index_stale_records(&self) -> Result<()> {
+        let mut after: Option<(String, String, String)> = None;
+        let mut indexed = 0usize;
+        loop {
+            let mut sql = Sql::new(format!(
+                "SELECT tenant, kind, id, version, body FROM records WHERE {} AND kind <> ?",
+                attrs::STALE
+            ))
+            .bind(kind_name(RecordKind::DriverState));
+            if let Some((tenant, kind, id)) = &after {
+                sql.push(
+                    " AND (tenant > ? OR (tenant = ? AND (kind > ? OR (kind = ? AND id > ?))))",
+                );
+                sql.add(tenant.as_str());
+                sql.add(tenant.as_str());
+                sql.add(kind.as_str());
+                sql.add(kind.as_str());
+                sql.add(id.as_str());
+            }
+            sql.push(" ORDER BY tenant, kind, id LIMIT 200");
+            let rows = self
+                .db
+                .query_all_raw(sql.build(self.backend))
+                .await
+                .map_err(store_error)?;
+            let Some(last) = rows.last() else {
+                break;
+            };
+            after = Some((get(last, "tenant")?, get(last, "kind")?, get(last, "id")?));
+            let txn = self.db.begin().await.map_err(store_error)?;
+            for row in &rows {
+                let tenant = TenantId::new(get::<String>(row, "tenant")?);
+                let record = decode_record(row)?;
+                let kind = record.value.kind();
+                let Some(leaves) = attrs::leaves(&record.value.etsi_view()) else {
+                    continue;
+                };
+                let claimed = txn
+                    .execute_raw(
+                        Sql::new(
+                            "UPDATE records SET attrs_version = version \
+                             WHERE tenant = ? AND kind = ? AND id = ? AND version = ?",
+                        )
+                        .bind(tenant.as_str())
+                        .bind(kind_name(kind))
+                        .bind(record.value.id())
+                        .bind(i64::try_from(record.version).unwrap_or(i64::MAX))
+                        .build(self.backend),
+                    )
+                    .await
+                    .map_err(store_error)?;
+                if claimed.rows_affected() == 1 {
+                    self.write_attrs(&txn, &tenant, kind, record.value.id(), Some(&leaves), true)
+                        .await?;
+                    indexed += 1;
+                }
+            }
+            txn.commit().await.map_err(store_error)?;
+        }
+        if indexed > 0 {
+            tracing::info!(
+                records = indexed,
+                "attribute index written for existing records"
+            );
+        }
+        Ok(())
     }
 
     async fn key_holder<C: ConnectionTrait>(
@@ -635,6 +753,9 @@ impl SqlStore {
         }
     }
 
+    /// Takes the unique keys `record` declares. One statement per key: a key this record
+    /// already holds is kept, a free one taken, and one held by another record reported
+    /// by name (its holder read only then).
     async fn claim_keys<C: ConnectionTrait>(
         &self,
         db: &C,
@@ -643,47 +764,113 @@ impl SqlStore {
     ) -> Result<()> {
         let kind = kind_name(record.kind());
         for (name, value) in record.unique_keys() {
-            if let Some((holder_kind, holder)) = self.key_holder(db, tenant, name, &value).await? {
-                if holder_kind == kind && holder == record.id() {
-                    continue;
-                }
-                return Err(if name == "inProgressOn" {
-                    Error::operation_in_progress(value, holder, None)
-                } else {
-                    Error::Conflict(conflict_message(name, &value, &holder))
-                });
-            }
-            db.execute_raw(
-                Sql::new("INSERT INTO unique_keys (tenant, name, value, kind, id) VALUES (?, ?, ?, ?, ?)")
+            let taken = db
+                .execute_raw(
+                    Sql::new(
+                        "INSERT INTO unique_keys (tenant, name, value, kind, id) VALUES (?, ?, ?, ?, ?) \
+                         ON CONFLICT (tenant, name, value) DO UPDATE SET id = excluded.id \
+                         WHERE unique_keys.kind = excluded.kind AND unique_keys.id = excluded.id",
+                    )
                     .bind(tenant.as_str())
                     .bind(name)
                     .bind(value.clone())
                     .bind(kind)
                     .bind(record.id())
                     .build(self.backend),
-            )
-            .await
-            .map_err(store_error)?;
+                )
+                .await
+                .map_err(store_error)?;
+            if taken.rows_affected() == 1 {
+                continue;
+            }
+            let holder = self
+                .key_holder(db, tenant, name, &value)
+                .await?
+                .map(|(_, id)| id)
+                .unwrap_or_default();
+            return Err(if name == "inProgressOn" {
+                Error::operation_in_progress(value, holder, None)
+            } else {
+                Error::Conflict(conflict_message(name, &value, &holder))
+            });
         }
         Ok(())
     }
 
+    /// Gives up the unique keys a record holds, except those in `keep`. Nothing to do
+    /// for the kinds that never hold one.
     async fn drop_keys<C: ConnectionTrait>(
         &self,
         db: &C,
         tenant: &TenantId,
         kind: RecordKind,
         id: &str,
+        keep: &[UniqueKey],
     ) -> Result<()> {
-        db.execute_raw(
-            Sql::new("DELETE FROM unique_keys WHERE tenant = ? AND kind = ? AND id = ?")
-                .bind(tenant.as_str())
-                .bind(kind_name(kind))
-                .bind(id)
-                .build(self.backend),
-        )
-        .await
-        .map_err(store_error)?;
+        if !keyed(kind) {
+            return Ok(());
+        }
+        let mut sql = Sql::new("DELETE FROM unique_keys WHERE tenant = ? AND kind = ? AND id = ?")
+            .bind(tenant.as_str())
+            .bind(kind_name(kind))
+            .bind(id);
+        for (name, value) in keep {
+            sql.push(" AND NOT (name = ? AND value = ?)");
+            sql.add(*name);
+            sql.add(value.as_str());
+        }
+        db.execute_raw(sql.build(self.backend))
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Replaces the attribute index rows of a record with `leaves` (`replace`: drops
+    /// the ones it had first).
+    async fn write_attrs<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+        leaves: Option<&[Leaf]>,
+        replace: bool,
+    ) -> Result<()> {
+        if !attrs::indexed(kind) {
+            return Ok(());
+        }
+        if self.backend == DbBackend::Postgres {
+            // One round trip, one statement text whatever the number of rows.
+            db.execute_raw(attrs::replace_postgres(
+                tenant.as_str(),
+                kind_name(kind),
+                id,
+                leaves.unwrap_or_default(),
+            )?)
+            .await
+            .map_err(store_error)?;
+            return Ok(());
+        }
+        if replace {
+            db.execute_raw(
+                Sql::new("DELETE FROM record_attrs WHERE tenant = ? AND kind = ? AND id = ?")
+                    .bind(tenant.as_str())
+                    .bind(kind_name(kind))
+                    .bind(id)
+                    .build(self.backend),
+            )
+            .await
+            .map_err(store_error)?;
+        }
+        for statement in attrs::inserts(
+            self.backend,
+            tenant.as_str(),
+            kind_name(kind),
+            id,
+            leaves.unwrap_or_default(),
+        ) {
+            db.execute_raw(statement).await.map_err(store_error)?;
+        }
         Ok(())
     }
 
@@ -727,9 +914,15 @@ impl SqlStore {
                 // both checks and inserts the row (an existing one is left alone and
                 // reported; the commit's transaction undoes the keys).
                 self.claim_keys(db, tenant, &record).await?;
+                let content = content(&record)?;
+                let attrs_version = if content.leaves.is_some() {
+                    "1"
+                } else {
+                    "NULL"
+                };
                 let mut sql = Sql::new(format!(
-                    "INSERT INTO records (tenant, kind, id, version, summary_version, created_at, updated_at, {}) \
-                     VALUES (?, ?, ?, 1, 1, ?, ?, {}) ON CONFLICT (tenant, kind, id) DO NOTHING",
+                    "INSERT INTO records (tenant, kind, id, version, summary_version, attrs_version, created_at, updated_at, {}) \
+                     VALUES (?, ?, ?, 1, 1, {attrs_version}, ?, ?, {}) ON CONFLICT (tenant, kind, id) DO NOTHING",
                     CONTENT_COLUMNS.join(", "),
                     vec!["?"; CONTENT_COLUMNS.len()].join(", ")
                 ))
@@ -738,7 +931,7 @@ impl SqlStore {
                 .bind(id.as_str())
                 .bind(now)
                 .bind(now);
-                for value in content_values(&record)? {
+                for value in content.values {
                     sql.add(value);
                 }
                 let inserted = db
@@ -751,6 +944,8 @@ impl SqlStore {
                         kind.resource_name()
                     )));
                 }
+                self.write_attrs(db, tenant, kind, &id, content.leaves.as_deref(), false)
+                    .await?;
                 Ok(1)
             }
             Write::Update {
@@ -769,13 +964,20 @@ impl SqlStore {
                 };
                 let assignments: Vec<String> =
                     CONTENT_COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
+                let content = content(&record)?;
+                let attrs_version = if content.leaves.is_some() {
+                    "version + 1"
+                } else {
+                    "NULL"
+                };
                 let mut sql = Sql::new(format!(
-                    "UPDATE records SET version = version + 1, summary_version = version + 1, updated_at = ?, {}{lease} \
+                    "UPDATE records SET version = version + 1, summary_version = version + 1, \
+                     attrs_version = {attrs_version}, updated_at = ?, {}{lease} \
                      WHERE tenant = ? AND kind = ? AND id = ? AND version = ?",
                     assignments.join(", ")
                 ))
                 .bind(now);
-                for value in content_values(&record)? {
+                for value in content.values {
                     sql.add(value);
                 }
                 let sql = sql
@@ -784,7 +986,8 @@ impl SqlStore {
                     .bind(id.as_str())
                     .bind(expected);
                 // Keys first: the new ones must be free before the row takes them.
-                self.drop_keys(db, tenant, kind, &id).await?;
+                self.drop_keys(db, tenant, kind, &id, &record.unique_keys())
+                    .await?;
                 self.claim_keys(db, tenant, &record).await?;
                 let result = db
                     .execute_raw(sql.build(self.backend))
@@ -801,6 +1004,8 @@ impl SqlStore {
                         ),
                     });
                 }
+                self.write_attrs(db, tenant, kind, &id, content.leaves.as_deref(), true)
+                    .await?;
                 Ok(expected_version + 1)
             }
             Write::Delete {
@@ -832,7 +1037,8 @@ impl SqlStore {
                         ),
                     });
                 }
-                self.drop_keys(db, tenant, kind, &id).await?;
+                self.drop_keys(db, tenant, kind, &id, &[]).await?;
+                self.write_attrs(db, tenant, kind, &id, None, true).await?;
                 if kind.is_subscription() {
                     db.execute_raw(
                         Sql::new("DELETE FROM outbox WHERE tenant = ? AND subscription_id = ?")
@@ -885,28 +1091,22 @@ impl SqlStore {
                 subscription_id,
                 payload,
             }) => {
-                let exists = db
-                    .query_one_raw(
-                        Sql::new("SELECT 1 AS found FROM records WHERE tenant = ? AND kind IN (?, ?, ?) AND id = ?")
-                            .bind(tenant.as_str())
-                            .bind(kind_name(RecordKind::LccnSubscription))
-                            .bind(kind_name(RecordKind::PkgmSubscription))
-                            .bind(kind_name(RecordKind::FmSubscription))
-                            .bind(subscription_id.as_str())
-                            .build(self.backend),
-                    )
-                    .await
-                    .map_err(store_error)?
-                    .is_some();
-                if !exists {
-                    return Ok(0);
-                }
+                // Queued only while its subscription exists, in one statement.
                 db.execute_raw(
-                    Sql::new("INSERT INTO outbox (tenant, subscription_id, payload, attempts) VALUES (?, ?, ?, 0)")
-                        .bind(tenant.as_str())
-                        .bind(subscription_id)
-                        .bind(payload.to_string())
-                        .build(self.backend),
+                    Sql::new(
+                        "INSERT INTO outbox (tenant, subscription_id, payload, attempts) \
+                         SELECT ?, ?, ?, 0 WHERE EXISTS (SELECT 1 FROM records \
+                         WHERE tenant = ? AND kind IN (?, ?, ?) AND id = ?)",
+                    )
+                    .bind(tenant.as_str())
+                    .bind(subscription_id.as_str())
+                    .bind(payload.to_string())
+                    .bind(tenant.as_str())
+                    .bind(kind_name(RecordKind::LccnSubscription))
+                    .bind(kind_name(RecordKind::PkgmSubscription))
+                    .bind(kind_name(RecordKind::FmSubscription))
+                    .bind(subscription_id.as_str())
+                    .build(self.backend),
                 )
                 .await
                 .map_err(store_error)?;

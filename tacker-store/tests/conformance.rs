@@ -150,3 +150,106 @@ async fn rows_without_a_kept_summary_are_summarised_when_listed() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+/// Rows the attribute index does not cover (written before it, or changed by a VNFM that
+/// does not keep it) are still found by filters, and `migrate` indexes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_outside_the_attribute_index_are_found_and_then_indexed() {
+    use sea_orm::ConnectionTrait;
+    use tacker_core::filter::Filter;
+    use tacker_core::store::{ListQuery, RecordKind, Store, StoreExt};
+    let path = std::env::temp_dir().join(format!("tacker-store-{}.db", tacker_core::new_id()));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let store = SqlStore::connect(&url).await.expect("connect");
+    let tenant = tacker_core::TenantId::new("attrs".to_owned());
+    for n in 0..5 {
+        let mut record = tacker_core::testkit::fixtures::instance(
+            &tacker_core::new_id(),
+            "vnfd-old-rows",
+            &format!("vnf-{n}"),
+        );
+        record
+            .instance
+            .metadata
+            .insert("site".into(), serde_json::json!(format!("site-{n}")));
+        store.insert(&tenant, record).await.expect("insert");
+    }
+    let db = sea_orm::Database::connect(url.as_str())
+        .await
+        .expect("a second connection");
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move {
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Sqlite,
+                    sql,
+                ))
+                .await
+                .expect("count")
+                .expect("a row");
+            row.try_get_by_index::<i64>(0).expect("a count")
+        }
+    };
+    assert!(count("SELECT count(*) FROM record_attrs WHERE path = 'metadata/site'").await == 5);
+    // As a VNFM that does not keep the index changes a row: a new body and version, its
+    // index rows left saying what it was.
+    let moved = db
+        .execute_unprepared(
+            "UPDATE records SET version = version + 1, \
+             body = replace(body, '\"site-4\"', '\"site-moved\"') WHERE body LIKE '%\"site-4\"%'",
+        )
+        .await
+        .expect("update as an older VNFM");
+    assert_eq!(moved.rows_affected(), 1);
+    // As before the index: three rows with no index rows and no version.
+    db.execute_unprepared(
+        "DELETE FROM record_attrs WHERE id IN (SELECT id FROM records ORDER BY id LIMIT 3)",
+    )
+    .await
+    .expect("drop the index rows");
+    db.execute_unprepared(
+        "UPDATE records SET attrs_version = NULL WHERE id IN (SELECT id FROM records ORDER BY id LIMIT 3)",
+    )
+    .await
+    .expect("clear versions");
+    let names = |filter: &str| {
+        let store = &store;
+        let tenant = &tenant;
+        let query = ListQuery::filtered(Filter::parse(filter).expect("filter"));
+        async move {
+            store
+                .list(tenant, RecordKind::VnfInstance, &query)
+                .await
+                .expect("list")
+                .items
+                .into_iter()
+                .filter_map(|r| match r.value {
+                    tacker_core::store::Record::VnfInstance(i) => i.instance.vnf_instance_name,
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(names("(eq,metadata/site,site-1)").await, ["vnf-1"]);
+        assert_eq!(names("(eq,metadata/site,site-moved)").await, ["vnf-4"]);
+        assert!(names("(eq,metadata/site,site-4)").await.is_empty());
+        assert_eq!(names("(cont,metadata/site,site-)").await.len(), 5);
+        // Indexing them changes no answer; every row is current after it.
+        store.migrate().await.expect("migrate indexes the rows");
+        assert_eq!(
+            count("SELECT count(*) FROM records WHERE attrs_version IS NULL OR attrs_version <> version").await,
+            0
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM record_attrs WHERE path = 'metadata/site'").await,
+            5
+        );
+    }
+    drop(db);
+    drop(store);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}

@@ -41,13 +41,21 @@ struct Args {
     /// The tenant of the records.
     #[arg(long, default_value = TenantId::DEFAULT)]
     tenant: String,
+    /// Write to this database (`postgres://…`, as `vnfm --database-url`) instead of
+    /// the data directory's SQLite file.
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 async fn seed(args: &Args) -> Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .map_err(|e| format!("{}: {e}", args.data_dir.display()))?;
     let path = args.data_dir.join("tacker.db");
-    let store = SqlStore::connect(&format!("sqlite://{}?mode=rwc", path.display())).await?;
+    let url = match &args.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}?mode=rwc", path.display()),
+    };
+    let store = SqlStore::connect(&url).await?;
     let tenant = TenantId::new(args.tenant.clone());
     let started = Instant::now();
     let seeded =
@@ -58,15 +66,21 @@ async fn seed(args: &Args) -> Result<()> {
         + std::fs::metadata(format!("{}-wal", path.display()))
             .map(|m| m.len())
             .unwrap_or(0);
+    let place = match &args.database_url {
+        Some(_) => "the database".to_owned(),
+        None => format!(
+            "{} ({:.1} MiB)",
+            path.display(),
+            size as f64 / (1024.0 * 1024.0)
+        ),
+    };
     println!(
-        "seeded {} instance(s) and {} package(s) into {} in {elapsed:.2} s ({:.0} records/s); \
-         mean stored body {} B; database {:.1} MiB",
+        "seeded {} instance(s) and {} package(s) into {place} in {elapsed:.2} s ({:.0} records/s); \
+         mean stored body {} B",
         args.instances,
         args.packages,
-        path.display(),
         (args.instances + args.packages) as f64 / elapsed.max(1e-9),
         seeded.mean_body_bytes,
-        size as f64 / (1024.0 * 1024.0),
     );
     Ok(())
 }
