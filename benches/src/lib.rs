@@ -11,6 +11,12 @@
 //!   (`GET /vnflcm/v2/vnf_instances` with 10,000 instances from 1 and 8 clients, the
 //!   package lists, and the server's memory with 100,000 instances), using the
 //!   `seed-instances` and `http-load` binaries of this crate.
+//! - `benches/http-filter.sh`: SOL013 filters over 10,000 VNF instances through `vnfm`
+//!   on SQLite and PostgreSQL (a selective `eq` deep in arrays, a `cont`, and a filter
+//!   the attribute index cannot answer), from 8 clients.
+//! - `benches/lcm-processes.sh`: LCM state changes per second (instantiate and
+//!   terminate in a closed loop on the simulated VIM) through one `vnfm` on SQLite, one
+//!   on PostgreSQL, and two sharing one PostgreSQL database, with the `lcm-load` binary.
 //! - `benches/side-by-side.sh`: the same workloads against `vnfm` and a real Tacker 16
 //!   (when one is reachable), alternated, with the ratios.
 

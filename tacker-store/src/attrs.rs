@@ -175,9 +175,10 @@ pub fn replace_postgres(
 /// that does not keep the index, or too large to index.
 pub const STALE: &str = "(attrs_version IS NULL OR attrs_version <> version)";
 
-/// ` AND id IN (…)` restricting a list of `kind` to the candidates of `filter`'s
-/// positive terms other than those `elsewhere` answers (a typed column), or `None` when
-/// there are none (the list then tests every row the rest of its query yields).
+/// A query of the ids of `kind` that are candidates for `filter`'s positive terms other
+/// than those `elsewhere` answers (a typed column): those the index lookups of every
+/// such term yield, and those outside the index. `None` when there are no such terms
+/// (the list then tests every row the rest of its query yields).
 pub fn candidates(
     backend: DbBackend,
     tenant: &str,
@@ -194,7 +195,7 @@ pub fn candidates(
     if lookups.is_empty() {
         return None;
     }
-    let mut sql = Sql::new(" AND id IN (");
+    let mut sql = Sql::new("");
     for (n, term) in lookups.iter().enumerate() {
         if n > 0 {
             sql.push(" INTERSECT ");
@@ -204,7 +205,7 @@ pub fn candidates(
         sql.push(&format!(") AS t{n}"));
     }
     sql.push(&format!(
-        " UNION SELECT id FROM records WHERE tenant = ? AND kind = ? AND {STALE})"
+        " UNION SELECT id FROM records WHERE tenant = ? AND kind = ? AND {STALE}"
     ));
     sql.add(tenant);
     sql.add(kind);

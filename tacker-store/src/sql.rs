@@ -476,8 +476,6 @@ impl SqlStore {
     ) -> Result<Page<T>> {
         let mut after = query.after.as_deref().map(marker::decode).transpose()?;
         let limit = query.limit.unwrap_or(usize::MAX);
-        // Terms on a column become SQL; every term is also checked on the record.
-        let mut pushed = Sql::new("");
         let typed = |term: &FilterTerm| match term.path.as_slice() {
             [attribute]
                 if matches!(term.op, FilterOp::Eq | FilterOp::In) && !term.values.is_empty() =>
@@ -486,62 +484,94 @@ impl SqlStore {
             }
             _ => None,
         };
-        if let Some(filter) = &query.filter {
-            for term in &filter.terms {
-                let Some(column) = typed(term) else {
-                    continue;
-                };
-                let marks = vec!["?"; term.values.len()].join(", ");
-                pushed.push(&format!(" AND {column} IN ({marks})"));
-                for value in &term.values {
-                    pushed.add(value.clone());
-                }
-            }
-        }
-        // The other positive terms through the attribute index.
-        if let Some(filter) = &query.filter
-            && let Some(candidates) = attrs::candidates(
+        // The filter's other positive terms through the attribute index: each batch is
+        // then the next candidates in id order, joined to their rows.
+        let candidates = query.filter.as_ref().and_then(|filter| {
+            attrs::candidates(
                 self.backend,
                 tenant.as_str(),
                 kind_name(kind),
                 filter,
                 |term| typed(term).is_some(),
             )
-        {
-            pushed.push(&candidates.text);
-            pushed.values.extend(candidates.values);
+        });
+        let p = if candidates.is_some() { "r." } else { "" };
+        // Terms on a column become SQL; every term is also checked on the record.
+        let mut pushed = Sql::new("");
+        if let Some(filter) = &query.filter {
+            for term in &filter.terms {
+                let Some(column) = typed(term) else {
+                    continue;
+                };
+                let marks = vec!["?"; term.values.len()].join(", ");
+                pushed.push(&format!(" AND {p}{column} IN ({marks})"));
+                for value in &term.values {
+                    pushed.add(value.clone());
+                }
+            }
         }
         let decode = query.filter.is_some() || listed == Listed::Records;
+        let current = format!("{p}summary_version = {p}version");
         let columns = match (listed, decode) {
-            (Listed::Records, _) => "id, version, body",
-            (Listed::Summaries, true) => {
-                "id, version, CASE WHEN summary_version = version THEN summary END AS summary, body"
-            }
+            (Listed::Records, _) => format!("{p}id AS id, {p}version AS version, {p}body AS body"),
+            (Listed::Summaries, true) => format!(
+                "{p}id AS id, {p}version AS version, \
+                 CASE WHEN {current} THEN {p}summary END AS summary, {p}body AS body"
+            ),
             // The body only where no current summary was kept.
-            (Listed::Summaries, false) => {
-                "id, version, CASE WHEN summary_version = version THEN summary END AS summary, \
-                 CASE WHEN summary_version = version AND summary IS NOT NULL THEN NULL ELSE body END AS body"
-            }
+            (Listed::Summaries, false) => format!(
+                "{p}id AS id, {p}version AS version, \
+                 CASE WHEN {current} THEN {p}summary END AS summary, \
+                 CASE WHEN {current} AND {p}summary IS NOT NULL THEN NULL ELSE {p}body END AS body"
+            ),
         };
         let batch = limit.saturating_add(1).clamp(1, 500);
+        let batch_size = i64::try_from(batch).unwrap_or(i64::MAX);
         let mut items = Vec::new();
         let mut last_id: Option<String> = None;
         loop {
-            let mut sql = Sql::new(format!(
-                "SELECT {columns} FROM records WHERE tenant = ? AND kind = ?"
-            ))
-            .bind(tenant.as_str())
-            .bind(kind_name(kind));
-            if let Some(after) = &after {
-                sql.push(" AND id > ?");
-                sql.add(after.clone());
-            }
-            sql.push(&pushed.text);
-            for value in &pushed.values {
-                sql.add(value.clone());
-            }
-            sql.push(" ORDER BY id LIMIT ?");
-            sql.add(i64::try_from(batch).unwrap_or(i64::MAX));
+            let sql = match &candidates {
+                None => {
+                    let mut sql = Sql::new(format!(
+                        "SELECT {columns} FROM records WHERE tenant = ? AND kind = ?"
+                    ))
+                    .bind(tenant.as_str())
+                    .bind(kind_name(kind));
+                    if let Some(after) = &after {
+                        sql.push(" AND id > ?");
+                        sql.add(after.clone());
+                    }
+                    sql.push(&pushed.text);
+                    sql.values.extend(pushed.values.iter().cloned());
+                    sql.push(" ORDER BY id LIMIT ?");
+                    sql.bind(batch_size)
+                }
+                // Every candidate yields a row (without the record's columns when its
+                // record is gone or a typed column rules it out), so that a short batch
+                // means the candidates are exhausted.
+                Some(candidates) => {
+                    let mut sql = Sql::new(format!(
+                        "SELECT c.id AS cid, {columns} FROM (SELECT id FROM ({}) AS u",
+                        candidates.text
+                    ));
+                    sql.values.extend(candidates.values.iter().cloned());
+                    if let Some(after) = &after {
+                        sql.push(" WHERE id > ?");
+                        sql.add(after.clone());
+                    }
+                    sql.push(
+                        " ORDER BY id LIMIT ?) AS c LEFT JOIN records r \
+                         ON r.tenant = ? AND r.kind = ? AND r.id = c.id",
+                    );
+                    sql.add(batch_size);
+                    sql.add(tenant.as_str());
+                    sql.add(kind_name(kind));
+                    sql.push(&pushed.text);
+                    sql.values.extend(pushed.values.iter().cloned());
+                    sql.push(" ORDER BY c.id");
+                    sql
+                }
+            };
             let rows = self
                 .db
                 .query_all_raw(sql.build(self.backend))
@@ -549,6 +579,10 @@ impl SqlStore {
                 .map_err(store_error)?;
             let exhausted = rows.len() < batch;
             for row in &rows {
+                if candidates.is_some() && get::<Option<i64>>(row, "version")?.is_none() {
+                    after = Some(get(row, "cid")?);
+                    continue;
+                }
                 let id: String = get(row, "id")?;
                 let record = if decode {
                     let record = decode_record(row)?;
