@@ -6,7 +6,7 @@
 #
 #   benches/http-filter.sh [SECONDS_PER_RUN]   (default 10; warm-up 2 s before each run)
 #   NO_BUILD=1 benches/http-filter.sh          (use the binaries already built)
-#   INSTANCES=100000 benches/http-filter.sh    (another size)
+#   INSTANCES=100000 benches/http-filter.sh    (another size, at least 5,000)
 #
 # Each store is measured with 8 keep-alive clients on GET /vnflcm/v2/vnf_instances with:
 #   - a selective filter on an attribute that is not a typed column, deep in arrays:
@@ -26,58 +26,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
 instances=${INSTANCES:-10000}
+# The filters below pick instance 4242 and instances 424 and 4240-4249.
+if [ "$instances" -lt 5000 ]; then
+    echo "INSTANCES must be at least 5000 (the filters name instance 4249)" >&2; exit 2
+fi
 target_dir=${CARGO_TARGET_DIR:-target}
 bin="$target_dir/release"
 work=$(mktemp -d)
-server_pid=
-pg_db=
-
-stop_server() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    server_pid=
-}
-drop_pg() {
-    if [ -n "$pg_db" ]; then
-        psql "${TACKER_TEST_POSTGRES%/}/postgres" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
-    fi
-}
-trap 'stop_server; drop_pg; rm -rf "$work"' EXIT
+# shellcheck source=benches/vnfm-servers.sh
+source benches/vnfm-servers.sh
+trap 'cleanup_servers; rm -rf "$work"' EXIT
 
 if [ -z "${NO_BUILD:-}" ]; then
     echo "== building release binaries"
     cargo build --release -q -p tacker-vnfm --bin vnfm \
         -p tacker-benches --bin seed-instances --bin http-load
 fi
-
-# start_server DIR [DATABASE_URL]: starts vnfm on a free port; sets server_pid and base.
-start_server() {
-    local dir=$1
-    local db=()
-    if [ -n "${2:-}" ]; then db=(--database-url "$2"); fi
-    "$bin/vnfm" --listen 127.0.0.1:0 --data-dir "$dir" "${db[@]}" --log warn \
-        > "$work/server.out" 2> "$work/server.err" &
-    server_pid=$!
-    base=
-    for _ in $(seq 600); do
-        base=$(sed -n 's|^vnfm listening on \(http://[^ ]*\) .*|\1|p' "$work/server.out" | head -n 1)
-        [ -n "$base" ] && break
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            echo "vnfm exited:" >&2; cat "$work/server.err" >&2; exit 1
-        fi
-        sleep 0.1
-    done
-    if [ -z "$base" ]; then
-        echo "vnfm did not start within 60 s" >&2; cat "$work/server.err" >&2; exit 1
-    fi
-}
 
 # load LABEL FILTER ITEMS: one measured run with 8 clients.
 load() {
@@ -99,18 +63,16 @@ echo "== SQLite, $instances instances"
 "$bin/seed-instances" --data-dir "$work/sqlite" --instances "$instances" --packages 1
 start_server "$work/sqlite"
 measure sqlite
-stop_server
+stop_servers
 
 if [ -n "${TACKER_TEST_POSTGRES:-}" ]; then
     echo "== PostgreSQL, $instances instances"
-    pg_db="tacker_filter_bench_$$"
-    psql "${TACKER_TEST_POSTGRES%/}/postgres" -qc "CREATE DATABASE $pg_db" >/dev/null
-    url="${TACKER_TEST_POSTGRES%/}/$pg_db"
-    "$bin/seed-instances" --data-dir "$work/pg" --database-url "$url" \
+    create_pg "tacker_filter_bench_$$"
+    "$bin/seed-instances" --data-dir "$work/pg" --database-url "$pg_url" \
         --instances "$instances" --packages 1
-    start_server "$work/pg" "$url"
+    start_server "$work/pg" "$pg_url"
     measure postgresql
-    stop_server
+    stop_servers
 else
     echo "== PostgreSQL skipped: TACKER_TEST_POSTGRES not set"
 fi

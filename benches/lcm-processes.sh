@@ -23,50 +23,15 @@ target_dir=${CARGO_TARGET_DIR:-target}
 bin="$target_dir/release"
 corpus="$(cd .. && pwd)/shared/corpus"
 work=$(mktemp -d)
-pids=()
-pg_db=
-
-stop_servers() {
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    pids=()
-}
-drop_pg() {
-    if [ -n "$pg_db" ]; then
-        psql "${TACKER_TEST_POSTGRES%/}/postgres" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
-    fi
-}
-trap 'stop_servers; drop_pg; rm -rf "$work"' EXIT
+# shellcheck source=benches/vnfm-servers.sh
+source benches/vnfm-servers.sh
+trap 'cleanup_servers; rm -rf "$work"' EXIT
 
 if [ -z "${NO_BUILD:-}" ]; then
     echo "== building release binaries"
     cargo build --release -q -p tacker-vnfm --bin vnfm -p tacker-benches --bin lcm-load
 fi
 (cd "$corpus/v1-functional/package" && zip -qr "$work/package.zip" .)
-
-# start_server DIR [DATABASE_URL]: starts one more vnfm; appends its pid, sets base.
-start_server() {
-    local dir=$1 n=${#pids[@]}
-    local db=()
-    if [ -n "${2:-}" ]; then db=(--database-url "$2"); fi
-    "$bin/vnfm" --listen 127.0.0.1:0 --data-dir "$dir" "${db[@]}" --log warn \
-        > "$work/server$n.out" 2> "$work/server$n.err" &
-    pids+=($!)
-    base=
-    for _ in $(seq 600); do
-        base=$(sed -n 's|^vnfm listening on \(http://[^ ]*\) .*|\1|p' "$work/server$n.out" | head -n 1)
-        [ -n "$base" ] && break
-        if ! kill -0 "${pids[$n]}" 2>/dev/null; then
-            echo "vnfm exited:" >&2; cat "$work/server$n.err" >&2; exit 1
-        fi
-        sleep 0.1
-    done
-    [ -n "$base" ] || { echo "vnfm did not start within 60 s" >&2; exit 1; }
-}
 
 cpu_ticks() { # the user+system ticks of the running servers
     local total=0
@@ -96,13 +61,10 @@ stop_servers
 if [ -n "${TACKER_TEST_POSTGRES:-}" ]; then
     # A fresh database and data directory for each run (each onboards the package).
     for processes in 1 2; do
-        drop_pg
-        pg_db="tacker_lcm_bench_$$_$processes"
-        psql "${TACKER_TEST_POSTGRES%/}/postgres" -qc "CREATE DATABASE $pg_db" >/dev/null
-        url="${TACKER_TEST_POSTGRES%/}/$pg_db"
+        create_pg "tacker_lcm_bench_$$_$processes"
         bases=()
         for _ in $(seq "$processes"); do
-            start_server "$work/pg-$processes" "$url"
+            start_server "$work/pg-$processes" "$pg_url"
             bases+=("$base")
         done
         run "postgresql, $processes process(es)" "${bases[@]}"

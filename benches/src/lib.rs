@@ -21,3 +21,41 @@
 //!   (when one is reachable), alternated, with the ratios.
 
 pub mod seed;
+
+use std::future::Future;
+use std::process::ExitCode;
+
+/// The nearest-rank percentile `p` (0–100) of sorted nanosecond values, in
+/// milliseconds; NaN when there are none.
+pub fn percentile_ms(sorted_nanos: &[u64], p: f64) -> f64 {
+    if sorted_nanos.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted_nanos.len() as f64).ceil() as usize;
+    sorted_nanos[rank.clamp(1, sorted_nanos.len()) - 1] as f64 / 1e6
+}
+
+/// The `main` of a one-shot tool: runs `work` on a current-thread runtime and turns an
+/// error into a message on stderr (prefixed with `name`) and a failure exit status.
+pub fn run_to_exit<E: std::fmt::Display>(
+    name: &str,
+    work: impl Future<Output = Result<(), E>>,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{name}: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{name}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -105,14 +105,6 @@ fn is_runnable(record: &Record) -> bool {
     }
 }
 
-/// Whether records of `kind` may hold unique keys ([`Record::unique_keys`]).
-fn keyed(kind: RecordKind) -> bool {
-    matches!(
-        kind,
-        RecordKind::VnfLcmOpOcc | RecordKind::VnfPackage | RecordKind::Vim | RecordKind::Alarm
-    )
-}
-
 fn enum_text<T: serde::Serialize>(value: &T) -> Option<String> {
     serde_json::to_value(value)
         .ok()?
@@ -217,20 +209,15 @@ fn content(record: &Record) -> Result<Content> {
     let c = columns(record);
     let body = serde_json::to_string(record).map_err(|e| Error::Internal(e.to_string()))?;
     let kind = record.kind();
-    let (leaves, summary) = if attrs::indexed(kind) || kind.complex_attributes().is_some() {
-        let view = record.etsi_view();
-        let leaves = if attrs::indexed(kind) {
-            attrs::leaves(&view)
-        } else {
-            None
-        };
-        (
-            leaves,
-            kind.complex_attributes().map(|_| kind.summary_of(view)),
-        )
-    } else {
-        (None, None)
-    };
+    let summarised = kind.complex_attributes().is_some();
+    let view = (attrs::indexed(kind) || summarised).then(|| record.etsi_view());
+    let leaves = view
+        .as_ref()
+        .filter(|_| attrs::indexed(kind))
+        .and_then(attrs::leaves);
+    let summary = view
+        .filter(|_| summarised)
+        .map(|view| kind.summary_of(view));
     let values = vec![
         body.into(),
         c.vnfd_id.into(),
@@ -768,23 +755,18 @@ impl SqlStore {
         tenant: &TenantId,
         name: &str,
         value: &str,
-    ) -> Result<Option<(String, String)>> {
+    ) -> Result<Option<String>> {
         let row = db
             .query_one_raw(
-                Sql::new(
-                    "SELECT kind, id FROM unique_keys WHERE tenant = ? AND name = ? AND value = ?",
-                )
-                .bind(tenant.as_str())
-                .bind(name)
-                .bind(value)
-                .build(self.backend),
+                Sql::new("SELECT id FROM unique_keys WHERE tenant = ? AND name = ? AND value = ?")
+                    .bind(tenant.as_str())
+                    .bind(name)
+                    .bind(value)
+                    .build(self.backend),
             )
             .await
             .map_err(store_error)?;
-        match row {
-            Some(row) => Ok(Some((get(&row, "kind")?, get(&row, "id")?))),
-            None => Ok(None),
-        }
+        row.map(|row| get(&row, "id")).transpose()
     }
 
     /// Takes the unique keys `record` declares. One statement per key: a key this record
@@ -820,7 +802,6 @@ impl SqlStore {
             let holder = self
                 .key_holder(db, tenant, name, &value)
                 .await?
-                .map(|(_, id)| id)
                 .unwrap_or_default();
             return Err(if name == "inProgressOn" {
                 Error::operation_in_progress(value, holder, None)
@@ -841,7 +822,7 @@ impl SqlStore {
         id: &str,
         keep: &[UniqueKey],
     ) -> Result<()> {
-        if !keyed(kind) {
+        if !kind.may_hold_unique_keys() {
             return Ok(());
         }
         let mut sql = Sql::new("DELETE FROM unique_keys WHERE tenant = ? AND kind = ? AND id = ?")

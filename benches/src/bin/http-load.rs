@@ -37,6 +37,7 @@ use hyper::header::{ACCEPT, HOST, HeaderName, HeaderValue, LINK};
 use hyper::{Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
+use tacker_benches::percentile_ms;
 use tokio::net::TcpStream;
 
 #[derive(Debug, Parser)]
@@ -384,15 +385,6 @@ fn machine_ticks() -> Result<(u64, u64), String> {
     Ok((total - idle, total))
 }
 
-/// The nearest-rank percentile of sorted values, in milliseconds.
-fn percentile(sorted: &[u64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1e6
-}
-
 fn seconds(value: f64, what: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(value).map_err(|e| format!("--{what} {value}: {e}"))
 }
@@ -460,10 +452,10 @@ async fn load(args: &Args) -> Result<bool, String> {
         args.clients.max(1),
         args.warmup,
         count as f64 / measured.max(1e-9),
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 90.0),
-        percentile(&latencies, 99.0),
-        percentile(&latencies, 100.0),
+        percentile_ms(&latencies, 50.0),
+        percentile_ms(&latencies, 90.0),
+        percentile_ms(&latencies, 99.0),
+        percentile_ms(&latencies, 100.0),
         body_bytes as f64 / count.max(1) as f64 / 1024.0,
         match args.expect_items {
             Some(items) => format!(
@@ -532,9 +524,9 @@ async fn walk(args: &Args) -> Result<bool, String> {
             " (stopped at --max-pages)"
         },
         ids.len(),
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 99.0),
-        percentile(&latencies, 100.0),
+        percentile_ms(&latencies, 50.0),
+        percentile_ms(&latencies, 99.0),
+        percentile_ms(&latencies, 100.0),
     );
     Ok(ids.len() == items)
 }

@@ -30,6 +30,7 @@ use hyper::header::{ACCEPT, CONTENT_TYPE, HOST, HeaderValue, LOCATION};
 use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+use tacker_benches::percentile_ms;
 use tokio::net::TcpStream;
 
 #[derive(Debug, Parser)]
@@ -298,14 +299,6 @@ async fn worker(
     Ok(latencies)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1].as_secs_f64() * 1000.0
-}
-
 async fn run(args: Args) -> Result<()> {
     let timeout = Duration::from_secs(args.timeout);
     let gets = Arc::new(AtomicU64::new(0));
@@ -330,7 +323,11 @@ async fn run(args: Args) -> Result<()> {
         latencies.extend(task.await.map_err(|e| format!("a worker: {e}"))??);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort();
+    let mut latencies: Vec<u64> = latencies
+        .iter()
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .collect();
+    latencies.sort_unstable();
     let ops = latencies.len() as f64;
     println!(
         "{} server(s), {} worker(s), {elapsed:.1} s: {} operations, {:.0} ops/s, {:.0} LCM state changes/s; \
@@ -340,32 +337,15 @@ async fn run(args: Args) -> Result<()> {
         latencies.len(),
         ops / elapsed,
         3.0 * ops / elapsed,
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 90.0),
-        percentile(&latencies, 99.0),
-        percentile(&latencies, 100.0),
+        percentile_ms(&latencies, 50.0),
+        percentile_ms(&latencies, 90.0),
+        percentile_ms(&latencies, 99.0),
+        percentile_ms(&latencies, 100.0),
         gets.load(Ordering::Relaxed) as f64 / elapsed,
     );
     Ok(())
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("lcm-load: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("lcm-load: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    tacker_benches::run_to_exit("lcm-load", run(Args::parse()))
 }

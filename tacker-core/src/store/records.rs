@@ -62,6 +62,15 @@ pub const VNF_PKG_INFO_COMPLEX: &[&str] = &[
 ];
 
 impl RecordKind {
+    /// Whether records of this kind may hold unique keys ([`Record::unique_keys`]);
+    /// a store need not look for the keys of the other kinds.
+    pub fn may_hold_unique_keys(self) -> bool {
+        matches!(
+            self,
+            Self::VnfLcmOpOcc | Self::VnfPackage | Self::Vim | Self::Alarm
+        )
+    }
+
     /// The attributes of the kind's ETSI resource that a list leaves out unless the
     /// client selects them (SOL013's default attribute selector); `None` for kinds whose
     /// lists show every attribute.

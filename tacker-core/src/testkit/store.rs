@@ -104,6 +104,10 @@ pub async fn crud_of_every_kind(store: &dyn Store) {
     for record in records {
         let kind = record.kind();
         let id = record.id().to_owned();
+        assert!(
+            record.unique_keys().is_empty() || kind.may_hold_unique_keys(),
+            "{kind:?} holds unique keys: stores must look for them"
+        );
         let versions = store
             .commit(&tenant, vec![Write::Insert(record.clone())])
             .await
