@@ -6,6 +6,9 @@
 #   benches/lcm-processes.sh [SECONDS_PER_RUN]   (default 10)
 #   NO_BUILD=1 benches/lcm-processes.sh          (use the binaries already built)
 #   WORKERS=16 benches/lcm-processes.sh          (concurrent instances, default 8)
+#   POLL_MS=5 benches/lcm-processes.sh           (longest pause between two polls of an
+#                                                operation, default 20 ms)
+#   PG_SSLMODE=require benches/lcm-processes.sh  (TLS to PostgreSQL; default off)
 #
 # The `lcm-load` binary of this crate onboards the v1-functional corpus package, then
 # each worker instantiates and terminates its own instance in a closed loop, following
@@ -47,7 +50,7 @@ run() { # LABEL URL…: one measured run
     for server in "$@"; do args+=(--url "$server"); done
     before=$(cpu_ticks)
     "$bin/lcm-load" "${args[@]}" --package "$work/package.zip" --workers "$workers" \
-        --duration "$seconds" --timeout 30 | sed "s/^/$label: /"
+        --duration "$seconds" --timeout 30 --poll-max-ms "${POLL_MS:-20}" | sed "s/^/$label: /"
     after=$(cpu_ticks)
     echo "  vnfm CPU: $(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v s="$seconds" \
         'BEGIN { printf "%.2f s (%.0f%% of one core)", t / hz, 100 * t / hz / s }')"

@@ -1,6 +1,8 @@
 //! The attribute index: every scalar of a record's ETSI view (the document SOL013
-//! filters test) as a row `(path, value, num)` of `record_attrs`, written in the commit
-//! that writes the record. A filter's positive terms (`eq`, `in`, the orderings, `cont`)
+//! filters test) as a row `(path, value, num)` of `record_attrs`, written by the
+//! store's index task shortly after the commit that wrote the record (or in that
+//! commit, when the store is so configured), and rewritten only where it changed. A
+//! filter's positive terms (`eq`, `in`, the orderings, `cont`)
 //! become lookups in it that yield candidate ids; the candidates are then tested against
 //! the records with the filter itself, exactly as an unindexed list tests every row. So
 //! the index only has to be complete, never exact: what it yields is a superset of what
@@ -13,10 +15,12 @@
 //!   text in `value`. A string longer than [`MAX_TEXT`] bytes or holding the NUL
 //!   character is kept as a marker row (`value` and `num` both NULL) that every term on
 //!   its path yields: its record is always a candidate for that path.
+//! - A record whose index is behind (`attrs_version` is not its `version`: the index
+//!   task has not reached it yet, or a process that does not keep the index wrote it)
+//!   is a candidate of every filtered list, so lists are exact at every moment.
 //! - A record with more than [`MAX_LEAVES`] leaves, or a path over [`MAX_PATH`] bytes, is
-//!   not indexed at all; its `attrs_version` stays NULL, and every filtered list takes it
-//!   as a candidate (as it does a record written by a process that does not keep the
-//!   index, whose `attrs_version` falls behind its `version`).
+//!   not indexed at all; its `attrs_version` is its version negated, which keeps it a
+//!   candidate of every filtered list and tells the index task to leave it alone.
 
 use std::collections::BTreeSet;
 
@@ -116,7 +120,7 @@ pub fn inserts(
     tenant: &str,
     kind: &str,
     id: &str,
-    leaves: &[Leaf],
+    leaves: &[&Leaf],
 ) -> Vec<sea_orm::Statement> {
     leaves
         .chunks(100)
@@ -141,10 +145,13 @@ pub fn inserts(
         .collect()
 }
 
-/// PostgreSQL: one statement that drops a record's index rows and writes `leaves`
-/// (passed as one JSON array, so that the statement's text does not depend on their
-/// number and stays prepared).
-pub fn replace_postgres(
+/// PostgreSQL: one statement that brings a record's index rows to `leaves` (passed as
+/// one JSON array, so that the statement's text does not depend on their number and
+/// stays prepared). Only the rows that differ are written: a state change touches the
+/// few leaves it changed, not every leaf of the record. Both halves of the statement
+/// see the rows as they were before it, and the rows it deletes (not among `leaves`)
+/// and those it inserts (not yet stored) cannot overlap.
+pub fn sync_postgres(
     tenant: &str,
     kind: &str,
     id: &str,
@@ -157,18 +164,60 @@ pub fn replace_postgres(
     let rows = serde_json::to_string(&rows)
         .map_err(|e| tacker_core::Error::Internal(format!("the attribute index rows: {e}")))?;
     Ok(Sql::new(
-        "WITH gone AS (DELETE FROM record_attrs WHERE tenant = ? AND kind = ? AND id = ?) \
+        "WITH wanted AS (SELECT r.p, r.v, r.n FROM json_to_recordset(CAST(? AS json)) AS r(p text, v text, n float8)), \
+         gone AS (DELETE FROM record_attrs a WHERE a.tenant = ? AND a.kind = ? AND a.id = ? \
+           AND NOT EXISTS (SELECT 1 FROM wanted w WHERE w.p = a.path \
+             AND w.v IS NOT DISTINCT FROM a.value AND w.n IS NOT DISTINCT FROM a.num)) \
          INSERT INTO record_attrs (tenant, kind, id, path, value, num) \
-         SELECT ?, ?, ?, r.p, r.v, r.n FROM json_to_recordset(CAST(? AS json)) AS r(p text, v text, n float8)",
+         SELECT ?, ?, ?, w.p, w.v, w.n FROM wanted w \
+         WHERE NOT EXISTS (SELECT 1 FROM record_attrs a WHERE a.tenant = ? AND a.kind = ? AND a.id = ? \
+           AND a.path = w.p AND a.value IS NOT DISTINCT FROM w.v AND a.num IS NOT DISTINCT FROM w.n)",
     )
-    .bind(tenant)
-    .bind(kind)
-    .bind(id)
-    .bind(tenant)
-    .bind(kind)
-    .bind(id)
     .bind(rows)
+    .bind(tenant)
+    .bind(kind)
+    .bind(id)
+    .bind(tenant)
+    .bind(kind)
+    .bind(id)
+    .bind(tenant)
+    .bind(kind)
+    .bind(id)
     .build(DbBackend::Postgres))
+}
+
+/// A stored index row: its row id and what it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredLeaf {
+    /// The row's `rowid` (SQLite).
+    pub rowid: i64,
+    /// What the row holds.
+    pub leaf: Leaf,
+}
+
+/// What brings the stored rows of a record to `leaves`: the row ids to delete (stored
+/// rows that are not leaves any more) and the leaves to insert (not stored yet).
+pub fn diff(stored: Vec<StoredLeaf>, leaves: &[Leaf]) -> (Vec<i64>, Vec<&Leaf>) {
+    type Key = (String, Option<String>, Option<u64>);
+    let key = |leaf: &Leaf| -> Key {
+        (
+            leaf.path.clone(),
+            leaf.value.clone(),
+            leaf.num.map(f64::to_bits),
+        )
+    };
+    let mut stale: std::collections::HashMap<Key, Vec<i64>> = std::collections::HashMap::new();
+    for row in stored {
+        stale.entry(key(&row.leaf)).or_default().push(row.rowid);
+    }
+    // A stored row equal to a leaf is kept (one of them, should there be copies).
+    let insert = leaves
+        .iter()
+        .filter(|leaf| stale.get_mut(&key(leaf)).and_then(Vec::pop).is_none())
+        .collect();
+    let mut delete: Vec<i64> = stale.into_values().flatten().collect();
+    delete.sort_unstable();
+    (delete, insert)
 }
 
 /// The rows of `kind` whose index is not current: never indexed, written by a process
@@ -366,6 +415,69 @@ mod tests {
         let deep = "k".repeat(MAX_PATH + 1);
         assert!(leaves(&json!({ deep: 1 })).is_none());
         assert!(leaves(&json!({"a\0b": 1})).is_none());
+    }
+
+    #[test]
+    fn a_diff_writes_only_the_rows_that_changed() {
+        let before = leaves(&json!({"id": "a", "state": "STARTING", "n": [1, 2]})).expect("leaves");
+        let after =
+            leaves(&json!({"id": "a", "state": "PROCESSING", "n": [2, 3]})).expect("leaves");
+        let mut stored: Vec<StoredLeaf> = before
+            .into_iter()
+            .enumerate()
+            .map(|(n, leaf)| StoredLeaf {
+                rowid: i64::try_from(n).expect("small") + 10,
+                leaf,
+            })
+            .collect();
+        // A copy of a kept row (left by an older writer) goes too.
+        let copy = stored
+            .iter()
+            .find(|row| row.leaf.path == "id")
+            .cloned()
+            .expect("id");
+        stored.push(StoredLeaf { rowid: 99, ..copy });
+        let by_id: std::collections::HashMap<i64, Leaf> = stored
+            .iter()
+            .map(|row| (row.rowid, row.leaf.clone()))
+            .collect();
+        let (delete, insert) = diff(stored, &after);
+        let mut deleted: Vec<(String, Option<String>, Option<f64>)> = delete
+            .iter()
+            .map(|rowid| {
+                let leaf = by_id[rowid].clone();
+                (leaf.path, leaf.value, leaf.num)
+            })
+            .collect();
+        deleted.sort_by(|a, b| a.partial_cmp(b).expect("comparable"));
+        assert_eq!(
+            deleted,
+            vec![
+                ("id".into(), Some("a".into()), None),
+                ("n".into(), None, Some(1.0)),
+                ("state".into(), Some("STARTING".into()), None),
+            ]
+        );
+        let inserted: Vec<(&str, Option<&str>, Option<f64>)> = insert
+            .iter()
+            .map(|leaf| (leaf.path.as_str(), leaf.value.as_deref(), leaf.num))
+            .collect();
+        assert_eq!(
+            inserted,
+            vec![("n", None, Some(3.0)), ("state", Some("PROCESSING"), None)]
+        );
+        // Nothing to write when nothing changed.
+        let same: Vec<StoredLeaf> = after
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(n, leaf)| StoredLeaf {
+                rowid: i64::try_from(n).expect("small"),
+                leaf,
+            })
+            .collect();
+        let (delete, insert) = diff(same, &after);
+        assert!(delete.is_empty() && insert.is_empty());
     }
 
     #[test]

@@ -191,10 +191,10 @@ impl MigrationTrait for ListSummaries {
 
 /// The attribute index (see the `attrs` module): `record_attrs` holds a row per scalar
 /// of a record's ETSI view, and `records.attrs_version` the record version those rows
-/// were written at. Rows whose index is not current (written before it, by a VNFM that
-/// does not keep it, or too large to index) are found through `records_unindexed` and
-/// taken as candidates by every filtered list; [`crate::SqlStore::migrate`] indexes
-/// them.
+/// were written at. Rows whose index is not current (not reached yet by the index task,
+/// written before the index or by a VNFM that does not keep it, or too large to index)
+/// are found through `records_unindexed` and taken as candidates by every filtered
+/// list; [`crate::SqlStore::index_pending`] indexes them.
 struct AttributeIndex;
 
 impl MigrationName for AttributeIndex {

@@ -27,12 +27,25 @@ pub struct SqlStoreOptions {
     pub max_connections: u32,
     /// How long to wait for a connection.
     pub connect_timeout: Duration,
+    /// How far the attribute index may fall behind the commits. A commit leaves the
+    /// index of what it wrote to a task of the store, which writes it for every record
+    /// changed in this period at once (a record changed several times is indexed once),
+    /// off the commit's path. Filtered lists are exact meanwhile: they test every record
+    /// whose index is behind. Zero writes the index in each commit.
+    pub index_lag: Duration,
 }
 
 impl SqlStoreOptions {
     /// The defaults with a pool of `max_connections`.
     pub fn with_max_connections(mut self, max_connections: u32) -> Self {
         self.max_connections = max_connections;
+        self
+    }
+
+    /// The defaults with an attribute index that lags the commits by at most `lag`
+    /// (zero: written in each commit).
+    pub fn with_index_lag(mut self, lag: Duration) -> Self {
+        self.index_lag = lag;
         self
     }
 }
@@ -42,9 +55,14 @@ impl Default for SqlStoreOptions {
         Self {
             max_connections: 16,
             connect_timeout: Duration::from_secs(10),
+            index_lag: Duration::from_millis(200),
         }
     }
 }
+
+/// A record the index task read, with its tenant and its leaves (`None`: too large to
+/// index).
+type ToIndex = (TenantId, Versioned<Record>, Option<Vec<Leaf>>);
 
 /// A [`Store`] on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
@@ -54,6 +72,22 @@ pub struct SqlStore {
     /// SQLite allows one writer: commits of this process take turns here instead of
     /// failing when a read transaction cannot be upgraded to a write.
     sqlite_writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The task that writes the attribute index behind the commits (`None`: each
+    /// commit writes it).
+    indexer: Option<std::sync::Arc<Indexer>>,
+}
+
+/// The handle of a store's index task: commits wake it; it ends when the last clone of
+/// its store is dropped.
+#[derive(Debug)]
+struct Indexer {
+    wake: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Drop for Indexer {
+    fn drop(&mut self) {
+        self.wake.notify_one();
+    }
 }
 
 fn store_error(error: DbErr) -> Error {
@@ -203,18 +237,16 @@ struct Content {
     leaves: Option<Vec<Leaf>>,
 }
 
-/// The values of [`CONTENT_COLUMNS`] and the index rows of a record (one ETSI view
-/// serves both).
-fn content(record: &Record) -> Result<Content> {
+/// The values of [`CONTENT_COLUMNS`] and, when `indexing`, the index rows of a record
+/// (one ETSI view serves both).
+fn content(record: &Record, indexing: bool) -> Result<Content> {
     let c = columns(record);
     let body = serde_json::to_string(record).map_err(|e| Error::Internal(e.to_string()))?;
     let kind = record.kind();
     let summarised = kind.complex_attributes().is_some();
-    let view = (attrs::indexed(kind) || summarised).then(|| record.etsi_view());
-    let leaves = view
-        .as_ref()
-        .filter(|_| attrs::indexed(kind))
-        .and_then(attrs::leaves);
+    let indexing = indexing && attrs::indexed(kind);
+    let view = (indexing || summarised).then(|| record.etsi_view());
+    let leaves = view.as_ref().filter(|_| indexing).and_then(attrs::leaves);
     let summary = view
         .filter(|_| summarised)
         .map(|view| kind.summary_of(view));
@@ -636,11 +668,48 @@ impl SqlStore {
         Migrator::up(&db, None)
             .await
             .map_err(|e| Error::store(format!("migrating the schema: {e}"), false))?;
-        Ok(Self {
+        let mut store = Self {
             db,
             backend,
             sqlite_writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
-        })
+            indexer: None,
+        };
+        if !options.index_lag.is_zero() {
+            let indexer = store.start_indexer(options.index_lag);
+            // Records left behind before this start (a crash, an older VNFM).
+            indexer.wake.notify_one();
+            store.indexer = Some(indexer);
+        }
+        Ok(store)
+    }
+
+    /// Starts the task that indexes the records the commits leave behind: woken by a
+    /// commit, it waits `lag` for more, then indexes every record behind. A pass that
+    /// fails is tried again a second later; meanwhile those records are only slower to
+    /// filter.
+    fn start_indexer(&self, lag: Duration) -> std::sync::Arc<Indexer> {
+        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+        let indexer = std::sync::Arc::new(Indexer { wake: wake.clone() });
+        let alive = std::sync::Arc::downgrade(&indexer);
+        let worker = Self {
+            indexer: None,
+            ..self.clone()
+        };
+        tokio::spawn(async move {
+            loop {
+                wake.notified().await;
+                if alive.strong_count() == 0 {
+                    break;
+                }
+                tokio::time::sleep(lag).await;
+                if let Err(error) = worker.index_pending().await {
+                    tracing::warn!(%error, "writing the attribute index failed; trying again in a second");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    wake.notify_one();
+                }
+            }
+        });
+        indexer
     }
 
     /// Whether this store's connection to the database is encrypted: always `false` for
@@ -674,19 +743,48 @@ impl SqlStore {
         Migrator::up(&self.db, None)
             .await
             .map_err(|e| Error::store(format!("migrating the schema: {e}"), false))?;
-        self.index_stale_records().await
+        self.index_pending().await.map(|_| ())
     }
 
-    /// Writes the attribute index of every record whose index is not current (rows
-    /// from before the index, or written by a VNFM that does not keep it), in
-    /// transactions of at most 200 records. A record changed meanwhile is left to the
-    /// write that changed it; one too large to index stays a candidate of every filter.
-    async fn index_stale_records(&self) -> Result<()> {
+    /// How many records the attribute index is behind on (those
+    /// [`index_pending`](Self::index_pending) would index); records too large to
+    /// index are not counted.
+    pub async fn unindexed_records(&self) -> Result<u64> {
+        let row = self
+            .db
+            .query_one_raw(
+                Sql::new(format!(
+                    "SELECT count(*) AS n FROM records WHERE {} \
+                     AND (attrs_version IS NULL OR attrs_version <> -version) AND kind <> ?",
+                    attrs::STALE
+                ))
+                .bind(kind_name(RecordKind::DriverState))
+                .build(self.backend),
+            )
+            .await
+            .map_err(store_error)?;
+        match row {
+            Some(row) => Ok(u64::try_from(get::<i64>(&row, "n")?).unwrap_or_default()),
+            None => Ok(0),
+        }
+    }
+
+    /// Writes the attribute index of every record whose index is behind its version
+    /// (left by the commits to the index task, written before the index existed, or by
+    /// a VNFM that does not keep it), in transactions of at most 200 records; how many
+    /// it indexed. A record changed meanwhile waits for the next pass. One too large to
+    /// index is marked so (its `attrs_version` is its version negated): it stays a
+    /// candidate of every filter and is not read again until it changes.
+    ///
+    /// The index task runs this behind the commits; call it to have the index current
+    /// now (after a bulk import, or in a test).
+    pub async fn index_pending(&self) -> Result<usize> {
         let mut after: Option<(String, String, String)> = None;
         let mut indexed = 0usize;
         loop {
             let mut sql = Sql::new(format!(
-                "SELECT tenant, kind, id, version, body FROM records WHERE {} AND kind <> ?",
+                "SELECT tenant, kind, id, version, body FROM records WHERE {} \
+                 AND (attrs_version IS NULL OR attrs_version <> -version) AND kind <> ?",
                 attrs::STALE
             ))
             .bind(kind_name(RecordKind::DriverState));
@@ -710,43 +808,93 @@ impl SqlStore {
                 break;
             };
             after = Some((get(last, "tenant")?, get(last, "kind")?, get(last, "id")?));
-            let txn = self.db.begin().await.map_err(store_error)?;
+            let mut batch = Vec::with_capacity(rows.len());
             for row in &rows {
                 let tenant = TenantId::new(get::<String>(row, "tenant")?);
                 let record = decode_record(row)?;
-                let kind = record.value.kind();
-                let Some(leaves) = attrs::leaves(&record.value.etsi_view()) else {
-                    continue;
-                };
-                let claimed = txn
-                    .execute_raw(
-                        Sql::new(
-                            "UPDATE records SET attrs_version = version \
-                             WHERE tenant = ? AND kind = ? AND id = ? AND version = ?",
-                        )
+                let leaves = attrs::leaves(&record.value.etsi_view());
+                batch.push((tenant, record, leaves));
+            }
+            // Short transactions: a record's row stays locked (and SQLite's writer
+            // taken) only while a few records are indexed, so the commits that change
+            // them meanwhile wait little.
+            for chunk in batch.chunks(16) {
+                indexed += self.index_chunk(chunk).await?;
+            }
+        }
+        Ok(indexed)
+    }
+
+    /// Indexes `chunk` in one transaction; how many
+    /// it indexed.
+    async fn index_chunk(&self, chunk: &[ToIndex]) -> Result<usize> {
+        let _turn = match self.backend {
+            DbBackend::Sqlite => Some(self.sqlite_writer.lock().await),
+            _ => None,
+        };
+        // Claimed at the version read, unless a commit or another process's pass got
+        // there first. PostgreSQL skips a row a commit holds (it is indexed on the next
+        // pass): this transaction never waits for a lock, so it cannot deadlock with a
+        // commit that locks the same records in another order.
+        let claim = match self.backend {
+            DbBackend::Postgres => {
+                "UPDATE records SET attrs_version = ? WHERE (tenant, kind, id) IN \
+                 (SELECT tenant, kind, id FROM records WHERE tenant = ? AND kind = ? AND id = ? \
+                 AND version = ? AND (attrs_version IS NULL OR attrs_version <> version) \
+                 FOR UPDATE SKIP LOCKED)"
+            }
+            _ => {
+                "UPDATE records SET attrs_version = ? \
+                 WHERE tenant = ? AND kind = ? AND id = ? AND version = ? \
+                 AND (attrs_version IS NULL OR attrs_version <> version)"
+            }
+        };
+        let mut indexed = 0;
+        let txn = self.db.begin().await.map_err(store_error)?;
+        for (tenant, record, leaves) in chunk {
+            let kind = record.value.kind();
+            let version = i64::try_from(record.version).unwrap_or(i64::MAX);
+            let claimed = txn
+                .execute_raw(
+                    Sql::new(claim)
+                        .bind(if leaves.is_some() { version } else { -version })
                         .bind(tenant.as_str())
                         .bind(kind_name(kind))
                         .bind(record.value.id())
-                        .bind(i64::try_from(record.version).unwrap_or(i64::MAX))
+                        .bind(version)
                         .build(self.backend),
-                    )
-                    .await
-                    .map_err(store_error)?;
-                if claimed.rows_affected() == 1 {
-                    self.write_attrs(&txn, &tenant, kind, record.value.id(), Some(&leaves), true)
-                        .await?;
-                    indexed += 1;
-                }
+                )
+                .await
+                .map_err(store_error)?;
+            if claimed.rows_affected() == 1 {
+                self.write_attrs(
+                    &txn,
+                    tenant,
+                    kind,
+                    record.value.id(),
+                    leaves.as_deref(),
+                    true,
+                )
+                .await?;
+                indexed += usize::from(leaves.is_some());
             }
-            txn.commit().await.map_err(store_error)?;
         }
-        if indexed > 0 {
-            tracing::info!(
-                records = indexed,
-                "attribute index written for existing records"
-            );
+        txn.commit().await.map_err(store_error)?;
+        Ok(indexed)
+    }
+
+    /// Commits `writes`, trying again while another process holds SQLite's write lock.
+    async fn commit_retrying(&self, tenant: &TenantId, writes: Vec<Write>) -> Result<Vec<u64>> {
+        for attempt in 0..5u32 {
+            match self.try_commit(tenant, writes.clone()).await {
+                Err(Error::Store { message, .. }) if is_busy(&message) && attempt < 4 => {
+                    // Another process holds the SQLite write lock: wait and try again.
+                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+                }
+                other => return other,
+            }
         }
-        Ok(())
+        Err(Error::store("the database stayed locked", true))
     }
 
     async fn key_holder<C: ConnectionTrait>(
@@ -840,8 +988,9 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Replaces the attribute index rows of a record with `leaves` (`replace`: drops
-    /// the ones it had first).
+    /// Brings the attribute index rows of a record to `leaves`, none when it is not
+    /// indexed (`replace`: it may have rows already; only those that differ are
+    /// written).
     async fn write_attrs<C: ConnectionTrait>(
         &self,
         db: &C,
@@ -854,36 +1003,78 @@ impl SqlStore {
         if !attrs::indexed(kind) {
             return Ok(());
         }
+        let Some(leaves) = leaves else {
+            // Not indexed (any more): no rows.
+            if replace {
+                db.execute_raw(
+                    Sql::new("DELETE FROM record_attrs WHERE tenant = ? AND kind = ? AND id = ?")
+                        .bind(tenant.as_str())
+                        .bind(kind_name(kind))
+                        .bind(id)
+                        .build(self.backend),
+                )
+                .await
+                .map_err(store_error)?;
+            }
+            return Ok(());
+        };
         if self.backend == DbBackend::Postgres {
             // One round trip, one statement text whatever the number of rows.
-            db.execute_raw(attrs::replace_postgres(
+            db.execute_raw(attrs::sync_postgres(
                 tenant.as_str(),
                 kind_name(kind),
                 id,
-                leaves.unwrap_or_default(),
+                leaves,
             )?)
             .await
             .map_err(store_error)?;
             return Ok(());
         }
-        if replace {
-            db.execute_raw(
-                Sql::new("DELETE FROM record_attrs WHERE tenant = ? AND kind = ? AND id = ?")
+        let insert = if replace {
+            let rows = db
+                .query_all_raw(
+                    Sql::new(
+                        "SELECT rowid AS rowid, path, value, num FROM record_attrs \
+                         WHERE tenant = ? AND kind = ? AND id = ?",
+                    )
                     .bind(tenant.as_str())
                     .bind(kind_name(kind))
                     .bind(id)
                     .build(self.backend),
-            )
-            .await
-            .map_err(store_error)?;
-        }
-        for statement in attrs::inserts(
-            self.backend,
-            tenant.as_str(),
-            kind_name(kind),
-            id,
-            leaves.unwrap_or_default(),
-        ) {
+                )
+                .await
+                .map_err(store_error)?;
+            let stored = rows
+                .iter()
+                .map(|row| {
+                    Ok(attrs::StoredLeaf {
+                        rowid: get(row, "rowid")?,
+                        leaf: Leaf {
+                            path: get(row, "path")?,
+                            value: get(row, "value")?,
+                            num: get(row, "num")?,
+                        },
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let (delete, insert) = attrs::diff(stored, leaves);
+            for chunk in delete.chunks(500) {
+                let mut sql = Sql::new("DELETE FROM record_attrs WHERE rowid IN (");
+                for (n, rowid) in chunk.iter().enumerate() {
+                    sql.push(if n == 0 { "?" } else { ", ?" });
+                    sql.add(*rowid);
+                }
+                sql.push(")");
+                db.execute_raw(sql.build(self.backend))
+                    .await
+                    .map_err(store_error)?;
+            }
+            insert
+        } else {
+            leaves.iter().collect()
+        };
+        for statement in attrs::inserts(self.backend, tenant.as_str(), kind_name(kind), id, &insert)
+        {
             db.execute_raw(statement).await.map_err(store_error)?;
         }
         Ok(())
@@ -929,11 +1120,13 @@ impl SqlStore {
                 // both checks and inserts the row (an existing one is left alone and
                 // reported; the commit's transaction undoes the keys).
                 self.claim_keys(db, tenant, &record).await?;
-                let content = content(&record)?;
-                let attrs_version = if content.leaves.is_some() {
-                    "1"
-                } else {
-                    "NULL"
+                let indexing = self.indexer.is_none();
+                let content = content(&record, indexing)?;
+                // Behind (left to the index task), current, or too large to index.
+                let attrs_version = match (indexing, content.leaves.is_some()) {
+                    (false, _) => "NULL",
+                    (true, true) => "1",
+                    (true, false) => "-1",
                 };
                 let mut sql = Sql::new(format!(
                     "INSERT INTO records (tenant, kind, id, version, summary_version, attrs_version, created_at, updated_at, {}) \
@@ -959,8 +1152,10 @@ impl SqlStore {
                         kind.resource_name()
                     )));
                 }
-                self.write_attrs(db, tenant, kind, &id, content.leaves.as_deref(), false)
-                    .await?;
+                if indexing {
+                    self.write_attrs(db, tenant, kind, &id, content.leaves.as_deref(), false)
+                        .await?;
+                }
                 Ok(1)
             }
             Write::Update {
@@ -979,15 +1174,18 @@ impl SqlStore {
                 };
                 let assignments: Vec<String> =
                     CONTENT_COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
-                let content = content(&record)?;
-                let attrs_version = if content.leaves.is_some() {
-                    "version + 1"
-                } else {
-                    "NULL"
+                let indexing = self.indexer.is_none();
+                let content = content(&record, indexing)?;
+                // Left behind for the index task (its rows are those of an earlier
+                // version until then), current, or too large to index.
+                let attrs_version = match (indexing, content.leaves.is_some()) {
+                    (false, _) => "",
+                    (true, true) => "attrs_version = version + 1, ",
+                    (true, false) => "attrs_version = -(version + 1), ",
                 };
                 let mut sql = Sql::new(format!(
                     "UPDATE records SET version = version + 1, summary_version = version + 1, \
-                     attrs_version = {attrs_version}, updated_at = ?, {}{lease} \
+                     {attrs_version}updated_at = ?, {}{lease} \
                      WHERE tenant = ? AND kind = ? AND id = ? AND version = ?",
                     assignments.join(", ")
                 ))
@@ -1019,8 +1217,10 @@ impl SqlStore {
                         ),
                     });
                 }
-                self.write_attrs(db, tenant, kind, &id, content.leaves.as_deref(), true)
-                    .await?;
+                if indexing {
+                    self.write_attrs(db, tenant, kind, &id, content.leaves.as_deref(), true)
+                        .await?;
+                }
                 Ok(expected_version + 1)
             }
             Write::Delete {
@@ -1230,6 +1430,36 @@ impl Store for SqlStore {
         decode_record(&row)
     }
 
+    async fn get_if_changed(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+        version: u64,
+    ) -> Result<Option<Versioned<Record>>> {
+        let known = i64::try_from(version).unwrap_or(i64::MAX);
+        let row = self
+            .db
+            .query_one_raw(
+                Sql::new(
+                    "SELECT version, CASE WHEN version = ? THEN NULL ELSE body END AS body \
+                     FROM records WHERE tenant = ? AND kind = ? AND id = ?",
+                )
+                .bind(known)
+                .bind(tenant.as_str())
+                .bind(kind_name(kind))
+                .bind(id)
+                .build(self.backend),
+            )
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| Error::not_found(kind.resource_name(), id))?;
+        if get::<i64>(&row, "version")? == known {
+            return Ok(None);
+        }
+        decode_record(&row).map(Some)
+    }
+
     async fn list(
         &self,
         tenant: &TenantId,
@@ -1267,20 +1497,25 @@ impl Store for SqlStore {
     }
 
     async fn commit(&self, tenant: &TenantId, writes: Vec<Write>) -> Result<Vec<u64>> {
-        let _turn = match self.backend {
-            DbBackend::Sqlite => Some(self.sqlite_writer.lock().await),
-            _ => None,
-        };
-        for attempt in 0..5u32 {
-            match self.try_commit(tenant, writes.clone()).await {
-                Err(Error::Store { message, .. }) if is_busy(&message) && attempt < 4 => {
-                    // Another process holds the SQLite write lock: wait and try again.
-                    tokio::time::sleep(Duration::from_millis(20 << attempt)).await;
+        let indexed_later = self.indexer.as_ref().filter(|_| {
+            writes.iter().any(|write| match write {
+                Write::Insert(record) | Write::Update { record, .. } => {
+                    attrs::indexed(record.kind())
                 }
-                other => return other,
-            }
+                _ => false,
+            })
+        });
+        let committed = {
+            let _turn = match self.backend {
+                DbBackend::Sqlite => Some(self.sqlite_writer.lock().await),
+                _ => None,
+            };
+            self.commit_retrying(tenant, writes).await
+        };
+        if let (Ok(_), Some(indexer)) = (&committed, indexed_later) {
+            indexer.wake.notify_one();
         }
-        Err(Error::store("the database stayed locked", true))
+        committed
     }
 
     async fn claim_ops(

@@ -10,12 +10,18 @@ mod common;
 mod support;
 
 use tacker_core::testkit::store as suite;
-use tacker_store::SqlStore;
 use tacker_store::testkit::TestDatabase;
+use tacker_store::{SqlStore, SqlStoreOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_in_memory_passes_the_conformance_suite() {
-    let store = SqlStore::connect("sqlite::memory:").await.expect("connect");
+    // The index written in each commit here; behind the commits in the other runs.
+    let store = SqlStore::connect_with(
+        "sqlite::memory:",
+        SqlStoreOptions::default().with_index_lag(std::time::Duration::ZERO),
+    )
+    .await
+    .expect("connect");
     suite::run_all(&store).await;
 }
 
@@ -46,6 +52,15 @@ async fn postgresql_passes_the_conformance_suite() {
     suite::run_all(&store).await;
     store.migrate().await.expect("migrations apply twice");
     drop(store);
+    // Filtered lists when each commit writes the index.
+    let synchronous = SqlStore::connect_with(
+        &database.url,
+        SqlStoreOptions::default().with_index_lag(std::time::Duration::ZERO),
+    )
+    .await
+    .expect("connect");
+    suite::indexed_filters_match_unindexed(&synchronous, 0x1dea).await;
+    drop(synchronous);
     database.drop_database().await;
 }
 
@@ -160,7 +175,14 @@ async fn rows_outside_the_attribute_index_are_found_and_then_indexed() {
     use tacker_core::store::{ListQuery, RecordKind, Store, StoreExt};
     let path = std::env::temp_dir().join(format!("tacker-store-{}.db", tacker_core::new_id()));
     let url = format!("sqlite://{}?mode=rwc", path.display());
-    let store = SqlStore::connect(&url).await.expect("connect");
+    // Each commit writes the index (no index task), so that only this test's changes
+    // leave rows behind it.
+    let store = SqlStore::connect_with(
+        &url,
+        SqlStoreOptions::default().with_index_lag(std::time::Duration::ZERO),
+    )
+    .await
+    .expect("connect");
     let tenant = tacker_core::TenantId::new("attrs".to_owned());
     for n in 0..5 {
         let mut record = tacker_core::testkit::fixtures::instance(
@@ -252,4 +274,101 @@ async fn rows_outside_the_attribute_index_are_found_and_then_indexed() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
+}
+
+/// The index task: commits leave the index behind, filtered lists find every record
+/// meanwhile, and the task catches up by itself; a record too large to index is marked
+/// and not counted as behind.
+async fn the_index_task_catches_up(store: &SqlStore) {
+    use tacker_core::filter::Filter;
+    use tacker_core::store::{ListQuery, RecordKind, Store, StoreExt};
+    let tenant = tacker_core::TenantId::new(format!("lag-{}", tacker_core::new_id()));
+    let mut ids = Vec::new();
+    for n in 0..30 {
+        let id = tacker_core::new_id();
+        let mut record =
+            tacker_core::testkit::fixtures::instance(&id, "vnfd-lag", &format!("vnf-{n}"));
+        record
+            .instance
+            .metadata
+            .insert("rack".into(), serde_json::json!(format!("rack-{}", n % 3)));
+        if n == 0 {
+            // Too many leaves to index.
+            let many: Vec<usize> = (0..5000).collect();
+            record
+                .instance
+                .metadata
+                .insert("many".into(), serde_json::json!(many));
+        }
+        store.insert(&tenant, record).await.expect("insert");
+        ids.push(id);
+    }
+    let rack = |n: usize| {
+        let query = ListQuery::filtered(
+            Filter::parse(&format!("(eq,metadata/rack,rack-{n})")).expect("filter"),
+        );
+        let tenant = &tenant;
+        async move {
+            store
+                .list(tenant, RecordKind::VnfInstance, &query)
+                .await
+                .expect("list")
+                .items
+                .len()
+        }
+    };
+    assert_eq!(rack(1).await, 10, "found while the index is behind");
+    let mut behind = u64::MAX;
+    for _ in 0..200 {
+        behind = store.unindexed_records().await.expect("count");
+        if behind == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(behind, 0, "the index task caught up within 10 s");
+    assert_eq!(rack(1).await, 10, "found through the index");
+    assert_eq!(
+        rack(0).await,
+        10,
+        "the record too large to index is still found"
+    );
+    assert_eq!(
+        store.index_pending().await.expect("a pass"),
+        0,
+        "nothing left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_index_task_catches_up_behind_the_commits() {
+    let path = std::env::temp_dir().join(format!("tacker-store-{}.db", tacker_core::new_id()));
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let store = SqlStore::connect_with(
+        &url,
+        SqlStoreOptions::default().with_index_lag(std::time::Duration::from_millis(50)),
+    )
+    .await
+    .expect("connect");
+    the_index_task_catches_up(&store).await;
+    drop(store);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_index_task_catches_up_behind_the_commits() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let store = SqlStore::connect_with(
+        &database.url,
+        SqlStoreOptions::default().with_index_lag(std::time::Duration::from_millis(50)),
+    )
+    .await
+    .expect("connect");
+    the_index_task_catches_up(&store).await;
+    drop(store);
+    database.drop_database().await;
 }

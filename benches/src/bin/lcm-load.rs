@@ -57,6 +57,10 @@ struct Args {
     /// Seconds a request, or following an operation to its end, may take.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
+    /// The longest pause (milliseconds) between two polls of an operation (the pause
+    /// grows from 1 ms by half each poll up to this).
+    #[arg(long, default_value_t = 20)]
+    poll_max_ms: u64,
 }
 
 type Result<T> = std::result::Result<T, String>;
@@ -67,6 +71,7 @@ struct Client {
     authority: String,
     timeout: Duration,
     gets: Arc<AtomicU64>,
+    poll_max: Duration,
 }
 
 struct Answer {
@@ -102,6 +107,7 @@ impl Client {
             authority,
             timeout,
             gets,
+            poll_max: Duration::from_millis(1),
         })
     }
 
@@ -250,7 +256,7 @@ async fn run_task(client: &mut Client, path: &str, body: &Value) -> Result<Durat
             other => return Err(format!("{op} ended {other:?}: {occurrence}")),
         }
         tokio::time::sleep(pause).await;
-        pause = (pause * 3 / 2).min(Duration::from_millis(5));
+        pause = (pause * 3 / 2).min(client.poll_max);
     }
     Err(format!("{op} did not complete in {:?}", client.timeout))
 }
@@ -304,12 +310,15 @@ async fn run(args: Args) -> Result<()> {
     let gets = Arc::new(AtomicU64::new(0));
     let package =
         std::fs::read(&args.package).map_err(|e| format!("{}: {e}", args.package.display()))?;
+    let poll_max = Duration::from_millis(args.poll_max_ms.max(1));
     let mut first = Client::connect(&args.urls[0], timeout, gets.clone()).await?;
     let vnfd_id = onboard(&mut first, Bytes::from(package)).await?;
     let mut clients = Vec::new();
     for n in 0..args.workers.max(1) {
-        clients
-            .push(Client::connect(&args.urls[n % args.urls.len()], timeout, gets.clone()).await?);
+        let mut client =
+            Client::connect(&args.urls[n % args.urls.len()], timeout, gets.clone()).await?;
+        client.poll_max = poll_max;
+        clients.push(client);
     }
     gets.store(0, Ordering::Relaxed);
     let started = Instant::now();

@@ -61,6 +61,8 @@ async fn seed(args: &Args) -> Result<()> {
     let seeded =
         tacker_benches::seed::seed(&store, &tenant, args.instances, args.packages, args.batch)
             .await?;
+    // The attribute index included: a server started next finds it current.
+    store.index_pending().await?;
     let elapsed = started.elapsed().as_secs_f64();
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
         + std::fs::metadata(format!("{}-wal", path.display()))

@@ -343,6 +343,23 @@ impl State {
 
 #[async_trait]
 impl Store for MemoryStore {
+    async fn get_if_changed(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+        version: u64,
+    ) -> Result<Option<Versioned<Record>>> {
+        let state = self.lock()?;
+        let row = state
+            .row(tenant, kind, id)
+            .ok_or_else(|| Error::not_found(kind.resource_name(), id))?;
+        Ok((row.version != version).then(|| Versioned {
+            version: row.version,
+            value: row.record.clone(),
+        }))
+    }
+
     async fn get(
         &self,
         tenant: &TenantId,

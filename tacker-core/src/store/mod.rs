@@ -202,6 +202,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn get(&self, tenant: &TenantId, kind: RecordKind, id: &str)
     -> Result<Versioned<Record>>;
 
+    /// One record unless it is still at `version`: `None` when it is (the caller's copy
+    /// is current). `NotFound` when it does not exist in this tenant. A store that can
+    /// tell the version apart from the record answers an unchanged one without reading
+    /// or decoding it.
+    async fn get_if_changed(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+        version: u64,
+    ) -> Result<Option<Versioned<Record>>> {
+        let found = self.get(tenant, kind, id).await?;
+        Ok((found.version != version).then_some(found))
+    }
+
     /// Records of one kind, ordered by id, filtered and paged as asked.
     async fn list(
         &self,
@@ -302,6 +317,23 @@ pub trait StoreExt: Store {
         })
     }
 
+    /// One record of a known type unless it is still at `version` (see
+    /// [`Store::get_if_changed`]).
+    async fn get_typed_if_changed<T: StoredRecord>(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        version: u64,
+    ) -> Result<Option<Versioned<T>>> {
+        let Some(found) = self.get_if_changed(tenant, T::KIND, id, version).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Versioned {
+            version: found.version,
+            value: T::from_record(found.value)?,
+        }))
+    }
+
     /// Records of a known type.
     async fn list_typed<T: StoredRecord>(
         &self,
@@ -375,6 +407,16 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         id: &str,
     ) -> Result<Versioned<Record>> {
         (**self).get(tenant, kind, id).await
+    }
+
+    async fn get_if_changed(
+        &self,
+        tenant: &TenantId,
+        kind: RecordKind,
+        id: &str,
+        version: u64,
+    ) -> Result<Option<Versioned<Record>>> {
+        (**self).get_if_changed(tenant, kind, id, version).await
     }
 
     async fn list(

@@ -132,6 +132,18 @@ pub async fn crud_of_every_kind(store: &dyn Store) {
             .await
             .unwrap_or_else(|e| panic!("update {kind:?}: {e}"));
         assert_eq!(updated, vec![2], "update {kind:?} yields version 2");
+        let unchanged = store
+            .get_if_changed(&tenant, kind, &id, 2)
+            .await
+            .expect("get_if_changed at the current version");
+        assert!(unchanged.is_none(), "{kind:?} at version 2 is unchanged");
+        let changed = store
+            .get_if_changed(&tenant, kind, &id, 1)
+            .await
+            .expect("get_if_changed at an old version")
+            .unwrap_or_else(|| panic!("{kind:?} moved on from version 1"));
+        assert_eq!(changed.version, 2);
+        assert_eq!(changed.value, record, "{kind:?} reads back as written");
 
         let page = store
             .list(&tenant, kind, &ListQuery::all())
@@ -152,6 +164,10 @@ pub async fn crud_of_every_kind(store: &dyn Store) {
             .await
             .unwrap_or_else(|e| panic!("delete {kind:?}: {e}"));
         assert_not_found(store.get(&tenant, kind, &id).await, "get after delete");
+        assert_not_found(
+            store.get_if_changed(&tenant, kind, &id, 2).await,
+            "get_if_changed after delete",
+        );
         assert_not_found(
             store
                 .commit(

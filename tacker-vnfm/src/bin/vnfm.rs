@@ -76,6 +76,12 @@ struct Args {
     /// Connections in the database pool.
     #[arg(long, env = "TACKER_DB_MAX_CONNECTIONS", default_value_t = 16)]
     db_max_connections: u32,
+    /// How far (milliseconds) the attribute index that answers filtered lists may fall
+    /// behind the commits: records changed within this period are indexed together,
+    /// off the path of the requests and operations that changed them (filtered lists
+    /// stay exact). 0 writes the index in every commit.
+    #[arg(long, env = "TACKER_DB_INDEX_LAG_MS", default_value_t = 200)]
+    db_index_lag_ms: u64,
     /// The URL clients reach this server at, for `_links` and `Location`
     /// (default: from `--listen`).
     #[arg(long, env = "TACKER_PUBLIC_URL")]
@@ -1074,7 +1080,9 @@ async fn run(args: Args) -> Result<()> {
         .map_err(|e| Error::Internal(e.to_string()))?;
 
     let sqlite = format!("sqlite://{}?mode=rwc", data_dir.join("tacker.db").display());
-    let options = SqlStoreOptions::default().with_max_connections(args.db_max_connections);
+    let options = SqlStoreOptions::default()
+        .with_max_connections(args.db_max_connections)
+        .with_index_lag(Duration::from_millis(args.db_index_lag_ms));
     let sql =
         SqlStore::connect_with(args.database_url.as_deref().unwrap_or(&sqlite), options).await?;
     tracing::info!(backend = ?sql.backend(), tls = sql.uses_tls().await.unwrap_or(false), "store ready");

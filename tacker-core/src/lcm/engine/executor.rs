@@ -466,6 +466,7 @@ impl OpExecutor {
     }
 
     /// Re-reads the op to see a cancel request made since it was claimed.
+    /// Reads the op as stored now, dropping whatever the job changed in its copy.
     async fn refresh(&self, job: &mut Job) -> Result<()> {
         job.op = self
             .store()
@@ -474,8 +475,22 @@ impl OpExecutor {
         Ok(())
     }
 
+    /// [`refresh`](Self::refresh) where the job's copy is the op as this run last
+    /// read or wrote it (no change of it is pending): read again only when its stored
+    /// version moved on (a cancel request, or another executor).
+    async fn refresh_clean(&self, job: &mut Job) -> Result<()> {
+        if let Some(op) = self
+            .store()
+            .get_typed_if_changed::<OpOccRecord>(&job.tenant, &job.op.value.op.id, job.op.version)
+            .await?
+        {
+            job.op = op;
+        }
+        Ok(())
+    }
+
     async fn run_starting(&self, job: &mut Job) -> Result<()> {
-        self.refresh(job).await?;
+        self.refresh_clean(job).await?;
         if job.op.value.op.is_cancel_pending {
             let error = Error::Cancelled("cancelled before it started".to_owned());
             return self
@@ -692,7 +707,7 @@ impl OpExecutor {
             if job.handoff.is_cancelled() {
                 return Ok(());
             }
-            self.refresh(job).await?;
+            self.refresh_clean(job).await?;
             if job.op.value.op.is_cancel_pending {
                 let error = Error::Cancelled(format!("cancelled before step {name}"));
                 return self
@@ -738,7 +753,7 @@ impl OpExecutor {
             }
         }
         // GRACEFUL: the running step was let finish; the operation still ends FAILED_TEMP.
-        self.refresh(job).await?;
+        self.refresh_clean(job).await?;
         if job.op.value.op.is_cancel_pending {
             let error = Error::Cancelled("cancelled after its last step finished".to_owned());
             return self
@@ -819,9 +834,15 @@ impl OpExecutor {
         name: &str,
         change: impl Fn(&mut OpOccRecord),
     ) -> Result<()> {
-        for _ in 0..10 {
+        for attempt in 0..10 {
             let state = job.op.value.op.operation_state;
-            self.refresh(job).await?;
+            // The first time the job's copy is clean; after a stale write it holds the
+            // change that was refused.
+            if attempt == 0 {
+                self.refresh_clean(job).await?;
+            } else {
+                self.refresh(job).await?;
+            }
             if job.op.value.op.operation_state != state {
                 return Err(Error::Conflict(format!(
                     "operation {} moved to {} while step {name} ran; the step is not recorded",
