@@ -771,8 +771,8 @@ impl SqlStore {
 
     /// Writes the attribute index of every record whose index is behind its version
     /// (left by the commits to the index task, written before the index existed, or by
-    /// a VNFM that does not keep it), in transactions of at most 200 records; how many
-    /// it indexed. A record changed meanwhile waits for the next pass. One too large to
+    /// a VNFM that does not keep it), reading 200 records at a time and writing them in
+    /// transactions of 16; how many it indexed. A record changed meanwhile waits for the next pass. One too large to
     /// index is marked so (its `attrs_version` is its version negated): it stays a
     /// candidate of every filter and is not read again until it changes.
     ///
@@ -825,8 +825,7 @@ impl SqlStore {
         Ok(indexed)
     }
 
-    /// Indexes `chunk` in one transaction; how many
-    /// it indexed.
+    /// Indexes `chunk` in one transaction; how many it indexed.
     async fn index_chunk(&self, chunk: &[ToIndex]) -> Result<usize> {
         let _turn = match self.backend {
             DbBackend::Sqlite => Some(self.sqlite_writer.lock().await),

@@ -465,8 +465,8 @@ impl OpExecutor {
         self.finish(tenant, op, event, Some(error), None).await
     }
 
-    /// Re-reads the op to see a cancel request made since it was claimed.
-    /// Reads the op as stored now, dropping whatever the job changed in its copy.
+    /// Re-reads the op (to see a cancel request made since it was claimed), dropping
+    /// whatever the job changed in its copy.
     async fn refresh(&self, job: &mut Job) -> Result<()> {
         job.op = self
             .store()
