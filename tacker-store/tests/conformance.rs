@@ -27,8 +27,7 @@ async fn sqlite_in_memory_passes_the_conformance_suite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_in_a_file_passes_the_conformance_suite_and_migrates_twice() {
-    let path = std::env::temp_dir().join(format!("tacker-store-{}.db", tacker_core::new_id()));
-    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let (url, path) = common::sqlite_file("store");
     let store = SqlStore::connect(&url).await.expect("connect");
     suite::run_all(&store).await;
     store.migrate().await.expect("migrations apply twice");
@@ -38,9 +37,7 @@ async fn sqlite_in_a_file_passes_the_conformance_suite_and_migrates_twice() {
         .expect("reconnect to the same file");
     suite::crud_of_every_kind(&reopened).await;
     drop(reopened);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    common::remove_sqlite(&path);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,8 +102,7 @@ async fn postgresql_over_tls_when_the_url_asks_for_it() {
 async fn rows_without_a_kept_summary_are_summarised_when_listed() {
     use sea_orm::ConnectionTrait;
     use tacker_core::store::{ListQuery, RecordKind, Store, StoreExt};
-    let path = std::env::temp_dir().join(format!("tacker-store-{}.db", tacker_core::new_id()));
-    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let (url, path) = common::sqlite_file("store");
     let store = SqlStore::connect(&url).await.expect("connect");
     let tenant = tacker_core::TenantId::new("summaries".to_owned());
     for n in 0..5 {
@@ -161,9 +157,7 @@ async fn rows_without_a_kept_summary_are_summarised_when_listed() {
         assert_eq!(summaries.next_marker, None);
     }
     drop(store);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    common::remove_sqlite(&path);
 }
 
 /// Rows the attribute index does not cover (written before it, or changed by a VNFM that
@@ -173,8 +167,7 @@ async fn rows_outside_the_attribute_index_are_found_and_then_indexed() {
     use sea_orm::ConnectionTrait;
     use tacker_core::filter::Filter;
     use tacker_core::store::{ListQuery, RecordKind, Store, StoreExt};
-    let path = std::env::temp_dir().join(format!("tacker-store-{}.db", tacker_core::new_id()));
-    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let (url, path) = common::sqlite_file("store");
     // Each commit writes the index (no index task), so that only this test's changes
     // leave rows behind it.
     let store = SqlStore::connect_with(
@@ -271,9 +264,7 @@ async fn rows_outside_the_attribute_index_are_found_and_then_indexed() {
     }
     drop(db);
     drop(store);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    common::remove_sqlite(&path);
 }
 
 /// The index task: commits leave the index behind, filtered lists find every record
@@ -342,8 +333,7 @@ async fn the_index_task_catches_up(store: &SqlStore) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_index_task_catches_up_behind_the_commits() {
-    let path = std::env::temp_dir().join(format!("tacker-store-{}.db", tacker_core::new_id()));
-    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let (url, path) = common::sqlite_file("store");
     let store = SqlStore::connect_with(
         &url,
         SqlStoreOptions::default().with_index_lag(std::time::Duration::from_millis(50)),
@@ -352,9 +342,7 @@ async fn sqlite_index_task_catches_up_behind_the_commits() {
     .expect("connect");
     the_index_task_catches_up(&store).await;
     drop(store);
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    common::remove_sqlite(&path);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
