@@ -224,6 +224,12 @@ pub fn diff(stored: Vec<StoredLeaf>, leaves: &[Leaf]) -> (Vec<i64>, Vec<&Leaf>) 
 /// that does not keep the index, or too large to index.
 pub const STALE: &str = "(attrs_version IS NULL OR attrs_version <> version)";
 
+/// The rows of [`STALE`] that the index task still has to write: all but those marked too
+/// large to index (`attrs_version` is their version negated). It begins with `STALE`
+/// itself, so that the partial index `records_unindexed` serves it.
+pub const PENDING: &str = "(attrs_version IS NULL OR attrs_version <> version) \
+                           AND (attrs_version IS NULL OR attrs_version <> -version)";
+
 /// A query of the ids of `kind` that are candidates for `filter`'s positive terms other
 /// than those `elsewhere` answers (a typed column): those the index lookups of every
 /// such term yield, and those outside the index. `None` when there are no such terms
@@ -415,6 +421,11 @@ mod tests {
         let deep = "k".repeat(MAX_PATH + 1);
         assert!(leaves(&json!({ deep: 1 })).is_none());
         assert!(leaves(&json!({"a\0b": 1})).is_none());
+    }
+
+    #[test]
+    fn pending_rows_are_stale_rows() {
+        assert!(PENDING.starts_with(STALE));
     }
 
     #[test]

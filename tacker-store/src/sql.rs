@@ -754,9 +754,8 @@ impl SqlStore {
             .db
             .query_one_raw(
                 Sql::new(format!(
-                    "SELECT count(*) AS n FROM records WHERE {} \
-                     AND (attrs_version IS NULL OR attrs_version <> -version) AND kind <> ?",
-                    attrs::STALE
+                    "SELECT count(*) AS n FROM records WHERE {} AND kind <> ?",
+                    attrs::PENDING
                 ))
                 .bind(kind_name(RecordKind::DriverState))
                 .build(self.backend),
@@ -783,9 +782,8 @@ impl SqlStore {
         let mut indexed = 0usize;
         loop {
             let mut sql = Sql::new(format!(
-                "SELECT tenant, kind, id, version, body FROM records WHERE {} \
-                 AND (attrs_version IS NULL OR attrs_version <> -version) AND kind <> ?",
-                attrs::STALE
+                "SELECT tenant, kind, id, version, body FROM records WHERE {} AND kind <> ?",
+                attrs::PENDING
             ))
             .bind(kind_name(RecordKind::DriverState));
             if let Some((tenant, kind, id)) = &after {
@@ -836,17 +834,17 @@ impl SqlStore {
         // pass): this transaction never waits for a lock, so it cannot deadlock with a
         // commit that locks the same records in another order.
         let claim = match self.backend {
-            DbBackend::Postgres => {
+            DbBackend::Postgres => format!(
                 "UPDATE records SET attrs_version = ? WHERE (tenant, kind, id) IN \
                  (SELECT tenant, kind, id FROM records WHERE tenant = ? AND kind = ? AND id = ? \
-                 AND version = ? AND (attrs_version IS NULL OR attrs_version <> version) \
-                 FOR UPDATE SKIP LOCKED)"
-            }
-            _ => {
+                 AND version = ? AND {} FOR UPDATE SKIP LOCKED)",
+                attrs::STALE
+            ),
+            _ => format!(
                 "UPDATE records SET attrs_version = ? \
-                 WHERE tenant = ? AND kind = ? AND id = ? AND version = ? \
-                 AND (attrs_version IS NULL OR attrs_version <> version)"
-            }
+                 WHERE tenant = ? AND kind = ? AND id = ? AND version = ? AND {}",
+                attrs::STALE
+            ),
         };
         let mut indexed = 0;
         let txn = self.db.begin().await.map_err(store_error)?;
@@ -855,7 +853,7 @@ impl SqlStore {
             let version = i64::try_from(record.version).unwrap_or(i64::MAX);
             let claimed = txn
                 .execute_raw(
-                    Sql::new(claim)
+                    Sql::new(claim.as_str())
                         .bind(if leaves.is_some() { version } else { -version })
                         .bind(tenant.as_str())
                         .bind(kind_name(kind))
