@@ -87,7 +87,12 @@ impl Answer {
 }
 
 impl Client {
-    async fn connect(base: &str, timeout: Duration, gets: Arc<AtomicU64>) -> Result<Self> {
+    async fn connect(
+        base: &str,
+        timeout: Duration,
+        poll_max: Duration,
+        gets: Arc<AtomicU64>,
+    ) -> Result<Self> {
         let uri: Uri = base.parse().map_err(|e| format!("{base}: {e}"))?;
         let authority = uri
             .authority()
@@ -107,7 +112,7 @@ impl Client {
             authority,
             timeout,
             gets,
-            poll_max: Duration::from_millis(1),
+            poll_max,
         })
     }
 
@@ -311,14 +316,12 @@ async fn run(args: Args) -> Result<()> {
     let package =
         std::fs::read(&args.package).map_err(|e| format!("{}: {e}", args.package.display()))?;
     let poll_max = Duration::from_millis(args.poll_max_ms.max(1));
-    let mut first = Client::connect(&args.urls[0], timeout, gets.clone()).await?;
+    let mut first = Client::connect(&args.urls[0], timeout, poll_max, gets.clone()).await?;
     let vnfd_id = onboard(&mut first, Bytes::from(package)).await?;
     let mut clients = Vec::new();
     for n in 0..args.workers.max(1) {
-        let mut client =
-            Client::connect(&args.urls[n % args.urls.len()], timeout, gets.clone()).await?;
-        client.poll_max = poll_max;
-        clients.push(client);
+        let url = &args.urls[n % args.urls.len()];
+        clients.push(Client::connect(url, timeout, poll_max, gets.clone()).await?);
     }
     gets.store(0, Ordering::Relaxed);
     let started = Instant::now();
